@@ -1,0 +1,16 @@
+export {
+  buildFeatureVector,
+  categoryCode,
+  FEATURE_COUNT,
+  FEATURE_NAMES,
+  FEATURE_SPEC,
+  FEATURE_VERSION,
+  FEATURES,
+  STORE_CATEGORIES,
+  type OrderInput,
+  type StoreCategory,
+  type StoreSnapshot,
+  type TripSnapshot,
+} from './definition.js';
+export { isValidTimezone, localTime, utcOffsetMs, type LocalTime } from './local-time.js';
+export { haversineKm, type LatLng } from './geometry.js';

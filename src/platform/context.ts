@@ -1,0 +1,34 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { randomBytes } from 'node:crypto';
+
+/** The request being served, so outgoing calls carry its trace without threading it through every signature. */
+export interface RequestContext {
+  requestId: string;
+  traceId: string;
+  spanId: string;
+}
+
+export const requestContext = new AsyncLocalStorage<RequestContext>();
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-[0-9a-f]{2}$/;
+
+export function newTraceId(): string {
+  return randomBytes(16).toString('hex');
+}
+
+export function newSpanId(): string {
+  return randomBytes(8).toString('hex');
+}
+
+/** Continue an incoming W3C `traceparent`, or start a new trace. */
+export function contextFromHeaders(traceparent: string | undefined, requestId: string | undefined): RequestContext {
+  const match = traceparent ? TRACEPARENT.exec(traceparent) : null;
+  const traceId = match?.[1] ?? newTraceId();
+  return { traceId, spanId: newSpanId(), requestId: requestId && requestId.length <= 128 ? requestId : traceId };
+}
+
+/** The `traceparent` for a call made on behalf of the current request, if any. */
+export function outgoingTraceparent(): string | undefined {
+  const ctx = requestContext.getStore();
+  return ctx ? `00-${ctx.traceId}-${ctx.spanId}-01` : undefined;
+}

@@ -1,0 +1,141 @@
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import { Ajv, type Options as AjvOptions } from 'ajv';
+import addFormatsModule from 'ajv-formats';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { contextFromHeaders, requestContext } from './context.js';
+import { EtaError } from './errors.js';
+import type { Logger } from './logger.js';
+import type { Metrics } from './metrics.js';
+
+export type HttpServer = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger, TypeBoxTypeProvider>;
+
+export interface Readiness {
+  ready: boolean;
+  reasons: string[];
+}
+
+export interface HttpServerOptions {
+  name: string;
+  logger: Logger;
+  metrics: Metrics;
+  readiness: () => Readiness;
+  bodyLimitBytes?: number;
+}
+
+const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+function makeAjv(options: AjvOptions): Ajv {
+  // allowUnionTypes: fastify's own schemas use `type: [..]`; no coercion of bodies, so "12" is not a number.
+  const ajv = new Ajv({ allErrors: false, strict: false, useDefaults: true, removeAdditional: false, allowUnionTypes: true, ...options });
+  addFormats(ajv);
+  return ajv;
+}
+
+/** `/destination/lat` + missing `lng` -> `destination.lng` */
+function fieldOf(error: FastifyError): string | undefined {
+  const first = error.validation?.[0];
+  if (!first) return undefined;
+  const parts = first.instancePath.split('/').filter(Boolean);
+  const params = first.params as Record<string, unknown>;
+  if (typeof params.missingProperty === 'string') parts.push(params.missingProperty);
+  if (typeof params.additionalProperty === 'string') parts.push(params.additionalProperty);
+  const path = parts.join('.');
+  return path === '' ? (error.validationContext ?? undefined) : path;
+}
+
+function toEtaError(error: FastifyError): EtaError {
+  if (error instanceof EtaError) return error;
+  if (error.validation) {
+    const field = fieldOf(error);
+    const where = error.validationContext ?? 'request';
+    const first = error.validation[0];
+    const message = `${field ?? where} ${first?.message ?? 'is invalid'}`;
+    return new EtaError('bad_request', message, { field: field ?? where });
+  }
+  switch (error.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new EtaError('payload_too_large', 'request body is too large', { field: 'body' });
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new EtaError('unsupported_media_type', 'unsupported content type', { field: 'content-type' });
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return new EtaError('bad_request', 'request body is empty', { field: 'body' });
+    case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
+      return new EtaError('bad_request', 'content-length does not match the body', { field: 'body' });
+  }
+  if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
+    return new EtaError('invalid_json', `request body is not valid JSON: ${error.message}`, { field: 'body' });
+  }
+  const status = error.statusCode ?? 500;
+  if (status === 413) return new EtaError('payload_too_large', error.message, { field: 'body' });
+  if (status === 429) return new EtaError('rate_limited', error.message);
+  if (status >= 400 && status < 500) return new EtaError('bad_request', error.message, { field: 'body' });
+  return new EtaError('internal', 'internal error', { cause: error });
+}
+
+export function sendError(reply: FastifyReply, error: EtaError): FastifyReply {
+  if (error.retryAfter !== undefined) void reply.header('retry-after', String(error.retryAfter));
+  return reply.code(error.status).type('application/json').send(error.toBody());
+}
+
+/**
+ * A fastify instance with what every module needs: request ids and W3C trace context, validation of every part of
+ * the request, JSON errors that name the field, latency metrics per route, and health, readiness and metrics routes.
+ */
+export function createHttpServer(options: HttpServerOptions): HttpServer {
+  const bodyAjv = makeAjv({ coerceTypes: false });
+  const paramAjv = makeAjv({ coerceTypes: 'array' });
+  const app = Fastify({
+    loggerInstance: options.logger,
+    bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
+    disableRequestLogging: true,
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+    requestIdHeader: false,
+    genReqId: (req) => contextFromHeaders(req.headers.traceparent as string | undefined, req.headers['x-request-id'] as string | undefined).requestId,
+    ajv: { customOptions: { coerceTypes: false } },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.setValidatorCompiler(({ schema, httpPart }) => {
+    const ajv = httpPart === 'body' ? bodyAjv : paramAjv;
+    return ajv.compile(schema as object);
+  });
+
+  app.addHook('onRequest', (req, reply, done) => {
+    const ctx = contextFromHeaders(req.headers.traceparent as string | undefined, req.id);
+    void reply.header('x-request-id', ctx.requestId);
+    requestContext.enterWith(ctx);
+    done();
+  });
+
+  app.addHook('onResponse', (req, reply, done) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    options.metrics.httpDuration.observe(
+      { route, method: req.method, status_code: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
+
+  app.setErrorHandler((error: FastifyError, req: FastifyRequest, reply: FastifyReply) => {
+    const mapped = toEtaError(error);
+    if (mapped.status >= 500) req.log.error({ err: error, code: mapped.code }, 'request failed');
+    return sendError(reply, mapped);
+  });
+
+  app.setNotFoundHandler((req, reply) =>
+    sendError(reply, new EtaError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`)),
+  );
+
+  app.get('/healthz', { logLevel: 'warn' }, async () => ({ status: 'ok', service: options.name }));
+  app.get('/readyz', { logLevel: 'warn' }, async (_req, reply) => {
+    const readiness = options.readiness();
+    return reply.code(readiness.ready ? 200 : 503).send({ ready: readiness.ready, reasons: readiness.reasons });
+  });
+  app.get('/metrics', { logLevel: 'warn' }, async (_req, reply) => {
+    const body = await options.metrics.registry.metrics();
+    return reply.type(options.metrics.registry.contentType).send(body);
+  });
+
+  return app;
+}

@@ -1,0 +1,117 @@
+import type { Logger } from './logger.js';
+import type { Readiness } from './http-server.js';
+
+export type ServiceState = 'new' | 'starting' | 'running' | 'stopping' | 'terminated' | 'failed';
+
+/** What every module returns: started after its dependencies run, stopped before them. */
+export interface Service {
+  readonly name: string;
+  start?(signal: AbortSignal): Promise<void>;
+  stop?(): Promise<void>;
+  /** The module's own readiness (for example: a model is loaded). */
+  check?(): { ready: boolean; reason?: string };
+}
+
+export class ServiceManager {
+  private readonly states = new Map<string, ServiceState>();
+  private readonly abort = new AbortController();
+  private draining = false;
+
+  constructor(
+    private readonly services: Service[],
+    private readonly logger: Logger,
+  ) {
+    for (const s of services) this.states.set(s.name, 'new');
+  }
+
+  get signal(): AbortSignal {
+    return this.abort.signal;
+  }
+
+  async startAll(): Promise<void> {
+    for (const service of this.services) {
+      this.states.set(service.name, 'starting');
+      try {
+        await service.start?.(this.abort.signal);
+        this.states.set(service.name, 'running');
+      } catch (e) {
+        this.states.set(service.name, 'failed');
+        throw new Error(`module ${service.name} failed to start: ${(e as Error).message}`, { cause: e });
+      }
+    }
+  }
+
+  /** Readiness turns false first, so load balancers stop sending before anything closes. */
+  beginDrain(): void {
+    this.draining = true;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  async stopAll(): Promise<void> {
+    this.draining = true;
+    this.abort.abort();
+    for (const service of [...this.services].reverse()) {
+      if (this.states.get(service.name) !== 'running') continue;
+      this.states.set(service.name, 'stopping');
+      try {
+        await service.stop?.();
+        this.states.set(service.name, 'terminated');
+      } catch (e) {
+        this.states.set(service.name, 'failed');
+        this.logger.error({ err: e, module: service.name }, 'module failed to stop');
+      }
+    }
+  }
+
+  readiness(): Readiness {
+    const reasons: string[] = [];
+    if (this.draining) reasons.push('draining');
+    for (const service of this.services) {
+      const state = this.states.get(service.name);
+      if (state !== 'running') reasons.push(`${service.name} is ${state}`);
+      else {
+        const check = service.check?.();
+        if (check && !check.ready) reasons.push(`${service.name}: ${check.reason ?? 'not ready'}`);
+      }
+    }
+    return { ready: reasons.length === 0, reasons };
+  }
+}
+
+/**
+ * SIGTERM or SIGINT: turn unready, stop accepting, finish in-flight work up to the deadline, close clients, exit 0.
+ * A second signal exits at once.
+ */
+export function exitOnSignals(manager: ServiceManager, logger: Logger, drainTimeoutMs: number): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      logger.warn({ signal }, 'second signal: exiting now');
+      process.exit(1);
+    }
+    stopping = true;
+    logger.info({ signal, drainTimeoutMs }, 'draining');
+    manager.beginDrain();
+    const timer = setTimeout(() => {
+      logger.error({ drainTimeoutMs }, 'drain deadline passed: exiting');
+      process.exit(1);
+    }, drainTimeoutMs + 2000);
+    timer.unref();
+    manager.stopAll().then(
+      () => {
+        logger.info('stopped');
+        logger.flush();
+        process.exit(0);
+      },
+      (e: unknown) => {
+        logger.error({ err: e }, 'stop failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+}

@@ -8,3 +8,4 @@ export { createLogger, type Logger, type LoggerOptions } from './logger.js';
 export { Counter, createMetrics, Gauge, Histogram, LATENCY_BUCKETS, Registry, type Metrics } from './metrics.js';
 export { platformConfigSchema, type PlatformConfig } from './platform-config.js';
 export { err, ok, type Result } from './result.js';
+export type { ModuleContext } from './module-context.js';

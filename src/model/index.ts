@@ -1,7 +1,9 @@
-// Placeholder until the model library lands: the feature spec type the rest of etaserve relies on.
-export interface FeatureSpec {
-  name: string;
-  type: 'numeric' | 'categorical';
-  /** For categorical features: value i of the feature means categories[i]. */
-  categories?: string[];
-}
+// Public surface of the GBDT library. Nothing else in src/model is imported from outside it.
+export type { FeatureSpec, TrainParams, TrainingData, TrainProgress } from './types.js';
+export { DEFAULT_PARAMS } from './types.js';
+export type { ModelArtifact, ArtifactTree, ArtifactOutput, OutputMetrics, Calibration } from './artifact.js';
+export { ModelLoadError, type ModelLoadErrorCode } from './errors.js';
+export type { Model } from './model.js';
+export { loadModel, parseModel, type LoadResult } from './load.js';
+export { train } from './train.js';
+export { METRICS, mae, rmse, pinball } from './metrics.js';

@@ -146,8 +146,10 @@ export function loadConfig<S extends TObject>(schema: S, options: LoadConfigOpti
   const leaves = configLeaves(schema);
   const sources = new Map<string, string>();
   let merged: Record<string, unknown> = {};
+  let fromFile: Record<string, unknown> = {};
   if (options.file) {
-    merged = readConfigFile(options.file);
+    fromFile = readConfigFile(options.file);
+    merged = fromFile;
     for (const leaf of leaves) if (getPath(merged, leaf.path) !== undefined) sources.set(leaf.path.join('.'), `file ${options.file}`);
   }
   const env = options.env ?? process.env;
@@ -161,7 +163,10 @@ export function loadConfig<S extends TObject>(schema: S, options: LoadConfigOpti
 
   const known = new Set(leaves.map((l) => l.path.join('.')));
   const unknown = listPaths(merged).find((p) => !known.has(p) && ![...known].some((k) => k.startsWith(`${p}.`)));
-  if (unknown) throw new ConfigError(`config: unknown key ${unknown}${sources.has(unknown) ? ` (from ${sources.get(unknown)})` : ''}`);
+  if (unknown) {
+    const from = getPath(fromFile, unknown.split('.')) !== undefined ? ` (from file ${options.file})` : '';
+    throw new ConfigError(`config: unknown key ${unknown}${from}`);
+  }
 
   const value = Value.Default(schema, merged) as Record<string, unknown>;
   const errors = Value.Errors(schema, value);

@@ -1,4 +1,5 @@
 export { ConfigError, configLeaves, describeExpected, loadConfig, type LoadConfigOptions } from './config.js';
+export { configReference } from './config-reference.js';
 export { contextFromHeaders, outgoingTraceparent, requestContext, type RequestContext } from './context.js';
 export { EtaError, HTTP_STATUS, isEtaError, type ErrorCode, type EtaErrorOptions } from './errors.js';
 export { HttpClient, type CallOptions, type HttpClientOptions } from './http-client.js';

@@ -1,0 +1,109 @@
+# syntax=docker/dockerfile:1
+#
+# One image for every etaserve target: the command picks the shape
+# (`start --target gateway|predictor|geo|store|pipeline|all`, `train`, `models promote ...`).
+# Build:   docker build -t etaserve:dev .      (or scripts/build-image.sh with buildah, offline)
+# Run:     docker run --read-only --tmpfs /tmp -v etaserve-data:/data -p 8080:8080 etaserve:dev
+#
+# Pin both bases by digest in CI (node:20-bookworm-slim@sha256:...) so a rebuild is reproducible.
+ARG BUILD_IMAGE=node:20-bookworm-slim
+ARG RUNTIME_IMAGE=node:20-bookworm-slim
+
+# ---------------------------------------------------------------------------------------------------------------
+# build: install every dependency, compile TypeScript, then drop the dev dependencies.
+FROM ${BUILD_IMAGE} AS build
+
+# better-sqlite3 compiles from source (no download of a prebuilt binary), so the toolchain is needed here and only
+# here. tini comes from Debian as a static binary that the runtime stage copies, so the runtime needs no apt at all.
+# The step is skipped for a build base that already carries them (an offline build from a local base).
+RUN if ! command -v python3 >/dev/null || ! command -v make >/dev/null || ! command -v g++ >/dev/null \
+      || [ ! -x /usr/bin/tini-static ]; then \
+      apt-get update \
+      && apt-get install -y --no-install-recommends python3 make g++ tini \
+      && rm -rf /var/lib/apt/lists/*; \
+    fi
+
+WORKDIR /app
+
+# Dependencies first, so that a source change does not reinstall them. `--ignore-scripts` skips the root `prepare`
+# (tsc, and the sources are not copied yet) and every dependency's install script; the one native module is then
+# built explicitly, from source, so nothing is fetched from outside the npm registry.
+# Optional offline install from a mounted npm cache (scripts/build-image.sh --npm-cache); unset by default.
+ARG npm_config_cache
+ARG npm_config_offline
+COPY package.json package-lock.json ./
+RUN npm ci --ignore-scripts --no-audit --no-fund \
+    && npm rebuild better-sqlite3 --build-from-source
+
+COPY tsconfig.json tsconfig.build.json ./
+COPY bin ./bin
+COPY src ./src
+# The console's static files are served from src/console/web at run time (it is excluded from tsc); the folder is
+# created when absent so that the runtime COPY below never fails.
+RUN npm run build \
+    && npm prune --omit=dev --no-audit --no-fund \
+    && mkdir -p src/console/web
+
+# ---------------------------------------------------------------------------------------------------------------
+# runtime: Node, tini, the compiled program and production dependencies only. No compiler, no npm.
+FROM ${RUNTIME_IMAGE} AS runtime
+
+ARG VERSION=0.0.0-dev
+ARG REVISION=unknown
+ARG CREATED=unknown
+# Where the source lives; scripts/build-image.sh passes the git remote.
+ARG SOURCE=unknown
+LABEL org.opencontainers.image.title="etaserve" \
+      org.opencontainers.image.description="Real-time delivery ETA platform: gateway, predictor, geo, store and pipeline in one image" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.vendor="etaserve" \
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}" \
+      org.opencontainers.image.base.name="node:20-bookworm-slim"
+
+# npm and corepack are never used at run time; removing them removes their CVEs from scans too.
+# The user has a fixed numeric id so that Kubernetes can verify runAsNonRoot (it cannot for a user name) and the
+# manifests' runAsUser/fsGroup (10001) match. /data is the only writable path; everything else can be read-only.
+RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
+           /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
+    && groupadd --system --gid 10001 etaserve \
+    && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home --shell /usr/sbin/nologin etaserve \
+    && mkdir -p /data \
+    && chown 10001:10001 /data
+
+COPY --from=build /usr/bin/tini-static /usr/bin/tini
+
+WORKDIR /app
+# Code is owned by root and only readable by the app user: a compromised process cannot rewrite its own program.
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/bin ./bin
+COPY --from=build /app/src/console/web ./src/console/web
+
+# ETASERVE_HOST: listen on every interface inside the container (the default 127.0.0.1 is unreachable from outside).
+# ETASERVE_DATA_DIR: the volume; with `--read-only` (Docker) or readOnlyRootFilesystem (Kubernetes), only /data and
+# /tmp are writable.
+ENV NODE_ENV=production \
+    ETASERVE_HOST=0.0.0.0 \
+    ETASERVE_DATA_DIR=/data
+VOLUME ["/data"]
+
+# gateway, predictor, store, geo, pipeline
+EXPOSE 8080 8100 8091 8092 8093
+
+USER 10001:10001
+
+# For `docker run` only (Kubernetes ignores it and uses its probes). The port depends on --target, so any module's
+# /healthz counts.
+HEALTHCHECK --interval=15s --timeout=3s --start-period=60s --retries=3 \
+  CMD ["node", "-e", "Promise.any([8080,8100,8091,8092,8093].map(p=>fetch('http://127.0.0.1:'+p+'/healthz').then(r=>{if(!r.ok)throw new Error(r.status)}))).then(()=>process.exit(0),()=>process.exit(1))"]
+
+# tini is PID 1: it forwards SIGTERM to node, which then turns unready and drains (platform.drainTimeoutMs), and it
+# reaps any child process. Node as PID 1 would also drain once its handler is installed, but a SIGTERM that arrives
+# before that (while a model loads at boot) would be ignored, because the kernel gives PID 1 no default signal
+# action: the pod would then hang until SIGKILL at the end of its grace period.
+ENTRYPOINT ["/usr/bin/tini", "--", "node", "bin/etaserve.js"]
+CMD ["start", "--target", "all"]

@@ -1,0 +1,156 @@
+import path from 'node:path';
+import type { FastifyPluginAsync } from 'fastify';
+import { createCacheModule } from '../cache/index.js';
+import { consoleRoutes } from '../console/index.js';
+import { createGatewayModule, PredictorBalancer, type GatewayModule } from '../gateway/index.js';
+import { createGeoModule, GEO_ROUTE_PREFIX, GeoClient, type GeoFeatures } from '../geo/index.js';
+import {
+  createHttpServer,
+  createLogger,
+  createMetrics,
+  HttpClient,
+  ServiceManager,
+  type HttpServer,
+  type Logger,
+  type ModuleContext,
+  type Service,
+} from '../platform/index.js';
+import { createPredictorModule, PredictorClient, type Predictor, type PredictorModule } from '../predictor/index.js';
+import { FileModelRegistry } from '../registry/index.js';
+import { createStoreModule, storeCatalogRoutes, StoreClient, type StoreCatalog, type StoreFeatures } from '../store/index.js';
+import type { AppConfig } from './config.js';
+import { MODULES, PRIMARY_ORDER, resolveTargets, type ModuleName } from './modules.js';
+
+export interface ComposedProcess {
+  modules: ModuleName[];
+  app: HttpServer;
+  manager: ServiceManager;
+  logger: Logger;
+  port: number;
+  gateway: GatewayModule | undefined;
+  predictor: PredictorModule | undefined;
+  catalog: StoreCatalog | undefined;
+}
+
+export const VERSION = '0.1.0';
+
+export function remoteModules(config: AppConfig): Set<ModuleName> {
+  const remote = new Set<ModuleName>();
+  if (config.topology.storeUrl) remote.add('store');
+  if (config.topology.geoUrl) remote.add('geo');
+  if (config.topology.predictorUrls.length > 0) remote.add('predictor');
+  return remote;
+}
+
+function portOf(config: AppConfig, modules: readonly ModuleName[], explicit: readonly string[]): number {
+  const primary = PRIMARY_ORDER.find((m) => explicit.includes('all') || explicit.includes(m)) ?? modules[modules.length - 1]!;
+  const ports: Record<ModuleName, number> = {
+    gateway: config.gateway.port,
+    predictor: config.predictor.port,
+    pipeline: config.pipeline.port,
+    store: config.store.port,
+    geo: config.geo.port,
+  };
+  return ports[primary];
+}
+
+/**
+ * The composition root: builds the modules of one process for the given targets, wiring each dependency either to
+ * the in-process module or to an HTTP client of a remote one. The choice is configuration, not code.
+ */
+export async function composeProcess(config: AppConfig, targets: readonly string[], logger?: Logger): Promise<ComposedProcess> {
+  const remote = remoteModules(config);
+  const modules = resolveTargets(targets, remote);
+  const name = targets.includes('all') ? 'all' : modules.filter((m) => targets.includes(m)).join('+');
+  const log = logger ?? createLogger({ level: config.platform.logLevel, name: `etaserve-${name}` });
+  const ctx: ModuleContext = { logger: log, metrics: createMetrics({ target: name }), platform: config.platform };
+  const services: Service[] = [];
+  const internalRoutes: Array<{ plugin: FastifyPluginAsync; prefix?: string }> = [];
+  const remoteTimeout = config.topology.remoteTimeoutMs;
+
+  const cache = createCacheModule(ctx, config.cache);
+  services.push(cache.service);
+
+  let stores: (StoreFeatures & Partial<StoreCatalog>) | undefined;
+  let catalog: StoreCatalog | undefined;
+  if (modules.includes('store')) {
+    const store = createStoreModule(ctx, config.store);
+    services.push(store.service);
+    stores = store.store;
+    catalog = store.catalog;
+    internalRoutes.push({ plugin: store.internalRoutes as unknown as FastifyPluginAsync });
+  } else if (remote.has('store')) {
+    const client = new StoreClient(new HttpClient({ name: 'store', baseUrl: config.topology.storeUrl, timeoutMs: remoteTimeout }));
+    stores = client;
+    catalog = client;
+  }
+
+  let geo: GeoFeatures | undefined;
+  if (modules.includes('geo')) {
+    const geoModule = createGeoModule(ctx, config.geo);
+    services.push(geoModule.service);
+    geo = geoModule.geo;
+    internalRoutes.push({ plugin: geoModule.routes as unknown as FastifyPluginAsync, prefix: GEO_ROUTE_PREFIX });
+  } else if (remote.has('geo')) {
+    geo = new GeoClient(new HttpClient({ name: 'geo', baseUrl: config.topology.geoUrl, timeoutMs: remoteTimeout }));
+  }
+
+  const registry = new FileModelRegistry(path.join(config.platform.dataDir, 'registry'));
+
+  let predictorModule: PredictorModule | undefined;
+  let predictor: Predictor | undefined;
+  if (modules.includes('predictor')) {
+    predictorModule = createPredictorModule(ctx, config.predictor, { registry, stores: need(stores, 'store'), geo: need(geo, 'geo') });
+    services.push(predictorModule.service);
+    predictor = predictorModule.predictor;
+    for (const plugin of predictorModule.routes) internalRoutes.push({ plugin });
+  } else if (remote.has('predictor') && modules.includes('gateway')) {
+    const replicas = config.topology.predictorUrls.map((url) => ({ name: url, predictor: new PredictorClient(url, config.gateway.predictorTimeoutMs) }));
+    predictor = new PredictorBalancer(replicas);
+  }
+
+  let gateway: GatewayModule | undefined;
+  if (modules.includes('gateway')) {
+    gateway = createGatewayModule(ctx, config.gateway, { predictor: need(predictor, 'predictor'), stores: need(stores, 'store'), version: VERSION });
+    services.push(gateway.service);
+  }
+
+  let manager: ServiceManager | undefined;
+  const app = createHttpServer({
+    name,
+    logger: log,
+    metrics: ctx.metrics,
+    readiness: () => manager!.readiness(),
+    bodyLimitBytes: config.gateway.bodyLimitBytes,
+  });
+  const internal: FastifyPluginAsync = async (scope) => {
+    for (const r of internalRoutes) await scope.register(r.plugin, r.prefix ? { prefix: r.prefix } : {});
+  };
+  if (gateway) {
+    const extra: FastifyPluginAsync[] = [internal, consoleRoutes({ name, modules })];
+    if (catalog) extra.push(storeCatalogRoutes({ catalog, authorizeAdmin: gateway.authorizer('admin'), authorizeRead: gateway.authorizer("predict", "admin") }) as unknown as FastifyPluginAsync);
+    await gateway.register(app, extra);
+  } else {
+    await app.register(internal);
+  }
+
+  const port = portOf(config, modules, targets);
+  const http: Service = {
+    name: 'http',
+    start: async () => {
+      await app.listen({ port, host: config.platform.host });
+    },
+    stop: () => app.close(),
+  };
+  manager = new ServiceManager([...services, http], log);
+  return { modules, app, manager, logger: log, port, gateway, predictor: predictorModule, catalog };
+}
+
+function need<T>(value: T | undefined, module: string): T {
+  if (value === undefined) throw new Error(`${module} is neither in this process nor configured in topology`);
+  return value;
+}
+
+export function describeModules(): string[] {
+  return Object.entries(MODULES).map(([name, m]) => `${name.padEnd(10)} ${m.description}${m.deps.length ? ` (needs ${m.deps.join(', ')})` : ''}`);
+}

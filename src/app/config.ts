@@ -1,0 +1,39 @@
+import { Type, type Static } from 'typebox';
+import { cacheConfigSchema } from '../cache/index.js';
+import { gatewayConfigSchema } from '../gateway/index.js';
+import { geoConfigSchema } from '../geo/index.js';
+import { pipelineConfigSchema } from '../pipeline/index.js';
+import { loadConfig, platformConfigSchema, type LoadConfigOptions } from '../platform/index.js';
+import { predictorConfigSchema } from '../predictor/index.js';
+import { simulatorConfigSchema } from '../simulator/index.js';
+import { storeConfigSchema } from '../store/index.js';
+
+/** Where the modules that do not run in this process are. An empty URL means "in this process". */
+export const topologyConfigSchema = Type.Object(
+  {
+    storeUrl: Type.String({ default: '', description: 'Base URL of a store process; empty = in-process' }),
+    geoUrl: Type.String({ default: '', description: 'Base URL of a geo process; empty = in-process' }),
+    predictorUrls: Type.Array(Type.String(), { default: [], description: 'Base URLs of predictor replicas (comma-separated in the env); empty = in-process' }),
+    remoteTimeoutMs: Type.Integer({ default: 100, minimum: 1, maximum: 60_000, description: 'Deadline of one call to a store or geo process' }),
+  },
+  { default: {} },
+);
+
+/** The root configuration: one section per module, each owned by its module. */
+export const appConfigSchema = Type.Object({
+  platform: platformConfigSchema,
+  topology: topologyConfigSchema,
+  gateway: gatewayConfigSchema,
+  predictor: predictorConfigSchema,
+  store: storeConfigSchema,
+  geo: geoConfigSchema,
+  cache: cacheConfigSchema,
+  simulator: simulatorConfigSchema,
+  pipeline: pipelineConfigSchema,
+});
+
+export type AppConfig = Static<typeof appConfigSchema>;
+
+export function loadAppConfig(options: LoadConfigOptions = {}): AppConfig {
+  return loadConfig(appConfigSchema, options);
+}

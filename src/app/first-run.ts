@@ -1,0 +1,47 @@
+import { ensureChampion } from '../pipeline/index.js';
+import { FileModelRegistry, registryDir } from '../registry/index.js';
+import { openStoreCatalog, type StoreCatalog } from '../store/index.js';
+import type { AppConfig } from './config.js';
+
+interface Out {
+  log: (line: string) => void;
+}
+
+export function openCatalogFromConfig(config: AppConfig): Promise<StoreCatalog> {
+  return openStoreCatalog(config.store, config.platform);
+}
+
+export function registryFromConfig(config: AppConfig): FileModelRegistry {
+  return new FileModelRegistry(registryDir(config.platform.dataDir));
+}
+
+/**
+ * A newcomer's first start needs nothing downloaded: without a champion, a city's history is simulated and a model
+ * trained and registered; an empty store catalog is seeded with the same simulated city's stores.
+ */
+export async function prepareFirstRun(config: AppConfig, what: { trainModel: boolean; seedStores: boolean }, out: Out): Promise<void> {
+  let stores;
+  if (what.trainModel) {
+    const started = Date.now();
+    const result = await ensureChampion({
+      dataDir: config.platform.dataDir,
+      registry: registryFromConfig(config),
+      log: out.log,
+      simulator: config.simulator,
+      geo: config.geo,
+      pipeline: config.pipeline,
+    });
+    if (result.trained) out.log(`model ${result.record.version} trained and promoted to champion in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    stores = result.stores;
+  }
+  if (!what.seedStores || config.topology.storeUrl) return;
+  const catalog = await openCatalogFromConfig(config);
+  try {
+    if ((await catalog.count()) > 0) return;
+    stores ??= (await import('../simulator/index.js')).buildCity({ seed: config.simulator.seed, stores: config.simulator.stores }).stores;
+    const result = await catalog.upsertMany(stores);
+    out.log(`store catalog was empty: seeded ${result.created} stores of the simulated city`);
+  } finally {
+    await catalog.close();
+  }
+}

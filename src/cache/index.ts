@@ -1,0 +1,29 @@
+export { CACHE_NAMES, cacheConfigSchema, type CacheConfig, type CacheName } from './config.js';
+export type { RefreshPolicy } from './entry.js';
+export {
+  INVALIDATION_CHANNEL,
+  LocalInvalidationBus,
+  RedisInvalidationBus,
+  type InvalidationBus,
+  type InvalidationEvent,
+  type InvalidationListener,
+} from './invalidation.js';
+export {
+  geoTripKey,
+  RESPONSE_TIME_BUCKET_MS,
+  responseKey,
+  storeKey,
+  timeBucket,
+  type ResponseKeyParts,
+} from './keys.js';
+export { jsonCodec, MemoryL2, type Codec, type L2Outcome, type L2Store, type L2Write } from './l2.js';
+export { cacheMetrics, type CacheMetrics } from './metrics.js';
+export { createCacheModule, type CacheForOptions, type CacheModule } from './module.js';
+export {
+  TieredCache,
+  type BatchLoader,
+  type CacheStats,
+  type LoadOptions,
+  type Loader,
+  type TieredCacheOptions,
+} from './tiered-cache.js';

@@ -1,0 +1,62 @@
+import { LRUCache } from 'lru-cache';
+import type { Entry } from './entry.js';
+
+/** Rough per-entry overhead beyond the encoded value: the key (UTF-16), the entry object and LRU bookkeeping. */
+const ENTRY_OVERHEAD_BYTES = 96;
+
+export function entryBytes(key: string, payload: string): number {
+  return Buffer.byteLength(payload) + 2 * key.length + ENTRY_OVERHEAD_BYTES;
+}
+
+/**
+ * The in-process level: an LRU bounded in bytes (approximated by the encoded size), so a replica's memory does not
+ * depend on how large values happen to be. Entries leave at `staleUntil`; freshness inside that is the caller's.
+ */
+export class L1<V> {
+  private readonly lru: LRUCache<string, Entry<V>>;
+  private evicted = 0;
+
+  constructor(maxBytes: number, onEvict: () => void) {
+    this.lru = new LRUCache<string, Entry<V>>({
+      maxSize: maxBytes,
+      sizeCalculation: (entry, key) => entryBytes(key, entry.payload),
+      // Expired entries are dropped when touched or pushed out by the byte bound; no timer per entry.
+      ttlAutopurge: false,
+      allowStale: false,
+      updateAgeOnGet: false,
+      dispose: (_value, _key, reason) => {
+        if (reason !== 'evict') return;
+        this.evicted++;
+        onEvict();
+      },
+    });
+  }
+
+  get(key: string): Entry<V> | undefined {
+    return this.lru.get(key);
+  }
+
+  set(key: string, entry: Entry<V>, now: number): void {
+    const ttl = entry.staleUntil - now;
+    if (ttl <= 0) return;
+    // An entry larger than the whole bound is not kept; lru-cache refuses it without evicting others.
+    this.lru.set(key, entry, { ttl });
+  }
+
+  delete(key: string): void {
+    this.lru.delete(key);
+  }
+
+  clear(): void {
+    this.lru.clear();
+  }
+
+  stats(): { entries: number; bytes: number; maxBytes: number; evictions: number } {
+    return {
+      entries: this.lru.size,
+      bytes: this.lru.calculatedSize,
+      maxBytes: this.lru.maxSize,
+      evictions: this.evicted,
+    };
+  }
+}

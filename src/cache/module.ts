@@ -1,0 +1,100 @@
+import type { ModuleContext, Service } from '../platform/index.js';
+import { CACHE_NAMES, settingsFor, type CacheConfig, type CacheName } from './config.js';
+import type { RefreshPolicy } from './entry.js';
+import { LocalInvalidationBus, RedisInvalidationBus, type InvalidationBus } from './invalidation.js';
+import type { Codec, L2Store } from './l2.js';
+import { cacheMetrics } from './metrics.js';
+import { RedisConnection } from './redis-connection.js';
+import { RedisL2 } from './redis-l2.js';
+import { TieredCache } from './tiered-cache.js';
+
+export interface CacheForOptions<V> {
+  /** Encoding for L2 and for the L1 byte bound; JSON by default. */
+  codec?: Codec<V>;
+  /** Override the section's TTL (required for a name the section does not know). */
+  ttlMs?: number;
+  /** Override the section's L1 bound (required for a name the section does not know). */
+  l1MaxBytes?: number;
+  refresh?: Partial<RefreshPolicy>;
+}
+
+export interface CacheModule {
+  /** Connects Redis when configured; never fails start because Redis is down. */
+  service: Service;
+  /** The cache of that name, created on first use; later calls return the same instance and ignore options. */
+  cacheFor<V>(name: CacheName | (string & {}), options?: CacheForOptions<V>): TieredCache<V>;
+  bus: InvalidationBus;
+  /** Where each level stands, for the console and debugging. */
+  stats(): ReturnType<TieredCache<unknown>['stats']>[];
+}
+
+const NAME = /^[a-z0-9][a-z0-9-]*$/;
+
+export function createCacheModule(ctx: ModuleContext, config: CacheConfig): CacheModule {
+  if (config.redisUrl !== '' && config.redisClusterNodes.length > 0) {
+    throw new Error('cache: set either redisUrl or redisClusterNodes, not both');
+  }
+  const logger = ctx.logger.child({ module: 'cache' });
+  const metrics = cacheMetrics(ctx.metrics.registry);
+  const useRedis = config.redisUrl !== '' || config.redisClusterNodes.length > 0;
+  const connection = useRedis
+    ? new RedisConnection({
+        url: config.redisUrl,
+        clusterNodes: config.redisClusterNodes,
+        commandTimeoutMs: config.l2TimeoutMs,
+        logger,
+        up: metrics.l2Up,
+      })
+    : undefined;
+  const l2: L2Store | undefined = connection && new RedisL2(connection, config.l2TimeoutMs);
+  const bus: InvalidationBus = connection
+    ? new RedisInvalidationBus(connection, logger, config.l2TimeoutMs)
+    : new LocalInvalidationBus();
+  const caches = new Map<string, TieredCache<unknown>>();
+
+  const cacheFor = <V>(name: string, options: CacheForOptions<V> = {}): TieredCache<V> => {
+    const existing = caches.get(name);
+    if (existing) return existing as TieredCache<V>;
+    if (!NAME.test(name)) throw new Error(`cache: invalid cache name ${JSON.stringify(name)}`);
+    const known = (CACHE_NAMES as readonly string[]).includes(name)
+      ? settingsFor(config, name as CacheName)
+      : undefined;
+    const ttlMs = options.ttlMs ?? known?.ttlMs;
+    const l1MaxBytes = options.l1MaxBytes ?? known?.l1MaxBytes;
+    if (ttlMs === undefined || l1MaxBytes === undefined) {
+      throw new Error(`cache: ${name} is not configured; pass ttlMs and l1MaxBytes`);
+    }
+    const cache = new TieredCache<V>({
+      name,
+      ttlMs,
+      l1MaxBytes,
+      refresh: { ...config.refresh, ...options.refresh },
+      metrics,
+      codec: options.codec,
+      l2,
+      bus,
+      logger,
+    });
+    caches.set(name, cache as TieredCache<unknown>);
+    return cache;
+  };
+
+  const service: Service = {
+    name: 'cache',
+    async start() {
+      if (!connection) {
+        logger.info('no Redis configured: each replica caches in L1 only');
+        return;
+      }
+      await connection.connect();
+      await bus.start();
+    },
+    async stop() {
+      for (const cache of caches.values()) cache.close();
+      await bus.close();
+      await connection?.close();
+    },
+  };
+
+  return { service, cacheFor, bus, stats: () => [...caches.values()].map((c) => c.stats()) };
+}

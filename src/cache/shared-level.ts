@@ -1,0 +1,80 @@
+import { decodeEnvelope, encodeEnvelope, type Entry } from './entry.js';
+import type { Codec, L2Outcome, L2Store } from './l2.js';
+import type { CacheMetrics, L2FailureReason, LookupResult } from './metrics.js';
+
+/**
+ * One cache's view of L2: its key namespace, the envelope that carries each entry's clock, and the counting of
+ * failures, which are skipped rather than thrown. Without a store every call is a no-op, so the tiered cache has
+ * no `if (l2)` of its own.
+ */
+export class SharedLevel<V> {
+  failures = 0;
+
+  constructor(
+    private readonly store: L2Store | undefined,
+    private readonly cache: string,
+    private readonly codec: Codec<V>,
+    private readonly metrics: CacheMetrics,
+    private readonly count: (result: LookupResult) => void,
+  ) {}
+
+  get enabled(): boolean {
+    return this.store !== undefined;
+  }
+
+  /** Keys live in Redis as `etaserve:<cache>:<key>`; without a hash tag they spread over all cluster slots. */
+  key(key: string): string {
+    return `etaserve:${this.cache}:${key}`;
+  }
+
+  /** Entries still servable (fresh or inside their grace window), in one round trip. */
+  async read(keys: string[]): Promise<Map<string, Entry<V>>> {
+    const out = new Map<string, Entry<V>>();
+    if (!this.store) return out;
+    const result = await this.store.mget(keys.map((k) => this.key(k)));
+    if (!this.succeeded('get', result)) return out;
+    const now = Date.now();
+    keys.forEach((key, i) => {
+      const text = result.value[i];
+      const head = text === undefined ? undefined : decodeEnvelope(text);
+      if (!head || now >= head.staleUntil) return void this.count('miss');
+      try {
+        out.set(key, { ...head, value: this.codec.decode(head.payload) });
+        this.count(now < head.freshUntil ? 'hit' : 'stale');
+      } catch {
+        // A value another version wrote and this one cannot read is a miss, not an error.
+        this.count('miss');
+      }
+    });
+    return out;
+  }
+
+  /** Kept in Redis until the end of the grace window, so another replica can serve it stale while refreshing. */
+  async write(writes: [string, Entry<V>][]): Promise<void> {
+    if (!this.store || writes.length === 0) return;
+    const now = Date.now();
+    const payloads = writes
+      .map(([key, entry]) => ({
+        key: this.key(key),
+        payload: encodeEnvelope(entry),
+        ttlMs: entry.staleUntil - now,
+      }))
+      .filter((w) => w.ttlMs > 0);
+    this.succeeded('set', await this.store.set(payloads));
+  }
+
+  async delete(keys: string[]): Promise<void> {
+    if (!this.store || keys.length === 0) return;
+    this.succeeded('del', await this.store.del(keys.map((k) => this.key(k))));
+  }
+
+  recordFailure(op: string, reason: L2FailureReason): void {
+    this.failures++;
+    this.metrics.l2Failures.labels(this.cache, op, reason).inc();
+  }
+
+  private succeeded<T>(op: string, result: L2Outcome<T>): result is { ok: true; value: T } {
+    if (!result.ok) this.recordFailure(op, result.error);
+    return result.ok;
+  }
+}

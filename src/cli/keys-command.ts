@@ -1,0 +1,80 @@
+import { ApiKeyStore, SCOPES, type Scope } from '../gateway/index.js';
+import { parseCommand } from './help.js';
+import type { Output } from './output.js';
+import { loadConfigOrExplain } from './start-command.js';
+
+const USAGE = `Usage: etaserve keys <create|list|rotate|revoke> [options]
+
+  keys create --name NAME [--scopes predict,events,admin] [--rate N]   prints the new key once; only its hash is kept
+  keys list                                                           ids, names, scopes, state (never the keys)
+  keys rotate ID [--overlap SECONDS]                                  a new key; the old one works for the overlap (default 86400)
+  keys revoke ID                                                      the key stops working at once
+
+Options: --config FILE, -h/--help. Keys live in the data directory, shared with running gateways.`;
+
+export async function runKeysCommand(args: string[], out: Output): Promise<number> {
+  const [sub, ...rest] = args;
+  const parsed = parseCommand(
+    rest,
+    {
+      name: { type: 'string' },
+      scopes: { type: 'string', default: 'predict' },
+      rate: { type: 'string' },
+      overlap: { type: 'string', default: '86400' },
+      config: { type: 'string' },
+    },
+    USAGE,
+    out,
+    true,
+  );
+  if ('exit' in parsed) return parsed.exit;
+  if (!sub || sub === '--help' || sub === '-h') {
+    out.log(USAGE);
+    return sub ? 0 : 2;
+  }
+  const config = loadConfigOrExplain(parsed.values.config as string | undefined, out);
+  if (!config) return 1;
+  const keys = new ApiKeyStore(config.platform.dataDir);
+  const id = parsed.positionals[0];
+  switch (sub) {
+    case 'create': {
+      const name = parsed.values.name as string | undefined;
+      if (!name) return fail(out, '--name is required');
+      const scopes = String(parsed.values.scopes).split(',').map((s) => s.trim());
+      const unknown = scopes.find((s) => !(SCOPES as readonly string[]).includes(s));
+      if (unknown) return fail(out, `unknown scope ${unknown}; scopes are ${SCOPES.join(', ')}`);
+      const rate = parsed.values.rate === undefined ? null : Number(parsed.values.rate);
+      if (rate !== null && (!Number.isInteger(rate) || rate < 1)) return fail(out, `--rate must be a positive integer, got ${String(parsed.values.rate)}`);
+      const { record, key } = keys.create(name, scopes as Scope[], rate);
+      out.log(`created key ${record.id} (${record.scopes.join(', ')}). Store it now; it is not shown again:\n${key}`);
+      return 0;
+    }
+    case 'list':
+      for (const k of keys.list()) {
+        const state = k.revokedAt ? `revoked ${k.revokedAt}` : k.expiresAt ? `expires ${k.expiresAt}` : 'active';
+        out.log(`${k.id}  ${k.name.padEnd(20)} ${k.scopes.join(',').padEnd(22)} ${state}`);
+      }
+      return 0;
+    case 'rotate': {
+      if (!id) return fail(out, 'rotate needs the key id');
+      const overlap = Number(parsed.values.overlap);
+      if (!Number.isInteger(overlap) || overlap < 0) return fail(out, `--overlap must be whole seconds, got ${String(parsed.values.overlap)}`);
+      const rotated = keys.rotate(id, overlap);
+      if (!rotated) return fail(out, `no active key ${id}`);
+      out.log(`key ${id} expires in ${overlap} s; its replacement ${rotated.record.id}:\n${rotated.key}`);
+      return 0;
+    }
+    case 'revoke':
+      if (!id) return fail(out, 'revoke needs the key id');
+      if (!keys.revoke(id)) return fail(out, `no key ${id}`);
+      out.log(`key ${id} revoked`);
+      return 0;
+    default:
+      return fail(out, `unknown keys command ${sub}\n\n${USAGE}`);
+  }
+}
+
+function fail(out: Output, message: string): number {
+  out.error(message);
+  return 2;
+}

@@ -1,0 +1,79 @@
+import { loadAppConfig, type AppConfig } from '../app/config.js';
+import { composeProcess } from '../app/compose.js';
+import { prepareFirstRun } from '../app/first-run.js';
+import { startLiveTraffic } from '../app/live-traffic.js';
+import { resolveTargets, TARGETS } from '../app/modules.js';
+import { remoteModules } from '../app/compose.js';
+import { ConfigError, exitOnSignals } from '../platform/index.js';
+import { parseCommand } from './help.js';
+import type { Output } from './output.js';
+
+const USAGE = `Usage: etaserve start [--target all|${TARGETS.slice(1).join('|')}[,...]] [--config FILE]
+
+Runs etaserve. --target all (the default) runs every module in this one process; a module name runs only that
+module (and the modules it needs that are not configured as remote in the topology section).
+When no model is registered yet, a city's history is simulated and a model trained first.
+
+Options:
+  --target T     module(s) to run, comma-separated (default: all)
+  --config FILE  YAML or JSON config file; ETASERVE_* environment variables override it
+  -h, --help     this help`;
+
+export function loadConfigOrExplain(file: string | undefined, out: Output): AppConfig | undefined {
+  try {
+    return loadAppConfig({ file });
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      out.error(e.message);
+      return undefined;
+    }
+    throw e;
+  }
+}
+
+export async function runStartCommand(args: string[], out: Output): Promise<number> {
+  const parsed = parseCommand(args, { target: { type: 'string', default: 'all' }, config: { type: 'string' } }, USAGE, out);
+  if ('exit' in parsed) return parsed.exit;
+  const config = loadConfigOrExplain(parsed.values.config as string | undefined, out);
+  if (!config) return 1;
+  const targets = String(parsed.values.target)
+    .split(',')
+    .map((t) => t.trim())
+    .filter(Boolean);
+  let modules;
+  try {
+    modules = resolveTargets(targets, remoteModules(config));
+  } catch (e) {
+    out.error((e as Error).message);
+    return 2;
+  }
+
+  if ((modules.includes('predictor') && !config.predictor.modelFile) || modules.includes('store')) {
+    await prepareFirstRun(config, { trainModel: modules.includes('predictor') && !config.predictor.modelFile, seedStores: modules.includes('store') }, out);
+  }
+
+  const proc = await composeProcess(config, targets);
+  exitOnSignals(proc.manager, proc.logger, config.platform.drainTimeoutMs);
+  try {
+    await proc.manager.startAll();
+  } catch (e) {
+    proc.logger.error({ err: e }, 'start failed');
+    out.error((e as Error).message);
+    await proc.manager.stopAll();
+    return 1;
+  }
+  const url = `http://${config.platform.host === '0.0.0.0' ? 'localhost' : config.platform.host}:${proc.port}`;
+  out.log(`etaserve ${targets.join(',')} (${proc.modules.join(', ')}) is serving on ${url}`);
+  if (proc.gateway) {
+    out.log(`  console:  ${url}/`);
+    out.log(`  API docs: ${url}/docs`);
+    out.log(`  demo API key (every scope): ${proc.gateway.demoApiKey}`);
+    out.log(`  try: curl -s ${url}/v1/eta -H 'authorization: Bearer ${proc.gateway.demoApiKey}' -H 'content-type: application/json' -d '{"store_id":"s-0001","destination":{"lat":48.86,"lng":2.347}}'`);
+  }
+  if (targets.includes('all') && config.simulator.enabled && config.simulator.liveRequestsPerSecond > 0) {
+    const stop = startLiveTraffic(config, `http://127.0.0.1:${proc.port}`, proc.gateway!.demoApiKey, proc.logger);
+    proc.manager.signal.addEventListener('abort', stop);
+  }
+  // Runs until a signal; exitOnSignals ends the process.
+  return new Promise<number>(() => undefined);
+}

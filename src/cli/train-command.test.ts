@@ -1,0 +1,56 @@
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runSimulateCommand } from './simulate-command.js';
+import { runTrainCommand } from './train-command.js';
+
+let dir: string;
+let lines: string[];
+let errors: string[];
+const out = () => ({ log: (l: string) => lines.push(l), error: (l: string) => errors.push(l) });
+
+beforeEach(async () => {
+  dir = await mkdtemp(path.join(tmpdir(), 'cli-'));
+  lines = [];
+  errors = [];
+});
+afterEach(async () => {
+  await rm(dir, { recursive: true, force: true });
+});
+
+describe('etaserve simulate', () => {
+  it('writes the three files', async () => {
+    const rc = await runSimulateCommand(
+      ['--days', '2', '--stores', '10', '--orders-per-day', '100', '--out', dir],
+      out(),
+    );
+    expect(rc).toBe(0);
+    expect((await readdir(dir)).sort()).toEqual(['orders.csv', 'rider_pings.csv', 'stores.jsonl']);
+    expect(lines[0]).toMatch(/wrote 10 stores/);
+  });
+
+  it('refuses a bad flag with exit code 2 and says why', async () => {
+    expect(await runSimulateCommand(['--days', 'x', '--out', dir], out())).toBe(2);
+    expect(errors[0]).toContain('--days');
+    expect(await runSimulateCommand(['--days', '2'], out())).toBe(2);
+    expect(errors[1]).toContain('--out');
+  });
+});
+
+describe('etaserve train', () => {
+  it('simulates, trains, registers the champion and prints the metrics', async () => {
+    const rc = await runTrainCommand(
+      ['--days', '3', '--stores', '15', '--orders-per-day', '200', '--trees', '10'],
+      { ...out(), dataDir: dir },
+    );
+    expect(rc).toBe(0);
+    expect(lines.some((l) => l.includes('registered v1 (champion)'))).toBe(true);
+    const metrics = JSON.parse(lines[lines.length - 1]!);
+    expect(metrics.mae_s).toBeGreaterThan(0);
+    expect(JSON.parse(await readFile(path.join(dir, 'registry', 'aliases.json'), 'utf8'))).toEqual({
+      champion: 'v1',
+    });
+    expect(await readdir(path.join(dir, 'geo'))).toEqual(['zone-speeds.json']);
+  });
+});

@@ -1,0 +1,110 @@
+import type { FastifyPluginAsync } from 'fastify';
+import type { PreHandler } from './auth.js';
+import { Counter, EtaError, type HttpServer, type Logger, type Metrics } from '../platform/index.js';
+import type { BatchEtaRequest, EtaPrediction, EtaResult, Predictor } from '../predictor/index.js';
+import type { StoreFeatures } from '../store/index.js';
+import type { GatewayConfig } from './config.js';
+import { fallbackEtas } from './fallback.js';
+import { promisedAt } from './promise.js';
+import { BatchAnswer, BatchBody, EtaAnswer, EtaBody, ErrorBody } from './schemas.js';
+
+export interface EtaRouteDeps {
+  predictor: Predictor;
+  stores: StoreFeatures;
+  config: GatewayConfig;
+  authorizePredict: PreHandler;
+  logger: Logger;
+  metrics: Metrics;
+}
+
+function answer(p: EtaPrediction, orderedAtMs: number, config: GatewayConfig, requestId: string): EtaAnswer {
+  const round = Math.round;
+  return {
+    store_id: p.storeId,
+    eta_seconds: round(p.p50),
+    range_seconds: [round(p.p10), round(p.p90)],
+    promised_at: promisedAt(orderedAtMs, p, config),
+    components: {
+      prep_seconds: round(p.prepSeconds),
+      travel_seconds: round(p.travelSeconds),
+      other_seconds: round(p.p50 - p.prepSeconds - p.travelSeconds),
+      distance_km: Math.round(p.distanceKm * 1000) / 1000,
+    },
+    model_version: p.modelVersion,
+    degraded: p.degraded,
+    request_id: requestId,
+  };
+}
+
+function orderedAt(value: string | undefined): number {
+  return value === undefined ? Date.now() : Date.parse(value);
+}
+
+export function etaRoutes(deps: EtaRouteDeps): FastifyPluginAsync {
+  const fallbacks = new Counter({
+    name: 'etaserve_degraded_responses_total',
+    help: 'ETA answers served by the fallback because no predictor answered',
+    labelNames: ['route'],
+    registers: [deps.metrics.registry],
+  });
+
+  /** Predictors first; if none can answer, the fallback, so the app always gets an ETA. */
+  const resolve = async (request: BatchEtaRequest, route: string): Promise<EtaResult[]> => {
+    try {
+      return await deps.predictor.predictBatch(request);
+    } catch (e) {
+      if (e instanceof EtaError && e.status < 500) throw e;
+      deps.logger.warn({ err: e, route }, 'no predictor answered: fallback ETA');
+      fallbacks.inc({ route });
+      return fallbackEtas(deps.stores, request);
+    }
+  };
+
+  const plugin = async (app: HttpServer): Promise<void> => {
+    app.post(
+      '/v1/eta',
+      {
+        preHandler: deps.authorizePredict,
+        schema: {
+          summary: 'The ETA for one order at checkout',
+          security: [{ bearer: [] }],
+          body: EtaBody,
+          response: { 200: EtaAnswer, 400: ErrorBody, 404: ErrorBody, 409: ErrorBody, 422: ErrorBody },
+        },
+      },
+      async (req) => {
+        const b = req.body;
+        const at = orderedAt(b.ordered_at);
+        const [result] = await resolve({ storeIds: [b.store_id], destination: b.destination, orderedAtMs: at, items: b.items, subtotal: b.subtotal }, '/v1/eta');
+        if (!result!.ok) throw result!.error;
+        return answer(result!.value, at, deps.config, req.id);
+      },
+    );
+
+    app.post(
+      '/v1/eta/batch',
+      {
+        preHandler: deps.authorizePredict,
+        schema: {
+          summary: 'ETAs for the stores of a list page: one destination, up to 100 stores',
+          security: [{ bearer: [] }],
+          body: BatchBody,
+          response: { 200: BatchAnswer, 400: ErrorBody },
+        },
+      },
+      async (req) => {
+        const b = req.body;
+        if (b.store_ids.length > deps.config.maxBatchStores) {
+          throw new EtaError('bad_request', `at most ${deps.config.maxBatchStores} stores per batch`, { field: 'store_ids' });
+        }
+        const at = orderedAt(b.ordered_at);
+        const results = await resolve({ storeIds: b.store_ids, destination: b.destination, orderedAtMs: at, items: b.items, subtotal: b.subtotal }, '/v1/eta/batch');
+        return {
+          results: results.map((r, i) => (r.ok ? answer(r.value, at, deps.config, req.id) : { store_id: b.store_ids[i]!, error: r.error.toBody().error as never })),
+          request_id: req.id,
+        };
+      },
+    );
+  };
+  return plugin as unknown as FastifyPluginAsync;
+}

@@ -1,0 +1,24 @@
+import { utcOffsetMs } from '../features/index.js';
+import type { EtaPrediction } from '../predictor/index.js';
+import type { GatewayConfig } from './config.js';
+
+/** ISO 8601 in the store's own offset, e.g. 2026-11-26T19:42:00+01:00: what a customer there reads. */
+export function isoInTimezone(epochMs: number, timezone: string): string {
+  const offsetMs = utcOffsetMs(timezone, epochMs);
+  const local = new Date(epochMs + offsetMs).toISOString().slice(0, 19);
+  const sign = offsetMs < 0 ? '-' : '+';
+  const abs = Math.abs(offsetMs) / 60000;
+  const hh = String(Math.floor(abs / 60)).padStart(2, '0');
+  const mm = String(abs % 60).padStart(2, '0');
+  return `${local}${sign}${hh}:${mm}`;
+}
+
+export type PromisePolicy = Pick<GatewayConfig, 'promiseQuantile' | 'promiseBufferSeconds' | 'promiseRoundMinutes'>;
+
+/** The time shown to the customer: a quantile of the prediction plus a buffer, rounded up to whole minutes. */
+export function promisedAt(orderedAtMs: number, p: EtaPrediction, policy: PromisePolicy): string {
+  const seconds = p[policy.promiseQuantile] + policy.promiseBufferSeconds;
+  const step = policy.promiseRoundMinutes * 60_000;
+  const at = Math.ceil((orderedAtMs + seconds * 1000) / step) * step;
+  return isoInTimezone(at, p.timezone);
+}

@@ -1,0 +1,20 @@
+export { GeoClient, type RiderLocation } from './client.js';
+export { geoConfigSchema, type GeoConfig } from './config.js';
+export { createGeoModule, type GeoModule } from './module.js';
+export { RiderSupply, type RiderSupplyOptions } from './rider-supply.js';
+export { GEO_ROUTE_PREFIX, geoRoutes, type GeoRoutes } from './routes.js';
+export { GeoService } from './service.js';
+export { defaultSpeedsFile, loadZoneSpeeds, saveZoneSpeeds, speedsFileOf } from './speeds-file.js';
+export {
+  BAND_COUNT,
+  hourBand,
+  learnZoneSpeeds,
+  TravelEstimator,
+  ZoneSpeedTable,
+  type LearnOptions,
+  type ObservedTrip,
+  type TravelEstimate,
+  type TravelOptions,
+  type ZoneSpeedTableJson,
+} from './travel.js';
+export type { GeoFeatures, TripEstimate, TripOrigin } from './types.js';

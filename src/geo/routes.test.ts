@@ -1,0 +1,133 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Value } from 'typebox/value';
+import {
+  createHttpServer,
+  createLogger,
+  createMetrics,
+  HttpClient,
+  platformConfigSchema,
+  type HttpServer,
+  type PlatformConfig,
+} from '../platform/index.js';
+import { GeoClient } from './client.js';
+import { geoConfigSchema, type GeoConfig } from './config.js';
+import { createGeoModule } from './module.js';
+import { GEO_ROUTE_PREFIX } from './routes.js';
+import { defaultSpeedsFile, saveZoneSpeeds } from './speeds-file.js';
+import { ZoneSpeedTable } from './travel.js';
+
+const PARIS = { lat: 48.8566, lng: 2.3522 };
+const AT = Date.UTC(2026, 0, 14, 11, 30);
+
+describe('geo HTTP', () => {
+  let app: HttpServer;
+  let dataDir: string;
+  let client: GeoClient;
+  let http: HttpClient;
+  let metricsText: () => Promise<string>;
+
+  beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'geo-test-'));
+    const logger = createLogger({ level: 'silent' });
+    const metrics = createMetrics();
+    metricsText = () => metrics.registry.metrics();
+    const platform = Value.Default(platformConfigSchema, { dataDir }) as PlatformConfig;
+    const config = Value.Default(geoConfigSchema, {}) as GeoConfig;
+    const slow = ZoneSpeedTable.defaults(9, 'Europe/Paris', 7);
+    await saveZoneSpeeds(defaultSpeedsFile(dataDir), slow);
+    const geo = createGeoModule({ logger, metrics, platform }, config);
+    await geo.service.start?.(new AbortController().signal);
+    expect(geo.geo.speeds.toJSON().global).toEqual(slow.toJSON().global);
+    app = createHttpServer({ name: 'geo', logger, metrics, readiness: () => ({ ready: true, reasons: [] }) });
+    await app.register(geo.routes, { prefix: GEO_ROUTE_PREFIX });
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const address = app.server.address() as { port: number };
+    http = new HttpClient({ name: 'geo', baseUrl: `http://127.0.0.1:${address.port}`, timeoutMs: 2000 });
+    client = new GeoClient(http);
+  });
+
+  afterAll(async () => {
+    await http.close();
+    await app.close();
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it('answers one trip per origin, in order', async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: `${GEO_ROUTE_PREFIX}/trips`,
+      payload: {
+        destination: PARIS,
+        origins: [
+          { id: 'near', location: { lat: 48.86, lng: 2.36 }, radius_km: 3 },
+          { id: 'far', location: { lat: 48.95, lng: 2.5 }, radius_km: 3 },
+        ],
+        at_ms: AT,
+      },
+    });
+    expect(res.statusCode).toBe(200);
+    const trips = res.json().trips;
+    expect(trips.map((t: { id: string }) => t.id)).toEqual(['near', 'far']);
+    expect(trips[0].within_radius).toBe(true);
+    expect(trips[1].within_radius).toBe(false);
+    expect(trips[1].travel_seconds).toBeGreaterThan(trips[0].travel_seconds);
+    expect(trips[0].riders_available).toBeNull();
+  });
+
+  it('rejects bad input with 400 naming the field', async () => {
+    const bad = async (payload: unknown): Promise<{ status: number; field: string }> => {
+      const res = await app.inject({
+        method: 'POST',
+        url: `${GEO_ROUTE_PREFIX}/trips`,
+        payload: payload as object,
+      });
+      return { status: res.statusCode, field: res.json().error.field };
+    };
+    expect(
+      await bad({ destination: { lat: 91, lng: 0 }, origins: [{ id: 'a', location: PARIS, radius_km: 1 }] }),
+    ).toEqual({
+      status: 400,
+      field: 'destination.lat',
+    });
+    expect(await bad({ destination: PARIS, origins: [{ id: 'a', location: PARIS }] })).toEqual({
+      status: 400,
+      field: 'origins.0.radius_km',
+    });
+    expect(await bad({ destination: PARIS, origins: [] })).toMatchObject({ status: 400, field: 'origins' });
+  });
+
+  it('counts riders posted in a batch, and the client reads the same answers over HTTP', async () => {
+    const accepted = await client.recordRiderLocations([
+      { riderId: 'r1', lat: 48.86, lng: 2.36, atMs: AT - 1000, available: true },
+      { riderId: 'r2', lat: 48.861, lng: 2.361, atMs: AT - 1000, available: true },
+    ]);
+    expect(accepted).toBe(2);
+    const trips = await client.trips(
+      PARIS,
+      [{ id: 's-0001', location: { lat: 48.86, lng: 2.36 }, radiusKm: 3 }],
+      AT,
+    );
+    expect(trips).toHaveLength(1);
+    expect(trips[0]).toMatchObject({ id: 's-0001', ridersAvailable: 2, withinRadius: true });
+    expect(trips[0]!.zoneSpeedKmh).toBeLessThan(9);
+  });
+
+  it('exports rider supply and speed table gauges', async () => {
+    const text = await metricsText();
+    expect(text).toMatch(/etaserve_geo_riders_tracked\S* \d+/);
+    expect(text).toMatch(/etaserve_geo_speed_table_trips\S* 0/);
+  });
+
+  it('answers a malformed rider batch with 400', async () => {
+    const res = await app.inject({
+      method: 'POST',
+      url: `${GEO_ROUTE_PREFIX}/riders`,
+      payload: { riders: [{ rider_id: 'r1', lat: 48, lng: 2, at_ms: 'now', available: true }] },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(res.json().error.field).toBe('riders.0.at_ms');
+  });
+});

@@ -1,0 +1,69 @@
+import { Type, type Static } from 'typebox';
+
+const Lat = Type.Number({ minimum: -90, maximum: 90, description: 'Latitude, degrees' });
+const Lng = Type.Number({ minimum: -180, maximum: 180, description: 'Longitude, degrees' });
+const LatLngSchema = Type.Object({ lat: Lat, lng: Lng }, { additionalProperties: false });
+const EpochMs = Type.Number({ minimum: 0, maximum: 8.64e15, description: 'Unix time, milliseconds' });
+
+export const MAX_ORIGINS = 500;
+export const MAX_RIDER_LOCATIONS = 10_000;
+
+export const TripsBody = Type.Object(
+  {
+    destination: LatLngSchema,
+    origins: Type.Array(
+      Type.Object(
+        {
+          id: Type.String({ minLength: 1, maxLength: 128 }),
+          location: LatLngSchema,
+          radius_km: Type.Number({ minimum: 0, maximum: 100 }),
+        },
+        { additionalProperties: false },
+      ),
+      { minItems: 1, maxItems: MAX_ORIGINS },
+    ),
+    at_ms: Type.Optional(EpochMs),
+  },
+  { additionalProperties: false },
+);
+export type TripsBody = Static<typeof TripsBody>;
+
+export const TripJson = Type.Object({
+  id: Type.String(),
+  distance_km: Type.Number(),
+  travel_seconds: Type.Number(),
+  zone_speed_kmh: Type.Number(),
+  riders_available: Type.Union([Type.Integer(), Type.Null()]),
+  within_radius: Type.Boolean(),
+});
+export type TripJson = Static<typeof TripJson>;
+
+export const TripsResponse = Type.Object({ trips: Type.Array(TripJson) });
+export type TripsResponse = Static<typeof TripsResponse>;
+
+export const RidersBody = Type.Object(
+  {
+    riders: Type.Array(
+      Type.Object(
+        {
+          rider_id: Type.String({ minLength: 1, maxLength: 128 }),
+          lat: Lat,
+          lng: Lng,
+          at_ms: EpochMs,
+          available: Type.Boolean(),
+        },
+        { additionalProperties: false },
+      ),
+      { maxItems: MAX_RIDER_LOCATIONS },
+    ),
+  },
+  { additionalProperties: false },
+);
+export type RidersBody = Static<typeof RidersBody>;
+
+export const RidersResponse = Type.Object({ accepted: Type.Integer() });
+export type RidersResponse = Static<typeof RidersResponse>;
+
+export const ErrorResponse = Type.Object({
+  error: Type.Object({ code: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) }),
+});

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { synthetic } from '../../test/fixtures/model/synthetic.js';
+import { loadModel, parseModel, train, type ModelArtifact } from './index.js';
+
+const artifact = await train(synthetic(600, 11), synthetic(200, 12), { nTrees: 15, maxDepth: 3 });
+const text = JSON.stringify(artifact);
+const copy = (): ModelArtifact => JSON.parse(text) as ModelArtifact;
+
+function refused(r: ReturnType<typeof loadModel>): { code: string; path?: string; message: string } {
+  expect(r.ok).toBe(false);
+  if (r.ok) throw new Error('loaded');
+  return r.error;
+}
+
+describe('model artifact', () => {
+  it('round-trips through JSON with identical predictions', () => {
+    const a = loadModel(artifact);
+    const b = parseModel(text);
+    if (!a.ok || !b.ok) throw new Error('refused');
+    const o1 = new Float64Array(1);
+    const o2 = new Float64Array(1);
+    for (const row of [[1, 2, 3], [NaN, NaN, NaN], [9, 0.5, 1]]) expect(b.value.predict(row, o2)[0]).toBe(a.value.predict(row, o1)[0]);
+    expect(b.value.artifact.spec[2]!.categories).toEqual(['v', 'w', 'x', 'y', 'z']);
+    expect(a.value.artifact.params.learningRate).toBe(0.05);
+    expect(a.value.artifact.dataFingerprint).toMatch(/^sha256:[0-9a-f]{64}$/);
+  });
+
+  it('refuses truncated JSON', () => {
+    const e = refused(parseModel(text.slice(0, text.length / 2)));
+    expect(e.code).toBe('invalid_json');
+  });
+
+  it('refuses another format version', () => {
+    const e = refused(loadModel({ ...copy(), formatVersion: 2 }));
+    expect(e.code).toBe('unsupported_format');
+    expect(e.path).toBe('formatVersion');
+  });
+
+  it('refuses something that is no model at all', () => {
+    expect(refused(loadModel({ hello: 1 })).code).toBe('unsupported_format');
+    expect(refused(loadModel([1, 2])).code).toBe('unsupported_format');
+  });
+
+  it('names a child index out of range', () => {
+    const a = copy();
+    a.trees[3]!.left[0] = 999;
+    const e = refused(loadModel(a));
+    expect(e.code).toBe('invalid_artifact');
+    expect(e.path).toBe('trees[3].left[0]');
+  });
+
+  it('refuses a NaN threshold', () => {
+    const e = refused(parseModel(text.replace(/"threshold":\[[^,\]]+/, '"threshold":[NaN')));
+    expect(e.path).toBe('trees[0].threshold[0]');
+    expect(e.message).toMatch(/finite number/);
+  });
+
+  it('refuses a cycle, a feature out of range and a missing field', () => {
+    const a = copy();
+    a.trees[0]!.right[0] = 0;
+    expect(refused(loadModel(a)).path).toBe('trees[0].right[0]');
+    const b = copy();
+    b.trees[1]!.feature[0] = 3;
+    expect(refused(loadModel(b)).path).toBe('trees[1].feature[0]');
+    const c = copy() as unknown as Record<string, unknown>;
+    delete c.outputs;
+    expect(refused(loadModel(c)).path).toBe('outputs');
+    const d = copy();
+    d.trees[2]!.value.pop();
+    expect(refused(loadModel(d)).path).toBe('trees[2].value');
+  });
+});

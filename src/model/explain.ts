@@ -1,0 +1,57 @@
+import type { ArtifactTree, ModelArtifact } from './artifact.js';
+
+/** The same routing as compile.ts, on the artifact's own arrays (explanations are not on the hot path). */
+function next(t: ArtifactTree, cats: Map<number, { set: Set<number>; setGoesLeft: boolean }>, i: number, v: number): number {
+  const c = cats.get(i);
+  let left: boolean;
+  if (v !== v) left = t.defaultLeft[i] === 1;
+  else if (c) left = c.set.has(Math.trunc(v)) === c.setGoesLeft;
+  else left = Math.fround(v) < t.threshold[i]!;
+  return left ? t.left[i]! : t.right[i]!;
+}
+
+export class Explainer {
+  private readonly cats: Array<Map<number, { set: Set<number>; setGoesLeft: boolean }>>;
+
+  constructor(
+    private readonly a: ModelArtifact,
+    private readonly base: Float64Array,
+  ) {
+    this.cats = a.trees.map((t) => new Map((t.categorical ?? []).map((c) => [c.node, { set: new Set(c.set), setGoesLeft: c.setGoesLeft }])));
+  }
+
+  /**
+   * Saabas attributions: along the row's path, each split credits its feature with the change in the
+   * node's expected value (cover-weighted mean of the leaves below). The last entry is the bias
+   * (base score plus the roots' expected values); the entries sum to the prediction. Not TreeSHAP.
+   */
+  contributions(row: ArrayLike<number>, output = 0): Float64Array {
+    const nF = this.a.spec.length;
+    if (!(output >= 0 && output < this.a.outputs.length)) throw new RangeError(`no output ${output}`);
+    const out = new Float64Array(nF + 1);
+    out[nF] = this.base[output]!;
+    this.a.trees.forEach((t, ti) => {
+      if (t.output !== output) return;
+      let i = 0;
+      out[nF] += t.value[0]!;
+      while (t.left[i]! >= 0) {
+        const f = t.feature[i]!;
+        const j = next(t, this.cats[ti]!, i, row[f]!);
+        out[f] += t.value[j]! - t.value[i]!;
+        i = j;
+      }
+    });
+    return out;
+  }
+
+  /** Total split gain, or number of splits, per feature over all outputs, largest first. */
+  importance(kind: 'gain' | 'split'): Array<{ feature: string; value: number }> {
+    const acc = new Float64Array(this.a.spec.length);
+    for (const t of this.a.trees) {
+      for (let i = 0; i < t.feature.length; i++) {
+        if (t.left[i]! >= 0) acc[t.feature[i]!] += kind === 'gain' ? t.gain[i]! : 1;
+      }
+    }
+    return this.a.spec.map((s, f) => ({ feature: s.name, value: acc[f]! })).sort((x, y) => y.value - x.value);
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * Rows of every node as a contiguous range of one index array. Splitting a node is a stable
+ * partition of its range, so rows stay in ascending order and histogram scans stay cache-friendly.
+ */
+export class Partition {
+  readonly rows: Uint32Array;
+  private readonly tmp: Uint32Array;
+
+  constructor(rows: Uint32Array) {
+    this.rows = rows;
+    this.tmp = new Uint32Array(rows.length);
+  }
+
+  /** Moves the rows of [begin, end) that go left to the front; returns the first right position. */
+  split(begin: number, end: number, bins: Uint8Array, nF: number, feature: number, leftOfBin: Uint8Array): number {
+    const rows = this.rows;
+    const tmp = this.tmp;
+    let l = begin;
+    let r = 0;
+    for (let i = begin; i < end; i++) {
+      const row = rows[i]!;
+      if (leftOfBin[bins[row * nF + feature]!] === 1) rows[l++] = row;
+      else tmp[r++] = row;
+    }
+    rows.set(tmp.subarray(0, r), l);
+    return l;
+  }
+}

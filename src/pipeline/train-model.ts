@@ -1,0 +1,138 @@
+import {
+  loadModel,
+  train,
+  type ModelArtifact,
+  type TrainParams,
+  type TrainProgress,
+} from '../model/index.js';
+import { ZoneSpeedTable, type GeoConfig, type ZoneSpeedTableJson } from '../geo/index.js';
+import type { ModelRecord, ModelRegistry } from '../registry/index.js';
+import { baselineMae, evaluateModel } from './evaluate.js';
+import { buildTrainingTable, learnSpeedsBefore, sliceRows, type OrderHistory } from './training-table.js';
+
+/** Quantile boosting for p10/p50/p90, sized so that the first start trains in well under a minute on 2 cores. */
+export const DEFAULT_TRAIN_PARAMS: Partial<TrainParams> = {
+  objective: 'quantile',
+  quantiles: [0.1, 0.5, 0.9],
+  nTrees: 300,
+  learningRate: 0.1,
+  maxDepth: 6,
+  growth: 'depthwise',
+  minChildWeight: 20,
+  maxBins: 63,
+  earlyStoppingRounds: 20,
+  calibrate: true,
+  seed: 1,
+};
+
+export type TrainStage = 'speeds' | 'features' | 'train' | 'evaluate' | 'register';
+
+export interface PipelineProgress {
+  stage: TrainStage;
+  message: string;
+  /** Boosting progress, during the `train` stage. */
+  boosting?: TrainProgress;
+}
+
+export interface TrainFromHistoryOptions {
+  params?: Partial<TrainParams>;
+  /** Shares of orders, by creation time, for training and validation; the rest is the test hold-out. */
+  split?: { train: number; valid: number };
+  geo?: Partial<GeoConfig>;
+  onProgress?: (p: PipelineProgress) => void;
+}
+
+export interface TrainedModel {
+  artifact: ModelArtifact;
+  metrics: Record<string, number>;
+  /** The speeds the features were computed with; geo must serve the same table. */
+  speeds: ZoneSpeedTableJson;
+  trainEndMs: number;
+  validEndMs: number;
+}
+
+/**
+ * Time-ordered split by creation time, zone speeds from the training window only, features replayed as of each
+ * order, quantile boosting with early stopping on the validation window, metrics on the untouched test window.
+ */
+export async function trainFromHistory(
+  history: OrderHistory,
+  options: TrainFromHistoryOptions = {},
+): Promise<TrainedModel> {
+  const progress = options.onProgress ?? (() => undefined);
+  const split = options.split ?? { train: 0.7, valid: 0.15 };
+  const created = history.orders.filter((o) => o.delivered_at_ms !== null).map((o) => o.created_at_ms);
+  if (created.length < 50) throw new RangeError(`too few delivered orders to train on: ${created.length}`);
+  const sorted = Float64Array.from(created).sort();
+  const trainEndMs = sorted[Math.floor(sorted.length * split.train)]!;
+  const validEndMs = sorted[Math.floor(sorted.length * (split.train + split.valid))]!;
+
+  const speedsJson = learnSpeedsBefore(history, trainEndMs, options.geo);
+  const speeds = ZoneSpeedTable.fromJSON(speedsJson);
+  if (!speeds.ok) throw new Error(`learned speeds are invalid: ${speeds.error}`);
+  progress({
+    stage: 'speeds',
+    message: `zone speeds from ${speedsJson.trips} rides in ${Object.keys(speedsJson.zones).length} zones`,
+  });
+
+  const table = buildTrainingTable(history, { speeds: speeds.value, geo: options.geo });
+  const nTrain = lowerBound(table.createdAtMs, trainEndMs);
+  const nValid = lowerBound(table.createdAtMs, validEndMs);
+  progress({
+    stage: 'features',
+    message: `${table.nRows} rows: ${nTrain} train, ${nValid - nTrain} valid, ${table.nRows - nValid} test`,
+  });
+
+  const params = { ...DEFAULT_TRAIN_PARAMS, ...options.params };
+  const artifact = await train(sliceRows(table, 0, nTrain), sliceRows(table, nTrain, nValid), params, (p) =>
+    progress({ stage: 'train', message: `${p.output} tree ${p.iteration}`, boosting: p }),
+  );
+
+  const loaded = loadModel(artifact);
+  if (!loaded.ok) throw new Error(`the trained model does not load: ${loaded.error.message}`);
+  const metrics = {
+    ...evaluateModel(loaded.value, table, nValid, table.nRows),
+    baseline_mae_s: baselineMae(table, nValid, table.nRows),
+    n_train: nTrain,
+    n_valid: nValid - nTrain,
+  };
+  progress({ stage: 'evaluate', message: formatMetrics(metrics) });
+  return { artifact, metrics, speeds: speedsJson, trainEndMs, validEndMs };
+}
+
+/** Registers the model; it becomes champion only when there is none, so a person decides any later promotion. */
+export async function registerTrained(
+  registry: ModelRegistry,
+  trained: TrainedModel,
+  source: string,
+): Promise<ModelRecord> {
+  const record = await registry.register(trained.artifact, { source, metrics: trained.metrics });
+  if ((await registry.resolve('champion')) === undefined) {
+    await registry.setAlias('champion', record.version);
+    return { ...record, aliases: ['champion'] };
+  }
+  return record;
+}
+
+export function formatMetrics(m: Record<string, number>): string {
+  const min = (s: number | undefined): string => (s === undefined ? '-' : `${(s / 60).toFixed(2)} min`);
+  const pct = (v: number | undefined): string => (v === undefined ? '-' : `${(v * 100).toFixed(1)}%`);
+  return [
+    `MAE ${min(m.mae_s)} (baseline ${min(m.baseline_mae_s)})`,
+    `RMSE ${min(m.rmse_s)}`,
+    `within ±5 min ${pct(m.within_5min)}`,
+    `within ±10 min ${pct(m.within_10min)}`,
+    `p10–p90 coverage ${pct(m.coverage_p10_p90)}, width ${min(m.width_p10_p90_s)}`,
+  ].join(', ');
+}
+
+function lowerBound(sorted: Float64Array, value: number): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (sorted[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}

@@ -1,0 +1,38 @@
+import { HttpClient, type CallOptions } from '../platform/index.js';
+import type { InternalBatchBody, InternalBatchResponse } from './schemas.js';
+import type { BatchEtaRequest, EtaRequest, EtaResult, Predictor } from './types.js';
+import { resultFromWire } from './wire.js';
+
+/** A remote predictor replica, behind the same interface as the in-process one. */
+export class PredictorClient implements Predictor {
+  private readonly http: HttpClient;
+
+  constructor(
+    readonly baseUrl: string,
+    timeoutMs: number,
+    connections = 64,
+  ) {
+    this.http = new HttpClient({ name: `predictor ${baseUrl}`, baseUrl, timeoutMs, connections });
+  }
+
+  async predict(request: EtaRequest, call?: CallOptions): Promise<EtaResult> {
+    const [result] = await this.predictBatch({ ...request, storeIds: [request.storeId] }, call);
+    return result!;
+  }
+
+  async predictBatch(request: BatchEtaRequest, call?: CallOptions): Promise<EtaResult[]> {
+    const body: InternalBatchBody = {
+      store_ids: [...request.storeIds],
+      destination: request.destination,
+      ordered_at_ms: request.orderedAtMs,
+      ...(request.items !== undefined ? { items: request.items } : {}),
+      ...(request.subtotal !== undefined ? { subtotal: request.subtotal } : {}),
+    };
+    const res = await this.http.request<InternalBatchResponse>('POST', '/internal/predict/batch', body, call);
+    return res.results.map(resultFromWire);
+  }
+
+  close(): Promise<void> {
+    return this.http.close();
+  }
+}

@@ -1,0 +1,188 @@
+import {
+  buildFeatureVector,
+  FEATURE_COUNT,
+  haversineKm,
+  type LatLng,
+  type StoreSnapshot,
+  type TripSnapshot,
+} from '../features/index.js';
+import type { GeoFeatures, TripEstimate } from '../geo/index.js';
+import { Counter, EtaError, Histogram, LATENCY_BUCKETS, type Logger, type Metrics } from '../platform/index.js';
+import type { StoreFeatureRecord, StoreFeatures } from '../store/index.js';
+import type { ActiveModel, ModelRuntime } from './model-runtime.js';
+import type { BatchEtaRequest, EtaRequest, EtaResult, Predictor } from './types.js';
+
+/** Used only when geo cannot answer: a straight line with a detour factor at a cautious city speed. */
+const FALLBACK_DETOUR = 1.3;
+const FALLBACK_SPEED_KMH = 18;
+const FALLBACK_OVERHEAD_S = 240;
+
+/**
+ * p10, p50, p90 of one row. Quantile models trained apart can cross; sorting them (rearrangement) never makes the
+ * quantile estimates worse. A model without quantile heads gets a fixed relative range (see docs/model.md).
+ */
+function quantiles(out: Float64Array, at: number, active: ActiveModel): [number, number, number] {
+  const p50 = out[at + active.p50]!;
+  const low = active.p10 >= 0 ? out[at + active.p10]! : p50 * 0.85;
+  const high = active.p90 >= 0 ? out[at + active.p90]! : p50 * 1.25;
+  const sorted = [low, p50, high].sort((a, b) => a - b);
+  return [sorted[0]!, sorted[1]!, sorted[2]!];
+}
+
+async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new EtaError('deadline_exceeded', `${what} took longer than ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+export function fallbackTrip(id: string, from: LatLng, to: LatLng, radiusKm: number): TripEstimate {
+  const distanceKm = haversineKm(from, to);
+  return {
+    id,
+    distanceKm,
+    travelSeconds: FALLBACK_OVERHEAD_S + ((distanceKm * FALLBACK_DETOUR) / FALLBACK_SPEED_KMH) * 3600,
+    zoneSpeedKmh: FALLBACK_SPEED_KMH,
+    ridersAvailable: null,
+    withinRadius: distanceKm <= radiusKm,
+  };
+}
+
+/**
+ * ETA serving: store and geo features fetched in parallel under a deadline, one feature vector per store built
+ * with the shared definition, one vectorised model call for the whole batch.
+ */
+export class EtaPredictor implements Predictor {
+  private readonly stage: Histogram<'stage'>;
+  private readonly degraded: Counter<'reason'>;
+
+  constructor(
+    private readonly deps: {
+      runtime: ModelRuntime;
+      stores: StoreFeatures;
+      geo: GeoFeatures;
+      featureDeadlineMs: number;
+      logger: Logger;
+      metrics: Metrics;
+    },
+  ) {
+    this.stage = new Histogram({
+      name: 'etaserve_predict_stage_seconds',
+      help: 'Time per prediction stage (features, model, total)',
+      labelNames: ['stage'],
+      buckets: LATENCY_BUCKETS,
+      registers: [deps.metrics.registry],
+    });
+    this.degraded = new Counter({
+      name: 'etaserve_degraded_predictions_total',
+      help: 'Predictions answered with degraded features, by reason',
+      labelNames: ['reason'],
+      registers: [deps.metrics.registry],
+    });
+  }
+
+  async predict(request: EtaRequest): Promise<EtaResult> {
+    const [result] = await this.predictBatch({ ...request, storeIds: [request.storeId] });
+    return result!;
+  }
+
+  async predictBatch(request: BatchEtaRequest): Promise<EtaResult[]> {
+    const started = performance.now();
+    const active = this.deps.runtime.active;
+    if (!active) throw new EtaError('model_not_loaded', 'no model is loaded yet');
+    const { featureDeadlineMs } = this.deps;
+    const stores = await withDeadline(this.deps.stores.getStoreFeatures(request.storeIds, request.orderedAtMs), featureDeadlineMs, 'store features');
+
+    const results: EtaResult[] = new Array<EtaResult>(request.storeIds.length);
+    const servable: Array<{ index: number; store: StoreFeatureRecord }> = [];
+    request.storeIds.forEach((storeId, index) => {
+      const store = stores.get(storeId);
+      if (!store) {
+        results[index] = { ok: false, error: new EtaError('store_not_found', `store ${storeId} does not exist`, { field: 'store_id' }) };
+      } else if (!store.open) {
+        results[index] = {
+          ok: false,
+          error: new EtaError('store_closed', `store ${storeId} is closed`, { field: 'store_id', details: { opens_at: store.opensAt } }),
+        };
+      } else servable.push({ index, store });
+    });
+    if (servable.length === 0) return results;
+
+    const reasons: string[] = [];
+    const origins = servable.map(({ store }) => ({ id: store.storeId, location: store.location, radiusKm: store.deliveryRadiusKm }));
+    let trips: TripEstimate[];
+    try {
+      trips = await withDeadline(this.deps.geo.trips(request.destination, origins, request.orderedAtMs), featureDeadlineMs, 'geo features');
+    } catch (e) {
+      this.deps.logger.warn({ err: e }, 'geo unavailable: straight-line estimates');
+      reasons.push('geo_unavailable');
+      this.degraded.inc({ reason: 'geo_unavailable' });
+      trips = origins.map((o) => fallbackTrip(o.id, o.location, request.destination, o.radiusKm));
+    }
+    const featuresDone = performance.now();
+
+    const rows = new Float64Array(servable.length * FEATURE_COUNT);
+    const order = { orderedAtMs: request.orderedAtMs, items: request.items, subtotal: request.subtotal };
+    const inArea: number[] = [];
+    servable.forEach(({ index, store }, i) => {
+      const trip = trips[i]!;
+      if (!trip.withinRadius) {
+        results[index] = {
+          ok: false,
+          error: new EtaError('out_of_delivery_area', `destination is ${trip.distanceKm.toFixed(1)} km from store ${store.storeId}, beyond its ${store.deliveryRadiusKm} km radius`, {
+            field: 'destination',
+          }),
+        };
+        return;
+      }
+      const snapshot: StoreSnapshot = {
+        category: store.category,
+        timezone: store.timezone,
+        prepMeanSeconds: store.prepMeanSeconds,
+        prepEwmaSeconds: store.prepEwmaSeconds,
+        ordersInKitchen: store.ordersInKitchen,
+      };
+      const tripSnapshot: TripSnapshot = trip;
+      buildFeatureVector(order, snapshot, tripSnapshot, rows.subarray(inArea.length * FEATURE_COUNT, (inArea.length + 1) * FEATURE_COUNT));
+      inArea.push(i);
+    });
+    if (inArea.length === 0) return results;
+
+    const { model } = active;
+    const width = model.outputNames.length;
+    const out = new Float64Array(inArea.length * width);
+    model.predictBatch(rows.subarray(0, inArea.length * FEATURE_COUNT), inArea.length, out);
+    const modelDone = performance.now();
+
+    inArea.forEach((i, row) => {
+      const { index, store } = servable[i]!;
+      const trip = trips[i]!;
+      const [low, p50, high] = quantiles(out, row * width, active);
+      results[index] = {
+        ok: true,
+        value: {
+          storeId: store.storeId,
+          p10: low,
+          p50,
+          p90: high,
+          prepSeconds: store.prepEwmaSeconds ?? store.prepMeanSeconds,
+          travelSeconds: trip.travelSeconds,
+          distanceKm: trip.distanceKm,
+          timezone: store.timezone,
+          modelVersion: active.version,
+          degraded: reasons.length > 0,
+          degradedReasons: reasons,
+        },
+      };
+    });
+    this.stage.observe({ stage: 'features' }, (featuresDone - started) / 1000);
+    this.stage.observe({ stage: 'model' }, (modelDone - featuresDone) / 1000);
+    this.stage.observe({ stage: 'total' }, (performance.now() - started) / 1000);
+    return results;
+  }
+}

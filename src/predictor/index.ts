@@ -1,0 +1,6 @@
+export { PredictorClient } from './client.js';
+export { predictorConfigSchema, type PredictorConfig } from './config.js';
+export { fallbackTrip } from './eta.js';
+export { createPredictorModule, type PredictorModule } from './module.js';
+export type { ActiveModel } from './model-runtime.js';
+export type { BatchEtaRequest, EtaPrediction, EtaRequest, EtaResult, Predictor } from './types.js';

@@ -1,0 +1,43 @@
+import type { LatLng } from '../features/index.js';
+import type { EtaError, Result } from '../platform/index.js';
+
+export interface EtaRequest {
+  storeId: string;
+  destination: LatLng;
+  orderedAtMs: number;
+  items?: number | undefined;
+  subtotal?: number | undefined;
+}
+
+export interface BatchEtaRequest {
+  storeIds: readonly string[];
+  destination: LatLng;
+  orderedAtMs: number;
+  items?: number | undefined;
+  subtotal?: number | undefined;
+}
+
+/** The predicted distribution of one order's delivery time, in seconds from the order. */
+export interface EtaPrediction {
+  storeId: string;
+  p10: number;
+  p50: number;
+  p90: number;
+  prepSeconds: number;
+  travelSeconds: number;
+  distanceKm: number;
+  timezone: string;
+  modelVersion: string;
+  degraded: boolean;
+  /** Why an answer is degraded: `store_features_stale`, `geo_unavailable`, ... */
+  degradedReasons: string[];
+}
+
+export type EtaResult = Result<EtaPrediction, EtaError>;
+
+/** What the gateway needs from model serving, in-process or remote. */
+export interface Predictor {
+  predict(request: EtaRequest): Promise<EtaResult>;
+  /** One answer per store, in order. */
+  predictBatch(request: BatchEtaRequest): Promise<EtaResult[]>;
+}

@@ -1,0 +1,20 @@
+export {
+  buildCity,
+  DEFAULT_CENTER,
+  DEFAULT_TIMEZONE,
+  isOpen,
+  type City,
+  type CityOptions,
+  type SimulatedStore,
+} from './city.js';
+export { simulatorConfigSchema, type SimulatorConfig } from './config.js';
+export {
+  generateHistory,
+  type HistoryOptions,
+  type SimulatedHistory,
+  type SimulatedOrder,
+} from './history.js';
+export { LiveCity, type LiveCityOptions, type LiveEtaRequest } from './live.js';
+export type { RiderPings } from './pings.js';
+export { Rng } from './prng.js';
+export { writeHistory } from './write-history.js';

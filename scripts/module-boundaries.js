@@ -17,8 +17,37 @@ export const ALLOWED = {
   pipeline: ['platform', 'cache', 'model', 'features', 'events', 'registry', 'geo', 'store', 'simulator'],
   gateway: ['platform', 'cache', 'features', 'events', 'registry', 'predictor', 'geo', 'store', 'pipeline'],
   console: ['platform'],
-  app: ['platform', 'cache', 'model', 'features', 'events', 'registry', 'geo', 'store', 'simulator', 'predictor', 'pipeline', 'gateway', 'console'],
-  cli: ['platform', 'cache', 'model', 'features', 'events', 'registry', 'geo', 'store', 'simulator', 'predictor', 'pipeline', 'gateway', 'console', 'app'],
+  app: [
+    'platform',
+    'cache',
+    'model',
+    'features',
+    'events',
+    'registry',
+    'geo',
+    'store',
+    'simulator',
+    'predictor',
+    'pipeline',
+    'gateway',
+    'console',
+  ],
+  cli: [
+    'platform',
+    'cache',
+    'model',
+    'features',
+    'events',
+    'registry',
+    'geo',
+    'store',
+    'simulator',
+    'predictor',
+    'pipeline',
+    'gateway',
+    'console',
+    'app',
+  ],
 };
 
 const SRC = path.resolve('src');
@@ -31,7 +60,11 @@ function moduleOf(file) {
 
 /** @type {import('eslint').Rule.RuleModule} */
 export const moduleBoundaries = {
-  meta: { type: 'problem', schema: [], docs: { description: 'src/ modules follow the dependency direction' } },
+  meta: {
+    type: 'problem',
+    schema: [],
+    docs: { description: 'src/ modules follow the dependency direction' },
+  },
   create(context) {
     const file = context.filename;
     const from = moduleOf(file);
@@ -43,16 +76,25 @@ export const moduleBoundaries = {
       if (!to || to === from) return;
       const allowed = ALLOWED[from];
       if (!allowed) {
-        context.report({ node, message: `src/${from} is not a known module; add it to scripts/module-boundaries.js` });
+        context.report({
+          node,
+          message: `src/${from} is not a known module; add it to scripts/module-boundaries.js`,
+        });
         return;
       }
       if (!allowed.includes(to)) {
-        context.report({ node, message: `src/${from} may not depend on src/${to} (see scripts/module-boundaries.js)` });
+        context.report({
+          node,
+          message: `src/${from} may not depend on src/${to} (see scripts/module-boundaries.js)`,
+        });
         return;
       }
       const relInTarget = path.relative(path.join(SRC, to), target);
       if (relInTarget !== 'index.js' && relInTarget !== 'index.ts') {
-        context.report({ node, message: `import src/${to} only through src/${to}/index.js, not ${relInTarget}` });
+        context.report({
+          node,
+          message: `import src/${to} only through src/${to}/index.js, not ${relInTarget}`,
+        });
       }
     };
     return {

@@ -42,7 +42,13 @@ describe.each(['all', 'up'])('the public API on %s', (shape) => {
   const url = (): string => shapes[shape]!.url;
 
   it('answers an ETA with a range, a promise in the store timezone and its components', async () => {
-    const { status, body } = await postJson(`${url()}/v1/eta`, { store_id: 's-0001', destination: NEAR, items: 3, subtotal: 24.5, ordered_at: OPEN });
+    const { status, body } = await postJson(`${url()}/v1/eta`, {
+      store_id: 's-0001',
+      destination: NEAR,
+      items: 3,
+      subtotal: 24.5,
+      ordered_at: OPEN,
+    });
     expect(status).toBe(200);
     expect(body.model_version).toBe('v1');
     expect(body.degraded).toBe(false);
@@ -59,24 +65,48 @@ describe.each(['all', 'up'])('the public API on %s', (shape) => {
   });
 
   it('answers a list page in order, with per-store errors', async () => {
-    const { status, body } = await postJson(`${url()}/v1/eta/batch`, { destination: NEAR, store_ids: ['s-0002', 'no-such-store', 's-0001'], ordered_at: OPEN });
+    const { status, body } = await postJson(`${url()}/v1/eta/batch`, {
+      destination: NEAR,
+      store_ids: ['s-0002', 'no-such-store', 's-0001'],
+      ordered_at: OPEN,
+    });
     expect(status).toBe(200);
-    expect(body.results.map((r: { store_id: string }) => r.store_id)).toEqual(['s-0002', 'no-such-store', 's-0001']);
+    expect(body.results.map((r: { store_id: string }) => r.store_id)).toEqual([
+      's-0002',
+      'no-such-store',
+      's-0001',
+    ]);
     expect(body.results[1].error.code).toBe('store_not_found');
     expect(body.results[0].eta_seconds).toBeGreaterThan(0);
-    const single = await postJson(`${url()}/v1/eta`, { store_id: 's-0001', destination: NEAR, ordered_at: OPEN });
+    const single = await postJson(`${url()}/v1/eta`, {
+      store_id: 's-0001',
+      destination: NEAR,
+      ordered_at: OPEN,
+    });
     expect(body.results[2].eta_seconds).toBe(single.body.eta_seconds);
   });
 
   it('says when a closed store opens, and refuses a destination outside the delivery radius', async () => {
-    const closed = await postJson(`${url()}/v1/eta`, { store_id: 's-0001', destination: NEAR, ordered_at: '2026-11-26T05:00:00+01:00' });
+    const closed = await postJson(`${url()}/v1/eta`, {
+      store_id: 's-0001',
+      destination: NEAR,
+      ordered_at: '2026-11-26T05:00:00+01:00',
+    });
     expect(closed.status).toBe(409);
     expect(closed.body.error.code).toBe('store_closed');
     expect(closed.body.error.opens_at).toMatch(/^2026-11-26T\d\d:\d\d:00\+01:00$/);
-    const far = await postJson(`${url()}/v1/eta`, { store_id: 's-0001', destination: { lat: 48.6, lng: 2.35 }, ordered_at: OPEN });
+    const far = await postJson(`${url()}/v1/eta`, {
+      store_id: 's-0001',
+      destination: { lat: 48.6, lng: 2.35 },
+      ordered_at: OPEN,
+    });
     expect(far.status).toBe(422);
     expect(far.body.error.code).toBe('out_of_delivery_area');
-    const unknown = await postJson(`${url()}/v1/eta`, { store_id: 'nope', destination: NEAR, ordered_at: OPEN });
+    const unknown = await postJson(`${url()}/v1/eta`, {
+      store_id: 'nope',
+      destination: NEAR,
+      ordered_at: OPEN,
+    });
     expect(unknown.status).toBe(404);
   });
 
@@ -90,11 +120,19 @@ describe.each(['all', 'up'])('the public API on %s', (shape) => {
       ['/v1/eta', { store_id: 's-0001', destination: NEAR, extra: 1 }, 'extra'],
       ['/v1/eta', '{"store_id": ', 'body'],
       ['/v1/eta/batch', { destination: NEAR, store_ids: [] }, 'store_ids'],
-      ['/v1/eta/batch', { destination: NEAR, store_ids: Array.from({ length: 101 }, (_, i) => `s-${i}`) }, 'store_ids'],
+      [
+        '/v1/eta/batch',
+        { destination: NEAR, store_ids: Array.from({ length: 101 }, (_, i) => `s-${i}`) },
+        'store_ids',
+      ],
       ['/v1/eta/batch', { destination: { lat: 1 }, store_ids: ['s-0001'] }, 'destination.lng'],
       ['/v1/stores', { ...newStore('x y'), store_id: 'x y' }, 'store_id'],
       ['/v1/stores', { ...newStore('ok-id'), location: { lat: 48.8, lng: 200 } }, 'location.lng'],
-      ['/v2/models/eta/infer', { inputs: [{ name: 'input-0', shape: [1, 3], datatype: 'FP64', data: [1, 2, 3] }] }, 'inputs.0.shape'],
+      [
+        '/v2/models/eta/infer',
+        { inputs: [{ name: 'input-0', shape: [1, 3], datatype: 'FP64', data: [1, 2, 3] }] },
+        'inputs.0.shape',
+      ],
       ['/v2/models/eta/infer', { inputs: 'nope' }, 'inputs'],
     ];
     // In the cluster the Open Inference Protocol is served by the predictors, not the gateway.
@@ -112,9 +150,17 @@ describe.each(['all', 'up'])('the public API on %s', (shape) => {
     const none = await postJson(`${url()}/v1/eta`, { store_id: 's-0001', destination: NEAR }, null);
     expect(none.status).toBe(401);
     expect(none.body.error.field).toBe('authorization');
-    const wrong = await postJson(`${url()}/v1/eta`, { store_id: 's-0001', destination: NEAR }, 'es_aaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb');
+    const wrong = await postJson(
+      `${url()}/v1/eta`,
+      { store_id: 's-0001', destination: NEAR },
+      'es_aaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb',
+    );
     expect(wrong.status).toBe(401);
-    const huge = await postJson(`${url()}/v1/eta`, { store_id: 's-0001', destination: NEAR, pad: 'x'.repeat(2_000_000) });
+    const huge = await postJson(`${url()}/v1/eta`, {
+      store_id: 's-0001',
+      destination: NEAR,
+      pad: 'x'.repeat(2_000_000),
+    });
     expect(huge.status).toBe(413);
   });
 
@@ -127,7 +173,11 @@ describe.each(['all', 'up'])('the public API on %s', (shape) => {
     const page = await get(`${url()}/v1/stores?limit=2`);
     expect(page.body.stores).toHaveLength(2);
     expect(typeof page.body.next_cursor).toBe('string');
-    const eta = await postJson(`${url()}/v1/eta`, { store_id: store.store_id, destination: NEAR, ordered_at: OPEN });
+    const eta = await postJson(`${url()}/v1/eta`, {
+      store_id: store.store_id,
+      destination: NEAR,
+      ordered_at: OPEN,
+    });
     expect(eta.status).toBe(200);
     expect(eta.body.components.distance_km).toBeGreaterThan(0.5);
   });
@@ -136,9 +186,13 @@ describe.each(['all', 'up'])('the public API on %s', (shape) => {
     expect((await get(`${url()}/healthz`)).status).toBe(200);
     expect((await get(`${url()}/readyz`)).body).toEqual({ ready: true, reasons: [] });
     const metrics = await get(`${url()}/metrics`);
-    expect(metrics.body).toMatch(/etaserve_http_request_duration_seconds_bucket\{[^}]*route="\/v1\/eta",method="POST",status_code="200"/);
+    expect(metrics.body).toMatch(
+      /etaserve_http_request_duration_seconds_bucket\{[^}]*route="\/v1\/eta",method="POST",status_code="200"/,
+    );
     const openapi = await get(`${url()}/docs/json`);
-    expect(Object.keys(openapi.body.paths)).toEqual(expect.arrayContaining(['/v1/eta', '/v1/eta/batch', '/v1/stores']));
+    expect(Object.keys(openapi.body.paths)).toEqual(
+      expect.arrayContaining(['/v1/eta', '/v1/eta/batch', '/v1/stores']),
+    );
     expect(Object.keys(openapi.body.paths).some((p) => p.startsWith('/internal'))).toBe(false);
     if (shape === 'all') {
       const meta = await get(`${url()}/v2/models/eta`);
@@ -151,7 +205,10 @@ describe('both shapes', () => {
   it('give the same answers for the same orders', async () => {
     for (const storeId of ['s-0001', 's-0002', 's-0003', 's-0010', 's-0042']) {
       const body = { store_id: storeId, destination: NEAR, items: 2, subtotal: 18, ordered_at: OPEN };
-      const [a, b] = await Promise.all([postJson(`${shapes.all!.url}/v1/eta`, body), postJson(`${shapes.up!.url}/v1/eta`, body)]);
+      const [a, b] = await Promise.all([
+        postJson(`${shapes.all!.url}/v1/eta`, body),
+        postJson(`${shapes.up!.url}/v1/eta`, body),
+      ]);
       expect(b.status).toBe(a.status);
       const { request_id: _a, ...restA } = a.body;
       const { request_id: _b, ...restB } = b.body;

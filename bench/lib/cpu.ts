@@ -151,3 +151,48 @@ export function usageBetween(
   }
   return out;
 }
+
+/** Whole-machine CPU time from /proc/stat: busy and total jiffies over all cores. */
+export interface MachineSample {
+  busyTicks: number;
+  totalTicks: number;
+  at: number;
+}
+
+export function sampleMachine(): MachineSample {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!;
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal guest guest_nice; guest time is already in user.
+  const idle = (f[3] ?? 0) + (f[4] ?? 0);
+  const total = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busyTicks: total - idle, totalTicks: total, at: performance.now() };
+}
+
+/** Cores busy between two samples (0..number of cores). */
+export function busyCores(a: MachineSample, b: MachineSample): number {
+  const wallSec = (b.at - a.at) / 1000;
+  return wallSec > 0 ? (b.busyTicks - a.busyTicks) / CLOCK_TICKS_PER_SEC / wallSec : 0;
+}
+
+/**
+ * On a shared machine, waits (up to `maxWaitMs`) until the whole machine is under `maxBusyCores` busy over a
+ * `windowMs` sample, so a step does not start in the middle of someone else's build. Returns the last reading.
+ */
+export async function waitForQuiet(
+  opts: { maxBusyCores?: number; windowMs?: number; maxWaitMs?: number } = {},
+): Promise<{
+  busyCores: number;
+  waitedMs: number;
+}> {
+  const max = opts.maxBusyCores ?? 0.5;
+  const windowMs = opts.windowMs ?? 1000;
+  const start = performance.now();
+  for (;;) {
+    const a = sampleMachine();
+    await new Promise((r) => setTimeout(r, windowMs));
+    const busy = busyCores(a, sampleMachine());
+    const waitedMs = Math.round(performance.now() - start);
+    if (busy <= max || waitedMs >= (opts.maxWaitMs ?? 30_000))
+      return { busyCores: Math.round(busy * 100) / 100, waitedMs };
+  }
+}

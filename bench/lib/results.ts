@@ -49,6 +49,19 @@ export function machineInfo(): Record<string, unknown> {
   };
 }
 
+/** JSON with every value that fits in `width` characters on one line (timeline points, latency summaries). */
+export function compactJson(value: unknown, width = 120, indent = ''): string {
+  const flat = JSON.stringify(value);
+  if (flat === undefined) return 'null';
+  if (flat.length + indent.length <= width || value === null || typeof value !== 'object') return flat;
+  const inner = indent + '  ';
+  if (Array.isArray(value)) {
+    return `[\n${value.map((v) => inner + compactJson(v, width, inner)).join(',\n')}\n${indent}]`;
+  }
+  const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined);
+  return `{\n${entries.map(([k, v]) => `${inner}${JSON.stringify(k)}: ${compactJson(v, width, inner)}`).join(',\n')}\n${indent}}`;
+}
+
 export interface WrittenResults {
   json: string;
   md: string;
@@ -65,7 +78,7 @@ export function writeResults(
   mkdirSync(dir, { recursive: true });
   const json = path.join(dir, `${name}-${date}.json`);
   const md = path.join(dir, `${name}-${date}.md`);
-  writeFileSync(json, scrubPaths(JSON.stringify(data, null, 2)) + '\n');
+  writeFileSync(json, scrubPaths(compactJson(data)) + '\n');
   writeFileSync(md, scrubPaths(markdown.endsWith('\n') ? markdown : markdown + '\n'));
   updateIndex(dir);
   return { json: repoRelative(json), md: repoRelative(md) };

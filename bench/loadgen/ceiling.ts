@@ -15,12 +15,14 @@ import { runMeasured } from '../lib/measure.js';
 import type { MeasuredResult } from '../lib/measure.js';
 import { machineInfo, writeResults } from '../lib/results.js';
 import { formatSteps, maxRateSearch } from './index.js';
-import type { MaxRateResult, RateStep } from './index.js';
+import type { LoadOptions, MaxRateResult, RateStep } from './index.js';
 
 const SERVER = fileURLToPath(new URL('./trivial-server.ts', import.meta.url));
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 export interface CeilingOptions {
+  /** Shared machine: wait up to this long before each step for it to calm down (default 0). */
+  quietWaitMs?: number;
   sloP99Ms?: number;
   /** The looser target of the throughput ceiling. Default 50 ms. */
   throughputSloP99Ms?: number;
@@ -58,8 +60,13 @@ export async function measureCeiling(opts: CeilingOptions = {}): Promise<Ceiling
     args: ['--import', TSX, SERVER, String(port)],
     readyUrl: `http://127.0.0.1:${port}/`,
   });
+  const run = (o: LoadOptions): Promise<MeasuredResult> =>
+    runMeasured(o, { server: server.pid }, { quietWaitMs: opts.quietWaitMs ?? 0 });
+  const noisy = (r: MeasuredResult): boolean => r.machine.othersCores > 0.5;
   const step = (label: string) => (s: RateStep<MeasuredResult>) =>
-    log(`${label} ${formatSteps([s])}  gen CPU ${s.result.generator.cpuPercent}%`);
+    log(
+      `${label} ${formatSteps([s])}  gen CPU ${s.result.generator.cpuPercent}%, others ${s.result.machine.othersCores} cores`,
+    );
   try {
     const base = {
       url: `http://127.0.0.1:${port}`,
@@ -79,7 +86,9 @@ export async function measureCeiling(opts: CeilingOptions = {}): Promise<Ceiling
       refineSteps: opts.quick ? 1 : 3,
       retries: opts.quick ? 0 : 1,
       maxRate: 200_000,
-      run: (o) => runMeasured(o, { server: server.pid }),
+      run,
+      noisy,
+      noisyRetries: 2,
       onStep: step(`p99<=${sloP99Ms}`),
     });
     const looseMs = opts.throughputSloP99Ms ?? 50;
@@ -91,7 +100,9 @@ export async function measureCeiling(opts: CeilingOptions = {}): Promise<Ceiling
       refineSteps: opts.quick ? 1 : 2,
       retries: opts.quick ? 0 : 1,
       maxRate: 200_000,
-      run: (o) => runMeasured(o, { server: server.pid }),
+      run,
+      noisy,
+      noisyRetries: 2,
       onStep: step(`p99<=${looseMs}`),
     });
     const top = loose.best?.result ?? search.best?.result;
@@ -116,7 +127,7 @@ function stepRows(steps: RateStep<MeasuredResult>[]): string[] {
     .sort((a, b) => a.rate - b.rate || a.attempt - b.attempt)
     .map((s) => {
       const u = s.result.usage;
-      return `| ${s.rate}${s.attempt ? ' (retry)' : ''} | ${s.pass ? 'pass' : 'miss'} | ${s.result.achievedRate} | ${s.result.latency.p50} | ${s.result.latency.p99} | ${s.result.latency.max} | ${s.result.sendLag.p99} | ${u['generator']?.cpuPercent ?? '-'} | ${u['server']?.cpuPercent ?? '-'} | ${s.reasons.join('; ') || '-'} |`;
+      return `| ${s.rate}${s.attempt ? ' (retry)' : ''} | ${s.pass ? 'pass' : 'miss'} | ${s.result.achievedRate} | ${s.result.latency.p50} | ${s.result.latency.p99} | ${s.result.latency.max} | ${s.result.sendLag.p99} | ${u['generator']?.cpuPercent ?? '-'} | ${u['server']?.cpuPercent ?? '-'} | ${s.result.machine.othersCores} | ${s.reasons.join('; ') || '-'} |`;
     });
 }
 
@@ -133,8 +144,8 @@ export function ceilingMarkdownLines(r: CeilingResult): string[] {
 function markdown(r: CeilingResult, quick: boolean): string {
   const m = machineInfo();
   const head =
-    '| rate/s | verdict | achieved/s | p50 ms | p99 ms | max ms | send lag p99 ms | generator CPU % | server CPU % | why |';
-  const rule = '|---|---|---|---|---|---|---|---|---|---|';
+    '| rate/s | verdict | achieved/s | p50 ms | p99 ms | max ms | send lag p99 ms | generator CPU % | server CPU % | others (cores) | why |';
+  const rule = '|---|---|---|---|---|---|---|---|---|---|---|';
   return [
     `# Load generator ceiling: ${r.maxRate.toLocaleString('en-US')} req/s at p99 <= ${r.sloP99Ms} ms`,
     '',

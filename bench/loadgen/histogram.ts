@@ -24,16 +24,18 @@ export function summarize(h: Histogram): LatencySummary {
   if (h.totalCount === 0) {
     return { count: 0, min: 0, mean: 0, stdev: 0, p50: 0, p90: 0, p95: 0, p99: 0, p999: 0, max: 0 };
   }
+  // Percentiles report the highest value equivalent to the bucket; never above the exact max.
+  const at = (p: number): number => ms(Math.min(h.getValueAtPercentile(p), h.maxValue));
   return {
     count: h.totalCount,
     min: ms(h.minNonZeroValue),
     mean: ms(h.mean),
     stdev: ms(h.stdDeviation),
-    p50: ms(h.getValueAtPercentile(50)),
-    p90: ms(h.getValueAtPercentile(90)),
-    p95: ms(h.getValueAtPercentile(95)),
-    p99: ms(h.getValueAtPercentile(99)),
-    p999: ms(h.getValueAtPercentile(99.9)),
+    p50: at(50),
+    p90: at(90),
+    p95: at(95),
+    p99: at(99),
+    p999: at(99.9),
     max: ms(h.maxValue),
   };
 }

@@ -26,6 +26,12 @@ export interface MaxRateOptions<R extends LoadResult = LoadResult> {
    * should not end the climb. Applied the same to every side, so comparisons stay fair. Default 0.
    */
   retries?: number;
+  /**
+   * A missed step run while the machine was busy with other work is re-run without using up `retries`, at most
+   * `noisyRetries` (default 3) times: say here what "noisy" means for a result (e.g. other processes' CPU).
+   */
+  noisy?: (result: R) => boolean;
+  noisyRetries?: number;
   /** Pause between steps so the server drains. Default 1000 ms. */
   cooldownMs?: number;
   /** How to run one step. Default: runLoad (wrap it to add CPU accounting). */
@@ -92,13 +98,21 @@ export async function maxRateSearch<R extends LoadResult = LoadResult>(
   const run = opts.run ?? (runLoad as unknown as (o: LoadOptions) => Promise<R>);
   const tryRate = async (rate: number): Promise<RateStep<R>> => {
     let step: RateStep<R> | undefined;
-    for (let attempt = 0; attempt <= (opts.retries ?? 0) && !step?.pass; attempt++) {
+    let retriesLeft = opts.retries ?? 0;
+    let noisyLeft = opts.noisyRetries ?? 3;
+    for (let attempt = 0; ; attempt++) {
       if (steps.length > 0 && cooldownMs > 0) await sleep(cooldownMs);
       const result = await run({ ...opts.base, rate });
       const reasons = judgeStep(result, opts.slo, opts.minAchievedRatio);
+      const noisy = reasons.length > 0 && (opts.noisy?.(result) ?? false);
+      if (noisy) reasons.push('machine busy with other work');
       step = { rate, pass: reasons.length === 0, reasons, result, attempt };
       steps.push(step);
       opts.onStep?.(step);
+      if (step.pass) break;
+      if (noisy && noisyLeft > 0) noisyLeft--;
+      else if (retriesLeft > 0) retriesLeft--;
+      else break;
     }
     if (!step) throw new Error('unreachable');
     if (step.pass && (!best || rate > best.rate)) best = step;

@@ -30,12 +30,18 @@ export interface PeakConfig {
   /** Rates here are requests/s of 50 rows each. */
   batch: EndpointConfig;
   ceiling: { sloP99Ms: number };
+  /**
+   * Shared machine: before each run wait up to `waitMs` for it to be under `cores` busy, and treat a missed search
+   * step during which other processes used more than `noisyOthersCores` as noise (re-run, up to 3 times).
+   */
+  quiet: { waitMs: number; cores: number; noisyOthersCores: number };
   /** Scenario 1 targets: etaserve vs the peer, same run. */
   targets: { singleThroughputRatio: number; batchRowsRatio: number };
 }
 
 export function peakConfig(quick: boolean): PeakConfig {
   const base = {
+    quiet: { waitMs: quick ? 0 : 15_000, cores: 0.6, noisyOthersCores: 0.5 },
     connections: 64,
     timeoutMs: 2000,
     ceiling: { sloP99Ms: 5 },

@@ -1,4 +1,5 @@
 /** The Markdown summary of a peak run. */
+import { ceilingMarkdownLines } from '../loadgen/ceiling.js';
 import type { CeilingResult } from '../loadgen/ceiling.js';
 import type { PeakConfig } from './config.js';
 import type { ModelServingResult, SideResult } from './scenarios/model-serving.js';
@@ -13,14 +14,16 @@ export interface PeakReport {
   ceiling: CeilingResult | undefined;
   modelServing: (ModelServingResult & { verdicts: Verdict[] }) | undefined;
   pending: PlatformScenario[];
+  /** Free-text notes on this run (disturbances, caveats), printed under the noise warning. */
+  notes?: string[];
 }
 
 const n = (v: number | undefined): string => (v === undefined ? '-' : v.toLocaleString('en-US'));
 
 function fixedTable(sides: SideResult[]): string[] {
   const rows: string[] = [
-    '| endpoint | rate/s | side | achieved/s | rows/s | p50 | p90 | p99 | p99.9 | max | err / t-o / non-2xx | server CPU ms/req | server CPU % | generator CPU % |',
-    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
+    '| endpoint | rate/s | side | achieved/s | rows/s | p50 | p90 | p99 | p99.9 | max | err / t-o / non-2xx | server CPU ms/req | server CPU % | generator CPU % | others (cores) |',
+    '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|',
   ];
   const runs = sides.flatMap((s) => s.fixed.map((f) => ({ side: s.side, f })));
   runs.sort(
@@ -30,7 +33,7 @@ function fixedTable(sides: SideResult[]): string[] {
   for (const { side, f } of runs) {
     const r = f.result;
     rows.push(
-      `| ${f.endpoint} | ${n(f.rate)} | ${side} | ${n(r.achievedRate)} | ${n(r.itemsPerSec)} | ${r.latency.p50} | ${r.latency.p90} | ${r.latency.p99} | ${r.latency.p999} | ${r.latency.max} | ${r.errors} / ${r.timeouts} / ${r.non2xx} | ${r.usage['server']?.cpuMsPerRequest ?? '-'} | ${r.usage['server']?.cpuPercent ?? '-'} | ${r.usage['generator']?.cpuPercent ?? '-'} |`,
+      `| ${f.endpoint} | ${n(f.rate)} | ${side} | ${n(r.achievedRate)} | ${n(r.itemsPerSec)} | ${r.latency.p50} | ${r.latency.p90} | ${r.latency.p99} | ${r.latency.p999} | ${r.latency.max} | ${r.errors} / ${r.timeouts} / ${r.non2xx} | ${r.usage['server']?.cpuMsPerRequest ?? '-'} | ${r.usage['server']?.cpuPercent ?? '-'} | ${r.usage['generator']?.cpuPercent ?? '-'} | ${r.machine?.othersCores ?? '-'} |`,
     );
   }
   return rows;
@@ -51,7 +54,11 @@ function searchTable(sides: SideResult[]): string[] {
       );
     }
   }
-  rows.push('', 'Search ladders (rate/s: verdict, p99 ms; `r` = retry after a miss):', '');
+  rows.push(
+    '',
+    'Search ladders (rate/s: verdict, p99 ms; `r` = re-run after a miss; `busy` = cores other processes used meanwhile):',
+    '',
+  );
   for (const s of sides) {
     for (const ep of ['single', 'batch'] as const) {
       const x = s.search[ep];
@@ -79,18 +86,23 @@ export function peakMarkdown(r: PeakReport): string {
     "**Noisy:** the cores were shared with other engineers' work during this run. Absolute figures are low and jittery; " +
       'compare sides measured in this same run (ratios), not figures across runs.' +
       (r.quick ? ' Quick mode runs a few seconds per step: it proves the harness, not the numbers.' : ''),
+    ...(r.notes ?? []).flatMap((x) => ['', `> ${x}`]),
     '',
     `Each run: ${r.config.warmupSec} s warm-up + ${r.config.durationSec} s measured, open loop, ${r.config.connections} keep-alive ` +
       `connections, latency from the intended send time (coordinated omission corrected), timeout ${r.config.timeoutMs} ms. ` +
-      'A rate is "sustained" with no errors, timeouts or non-2xx and achieved >= 97% of target. Latencies in ms.',
+      'A rate is "sustained" with no errors, timeouts or non-2xx and achieved >= 97% of target. Latencies in ms. ' +
+      '"others" is CPU (in cores) that processes other than the measured server and the generator used during the ' +
+      'measured window: anything above ~0.3 of the 2 cores means that run was disturbed.',
     '',
     '## Load generator ceiling',
     '',
   ];
   if (r.ceiling) {
     out.push(
-      `**${n(r.ceiling.maxRate)} req/s** against a trivial node:http server with p99 <= ${r.ceiling.sloP99Ms} ms ` +
-        `(\`bench/loadgen/ceiling.ts\`). Server figures near this are the generator's, not the server's.`,
+      `Against a trivial node:http server in its own process (\`bench/loadgen/ceiling.ts\`). A server figure near ` +
+        "these is the generator's, not the server's.",
+      '',
+      ...ceilingMarkdownLines(r.ceiling),
     );
   } else {
     out.push('Not measured in this run (`--only` left it out).');
@@ -113,8 +125,9 @@ export function peakMarkdown(r: PeakReport): string {
         if (peerMax) {
           out.push(
             '',
-            `Generator ceiling beside it: ${n(r.ceiling.maxRate)} req/s (p99 <= ${r.ceiling.sloP99Ms} ms on a trivial server); ` +
-              `the peer's single-row max is ${Math.round((peerMax / r.ceiling.maxRate) * 100)}% of it.`,
+            `Generator ceiling beside it: ${n(r.ceiling.maxRate)} req/s at p99 <= ${r.ceiling.sloP99Ms} ms and ` +
+              `${n(r.ceiling.throughput.maxRate)} req/s at p99 <= ${r.ceiling.throughput.sloP99Ms} ms on a trivial server; ` +
+              `the peer's single-row max is ${Math.round((peerMax / r.ceiling.throughput.maxRate) * 100)}% of the latter.`,
           );
         }
       }

@@ -5,9 +5,10 @@
  * (quick mode: peak-quick-<date>). Scenarios: ceiling (the generator's own), 1 model-serving, 2 eta-embedded,
  * 3 cluster, 4 eta-batch, 5 mixed (2-5 pending until the platform lands).
  */
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { measureCeiling } from '../loadgen/ceiling.js';
-import { machineInfo, today, writeResults } from '../lib/results.js';
+import { compactJson, machineInfo, scrubPaths, today, updateIndex, writeResults } from '../lib/results.js';
 import { peakConfig } from './config.js';
 import { peakMarkdown } from './report.js';
 import type { PeakReport } from './report.js';
@@ -29,13 +30,28 @@ async function main(): Promise<number> {
       'model-name': { type: 'string' },
       'model-file': { type: 'string' },
       'no-write': { type: 'boolean' },
+      render: { type: 'string' },
+      note: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
     console.log(
-      'npm run bench:peak [-- --quick] [--only ceiling,1,2,3,4,5] [--etaserve | --etaserve-url URL] [--model-name N] [--model-file F] [--no-write]',
+      'npm run bench:peak [-- --quick] [--only ceiling,1,2,3,4,5] [--etaserve | --etaserve-url URL] [--model-name N] [--model-file F] [--no-write] [--render results.json]',
     );
+    return 0;
+  }
+  if (values.render) {
+    // Re-render the Markdown summary of an earlier run from its JSON, without running anything.
+    const report = JSON.parse(readFileSync(values.render, 'utf8')) as PeakReport;
+    if (values.note?.length) {
+      report.notes = [...(report.notes ?? []), ...values.note];
+      writeFileSync(values.render, scrubPaths(compactJson(report)) + '\n');
+    }
+    const md = values.render.replace(/\.json$/, '.md');
+    writeFileSync(md, scrubPaths(peakMarkdown(report)) + '\n');
+    updateIndex();
+    console.log(`wrote ${md}`);
     return 0;
   }
   const quick = values.quick ?? false;
@@ -70,6 +86,7 @@ async function main(): Promise<number> {
     ceiling: undefined,
     modelServing: undefined,
     pending: [],
+    ...(values.note?.length ? { notes: values.note } : {}),
   };
   let failed = false;
 

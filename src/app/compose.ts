@@ -1,8 +1,8 @@
-import path from 'node:path';
 import type { FastifyPluginAsync } from 'fastify';
 import { createCacheModule } from '../cache/index.js';
-import { consoleRoutes } from '../console/index.js';
-import { createGatewayModule, PredictorBalancer, type GatewayModule } from '../gateway/index.js';
+import { createConsoleModule } from '../console/index.js';
+import { createEventsModule } from '../events/index.js';
+import { balancerOptions, createGatewayModule, PredictorBalancer, type GatewayModule } from '../gateway/index.js';
 import { createGeoModule, GEO_ROUTE_PREFIX, GeoClient, type GeoFeatures } from '../geo/index.js';
 import {
   createHttpServer,
@@ -15,10 +15,24 @@ import {
   type ModuleContext,
   type Service,
 } from '../platform/index.js';
-import { createPredictorModule, PredictorClient, type Predictor, type PredictorModule } from '../predictor/index.js';
-import { FileModelRegistry } from '../registry/index.js';
-import { createStoreModule, storeCatalogRoutes, StoreClient, type StoreCatalog, type StoreFeatures } from '../store/index.js';
+import { startAccuracyProjection, type AccuracyProjection } from '../pipeline/index.js';
+import {
+  createPredictorModule,
+  ExplainClient,
+  invalidateOnWrite,
+  PredictorClient,
+  type Predictor,
+  type PredictorModule,
+} from '../predictor/index.js';
+import {
+  createStoreModule,
+  storeCatalogRoutes,
+  StoreClient,
+  type StoreCatalog,
+  type StoreFeatures,
+} from '../store/index.js';
 import type { AppConfig } from './config.js';
+import { registryFromConfig } from './first-run.js';
 import { MODULES, PRIMARY_ORDER, resolveTargets, type ModuleName } from './modules.js';
 
 export interface ComposedProcess {
@@ -43,7 +57,9 @@ export function remoteModules(config: AppConfig): Set<ModuleName> {
 }
 
 function portOf(config: AppConfig, modules: readonly ModuleName[], explicit: readonly string[]): number {
-  const primary = PRIMARY_ORDER.find((m) => explicit.includes('all') || explicit.includes(m)) ?? modules[modules.length - 1]!;
+  const primary =
+    PRIMARY_ORDER.find((m) => explicit.includes('all') || explicit.includes(m)) ??
+    modules[modules.length - 1]!;
   const ports: Record<ModuleName, number> = {
     gateway: config.gateway.port,
     predictor: config.predictor.port,
@@ -58,12 +74,20 @@ function portOf(config: AppConfig, modules: readonly ModuleName[], explicit: rea
  * The composition root: builds the modules of one process for the given targets, wiring each dependency either to
  * the in-process module or to an HTTP client of a remote one. The choice is configuration, not code.
  */
-export async function composeProcess(config: AppConfig, targets: readonly string[], logger?: Logger): Promise<ComposedProcess> {
+export async function composeProcess(
+  config: AppConfig,
+  targets: readonly string[],
+  logger?: Logger,
+): Promise<ComposedProcess> {
   const remote = remoteModules(config);
   const modules = resolveTargets(targets, remote);
   const name = targets.includes('all') ? 'all' : modules.filter((m) => targets.includes(m)).join('+');
   const log = logger ?? createLogger({ level: config.platform.logLevel, name: `etaserve-${name}` });
-  const ctx: ModuleContext = { logger: log, metrics: createMetrics({ target: name }), platform: config.platform };
+  const ctx: ModuleContext = {
+    logger: log,
+    metrics: createMetrics({ target: name }),
+    platform: config.platform,
+  };
   const services: Service[] = [];
   const internalRoutes: Array<{ plugin: FastifyPluginAsync; prefix?: string }> = [];
   const remoteTimeout = config.topology.remoteTimeoutMs;
@@ -71,64 +95,146 @@ export async function composeProcess(config: AppConfig, targets: readonly string
   const cache = createCacheModule(ctx, config.cache);
   services.push(cache.service);
 
+  // The event log: the gateway's process writes it (POST /v1/events); store and geo processes project it.
+  const events = modules.some((m) => m === 'gateway' || m === 'store' || m === 'geo')
+    ? createEventsModule(ctx, config.events, {
+        role: modules.includes('gateway') ? 'writer' : 'reader',
+        fallbackRedisUrl: config.cache.redisUrl,
+      })
+    : undefined;
+  if (events) services.push(events.service);
+  const projectFrom =
+    events && config.events.projections
+      ? { log: events.log, replayHours: config.events.projectionReplayHours, pollMs: config.events.pollMs }
+      : undefined;
+
   let stores: (StoreFeatures & Partial<StoreCatalog>) | undefined;
   let catalog: StoreCatalog | undefined;
   if (modules.includes('store')) {
-    const store = createStoreModule(ctx, config.store);
+    const store = createStoreModule(ctx, config.store, projectFrom);
     services.push(store.service);
     stores = store.store;
     catalog = store.catalog;
     internalRoutes.push({ plugin: store.internalRoutes as unknown as FastifyPluginAsync });
   } else if (remote.has('store')) {
-    const client = new StoreClient(new HttpClient({ name: 'store', baseUrl: config.topology.storeUrl, timeoutMs: remoteTimeout }));
+    const client = new StoreClient(
+      new HttpClient({ name: 'store', baseUrl: config.topology.storeUrl, timeoutMs: remoteTimeout }),
+    );
     stores = client;
     catalog = client;
   }
 
   let geo: GeoFeatures | undefined;
   if (modules.includes('geo')) {
-    const geoModule = createGeoModule(ctx, config.geo);
+    const geoModule = createGeoModule(ctx, config.geo, projectFrom);
     services.push(geoModule.service);
     geo = geoModule.geo;
-    internalRoutes.push({ plugin: geoModule.routes as unknown as FastifyPluginAsync, prefix: GEO_ROUTE_PREFIX });
+    internalRoutes.push({
+      plugin: geoModule.routes as unknown as FastifyPluginAsync,
+      prefix: GEO_ROUTE_PREFIX,
+    });
   } else if (remote.has('geo')) {
-    geo = new GeoClient(new HttpClient({ name: 'geo', baseUrl: config.topology.geoUrl, timeoutMs: remoteTimeout }));
+    geo = new GeoClient(
+      new HttpClient({ name: 'geo', baseUrl: config.topology.geoUrl, timeoutMs: remoteTimeout }),
+    );
   }
 
-  const registry = new FileModelRegistry(path.join(config.platform.dataDir, 'registry'));
+  // Every process of a deployment shares the registry through the catalog's database.
+  const registry = registryFromConfig(config);
+  services.push({ name: 'registry', stop: () => registry.close() });
 
   let predictorModule: PredictorModule | undefined;
   let predictor: Predictor | undefined;
   if (modules.includes('predictor')) {
-    predictorModule = createPredictorModule(ctx, config.predictor, { registry, stores: need(stores, 'store'), geo: need(geo, 'geo') });
+    predictorModule = createPredictorModule(ctx, config.predictor, {
+      registry,
+      stores: need(stores, 'store'),
+      geo: need(geo, 'geo'),
+      cache,
+    });
     services.push(predictorModule.service);
     predictor = predictorModule.predictor;
     for (const plugin of predictorModule.routes) internalRoutes.push({ plugin });
   } else if (remote.has('predictor') && modules.includes('gateway')) {
-    const replicas = config.topology.predictorUrls.map((url) => ({ name: url, predictor: new PredictorClient(url, config.gateway.predictorTimeoutMs) }));
-    predictor = new PredictorBalancer(replicas);
+    const replicas = config.topology.predictorUrls.map((url) => ({
+      name: url,
+      predictor: new PredictorClient(url, config.gateway.predictorTimeoutMs),
+    }));
+    predictor = new PredictorBalancer(replicas, balancerOptions(config.gateway), ctx.metrics);
   }
 
   let gateway: GatewayModule | undefined;
+  let accuracy: AccuracyProjection | undefined;
   if (modules.includes('gateway')) {
-    gateway = createGatewayModule(ctx, config.gateway, { predictor: need(predictor, 'predictor'), stores: need(stores, 'store'), version: VERSION });
+    if (projectFrom) {
+      services.push({
+        name: 'accuracy',
+        start: async () => {
+          const { accuracyWindowMinutes: windowMinutes } = config.events;
+          const options = { ...projectFrom, windowMinutes, logger: log, registry: ctx.metrics.registry };
+          accuracy = startAccuracyProjection(projectFrom.log, options);
+        },
+        stop: async () => accuracy?.close(),
+      });
+    }
+    gateway = createGatewayModule(ctx, config.gateway, {
+      predictor: need(predictor, 'predictor'),
+      stores: need(stores, 'store'),
+      version: VERSION,
+      cache,
+      registry,
+      redis: { url: config.cache.redisUrl, clusterNodes: config.cache.redisClusterNodes },
+      ...(events?.ingest
+        ? {
+            events: {
+              ingest: events.ingest,
+              maxBatchBytes: config.events.maxBatchBytes,
+              accuracy: () => accuracy?.summary() ?? { status: 'starting' },
+            },
+          }
+        : {}),
+    });
     services.push(gateway.service);
   }
 
-  let manager: ServiceManager | undefined;
   const app = createHttpServer({
     name,
     logger: log,
     metrics: ctx.metrics,
-    readiness: () => manager!.readiness(),
+    // Called per request, after `manager` below exists.
+    readiness: () => manager.readiness(),
+    isDraining: () => manager.isDraining,
     bodyLimitBytes: config.gateway.bodyLimitBytes,
+    ...(gateway ? { admission: gateway.admission } : {}),
   });
   const internal: FastifyPluginAsync = async (scope) => {
     for (const r of internalRoutes) await scope.register(r.plugin, r.prefix ? { prefix: r.prefix } : {});
   };
   if (gateway) {
-    const extra: FastifyPluginAsync[] = [internal, consoleRoutes({ name, modules })];
-    if (catalog) extra.push(storeCatalogRoutes({ catalog, authorizeAdmin: gateway.authorizer('admin'), authorizeRead: gateway.authorizer("predict", "admin") }) as unknown as FastifyPluginAsync);
+    const explainClient = predictorModule ? undefined : new ExplainClient(config.topology.predictorUrls);
+    const consoleModule = createConsoleModule({
+      name,
+      modules,
+      registry: ctx.metrics.registry,
+      guard: gateway.authorizer('admin'),
+      logger: log,
+      // In a local cluster the gateway's console also shows the other processes' metrics.
+      scrapeUrls: [...config.topology.predictorUrls, config.topology.storeUrl, config.topology.geoUrl]
+        .filter((url) => url !== '')
+        .map((url) => `${url.replace(/\/$/, '')}/metrics`),
+      explain: predictorModule?.explain ?? ((r) => explainClient!.explain(r)),
+    });
+    services.push(consoleModule.service);
+    app.addHook('onResponse', consoleModule.countStoreRequests);
+    const extra: FastifyPluginAsync[] = [internal, consoleModule.routes];
+    if (catalog)
+      extra.push(
+        storeCatalogRoutes({
+          catalog: invalidateOnWrite(catalog, cache.cacheFor('store-profiles')),
+          authorizeAdmin: gateway.authorizer('admin'),
+          authorizeRead: gateway.authorizer('predict', 'admin'),
+        }) as unknown as FastifyPluginAsync,
+      );
     await gateway.register(app, extra);
   } else {
     await app.register(internal);
@@ -142,7 +248,7 @@ export async function composeProcess(config: AppConfig, targets: readonly string
     },
     stop: () => app.close(),
   };
-  manager = new ServiceManager([...services, http], log);
+  const manager = new ServiceManager([...services, http], log);
   return { modules, app, manager, logger: log, port, gateway, predictor: predictorModule, catalog };
 }
 
@@ -152,5 +258,8 @@ function need<T>(value: T | undefined, module: string): T {
 }
 
 export function describeModules(): string[] {
-  return Object.entries(MODULES).map(([name, m]) => `${name.padEnd(10)} ${m.description}${m.deps.length ? ` (needs ${m.deps.join(', ')})` : ''}`);
+  return Object.entries(MODULES).map(
+    ([name, m]) =>
+      `${name.padEnd(10)} ${m.description}${m.deps.length ? ` (needs ${m.deps.join(', ')})` : ''}`,
+  );
 }

@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { cacheConfigSchema } from '../cache/index.js';
+import { eventsConfigSchema } from '../events/index.js';
 import { gatewayConfigSchema } from '../gateway/index.js';
 import { geoConfigSchema } from '../geo/index.js';
 import { pipelineConfigSchema } from '../pipeline/index.js';
@@ -13,8 +14,16 @@ export const topologyConfigSchema = Type.Object(
   {
     storeUrl: Type.String({ default: '', description: 'Base URL of a store process; empty = in-process' }),
     geoUrl: Type.String({ default: '', description: 'Base URL of a geo process; empty = in-process' }),
-    predictorUrls: Type.Array(Type.String(), { default: [], description: 'Base URLs of predictor replicas (comma-separated in the env); empty = in-process' }),
-    remoteTimeoutMs: Type.Integer({ default: 100, minimum: 1, maximum: 60_000, description: 'Deadline of one call to a store or geo process' }),
+    predictorUrls: Type.Array(Type.String(), {
+      default: [],
+      description: 'Base URLs of predictor replicas (comma-separated in the env); empty = in-process',
+    }),
+    remoteTimeoutMs: Type.Integer({
+      default: 100,
+      minimum: 1,
+      maximum: 60_000,
+      description: 'Deadline of one call to a store or geo process',
+    }),
   },
   { default: {} },
 );
@@ -30,6 +39,7 @@ export const appConfigSchema = Type.Object({
   cache: cacheConfigSchema,
   simulator: simulatorConfigSchema,
   pipeline: pipelineConfigSchema,
+  events: eventsConfigSchema,
 });
 
 export type AppConfig = Static<typeof appConfigSchema>;

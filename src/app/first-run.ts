@@ -1,6 +1,6 @@
 import { ensureChampion } from '../pipeline/index.js';
-import { FileModelRegistry, registryDir } from '../registry/index.js';
-import { openStoreCatalog, type StoreCatalog } from '../store/index.js';
+import { openModelRegistry, type SqlModelRegistry } from '../registry/index.js';
+import { openStoreCatalog, sqliteFileOf, type StoreCatalog } from '../store/index.js';
 import type { AppConfig } from './config.js';
 
 interface Out {
@@ -11,34 +11,48 @@ export function openCatalogFromConfig(config: AppConfig): Promise<StoreCatalog> 
   return openStoreCatalog(config.store, config.platform);
 }
 
-export function registryFromConfig(config: AppConfig): FileModelRegistry {
-  return new FileModelRegistry(registryDir(config.platform.dataDir));
+/** The model registry lives in the catalog's database, so every process of a deployment sees the same one. */
+export function registryFromConfig(config: AppConfig): SqlModelRegistry {
+  return config.store.database === 'postgres'
+    ? openModelRegistry({ database: 'postgres', postgresUrl: config.store.postgresUrl })
+    : openModelRegistry({ database: 'sqlite', sqliteFile: sqliteFileOf(config.store, config.platform) });
 }
 
 /**
  * A newcomer's first start needs nothing downloaded: without a champion, a city's history is simulated and a model
  * trained and registered; an empty store catalog is seeded with the same simulated city's stores.
  */
-export async function prepareFirstRun(config: AppConfig, what: { trainModel: boolean; seedStores: boolean }, out: Out): Promise<void> {
+export async function prepareFirstRun(
+  config: AppConfig,
+  what: { trainModel: boolean; seedStores: boolean },
+  out: Out,
+): Promise<void> {
   let stores;
   if (what.trainModel) {
     const started = Date.now();
+    const registry = registryFromConfig(config);
     const result = await ensureChampion({
       dataDir: config.platform.dataDir,
-      registry: registryFromConfig(config),
+      registry,
       log: out.log,
       simulator: config.simulator,
       geo: config.geo,
       pipeline: config.pipeline,
-    });
-    if (result.trained) out.log(`model ${result.record.version} trained and promoted to champion in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+    }).finally(() => registry.close());
+    if (result.trained)
+      out.log(
+        `model ${result.record.version} trained and promoted to champion in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+      );
     stores = result.stores;
   }
   if (!what.seedStores || config.topology.storeUrl) return;
   const catalog = await openCatalogFromConfig(config);
   try {
     if ((await catalog.count()) > 0) return;
-    stores ??= (await import('../simulator/index.js')).buildCity({ seed: config.simulator.seed, stores: config.simulator.stores }).stores;
+    stores ??= (await import('../simulator/index.js')).buildCity({
+      seed: config.simulator.seed,
+      stores: config.simulator.stores,
+    }).stores;
     const result = await catalog.upsertMany(stores);
     out.log(`store catalog was empty: seeded ${result.created} stores of the simulated city`);
   } finally {

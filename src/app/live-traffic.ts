@@ -1,16 +1,40 @@
 import { Pool } from 'undici';
 import type { Logger } from '../platform/index.js';
-import { buildCity, LiveCity } from '../simulator/index.js';
+import { buildCity, LiveCity, LiveEvents, type QuotedEta, type SimEvent } from '../simulator/index.js';
 import type { AppConfig } from './config.js';
+
+/** Simulated kitchens and rides run this many times faster than the clock in the demo (docs/events.md). */
+const LIVE_EVENT_TIME_COMPRESSION = 10;
 
 /**
  * The demo's simulated customers: ETA requests from the same city as the history, sent through the public API
- * like any app would, so the metrics and the console move. Returns a stop function.
+ * like any app would, so the metrics and the console move. Some quotes become orders whose lifecycle events go
+ * back through POST /v1/events, time-compressed, so online accuracy shows within minutes. Returns a stop function.
  */
-export function startLiveTraffic(config: AppConfig, baseUrl: string, apiKey: string, logger: Logger): () => void {
+export function startLiveTraffic(
+  config: AppConfig,
+  baseUrl: string,
+  apiKey: string,
+  logger: Logger,
+): () => void {
   const pool = new Pool(baseUrl, { connections: 8 });
   const city = buildCity({ seed: config.simulator.seed, stores: config.simulator.stores });
   let failures = 0;
+  const headers = { authorization: `Bearer ${apiKey}` };
+  const events = new LiveEvents(
+    city,
+    async (batch: SimEvent[]) => {
+      const res = await pool.request({
+        method: 'POST',
+        path: '/v1/events',
+        headers: { ...headers, 'content-type': 'application/x-ndjson' },
+        body: batch.map((e) => JSON.stringify(e)).join('\n'),
+      });
+      await res.body.dump();
+      if (res.statusCode !== 200) throw new Error(`POST /v1/events answered ${res.statusCode}`);
+    },
+    { timeCompression: LIVE_EVENT_TIME_COMPRESSION },
+  );
   const live = new LiveCity(
     city,
     async (req) => {
@@ -26,7 +50,11 @@ export function startLiveTraffic(config: AppConfig, baseUrl: string, apiKey: str
           ordered_at: new Date(req.atMs).toISOString(),
         }),
       });
-      await res.body.dump();
+      if (res.statusCode !== 200) {
+        await res.body.dump();
+        return;
+      }
+      events.quoted(req, (await res.body.json()) as QuotedEta);
     },
     {
       ratePerSecond: config.simulator.liveRequestsPerSecond,
@@ -36,9 +64,11 @@ export function startLiveTraffic(config: AppConfig, baseUrl: string, apiKey: str
     },
   );
   live.start();
+  events.start();
   logger.info({ ratePerSecond: config.simulator.liveRequestsPerSecond }, 'simulated city traffic started');
   return () => {
     live.stop();
+    events.stop();
     void pool.close();
   };
 }

@@ -5,9 +5,15 @@
 export const MODULES = {
   store: { deps: [], description: 'store catalog (SQL) and live store state' },
   geo: { deps: [], description: 'distances, H3 zones, travel-time estimates, rider supply' },
-  predictor: { deps: ['store', 'geo'], description: 'model serving: features, the model, Open Inference Protocol v2' },
+  predictor: {
+    deps: ['store', 'geo'],
+    description: 'model serving: features, the model, Open Inference Protocol v2',
+  },
   pipeline: { deps: ['store', 'geo'], description: 'training and the model registry' },
-  gateway: { deps: ['predictor', 'store'], description: 'the public API: keys, rate limits, balancing, fallback, console' },
+  gateway: {
+    deps: ['predictor', 'store'],
+    description: 'the public API: keys, rate limits, balancing, fallback, console',
+  },
 } as const satisfies Record<string, { deps: readonly string[]; description: string }>;
 
 export type ModuleName = keyof typeof MODULES;
@@ -22,7 +28,10 @@ export class TargetError extends Error {}
  * The modules to run for `targets`, dependencies first. `remote` names modules reached over HTTP: they are not
  * pulled in. Refuses unknown names and cycles.
  */
-export function resolveTargets(targets: readonly string[], remote: ReadonlySet<ModuleName> = new Set()): ModuleName[] {
+export function resolveTargets(
+  targets: readonly string[],
+  remote: ReadonlySet<ModuleName> = new Set(),
+): ModuleName[] {
   const wanted = targets.includes('all') ? (Object.keys(MODULES) as ModuleName[]) : targets;
   const order: ModuleName[] = [];
   const visiting = new Set<string>();

@@ -16,7 +16,12 @@ export function parseCommand<O extends Options>(
 ): { values: Record<string, string | boolean | undefined>; positionals: string[] } | { exit: number } {
   let parsed;
   try {
-    parsed = parseArgs({ args, options: { ...options, help: { type: 'boolean', short: 'h' } }, allowPositionals, strict: true });
+    parsed = parseArgs({
+      args,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals,
+      strict: true,
+    });
   } catch (e) {
     out.error(`${(e as Error).message}\n\n${usage}`);
     return { exit: 2 };
@@ -25,5 +30,8 @@ export function parseCommand<O extends Options>(
     out.log(usage);
     return { exit: 0 };
   }
-  return { values: parsed.values as Record<string, string | boolean | undefined>, positionals: parsed.positionals };
+  return {
+    values: parsed.values as Record<string, string | boolean | undefined>,
+    positionals: parsed.positionals,
+  };
 }

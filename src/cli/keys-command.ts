@@ -40,25 +40,35 @@ export async function runKeysCommand(args: string[], out: Output): Promise<numbe
     case 'create': {
       const name = parsed.values.name as string | undefined;
       if (!name) return fail(out, '--name is required');
-      const scopes = String(parsed.values.scopes).split(',').map((s) => s.trim());
+      const scopes = String(parsed.values.scopes)
+        .split(',')
+        .map((s) => s.trim());
       const unknown = scopes.find((s) => !(SCOPES as readonly string[]).includes(s));
       if (unknown) return fail(out, `unknown scope ${unknown}; scopes are ${SCOPES.join(', ')}`);
       const rate = parsed.values.rate === undefined ? null : Number(parsed.values.rate);
-      if (rate !== null && (!Number.isInteger(rate) || rate < 1)) return fail(out, `--rate must be a positive integer, got ${String(parsed.values.rate)}`);
+      if (rate !== null && (!Number.isInteger(rate) || rate < 1))
+        return fail(out, `--rate must be a positive integer, got ${String(parsed.values.rate)}`);
       const { record, key } = keys.create(name, scopes as Scope[], rate);
-      out.log(`created key ${record.id} (${record.scopes.join(', ')}). Store it now; it is not shown again:\n${key}`);
+      out.log(
+        `created key ${record.id} (${record.scopes.join(', ')}). Store it now; it is not shown again:\n${key}`,
+      );
       return 0;
     }
     case 'list':
       for (const k of keys.list()) {
-        const state = k.revokedAt ? `revoked ${k.revokedAt}` : k.expiresAt ? `expires ${k.expiresAt}` : 'active';
+        const state = k.revokedAt
+          ? `revoked ${k.revokedAt}`
+          : k.expiresAt
+            ? `expires ${k.expiresAt}`
+            : 'active';
         out.log(`${k.id}  ${k.name.padEnd(20)} ${k.scopes.join(',').padEnd(22)} ${state}`);
       }
       return 0;
     case 'rotate': {
       if (!id) return fail(out, 'rotate needs the key id');
       const overlap = Number(parsed.values.overlap);
-      if (!Number.isInteger(overlap) || overlap < 0) return fail(out, `--overlap must be whole seconds, got ${String(parsed.values.overlap)}`);
+      if (!Number.isInteger(overlap) || overlap < 0)
+        return fail(out, `--overlap must be whole seconds, got ${String(parsed.values.overlap)}`);
       const rotated = keys.rotate(id, overlap);
       if (!rotated) return fail(out, `no active key ${id}`);
       out.log(`key ${id} expires in ${overlap} s; its replacement ${rotated.record.id}:\n${rotated.key}`);

@@ -10,7 +10,8 @@ Commands:
   targets   list the modules a process can run
   stores    import and list stores
   simulate  write a simulated city's order history to files
-  train     simulate history, train a model and register it
+  train     train a model (simulated history, the event log, Parquet or a CSV), evaluate, register, report
+  models    list, show, promote, roll back and set the challenger of registered models
   model     train, predict and inspect models on CSV files (etaserve or XGBoost JSON)
   keys      create, list, rotate and revoke API keys`;
 
@@ -23,16 +24,18 @@ const COMMANDS: Record<string, Command> = {
   up: async (args, out) => (await import('./up-command.js')).runUpCommand(args, out),
   targets: async (args, out) => {
     if (args.includes('--help') || args.includes('-h')) {
-      out.log('Usage: etaserve targets\n\nLists the modules that `etaserve start --target` can run, and what each needs.');
+      out.log(
+        'Usage: etaserve targets\n\nLists the modules that `etaserve start --target` can run, and what each needs.',
+      );
       return 0;
     }
     out.log('all        every module in one process (the embedded default)');
-    for (const line of (await import('../app/compose.js')).describeModules()) out.log(line);
+    for (const line of (await import('../app/index.js')).describeModules()) out.log(line);
     return 0;
   },
   stores: async (args, out) => {
     const { runStoresCommand } = await import('./stores-command.js');
-    const { openCatalogFromConfig } = await import('../app/first-run.js');
+    const { openCatalogFromConfig } = await import('../app/index.js');
     const { loadConfigOrExplain } = await import('./start-command.js');
     const configIndex = args.indexOf('--config');
     const configFile = configIndex >= 0 ? args[configIndex + 1] : undefined;
@@ -50,11 +53,21 @@ const COMMANDS: Record<string, Command> = {
   simulate: async (args, out) => (await import('./simulate-command.js')).runSimulateCommand(args, out),
   train: async (args, out) => {
     const { loadConfigOrExplain } = await import('./start-command.js');
-    const { runTrainCommand } = await import('./train-command.js');
+    const { runTrainCommand, trainDepsFromConfig } = await import('./train-command.js');
     // The registry and the speeds file live in the data directory of the environment's configuration.
     const config = loadConfigOrExplain(undefined, out);
     if (!config) return 1;
-    return runTrainCommand(args, { ...out, dataDir: config.platform.dataDir });
+    return runTrainCommand(args, { ...out, ...(await trainDepsFromConfig(config)) });
+  },
+  models: async (args, out) => {
+    const { loadConfigOrExplain } = await import('./start-command.js');
+    const { runModelsCommand } = await import('./models-command.js');
+    const { registryFromConfig } = await import('../app/index.js');
+    const configIndex = args.indexOf('--config');
+    const config = loadConfigOrExplain(configIndex >= 0 ? args[configIndex + 1] : undefined, out);
+    if (!config) return 1;
+    const rest = configIndex >= 0 ? args.filter((_, i) => i !== configIndex && i !== configIndex + 1) : args;
+    return runModelsCommand(rest, out, () => registryFromConfig(config));
   },
   model: async (args, out) => (await import('./model-command.js')).runModelCommand(args, out),
   keys: async (args, out) => (await import('./keys-command.js')).runKeysCommand(args, out),

@@ -1,9 +1,13 @@
-import { loadAppConfig, type AppConfig } from '../app/config.js';
-import { composeProcess } from '../app/compose.js';
-import { prepareFirstRun } from '../app/first-run.js';
-import { startLiveTraffic } from '../app/live-traffic.js';
-import { resolveTargets, TARGETS } from '../app/modules.js';
-import { remoteModules } from '../app/compose.js';
+import {
+  composeProcess,
+  loadAppConfig,
+  prepareFirstRun,
+  remoteModules,
+  resolveTargets,
+  startLiveTraffic,
+  TARGETS,
+  type AppConfig,
+} from '../app/index.js';
 import { ConfigError, exitOnSignals } from '../platform/index.js';
 import { parseCommand } from './help.js';
 import type { Output } from './output.js';
@@ -32,7 +36,12 @@ export function loadConfigOrExplain(file: string | undefined, out: Output): AppC
 }
 
 export async function runStartCommand(args: string[], out: Output): Promise<number> {
-  const parsed = parseCommand(args, { target: { type: 'string', default: 'all' }, config: { type: 'string' } }, USAGE, out);
+  const parsed = parseCommand(
+    args,
+    { target: { type: 'string', default: 'all' }, config: { type: 'string' } },
+    USAGE,
+    out,
+  );
   if ('exit' in parsed) return parsed.exit;
   const config = loadConfigOrExplain(parsed.values.config as string | undefined, out);
   if (!config) return 1;
@@ -49,7 +58,14 @@ export async function runStartCommand(args: string[], out: Output): Promise<numb
   }
 
   if ((modules.includes('predictor') && !config.predictor.modelFile) || modules.includes('store')) {
-    await prepareFirstRun(config, { trainModel: modules.includes('predictor') && !config.predictor.modelFile, seedStores: modules.includes('store') }, out);
+    await prepareFirstRun(
+      config,
+      {
+        trainModel: modules.includes('predictor') && !config.predictor.modelFile,
+        seedStores: modules.includes('store'),
+      },
+      out,
+    );
   }
 
   const proc = await composeProcess(config, targets);
@@ -68,10 +84,17 @@ export async function runStartCommand(args: string[], out: Output): Promise<numb
     out.log(`  console:  ${url}/`);
     out.log(`  API docs: ${url}/docs`);
     out.log(`  demo API key (every scope): ${proc.gateway.demoApiKey}`);
-    out.log(`  try: curl -s ${url}/v1/eta -H 'authorization: Bearer ${proc.gateway.demoApiKey}' -H 'content-type: application/json' -d '{"store_id":"s-0001","destination":{"lat":48.86,"lng":2.347}}'`);
+    out.log(
+      `  try: curl -s ${url}/v1/eta -H 'authorization: Bearer ${proc.gateway.demoApiKey}' -H 'content-type: application/json' -d '{"store_id":"s-0001","destination":{"lat":48.86,"lng":2.347}}'`,
+    );
   }
   if (targets.includes('all') && config.simulator.enabled && config.simulator.liveRequestsPerSecond > 0) {
-    const stop = startLiveTraffic(config, `http://127.0.0.1:${proc.port}`, proc.gateway!.demoApiKey, proc.logger);
+    const stop = startLiveTraffic(
+      config,
+      `http://127.0.0.1:${proc.port}`,
+      proc.gateway!.demoApiKey,
+      proc.logger,
+    );
     proc.manager.signal.addEventListener('abort', stop);
   }
   // Runs until a signal; exitOnSignals ends the process.

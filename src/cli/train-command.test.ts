@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runSimulateCommand } from './simulate-command.js';
+import { openModelRegistry } from '../registry/index.js';
 import { runTrainCommand } from './train-command.js';
 
 let dir: string;
@@ -39,7 +40,7 @@ describe('etaserve simulate', () => {
 });
 
 describe('etaserve train', () => {
-  it('simulates, trains, registers the champion and prints the metrics', async () => {
+  it('simulates, trains, registers the champion, writes the report and prints the metrics', async () => {
     const rc = await runTrainCommand(
       ['--days', '3', '--stores', '15', '--orders-per-day', '200', '--trees', '10'],
       { ...out(), dataDir: dir },
@@ -48,9 +49,17 @@ describe('etaserve train', () => {
     expect(lines.some((l) => l.includes('registered v1 (champion)'))).toBe(true);
     const metrics = JSON.parse(lines[lines.length - 1]!);
     expect(metrics.mae_s).toBeGreaterThan(0);
-    expect(JSON.parse(await readFile(path.join(dir, 'registry', 'aliases.json'), 'utf8'))).toEqual({
-      champion: 'v1',
-    });
+    const registry = openModelRegistry({ database: 'sqlite', sqliteFile: path.join(dir, 'etaserve.db') });
+    expect(await registry.resolve('champion')).toBe('v1');
+    await registry.close();
     expect(await readdir(path.join(dir, 'geo'))).toEqual(['zone-speeds.json']);
+    const [run] = await readdir(path.join(dir, 'reports'));
+    expect((await readdir(path.join(dir, 'reports', run!))).sort()).toEqual(['report.html', 'report.json']);
+    expect(await readFile(path.join(dir, 'reports', run!, 'report.html'), 'utf8')).toContain('<svg');
+  });
+
+  it('refuses --csv without --mapping', async () => {
+    expect(await runTrainCommand(['--csv', 'x.csv'], { ...out(), dataDir: dir })).toBe(2);
+    expect(errors[0]).toContain('--mapping');
   });
 });

@@ -1,34 +1,59 @@
-import { parseArgs } from 'node:util';
+import path from 'node:path';
 import { Value } from 'typebox/value';
-import { geoConfigSchema, saveZoneSpeeds, speedsFileOf, type GeoConfig } from '../geo/index.js';
+import type { GeoConfig } from '../geo/index.js';
 import {
+  compactEventLog,
+  csvData,
   formatMetrics,
+  lakeDirOf,
+  parquetData,
   pipelineConfigSchema,
-  registerTrained,
-  trainFromHistory,
+  readMapping,
+  runTraining,
+  simulatedData,
+  type EventSource,
+  type OrderHistory,
   type PipelineConfig,
+  type TrainingData,
 } from '../pipeline/index.js';
-import { FileModelRegistry, registryDir } from '../registry/index.js';
-import { generateHistory, simulatorConfigSchema, type SimulatorConfig } from '../simulator/index.js';
+import { openModelRegistry, type ModelRegistry } from '../registry/index.js';
+import { simulatorConfigSchema, type SimulatorConfig } from '../simulator/index.js';
 import { intFlag, type CommandOutput } from './simulate-command.js';
 
 export interface TrainCommandDeps extends CommandOutput {
-  /** The registry and the geo speeds file live under it. */
+  /** Reports, the lake and the geo speeds file live under it. */
   dataDir: string;
+  /** The configured registry; default: SQLite in the data directory. */
+  openRegistry?: () => ModelRegistry;
+  /** The store catalog's stores, for event and Parquet data (the events carry store ids only). */
+  loadStores?: () => Promise<OrderHistory['stores']>;
+  /** The configured event log, for --from/--to. */
+  openEventLog?: () => Promise<EventSource & { close(): Promise<void> }>;
+  pipeline?: Partial<PipelineConfig>;
+  geo?: Partial<GeoConfig>;
 }
 
+export const TRAIN_USAGE = `etaserve train [SOURCE] [--trees N] [--no-promote]
+
+Trains a p10/p50/p90 model (time-ordered train/valid/test split), scores it and the champion on the same hold-out,
+applies the promotion policy, registers it, and writes a report (JSON and HTML) under <dataDir>/reports/<run-id>/.
+
+Sources (default: simulated history):
+  --from T --to T           the event log in a window (ISO 8601): compacted into <dataDir>/lake, then the SQL ETL
+  --parquet DIR             Parquet files with the lake's event columns (a lake directory or any folder of them)
+  --csv FILE --mapping M    a CSV (or .csv.gz) read through a column mapping (see examples/mappings/)
+  --days N --stores N --orders-per-day N --seed S   the simulated city (defaults: the simulator section)
+
+Options:
+  --trees N       boosting rounds per quantile (default: pipeline.trees)
+  --no-promote    register as challenger even when the policy would promote (the first model is always champion)`;
+
 const DAY = 86_400_000;
-
-export const TRAIN_USAGE = `etaserve train [--days N] [--stores N] [--orders-per-day N] [--seed S] [--trees N]
-
-Simulates a city's history, trains a p10/p50/p90 model on it (time-ordered train/valid/test split), evaluates it
-on the test window and registers it. It becomes champion only when there is none; then the zone speeds it was
-trained with are written for geo.`;
 
 export async function runTrainCommand(args: string[], deps: TrainCommandDeps): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({
+    ({ values } = (await import('node:util')).parseArgs({
       args,
       options: {
         days: { type: 'string' },
@@ -36,6 +61,12 @@ export async function runTrainCommand(args: string[], deps: TrainCommandDeps): P
         'orders-per-day': { type: 'string' },
         seed: { type: 'string' },
         trees: { type: 'string' },
+        from: { type: 'string' },
+        to: { type: 'string' },
+        parquet: { type: 'string' },
+        csv: { type: 'string' },
+        mapping: { type: 'string' },
+        'no-promote': { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -48,58 +79,121 @@ export async function runTrainCommand(args: string[], deps: TrainCommandDeps): P
     deps.log(TRAIN_USAGE);
     return 0;
   }
-  const defaults = Value.Default(simulatorConfigSchema, {}) as SimulatorConfig;
-  const pipeline = Value.Default(pipelineConfigSchema, {}) as PipelineConfig;
-  const days = intFlag(values.days, 'days', defaults.days, deps);
-  const stores = intFlag(values.stores, 'stores', defaults.stores, deps);
-  const ordersPerDay = intFlag(values['orders-per-day'], 'orders-per-day', defaults.ordersPerDay, deps);
-  const seed = intFlag(values.seed, 'seed', defaults.seed, deps, 0);
+  const pipeline = Value.Default(pipelineConfigSchema, { ...deps.pipeline }) as PipelineConfig;
   const trees = intFlag(values.trees, 'trees', pipeline.trees, deps);
-  if (
-    days === undefined ||
-    stores === undefined ||
-    ordersPerDay === undefined ||
-    seed === undefined ||
-    trees === undefined
-  )
+  if (trees === undefined) return 2;
+  if ((values.csv === undefined) !== (values.mapping === undefined)) {
+    deps.error(`--csv and --mapping go together\n\n${TRAIN_USAGE}`);
     return 2;
+  }
+  const window = parseWindow(values.from, values.to, deps);
+  if (window === null) return 2;
 
   const started = Date.now();
   const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(1)} s`;
-  const history = generateHistory({
-    seed,
-    days,
-    stores,
-    ordersPerDay,
-    startMs: Math.floor(Date.now() / DAY) * DAY - days * DAY,
-  });
-  deps.log(
-    `[${elapsed()}] simulated ${history.orders.length} orders in ${stores} stores over ${days} days (seed ${seed})`,
-  );
-  let lastTree = -1;
-  const trained = await trainFromHistory(history, {
-    params: { nTrees: trees },
-    split: { train: pipeline.trainShare, valid: pipeline.validShare },
-    onProgress: (p) => {
-      if (p.stage !== 'train') return deps.log(`[${elapsed()}] ${p.stage}: ${p.message}`);
-      const b = p.boosting!;
-      if (b.iteration % 50 !== 0 || b.iteration === lastTree) return;
-      lastTree = b.iteration;
-      deps.log(
-        `[${elapsed()}] train ${b.output}: tree ${b.iteration}, valid loss ${b.validLoss?.toFixed(1) ?? '-'}, best ${b.bestIteration}`,
-      );
-    },
-  });
-  const registry = new FileModelRegistry(registryDir(deps.dataDir));
-  const record = await registerTrained(registry, trained, `simulated:seed=${seed}:days=${days}`);
-  if (record.aliases.includes('champion')) {
-    const geo = Value.Default(geoConfigSchema, {}) as GeoConfig;
-    await saveZoneSpeeds(speedsFileOf(deps.dataDir, geo.speedsFile), trained.speeds);
+  const log = (line: string): void => deps.log(`[${elapsed()}] ${line}`);
+  let data: TrainingData;
+  if (values.csv !== undefined) {
+    const loaded = await csvData(values.csv, await readMapping(values.mapping!));
+    log(`read ${loaded.history.orders.length} orders of ${loaded.history.stores.length} stores from ${values.csv} (${loaded.skipped} rows skipped)`);
+    data = loaded;
+  } else if (values.parquet !== undefined || window) {
+    const stores = (await deps.loadStores?.()) ?? [];
+    if (stores.length === 0) {
+      deps.error('training on events needs the store catalog: it is empty (etaserve stores import ...)');
+      return 1;
+    }
+    let dir = values.parquet;
+    if (dir === undefined) {
+      dir = lakeDirOf(deps.dataDir);
+      const source = await deps.openEventLog?.();
+      if (source) {
+        try {
+          const c = await compactEventLog(source, dir, { batch: pipeline.compactBatch });
+          log(`compacted ${c.events} events from the log into ${dir}`);
+        } finally {
+          await source.close();
+        }
+      }
+    }
+    data = await parquetData(path.resolve(dir), stores, window);
+    log(`read ${data.history.orders.length} orders from ${data.describe}`);
+  } else {
+    const sim = Value.Default(simulatorConfigSchema, {}) as SimulatorConfig;
+    const o = {
+      days: intFlag(values.days, 'days', sim.days, deps),
+      stores: intFlag(values.stores, 'stores', sim.stores, deps),
+      ordersPerDay: intFlag(values['orders-per-day'], 'orders-per-day', sim.ordersPerDay, deps),
+      seed: intFlag(values.seed, 'seed', sim.seed, deps, 0),
+    };
+    if (Object.values(o).some((v) => v === undefined)) return 2;
+    data = simulatedData(o as Required<{ [K in keyof typeof o]: number }>);
+    log(`simulated ${data.history.orders.length} orders in ${o.stores} stores over ${o.days} days (seed ${o.seed})`);
   }
-  deps.log(
-    `[${elapsed()}] registered ${record.version}${record.aliases.length ? ` (${record.aliases.join(', ')})` : ''}`,
-  );
-  deps.log(formatMetrics(trained.metrics));
-  deps.log(JSON.stringify(trained.metrics));
-  return 0;
+
+  const registry = deps.openRegistry?.() ?? openModelRegistry({ database: 'sqlite', sqliteFile: path.join(deps.dataDir, 'etaserve.db') });
+  try {
+    const result = await runTraining(data, {
+      registry,
+      dataDir: deps.dataDir,
+      pipeline: { ...pipeline, trees },
+      geo: deps.geo,
+      log,
+      promotion: values['no-promote'] ? 'challenger' : 'policy',
+    });
+    const r = result.record;
+    log(`registered ${r.version}${r.aliases.length ? ` (${r.aliases.join(', ')})` : ''}; ${result.decision.summary}`);
+    deps.log(formatMetrics(r.metrics));
+    deps.log(`report: ${result.reportFiles.html}`);
+    deps.log(JSON.stringify(r.metrics));
+    return 0;
+  } finally {
+    await data.close?.();
+    await registry.close();
+  }
+}
+
+function parseWindow(from: string | undefined, to: string | undefined, deps: CommandOutput): { fromMs: number; toMs: number } | undefined | null {
+  if (from === undefined && to === undefined) return undefined;
+  const toMs = to === undefined ? Date.now() : Date.parse(to);
+  const fromMs = from === undefined ? toMs - 14 * DAY : Date.parse(from);
+  if (!Number.isFinite(fromMs) || !Number.isFinite(toMs) || fromMs >= toMs) {
+    deps.error(`--from and --to must be ISO 8601 times with --from before --to (got ${from ?? '-'} .. ${to ?? '-'})`);
+    return null;
+  }
+  return { fromMs, toMs };
+}
+
+/** The train command's dependencies from the environment's configuration: registry, catalog and event log. */
+export async function trainDepsFromConfig(
+  config: import('../app/index.js').AppConfig,
+): Promise<Omit<TrainCommandDeps, 'log' | 'error'>> {
+  const { openCatalogFromConfig, registryFromConfig } = await import('../app/index.js');
+  return {
+    dataDir: config.platform.dataDir,
+    pipeline: config.pipeline,
+    geo: config.geo,
+    openRegistry: () => registryFromConfig(config),
+    loadStores: async () => {
+      const catalog = await openCatalogFromConfig(config);
+      try {
+        const stores = [];
+        let cursor: string | null = null;
+        do {
+          const page = await catalog.list({ limit: 500, cursor });
+          stores.push(...page.stores);
+          cursor = page.nextCursor;
+        } while (cursor);
+        return stores;
+      } finally {
+        await catalog.close();
+      }
+    },
+    openEventLog: async () => {
+      const { openEventLog } = await import('../events/index.js');
+      const log = openEventLog(config.events, config.platform.dataDir, { role: 'reader', fallbackRedisUrl: config.cache.redisUrl });
+      await log.open();
+      return log;
+    },
+  };
 }

@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { prepareFirstRun } from '../app/first-run.js';
+import { prepareFirstRun } from '../app/index.js';
 import { newDemoKey } from '../gateway/index.js';
 import { parseCommand } from './help.js';
 import type { Output } from './output.js';
@@ -28,7 +28,8 @@ interface Child {
 async function waitReady(child: Child, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.process.exitCode !== null) throw new Error(`${child.name} exited with code ${child.process.exitCode} while starting`);
+    if (child.process.exitCode !== null)
+      throw new Error(`${child.name} exited with code ${child.process.exitCode} while starting`);
     try {
       const res = await fetch(`${child.url}/readyz`, { signal: AbortSignal.timeout(1000) });
       if (res.ok) return;
@@ -41,7 +42,12 @@ async function waitReady(child: Child, timeoutMs: number): Promise<void> {
 }
 
 export async function runUpCommand(args: string[], out: Output): Promise<number> {
-  const parsed = parseCommand(args, { predictors: { type: 'string', default: '2' }, config: { type: 'string' } }, USAGE, out);
+  const parsed = parseCommand(
+    args,
+    { predictors: { type: 'string', default: '2' }, config: { type: 'string' } },
+    USAGE,
+    out,
+  );
   if ('exit' in parsed) return parsed.exit;
   const predictors = Number(parsed.values.predictors);
   if (!Number.isInteger(predictors) || predictors < 1 || predictors > 32) {
@@ -63,13 +69,18 @@ export async function runUpCommand(args: string[], out: Output): Promise<number>
   let stopping = false;
 
   const launch = (name: string, target: string, childUrl: string, env: Record<string, string>): Child => {
-    const proc = spawn(process.execPath, [BIN, 'start', '--target', target, ...(configFile ? ['--config', configFile] : [])], {
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+    const proc = spawn(
+      process.execPath,
+      [BIN, 'start', '--target', target, ...(configFile ? ['--config', configFile] : [])],
+      {
+        env: { ...process.env, ...env },
+        stdio: ['ignore', 'inherit', 'inherit'],
+      },
+    );
     const child = { name, url: childUrl, process: proc };
     proc.on('exit', (code, signal) => {
-      if (!stopping) out.error(`${name} exited (${signal ?? `code ${code}`}); the rest of the cluster keeps running`);
+      if (!stopping)
+        out.error(`${name} exited (${signal ?? `code ${code}`}); the rest of the cluster keeps running`);
     });
     children.push(child);
     return child;
@@ -129,7 +140,8 @@ export async function runUpCommand(args: string[], out: Output): Promise<number>
   }
 
   out.log('etaserve local cluster is up:');
-  for (const child of children) out.log(`  ${child.name.padEnd(12)} ${child.url}  (pid ${child.process.pid})`);
+  for (const child of children)
+    out.log(`  ${child.name.padEnd(12)} ${child.url}  (pid ${child.process.pid})`);
   out.log(`  console:     ${url(config.gateway.port)}/`);
   out.log(`  demo API key (every scope): ${demoKey}`);
   return new Promise<number>(() => undefined);

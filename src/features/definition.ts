@@ -37,7 +37,10 @@ export const FEATURES = [
   { name: 'zone_speed_kmh', type: 'numeric' },
 ] as const satisfies readonly FeatureSpec[];
 
-export const FEATURE_SPEC: FeatureSpec[] = FEATURES.map((f) => ({ ...f, ...('categories' in f ? { categories: [...f.categories] } : {}) }));
+export const FEATURE_SPEC: FeatureSpec[] = FEATURES.map((f) => ({
+  ...f,
+  ...('categories' in f ? { categories: [...f.categories] } : {}),
+}));
 export const FEATURE_COUNT = FEATURES.length;
 export const FEATURE_NAMES: string[] = FEATURES.map((f) => f.name);
 
@@ -77,7 +80,12 @@ export function categoryCode(category: string): number {
 const orNaN = (v: number | null | undefined): number => (v === null || v === undefined ? Number.NaN : v);
 
 /** Fills `out` (length FEATURE_COUNT) in FEATURES order. Missing values are NaN; the model routes them. */
-export function buildFeatureVector(order: OrderInput, store: StoreSnapshot, trip: TripSnapshot, out: Float64Array): Float64Array {
+export function buildFeatureVector(
+  order: OrderInput,
+  store: StoreSnapshot,
+  trip: TripSnapshot,
+  out: Float64Array,
+): Float64Array {
   const t = localTime(store.timezone, order.orderedAtMs);
   out[0] = trip.distanceKm;
   out[1] = trip.travelSeconds;

@@ -32,7 +32,14 @@ export function utcOffsetMs(timezone: string, epochMs: number): number {
   if (cached !== undefined) return cached;
   const parts = formatterFor(timezone).formatToParts(new Date(bucket * QUARTER_HOUR_MS));
   const get = (type: string): number => Number(parts.find((p) => p.type === type)?.value);
-  const asUtc = Date.UTC(get('year'), get('month') - 1, get('day'), get('hour'), get('minute'), get('second'));
+  const asUtc = Date.UTC(
+    get('year'),
+    get('month') - 1,
+    get('day'),
+    get('hour'),
+    get('minute'),
+    get('second'),
+  );
   const offset = asUtc - bucket * QUARTER_HOUR_MS;
   if (offsets.size > 50_000) offsets.clear();
   offsets.set(key, offset);

@@ -29,7 +29,12 @@ const KEY_FORMAT = /^es_([a-z0-9]{8})_([A-Za-z0-9_-]{32,64})$/;
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 
 export function newKeyMaterial(): { id: string; secret: string; key: string } {
-  const id = randomBytes(6).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '0').slice(0, 8).padEnd(8, '0');
+  const id = randomBytes(6)
+    .toString('base64url')
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '0')
+    .slice(0, 8)
+    .padEnd(8, '0');
   const secret = randomBytes(24).toString('base64url');
   return { id, secret, key: `es_${id}_${secret}` };
 }
@@ -52,7 +57,10 @@ export class ApiKeyStore {
 
   /** A key that lives only in this process (the demo key): never written to disk. */
   addBuiltIn(key: string, scopes: readonly Scope[], rateLimitPerSecond: number): void {
-    this.builtIn.set(key.slice(0, 64), { hash: sha256(key), principal: { keyId: 'demo', scopes, rateLimitPerSecond } });
+    this.builtIn.set(key.slice(0, 64), {
+      hash: sha256(key),
+      principal: { keyId: 'demo', scopes, rateLimitPerSecond },
+    });
   }
 
   authenticate(key: string, nowMs = Date.now()): Principal | undefined {
@@ -73,7 +81,11 @@ export class ApiKeyStore {
     return [...this.records.values()];
   }
 
-  create(name: string, scopes: Scope[], rateLimitPerSecond: number | null = null): { record: ApiKeyRecord; key: string } {
+  create(
+    name: string,
+    scopes: Scope[],
+    rateLimitPerSecond: number | null = null,
+  ): { record: ApiKeyRecord; key: string } {
     this.refresh(Date.now(), true);
     const material = newKeyMaterial();
     const record: ApiKeyRecord = {

@@ -13,22 +13,38 @@ declare module 'fastify' {
 export type PreHandler = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
 /** A preHandler that admits a request only with a valid key holding one of `scopes`, within its rate limit. */
-export function authorize(keys: ApiKeyStore, limiter: RateLimiter, defaultLimit: number, ...scopes: Scope[]): PreHandler {
+export function authorize(
+  keys: ApiKeyStore,
+  limiter: RateLimiter,
+  defaultLimit: number,
+  ...scopes: Scope[]
+): PreHandler {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const header = req.headers.authorization;
-    if (!header) throw new EtaError('unauthorized', 'missing Authorization: Bearer <api key>', { field: 'authorization' });
+    if (!header)
+      throw new EtaError('unauthorized', 'missing Authorization: Bearer <api key>', {
+        field: 'authorization',
+      });
     const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match) throw new EtaError('unauthorized', 'Authorization must be "Bearer <api key>"', { field: 'authorization' });
+    if (!match)
+      throw new EtaError('unauthorized', 'Authorization must be "Bearer <api key>"', {
+        field: 'authorization',
+      });
     const principal = keys.authenticate(match[1]!);
-    if (!principal) throw new EtaError('unauthorized', 'unknown, expired or revoked API key', { field: 'authorization' });
+    if (!principal)
+      throw new EtaError('unauthorized', 'unknown, expired or revoked API key', { field: 'authorization' });
     if (!scopes.some((s) => principal.scopes.includes(s))) {
-      throw new EtaError('forbidden', `this key lacks the ${scopes.join(' or ')} scope`, { field: 'authorization' });
+      throw new EtaError('forbidden', `this key lacks the ${scopes.join(' or ')} scope`, {
+        field: 'authorization',
+      });
     }
     const limit = principal.rateLimitPerSecond ?? defaultLimit;
-    const wait = limiter.take(principal.keyId, limit);
+    const wait = await limiter.take(principal.keyId, limit);
     if (wait > 0) {
       void reply.header('retry-after', String(Math.ceil(wait)));
-      throw new EtaError('rate_limited', `rate limit of ${limit} requests per second exceeded`, { retryAfter: Math.ceil(wait) });
+      throw new EtaError('rate_limited', `rate limit of ${limit} requests per second exceeded`, {
+        retryAfter: Math.ceil(wait),
+      });
     }
     req.principal = principal;
   };

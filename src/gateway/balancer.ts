@@ -1,61 +1,148 @@
-import { EtaError } from '../platform/index.js';
-import type { BatchEtaRequest, EtaResult, Predictor } from '../predictor/index.js';
+import { Counter, EtaError, Gauge, type CallOptions, type Metrics, type Registry } from '../platform/index.js';
+import type { BatchEtaRequest, EtaRequest, EtaResult, Predictor } from '../predictor/index.js';
+import type { GatewayConfig } from './config.js';
+import { BREAKER_STATE, breaker, CircuitBreaker, DEFAULT_BREAKER, type BreakerOptions } from './resilience/breaker.js';
+import { compose, isReplicaFailure, rootContext, type Call, type CallContext } from './resilience/call.js';
+import { deadline } from './resilience/deadline.js';
+import { hedge } from './resilience/hedge.js';
+import { DEFAULT_OUTLIER, outlier, OutlierDetector, type OutlierOptions } from './resilience/outlier.js';
+import { retry } from './resilience/retry.js';
+import { RetryBudget } from './resilience/retry-budget.js';
+
+/** A predictor that can take a deadline and an abort signal per call (the HTTP client can; in-process ignores them). */
+export type ReplicaPredictor = Predictor & {
+  predictBatch(request: BatchEtaRequest, call?: CallOptions): Promise<EtaResult[]>;
+};
+
+export interface BalancerOptions {
+  /** Deadline of a whole request, retries and hedges included. */
+  requestDeadlineMs: number;
+  /** Deadline of one attempt on one replica. */
+  attemptTimeoutMs: number;
+  retryBudgetRatio: number;
+  retryBudgetMinRetries: number;
+  maxAttempts: number;
+  /** 0 = no hedging. */
+  hedgeDelayMs: number;
+  breaker: BreakerOptions;
+  outlier: OutlierOptions;
+}
+
+/** The balancer's options from the gateway section. */
+export function balancerOptions(config: GatewayConfig): BalancerOptions {
+  return {
+    requestDeadlineMs: config.requestDeadlineMs,
+    attemptTimeoutMs: config.predictorTimeoutMs,
+    retryBudgetRatio: config.retryBudgetRatio,
+    retryBudgetMinRetries: config.retryBudgetMinRetries,
+    maxAttempts: config.maxAttempts,
+    hedgeDelayMs: config.hedgeDelayMs,
+    breaker: { ...DEFAULT_BREAKER, consecutiveFailures: config.breakerConsecutiveFailures, failureRatio: config.breakerFailureRatio, openMs: config.breakerOpenMs },
+    outlier: { ...DEFAULT_OUTLIER, consecutiveFailures: config.outlierConsecutiveFailures, baseEjectionMs: config.outlierBaseEjectionMs },
+  };
+}
 
 interface Replica {
   name: string;
-  predictor: Predictor;
+  predictor: ReplicaPredictor;
   inFlight: number;
+  breaker: CircuitBreaker;
+  outlier: OutlierDetector;
+}
+
+function metric<T>(registry: Registry, name: string, make: () => T): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? make();
 }
 
 /**
- * Spreads calls over predictor replicas by the power of two choices on in-flight calls, and retries a failed call
- * once on another replica. A lone in-process predictor is just a balancer of one.
+ * Spreads calls over predictor replicas by the power of two choices on in-flight calls, around replicas whose
+ * breaker is open or that were ejected as outliers. Each request runs under one deadline, may be retried on
+ * another replica within the retry budget, and may be hedged. A lone in-process predictor is a balancer of one.
  */
 export class PredictorBalancer implements Predictor {
   private readonly replicas: Replica[];
+  private readonly budget: RetryBudget;
+  private readonly resilient: <T>(call: Call<T>) => Call<T>;
+  private readonly attemptTimeoutMs: number;
 
-  constructor(replicas: Array<{ name: string; predictor: Predictor }>) {
+  constructor(replicas: Array<{ name: string; predictor: ReplicaPredictor }>, options: BalancerOptions, metrics: Metrics) {
     if (replicas.length === 0) throw new Error('the gateway needs at least one predictor');
-    this.replicas = replicas.map((r) => ({ ...r, inFlight: 0 }));
+    const registry = metrics.registry;
+    const registers = [registry];
+    const state = metric(registry, 'etaserve_breaker_state', () => new Gauge({ name: 'etaserve_breaker_state', help: 'Circuit breaker per predictor replica: 0 closed, 1 half-open, 2 open', labelNames: ['replica'], registers }));
+    const ejections = metric(registry, 'etaserve_outlier_ejections_total', () => new Counter({ name: 'etaserve_outlier_ejections_total', help: 'Predictor replicas ejected from balancing after consecutive failures', labelNames: ['replica'], registers }));
+    const retries = metric(registry, 'etaserve_predictor_retries_total', () => new Counter({ name: 'etaserve_predictor_retries_total', help: 'Calls retried on another predictor replica, and hedges sent', labelNames: ['kind'], registers }));
+    this.replicas = replicas.map((r) => {
+      state.set({ replica: r.name }, 0);
+      return {
+        ...r,
+        inFlight: 0,
+        breaker: new CircuitBreaker(r.name, options.breaker, (s) => state.set({ replica: r.name }, BREAKER_STATE[s])),
+        outlier: new OutlierDetector(options.outlier, () => ejections.inc({ replica: r.name })),
+      };
+    });
+    this.attemptTimeoutMs = options.attemptTimeoutMs;
+    this.budget = new RetryBudget({ ratio: options.retryBudgetRatio, minRetries: options.retryBudgetMinRetries, windowMs: 10_000 });
+    const retryable = (e: unknown): boolean => this.replicas.length > 1 && isReplicaFailure(e);
+    this.resilient = compose(
+      deadline(options.requestDeadlineMs),
+      retry({ budget: this.budget, maxAttempts: options.maxAttempts, retryable, onRetry: () => retries.inc({ kind: 'retry' }) }),
+      hedge({ delayMs: this.replicas.length > 1 ? options.hedgeDelayMs : 0, budget: this.budget, onHedge: () => retries.inc({ kind: 'hedge' }) }),
+    );
   }
 
-  predict(request: Parameters<Predictor['predict']>[0]): Promise<EtaResult> {
-    return this.call((p) => p.predict(request));
+  async predict(request: EtaRequest): Promise<EtaResult> {
+    const [result] = await this.predictBatch({ ...request, storeIds: [request.storeId] });
+    return result!;
   }
 
   predictBatch(request: BatchEtaRequest): Promise<EtaResult[]> {
-    return this.call((p) => p.predictBatch(request));
+    return this.resilient((ctx) => this.attempt(ctx, (p, call) => p.predictBatch(request, call)))(rootContext());
   }
 
-  private pick(exclude?: Replica): Replica {
-    const candidates = exclude ? this.replicas.filter((r) => r !== exclude) : this.replicas;
+  /** Breaker state per replica, for the console and tests. */
+  states(): Array<{ name: string; breaker: string; ejected: boolean; inFlight: number }> {
+    return this.replicas.map((r) => ({ name: r.name, breaker: r.breaker.current, ejected: r.outlier.ejected, inFlight: r.inFlight }));
+  }
+
+  /** One attempt on one replica, through its breaker and outlier detector. */
+  private attempt<T>(ctx: CallContext, fn: (p: ReplicaPredictor, call: CallOptions) => Promise<T>): Promise<T> {
+    const replica = this.pick(ctx.tried);
+    ctx.tried.add(replica.name);
+    const call: Call<T> = async (c) => {
+      replica.inFlight++;
+      try {
+        return await fn(replica.predictor, { signal: c.signal, timeoutMs: Math.max(1, Math.min(this.attemptTimeoutMs, c.remainingMs())) });
+      } catch (e) {
+        if (c.signal.aborted && !(e instanceof EtaError)) throw new EtaError('deadline_exceeded', `${replica.name} was abandoned`, { cause: e });
+        throw e;
+      } finally {
+        replica.inFlight--;
+      }
+    };
+    return compose(breaker(replica.breaker), outlier(replica.outlier))(call)(ctx);
+  }
+
+  /**
+   * Power of two choices among the healthy replicas not yet tried by this request. Ejection never takes more than
+   * half the set; when nothing healthy is left, any replica not yet tried (its breaker answers at once).
+   */
+  private pick(tried: ReadonlySet<string>): Replica {
+    const all = this.replicas;
+    if (all.length === 1) return all[0]!;
+    const untried = all.filter((r) => !tried.has(r.name));
+    const pool = untried.length > 0 ? untried : all;
+    const ejected = pool.filter((r) => r.outlier.ejected).length;
+    const mayEject = ejected <= Math.floor(all.length / 2);
+    let healthy = pool.filter((r) => r.breaker.current !== 'open' && !(mayEject && r.outlier.ejected));
+    if (healthy.length === 0) healthy = pool.filter((r) => r.breaker.current !== 'open');
+    const candidates = healthy.length > 0 ? healthy : pool;
     if (candidates.length === 1) return candidates[0]!;
-    const a = candidates[Math.floor(Math.random() * candidates.length)]!;
-    let b = candidates[Math.floor(Math.random() * candidates.length)]!;
-    if (b === a) b = candidates[(candidates.indexOf(a) + 1) % candidates.length]!;
+    const i = Math.floor(Math.random() * candidates.length);
+    let j = Math.floor(Math.random() * (candidates.length - 1));
+    if (j >= i) j++;
+    const a = candidates[i]!;
+    const b = candidates[j]!;
     return a.inFlight <= b.inFlight ? a : b;
   }
-
-  private async call<T>(fn: (p: Predictor) => Promise<T>): Promise<T> {
-    const first = this.pick();
-    try {
-      return await this.attempt(first, fn);
-    } catch (e) {
-      if (this.replicas.length < 2 || !isRetryable(e)) throw e;
-      return this.attempt(this.pick(first), fn);
-    }
-  }
-
-  private async attempt<T>(replica: Replica, fn: (p: Predictor) => Promise<T>): Promise<T> {
-    replica.inFlight++;
-    try {
-      return await fn(replica.predictor);
-    } finally {
-      replica.inFlight--;
-    }
-  }
-}
-
-function isRetryable(e: unknown): boolean {
-  return e instanceof EtaError && (e.code === 'upstream_unavailable' || e.code === 'deadline_exceeded' || e.code === 'model_not_loaded' || e.code === 'overloaded');
 }

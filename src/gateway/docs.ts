@@ -12,12 +12,17 @@ export async function registerApiDocs(app: HttpServer, version: string): Promise
         description: 'Delivery ETAs in milliseconds: checkout and list pages, store catalog, events.',
         version,
       },
-      components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key' } } },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'An API key' } },
+      },
     },
     hideUntagged: false,
     transform: ({ schema, url }) => {
       // Internal module-to-module routes, health and metrics are not the public API.
-      const hidden = url.startsWith('/internal/') || ['/healthz', '/readyz', '/metrics'].includes(url) || url.startsWith('/docs');
+      const hidden =
+        url.startsWith('/internal/') ||
+        ['/healthz', '/readyz', '/metrics'].includes(url) ||
+        url.startsWith('/docs');
       return { schema: hidden ? { ...schema, hide: true } : schema, url };
     },
   });

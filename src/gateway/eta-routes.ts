@@ -6,6 +6,7 @@ import type { StoreFeatures } from '../store/index.js';
 import type { GatewayConfig } from './config.js';
 import { fallbackEtas } from './fallback.js';
 import { promisedAt } from './promise.js';
+import type { ResponseCache } from './response-cache.js';
 import { BatchAnswer, BatchBody, EtaAnswer, EtaBody, ErrorBody } from './schemas.js';
 
 export interface EtaRouteDeps {
@@ -13,6 +14,8 @@ export interface EtaRouteDeps {
   stores: StoreFeatures;
   config: GatewayConfig;
   authorizePredict: PreHandler;
+  /** Absent when the response cache is off. */
+  responses?: ResponseCache;
   logger: Logger;
   metrics: Metrics;
 }
@@ -49,7 +52,7 @@ export function etaRoutes(deps: EtaRouteDeps): FastifyPluginAsync {
   });
 
   /** Predictors first; if none can answer, the fallback, so the app always gets an ETA. */
-  const resolve = async (request: BatchEtaRequest, route: string): Promise<EtaResult[]> => {
+  const predictOrFallback = async (request: BatchEtaRequest, route: string): Promise<EtaResult[]> => {
     try {
       return await deps.predictor.predictBatch(request);
     } catch (e) {
@@ -59,6 +62,10 @@ export function etaRoutes(deps: EtaRouteDeps): FastifyPluginAsync {
       return fallbackEtas(deps.stores, request);
     }
   };
+  const resolve = (request: BatchEtaRequest, route: string): Promise<EtaResult[]> =>
+    deps.responses
+      ? deps.responses.resolve(request, (storeIds) => predictOrFallback({ ...request, storeIds }, route))
+      : predictOrFallback(request, route);
 
   const plugin = async (app: HttpServer): Promise<void> => {
     app.post(
@@ -75,7 +82,16 @@ export function etaRoutes(deps: EtaRouteDeps): FastifyPluginAsync {
       async (req) => {
         const b = req.body;
         const at = orderedAt(b.ordered_at);
-        const [result] = await resolve({ storeIds: [b.store_id], destination: b.destination, orderedAtMs: at, items: b.items, subtotal: b.subtotal }, '/v1/eta');
+        const [result] = await resolve(
+          {
+            storeIds: [b.store_id],
+            destination: b.destination,
+            orderedAtMs: at,
+            items: b.items,
+            subtotal: b.subtotal,
+          },
+          '/v1/eta',
+        );
         if (!result!.ok) throw result!.error;
         return answer(result!.value, at, deps.config, req.id);
       },
@@ -95,12 +111,27 @@ export function etaRoutes(deps: EtaRouteDeps): FastifyPluginAsync {
       async (req) => {
         const b = req.body;
         if (b.store_ids.length > deps.config.maxBatchStores) {
-          throw new EtaError('bad_request', `at most ${deps.config.maxBatchStores} stores per batch`, { field: 'store_ids' });
+          throw new EtaError('bad_request', `at most ${deps.config.maxBatchStores} stores per batch`, {
+            field: 'store_ids',
+          });
         }
         const at = orderedAt(b.ordered_at);
-        const results = await resolve({ storeIds: b.store_ids, destination: b.destination, orderedAtMs: at, items: b.items, subtotal: b.subtotal }, '/v1/eta/batch');
+        const results = await resolve(
+          {
+            storeIds: b.store_ids,
+            destination: b.destination,
+            orderedAtMs: at,
+            items: b.items,
+            subtotal: b.subtotal,
+          },
+          '/v1/eta/batch',
+        );
         return {
-          results: results.map((r, i) => (r.ok ? answer(r.value, at, deps.config, req.id) : { store_id: b.store_ids[i]!, error: r.error.toBody().error as never })),
+          results: results.map((r, i) =>
+            r.ok
+              ? answer(r.value, at, deps.config, req.id)
+              : { store_id: b.store_ids[i]!, error: r.error.toBody().error as never },
+          ),
           request_id: req.id,
         };
       },

@@ -11,17 +11,36 @@ export async function fallbackEtas(stores: StoreFeatures, request: BatchEtaReque
   try {
     records = await stores.getStoreFeatures(request.storeIds, request.orderedAtMs);
   } catch (e) {
-    throw new EtaError('upstream_unavailable', 'neither a predictor nor the store service is available', { cause: e });
+    throw new EtaError('upstream_unavailable', 'neither a predictor nor the store service is available', {
+      cause: e,
+    });
   }
   return request.storeIds.map((storeId): EtaResult => {
     const store = records.get(storeId);
-    if (!store) return { ok: false, error: new EtaError('store_not_found', `store ${storeId} does not exist`, { field: 'store_id' }) };
+    if (!store)
+      return {
+        ok: false,
+        error: new EtaError('store_not_found', `store ${storeId} does not exist`, { field: 'store_id' }),
+      };
     if (!store.open) {
-      return { ok: false, error: new EtaError('store_closed', `store ${storeId} is closed`, { field: 'store_id', details: { opens_at: store.opensAt } }) };
+      return {
+        ok: false,
+        error: new EtaError('store_closed', `store ${storeId} is closed`, {
+          field: 'store_id',
+          details: { opens_at: store.opensAt },
+        }),
+      };
     }
     const trip = fallbackTrip(storeId, store.location, request.destination, store.deliveryRadiusKm);
     if (!trip.withinRadius) {
-      return { ok: false, error: new EtaError('out_of_delivery_area', `destination is beyond store ${storeId}'s delivery radius`, { field: 'destination' }) };
+      return {
+        ok: false,
+        error: new EtaError(
+          'out_of_delivery_area',
+          `destination is beyond store ${storeId}'s delivery radius`,
+          { field: 'destination' },
+        ),
+      };
     }
     const prep = store.prepEwmaSeconds ?? store.prepMeanSeconds;
     const p50 = prep + trip.travelSeconds;

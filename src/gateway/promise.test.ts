@@ -27,7 +27,11 @@ describe('promise policy', () => {
     // 18:00:10 UTC + 27 min = 18:27:10, rounded up to 18:28 (19:28 in Paris).
     const ordered = Date.UTC(2026, 10, 26, 18, 0, 10);
     const p = prediction(1500, 'Europe/Paris');
-    expect(promisedAt(ordered, p, { promiseQuantile: 'p50', promiseBufferSeconds: 120, promiseRoundMinutes: 1 })).toBe('2026-11-26T19:28:00+01:00');
-    expect(promisedAt(ordered, p, { promiseQuantile: 'p90', promiseBufferSeconds: 0, promiseRoundMinutes: 5 })).toBe('2026-11-26T19:40:00+01:00');
+    expect(
+      promisedAt(ordered, p, { promiseQuantile: 'p50', promiseBufferSeconds: 120, promiseRoundMinutes: 1 }),
+    ).toBe('2026-11-26T19:28:00+01:00');
+    expect(
+      promisedAt(ordered, p, { promiseQuantile: 'p90', promiseBufferSeconds: 0, promiseRoundMinutes: 5 }),
+    ).toBe('2026-11-26T19:40:00+01:00');
   });
 });

@@ -13,7 +13,10 @@ export function isoInTimezone(epochMs: number, timezone: string): string {
   return `${local}${sign}${hh}:${mm}`;
 }
 
-export type PromisePolicy = Pick<GatewayConfig, 'promiseQuantile' | 'promiseBufferSeconds' | 'promiseRoundMinutes'>;
+export type PromisePolicy = Pick<
+  GatewayConfig,
+  'promiseQuantile' | 'promiseBufferSeconds' | 'promiseRoundMinutes'
+>;
 
 /** The time shown to the customer: a quantile of the prediction plus a buffer, rounded up to whole minutes. */
 export function promisedAt(orderedAtMs: number, p: EtaPrediction, policy: PromisePolicy): string {

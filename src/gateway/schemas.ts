@@ -9,7 +9,10 @@ const LatLng = Type.Object(
 );
 
 const StoreId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
-const OrderedAt = Type.String({ format: 'date-time', description: 'ISO 8601 with an offset; defaults to now' });
+const OrderedAt = Type.String({
+  format: 'date-time',
+  description: 'ISO 8601 with an offset; defaults to now',
+});
 
 export const EtaBody = Type.Object(
   {
@@ -38,7 +41,10 @@ export type BatchBody = Static<typeof BatchBody>;
 const Components = Type.Object({
   prep_seconds: Type.Integer({ description: "The store's expected prep time now" }),
   travel_seconds: Type.Integer({ description: 'Expected rider travel time from store to destination' }),
-  other_seconds: Type.Integer({ description: 'What the model adds beyond prep and travel: rider wait, handover (may be negative when they overlap)' }),
+  other_seconds: Type.Integer({
+    description:
+      'What the model adds beyond prep and travel: rider wait, handover (may be negative when they overlap)',
+  }),
   distance_km: Type.Number(),
 });
 
@@ -65,10 +71,7 @@ export const ErrorBody = Type.Object({
 
 export const BatchAnswer = Type.Object({
   results: Type.Array(
-    Type.Union([
-      EtaAnswer,
-      Type.Object({ store_id: Type.String(), error: ErrorBody.properties.error }),
-    ]),
+    Type.Union([EtaAnswer, Type.Object({ store_id: Type.String(), error: ErrorBody.properties.error })]),
   ),
   request_id: Type.String(),
 });

@@ -1,5 +1,7 @@
+import type { EventLog, Subscription } from '../events/index.js';
 import { Gauge, type ModuleContext, type Service } from '../platform/index.js';
 import type { GeoConfig } from './config.js';
+import { startRiderProjection } from './rider-projection.js';
 import { geoRoutes, type GeoRoutes } from './routes.js';
 import { GeoService } from './service.js';
 import { loadZoneSpeeds, speedsFileOf } from './speeds-file.js';
@@ -13,7 +15,13 @@ export interface GeoModule {
   reloadSpeeds(): Promise<boolean>;
 }
 
-export function createGeoModule(ctx: ModuleContext, config: GeoConfig): GeoModule {
+/** The event log whose `rider.location` events feed rider supply. */
+export interface GeoEvents {
+  log: EventLog;
+  pollMs: number;
+}
+
+export function createGeoModule(ctx: ModuleContext, config: GeoConfig, events?: GeoEvents): GeoModule {
   const geo = new GeoService(config);
   const file = speedsFileOf(ctx.platform.dataDir, config.speedsFile);
   const log = ctx.logger.child({ module: 'geo' });
@@ -54,10 +62,18 @@ export function createGeoModule(ctx: ModuleContext, config: GeoConfig): GeoModul
     },
   });
 
+  let projection: Subscription | undefined;
   const service: Service = {
     name: 'geo',
     start: async () => {
       await reloadSpeeds();
+      if (events) {
+        const replayMinutes = Math.ceil(config.riderTtlSeconds / 60) + 1;
+        projection = startRiderProjection(events.log, geo.supply, { replayMinutes, pollMs: events.pollMs, logger: log });
+      }
+    },
+    stop: async () => {
+      await projection?.close();
     },
   };
   return { service, geo, routes: geoRoutes(geo), reloadSpeeds };

@@ -19,7 +19,12 @@ describe('model artifact', () => {
     if (!a.ok || !b.ok) throw new Error('refused');
     const o1 = new Float64Array(1);
     const o2 = new Float64Array(1);
-    for (const row of [[1, 2, 3], [NaN, NaN, NaN], [9, 0.5, 1]]) expect(b.value.predict(row, o2)[0]).toBe(a.value.predict(row, o1)[0]);
+    for (const row of [
+      [1, 2, 3],
+      [NaN, NaN, NaN],
+      [9, 0.5, 1],
+    ])
+      expect(b.value.predict(row, o2)[0]).toBe(a.value.predict(row, o1)[0]);
     expect(b.value.artifact.spec[2]!.categories).toEqual(['v', 'w', 'x', 'y', 'z']);
     expect(a.value.artifact.params.learningRate).toBe(0.05);
     expect(a.value.artifact.dataFingerprint).toMatch(/^sha256:[0-9a-f]{64}$/);

@@ -83,7 +83,7 @@ export function quantileName(q: number): string {
   return `p${Number((q * 100).toFixed(4))}`;
 }
 
-/** Cover-weighted means for internal nodes so Saabas contributions are expectations, not raw sums. */
+/** Cover-weighted means for internal nodes: the expected value below each node, which TreeSHAP needs. */
 export function fillInternalValues(tree: ArtifactTree): void {
   const visit = (n: number): void => {
     const l = tree.left[n]!;
@@ -94,7 +94,8 @@ export function fillInternalValues(tree: ArtifactTree): void {
     const cl = tree.cover[l]!;
     const cr = tree.cover[r]!;
     const w = cl + cr;
-    tree.value[n] = w > 0 ? (cl * tree.value[l]! + cr * tree.value[r]!) / w : (tree.value[l]! + tree.value[r]!) / 2;
+    tree.value[n] =
+      w > 0 ? (cl * tree.value[l]! + cr * tree.value[r]!) / w : (tree.value[l]! + tree.value[r]!) / 2;
   };
   visit(0);
 }

@@ -116,7 +116,9 @@ export function buildFeatureBins(
       }
       const nCats = Math.max(fs.categories?.length ?? 0, maxCode + 1);
       if (nCats > valueBins) {
-        throw new RangeError(`categorical feature ${fs.name} has ${nCats} categories; at most ${valueBins} supported`);
+        throw new RangeError(
+          `categorical feature ${fs.name} has ${nCats} categories; at most ${valueBins} supported`,
+        );
       }
       return { kind: 'categorical', nBins: nCats + 1, cuts: new Float32Array(0) };
     }

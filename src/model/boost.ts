@@ -36,7 +36,12 @@ function leafOf(nodes: GrowNode[], bins: Uint8Array, base: number): number {
   return i;
 }
 
-function toArtifactTree(nodes: GrowNode[], values: Float64Array, data: BinnedData, output: number): ArtifactTree {
+function toArtifactTree(
+  nodes: GrowNode[],
+  values: Float64Array,
+  data: BinnedData,
+  output: number,
+): ArtifactTree {
   const t: ArtifactTree = {
     output,
     feature: [],
@@ -71,7 +76,13 @@ function toArtifactTree(nodes: GrowNode[], values: Float64Array, data: BinnedDat
   return t;
 }
 
-function sampleFeatures(nF: number, colsample: number, rng: Rng, offsets: Int32Array, data: BinnedData): HistInput['feats'][] {
+function sampleFeatures(
+  nF: number,
+  colsample: number,
+  rng: Rng,
+  offsets: Int32Array,
+  data: BinnedData,
+): HistInput['feats'][] {
   const all = Array.from({ length: nF }, (_, f) => f);
   let chosen = all;
   if (colsample < 1) {
@@ -119,13 +130,27 @@ export function boost(
     let m = 0;
     if (inBag) {
       inBag.fill(0);
-      for (let i = 0; i < n; i++) if (rng.next() < params.subsample) (rows[m++] = i), (inBag[i] = 1);
+      for (let i = 0; i < n; i++) {
+        if (rng.next() < params.subsample) {
+          rows[m++] = i;
+          inBag[i] = 1;
+        }
+      }
     } else {
       for (let i = 0; i < n; i++) rows[i] = i;
       m = n;
     }
     const [feats, foff, fbins] = sampleFeatures(nF, params.colsample, rng, train.histOffsets, train);
-    const hin: HistInput = { bins: train.bins, nFeatures: nF, rows, grad, hess, feats: feats!, foff: foff!, fbins: fbins! };
+    const hin: HistInput = {
+      bins: train.bins,
+      nFeatures: nF,
+      rows,
+      grad,
+      hess,
+      feats: feats!,
+      foff: foff!,
+      fbins: fbins!,
+    };
     const nodes = grower.grow(hin, m);
     const values = new Float64Array(nodes.length);
     nodes.forEach((node, i) => {

@@ -117,11 +117,26 @@ export function compile(a: ModelArtifact): Compiled {
   const groupDepth = new Int32Array(nT);
   for (let k = 0; k < nOut; k++) {
     for (let g = outStart[k]!; g < outStart[k + 1]!; g += LANES) {
-      for (let t = g; t < Math.min(g + LANES, outStart[k + 1]!); t++) groupDepth[g] = Math.max(groupDepth[g]!, depth[t]!);
+      for (let t = g; t < Math.min(g + LANES, outStart[k + 1]!); t++)
+        groupDepth[g] = Math.max(groupDepth[g]!, depth[t]!);
     }
   }
   const hasCategorical = catWords > 0;
-  return { nFeatures: a.spec.length, nOutputs: nOut, nodes, thresholds, flags, values, cats, hasCategorical, roots, outStart, depth, groupDepth, base };
+  return {
+    nFeatures: a.spec.length,
+    nOutputs: nOut,
+    nodes,
+    thresholds,
+    flags,
+    values,
+    cats,
+    hasCategorical,
+    roots,
+    outStart,
+    depth,
+    groupDepth,
+    base,
+  };
 }
 
 /** One tree, any row: missing values follow the default side, categories test their set. */
@@ -206,7 +221,8 @@ export class Predictor {
 
   private score(slow: boolean, out: Float64Array, at: number): void {
     const c = this.c;
-    for (let k = 0; k < c.nOutputs; k++) out[at + k] = c.base[k]! + (slow ? sumGeneral(c, k, this.x, 0) : sumFast(c, k, this.x, 0));
+    for (let k = 0; k < c.nOutputs; k++)
+      out[at + k] = c.base[k]! + (slow ? sumGeneral(c, k, this.x, 0) : sumFast(c, k, this.x, 0));
   }
 
   predict(row: ArrayLike<number>, out: Float64Array): Float64Array {
@@ -217,6 +233,7 @@ export class Predictor {
   predictBatch(rows: Float64Array | Float32Array, nRows: number, out: Float64Array): void {
     const nF = this.c.nFeatures;
     const nOut = this.c.nOutputs;
-    for (let r = 0; r < nRows; r++) this.score(this.load(rows, r * nF) || this.c.hasCategorical, out, r * nOut);
+    for (let r = 0; r < nRows; r++)
+      this.score(this.load(rows, r * nF) || this.c.hasCategorical, out, r * nOut);
   }
 }

@@ -1,7 +1,13 @@
-import type { ArtifactTree, ModelArtifact } from './artifact.js';
+import { fillInternalValues, type ArtifactTree, type ModelArtifact } from './artifact.js';
+import { treeShap } from './treeshap.js';
 
 /** The same routing as compile.ts, on the artifact's own arrays (explanations are not on the hot path). */
-function next(t: ArtifactTree, cats: Map<number, { set: Set<number>; setGoesLeft: boolean }>, i: number, v: number): number {
+function next(
+  t: ArtifactTree,
+  cats: Map<number, { set: Set<number>; setGoesLeft: boolean }>,
+  i: number,
+  v: number,
+): number {
   const c = cats.get(i);
   let left: boolean;
   if (v !== v) left = t.defaultLeft[i] === 1;
@@ -12,34 +18,40 @@ function next(t: ArtifactTree, cats: Map<number, { set: Set<number>; setGoesLeft
 
 export class Explainer {
   private readonly cats: Array<Map<number, { set: Set<number>; setGoesLeft: boolean }>>;
+  /** Trees with internal values recomputed: a loaded file's own values are not trusted for this. */
+  private readonly trees: ArtifactTree[];
 
   constructor(
     private readonly a: ModelArtifact,
     private readonly base: Float64Array,
   ) {
-    this.cats = a.trees.map((t) => new Map((t.categorical ?? []).map((c) => [c.node, { set: new Set(c.set), setGoesLeft: c.setGoesLeft }])));
+    this.trees = a.trees.map((t) => {
+      const copy = { ...t, value: [...t.value] };
+      fillInternalValues(copy);
+      return copy;
+    });
+    this.cats = a.trees.map(
+      (t) =>
+        new Map(
+          (t.categorical ?? []).map((c) => [c.node, { set: new Set(c.set), setGoesLeft: c.setGoesLeft }]),
+        ),
+    );
   }
 
   /**
-   * Saabas attributions: along the row's path, each split credits its feature with the change in the
-   * node's expected value (cover-weighted mean of the leaves below). The last entry is the bias
-   * (base score plus the roots' expected values); the entries sum to the prediction. Not TreeSHAP.
+   * TreeSHAP values (exact, path-dependent, using each node's training cover, as XGBoost's
+   * pred_contribs): one per feature, then the bias (base score plus each tree's expected value).
+   * The entries sum to the prediction.
    */
   contributions(row: ArrayLike<number>, output = 0): Float64Array {
     const nF = this.a.spec.length;
     if (!(output >= 0 && output < this.a.outputs.length)) throw new RangeError(`no output ${output}`);
     const out = new Float64Array(nF + 1);
     out[nF] = this.base[output]!;
-    this.a.trees.forEach((t, ti) => {
+    this.trees.forEach((t, ti) => {
       if (t.output !== output) return;
-      let i = 0;
       out[nF] += t.value[0]!;
-      while (t.left[i]! >= 0) {
-        const f = t.feature[i]!;
-        const j = next(t, this.cats[ti]!, i, row[f]!);
-        out[f] += t.value[j]! - t.value[i]!;
-        i = j;
-      }
+      treeShap(t, (i) => next(t, this.cats[ti]!, i, row[t.feature[i]!]!), out);
     });
     return out;
   }

@@ -54,7 +54,14 @@ export class TreeGrower {
   private build(inp: HistInput, node: GrowNode): void {
     const hist = this.take();
     const half = this.half;
-    buildHistogram(inp, node.begin, node.end, hist, this.scratch, half && ((b, e, out) => half(inp, b, e, out)));
+    buildHistogram(
+      inp,
+      node.begin,
+      node.end,
+      hist,
+      this.scratch,
+      half && ((b, e, out) => half(inp, b, e, out)),
+    );
     node.hist = hist;
   }
 
@@ -63,7 +70,16 @@ export class TreeGrower {
   }
 
   private evaluate(inp: HistInput, node: GrowNode): void {
-    node.split = findBestSplit(node.hist!, this.data.featureBins, inp.feats, inp.foff, node.G, node.H, node.C, this.params);
+    node.split = findBestSplit(
+      node.hist!,
+      this.data.featureBins,
+      inp.feats,
+      inp.foff,
+      node.G,
+      node.H,
+      node.C,
+      this.params,
+    );
     if (!node.split) this.release(node);
   }
 
@@ -71,7 +87,18 @@ export class TreeGrower {
   grow(inp: HistInput, nRows: number): GrowNode[] {
     const p = this.params;
     const maxLeaves = p.maxLeaves > 0 ? p.maxLeaves : 2 ** Math.min(p.maxDepth, 30);
-    const root: GrowNode = { depth: 0, begin: 0, end: nRows, G: 0, H: 0, C: nRows, split: null, left: -1, right: -1, hist: null };
+    const root: GrowNode = {
+      depth: 0,
+      begin: 0,
+      end: nRows,
+      G: 0,
+      H: 0,
+      C: nRows,
+      split: null,
+      left: -1,
+      right: -1,
+      hist: null,
+    };
     const nodes: GrowNode[] = [root];
     const { grad, hess, rows } = inp;
     for (let i = 0; i < nRows; i++) {
@@ -90,7 +117,14 @@ export class TreeGrower {
       }
       const node = open.splice(pick, 1)[0]!;
       const s = node.split!;
-      const mid = this.partition.split(node.begin, node.end, this.data.bins, this.data.nFeatures, s.feature, s.leftOfBin);
+      const mid = this.partition.split(
+        node.begin,
+        node.end,
+        this.data.bins,
+        this.data.nFeatures,
+        s.feature,
+        s.leftOfBin,
+      );
       const mk = (begin: number, end: number, G: number, H: number): GrowNode => ({
         depth: node.depth + 1,
         begin,

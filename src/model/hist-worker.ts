@@ -1,4 +1,4 @@
-import { workerData } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { accumulate, zeroHistogram, type HistInput } from './histogram.js';
 import { DONE, QUIT, TASK, type SharedTrainingBuffers } from './parallel.js';
 
@@ -6,6 +6,7 @@ const d = workerData as SharedTrainingBuffers & { ctrl: Int32Array; active: Int3
 const { ctrl, active } = d;
 const nF = d.nFeatures;
 
+parentPort?.postMessage('ready');
 for (;;) {
   const s = Atomics.load(ctrl, 0);
   if (s === QUIT) break;

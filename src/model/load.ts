@@ -14,7 +14,13 @@ export function loadModel(json: unknown): LoadResult {
     if (!converted.ok) return converted;
     artifact = converted.value;
   } else if (typeof json !== 'object' || json === null || !('format' in json)) {
-    return { ok: false, error: new ModelLoadError('unsupported_format', 'neither an etaserve model artifact nor an XGBoost JSON model') };
+    return {
+      ok: false,
+      error: new ModelLoadError(
+        'unsupported_format',
+        'neither an etaserve model artifact nor an XGBoost JSON model',
+      ),
+    };
   }
   const checked = validateArtifact(artifact);
   if (!checked.ok) return checked;
@@ -40,7 +46,10 @@ export function parseModel(text: string): LoadResult {
     }
   } catch (e) {
     const reason = e instanceof Error ? e.message : String(e);
-    return { ok: false, error: new ModelLoadError('invalid_json', `not valid JSON (${reason})`, undefined, { cause: e }) };
+    return {
+      ok: false,
+      error: new ModelLoadError('invalid_json', `not valid JSON (${reason})`, undefined, { cause: e }),
+    };
   }
   return loadModel(json);
 }

@@ -12,7 +12,7 @@ export interface Model {
   predict(row: ArrayLike<number>, out: Float64Array): Float64Array;
   /** rows: row-major nRows x nFeatures; out: row-major nRows x nOutputs. Allocates nothing. */
   predictBatch(rows: Float64Array | Float32Array, nRows: number, out: Float64Array): void;
-  /** Saabas contributions per feature, bias last; they sum to predict(row)[output]. */
+  /** TreeSHAP contributions per feature, bias last; they sum to predict(row)[output]. */
   contributions(row: ArrayLike<number>, output?: number): Float64Array;
   importance(kind: 'gain' | 'split'): Array<{ feature: string; value: number }>;
 }
@@ -30,12 +30,15 @@ export function modelFromArtifact(artifact: ModelArtifact): Model {
     artifact,
     predict(row, out) {
       if (row.length < nF) throw new RangeError(`row has ${row.length} values, the model needs ${nF}`);
-      if (out.length < nOut) throw new RangeError(`out has room for ${out.length} outputs, the model has ${nOut}`);
+      if (out.length < nOut)
+        throw new RangeError(`out has room for ${out.length} outputs, the model has ${nOut}`);
       return predictor.predict(row, out);
     },
     predictBatch(rows, nRows, out) {
-      if (rows.length < nRows * nF) throw new RangeError(`rows holds ${rows.length} values, ${nRows} rows need ${nRows * nF}`);
-      if (out.length < nRows * nOut) throw new RangeError(`out holds ${out.length} values, needs ${nRows * nOut}`);
+      if (rows.length < nRows * nF)
+        throw new RangeError(`rows holds ${rows.length} values, ${nRows} rows need ${nRows * nF}`);
+      if (out.length < nRows * nOut)
+        throw new RangeError(`out holds ${out.length} values, needs ${nRows * nOut}`);
       predictor.predictBatch(rows, nRows, out);
     },
     contributions: (row, output = 0) => explainer.contributions(row, output),

@@ -31,15 +31,23 @@ export async function startHistWorker(buffers: SharedTrainingBuffers): Promise<H
   const ctrl = new Int32Array(new SharedArrayBuffer(16));
   const nF = buffers.nFeatures;
   const active = new Int32Array(new SharedArrayBuffer(nF * 3 * 4));
-  // Under vitest or tsx the sources are TypeScript and the worker needs the tsx loader.
+  // From TypeScript sources (vitest, tsx) Node 20 will not load a .ts worker entry, even with
+  // `--import tsx` in execArgv; tsx's CommonJS API can load it. Compiled builds use the .js file.
   const ts = import.meta.url.endsWith('.ts');
-  const worker = new Worker(new URL(ts ? './hist-worker.ts' : './hist-worker.js', import.meta.url), {
-    workerData: { ...buffers, ctrl, active },
-    execArgv: ts ? ['--import', 'tsx'] : [],
-  });
+  const entry = new URL(ts ? './hist-worker.ts' : './hist-worker.js', import.meta.url);
+  const workerData = { ...buffers, ctrl, active };
+  const worker = ts
+    ? new Worker(
+        `require('tsx/cjs/api').require(${JSON.stringify(entry.href)}, ${JSON.stringify(entry.href)})`,
+        { eval: true, workerData },
+      )
+    : new Worker(entry, { workerData });
+  // 'online' is too early: the worker may still be loading modules through hooks that need this
+  // thread's event loop, which Atomics.wait below would block.
   await new Promise<void>((resolve, reject) => {
-    worker.once('online', resolve);
+    worker.once('message', () => resolve());
     worker.once('error', reject);
+    worker.once('exit', (code) => reject(new Error(`histogram worker exited with code ${code}`)));
   });
   let failure: unknown;
   worker.on('error', (e) => (failure = e));

@@ -12,7 +12,14 @@ export class Partition {
   }
 
   /** Moves the rows of [begin, end) that go left to the front; returns the first right position. */
-  split(begin: number, end: number, bins: Uint8Array, nF: number, feature: number, leftOfBin: Uint8Array): number {
+  split(
+    begin: number,
+    end: number,
+    bins: Uint8Array,
+    nF: number,
+    feature: number,
+    leftOfBin: Uint8Array,
+  ): number {
     const rows = this.rows;
     const tmp = this.tmp;
     let l = begin;

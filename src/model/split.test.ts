@@ -26,7 +26,12 @@ describe('binning', () => {
     expect(binNumeric(fb!.cuts, 1e9)).toBe(fb!.nBins - 1);
   });
   it('gives each category its own bin and unknown codes the missing bin', () => {
-    const [fb] = buildFeatureBins([{ name: 'c', type: 'categorical', categories: ['a', 'b', 'c'] }], [Float64Array.of(0, 1, 2, 1)], 255, 0);
+    const [fb] = buildFeatureBins(
+      [{ name: 'c', type: 'categorical', categories: ['a', 'b', 'c'] }],
+      [Float64Array.of(0, 1, 2, 1)],
+      255,
+      0,
+    );
     const d = binDataset([Float64Array.of(0, 2, NaN, -1)], 4, [fb!]);
     expect(Array.from(d.bins)).toEqual([1, 3, 0, 0]);
   });
@@ -41,7 +46,16 @@ describe('histograms', () => {
     const grad = Float32Array.from({ length: n }, (_, i) => Math.sin(i));
     const hess = new Float32Array(n).fill(1);
     const rows = Uint32Array.from({ length: n }, (_, i) => i);
-    const inp: HistInput = { bins: d.bins, nFeatures: 1, rows, grad, hess, feats: Int32Array.of(0), foff: Int32Array.of(0), fbins: Int32Array.of(fbs[0]!.nBins) };
+    const inp: HistInput = {
+      bins: d.bins,
+      nFeatures: 1,
+      rows,
+      grad,
+      hess,
+      feats: Int32Array.of(0),
+      foff: Int32Array.of(0),
+      fbins: Int32Array.of(fbs[0]!.nBins),
+    };
     const size = fbs[0]!.nBins * 3;
     const parent = new Float64Array(size);
     const small = new Float64Array(size);
@@ -63,7 +77,13 @@ describe('a tiny known dataset', () => {
   };
 
   it('splits between 2 and 3 and predicts the two means exactly', async () => {
-    const a = await train(data, undefined, { nTrees: 1, maxDepth: 1, learningRate: 1, lambda: 0, minChildWeight: 0 });
+    const a = await train(data, undefined, {
+      nTrees: 1,
+      maxDepth: 1,
+      learningRate: 1,
+      lambda: 0,
+      minChildWeight: 0,
+    });
     const t = a.trees[0]!;
     expect(t.feature[0]).toBe(0);
     expect(t.threshold[0]).toBe(2.5);
@@ -79,10 +99,23 @@ describe('a tiny known dataset', () => {
     const fbs = buildFeatureBins(data.spec, data.columns, 255, 0);
     const d = binDataset(data.columns, 4, fbs);
     const grad = Float32Array.of(5, 5, -5, -5);
-    const inp: HistInput = { bins: d.bins, nFeatures: 1, rows: Uint32Array.of(0, 1, 2, 3), grad, hess: new Float32Array(4).fill(1), feats: Int32Array.of(0), foff: Int32Array.of(0), fbins: Int32Array.of(fbs[0]!.nBins) };
+    const inp: HistInput = {
+      bins: d.bins,
+      nFeatures: 1,
+      rows: Uint32Array.of(0, 1, 2, 3),
+      grad,
+      hess: new Float32Array(4).fill(1),
+      feats: Int32Array.of(0),
+      foff: Int32Array.of(0),
+      fbins: Int32Array.of(fbs[0]!.nBins),
+    };
     const hist = new Float64Array(fbs[0]!.nBins * 3);
     accumulate(inp, 0, 4, hist);
-    const s = findBestSplit(hist, fbs, inp.feats, inp.foff, 0, 4, 4, { lambda: 0, minChildWeight: 0, minSplitGain: 0 })!;
+    const s = findBestSplit(hist, fbs, inp.feats, inp.foff, 0, 4, 4, {
+      lambda: 0,
+      minChildWeight: 0,
+      minSplitGain: 0,
+    })!;
     expect([s.gl, s.hl, s.gr, s.hr]).toEqual([10, 2, -10, 2]);
     expect(s.gain).toBe(100);
   });

@@ -46,7 +46,7 @@ describe('training', () => {
     // Pure noise: nothing to learn, so validation loss bottoms out quickly.
     const noise = (seed: number) => {
       const d = synthetic(800, seed);
-      return { ...d, target: d.target.map((_, i) => Math.sin(i * 12.9898 + seed) * 43758.5453 % 1) };
+      return { ...d, target: d.target.map((_, i) => (Math.sin(i * 12.9898 + seed) * 43758.5453) % 1) };
     };
     const a = await train(noise(3), noise(4), { nTrees: 500, earlyStoppingRounds: 10, learningRate: 0.3 });
     const mtr = a.metrics.outputs[0]!;
@@ -84,7 +84,12 @@ describe('training', () => {
     const tr = synthetic(4000, 5, 6);
     const va = synthetic(1500, 6, 6);
     const te = synthetic(3000, 7, 6);
-    const a = await train(tr, va, { objective: 'quantile', quantiles: [0.9, 0.1, 0.5], ...fast, learningRate: 0.1 });
+    const a = await train(tr, va, {
+      objective: 'quantile',
+      quantiles: [0.9, 0.1, 0.5],
+      ...fast,
+      learningRate: 0.1,
+    });
     const m = model(a);
     expect(m.outputNames).toEqual(['p10', 'p50', 'p90']);
     expect(a.calibration?.method).toBe('cqr');
@@ -105,6 +110,8 @@ describe('training', () => {
 
   it('refuses bad input with a reason', async () => {
     await expect(train(trainSet, undefined, { learningRate: 0 })).rejects.toThrow(/learningRate/);
-    await expect(train({ ...trainSet, columns: trainSet.columns.slice(1) }, undefined)).rejects.toThrow(/columns/);
+    await expect(train({ ...trainSet, columns: trainSet.columns.slice(1) }, undefined)).rejects.toThrow(
+      /columns/,
+    );
   });
 });

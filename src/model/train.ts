@@ -1,6 +1,12 @@
 import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
-import { ARTIFACT_FORMAT, ARTIFACT_VERSION, fillInternalValues, quantileName, type ModelArtifact } from './artifact.js';
+import {
+  ARTIFACT_FORMAT,
+  ARTIFACT_VERSION,
+  fillInternalValues,
+  quantileName,
+  type ModelArtifact,
+} from './artifact.js';
 import { buildFeatureBins } from './binning.js';
 import { boost } from './boost.js';
 import { conformalize } from './calibrate.js';
@@ -16,20 +22,36 @@ const PARALLEL_ROWS = 100_000;
 
 function resolveParams(given: Partial<TrainParams> = {}): TrainParams {
   const p: TrainParams = { ...DEFAULT_PARAMS, quantiles: [...DEFAULT_PARAMS.quantiles] };
-  for (const [k, v] of Object.entries(given)) if (v !== undefined) (p as unknown as Record<string, unknown>)[k] = v;
+  for (const [k, v] of Object.entries(given))
+    if (v !== undefined) (p as unknown as Record<string, unknown>)[k] = v;
   const check = (ok: boolean, what: string): void => {
     if (!ok) throw new RangeError(`invalid training parameter: ${what}`);
   };
   check(p.objective in OBJECTIVES, `objective ${String(p.objective)}`);
   check(Number.isInteger(p.nTrees) && p.nTrees >= 1, 'nTrees must be an integer >= 1');
   check(p.learningRate > 0 && p.learningRate <= 1, 'learningRate must be in (0, 1]');
-  check(Number.isInteger(p.maxDepth) && p.maxDepth >= 1 && p.maxDepth <= 30, 'maxDepth must be an integer in [1, 30]');
+  check(
+    Number.isInteger(p.maxDepth) && p.maxDepth >= 1 && p.maxDepth <= 30,
+    'maxDepth must be an integer in [1, 30]',
+  );
   check(Number.isInteger(p.maxLeaves) && p.maxLeaves >= 0, 'maxLeaves must be an integer >= 0');
   check(p.growth === 'depthwise' || p.growth === 'leafwise', "growth must be 'depthwise' or 'leafwise'");
-  check(p.lambda >= 0 && p.minChildWeight >= 0 && p.minSplitGain >= 0, 'lambda, minChildWeight, minSplitGain must be >= 0');
-  check(p.subsample > 0 && p.subsample <= 1 && p.colsample > 0 && p.colsample <= 1, 'subsample and colsample must be in (0, 1]');
-  check(Number.isInteger(p.maxBins) && p.maxBins >= 2 && p.maxBins <= 255, 'maxBins must be an integer in [2, 255]');
-  check(Number.isInteger(p.earlyStoppingRounds) && p.earlyStoppingRounds >= 1, 'earlyStoppingRounds must be >= 1');
+  check(
+    p.lambda >= 0 && p.minChildWeight >= 0 && p.minSplitGain >= 0,
+    'lambda, minChildWeight, minSplitGain must be >= 0',
+  );
+  check(
+    p.subsample > 0 && p.subsample <= 1 && p.colsample > 0 && p.colsample <= 1,
+    'subsample and colsample must be in (0, 1]',
+  );
+  check(
+    Number.isInteger(p.maxBins) && p.maxBins >= 2 && p.maxBins <= 255,
+    'maxBins must be an integer in [2, 255]',
+  );
+  check(
+    Number.isInteger(p.earlyStoppingRounds) && p.earlyStoppingRounds >= 1,
+    'earlyStoppingRounds must be >= 1',
+  );
   check(Number.isInteger(p.threads) && p.threads >= 0 && p.threads <= 2, 'threads must be 0 (auto), 1 or 2');
   if (p.objective === 'quantile') {
     check(p.quantiles.length > 0 && p.quantiles.every((q) => q > 0 && q < 1), 'quantiles must be in (0, 1)');
@@ -41,12 +63,18 @@ function resolveParams(given: Partial<TrainParams> = {}): TrainParams {
 function checkData(d: TrainingData, what: string, spec = d.spec): number {
   const n = d.target.length;
   if (n < 2) throw new RangeError(`${what}: needs at least 2 rows`);
-  if (d.columns.length !== spec.length) throw new RangeError(`${what}: ${d.columns.length} columns for ${spec.length} features`);
+  if (d.columns.length !== spec.length)
+    throw new RangeError(`${what}: ${d.columns.length} columns for ${spec.length} features`);
   d.columns.forEach((c, f) => {
-    if (c.length !== n) throw new RangeError(`${what}: column ${spec[f]!.name} has ${c.length} rows, target has ${n}`);
+    if (c.length !== n)
+      throw new RangeError(`${what}: column ${spec[f]!.name} has ${c.length} rows, target has ${n}`);
   });
-  for (let i = 0; i < n; i++) if (!Number.isFinite(d.target[i])) throw new RangeError(`${what}: target of row ${i} is not finite`);
-  if (d.spec !== spec && JSON.stringify(d.spec.map((s) => [s.name, s.type])) !== JSON.stringify(spec.map((s) => [s.name, s.type]))) {
+  for (let i = 0; i < n; i++)
+    if (!Number.isFinite(d.target[i])) throw new RangeError(`${what}: target of row ${i} is not finite`);
+  if (
+    d.spec !== spec &&
+    JSON.stringify(d.spec.map((s) => [s.name, s.type])) !== JSON.stringify(spec.map((s) => [s.name, s.type]))
+  ) {
     throw new RangeError(`${what}: feature spec differs from the training data's`);
   }
   return n;
@@ -75,7 +103,10 @@ function calibrate(a: ModelArtifact, valid: TrainingData): ModelArtifact['calibr
     hi[i] = pred[outs.length - 1]!;
   }
   const nominal = outs[outs.length - 1]!.quantile! - outs[0]!.quantile!;
-  return conformalize(valid.target, lo, hi, nominal, { lower: outs[0]!.name, upper: outs[outs.length - 1]!.name });
+  return conformalize(valid.target, lo, hi, nominal, {
+    lower: outs[0]!.name,
+    upper: outs[outs.length - 1]!.name,
+  });
 }
 
 export async function train(
@@ -87,7 +118,10 @@ export async function train(
   const p = resolveParams(params);
   const n = checkData(trainData, 'train');
   if (valid) checkData(valid, 'valid', trainData.spec);
-  const spec = trainData.spec.map((s) => ({ ...s, ...(s.categories ? { categories: [...s.categories] } : {}) }));
+  const spec = trainData.spec.map((s) => ({
+    ...s,
+    ...(s.categories ? { categories: [...s.categories] } : {}),
+  }));
   const threads = p.threads > 0 ? p.threads : n >= PARALLEL_ROWS && availableParallelism() >= 2 ? 2 : 1;
   const alloc = threads > 1 ? sharedAlloc : localAlloc;
   const featureBins = buildFeatureBins(spec, trainData.columns, p.maxBins, p.seed);
@@ -98,7 +132,10 @@ export async function train(
   const hess = new Float32Array(alloc(n * 4));
   const rows = new Uint32Array(alloc(n * 4));
   const scratch = new Float64Array(alloc(histSize * 8));
-  const worker = threads > 1 ? await startHistWorker({ bins: binned.bins, nFeatures: binned.nFeatures, rows, grad, hess, scratch }) : undefined;
+  const worker =
+    threads > 1
+      ? await startHistWorker({ bins: binned.bins, nFeatures: binned.nFeatures, rows, grad, hess, scratch })
+      : undefined;
   const outputs: ModelArtifact['outputs'] = [];
   const trees: ModelArtifact['trees'] = [];
   const metrics: ModelArtifact['metrics'] = { outputs: [] };
@@ -109,8 +146,20 @@ export async function train(
       const objective = OBJECTIVES[p.objective](q ?? 0.5);
       const name = q === undefined ? 'p50' : quantileName(q);
       const input = { train: binned, target: trainData.target, params: p, grower, grad, hess };
-      const r = boost(vBinned ? { ...input, valid: { data: vBinned, target: valid!.target } } : input, objective, name, k, p.seed + k, onProgress);
-      outputs.push({ name, objective: objective.name, ...(q === undefined ? {} : { quantile: q }), baseScore: r.baseScore });
+      const r = boost(
+        vBinned ? { ...input, valid: { data: vBinned, target: valid!.target } } : input,
+        objective,
+        name,
+        k,
+        p.seed + k,
+        onProgress,
+      );
+      outputs.push({
+        name,
+        objective: objective.name,
+        ...(q === undefined ? {} : { quantile: q }),
+        baseScore: r.baseScore,
+      });
       for (const t of r.trees) {
         fillInternalValues(t);
         trees.push(t);

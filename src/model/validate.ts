@@ -26,7 +26,8 @@ function arr(v: unknown, path: string): unknown[] {
 }
 
 function finite(v: unknown, path: string): number {
-  if (typeof v !== 'number' || !Number.isFinite(v)) throw new Invalid(path, `must be a finite number, got ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isFinite(v))
+    throw new Invalid(path, `must be a finite number, got ${JSON.stringify(v)}`);
   return v;
 }
 
@@ -52,10 +53,12 @@ function checkSpec(v: unknown): FeatureSpec[] {
     const name = str(f.name, `${p}.name`);
     if (seen.has(name)) throw new Invalid(`${p}.name`, `duplicate feature name ${JSON.stringify(name)}`);
     seen.add(name);
-    if (f.type !== 'numeric' && f.type !== 'categorical') throw new Invalid(`${p}.type`, "must be 'numeric' or 'categorical'");
+    if (f.type !== 'numeric' && f.type !== 'categorical')
+      throw new Invalid(`${p}.type`, "must be 'numeric' or 'categorical'");
     const out: FeatureSpec = { name, type: f.type };
     if (f.categories !== undefined) {
-      if (f.type !== 'categorical') throw new Invalid(`${p}.categories`, 'only categorical features have categories');
+      if (f.type !== 'categorical')
+        throw new Invalid(`${p}.categories`, 'only categorical features have categories');
       out.categories = arr(f.categories, `${p}.categories`).map((c, j) => {
         if (typeof c !== 'string') throw new Invalid(`${p}.categories[${j}]`, 'must be a string');
         return c;
@@ -69,24 +72,42 @@ function checkTree(raw: unknown, p: string, spec: FeatureSpec[], nOut: number): 
   const t = obj(raw, p);
   const output = int(t.output, `${p}.output`, 0, nOut - 1);
   const keys = ['feature', 'threshold', 'defaultLeft', 'left', 'right', 'value', 'gain', 'cover'] as const;
-  const cols = Object.fromEntries(keys.map((k) => [k, arr(t[k], `${p}.${k}`)])) as Record<(typeof keys)[number], unknown[]>;
+  const cols = Object.fromEntries(keys.map((k) => [k, arr(t[k], `${p}.${k}`)])) as Record<
+    (typeof keys)[number],
+    unknown[]
+  >;
   const n = cols.feature.length;
   if (n === 0) throw new Invalid(`${p}.feature`, 'a tree needs at least one node');
-  for (const k of keys) if (cols[k].length !== n) throw new Invalid(`${p}.${k}`, `has ${cols[k].length} entries, expected ${n}`);
+  for (const k of keys)
+    if (cols[k].length !== n) throw new Invalid(`${p}.${k}`, `has ${cols[k].length} entries, expected ${n}`);
   const parents = new Int32Array(n);
-  const tree: ArtifactTree = { output, feature: [], threshold: [], defaultLeft: [], left: [], right: [], value: [], gain: [], cover: [] };
+  const tree: ArtifactTree = {
+    output,
+    feature: [],
+    threshold: [],
+    defaultLeft: [],
+    left: [],
+    right: [],
+    value: [],
+    gain: [],
+    cover: [],
+  };
   for (let i = 0; i < n; i++) {
     const l = int(cols.left[i], `${p}.left[${i}]`, -1, n - 1);
     const r = int(cols.right[i], `${p}.right[${i}]`, -1, n - 1);
     const leaf = l === -1;
     if ((r === -1) !== leaf) throw new Invalid(`${p}.right[${i}]`, 'a node has both children or none');
     const f = int(cols.feature[i], `${p}.feature[${i}]`, -1, spec.length - 1);
-    if (leaf !== (f === -1)) throw new Invalid(`${p}.feature[${i}]`, leaf ? 'a leaf has feature -1' : 'a split needs a feature');
+    if (leaf !== (f === -1))
+      throw new Invalid(`${p}.feature[${i}]`, leaf ? 'a leaf has feature -1' : 'a split needs a feature');
     const dl = cols.defaultLeft[i];
-    if (dl !== 0 && dl !== 1 && dl !== true && dl !== false) throw new Invalid(`${p}.defaultLeft[${i}]`, 'must be 0 or 1');
+    if (dl !== 0 && dl !== 1 && dl !== true && dl !== false)
+      throw new Invalid(`${p}.defaultLeft[${i}]`, 'must be 0 or 1');
     for (const c of leaf ? [] : [l, r]) {
-      if (c === 0 || c === i) throw new Invalid(`${p}.${c === l ? 'left' : 'right'}[${i}]`, `child ${c} would make a cycle`);
-      if (++parents[c]! > 1) throw new Invalid(`${p}.${c === l ? 'left' : 'right'}[${i}]`, `node ${c} has two parents`);
+      if (c === 0 || c === i)
+        throw new Invalid(`${p}.${c === l ? 'left' : 'right'}[${i}]`, `child ${c} would make a cycle`);
+      if (++parents[c]! > 1)
+        throw new Invalid(`${p}.${c === l ? 'left' : 'right'}[${i}]`, `node ${c} has two parents`);
     }
     tree.feature.push(f);
     tree.left.push(l);
@@ -105,7 +126,8 @@ function checkTree(raw: unknown, p: string, spec: FeatureSpec[], nOut: number): 
     reached++;
     if (tree.left[i]! >= 0) stack.push(tree.left[i]!, tree.right[i]!);
   }
-  if (reached !== n) throw new Invalid(`${p}.left`, `only ${reached} of ${n} nodes are reachable from the root`);
+  if (reached !== n)
+    throw new Invalid(`${p}.left`, `only ${reached} of ${n} nodes are reachable from the root`);
   if (t.categorical !== undefined) {
     const seen = new Set<number>();
     tree.categorical = arr(t.categorical, `${p}.categorical`).map((rc, j) => {
@@ -115,14 +137,19 @@ function checkTree(raw: unknown, p: string, spec: FeatureSpec[], nOut: number): 
       if (tree.left[node]! < 0) throw new Invalid(`${cp}.node`, `node ${node} is a leaf`);
       if (seen.has(node)) throw new Invalid(`${cp}.node`, `node ${node} listed twice`);
       seen.add(node);
-      if (spec[tree.feature[node]!]!.type !== 'categorical') throw new Invalid(`${cp}.node`, 'splits a numeric feature');
+      if (spec[tree.feature[node]!]!.type !== 'categorical')
+        throw new Invalid(`${cp}.node`, 'splits a numeric feature');
       const set = arr(c.set, `${cp}.set`).map((v, k) => int(v, `${cp}.set[${k}]`, 0, MAX_CATEGORY));
       if (typeof c.setGoesLeft !== 'boolean') throw new Invalid(`${cp}.setGoesLeft`, 'must be a boolean');
       return { node, set, setGoesLeft: c.setGoesLeft };
     });
   }
   for (let i = 0; i < n; i++) {
-    if (tree.left[i]! >= 0 && spec[tree.feature[i]!]!.type === 'categorical' && !tree.categorical?.some((c) => c.node === i)) {
+    if (
+      tree.left[i]! >= 0 &&
+      spec[tree.feature[i]!]!.type === 'categorical' &&
+      !tree.categorical?.some((c) => c.node === i)
+    ) {
       throw new Invalid(`${p}.feature[${i}]`, 'categorical feature split without a category set');
     }
   }
@@ -131,9 +158,13 @@ function checkTree(raw: unknown, p: string, spec: FeatureSpec[], nOut: number): 
 
 function check(json: unknown): ModelArtifact {
   const a = obj(json, '(root)');
-  if (a.format !== ARTIFACT_FORMAT) throw new Invalid('format', `expected ${JSON.stringify(ARTIFACT_FORMAT)}`);
+  if (a.format !== ARTIFACT_FORMAT)
+    throw new Invalid('format', `expected ${JSON.stringify(ARTIFACT_FORMAT)}`);
   if (a.formatVersion !== ARTIFACT_VERSION) {
-    throw new Invalid('formatVersion', `version ${JSON.stringify(a.formatVersion)} is not supported (this build reads ${ARTIFACT_VERSION})`);
+    throw new Invalid(
+      'formatVersion',
+      `version ${JSON.stringify(a.formatVersion)} is not supported (this build reads ${ARTIFACT_VERSION})`,
+    );
   }
   const spec = checkSpec(a.spec);
   const outputs = arr(a.outputs, 'outputs').map((raw, i) => {
@@ -151,7 +182,8 @@ function check(json: unknown): ModelArtifact {
     return out;
   });
   if (outputs.length === 0) throw new Invalid('outputs', 'must list at least one output');
-  if (new Set(outputs.map((o) => o.name)).size !== outputs.length) throw new Invalid('outputs', 'output names must be unique');
+  if (new Set(outputs.map((o) => o.name)).size !== outputs.length)
+    throw new Invalid('outputs', 'output names must be unique');
   const trees = arr(a.trees, 'trees').map((t, i) => checkTree(t, `trees[${i}]`, spec, outputs.length));
   const params = obj(a.params, 'params');
   const metrics = obj(a.metrics, 'metrics');
@@ -163,7 +195,8 @@ function check(json: unknown): ModelArtifact {
     for (const k of ['lower', 'upper'] as const) {
       if (!outputs.some((o) => o.name === c[k])) throw new Invalid(`calibration.${k}`, 'must name an output');
     }
-    for (const k of ['nominal', 'adjustment', 'rows', 'validCoverageBefore', 'validCoverageAfter'] as const) finite(c[k], `calibration.${k}`);
+    for (const k of ['nominal', 'adjustment', 'rows', 'validCoverageBefore', 'validCoverageAfter'] as const)
+      finite(c[k], `calibration.${k}`);
     calibration = c as unknown as NonNullable<ModelArtifact['calibration']>;
   }
   const trainedAt = str(a.trainedAt, 'trainedAt');
@@ -189,7 +222,8 @@ export function validateArtifact(json: unknown): Result<ModelArtifact> {
     return { ok: true, value: check(json) };
   } catch (e) {
     if (!(e instanceof Invalid)) throw e;
-    const code = e.path === 'format' || e.path === 'formatVersion' ? 'unsupported_format' : 'invalid_artifact';
+    const code =
+      e.path === 'format' || e.path === 'formatVersion' ? 'unsupported_format' : 'invalid_artifact';
     return { ok: false, error: new ModelLoadError(code, e.message, e.path) };
   }
 }

@@ -8,6 +8,7 @@ const expected = JSON.parse(readFileSync(new URL('expected.json', dir), 'utf8'))
   feature_names: string[];
   rows: Array<Array<number | null>>;
   predictions: number[];
+  contributions: number[][];
 };
 const rows = expected.rows.map((r) => r.map((v) => (v === null ? NaN : v)));
 
@@ -31,17 +32,30 @@ describe('XGBoost import', () => {
     });
   });
 
+  it("gives XGBoost's own TreeSHAP contributions (pred_contribs)", () => {
+    rows.forEach((row, i) => {
+      const got = model.contributions(row);
+      const want = expected.contributions[i]!;
+      expect(got.length).toBe(want.length);
+      want.forEach((w, f) => expect(Math.abs(got[f]! - w)).toBeLessThan(1e-3 * Math.max(1, Math.abs(w))));
+    });
+  });
+
   it('keeps parity through the converted etaserve artifact', () => {
     const again = loadModel(JSON.parse(JSON.stringify(model.artifact)));
     if (!again.ok) throw again.error;
     const flat = new Float64Array(rows.flat());
     const out = new Float64Array(rows.length);
     again.value.predictBatch(flat, rows.length, out);
-    out.forEach((p, i) => expect(Math.abs(p - expected.predictions[i]!) / Math.abs(expected.predictions[i]!)).toBeLessThan(1e-4));
+    out.forEach((p, i) =>
+      expect(Math.abs(p - expected.predictions[i]!) / Math.abs(expected.predictions[i]!)).toBeLessThan(1e-4),
+    );
   });
 
   it('refuses an XGBoost model with a link function', () => {
-    const json = JSON.parse(modelText.replace(/NaN/g, 'null')) as { learner: { objective: { name: string } } };
+    const json = JSON.parse(modelText.replace(/NaN/g, 'null')) as {
+      learner: { objective: { name: string } };
+    };
     json.learner.objective.name = 'binary:logistic';
     const r = loadModel(json);
     expect(r.ok).toBe(false);
@@ -52,7 +66,9 @@ describe('XGBoost import', () => {
   });
 
   it('names the broken node of a damaged XGBoost tree', () => {
-    const json = JSON.parse(modelText.replace(/NaN/g, 'null')) as { learner: { gradient_booster: { model: { trees: Array<{ left_children: number[] }> } } } };
+    const json = JSON.parse(modelText.replace(/NaN/g, 'null')) as {
+      learner: { gradient_booster: { model: { trees: Array<{ left_children: number[] }> } } };
+    };
     json.learner.gradient_booster.model.trees[2]!.left_children[0] = 9999;
     const r = loadModel(json);
     expect(r.ok).toBe(false);

@@ -1,4 +1,11 @@
-import { ARTIFACT_FORMAT, ARTIFACT_VERSION, fillInternalValues, quantileName, type ArtifactTree, type ModelArtifact } from './artifact.js';
+import {
+  ARTIFACT_FORMAT,
+  ARTIFACT_VERSION,
+  fillInternalValues,
+  quantileName,
+  type ArtifactTree,
+  type ModelArtifact,
+} from './artifact.js';
 import { ModelLoadError, type Result } from './errors.js';
 import type { FeatureSpec } from './types.js';
 
@@ -47,8 +54,12 @@ function nums(v: unknown, path: string, n?: number, nullIsNaN = false): number[]
 function numList(v: unknown, path: string): number[] {
   if (typeof v === 'number') return [v];
   if (typeof v !== 'string') throw new Bad(path, 'must be a number or numeric string');
-  const out = v.replace(/^\[|\]$/g, '').split(',').map((s) => Number(s.trim()));
-  if (out.length === 0 || out.some((x) => !Number.isFinite(x))) throw new Bad(path, `not numeric: ${JSON.stringify(v)}`);
+  const out = v
+    .replace(/^\[|\]$/g, '')
+    .split(',')
+    .map((s) => Number(s.trim()));
+  if (out.length === 0 || out.some((x) => !Number.isFinite(x)))
+    throw new Bad(path, `not numeric: ${JSON.stringify(v)}`);
   return out;
 }
 
@@ -60,8 +71,12 @@ function convertTree(raw: unknown, p: string, output: number, weight: number, nF
   const feat = nums(t.split_indices, `${p}.split_indices`, n);
   const cond = nums(t.split_conditions, `${p}.split_conditions`, n, true);
   const dl = nums(t.default_left, `${p}.default_left`, n);
-  const gain = t.loss_changes === undefined ? new Array<number>(n).fill(0) : nums(t.loss_changes, `${p}.loss_changes`, n);
-  const cover = t.sum_hessian === undefined ? new Array<number>(n).fill(1) : nums(t.sum_hessian, `${p}.sum_hessian`, n);
+  const gain =
+    t.loss_changes === undefined
+      ? new Array<number>(n).fill(0)
+      : nums(t.loss_changes, `${p}.loss_changes`, n);
+  const cover =
+    t.sum_hessian === undefined ? new Array<number>(n).fill(1) : nums(t.sum_hessian, `${p}.sum_hessian`, n);
   const cats = new Map<number, number[]>();
   if (Array.isArray(t.categories_nodes) && t.categories_nodes.length > 0) {
     const nodes = nums(t.categories_nodes, `${p}.categories_nodes`);
@@ -70,12 +85,23 @@ function convertTree(raw: unknown, p: string, output: number, weight: number, nF
     const all = nums(t.categories, `${p}.categories`);
     nodes.forEach((node, k) => {
       const end = segs[k]! + sizes[k]!;
-      if (segs[k]! < 0 || end > all.length) throw new Bad(`${p}.categories_segments[${k}]`, 'points outside categories');
+      if (segs[k]! < 0 || end > all.length)
+        throw new Bad(`${p}.categories_segments[${k}]`, 'points outside categories');
       cats.set(node, all.slice(segs[k]!, end));
     });
   }
   const splitType = Array.isArray(t.split_type) ? nums(t.split_type, `${p}.split_type`, n) : undefined;
-  const out: ArtifactTree = { output, feature: [], threshold: [], defaultLeft: [], left: [], right: [], value: [], gain: [], cover: [] };
+  const out: ArtifactTree = {
+    output,
+    feature: [],
+    threshold: [],
+    defaultLeft: [],
+    left: [],
+    right: [],
+    value: [],
+    gain: [],
+    cover: [],
+  };
   // Renumber breadth-first from the root; nodes XGBoost pruned but kept in the arrays drop out.
   const ref = new Map<number, number>([[0, 0]]);
   const queue = [0];
@@ -85,15 +111,21 @@ function convertTree(raw: unknown, p: string, output: number, weight: number, nF
     const r = right[i]!;
     const isLeaf = l === -1;
     if (!isLeaf) {
-      for (const [c, name] of [[l, 'left_children'], [r, 'right_children']] as const) {
-        if (!Number.isInteger(c) || c <= 0 || c >= n || ref.has(c)) throw new Bad(`${p}.${name}[${i}]`, `bad child index ${c}`);
+      for (const [c, name] of [
+        [l, 'left_children'],
+        [r, 'right_children'],
+      ] as const) {
+        if (!Number.isInteger(c) || c <= 0 || c >= n || ref.has(c))
+          throw new Bad(`${p}.${name}[${i}]`, `bad child index ${c}`);
         ref.set(c, ref.size);
         queue.push(c);
       }
-      if (!Number.isInteger(feat[i]) || feat[i]! < 0 || feat[i]! >= nF) throw new Bad(`${p}.split_indices[${i}]`, `feature ${feat[i]} out of range`);
+      if (!Number.isInteger(feat[i]) || feat[i]! < 0 || feat[i]! >= nF)
+        throw new Bad(`${p}.split_indices[${i}]`, `feature ${feat[i]} out of range`);
     }
     const isCat = !isLeaf && (cats.has(i) || splitType?.[i] === 1);
-    if (!isCat && !Number.isFinite(cond[i])) throw new Bad(`${p}.split_conditions[${i}]`, `must be a finite number, got ${cond[i]}`);
+    if (!isCat && !Number.isFinite(cond[i]))
+      throw new Bad(`${p}.split_conditions[${i}]`, `must be a finite number, got ${cond[i]}`);
     out.feature.push(isLeaf ? -1 : feat[i]!);
     out.threshold.push(isLeaf || isCat ? 0 : Math.fround(cond[i]!));
     out.defaultLeft.push(!isLeaf && dl[i] ? 1 : 0);
@@ -117,7 +149,11 @@ function convert(json: Obj): ModelArtifact {
   const objective = obj(learner.objective, 'learner.objective');
   const objName = String(objective.name);
   if (!IDENTITY_OBJECTIVES.has(objName)) {
-    throw new Bad('learner.objective.name', `objective ${objName} is not supported (regression objectives without a link only)`, 'unsupported_format');
+    throw new Bad(
+      'learner.objective.name',
+      `objective ${objName} is not supported (regression objectives without a link only)`,
+      'unsupported_format',
+    );
   }
   const gb = obj(learner.gradient_booster, 'learner.gradient_booster');
   let modelPath = 'learner.gradient_booster.model';
@@ -126,11 +162,21 @@ function convert(json: Obj): ModelArtifact {
     modelPath = 'learner.gradient_booster.gbtree.model';
     weights = nums(gb.weight_drop, 'learner.gradient_booster.weight_drop');
   } else if (gb.name !== 'gbtree') {
-    throw new Bad('learner.gradient_booster.name', `booster ${String(gb.name)} is not supported (gbtree or dart)`, 'unsupported_format');
+    throw new Bad(
+      'learner.gradient_booster.name',
+      `booster ${String(gb.name)} is not supported (gbtree or dart)`,
+      'unsupported_format',
+    );
   }
-  const model = obj(modelPath === 'learner.gradient_booster.model' ? gb.model : obj(gb.gbtree, 'learner.gradient_booster.gbtree').model, modelPath);
+  const model = obj(
+    modelPath === 'learner.gradient_booster.model'
+      ? gb.model
+      : obj(gb.gbtree, 'learner.gradient_booster.gbtree').model,
+    modelPath,
+  );
   const nF = numList(lmp.num_feature, 'learner.learner_model_param.num_feature')[0]!;
-  if (!Number.isInteger(nF) || nF < 1) throw new Bad('learner.learner_model_param.num_feature', 'must be a positive integer');
+  if (!Number.isInteger(nF) || nF < 1)
+    throw new Bad('learner.learner_model_param.num_feature', 'must be a positive integer');
   const names = Array.isArray(learner.feature_names) ? (learner.feature_names as unknown[]) : [];
   const types = Array.isArray(learner.feature_types) ? (learner.feature_types as unknown[]) : [];
   const spec: FeatureSpec[] = Array.from({ length: nF }, (_, f) => ({
@@ -139,7 +185,8 @@ function convert(json: Obj): ModelArtifact {
   }));
   let quantiles: number[] | undefined;
   const qp = objective.quantile_loss_param as Obj | undefined;
-  if (objName === 'reg:quantileerror' && qp?.quantile_alpha !== undefined) quantiles = numList(qp.quantile_alpha, 'learner.objective.quantile_loss_param.quantile_alpha');
+  if (objName === 'reg:quantileerror' && qp?.quantile_alpha !== undefined)
+    quantiles = numList(qp.quantile_alpha, 'learner.objective.quantile_loss_param.quantile_alpha');
   const nTargets = Math.max(1, numList(lmp.num_target ?? '1', 'learner.learner_model_param.num_target')[0]!);
   const base = numList(lmp.base_score, 'learner.learner_model_param.base_score');
   const outputs = Array.from({ length: nTargets }, (_, k) => {
@@ -153,10 +200,14 @@ function convert(json: Obj): ModelArtifact {
   });
   const rawTrees = model.trees;
   if (!Array.isArray(rawTrees)) throw new Bad(`${modelPath}.trees`, 'must be an array');
-  const info = model.tree_info === undefined ? rawTrees.map(() => 0) : nums(model.tree_info, `${modelPath}.tree_info`, rawTrees.length);
+  const info =
+    model.tree_info === undefined
+      ? rawTrees.map(() => 0)
+      : nums(model.tree_info, `${modelPath}.tree_info`, rawTrees.length);
   const trees = rawTrees.map((t, i) => {
     const output = info[i]!;
-    if (!Number.isInteger(output) || output < 0 || output >= nTargets) throw new Bad(`${modelPath}.tree_info[${i}]`, `output ${output} out of range`);
+    if (!Number.isInteger(output) || output < 0 || output >= nTargets)
+      throw new Bad(`${modelPath}.tree_info[${i}]`, `output ${output} out of range`);
     return convertTree(t, `${modelPath}.trees[${i}]`, output, weights?.[i] ?? 1, nF);
   });
   const version = Array.isArray(json.version) ? json.version.join('.') : undefined;
@@ -167,7 +218,12 @@ function convert(json: Obj): ModelArtifact {
     spec,
     outputs,
     trees,
-    params: { source: 'xgboost', objective: objName, booster: gb.name, ...(attrs.best_iteration !== undefined ? { bestIteration: Number(attrs.best_iteration) } : {}) },
+    params: {
+      source: 'xgboost',
+      objective: objName,
+      booster: gb.name,
+      ...(attrs.best_iteration !== undefined ? { bestIteration: Number(attrs.best_iteration) } : {}),
+    },
     metrics: { outputs: [] },
     calibration: null,
     trainedAt: new Date(0).toISOString(),

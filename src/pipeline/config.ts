@@ -1,5 +1,38 @@
 import { Type, type Static } from 'typebox';
 
+/** The promotion policy: a challenger replaces the champion only when these hold, and every decision is logged. */
+export const policyConfigSchema = Type.Object(
+  {
+    minImprovement: Type.Number({
+      default: 0.02,
+      minimum: 0,
+      maximum: 1,
+      description: 'Share by which the new model’s hold-out MAE must beat the champion’s on the same rows (0.02 = 2%)',
+    }),
+    maxShadowMaeRatio: Type.Number({
+      default: 1,
+      minimum: 0,
+      description: 'When shadow results exist, the challenger’s shadow MAE over the champion’s must be at most this',
+    }),
+    minShadowSamples: Type.Integer({
+      default: 100,
+      minimum: 0,
+      description: 'Shadow comparisons needed before the shadow rule applies (below it, it is skipped and said so)',
+    }),
+    maxCoverageDrop: Type.Number({
+      default: 0.05,
+      minimum: 0,
+      maximum: 1,
+      description: 'The p10–p90 coverage may fall at most this much below the champion’s',
+    }),
+    autoPromote: Type.Boolean({
+      default: true,
+      description: 'Promote when the policy passes; false registers the model as challenger for a person to promote',
+    }),
+  },
+  { default: {} },
+);
+
 /** The `pipeline` section. */
 export const pipelineConfigSchema = Type.Object(
   {
@@ -28,8 +61,33 @@ export const pipelineConfigSchema = Type.Object(
       description:
         'Next share, for early stopping and range calibration; the newest rest is the test hold-out',
     }),
+    schedule: Type.String({
+      default: '*/5 * * * *',
+      description:
+        'Cron expression (minute hour day-of-month month day-of-week, UTC) of continuous training; empty disables it. Production: daily, e.g. "30 3 * * *"',
+    }),
+    windowDays: Type.Integer({
+      default: 14,
+      minimum: 1,
+      maximum: 365,
+      description: 'Days of orders each scheduled run trains and evaluates on',
+    }),
+    minLakeOrders: Type.Integer({
+      default: 2000,
+      minimum: 50,
+      description:
+        'Delivered orders the lake must hold in the window for a run to train on real events; below it the run trains on simulated history (the demo)',
+    }),
+    compactBatch: Type.Integer({
+      default: 50_000,
+      minimum: 100,
+      maximum: 10_000_000,
+      description: 'Events per Parquet write when compacting the event log',
+    }),
+    policy: policyConfigSchema,
   },
   { default: {} },
 );
 
 export type PipelineConfig = Static<typeof pipelineConfigSchema>;
+export type PolicyConfig = Static<typeof policyConfigSchema>;

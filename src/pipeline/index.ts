@@ -1,6 +1,38 @@
-export { pipelineConfigSchema, type PipelineConfig } from './config.js';
+export { AccuracyJoin, type AccuracyStats, type AccuracySummary, type Observation } from './accuracy/join.js';
+export { startAccuracyProjection, type AccuracyProjection, type AccuracyProjectionOptions } from './accuracy/projection.js';
+export {
+  pipelineConfigSchema,
+  policyConfigSchema,
+  type PipelineConfig,
+  type PolicyConfig,
+} from './config.js';
+export { csvData, readMapping, type CsvMapping, type TimeSpec, type ValueSpec } from './csv-mapping.js';
+export { openDuck, type Duck } from './duckdb.js';
 export { ensureChampion, type EnsureChampionOptions, type EnsureChampionResult } from './ensure-champion.js';
+export { ewmaBlock, trainingRowsSql } from './etl-sql.js';
 export { baselineMae, evaluateModel } from './evaluate.js';
+export { flattenEvent, historyToEvents, type FlatEvent, type LogEvent } from './history-events.js';
+export {
+  compactEventLog,
+  lakeDirOf,
+  lakeEventsRelation,
+  writeEventsToLake,
+  type CompactionResult,
+  type EventSource,
+} from './lake.js';
+export { decidePromotion, type PolicyCheck, type PolicyDecision, type ShadowSummary } from './policy.js';
+export { featureProfile, goldenSet } from './profile.js';
+export type { RunReport } from './report/report.js';
+export {
+  newRunId,
+  reportsDirOf,
+  runTraining,
+  type TrainingData,
+  type TrainingRunOptions,
+  type TrainingRunResult,
+} from './run.js';
+export { countLakeOrders, parquetData, simulatedData } from './sources.js';
+export { buildTrainingTableSql, historyFromEvents, prepareEtl } from './sql-training-table.js';
 export {
   DEFAULT_TRAIN_PARAMS,
   formatMetrics,

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { defaultSpeedsFile } from '../geo/index.js';
 import { loadModel } from '../model/index.js';
-import { FileModelRegistry, InMemoryModelRegistry } from '../registry/index.js';
+import { InMemoryModelRegistry, openModelRegistry } from '../registry/index.js';
 import { generateHistory } from '../simulator/index.js';
 import { ensureChampion } from './ensure-champion.js';
 import { registerTrained, trainFromHistory } from './train-model.js';
@@ -45,7 +45,7 @@ describe('training from simulated history', () => {
   it('ensureChampion trains once, writes the zone speeds, and returns the city’s stores', async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'ensure-'));
     try {
-      const registry = new FileModelRegistry(path.join(dataDir, 'registry'));
+      const registry = openModelRegistry({ database: 'sqlite', sqliteFile: path.join(dataDir, 'etaserve.db') });
       const lines: string[] = [];
       const options = {
         dataDir,

@@ -6,9 +6,16 @@ import {
   type TrainProgress,
 } from '../model/index.js';
 import { ZoneSpeedTable, type GeoConfig, type ZoneSpeedTableJson } from '../geo/index.js';
-import type { ModelRecord, ModelRegistry } from '../registry/index.js';
+import type { FeatureProfile, GoldenSet, ModelRecord, ModelRegistry } from '../registry/index.js';
 import { baselineMae, evaluateModel } from './evaluate.js';
-import { buildTrainingTable, learnSpeedsBefore, sliceRows, type OrderHistory } from './training-table.js';
+import { featureProfile, goldenSet } from './profile.js';
+import {
+  buildTrainingTable,
+  learnSpeedsBefore,
+  sliceRows,
+  type OrderHistory,
+  type TrainingTable,
+} from './training-table.js';
 
 /** Quantile boosting for p10/p50/p90, sized so that the first start trains in well under a minute on 2 cores. */
 export const DEFAULT_TRAIN_PARAMS: Partial<TrainParams> = {
@@ -40,6 +47,10 @@ export interface TrainFromHistoryOptions {
   split?: { train: number; valid: number };
   geo?: Partial<GeoConfig>;
   onProgress?: (p: PipelineProgress) => void;
+  /** Builds the table with these speeds; default: the TypeScript replay. The lake path passes the SQL ETL. */
+  buildTable?: (speeds: ZoneSpeedTable) => Promise<TrainingTable>;
+  /** Rows only for orders created in [fromMs, toMs): a window of a longer history. */
+  window?: { fromMs: number; toMs: number };
 }
 
 export interface TrainedModel {
@@ -49,6 +60,12 @@ export interface TrainedModel {
   speeds: ZoneSpeedTableJson;
   trainEndMs: number;
   validEndMs: number;
+  /** Rows [nValid, nRows) of `table` are the hold-out every comparison uses. */
+  table: TrainingTable;
+  nTrain: number;
+  nValid: number;
+  golden: GoldenSet;
+  profile: FeatureProfile;
 }
 
 /**
@@ -61,7 +78,10 @@ export async function trainFromHistory(
 ): Promise<TrainedModel> {
   const progress = options.onProgress ?? (() => undefined);
   const split = options.split ?? { train: 0.7, valid: 0.15 };
-  const created = history.orders.filter((o) => o.delivered_at_ms !== null).map((o) => o.created_at_ms);
+  const w = options.window ?? { fromMs: Number.NEGATIVE_INFINITY, toMs: Number.POSITIVE_INFINITY };
+  const created = history.orders
+    .filter((o) => o.delivered_at_ms !== null && o.created_at_ms >= w.fromMs && o.created_at_ms < w.toMs)
+    .map((o) => o.created_at_ms);
   if (created.length < 50) throw new RangeError(`too few delivered orders to train on: ${created.length}`);
   const sorted = Float64Array.from(created).sort();
   const trainEndMs = sorted[Math.floor(sorted.length * split.train)]!;
@@ -75,7 +95,9 @@ export async function trainFromHistory(
     message: `zone speeds from ${speedsJson.trips} rides in ${Object.keys(speedsJson.zones).length} zones`,
   });
 
-  const table = buildTrainingTable(history, { speeds: speeds.value, geo: options.geo });
+  const table = options.buildTable
+    ? await options.buildTable(speeds.value)
+    : buildTrainingTable(history, { speeds: speeds.value, geo: options.geo, ...options.window });
   const nTrain = lowerBound(table.createdAtMs, trainEndMs);
   const nValid = lowerBound(table.createdAtMs, validEndMs);
   progress({
@@ -97,18 +119,37 @@ export async function trainFromHistory(
     n_valid: nValid - nTrain,
   };
   progress({ stage: 'evaluate', message: formatMetrics(metrics) });
-  return { artifact, metrics, speeds: speedsJson, trainEndMs, validEndMs };
+  return {
+    artifact,
+    metrics,
+    speeds: speedsJson,
+    trainEndMs,
+    validEndMs,
+    table,
+    nTrain,
+    nValid,
+    golden: goldenSet(loaded.value, table, nValid, table.nRows),
+    profile: featureProfile(table, 0, nTrain),
+  };
 }
 
-/** Registers the model; it becomes champion only when there is none, so a person decides any later promotion. */
+/**
+ * Registers the model with its golden set and training profile; it becomes champion only when there is none, so
+ * the promotion policy or a person decides any later promotion.
+ */
 export async function registerTrained(
   registry: ModelRegistry,
-  trained: TrainedModel,
+  trained: Pick<TrainedModel, 'artifact' | 'metrics' | 'golden' | 'profile'>,
   source: string,
 ): Promise<ModelRecord> {
-  const record = await registry.register(trained.artifact, { source, metrics: trained.metrics });
+  const record = await registry.register(trained.artifact, {
+    source,
+    metrics: trained.metrics,
+    golden: trained.golden,
+    profile: trained.profile,
+  });
   if ((await registry.resolve('champion')) === undefined) {
-    await registry.setAlias('champion', record.version);
+    await registry.setAlias('champion', record.version, 'first model');
     return { ...record, aliases: ['champion'] };
   }
   return record;

@@ -17,10 +17,18 @@ export function configReference(schema: TObject): string {
     const [head] = leaf.path;
     if (head !== section) {
       section = head!;
-      lines.push(`## ${section}`, '', '| key | variable | default | expected | description |', '|---|---|---|---|---|');
+      lines.push(
+        `## ${section}`,
+        '',
+        '| key | variable | default | expected | description |',
+        '|---|---|---|---|---|',
+      );
     }
     const schemaDefault = (leaf.schema as { default?: unknown }).default;
-    const description = String((leaf.schema as { description?: string }).description ?? '').replace(/\|/g, '\\|');
+    const description = String((leaf.schema as { description?: string }).description ?? '').replace(
+      /\|/g,
+      '\\|',
+    );
     lines.push(
       `| \`${leaf.path.join('.')}\` | \`${leaf.env}\` | \`${JSON.stringify(schemaDefault)}\` | ${describeExpected(leaf.schema)} | ${description} |`,
     );

@@ -24,7 +24,10 @@ describe('loadConfig', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'cfg-'));
     const file = path.join(dir, 'etaserve.yaml');
     writeFileSync(file, 'gateway:\n  port: 9000\n  mode: fast\n');
-    const config = loadConfig(schema, { file, env: { ETASERVE_GATEWAY_PORT: '9100', ETASERVE_DATA_DIR: '/srv/eta' } });
+    const config = loadConfig(schema, {
+      file,
+      env: { ETASERVE_GATEWAY_PORT: '9100', ETASERVE_DATA_DIR: '/srv/eta' },
+    });
     expect(config.gateway.port).toBe(9100);
     expect(config.gateway.mode).toBe('fast');
     expect(config.platform.dataDir).toBe('/srv/eta');
@@ -35,25 +38,33 @@ describe('loadConfig', () => {
     expect(() => loadConfig(schema, { env: { ETASERVE_GATEWAY_PORT: 'eighty' } })).toThrow(
       'config: gateway.port = "eighty" (from ETASERVE_GATEWAY_PORT) is invalid: expected an integer from 0 to 65535',
     );
-    expect(() => loadConfig(schema, { env: { ETASERVE_GATEWAY_MODE: 'turbo' } })).toThrow('expected one of fast, safe');
+    expect(() => loadConfig(schema, { env: { ETASERVE_GATEWAY_MODE: 'turbo' } })).toThrow(
+      'expected one of fast, safe',
+    );
   });
 
   it('refuses unknown keys in the file instead of ignoring a typo', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'cfg-'));
     const file = path.join(dir, 'etaserve.json');
     writeFileSync(file, JSON.stringify({ gateway: { prot: 1 } }));
-    expect(() => loadConfig(schema, { file, env: {} })).toThrow(new ConfigError(`config: unknown key gateway.prot (from file ${file})`));
+    expect(() => loadConfig(schema, { file, env: {} })).toThrow(
+      new ConfigError(`config: unknown key gateway.prot (from file ${file})`),
+    );
   });
 
   it('splits lists and honours a leaf-level variable name', () => {
-    const config = loadConfig(schema, { env: { ETASERVE_GATEWAY_URLS: 'http://a:1, http://b:2', ETASERVE_DEMO_API_KEY: 'k' } });
+    const config = loadConfig(schema, {
+      env: { ETASERVE_GATEWAY_URLS: 'http://a:1, http://b:2', ETASERVE_DEMO_API_KEY: 'k' },
+    });
     expect(config.gateway.urls).toEqual(['http://a:1', 'http://b:2']);
     expect(config.gateway.demoKey).toBe('k');
     expect(configLeaves(schema).map((l) => l.env)).toContain('ETASERVE_LOG_LEVEL');
   });
 
   it('reports an unreadable or malformed file in one line', () => {
-    expect(() => loadConfig(schema, { file: '/nonexistent/etaserve.yaml', env: {} })).toThrow(/cannot read config file/);
+    expect(() => loadConfig(schema, { file: '/nonexistent/etaserve.yaml', env: {} })).toThrow(
+      /cannot read config file/,
+    );
     const dir = mkdtempSync(path.join(tmpdir(), 'cfg-'));
     const file = path.join(dir, 'bad.json');
     writeFileSync(file, '{"gateway": ');

@@ -92,8 +92,15 @@ function deepMerge(base: Record<string, unknown>, top: Record<string, unknown>):
   for (const [key, value] of Object.entries(top)) {
     const prev = out[key];
     const bothObjects =
-      typeof prev === 'object' && prev !== null && !Array.isArray(prev) && typeof value === 'object' && value !== null && !Array.isArray(value);
-    out[key] = bothObjects ? deepMerge(prev as Record<string, unknown>, value as Record<string, unknown>) : value;
+      typeof prev === 'object' &&
+      prev !== null &&
+      !Array.isArray(prev) &&
+      typeof value === 'object' &&
+      value !== null &&
+      !Array.isArray(value);
+    out[key] = bothObjects
+      ? deepMerge(prev as Record<string, unknown>, value as Record<string, unknown>)
+      : value;
   }
   return out;
 }
@@ -101,7 +108,8 @@ function deepMerge(base: Record<string, unknown>, top: Record<string, unknown>):
 /** "an integer from 0 to 65535", "one of sqlite, postgres": what the schema expects, in words. */
 export function describeExpected(schema: Record<string, unknown>): string {
   const anyOf = schema.anyOf as Record<string, unknown>[] | undefined;
-  if (anyOf && anyOf.every((s) => 'const' in s)) return `one of ${anyOf.map((s) => String(s.const)).join(', ')}`;
+  if (anyOf && anyOf.every((s) => 'const' in s))
+    return `one of ${anyOf.map((s) => String(s.const)).join(', ')}`;
   const range = (): string => {
     const { minimum: min, maximum: max } = schema as { minimum?: number; maximum?: number };
     if (min !== undefined && max !== undefined) return ` from ${min} to ${max}`;
@@ -135,10 +143,13 @@ function readConfigFile(file: string): Record<string, unknown> {
   try {
     const parsed: unknown = file.endsWith('.json') ? JSON.parse(text) : parseYaml(text);
     if (parsed === null || parsed === undefined) return {};
-    if (typeof parsed !== 'object' || Array.isArray(parsed)) throw new Error('the top level must be a mapping');
+    if (typeof parsed !== 'object' || Array.isArray(parsed))
+      throw new Error('the top level must be a mapping');
     return parsed as Record<string, unknown>;
   } catch (e) {
-    throw new ConfigError(`config: ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message}`);
+    throw new ConfigError(
+      `config: ${file} is not valid ${file.endsWith('.json') ? 'JSON' : 'YAML'}: ${(e as Error).message}`,
+    );
   }
 }
 
@@ -150,7 +161,8 @@ export function loadConfig<S extends TObject>(schema: S, options: LoadConfigOpti
   if (options.file) {
     fromFile = readConfigFile(options.file);
     merged = fromFile;
-    for (const leaf of leaves) if (getPath(merged, leaf.path) !== undefined) sources.set(leaf.path.join('.'), `file ${options.file}`);
+    for (const leaf of leaves)
+      if (getPath(merged, leaf.path) !== undefined) sources.set(leaf.path.join('.'), `file ${options.file}`);
   }
   const env = options.env ?? process.env;
   for (const leaf of leaves) {
@@ -162,7 +174,9 @@ export function loadConfig<S extends TObject>(schema: S, options: LoadConfigOpti
   if (options.overrides) merged = deepMerge(merged, options.overrides);
 
   const known = new Set(leaves.map((l) => l.path.join('.')));
-  const unknown = listPaths(merged).find((p) => !known.has(p) && ![...known].some((k) => k.startsWith(`${p}.`)));
+  const unknown = listPaths(merged).find(
+    (p) => !known.has(p) && ![...known].some((k) => k.startsWith(`${p}.`)),
+  );
   if (unknown) {
     const from = getPath(fromFile, unknown.split('.')) !== undefined ? ` (from file ${options.file})` : '';
     throw new ConfigError(`config: unknown key ${unknown}${from}`);
@@ -178,12 +192,15 @@ export function loadConfig<S extends TObject>(schema: S, options: LoadConfigOpti
     const got = getPath(value, path);
     const from = sources.get(key);
     const expected = leaf ? describeExpected(leaf.schema) : first.message;
-    throw new ConfigError(`config: ${key} = ${JSON.stringify(got)}${from ? ` (from ${from})` : ''} is invalid: expected ${expected}`);
+    throw new ConfigError(
+      `config: ${key} = ${JSON.stringify(got)}${from ? ` (from ${from})` : ''} is invalid: expected ${expected}`,
+    );
   }
   return value as Static<S>;
 }
 
 function listPaths(value: unknown, prefix: string[] = []): string[] {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return prefix.length ? [prefix.join('.')] : [];
+  if (typeof value !== 'object' || value === null || Array.isArray(value))
+    return prefix.length ? [prefix.join('.')] : [];
   return Object.entries(value).flatMap(([k, v]) => listPaths(v, [...prefix, k]));
 }

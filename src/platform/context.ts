@@ -21,10 +21,17 @@ export function newSpanId(): string {
 }
 
 /** Continue an incoming W3C `traceparent`, or start a new trace. */
-export function contextFromHeaders(traceparent: string | undefined, requestId: string | undefined): RequestContext {
+export function contextFromHeaders(
+  traceparent: string | undefined,
+  requestId: string | undefined,
+): RequestContext {
   const match = traceparent ? TRACEPARENT.exec(traceparent) : null;
   const traceId = match?.[1] ?? newTraceId();
-  return { traceId, spanId: newSpanId(), requestId: requestId && requestId.length <= 128 ? requestId : traceId };
+  return {
+    traceId,
+    spanId: newSpanId(),
+    requestId: requestId && requestId.length <= 128 ? requestId : traceId,
+  };
 }
 
 /** The `traceparent` for a call made on behalf of the current request, if any. */

@@ -23,6 +23,7 @@ export const HTTP_STATUS = {
   overloaded: 503,
   not_ready: 503,
   database_unavailable: 503,
+  event_log_unavailable: 503,
   model_not_loaded: 503,
   deadline_exceeded: 504,
 } as const satisfies Record<string, number>;

@@ -35,7 +35,12 @@ export class HttpClient {
     return this.options.baseUrl;
   }
 
-  async request<T>(method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', path: string, body?: unknown, call: CallOptions = {}): Promise<T> {
+  async request<T>(
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    path: string,
+    body?: unknown,
+    call: CallOptions = {},
+  ): Promise<T> {
     const timeoutMs = call.timeoutMs ?? this.options.timeoutMs;
     const timeout = AbortSignal.timeout(timeoutMs);
     const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
@@ -54,24 +59,44 @@ export class HttpClient {
       res = await this.pool.request({ method, path, headers, body: payload, signal });
     } catch (e) {
       if (timeout.aborted) {
-        throw new EtaError('deadline_exceeded', `${this.options.name} did not answer within ${timeoutMs} ms`, { cause: e });
+        throw new EtaError(
+          'deadline_exceeded',
+          `${this.options.name} did not answer within ${timeoutMs} ms`,
+          { cause: e },
+        );
       }
-      throw new EtaError('upstream_unavailable', `${this.options.name} is unreachable: ${(e as Error).message}`, { cause: e });
+      throw new EtaError(
+        'upstream_unavailable',
+        `${this.options.name} is unreachable: ${(e as Error).message}`,
+        { cause: e },
+      );
     }
     let text: string;
     try {
       text = await res.body.text();
     } catch (e) {
-      throw new EtaError(timeout.aborted ? 'deadline_exceeded' : 'upstream_unavailable', `${this.options.name} broke off its answer`, { cause: e });
+      throw new EtaError(
+        timeout.aborted ? 'deadline_exceeded' : 'upstream_unavailable',
+        `${this.options.name} broke off its answer`,
+        { cause: e },
+      );
     }
     const parsed = text === '' ? undefined : (JSON.parse(text) as unknown);
     if (res.statusCode >= 200 && res.statusCode < 300) return parsed as T;
-    const remote = (parsed as { error?: { code?: string; message?: string; field?: string } } | undefined)?.error;
+    const remote = (parsed as { error?: { code?: string; message?: string; field?: string } } | undefined)
+      ?.error;
     if (res.statusCode < 500 && remote?.code && remote.code in HTTP_STATUS) {
-      const { code, message, field, ...details } = remote as Record<string, unknown> & { code: ErrorCode; message: string; field?: string };
+      const { code, message, field, ...details } = remote as Record<string, unknown> & {
+        code: ErrorCode;
+        message: string;
+        field?: string;
+      };
       throw new EtaError(code, message, { field, details });
     }
-    throw new EtaError('upstream_unavailable', `${this.options.name} answered ${res.statusCode}${remote?.message ? `: ${remote.message}` : ''}`);
+    throw new EtaError(
+      'upstream_unavailable',
+      `${this.options.name} answered ${res.statusCode}${remote?.message ? `: ${remote.message}` : ''}`,
+    );
   }
 
   async close(): Promise<void> {

@@ -1,14 +1,26 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv, type Options as AjvOptions } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import Fastify, { LogController, type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+} from 'fastify';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import { contextFromHeaders, requestContext } from './context.js';
 import { EtaError } from './errors.js';
 import type { Logger } from './logger.js';
 import type { Metrics } from './metrics.js';
 
-export type HttpServer = FastifyInstance<Server, IncomingMessage, ServerResponse, Logger, TypeBoxTypeProvider>;
+export type HttpServer = FastifyInstance<
+  Server,
+  IncomingMessage,
+  ServerResponse,
+  Logger,
+  TypeBoxTypeProvider
+>;
 
 export interface Readiness {
   ready: boolean;
@@ -20,14 +32,28 @@ export interface HttpServerOptions {
   logger: Logger;
   metrics: Metrics;
   readiness: () => Readiness;
+  /** While draining, answers close their connection, so keep-alive clients cannot hold shutdown open. */
+  isDraining?: () => boolean;
   bodyLimitBytes?: number;
+  /** Admission control: asked first for every request; a refusal is sent before the body is read. */
+  admission?: {
+    admit(url: string): EtaError | undefined;
+    release(): void;
+  };
 }
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 function makeAjv(options: AjvOptions): Ajv {
   // allowUnionTypes: fastify's own schemas use `type: [..]`; no coercion of bodies, so "12" is not a number.
-  const ajv = new Ajv({ allErrors: false, strict: false, useDefaults: true, removeAdditional: false, allowUnionTypes: true, ...options });
+  const ajv = new Ajv({
+    allErrors: false,
+    strict: false,
+    useDefaults: true,
+    removeAdditional: false,
+    allowUnionTypes: true,
+    ...options,
+  });
   addFormats(ajv);
   return ajv;
 }
@@ -65,7 +91,9 @@ function toEtaError(error: FastifyError): EtaError {
       return new EtaError('bad_request', 'content-length does not match the body', { field: 'body' });
   }
   if (error instanceof SyntaxError || error.code === 'FST_ERR_CTP_INVALID_JSON_BODY') {
-    return new EtaError('invalid_json', `request body is not valid JSON: ${error.message}`, { field: 'body' });
+    return new EtaError('invalid_json', `request body is not valid JSON: ${error.message}`, {
+      field: 'body',
+    });
   }
   const status = error.statusCode ?? 500;
   if (status === 413) return new EtaError('payload_too_large', error.message, { field: 'body' });
@@ -94,7 +122,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     requestIdHeader: false,
-    genReqId: (req) => contextFromHeaders(req.headers.traceparent as string | undefined, req.headers['x-request-id'] as string | undefined).requestId,
+    genReqId: (req) =>
+      contextFromHeaders(
+        req.headers.traceparent as string | undefined,
+        req.headers['x-request-id'] as string | undefined,
+      ).requestId,
     ajv: { customOptions: { coerceTypes: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -107,7 +139,22 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const ctx = contextFromHeaders(req.headers.traceparent as string | undefined, req.id);
     void reply.header('x-request-id', ctx.requestId);
     requestContext.enterWith(ctx);
+    const admission = options.admission;
+    if (admission) {
+      const refusal = admission.admit(req.url);
+      if (refusal) {
+        sendError(reply, refusal);
+        return;
+      }
+      // 'close' fires whether the answer was sent or the client went away.
+      reply.raw.once('close', () => admission.release());
+    }
     done();
+  });
+
+  app.addHook('onSend', (_req, reply, payload, done) => {
+    if (options.isDraining?.()) void reply.header('connection', 'close');
+    done(null, payload);
   });
 
   app.addHook('onResponse', (req, reply, done) => {
@@ -132,7 +179,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   app.get('/healthz', { logLevel: 'warn' }, async () => ({ status: 'ok', service: options.name }));
   app.get('/readyz', { logLevel: 'warn' }, async (_req, reply) => {
     const readiness = options.readiness();
-    return reply.code(readiness.ready ? 200 : 503).send({ ready: readiness.ready, reasons: readiness.reasons });
+    return reply
+      .code(readiness.ready ? 200 : 503)
+      .send({ ready: readiness.ready, reasons: readiness.reasons });
   });
   app.get('/metrics', { logLevel: 'warn' }, async (_req, reply) => {
     const body = await options.metrics.registry.metrics();

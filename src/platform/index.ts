@@ -3,10 +3,31 @@ export { configReference } from './config-reference.js';
 export { contextFromHeaders, outgoingTraceparent, requestContext, type RequestContext } from './context.js';
 export { EtaError, HTTP_STATUS, isEtaError, type ErrorCode, type EtaErrorOptions } from './errors.js';
 export { HttpClient, type CallOptions, type HttpClientOptions } from './http-client.js';
-export { createHttpServer, sendError, type HttpServer, type HttpServerOptions, type Readiness } from './http-server.js';
+export {
+  createHttpServer,
+  sendError,
+  type HttpServer,
+  type HttpServerOptions,
+  type Readiness,
+} from './http-server.js';
 export { exitOnSignals, ServiceManager, type Service, type ServiceState } from './lifecycle.js';
 export { createLogger, type Logger, type LoggerOptions } from './logger.js';
-export { Counter, createMetrics, Gauge, Histogram, LATENCY_BUCKETS, Registry, type Metrics } from './metrics.js';
+export {
+  Counter,
+  createMetrics,
+  Gauge,
+  Histogram,
+  LATENCY_BUCKETS,
+  Registry,
+  type Metrics,
+} from './metrics.js';
 export { platformConfigSchema, type PlatformConfig } from './platform-config.js';
 export { err, ok, type Result } from './result.js';
 export type { ModuleContext } from './module-context.js';
+export {
+  postgresRunner,
+  runMigrations,
+  sqliteRunner,
+  type Migration,
+  type SqlRunner,
+} from './sql-migrations.js';

@@ -4,7 +4,8 @@ export { Counter, Gauge, Histogram, Registry };
 
 /** Buckets for latencies from tens of microseconds to seconds. */
 export const LATENCY_BUCKETS = [
-  0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5,
+  0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+  2.5, 5,
 ];
 
 export interface Metrics {

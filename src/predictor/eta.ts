@@ -7,8 +7,16 @@ import {
   type TripSnapshot,
 } from '../features/index.js';
 import type { GeoFeatures, TripEstimate } from '../geo/index.js';
-import { Counter, EtaError, Histogram, LATENCY_BUCKETS, type Logger, type Metrics } from '../platform/index.js';
+import {
+  Counter,
+  EtaError,
+  Histogram,
+  LATENCY_BUCKETS,
+  type Logger,
+  type Metrics,
+} from '../platform/index.js';
 import type { StoreFeatureRecord, StoreFeatures } from '../store/index.js';
+import type { FeatureCache } from './feature-cache.js';
 import type { ActiveModel, ModelRuntime } from './model-runtime.js';
 import type { BatchEtaRequest, EtaRequest, EtaResult, Predictor } from './types.js';
 
@@ -32,7 +40,10 @@ function quantiles(out: Float64Array, at: number, active: ActiveModel): [number,
 async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new EtaError('deadline_exceeded', `${what} took longer than ${ms} ms`)), ms);
+    timer = setTimeout(
+      () => reject(new EtaError('deadline_exceeded', `${what} took longer than ${ms} ms`)),
+      ms,
+    );
   });
   try {
     return await Promise.race([work, deadline]);
@@ -65,6 +76,8 @@ export class EtaPredictor implements Predictor {
     private readonly deps: {
       runtime: ModelRuntime;
       stores: StoreFeatures;
+      /** Store features through the caches, with last known values when the store service is down. */
+      features?: FeatureCache;
       geo: GeoFeatures;
       featureDeadlineMs: number;
       logger: Logger;
@@ -86,38 +99,75 @@ export class EtaPredictor implements Predictor {
     });
   }
 
+  /** Off the hot path: one request's answer with the exact feature vector and model behind it. */
+  async predictWithRow(request: EtaRequest): Promise<{ result: EtaResult; row?: Float64Array; active?: ActiveModel }> {
+    let captured: { row: Float64Array; active: ActiveModel } | undefined;
+    const [result] = await this.predictBatch({ ...request, storeIds: [request.storeId] }, (row, active) => {
+      captured = { row: row.slice(), active };
+    });
+    return { result: result!, ...captured };
+  }
+
   async predict(request: EtaRequest): Promise<EtaResult> {
     const [result] = await this.predictBatch({ ...request, storeIds: [request.storeId] });
     return result!;
   }
 
-  async predictBatch(request: BatchEtaRequest): Promise<EtaResult[]> {
+  /** `onRow` sees each in-area store's feature vector and the model that scored it (explanations only). */
+  async predictBatch(
+    request: BatchEtaRequest,
+    onRow?: (row: Float64Array, active: ActiveModel) => void,
+  ): Promise<EtaResult[]> {
     const started = performance.now();
     const active = this.deps.runtime.active;
     if (!active) throw new EtaError('model_not_loaded', 'no model is loaded yet');
     const { featureDeadlineMs } = this.deps;
-    const stores = await withDeadline(this.deps.stores.getStoreFeatures(request.storeIds, request.orderedAtMs), featureDeadlineMs, 'store features');
+    const { records: stores, degradedReasons } = this.deps.features
+      ? await this.deps.features.storeFeatures(request.storeIds, request.orderedAtMs)
+      : {
+          records: await withDeadline(
+            this.deps.stores.getStoreFeatures(request.storeIds, request.orderedAtMs),
+            featureDeadlineMs,
+            'store features',
+          ),
+          degradedReasons: [],
+        };
 
     const results: EtaResult[] = new Array<EtaResult>(request.storeIds.length);
     const servable: Array<{ index: number; store: StoreFeatureRecord }> = [];
     request.storeIds.forEach((storeId, index) => {
       const store = stores.get(storeId);
       if (!store) {
-        results[index] = { ok: false, error: new EtaError('store_not_found', `store ${storeId} does not exist`, { field: 'store_id' }) };
+        results[index] = {
+          ok: false,
+          error: new EtaError('store_not_found', `store ${storeId} does not exist`, { field: 'store_id' }),
+        };
       } else if (!store.open) {
         results[index] = {
           ok: false,
-          error: new EtaError('store_closed', `store ${storeId} is closed`, { field: 'store_id', details: { opens_at: store.opensAt } }),
+          error: new EtaError('store_closed', `store ${storeId} is closed`, {
+            field: 'store_id',
+            details: { opens_at: store.opensAt },
+          }),
         };
       } else servable.push({ index, store });
     });
     if (servable.length === 0) return results;
 
-    const reasons: string[] = [];
-    const origins = servable.map(({ store }) => ({ id: store.storeId, location: store.location, radiusKm: store.deliveryRadiusKm }));
+    const reasons: string[] = [...degradedReasons];
+    for (const reason of degradedReasons) this.degraded.inc({ reason });
+    const origins = servable.map(({ store }) => ({
+      id: store.storeId,
+      location: store.location,
+      radiusKm: store.deliveryRadiusKm,
+    }));
     let trips: TripEstimate[];
     try {
-      trips = await withDeadline(this.deps.geo.trips(request.destination, origins, request.orderedAtMs), featureDeadlineMs, 'geo features');
+      trips = await withDeadline(
+        this.deps.geo.trips(request.destination, origins, request.orderedAtMs),
+        featureDeadlineMs,
+        'geo features',
+      );
     } catch (e) {
       this.deps.logger.warn({ err: e }, 'geo unavailable: straight-line estimates');
       reasons.push('geo_unavailable');
@@ -134,9 +184,13 @@ export class EtaPredictor implements Predictor {
       if (!trip.withinRadius) {
         results[index] = {
           ok: false,
-          error: new EtaError('out_of_delivery_area', `destination is ${trip.distanceKm.toFixed(1)} km from store ${store.storeId}, beyond its ${store.deliveryRadiusKm} km radius`, {
-            field: 'destination',
-          }),
+          error: new EtaError(
+            'out_of_delivery_area',
+            `destination is ${trip.distanceKm.toFixed(1)} km from store ${store.storeId}, beyond its ${store.deliveryRadiusKm} km radius`,
+            {
+              field: 'destination',
+            },
+          ),
         };
         return;
       }
@@ -148,7 +202,12 @@ export class EtaPredictor implements Predictor {
         ordersInKitchen: store.ordersInKitchen,
       };
       const tripSnapshot: TripSnapshot = trip;
-      buildFeatureVector(order, snapshot, tripSnapshot, rows.subarray(inArea.length * FEATURE_COUNT, (inArea.length + 1) * FEATURE_COUNT));
+      buildFeatureVector(
+        order,
+        snapshot,
+        tripSnapshot,
+        rows.subarray(inArea.length * FEATURE_COUNT, (inArea.length + 1) * FEATURE_COUNT),
+      );
       inArea.push(i);
     });
     if (inArea.length === 0) return results;
@@ -157,6 +216,7 @@ export class EtaPredictor implements Predictor {
     const width = model.outputNames.length;
     const out = new Float64Array(inArea.length * width);
     model.predictBatch(rows.subarray(0, inArea.length * FEATURE_COUNT), inArea.length, out);
+    if (onRow) for (let r = 0; r < inArea.length; r++) onRow(rows.subarray(r * FEATURE_COUNT, (r + 1) * FEATURE_COUNT), active);
     const modelDone = performance.now();
 
     inArea.forEach((i, row) => {

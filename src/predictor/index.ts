@@ -1,6 +1,8 @@
 export { PredictorClient } from './client.js';
 export { predictorConfigSchema, type PredictorConfig } from './config.js';
 export { fallbackTrip } from './eta.js';
+export { ExplainClient, type EtaExplanation, type FeatureContribution } from './explain.js';
 export { createPredictorModule, type PredictorModule } from './module.js';
 export type { ActiveModel } from './model-runtime.js';
 export type { BatchEtaRequest, EtaPrediction, EtaRequest, EtaResult, Predictor } from './types.js';
+export { CachedGeo, FeatureCache, invalidateOnWrite, type StoreFeaturesWithStatus } from './feature-cache.js';

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import type { Static } from 'typebox';
 import { EtaError, type HttpServer } from '../platform/index.js';
 import type { ModelRuntime } from './model-runtime.js';
 import { ModelParams, OipInferBody, OipInferResponse, OipModelMetadata } from './schemas.js';
@@ -12,14 +13,25 @@ type Tensor = OipInferBody['inputs'][number];
  */
 export function rowsFromTensors(model: Model, inputs: Tensor[]): { rows: Float64Array; n: number } {
   const width = model.spec.length;
-  const flat = (t: Tensor): Array<number | null> => (t.data.length > 0 && Array.isArray(t.data[0]) ? (t.data as Array<Array<number | null>>).flat() : (t.data as Array<number | null>));
+  const flat = (t: Tensor): Array<number | null> =>
+    t.data.length > 0 && Array.isArray(t.data[0])
+      ? (t.data as Array<Array<number | null>>).flat()
+      : (t.data as Array<number | null>);
   if (inputs.length === 1 && (inputs[0]!.shape.length === 2 || width === 1)) {
     const t = inputs[0]!;
     const n = t.shape[0]!;
     const cols = t.shape.length === 2 ? t.shape[1]! : 1;
-    if (cols !== width) throw new EtaError('bad_request', `input ${t.name} has ${cols} columns; the model takes ${width}`, { field: 'inputs.0.shape' });
+    if (cols !== width)
+      throw new EtaError('bad_request', `input ${t.name} has ${cols} columns; the model takes ${width}`, {
+        field: 'inputs.0.shape',
+      });
     const data = flat(t);
-    if (data.length !== n * width) throw new EtaError('bad_request', `input ${t.name} holds ${data.length} values; shape says ${n * width}`, { field: 'inputs.0.data' });
+    if (data.length !== n * width)
+      throw new EtaError(
+        'bad_request',
+        `input ${t.name} holds ${data.length} values; shape says ${n * width}`,
+        { field: 'inputs.0.data' },
+      );
     const rows = new Float64Array(n * width);
     for (let i = 0; i < data.length; i++) rows[i] = data[i] ?? Number.NaN;
     return { rows, n };
@@ -31,7 +43,10 @@ export function rowsFromTensors(model: Model, inputs: Tensor[]): { rows: Float64
     const found = byName.get(feature.name);
     if (!found) throw new EtaError('bad_request', `no input named ${feature.name}`, { field: 'inputs' });
     const data = flat(found.t);
-    if (data.length !== n) throw new EtaError('bad_request', `input ${feature.name} holds ${data.length} values, expected ${n}`, { field: `inputs.${found.i}.data` });
+    if (data.length !== n)
+      throw new EtaError('bad_request', `input ${feature.name} holds ${data.length} values, expected ${n}`, {
+        field: `inputs.${found.i}.data`,
+      });
     for (let r = 0; r < n; r++) rows[r * width + f] = data[r] ?? Number.NaN;
   });
   return { rows, n };
@@ -41,10 +56,15 @@ export function oipRoutes(runtime: ModelRuntime, modelName: string): FastifyPlug
   const plugin = async (app: HttpServer): Promise<void> => {
     const resolve = (params: ModelParams): NonNullable<ModelRuntime['active']> => {
       const active = runtime.active;
-      if (params.name !== modelName) throw new EtaError('model_not_found', `no model named ${params.name}`, { field: 'name' });
+      if (params.name !== modelName)
+        throw new EtaError('model_not_found', `no model named ${params.name}`, { field: 'name' });
       if (!active) throw new EtaError('model_not_loaded', 'no model is loaded yet');
       if (params.version !== undefined && params.version !== active.version) {
-        throw new EtaError('model_not_found', `version ${params.version} of ${params.name} is not loaded (serving ${active.version})`, { field: 'version' });
+        throw new EtaError(
+          'model_not_found',
+          `version ${params.version} of ${params.name} is not loaded (serving ${active.version})`,
+          { field: 'version' },
+        );
       }
       return active;
     };
@@ -76,7 +96,9 @@ export function oipRoutes(runtime: ModelRuntime, modelName: string): FastifyPlug
     app.get('/v2/models/:name/ready', { schema: { params: ModelParams } }, ready);
     app.get('/v2/models/:name/versions/:version/ready', { schema: { params: ModelParams } }, ready);
 
-    const infer = { schema: { params: ModelParams, body: OipInferBody, response: { 200: OipInferResponse } } };
+    const infer = {
+      schema: { params: ModelParams, body: OipInferBody, response: { 200: OipInferResponse } },
+    };
     const handler = async (req: { params: ModelParams; body: OipInferBody }): Promise<OipInferResponseT> => {
       const { model, version } = resolve(req.params);
       const { rows, n } = rowsFromTensors(model, req.body.inputs);
@@ -92,7 +114,12 @@ export function oipRoutes(runtime: ModelRuntime, modelName: string): FastifyPlug
         for (let r = 0; r < n; r++) data[r] = out[r * width + k]!;
         return { name, shape: [n], datatype: 'FP64', data };
       });
-      return { model_name: modelName, model_version: version, ...(req.body.id ? { id: req.body.id } : {}), outputs };
+      return {
+        model_name: modelName,
+        model_version: version,
+        ...(req.body.id ? { id: req.body.id } : {}),
+        outputs,
+      };
     };
     app.post('/v2/models/:name/infer', infer, handler);
     app.post('/v2/models/:name/versions/:version/infer', infer, handler);
@@ -100,5 +127,5 @@ export function oipRoutes(runtime: ModelRuntime, modelName: string): FastifyPlug
   return plugin as unknown as FastifyPluginAsync;
 }
 
-type OipModelMetadataT = import('typebox').Static<typeof OipModelMetadata>;
-type OipInferResponseT = import('typebox').Static<typeof OipInferResponse>;
+type OipModelMetadataT = Static<typeof OipModelMetadata>;
+type OipInferResponseT = Static<typeof OipInferResponse>;

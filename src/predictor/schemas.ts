@@ -60,7 +60,10 @@ export const OipTensor = Type.Object({
   datatype: Datatype,
   parameters: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   // Flat (row-major) or nested one level; null stands for a missing value.
-  data: Type.Array(Type.Union([Type.Number(), Type.Null(), Type.Array(Type.Union([Type.Number(), Type.Null()]))]), { maxItems: 1_000_000 }),
+  data: Type.Array(
+    Type.Union([Type.Number(), Type.Null(), Type.Array(Type.Union([Type.Number(), Type.Null()]))]),
+    { maxItems: 1_000_000 },
+  ),
 });
 
 export const OipInferBody = Type.Object({
@@ -89,9 +92,16 @@ export const OipModelMetadata = Type.Object({
   name: Type.String(),
   versions: Type.Array(Type.String()),
   platform: Type.String(),
-  inputs: Type.Array(Type.Object({ name: Type.String(), datatype: Type.String(), shape: Type.Array(Type.Integer()) })),
-  outputs: Type.Array(Type.Object({ name: Type.String(), datatype: Type.String(), shape: Type.Array(Type.Integer()) })),
+  inputs: Type.Array(
+    Type.Object({ name: Type.String(), datatype: Type.String(), shape: Type.Array(Type.Integer()) }),
+  ),
+  outputs: Type.Array(
+    Type.Object({ name: Type.String(), datatype: Type.String(), shape: Type.Array(Type.Integer()) }),
+  ),
 });
 
-export const ModelParams = Type.Object({ name: Type.String({ maxLength: 128 }), version: Type.Optional(Type.String({ maxLength: 64 })) });
+export const ModelParams = Type.Object({
+  name: Type.String({ maxLength: 128 }),
+  version: Type.Optional(Type.String({ maxLength: 64 })),
+});
 export type ModelParams = Static<typeof ModelParams>;

@@ -11,7 +11,9 @@ export function resultToWire(result: EtaResult): InternalBatchResponse['results'
         code: error.code,
         message: error.message,
         ...(error.field !== undefined ? { field: error.field } : {}),
-        ...(error.details && 'opens_at' in error.details ? { opens_at: error.details.opens_at as string | null } : {}),
+        ...(error.details && 'opens_at' in error.details
+          ? { opens_at: error.details.opens_at as string | null }
+          : {}),
       },
     };
   }

@@ -1,10 +1,24 @@
 import path from 'node:path';
 
-export { FileModelRegistry } from './file-registry.js';
+export { promote, rollback, setChallenger } from './actions.js';
 export { InMemoryModelRegistry } from './memory-registry.js';
-export type { ModelAlias, ModelRecord, ModelRegistry } from './types.js';
+export { REGISTRY_MIGRATIONS } from './migrations.js';
+export { histogramBin, populationStability } from './profile.js';
+export { openModelRegistry, type RegistryDatabase } from './open.js';
+export { SqlModelRegistry } from './sql-registry.js';
+export {
+  MODEL_ALIASES,
+  type AliasChange,
+  type FeatureHistogram,
+  type FeatureProfile,
+  type GoldenSet,
+  type ModelAlias,
+  type ModelRecord,
+  type ModelRegistry,
+  type RegisterMeta,
+} from './types.js';
 
-/** Where the embedded default keeps the registry: `<dataDir>/registry`. */
+/** Where processes sharing a data directory keep registry lock files (first training): `<dataDir>/registry`. */
 export function registryDir(dataDir: string): string {
   return path.join(dataDir, 'registry');
 }

@@ -1,4 +1,5 @@
 export type ModelAlias = 'champion' | 'challenger';
+export const MODEL_ALIASES: readonly ModelAlias[] = ['champion', 'challenger'];
 
 export interface ModelRecord {
   /** Immutable, assigned by the registry: "v1", "v2", ... */
@@ -11,19 +12,62 @@ export interface ModelRecord {
   aliases: ModelAlias[];
 }
 
+/** Rows and the outputs the model gave them at registration: a predictor refuses an artifact that disagrees. */
+export interface GoldenSet {
+  rows: number[][];
+  predictions: number[][];
+}
+
+/** The training distribution of one feature: bin upper edges (the last bin is open) and each bin's share. */
+export interface FeatureHistogram {
+  name: string;
+  /** Ascending; bin i holds values <= edges[i] (and > edges[i-1]); one more bin holds values above the last edge. */
+  edges: number[];
+  /** edges.length + 2 shares: the bins, the open top bin, then missing values (NaN). Sum to 1. */
+  shares: number[];
+}
+
+/** What live traffic is compared against for drift (PSI per feature). */
+export interface FeatureProfile {
+  rows: number;
+  features: FeatureHistogram[];
+}
+
+export interface RegisterMeta {
+  source: string;
+  metrics?: Record<string, number>;
+  golden?: GoldenSet;
+  profile?: FeatureProfile;
+}
+
+/** One move of an alias: who pointed where before and after, and why. */
+export interface AliasChange {
+  seq: number;
+  alias: ModelAlias;
+  version: string | null;
+  previous: string | null;
+  at: string;
+  reason: string;
+}
+
 /**
  * Immutable versioned model artifacts and the aliases that point at them. Every process of a deployment sees the
- * same registry (shared data directory now; the SQL store later), and predictors poll `aliasesRevision` to notice
- * a promotion.
+ * same registry (the SQL database of the catalog), and predictors poll `aliasesRevision` to notice a promotion.
  */
 export interface ModelRegistry {
-  register(artifact: unknown, meta: { source: string; metrics?: Record<string, number> }): Promise<ModelRecord>;
+  register(artifact: unknown, meta: RegisterMeta): Promise<ModelRecord>;
+  /** Newest first. */
   list(): Promise<ModelRecord[]>;
   get(version: string): Promise<ModelRecord | undefined>;
-  /** The artifact JSON as registered. */
+  /** The artifact JSON as registered, with its golden set (when one was stored) under `golden`. */
   loadArtifact(version: string): Promise<unknown>;
+  loadProfile(version: string): Promise<FeatureProfile | undefined>;
   resolve(alias: ModelAlias): Promise<string | undefined>;
-  setAlias(alias: ModelAlias, version: string | null): Promise<void>;
+  /** `reason` goes into the alias history (`promote`, `rollback`, `policy: ...`). */
+  setAlias(alias: ModelAlias, version: string | null, reason?: string): Promise<void>;
+  /** Newest first. */
+  aliasHistory(alias: ModelAlias, limit?: number): Promise<AliasChange[]>;
   /** Changes whenever an alias moves; cheap to poll. */
   aliasesRevision(): Promise<string>;
+  close(): Promise<void>;
 }

@@ -15,6 +15,7 @@ export {
   type SimulatedOrder,
 } from './history.js';
 export { LiveCity, type LiveCityOptions, type LiveEtaRequest } from './live.js';
+export { LiveEvents, type LiveEventsOptions, type QuotedEta, type SimEvent } from './live-events.js';
 export type { RiderPings } from './pings.js';
 export { Rng } from './prng.js';
 export { writeHistory } from './write-history.js';

@@ -18,7 +18,8 @@ export {
   type Migration,
   type SqlRunner,
 } from './migrations.js';
-export { createStoreModule, type StoreModule } from './module.js';
+export { applyToLiveState, startLiveProjection, type LiveProjectionOptions } from './live-projection.js';
+export { createStoreModule, type StoreEvents, type StoreModule } from './module.js';
 export { openStoreCatalog, sqliteFileOf } from './open.js';
 export { formatWithOffset, isOpen, nextOpening, nextOpeningMs } from './opening-hours.js';
 export { openPostgresCatalog, PostgresCatalog, type PostgresCatalogOptions } from './postgres-catalog.js';

@@ -7,7 +7,9 @@ import {
   type Service,
 } from '../platform/index.js';
 import type { ListOptions, PutResult, StoreCatalog, StorePage, UpsertManyResult } from './catalog.js';
+import type { EventLog, Subscription } from '../events/index.js';
 import type { StoreConfig } from './config.js';
+import { startLiveProjection } from './live-projection.js';
 import { LiveState } from './live-state.js';
 import { openStoreCatalog } from './open.js';
 import { CachedCatalog } from './profile-cache.js';
@@ -58,7 +60,14 @@ function metric<T>(registry: Registry, name: string, make: () => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? make();
 }
 
-export function createStoreModule(ctx: ModuleContext, config: StoreConfig): StoreModule {
+/** The event log to project into live state; without it, live state is driven by callers (tests). */
+export interface StoreEvents {
+  log: EventLog;
+  replayHours: number;
+  pollMs: number;
+}
+
+export function createStoreModule(ctx: ModuleContext, config: StoreConfig, events?: StoreEvents): StoreModule {
   const log = ctx.logger.child({ module: 'store' });
   const registers = [ctx.metrics.registry];
   const lookups = metric(
@@ -98,6 +107,7 @@ export function createStoreModule(ctx: ModuleContext, config: StoreConfig): Stor
   );
   const store = new StoreService(catalog, liveState);
   let sweeper: NodeJS.Timeout | undefined;
+  let projection: Subscription | undefined;
 
   const service: Service = {
     name: 'store',
@@ -106,9 +116,11 @@ export function createStoreModule(ctx: ModuleContext, config: StoreConfig): Stor
       log.info({ database: config.database, stores: await opened.inner.count() }, 'store catalog open');
       sweeper = setInterval(() => liveState.sweep(Date.now()), 60_000);
       sweeper.unref();
+      if (events) projection = startLiveProjection(events.log, liveState, { ...events, logger: log });
     },
     async stop() {
       clearInterval(sweeper);
+      await projection?.close();
       await catalog.close();
     },
     check: () => (opened.inner ? { ready: true } : { ready: false, reason: 'catalog not open' }),

@@ -20,7 +20,11 @@ export function findBinary(name: string, extraDirs: string[] = []): string | und
   return undefined;
 }
 
-export const POSTGRES_DIRS = ['/usr/lib/postgresql/15/bin', '/usr/lib/postgresql/16/bin', '/usr/lib/postgresql/17/bin'];
+export const POSTGRES_DIRS = [
+  '/usr/lib/postgresql/15/bin',
+  '/usr/lib/postgresql/16/bin',
+  '/usr/lib/postgresql/17/bin',
+];
 
 /** Returns the binary's path, or undefined after warning loudly. Throws under CI=true. */
 export function requireBinary(name: string, why: string, extraDirs: string[] = []): string | undefined {

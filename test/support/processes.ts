@@ -57,7 +57,11 @@ export function run(args: string[], env: Record<string, string>): Running {
 /** Thrown by a waitFor check to stop waiting at once (the process died). */
 export class Fatal extends Error {}
 
-export async function waitFor(check: () => Promise<boolean> | boolean, timeoutMs: number, what: string): Promise<void> {
+export async function waitFor(
+  check: () => Promise<boolean> | boolean,
+  timeoutMs: number,
+  what: string,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     try {
@@ -143,7 +147,8 @@ export async function startCluster(predictors = 2, extraEnv: Record<string, stri
     throw new Error(`${e.message}\n--- output ---\n${running.output()}`);
   });
   const pids = new Map<string, number>();
-  for (const m of running.output().matchAll(/^\s+(\S+)\s+http:\/\/\S+\s+\(pid (\d+)\)$/gm)) pids.set(m[1]!, Number(m[2]));
+  for (const m of running.output().matchAll(/^\s+(\S+)\s+http:\/\/\S+\s+\(pid (\d+)\)$/gm))
+    pids.set(m[1]!, Number(m[2]));
   return { url, dataDir: dir, running, pids, stop: async () => running.stop().finally(cleanup) };
 }
 
@@ -156,7 +161,11 @@ async function isFree(port: number): Promise<boolean> {
 }
 
 /** `key: null` sends no Authorization header. */
-export async function postJson(url: string, body: unknown, key: string | null = DEMO_KEY): Promise<{ status: number; body: any }> {
+export async function postJson(
+  url: string,
+  body: unknown,
+  key: string | null = DEMO_KEY,
+): Promise<{ status: number; body: any }> {
   const res = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', ...(key ? { authorization: `Bearer ${key}` } : {}) },

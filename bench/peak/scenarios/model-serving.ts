@@ -7,7 +7,7 @@ import { judgeStep, maxRateSearch } from '../../loadgen/index.js';
 import type { LoadOptions } from '../../loadgen/index.js';
 import { sampleTree } from '../../lib/cpu.js';
 import { runMeasured } from '../../lib/measure.js';
-import type { MeasuredResult } from '../../lib/measure.js';
+import type { MeasuredResult, MeasureOptions } from '../../lib/measure.js';
 import type { EndpointConfig, PeakConfig } from '../config.js';
 import { oipTargets, predictorCommandLine, startEtaservePredictor } from '../etaserve-predictor.js';
 import { PEER_FILES, peerTargets, startPeer } from '../peer.js';
@@ -88,12 +88,18 @@ function loadOptions(cfg: PeakConfig, t: Target, rate: number, label: string): L
   };
 }
 
+const quietOpts = (cfg: PeakConfig): MeasureOptions => ({
+  quietWaitMs: cfg.quiet.waitMs,
+  quietCores: cfg.quiet.cores,
+});
+
 const brief = (r: MeasuredResult): string =>
   `achieved ${r.achievedRate}/s p50 ${r.latency.p50} p99 ${r.latency.p99} max ${r.latency.max} ms` +
   (r.errors || r.timeouts || r.non2xx
     ? ` errors ${r.errors} timeouts ${r.timeouts} non2xx ${r.non2xx}`
     : '') +
-  ` | server ${r.usage['server']?.cpuMsPerRequest ?? '-'} ms CPU/req ${r.usage['server']?.cpuPercent ?? '-'}%, gen ${r.usage['generator']?.cpuPercent ?? '-'}%`;
+  ` | server ${r.usage['server']?.cpuMsPerRequest ?? '-'} ms CPU/req ${r.usage['server']?.cpuPercent ?? '-'}%, gen ${r.usage['generator']?.cpuPercent ?? '-'}%` +
+  ` | others ${r.machine.othersCores} cores${r.machine.waitedMs ? ` (waited ${r.machine.waitedMs} ms)` : ''}`;
 
 export async function runModelServing(
   cfg: PeakConfig,
@@ -137,7 +143,7 @@ export async function runModelServing(
 
     if (mode.kind === 'off') {
       sides.etaserve.reason =
-        'pending: the predictor is not ready yet; run with --etaserve (starts it) or --etaserve-url URL';
+        'the predictor is not ready yet; run with --etaserve (starts it) or --etaserve-url URL';
     } else {
       try {
         const server =
@@ -179,7 +185,11 @@ export async function runModelServing(
       for (const rate of epCfg.fixedRates) {
         for (const side of active) {
           const name = `${side.result.side} ${ep} @ ${rate}/s`;
-          const result = await runMeasured(loadOptions(cfg, side.targets[ep], rate, name), side.pids);
+          const result = await runMeasured(
+            loadOptions(cfg, side.targets[ep], rate, name),
+            side.pids,
+            quietOpts(cfg),
+          );
           const reasons = judgeStep(result, { percentile: 'p99', maxMs: Number.POSITIVE_INFINITY });
           side.result.fixed.push({ endpoint: ep, rate, sustained: reasons.length === 0, reasons, result });
           log(`  ${name.padEnd(28)} ${brief(result)}`);
@@ -202,7 +212,9 @@ export async function runModelServing(
           refineSteps: s.refineSteps,
           retries: s.retries,
           cooldownMs: cfg.cooldownMs,
-          run: (o) => runMeasured(o, side.pids),
+          run: (o) => runMeasured(o, side.pids, quietOpts(cfg)),
+          noisy: (r) => r.machine.othersCores > cfg.quiet.noisyOthersCores,
+          noisyRetries: 2,
           onStep: (st) =>
             log(`    ${String(st.rate).padStart(6)}/s ${st.pass ? 'pass' : 'MISS'} ${brief(st.result)}`),
         });

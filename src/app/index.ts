@@ -1,0 +1,5 @@
+export { composeProcess, describeModules, remoteModules, VERSION, type ComposedProcess } from './compose.js';
+export { appConfigSchema, loadAppConfig, topologyConfigSchema, type AppConfig } from './config.js';
+export { openCatalogFromConfig, prepareFirstRun, registryFromConfig } from './first-run.js';
+export { startLiveTraffic } from './live-traffic.js';
+export { MODULES, resolveTargets, TARGETS, TargetError, type ModuleName } from './modules.js';

@@ -1,0 +1,142 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { runModelCommand } from './model-command.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'etaserve-model-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** minutes = 3·km + zone effect (+12 when load is unknown) + noise; zone is a label column. */
+function writeCsv(file: string, n: number, seed: number, withTarget = true): void {
+  let s = seed;
+  const r = () => (s = (s * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const zones = { north: 0, south: 6, east: -3 } as const;
+  const names = Object.keys(zones) as Array<keyof typeof zones>;
+  const lines = [withTarget ? 'zone,minutes,km,load' : 'load,zone,km'];
+  for (let i = 0; i < n; i++) {
+    const km = (r() * 10).toFixed(2);
+    const load = r() < 0.2 ? '' : (r() * 5).toFixed(1);
+    const zone = names[Math.floor(r() * 3)]!;
+    const y = 3 * Number(km) + zones[zone] + (load === '' ? 12 : Number(load)) + r();
+    lines.push(withTarget ? `${zone},${y.toFixed(2)},${km},${load}` : `${load},${zone},${km}`);
+  }
+  writeFileSync(file, lines.join('\n') + '\n');
+}
+
+function capture(): {
+  out: { log: (l: string) => void; error: (l: string) => void };
+  logs: string[];
+  errors: string[];
+} {
+  const logs: string[] = [];
+  const errors: string[] = [];
+  return { out: { log: (l) => logs.push(l), error: (l) => errors.push(l) }, logs, errors };
+}
+
+const f = (name: string) => join(dir, name);
+writeCsv(f('train.csv'), 1500, 1);
+writeCsv(f('valid.csv'), 400, 2);
+writeCsv(f('input.csv'), 20, 3, false);
+
+describe('etaserve model', () => {
+  it('trains quantiles with progress, predicts only the prediction columns, inspects', async () => {
+    const t = capture();
+    const args = ['train', '--train', f('train.csv'), '--valid', f('valid.csv'), '--target', 'minutes'];
+    const code = await runModelCommand(
+      [
+        ...args,
+        '--objective',
+        'quantile',
+        '--categorical',
+        'zone',
+        '--trees',
+        '60',
+        '--lr',
+        '0.2',
+        '--out',
+        f('m.json'),
+      ],
+      t.out,
+    );
+    expect(t.errors).toEqual([]);
+    expect(code).toBe(0);
+    expect(t.logs.some((l) => /^p10 iteration 0: train [\d.]+ valid [\d.]+/.test(l))).toBe(true);
+    expect(t.logs.some((l) => l.startsWith('calibrated p10-p90'))).toBe(true);
+    const artifact = JSON.parse(readFileSync(f('m.json'), 'utf8'));
+    expect(artifact.spec.find((s: { name: string }) => s.name === 'zone').categories.length).toBe(3);
+
+    const p = capture();
+    expect(
+      await runModelCommand(
+        ['predict', '--model', f('m.json'), '--input', f('input.csv'), '--out', f('p.csv')],
+        p.out,
+      ),
+    ).toBe(0);
+    const rows = readFileSync(f('p.csv'), 'utf8').trim().split('\n');
+    expect(rows[0]).toBe('p10,p50,p90');
+    expect(rows.length).toBe(21);
+    for (const row of rows.slice(1)) {
+      const [lo, mid, hi] = row.split(',').map(Number);
+      expect(lo!).toBeLessThanOrEqual(hi!);
+      expect(Number.isFinite(mid)).toBe(true);
+    }
+
+    const i = capture();
+    expect(await runModelCommand(['inspect', f('m.json')], i.out)).toBe(0);
+    expect(i.logs.join('\n')).toMatch(/outputs: p10 .* p50 .* p90/);
+    expect(i.logs.some((l) => /^\s+km\s+numeric\s+gain/.test(l))).toBe(true);
+  });
+
+  it('trains squared error by default and writes p50', async () => {
+    const t = capture();
+    const args = ['train', '--train', f('train.csv'), '--valid', f('valid.csv'), '--target', 'minutes'];
+    expect(
+      await runModelCommand(
+        [...args, '--categorical', 'zone', '--trees', '40', '--lr', '0.3', '--out', f('s.json')],
+        t.out,
+      ),
+    ).toBe(0);
+    const p = capture();
+    expect(await runModelCommand(['predict', '--model', f('s.json'), '--input', f('input.csv')], p.out)).toBe(
+      0,
+    );
+    expect(p.logs[0]).toBe('p50');
+    expect(p.logs.length).toBe(21);
+  });
+
+  it('names missing input columns and bad rows', async () => {
+    writeFileSync(f('partial.csv'), 'km\n1.5\n');
+    const p = capture();
+    expect(
+      await runModelCommand(['predict', '--model', f('s.json'), '--input', f('partial.csv')], p.out),
+    ).toBe(2);
+    expect(p.errors[0]).toMatch(/missing columns load, zone|missing columns zone, load/);
+    writeFileSync(f('bad.csv'), 'zone,minutes,km,load\nnorth,10,1,2\nnorth,11,abc,2\nsouth,12,1\n');
+    const b = capture();
+    const code = await runModelCommand(
+      [
+        'train',
+        '--train',
+        f('bad.csv'),
+        '--valid',
+        f('valid.csv'),
+        '--target',
+        'minutes',
+        '--out',
+        f('x.json'),
+      ],
+      b.out,
+    );
+    expect(code).toBe(1);
+    expect(b.errors[0]).toMatch(/bad\.csv:4: expected 4 cells, found 3/);
+  });
+
+  it('prints help for each subcommand', async () => {
+    for (const sub of ['train', 'predict', 'inspect']) {
+      const h = capture();
+      expect(await runModelCommand([sub, '--help'], h.out)).toBe(0);
+      expect(h.logs[0]).toMatch(new RegExp(`^Usage: etaserve model ${sub}`));
+    }
+  });
+});

@@ -1,0 +1,283 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import {
+  parseModel,
+  train,
+  type FeatureSpec,
+  type Model,
+  type TrainingData,
+  type TrainParams,
+} from '../model/index.js';
+import { csvCell, CsvError, numericColumn, readCsv, type CsvTable } from './csv.js';
+
+interface Out {
+  log: (line: string) => void;
+  error: (line: string) => void;
+}
+
+const TRAIN_USAGE = `Usage: etaserve model train --train FILE --valid FILE --target COLUMN --out MODEL.json [options]
+
+  --objective squared|quantile   default squared (output p50)
+  --quantiles 0.1,0.5,0.9        quantile levels, one booster each (default 0.1,0.5,0.9)
+  --categorical COL,COL          columns holding categories (numeric codes or labels)
+  --trees N                      maximum trees, default 1000 (early stopping: 50 rounds on --valid)
+  --depth D                      default 6        --leaves N      default 2^depth
+  --lr X                         default 0.05     --seed S        default 0
+  --growth depthwise|leafwise    default depthwise
+  --no-calibrate                 keep the raw quantile range (default: conformal calibration on --valid)
+
+Every column except the target is a feature. Empty cells are missing values.`;
+const PREDICT_USAGE = `Usage: etaserve model predict --model MODEL.json --input FILE [--out FILE]
+
+Writes only the prediction columns (p50, or p10,p50,p90 ...) as CSV, to --out or standard output.
+Input columns are matched to the model's features by name, in any order. MODEL.json may be an
+etaserve artifact or an XGBoost JSON model.`;
+const INSPECT_USAGE = `Usage: etaserve model inspect MODEL.json
+
+Prints the feature spec, outputs, size (trees, leaves, depth), calibration and feature importance.`;
+const USAGE = `Usage: etaserve model <train|predict|inspect> [options]   (each takes --help)
+
+${TRAIN_USAGE}\n\n${PREDICT_USAGE}\n\n${INSPECT_USAGE}`;
+
+class UsageError extends Error {}
+
+function parse(
+  args: string[],
+  options: NonNullable<ParseArgsConfig['options']>,
+): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+  try {
+    const r = parseArgs({
+      args,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
+    return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
+  } catch (e) {
+    throw new UsageError(e instanceof Error ? e.message : String(e));
+  }
+}
+
+function num(v: unknown, flag: string, integer = false): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!Number.isFinite(n) || (integer && !Number.isInteger(n)))
+    throw new UsageError(`${flag} must be ${integer ? 'an integer' : 'a number'}, got ${String(v)}`);
+  return n;
+}
+
+/** Category labels become indices into `categories` (extended when `grow`); numeric cells stay codes. */
+function categoricalColumn(table: CsvTable, col: number, categories: string[], grow: boolean): Float64Array {
+  const raw = table.cells[col]!;
+  const labelled = categories.length > 0 || raw.some((s) => s !== '' && !Number.isFinite(Number(s)));
+  const out = new Float64Array(raw.length);
+  for (let i = 0; i < raw.length; i++) {
+    const s = raw[i]!;
+    if (s === '') out[i] = NaN;
+    else if (!labelled) out[i] = Number(s);
+    else {
+      let k = categories.indexOf(s);
+      if (k < 0 && grow) k = categories.push(s) - 1;
+      out[i] = k; // -1: a label the model never saw
+    }
+  }
+  return out;
+}
+
+function featureColumns(file: string, table: CsvTable, spec: FeatureSpec[], grow: boolean): Float64Array[] {
+  const missing = spec.filter((s) => !table.header.includes(s.name)).map((s) => s.name);
+  if (missing.length > 0)
+    throw new UsageError(`${file}: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')}`);
+  return spec.map((s) => {
+    const col = table.header.indexOf(s.name);
+    if (s.type === 'numeric') return numericColumn(file, table, col);
+    s.categories ??= [];
+    const out = categoricalColumn(table, col, s.categories, grow);
+    if (s.categories.length === 0) delete s.categories;
+    return out;
+  });
+}
+
+async function loadModelFile(file: string): Promise<Model> {
+  const r = parseModel(await readFile(file, 'utf8'));
+  if (!r.ok) throw new UsageError(`${file}: ${r.error.message}`);
+  return r.value;
+}
+
+async function runTrain(args: string[], out: Out): Promise<number> {
+  const { values: v } = parse(args, {
+    train: { type: 'string' },
+    valid: { type: 'string' },
+    target: { type: 'string' },
+    out: { type: 'string' },
+    objective: { type: 'string' },
+    quantiles: { type: 'string' },
+    categorical: { type: 'string' },
+    trees: { type: 'string' },
+    depth: { type: 'string' },
+    lr: { type: 'string' },
+    seed: { type: 'string' },
+    leaves: { type: 'string' },
+    growth: { type: 'string' },
+    'no-calibrate': { type: 'boolean' },
+  });
+  if (v.help) return (out.log(TRAIN_USAGE), 0);
+  for (const k of ['train', 'valid', 'target', 'out'] as const)
+    if (!v[k]) throw new UsageError(`--${k} is required`);
+  const target = v.target as string;
+  const trainFile = v.train as string;
+  const validFile = v.valid as string;
+  const trainTable = await readCsv(trainFile);
+  if (!trainTable.header.includes(target)) throw new UsageError(`${trainFile}: no target column ${target}`);
+  const cats = new Set((v.categorical as string | undefined)?.split(',').map((s) => s.trim()) ?? []);
+  for (const c of cats)
+    if (!trainTable.header.includes(c)) throw new UsageError(`${trainFile}: no column ${c} (--categorical)`);
+  const spec: FeatureSpec[] = trainTable.header
+    .filter((h) => h !== target)
+    .map((name) => ({ name, type: cats.has(name) ? 'categorical' : 'numeric' }));
+  const data = (file: string, table: CsvTable, grow: boolean): TrainingData => {
+    if (!table.header.includes(target)) throw new UsageError(`${file}: no target column ${target}`);
+    const y = numericColumn(file, table, table.header.indexOf(target));
+    const bad = y.findIndex((x) => Number.isNaN(x));
+    if (bad >= 0) throw new CsvError(file, table.lines[bad]!, `target ${target} is empty`);
+    return { spec, columns: featureColumns(file, table, spec, grow), target: y };
+  };
+  const trainData = data(trainFile, trainTable, true);
+  const validData = data(validFile, await readCsv(validFile), false);
+  const objective = (v.objective as string | undefined) ?? 'squared';
+  if (objective !== 'squared' && objective !== 'quantile')
+    throw new UsageError(`--objective must be squared or quantile`);
+  const params: Partial<TrainParams> = {
+    objective,
+    nTrees: num(v.trees, '--trees', true),
+    maxDepth: num(v.depth, '--depth', true),
+    maxLeaves: num(v.leaves, '--leaves', true),
+    learningRate: num(v.lr, '--lr'),
+    seed: num(v.seed, '--seed', true),
+    growth: v.growth as TrainParams['growth'] | undefined,
+    calibrate: !v['no-calibrate'],
+  };
+  if (v.quantiles) params.quantiles = (v.quantiles as string).split(',').map((q) => num(q, '--quantiles')!);
+  out.log(
+    `training on ${trainData.target.length} rows, ${spec.length} features; validating on ${validData.target.length} rows`,
+  );
+  const started = Date.now();
+  const artifact = await train(trainData, validData, params, (p) => {
+    if (p.iteration % 25 === 0) {
+      out.log(
+        `${p.output} iteration ${p.iteration}: train ${p.trainLoss.toFixed(4)} valid ${p.validLoss?.toFixed(4)} (best ${p.bestIteration})`,
+      );
+    }
+  });
+  for (const m of artifact.metrics.outputs) {
+    out.log(
+      `${m.name}: ${m.bestIteration + 1} trees, valid ${m.metric} ${m.validLoss?.toFixed(4)} (stopped after ${m.iterations})`,
+    );
+  }
+  const c = artifact.calibration;
+  if (c)
+    out.log(
+      `calibrated ${c.lower}-${c.upper}: valid coverage ${c.validCoverageBefore.toFixed(3)} -> ${c.validCoverageAfter.toFixed(3)} (nominal ${c.nominal.toFixed(2)}, adjustment ${c.adjustment.toFixed(4)})`,
+    );
+  await writeFile(v.out as string, JSON.stringify(artifact));
+  out.log(`wrote ${String(v.out)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  return 0;
+}
+
+async function runPredict(args: string[], out: Out): Promise<number> {
+  const { values: v } = parse(args, {
+    model: { type: 'string' },
+    input: { type: 'string' },
+    out: { type: 'string' },
+  });
+  if (v.help) return (out.log(PREDICT_USAGE), 0);
+  if (!v.model || !v.input) throw new UsageError('--model and --input are required');
+  const model = await loadModelFile(v.model as string);
+  const table = await readCsv(v.input as string);
+  const spec = model.spec.map((s) => ({ ...s, ...(s.categories ? { categories: [...s.categories] } : {}) }));
+  const cols = featureColumns(v.input as string, table, spec, false);
+  const nF = spec.length;
+  const nOut = model.outputNames.length;
+  const rows = new Float64Array(table.rows * nF);
+  for (let f = 0; f < nF; f++) for (let i = 0; i < table.rows; i++) rows[i * nF + f] = cols[f]![i]!;
+  const pred = new Float64Array(table.rows * nOut);
+  model.predictBatch(rows, table.rows, pred);
+  const lines = [model.outputNames.map(csvCell).join(',')];
+  for (let i = 0; i < table.rows; i++) {
+    lines.push(
+      Array.from(pred.subarray(i * nOut, (i + 1) * nOut), (x) => String(Number(x.toPrecision(10)))).join(','),
+    );
+  }
+  if (v.out) {
+    await writeFile(v.out as string, lines.join('\n') + '\n');
+    out.error(`wrote ${table.rows} predictions to ${String(v.out)}`);
+  } else for (const l of lines) out.log(l);
+  return 0;
+}
+
+async function runInspect(args: string[], out: Out): Promise<number> {
+  const { values: v, positionals } = parse(args, {});
+  if (v.help) return (out.log(INSPECT_USAGE), 0);
+  if (positionals.length !== 1) throw new UsageError('expected one MODEL.json');
+  const model = await loadModelFile(positionals[0]!);
+  const a = model.artifact;
+  const leaves = a.trees.reduce((s, t) => s + t.left.filter((l) => l < 0).length, 0);
+  const depthOf = (t: (typeof a.trees)[number], i = 0): number =>
+    t.left[i]! < 0 ? 0 : 1 + Math.max(depthOf(t, t.left[i]!), depthOf(t, t.right[i]!));
+  out.log(
+    `${a.source ? `imported from ${a.source.library} ${a.source.version ?? ''} (${a.source.objective ?? ''})` : `etaserve-gbdt v${a.formatVersion}, trained ${a.trainedAt}`}`,
+  );
+  out.log(
+    `outputs: ${a.outputs.map((o) => `${o.name} (${o.objective}, base ${o.baseScore.toPrecision(6)})`).join(', ')}`,
+  );
+  out.log(
+    `size: ${a.trees.length} trees, ${leaves} leaves, max depth ${Math.max(0, ...a.trees.map((t) => depthOf(t)))}`,
+  );
+  for (const m of a.metrics.outputs)
+    out.log(
+      `metrics ${m.name}: best iteration ${m.bestIteration}, train ${m.metric} ${m.trainLoss.toFixed(4)}, valid ${m.validLoss?.toFixed(4) ?? '-'}`,
+    );
+  if (a.calibration)
+    out.log(
+      `calibration: ${a.calibration.method} ${a.calibration.lower}-${a.calibration.upper} ±${a.calibration.adjustment.toFixed(4)}, valid coverage ${a.calibration.validCoverageAfter.toFixed(3)}`,
+    );
+  out.log('features:');
+  const gain = new Map(model.importance('gain').map((g) => [g.feature, g.value]));
+  const split = new Map(model.importance('split').map((g) => [g.feature, g.value]));
+  const total = [...gain.values()].reduce((s, x) => s + x, 0) || 1;
+  for (const s of [...a.spec].sort((x, y) => gain.get(y.name)! - gain.get(x.name)!)) {
+    const cats = s.categories ? ` [${s.categories.length} categories]` : '';
+    out.log(
+      `  ${s.name.padEnd(24)} ${s.type}${cats}  gain ${((100 * gain.get(s.name)!) / total).toFixed(1)}%  splits ${split.get(s.name)}`,
+    );
+  }
+  return 0;
+}
+
+const SUBCOMMANDS: Record<string, (args: string[], out: Out) => Promise<number>> = {
+  train: runTrain,
+  predict: runPredict,
+  inspect: runInspect,
+};
+
+export async function runModelCommand(args: string[], out: Out): Promise<number> {
+  const [sub, ...rest] = args;
+  const run = sub === undefined ? undefined : SUBCOMMANDS[sub];
+  if (!run) {
+    (sub === '--help' || sub === '-h' ? out.log : out.error)(USAGE);
+    return sub === '--help' || sub === '-h' ? 0 : 2;
+  }
+  try {
+    return await run(rest, out);
+  } catch (e) {
+    if (e instanceof UsageError || e instanceof CsvError) {
+      out.error(`etaserve model ${sub}: ${e.message}`);
+      return e instanceof UsageError ? 2 : 1;
+    }
+    if (e instanceof RangeError || (e as NodeJS.ErrnoException).code === 'ENOENT') {
+      out.error(`etaserve model ${sub}: ${(e as Error).message}`);
+      return 1;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,166 @@
+import type { Buckets } from './quantiles.js';
+import { bucketQuantile } from './quantiles.js';
+import { seriesKey, type Sample } from './samples.js';
+
+/** One second of the platform, as the console draws it. Latencies in milliseconds, rates per second. */
+export interface LivePoint {
+  t: number;
+  rps: number;
+  routes: Record<string, { rps: number; p50: number | null; p95: number | null; p99: number | null }>;
+  /** `cache level` -> share of lookups answered (hit or stale) and lookups per second. */
+  cache: Record<string, { hit_ratio: number | null; rps: number }>;
+  /** replica -> closed | open | half_open */
+  breakers: Record<string, string>;
+  degraded_per_s: number;
+  events_per_s: number;
+  model_versions: string[];
+  /** feature -> population stability index against the training data */
+  psi: Record<string, number>;
+  /** model version -> online error of delivered orders (the accuracy projection's gauges) */
+  online: Record<string, { mae_s: number | null; bias_s: number | null }>;
+}
+
+/** Cumulative values by series key at one instant. */
+export type Scrape = Map<string, Sample>;
+
+export function toScrape(samples: Sample[]): Scrape {
+  const scrape: Scrape = new Map();
+  for (const s of samples) scrape.set(seriesKey(s), s);
+  return scrape;
+}
+
+/** Increase since `before`; a counter that went down belongs to a restarted process and counts from zero. */
+function increases(now: Scrape, before: Scrape): Sample[] {
+  const out: Sample[] = [];
+  for (const [key, s] of now) {
+    const prev = before.get(key)?.value ?? 0;
+    out.push({ ...s, value: s.value >= prev ? s.value - prev : s.value });
+  }
+  return out;
+}
+
+const HTTP = 'etaserve_http_request_duration_seconds';
+/** The console's own traffic would otherwise be the busiest route on an idle platform. */
+const QUIET_ROUTES = new Set(['/v1/admin/stream', '/v1/admin/live']);
+
+function isApiRoute(route: string | undefined): route is string {
+  return (
+    route !== undefined &&
+    (route.startsWith('/v1/') || route.startsWith('/internal/')) &&
+    !QUIET_ROUTES.has(route)
+  );
+}
+
+const EVENT_COUNTERS = /^etaserve_events?_(ingested|accepted|appended|written)(_events)?_total$/;
+const DEGRADED_COUNTERS = new Set(['etaserve_degraded_responses_total']);
+const BREAKER_CODES = ['closed', 'half_open', 'open'];
+
+function breakerStates(now: Scrape): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const s of now.values()) {
+    if (!s.name.includes('breaker') || !s.name.endsWith('state')) continue;
+    const replica =
+      s.labels.replica ?? s.labels.upstream ?? s.labels.instance ?? s.labels.target ?? 'default';
+    // Either one series per state set to 1, or one series holding a state code.
+    if (s.labels.state !== undefined) {
+      if (s.value === 1) out[replica] = s.labels.state;
+    } else out[replica] = BREAKER_CODES[s.value] ?? String(s.value);
+  }
+  return out;
+}
+
+/**
+ * A point from three scrapes: now, `rateWindowS` seconds ago (rates) and `quantileWindowS` seconds ago
+ * (latency quantiles, a longer window so that a quiet route still has observations).
+ */
+export function computePoint(
+  t: number,
+  now: Scrape,
+  rateBase: { scrape: Scrape; seconds: number } | undefined,
+  quantileBase: Scrape | undefined,
+): LivePoint {
+  const rateSeconds = rateBase?.seconds ?? 1;
+  // Without an earlier scrape there is no rate yet: everything counted so far happened before the console looked.
+  const rated = increases(now, rateBase?.scrape ?? now);
+  const windowed = increases(now, quantileBase ?? now);
+
+  const routes: LivePoint['routes'] = {};
+  const counts = new Map<string, number>();
+  for (const s of rated) {
+    if (s.name === `${HTTP}_count` && isApiRoute(s.labels.route)) {
+      counts.set(s.labels.route, (counts.get(s.labels.route) ?? 0) + s.value);
+    }
+  }
+  const buckets = new Map<string, Buckets>();
+  for (const s of windowed) {
+    if (s.name !== `${HTTP}_bucket` || !isApiRoute(s.labels.route)) continue;
+    const b = buckets.get(s.labels.route) ?? new Map<number, number>();
+    const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
+    b.set(le, (b.get(le) ?? 0) + s.value);
+    buckets.set(s.labels.route, b);
+  }
+  let rps = 0;
+  for (const route of new Set([...counts.keys(), ...buckets.keys()])) {
+    const r = (counts.get(route) ?? 0) / rateSeconds;
+    const b = buckets.get(route) ?? new Map<number, number>();
+    const ms = (q: number): number | null => {
+      const v = bucketQuantile(q, b);
+      return v === null ? null : Math.round(v * 1e5) / 100;
+    };
+    routes[route] = { rps: round2(r), p50: ms(0.5), p95: ms(0.95), p99: ms(0.99) };
+    if (!route.startsWith('/internal/')) rps += r;
+  }
+
+  const lookups = new Map<string, { hit: number; total: number }>();
+  for (const s of rated) {
+    if (s.name !== 'etaserve_cache_requests_total') continue;
+    const key = `${s.labels.cache ?? 'cache'} ${s.labels.level ?? ''}`.trim();
+    const acc = lookups.get(key) ?? { hit: 0, total: 0 };
+    acc.total += s.value;
+    if (s.labels.result === 'hit' || s.labels.result === 'stale') acc.hit += s.value;
+    lookups.set(key, acc);
+  }
+  const cache: LivePoint['cache'] = {};
+  for (const [key, { hit, total }] of lookups) {
+    cache[key] = { hit_ratio: total > 0 ? round4(hit / total) : null, rps: round2(total / rateSeconds) };
+  }
+
+  let degraded = 0;
+  let events = 0;
+  for (const s of rated) {
+    if (DEGRADED_COUNTERS.has(s.name)) degraded += s.value;
+    else if (EVENT_COUNTERS.test(s.name) && (s.labels.result === undefined || s.labels.result === 'accepted')) {
+      events += s.value;
+    }
+  }
+
+  const versions = new Set<string>();
+  const psi: Record<string, number> = {};
+  const online: LivePoint['online'] = {};
+  for (const s of now.values()) {
+    const version = s.labels.model_version;
+    if (version && (s.name === 'etaserve_online_mae_seconds' || s.name === 'etaserve_online_bias_seconds')) {
+      const o = (online[version] ??= { mae_s: null, bias_s: null });
+      if (s.name === 'etaserve_online_mae_seconds') o.mae_s = round2(s.value);
+      else o.bias_s = round2(s.value);
+    }
+    if (s.name === 'etaserve_model_info' && s.value === 1 && s.labels.version) versions.add(s.labels.version);
+    if (s.name === 'etaserve_feature_psi' && s.labels.feature) psi[s.labels.feature] = round4(s.value);
+  }
+
+  return {
+    t,
+    rps: round2(rps),
+    routes,
+    cache,
+    breakers: breakerStates(now),
+    degraded_per_s: round2(degraded / rateSeconds),
+    events_per_s: round2(events / rateSeconds),
+    model_versions: [...versions].sort(),
+    psi,
+    online,
+  };
+}
+
+const round2 = (x: number): number => Math.round(x * 100) / 100;
+const round4 = (x: number): number => Math.round(x * 10_000) / 10_000;

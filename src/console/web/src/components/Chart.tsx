@@ -1,0 +1,110 @@
+import { useEffect, useRef } from 'react';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+
+function clock(unixSeconds: number): string {
+  return new Date(unixSeconds * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+export interface Series {
+  label: string;
+  colour: string;
+  dash?: number[];
+  /** Points instead of a line (a scatter). */
+  points?: boolean;
+}
+
+interface ChartProps {
+  /** x values first, then one array per series; null leaves a gap. */
+  data: Array<Array<number | null>>;
+  series: Series[];
+  height?: number;
+  /** Unix seconds on x (uPlot's time axis); otherwise plain numbers. */
+  time?: boolean;
+  yLabel?: string;
+  xLabel?: string;
+  yMin?: number;
+  yMax?: number;
+  testId?: string;
+}
+
+/**
+ * uPlot behind a React component: the plot is built once per series layout and then only fed new data, so a
+ * chart that updates every second costs a redraw, not a rebuild.
+ */
+export function Chart({
+  data,
+  series,
+  height = 220,
+  time = true,
+  yLabel,
+  xLabel,
+  yMin,
+  yMax,
+  testId,
+}: ChartProps) {
+  const box = useRef<HTMLDivElement>(null);
+  const plot = useRef<uPlot | null>(null);
+  const layout = JSON.stringify({ series, time, yLabel, xLabel, yMin, yMax, height });
+
+  useEffect(() => {
+    const el = box.current;
+    if (!el) return;
+    const opts: uPlot.Options = {
+      width: Math.max(el.clientWidth, 200),
+      height,
+      scales: {
+        x: { time },
+        y:
+          yMin !== undefined || yMax !== undefined ? { range: (_u, lo, hi) => [yMin ?? lo, yMax ?? hi] } : {},
+      },
+      legend: { live: false },
+      cursor: { drag: { x: false, y: false } },
+      axes: [
+        {
+          stroke: '#64748b',
+          grid: { stroke: '#eef2f6' },
+          ticks: { stroke: '#e2e8f0' },
+          label: xLabel,
+          // Clock times only: the charts cover minutes, and a date line would crowd a phone screen.
+          ...(time ? { values: (_u: uPlot, splits: number[]) => splits.map((s) => clock(s)) } : {}),
+        },
+        {
+          stroke: '#64748b',
+          grid: { stroke: '#eef2f6' },
+          ticks: { stroke: '#e2e8f0' },
+          label: yLabel,
+          size: 56,
+        },
+      ],
+      series: [
+        {},
+        ...series.map((s) => ({
+          label: s.label,
+          stroke: s.colour,
+          width: s.points ? 0 : 2,
+          dash: s.dash,
+          spanGaps: false,
+          points: s.points ? { show: true, size: 5, fill: s.colour, stroke: s.colour } : { show: false },
+        })),
+      ],
+    };
+    const u = new uPlot(opts, data as uPlot.AlignedData, el);
+    plot.current = u;
+    const resize = new ResizeObserver(() => u.setSize({ width: Math.max(el.clientWidth, 200), height }));
+    resize.observe(el);
+    return () => {
+      resize.disconnect();
+      u.destroy();
+      plot.current = null;
+    };
+    // Data updates go through setData below; only a new layout rebuilds the plot.
+  }, [layout]);
+
+  useEffect(() => {
+    plot.current?.setData(data as uPlot.AlignedData);
+  }, [data]);
+
+  const last = data.map((column) => column[column.length - 1] ?? null);
+  return <div className="chart" ref={box} data-testid={testId} data-points={data[0]?.length ?? 0} data-last={JSON.stringify(last)} />;
+}

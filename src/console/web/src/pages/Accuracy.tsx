@@ -1,0 +1,194 @@
+import { useEffect, useMemo, useState } from 'react';
+import { get } from '../api';
+import { accuracyByVersion, accuracyByZone, accuracyPairs, accuracyWindows, psiOf } from '../accuracy';
+import { Chart, type Series } from '../components/Chart';
+import { Badge, Card, Empty, ErrorNote, Loading, Stat } from '../components/ui';
+import { fmtNum, fmtPct, PALETTE } from '../format';
+import { useLiveStream } from './Live';
+
+type Json = Record<string, unknown>;
+
+/** PSI above 0.25 is the usual sign that a feature's population moved; 0.1–0.25 is worth a look. */
+function psiTone(x: number): 'good' | 'warn' | 'bad' {
+  return x >= 0.25 ? 'bad' : x >= 0.1 ? 'warn' : 'good';
+}
+
+const minutes = (s: number | null): string => (s === null ? '–' : `${fmtNum(s / 60, 2)} min`);
+
+export function Accuracy() {
+  const [body, setBody] = useState<Json | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const { points } = useLiveStream();
+
+  useEffect(() => {
+    let live = true;
+    const load = (): void =>
+      void get<Json>('/v1/admin/accuracy').then(
+        (b) => {
+          if (!live) return;
+          setBody(b ?? {});
+          setError(null);
+        },
+        (e: unknown) => live && setError(e),
+      );
+    load();
+    const t = setInterval(load, 10_000);
+    return () => {
+      live = false;
+      clearInterval(t);
+    };
+  }, []);
+
+  const hourly = useMemo(() => (body ? accuracyWindows(body) : []), [body]);
+  const pairs = useMemo(() => (body ? accuracyPairs(body) : []), [body]);
+  const versions = useMemo(() => (body ? accuracyByVersion(body) : []), [body]);
+  const zones = useMemo(() => (body ? accuracyByZone(body).slice(0, 12) : []), [body]);
+  const latest = points[points.length - 1];
+  const psi = useMemo(() => ({ ...(latest?.psi ?? {}), ...(body ? psiOf(body) : {}) }), [body, latest]);
+
+  // The last 15 minutes per model version, from the accuracy gauges the live stream samples.
+  const liveVersions = useMemo(() => {
+    const seen = new Set<string>();
+    for (const p of points) for (const v of Object.keys(p.online ?? {})) seen.add(v);
+    return [...seen].sort();
+  }, [points]);
+  const liveData = useMemo(() => {
+    const xs = points.map((p) => p.t / 1000);
+    const col = (v: string, k: 'mae_s' | 'bias_s'): Array<number | null> =>
+      points.map((p) => {
+        const x = p.online?.[v]?.[k];
+        return x === null || x === undefined ? null : x / 60;
+      });
+    return [xs, ...liveVersions.map((v) => col(v, 'mae_s')), ...liveVersions.map((v) => col(v, 'bias_s'))];
+  }, [points, liveVersions]);
+  const liveSeries: Series[] = [
+    ...liveVersions.map((v, i) => ({ label: `${v} MAE`, colour: PALETTE[i % PALETTE.length]! })),
+    ...liveVersions.map((v, i) => ({ label: `${v} bias`, colour: PALETTE[i % PALETTE.length]!, dash: [6, 4] })),
+  ];
+
+  const hourXs = hourly.map((w) => w.t);
+  const sortedPairs = [...pairs].sort((a, b) => a.predicted - b.predicted);
+  const pairMax = Math.max(60, ...pairs.map((p) => Math.max(p.predicted, p.actual) / 60));
+  const psiRows = Object.entries(psi).sort((a, b) => b[1] - a[1]);
+  const psiMax = Math.max(0.3, ...psiRows.map(([, v]) => v));
+  const hasLive = liveVersions.length > 0;
+
+  return (
+    <div className="page">
+      <header className="page-head">
+        <div>
+          <h1>Accuracy</h1>
+          <p className="muted">Delivered orders joined with the ETA they were quoted: error and bias per model version, and drift of each feature against its training data.</p>
+        </div>
+      </header>
+      <ErrorNote error={error} />
+      {!body && !error && <Loading what="accuracy" />}
+      {versions.length > 0 && (
+        <div className="stats" data-testid="accuracy-versions">
+          {versions.map((v) => (
+            <Stat
+              key={v.version}
+              label={`${v.version} online MAE`}
+              value={minutes(v.mae)}
+              hint={`bias ${minutes(v.bias)} · ${fmtNum(v.n, 0)} orders${v.coverage !== null ? ` · in range ${fmtPct(v.coverage)}` : ''}`}
+            />
+          ))}
+        </div>
+      )}
+      <div className="grid two">
+        <Card title={hasLive ? 'Online MAE and bias, last 15 minutes' : 'Online MAE and bias by hour'} className="span">
+          {hasLive ? (
+            <Chart data={liveData} series={liveSeries} yLabel="minutes" testId="chart-accuracy" />
+          ) : hourXs.length > 0 ? (
+            <Chart
+              data={[hourXs, hourly.map((w) => (w.mae === null ? null : w.mae / 60)), hourly.map((w) => (w.bias === null ? null : w.bias / 60))]}
+              series={[
+                { label: 'MAE', colour: PALETTE[0]! },
+                { label: 'bias', colour: PALETTE[2]!, dash: [6, 4] },
+              ]}
+              yLabel="minutes"
+              testId="chart-accuracy"
+            />
+          ) : (
+            <Empty>No delivered orders have been joined with their quotes yet.</Empty>
+          )}
+        </Card>
+        {hasLive && hourXs.length > 1 && (
+          <Card title="By hour of order" className="span">
+            <Chart
+              data={[hourXs, hourly.map((w) => (w.mae === null ? null : w.mae / 60)), hourly.map((w) => (w.bias === null ? null : w.bias / 60))]}
+              series={[
+                { label: 'MAE', colour: PALETTE[0]! },
+                { label: 'bias', colour: PALETTE[2]!, dash: [6, 4] },
+              ]}
+              yLabel="minutes"
+              height={180}
+            />
+          </Card>
+        )}
+        {pairs.length > 0 ? (
+          <Card title="Predicted vs actual">
+            <Chart
+              time={false}
+              data={[sortedPairs.map((p) => p.predicted / 60), sortedPairs.map((p) => p.actual / 60), sortedPairs.map((p) => p.predicted / 60)]}
+              series={[
+                { label: 'orders', colour: PALETTE[0]!, points: true },
+                { label: 'perfect', colour: '#94a3b8', dash: [4, 4] },
+              ]}
+              xLabel="predicted, min"
+              yLabel="actual, min"
+              yMin={0}
+              yMax={pairMax}
+            />
+          </Card>
+        ) : (
+          <Card title="Quoted vs delivered, by zone">
+            {zones.length > 0 ? (
+              <table className="table compact" data-testid="accuracy-zones">
+                <thead>
+                  <tr>
+                    <th>Zone (H3)</th>
+                    <th className="num">Orders</th>
+                    <th className="num">MAE</th>
+                    <th className="num">Bias</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {zones.map((z) => (
+                    <tr key={z.zone}>
+                      <td className="mono">{z.zone}</td>
+                      <td className="num">{fmtNum(z.n, 0)}</td>
+                      <td className="num">{minutes(z.mae)}</td>
+                      <td className={`num ${z.bias !== null && Math.abs(z.bias) > 300 ? 'warn-text' : ''}`}>{minutes(z.bias)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            ) : (
+              <Empty>No delivered orders to compare yet.</Empty>
+            )}
+            <p className="muted small">Bias is quoted minus actual: positive means ETAs were too long.</p>
+          </Card>
+        )}
+        <Card title="Feature drift (PSI)">
+          {psiRows.length > 0 ? (
+            <ul className="bars" data-testid="psi">
+              {psiRows.map(([f, v]) => (
+                <li key={f}>
+                  <span className="bar-label mono">{f}</span>
+                  <span className="bar-track">
+                    <span className={`bar-fill ${psiTone(v)}`} style={{ width: `${Math.min(100, (v / psiMax) * 100)}%` }} />
+                  </span>
+                  <Badge tone={psiTone(v)}>{v.toFixed(3)}</Badge>
+                </li>
+              ))}
+            </ul>
+          ) : (
+            <Empty>No drift figures yet: PSI needs live traffic and a model with a training profile.</Empty>
+          )}
+          <p className="muted small">Below 0.1 stable · 0.1–0.25 moderate · above 0.25 the population moved.</p>
+        </Card>
+      </div>
+    </div>
+  );
+}

@@ -1,0 +1,40 @@
+import { promises as fs } from 'node:fs';
+import { encodeRecord, parseEvent } from './record-codec.js';
+import { collectOrders, redact, sameLengthJson, scopeOf } from './redact.js';
+import { scanSegment, type SegmentInfo } from './segments.js';
+import type { ForgetRequest, ForgetResult } from './types.js';
+
+/**
+ * Forgetting in the file log rewrites each affected record in place, same length, new checksum (see redact.ts), and
+ * fsyncs the file: offsets, consumers' positions and the dedupe index all stay valid, and no segment is copied.
+ * A record being rewritten while a reader reads it fails its checksum for that moment; readers retry.
+ */
+export async function forgetInSegments(segments: readonly SegmentInfo[], request: ForgetRequest): Promise<ForgetResult> {
+  const scope = scopeOf(request);
+  if ('customerId' in request) {
+    for (const seg of segments) {
+      await scanSegment(seg.file, (_pos, _at, json) => {
+        if (json.includes('customer_id')) collectOrders(parseEvent(json), scope);
+      });
+    }
+  }
+  let redacted = 0;
+  for (const seg of segments) {
+    const rewrites: Array<{ at: number; record: Buffer }> = [];
+    await scanSegment(seg.file, (pos, ingestedAtMs, json) => {
+      const out = redact(parseEvent(json), scope);
+      if (!out) return;
+      rewrites.push({ at: pos, record: encodeRecord(sameLengthJson(json, out), ingestedAtMs) });
+    });
+    if (rewrites.length === 0) continue;
+    const handle = await fs.open(seg.file, 'r+');
+    try {
+      for (const r of rewrites) await handle.write(r.record, 0, r.record.length, r.at);
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    redacted += rewrites.length;
+  }
+  return { redacted, orderIds: [...scope.orderIds], riderIds: [...scope.riderIds], customerIds: [...scope.customerIds] };
+}

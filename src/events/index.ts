@@ -1,0 +1,31 @@
+export { eventsConfigSchema, type EventsConfig } from './config.js';
+export { FileEventLog, type FileLogOptions } from './file-log.js';
+export { EventIngest, parseNdjson, type IngestAnswer, type IngestRejection, type RawItem } from './ingest.js';
+export { MemoryEventLog } from './memory-log.js';
+export { createEventsModule, eventsDir, openEventLog, type EventsModule, type EventsModuleOptions } from './module.js';
+export { RedisEventLog, type RedisLogOptions } from './redis-log.js';
+export { CURRENT_SCHEMA_VERSION, EVENT_SCHEMAS_V1 } from './schemas.js';
+export {
+  ORDER_EVENT_TYPES,
+  type AppendResult,
+  type EtaEvent,
+  type EventLog,
+  type EventType,
+  type ForgetHook,
+  type ForgetRequest,
+  type ForgetResult,
+  type LogOffset,
+  type LogRecord,
+  type LogStats,
+  type OrderCreatedEvent,
+  type OrderEventType,
+  type OrderStepEvent,
+  type ReadResult,
+  type RecordHandler,
+  type RetentionResult,
+  type RiderLocationEvent,
+  type StartAt,
+  type SubscribeOptions,
+  type Subscription,
+} from './types.js';
+export { EventValidator, isIsoWithOffset, type RejectCode, type Rejection } from './validate.js';

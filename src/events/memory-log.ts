@@ -1,0 +1,121 @@
+import { PollingSubscription, type PollingLog } from './consumer.js';
+import { DedupeIndex } from './dedupe.js';
+import { collectOrders, redact, scopeOf } from './redact.js';
+import type {
+  AppendResult,
+  EtaEvent,
+  ForgetHook,
+  ForgetRequest,
+  ForgetResult,
+  LogOffset,
+  LogRecord,
+  LogStats,
+  ReadResult,
+  RecordHandler,
+  RetentionResult,
+  StartAt,
+  SubscribeOptions,
+  Subscription,
+} from './types.js';
+
+/** The event log in memory: for tests, and `events.backend=memory` where nothing must outlive the process. */
+export class MemoryEventLog implements PollingLog {
+  readonly kind = 'memory' as const;
+  private records: LogRecord[] = [];
+  /** Offset of records[0]: retention drops from the front. */
+  private base = 0;
+  private readonly groups = new Map<string, LogOffset>();
+  private readonly hooks: ForgetHook[] = [];
+  private readonly listeners = new Set<() => void>();
+  private readonly dedupe: DedupeIndex;
+
+  constructor(private readonly options: { dedupeWindowMs: number; dedupeMaxIds: number; retentionMs?: number; now?: () => number }) {
+    this.dedupe = new DedupeIndex(options.dedupeWindowMs, options.dedupeMaxIds);
+  }
+
+  async open(): Promise<void> {}
+
+  async append(events: readonly EtaEvent[]): Promise<AppendResult> {
+    const now = (this.options.now ?? Date.now)();
+    const offsets = events.map((e) => {
+      if (this.dedupe.has(e.event_id, now)) return null;
+      this.dedupe.add(e.event_id, now);
+      const offset = String(this.base + this.records.length);
+      this.records.push({ offset, ingestedAtMs: now, event: structuredClone(e) });
+      return offset;
+    });
+    for (const l of this.listeners) l();
+    return { offsets };
+  }
+
+  addAppendListener(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private index(from: LogOffset | StartAt): number {
+    if (from === 'earliest') return this.base;
+    if (from === 'latest') return this.base + this.records.length;
+    if (typeof from === 'string') return Number(from);
+    if ('offset' in from) return Number(from.offset);
+    const i = this.records.findIndex((r) => r.ingestedAtMs >= from.sinceMs);
+    return i < 0 ? this.base + this.records.length : this.base + i;
+  }
+
+  async read(from: LogOffset | StartAt, max: number): Promise<ReadResult> {
+    const start = Math.max(this.index(from), this.base);
+    const records = this.records.slice(start - this.base, start - this.base + Math.max(0, max));
+    return { records, next: String(start + records.length) };
+  }
+
+  async committed(group: string): Promise<LogOffset | undefined> {
+    return this.groups.get(group);
+  }
+
+  async commit(group: string, next: LogOffset): Promise<void> {
+    this.groups.set(group, next);
+  }
+
+  subscribe(group: string, handler: RecordHandler, options?: SubscribeOptions): Subscription {
+    return new PollingSubscription(this, group, handler, options);
+  }
+
+  compare(a: LogOffset, b: LogOffset): number {
+    return Number(a) - Number(b);
+  }
+
+  async enforceRetention(nowMs: number): Promise<RetentionResult> {
+    const keepFrom = this.options.retentionMs ? nowMs - this.options.retentionMs : Number.NEGATIVE_INFINITY;
+    let n = 0;
+    while (n < this.records.length && this.records[n]!.ingestedAtMs < keepFrom) n++;
+    this.records = this.records.slice(n);
+    this.base += n;
+    return { segmentsDeleted: 0, bytesDeleted: 0 };
+  }
+
+  async forget(request: ForgetRequest): Promise<ForgetResult> {
+    const scope = scopeOf(request);
+    for (const r of this.records) collectOrders(r.event, scope);
+    let redacted = 0;
+    for (const r of this.records) {
+      const out = redact(r.event, scope);
+      if (out) {
+        r.event = out;
+        redacted++;
+      }
+    }
+    const result = { redacted, orderIds: [...scope.orderIds], riderIds: [...scope.riderIds], customerIds: [...scope.customerIds] };
+    for (const hook of this.hooks) await hook(request, result);
+    return result;
+  }
+
+  onForget(hook: ForgetHook): void {
+    this.hooks.push(hook);
+  }
+
+  async stats(): Promise<LogStats> {
+    return { bytes: 0, segments: 1, first: String(this.base), next: String(this.base + this.records.length) };
+  }
+
+  async close(): Promise<void> {}
+}

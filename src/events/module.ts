@@ -1,0 +1,107 @@
+import path from 'node:path';
+import { Gauge, type ModuleContext, type Service } from '../platform/index.js';
+import type { EventsConfig } from './config.js';
+import { FileEventLog } from './file-log.js';
+import { EventIngest } from './ingest.js';
+import { MemoryEventLog } from './memory-log.js';
+import { RedisEventLog } from './redis-log.js';
+import type { EventLog } from './types.js';
+import { EventValidator } from './validate.js';
+
+export interface EventsModule {
+  service: Service;
+  log: EventLog;
+  /** Present in the process that writes the log (the gateway's); readers have none. */
+  ingest: EventIngest | undefined;
+  config: EventsConfig;
+}
+
+export interface EventsModuleOptions {
+  /** `writer`: this process appends (it runs POST /v1/events). `reader`: it only consumes (store, geo). */
+  role: 'writer' | 'reader';
+  /** cache.redisUrl, used when backend=redis and events.redisUrl is empty. */
+  fallbackRedisUrl?: string;
+}
+
+const HOUR = 3_600_000;
+
+export function eventsDir(config: EventsConfig, dataDir: string): string {
+  return config.dir || path.join(dataDir, 'events');
+}
+
+export function openEventLog(config: EventsConfig, dataDir: string, options: EventsModuleOptions, ctx?: ModuleContext): EventLog {
+  const backend = config.backend === 'auto' ? (config.redisUrl ? 'redis' : 'file') : config.backend;
+  const dedupeWindowMs = config.dedupeWindowHours * HOUR;
+  const retentionMs = config.retentionHours * HOUR;
+  if (backend === 'redis') {
+    const url = config.redisUrl || options.fallbackRedisUrl;
+    if (!url) throw new Error('events.backend=redis needs events.redisUrl (or cache.redisUrl)');
+    return new RedisEventLog({ url, stream: config.redisStream, dedupeWindowMs, retentionMs, maxDiskBytes: config.maxDiskBytes });
+  }
+  if (backend === 'memory') return new MemoryEventLog({ dedupeWindowMs, dedupeMaxIds: config.dedupeMaxIds, retentionMs });
+  const log = ctx?.logger.child({ module: 'events' });
+  return new FileEventLog({
+    dir: eventsDir(config, dataDir),
+    mode: options.role,
+    segmentBytes: config.segmentBytes,
+    retentionMs,
+    maxDiskBytes: config.maxDiskBytes,
+    dedupeWindowMs,
+    dedupeMaxIds: config.dedupeMaxIds,
+    onRepair: (info) => log?.warn(info, 'event log: cut a torn tail left by a crash'),
+  });
+}
+
+/** The event log of this process, its retention timer and, in the writer, the ingest behind POST /v1/events. */
+export function createEventsModule(ctx: ModuleContext, config: EventsConfig, options: EventsModuleOptions): EventsModule {
+  const logger = ctx.logger.child({ module: 'events' });
+  const log = openEventLog(config, ctx.platform.dataDir, options, ctx);
+  const writer = options.role === 'writer';
+  const validator = new EventValidator({ maxEventBytes: config.maxEventBytes, maxAppPayloadBytes: config.maxAppPayloadBytes });
+  const ingest = writer ? new EventIngest(log, validator, { maxBatchEvents: config.maxBatchEvents }, ctx.metrics.registry) : undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let opened = false;
+
+  if (writer && !ctx.metrics.registry.getSingleMetric('etaserve_events_log_bytes')) {
+    let last = { bytes: 0, segments: 0 };
+    new Gauge({
+      name: 'etaserve_events_log_bytes',
+      help: 'Size of the retained event log',
+      registers: [ctx.metrics.registry],
+      async collect() {
+        if (opened) last = await log.stats().catch(() => last);
+        this.set(last.bytes);
+      },
+    });
+  }
+
+  const retention = async (): Promise<void> => {
+    try {
+      const r = await log.enforceRetention(Date.now());
+      if (r.segmentsDeleted > 0) logger.info(r, 'event log retention deleted old data');
+    } catch (e) {
+      logger.warn({ err: e }, 'event log retention failed');
+    }
+  };
+
+  const service: Service = {
+    name: 'events',
+    async start() {
+      await log.open();
+      opened = true;
+      const stats = await log.stats();
+      logger.info({ backend: log.kind, role: options.role, bytes: stats.bytes, segments: stats.segments }, 'event log open');
+      if (writer) {
+        await retention();
+        timer = setInterval(() => void retention(), config.retentionCheckMinutes * 60_000);
+        timer.unref();
+      }
+    },
+    async stop() {
+      clearInterval(timer);
+      opened = false;
+      await log.close();
+    },
+  };
+  return { service, log, ingest, config };
+}

@@ -1,0 +1,162 @@
+/**
+ * The event log's public contract. The ingest route, the projections and the offline compaction all speak only
+ * this; the file and Redis backends (and a future Kafka one) implement it.
+ */
+
+/** The order lifecycle, rider positions, and free-form app behaviour events (`app.` + a name). */
+export const ORDER_EVENT_TYPES = [
+  'order.created',
+  'order.accepted',
+  'order.ready',
+  'order.picked_up',
+  'order.delivered',
+  'order.cancelled',
+] as const;
+export type OrderEventType = (typeof ORDER_EVENT_TYPES)[number];
+export type EventType = OrderEventType | 'rider.location' | `app.${string}`;
+
+/**
+ * One event as sent to `POST /v1/events`: flat, with its type's fields beside the envelope. `occurred_at` is ISO
+ * 8601 with an offset. Validated before it reaches the log, so a consumer may trust its type's fields.
+ */
+export interface EtaEvent {
+  event_id: string;
+  type: EventType;
+  occurred_at: string;
+  /** The schema version the event was validated against; set at ingest when the sender leaves it out. */
+  schema_version?: number;
+  [field: string]: unknown;
+}
+
+export interface OrderCreatedEvent extends EtaEvent {
+  type: 'order.created';
+  order_id: string;
+  store_id: string;
+  customer_id?: string;
+  destination: { lat: number; lng: number };
+  items: number;
+  subtotal: number;
+  quoted_eta_seconds: number;
+  quoted_range_seconds: [number, number];
+  promised_at: string;
+  model_version: string;
+}
+
+export interface OrderStepEvent extends EtaEvent {
+  type: Exclude<OrderEventType, 'order.created'>;
+  order_id: string;
+  store_id: string;
+  rider_id?: string;
+  reason?: string;
+}
+
+export interface RiderLocationEvent extends EtaEvent {
+  type: 'rider.location';
+  rider_id: string;
+  lat: number;
+  lng: number;
+  available?: boolean;
+}
+
+/**
+ * A position in a log. Opaque: compare only with the log's own `compare`. The file log uses the record's byte
+ * position across all segments (`"1048576"`), Redis its stream entry id (`"1732600000000-0"`).
+ */
+export type LogOffset = string;
+
+/** Where a read or a new consumer group starts. */
+export type StartAt = 'earliest' | 'latest' | { offset: LogOffset } | { sinceMs: number };
+
+export interface LogRecord {
+  offset: LogOffset;
+  /** When the log durably accepted it (ms since epoch). */
+  ingestedAtMs: number;
+  event: EtaEvent;
+}
+
+export interface ReadResult {
+  records: LogRecord[];
+  /** Pass back to `read` for what follows; equal to `from` when nothing new was there. */
+  next: LogOffset;
+}
+
+export interface AppendResult {
+  /** Per input event, in order: its offset, or null when its event_id was already in the log (a duplicate). */
+  offsets: Array<LogOffset | null>;
+}
+
+/** Called with each batch in log order. Throwing (or rejecting) redelivers the batch: at-least-once. */
+export type RecordHandler = (records: readonly LogRecord[]) => void | Promise<void>;
+
+export interface SubscribeOptions {
+  /** Where a group with no committed offset starts (default 'earliest'); `from` overrides the committed offset. */
+  start?: StartAt;
+  /** Ignore the committed offset and start at `start`: in-memory projections rebuild from a window of the log. */
+  ignoreCommitted?: boolean;
+  maxBatch?: number;
+  /** How often an idle consumer looks for new records (ms); file logs also watch the directory. */
+  pollMs?: number;
+  onError?: (error: unknown) => void;
+}
+
+export interface Subscription {
+  readonly group: string;
+  /** Resolves once the consumer has caught up with what the log held when called: for tests and readiness. */
+  caughtUp(): Promise<void>;
+  /** Stops after the batch in hand; commits its offset. */
+  close(): Promise<void>;
+}
+
+/** Who to forget: a customer (and their orders), explicit orders, or a rider. */
+export type ForgetRequest = { customerId: string } | { orderIds: string[] } | { riderId: string };
+
+export interface ForgetResult {
+  /** Records rewritten without their personal fields. */
+  redacted: number;
+  orderIds: string[];
+  riderIds: string[];
+  customerIds: string[];
+}
+
+/**
+ * Called after the log forgot someone, so derived data (Parquet partitions, training tables) forgets them too.
+ * The offline side registers one with `EventLog.onForget`.
+ */
+export type ForgetHook = (request: ForgetRequest, result: ForgetResult) => Promise<void>;
+
+export interface RetentionResult {
+  segmentsDeleted: number;
+  bytesDeleted: number;
+}
+
+export interface LogStats {
+  bytes: number;
+  /** Segment files (file log); 1 for a stream. */
+  segments: number;
+  first: LogOffset;
+  next: LogOffset;
+}
+
+/**
+ * The event log. Appends are durable when they resolve (fsync'd for files, acknowledged by Redis for streams) and
+ * deduplicated by `event_id` within the dedupe window. Reads are in append order.
+ */
+export interface EventLog {
+  readonly kind: 'file' | 'redis' | 'memory';
+  open(): Promise<void>;
+  append(events: readonly EtaEvent[]): Promise<AppendResult>;
+  read(from: LogOffset | StartAt, max: number): Promise<ReadResult>;
+  /** The offset a consumer group would resume from, or undefined when it never committed. */
+  committed(group: string): Promise<LogOffset | undefined>;
+  commit(group: string, next: LogOffset): Promise<void>;
+  subscribe(group: string, handler: RecordHandler, options?: SubscribeOptions): Subscription;
+  /** Negative when `a` is before `b`. */
+  compare(a: LogOffset, b: LogOffset): number;
+  /** Drops segments (or stream entries) older than the retention period or beyond the disk bound. */
+  enforceRetention(nowMs: number): Promise<RetentionResult>;
+  forget(request: ForgetRequest): Promise<ForgetResult>;
+  onForget(hook: ForgetHook): void;
+  /** `next` is where the next appended record will be: `read(first..next)` is the whole retained log. */
+  stats(): Promise<LogStats>;
+  close(): Promise<void>;
+}

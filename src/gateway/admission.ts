@@ -1,0 +1,47 @@
+import { EtaError } from '../platform/index.js';
+
+export interface AdmissionOptions {
+  maxInFlight: number;
+  /** List pages are shed from here on, before checkout ETAs. */
+  batchMaxInFlight: number;
+}
+
+/** Health probes and metrics must answer under overload, or an orchestrator would restart a busy process. */
+const EXEMPT = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * Admission control: a bound on the requests in flight in this process. Past it a request is refused at once
+ * (503 `overloaded` with Retry-After) before its body is read, instead of waiting in an unbounded queue. List-page
+ * batches are shed first, at a lower bound, so checkout ETAs keep going longest.
+ */
+export class Admission {
+  private inFlight = 0;
+  private shed = 0;
+
+  constructor(private readonly options: AdmissionOptions) {}
+
+  get current(): number {
+    return this.inFlight;
+  }
+
+  get refused(): number {
+    return this.shed;
+  }
+
+  /** Called when a request arrives: undefined when admitted (then `release` must follow), else the error to send. */
+  admit(url: string): EtaError | undefined {
+    const path = url.split('?', 1)[0]!;
+    if (EXEMPT.has(path)) return undefined;
+    const limit = path === '/v1/eta/batch' ? Math.min(this.options.batchMaxInFlight, this.options.maxInFlight) : this.options.maxInFlight;
+    if (this.inFlight >= limit) {
+      this.shed++;
+      return new EtaError('overloaded', 'the gateway is at capacity; retry shortly', { retryAfter: 1 });
+    }
+    this.inFlight++;
+    return undefined;
+  }
+
+  release(): void {
+    this.inFlight--;
+  }
+}

@@ -1,0 +1,65 @@
+import { latLngToCell } from 'h3-js';
+import { responseKey, type TieredCache } from '../cache/index.js';
+import type { BatchEtaRequest, EtaPrediction, EtaResult } from '../predictor/index.js';
+
+/** Basket size buckets: an order of 2 or 3 items gets the same answer, 8 or more likewise. */
+export function basketBucket(items: number | undefined, subtotal: number | undefined): string {
+  const i = items === undefined ? 'n' : items <= 1 ? '1' : items <= 3 ? '2-3' : items <= 7 ? '4-7' : '8+';
+  const s = subtotal === undefined ? 'n' : subtotal < 15 ? '<15' : subtotal < 30 ? '<30' : subtotal < 60 ? '<60' : '60+';
+  return `${i}/${s}`;
+}
+
+/**
+ * ETA answers cached by what changes them (store, destination cell, time bucket, basket bucket) and by the model
+ * version that served them. The gateway learns versions only from answers, so it keys lookups by the version it
+ * saw last (`load` must not throw: it answers with the fallback when no predictor can): after a promotion the first answers come back with the new version and the old keys fall out of use;
+ * under a canary, answers of each version are stored under their own version.
+ */
+export class ResponseCache {
+  private served = '';
+
+  constructor(private readonly cache: TieredCache<EtaPrediction>) {}
+
+  /** Answers from the cache where it has them; the rest from `load`, then cached under the version that served. */
+  async resolve(request: BatchEtaRequest, load: (storeIds: string[]) => Promise<EtaResult[]>): Promise<EtaResult[]> {
+    if (this.served === '') return this.learn(request, await load([...request.storeIds]));
+    const cell = latLngToCell(request.destination.lat, request.destination.lng, 9);
+    const basket = basketBucket(request.items, request.subtotal);
+    const keyOf = (storeId: string, version: string): string =>
+      responseKey({ storeId, destinationCell: cell, atMs: request.orderedAtMs, basketBucket: basket, modelVersion: version });
+    const version = this.served;
+    const uncached = new Map<string, EtaResult>();
+    const keys = request.storeIds.map((id) => keyOf(id, version));
+    const found = await this.cache.getOrLoadMany(keys, async (missing) => {
+      const ids = missing.map((k) => request.storeIds[keys.indexOf(k)]!);
+      const results = await load(ids);
+      this.learn({ ...request, storeIds: ids }, results);
+      const out = new Map<string, EtaPrediction>();
+      results.forEach((r, i) => {
+        // Errors and degraded answers are not cached: the next request should try for a real answer.
+        if (!r.ok || r.value.degraded) uncached.set(ids[i]!, r);
+        else if (r.value.modelVersion === version) out.set(missing[i]!, r.value);
+        else {
+          uncached.set(ids[i]!, r);
+          void this.cache.set(keyOf(ids[i]!, r.value.modelVersion), r.value);
+        }
+      });
+      return out;
+    });
+    // A key another request was loading may have come back uncached (an error, a degraded answer): ask for it.
+    const orphans = request.storeIds.filter((id, i) => !found.has(keys[i]!) && !uncached.has(id));
+    if (orphans.length > 0) {
+      const results = await load(orphans);
+      orphans.forEach((id, i) => uncached.set(id, results[i]!));
+    }
+    return request.storeIds.map((id, i): EtaResult => {
+      const hit = found.get(keys[i]!);
+      return hit ? { ok: true, value: hit } : uncached.get(id)!;
+    });
+  }
+
+  private learn(request: BatchEtaRequest, results: EtaResult[]): EtaResult[] {
+    for (const r of results) if (r.ok && !r.value.degraded) this.served = r.value.modelVersion;
+    return results;
+  }
+}

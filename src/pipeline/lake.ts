@@ -1,0 +1,102 @@
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { loadEvents, openDuck, sqlString, type Duck } from './duckdb.js';
+import { flattenEvent, type FlatEvent, type LogEvent } from './history-events.js';
+
+/** What compaction needs of the event log: `EventLog.read` (src/events) has this shape. */
+export interface EventSource {
+  read(
+    from: string | 'earliest' | { offset: string },
+    max: number,
+  ): Promise<{ records: ReadonlyArray<{ offset: string; event: LogEvent }>; next: string }>;
+}
+
+export const lakeDirOf = (dataDir: string): string => path.join(dataDir, 'lake');
+const eventsDir = (lake: string): string => path.join(lake, 'events');
+const checkpointFile = (lake: string): string => path.join(lake, '_checkpoint.json');
+
+/**
+ * The lake's events as a relation for SQL: every Parquet file under `events/`, with `date` and `hour` from the
+ * Hive-style directory names, so a filter on them skips whole partitions.
+ */
+export function lakeEventsRelation(lake: string): string {
+  return `read_parquet(${sqlString(path.join(eventsDir(lake), '**', '*.parquet'))}, hive_partitioning = true, union_by_name = true)`;
+}
+
+/**
+ * Appends events to the lake as Parquet, partitioned by UTC date and hour. Each write adds files with fresh names
+ * and never rewrites old ones; the ETL deduplicates by `event_id`, so a batch written twice (a crash between the
+ * write and the checkpoint) changes nothing downstream.
+ */
+export async function writeEventsToLake(
+  lake: string,
+  events: readonly FlatEvent[],
+  duck?: Duck,
+): Promise<{ rows: number }> {
+  if (events.length === 0) return { rows: 0 };
+  const db = duck ?? (await openDuck());
+  try {
+    await mkdir(eventsDir(lake), { recursive: true });
+    await loadEvents(db, 'batch_events', events);
+    await db.conn.run(`
+COPY (
+  SELECT *, strftime(epoch_ms(occurred_ms), '%Y-%m-%d') AS date, hour(epoch_ms(occurred_ms)) AS hour
+  FROM batch_events
+) TO ${sqlString(eventsDir(lake))} (FORMAT PARQUET, PARTITION_BY (date, hour), FILENAME_PATTERN 'events_{uuid}', OVERWRITE_OR_IGNORE)`);
+    await db.conn.run('DROP TABLE batch_events');
+    return { rows: events.length };
+  } finally {
+    if (!duck) db.close();
+  }
+}
+
+export interface CompactionResult {
+  events: number;
+  skipped: number;
+  from: string;
+  next: string;
+}
+
+/**
+ * Compacts what the log holds past the last checkpoint into the lake. The checkpoint (the log offset to resume
+ * from) is written after the Parquet files, so a crash re-compacts a batch rather than losing one.
+ */
+export async function compactEventLog(
+  source: EventSource,
+  lake: string,
+  options: { batch?: number; maxEvents?: number } = {},
+): Promise<CompactionResult> {
+  const batch = options.batch ?? 50_000;
+  const saved = await readFile(checkpointFile(lake), 'utf8').then(
+    (t) => (JSON.parse(t) as { next: string }).next,
+    () => undefined,
+  );
+  const from = saved ?? 'earliest';
+  let cursor: string | 'earliest' = from;
+  let events = 0;
+  let skipped = 0;
+  const duck = await openDuck();
+  try {
+    for (;;) {
+      const page = await source.read(cursor === 'earliest' ? 'earliest' : { offset: cursor }, batch);
+      if (page.records.length === 0) break;
+      const flat: FlatEvent[] = [];
+      for (const r of page.records) {
+        const f = flattenEvent(r.event);
+        if (f) flat.push(f);
+        else skipped++;
+      }
+      await writeEventsToLake(lake, flat, duck);
+      events += flat.length;
+      cursor = page.next;
+      await mkdir(lake, { recursive: true });
+      const tmp = `${checkpointFile(lake)}.tmp`;
+      await writeFile(tmp, JSON.stringify({ next: cursor, at: new Date().toISOString() }));
+      await rename(tmp, checkpointFile(lake));
+      if (options.maxEvents !== undefined && events >= options.maxEvents) break;
+    }
+  } finally {
+    duck.close();
+  }
+  return { events, skipped, from: String(from), next: String(cursor) };
+}

@@ -1,0 +1,92 @@
+import { stat } from 'node:fs/promises';
+import path from 'node:path';
+import { generateHistory } from '../simulator/index.js';
+import { openDuck, sqlString } from './duckdb.js';
+import { lakeEventsRelation } from './lake.js';
+import type { TrainingData } from './run.js';
+import { buildTrainingTableSql, historyFromEvents, prepareEtl } from './sql-training-table.js';
+import type { OrderHistory } from './training-table.js';
+
+const DAY = 86_400_000;
+/** State (prep EWMAs, kitchens) builds from this much history before a window starts. */
+const WARMUP_MS = 7 * DAY;
+/** Deliveries of orders created near a window's end finish after it. */
+const TAIL_MS = DAY;
+
+export function simulatedData(o: {
+  seed: number;
+  days: number;
+  stores: number;
+  ordersPerDay: number;
+  nowMs?: number;
+}): TrainingData {
+  const now = o.nowMs ?? Date.now();
+  const history = generateHistory({
+    seed: o.seed,
+    days: o.days,
+    stores: o.stores,
+    ordersPerDay: o.ordersPerDay,
+    startMs: Math.floor(now / DAY) * DAY - o.days * DAY,
+  });
+  return { history, describe: `simulated:seed=${o.seed}:days=${o.days}` };
+}
+
+/**
+ * Orders from Parquet: the lake written by compaction (`<dir>/events/date=…/hour=…/*.parquet`) or any directory of
+ * Parquet files with the lake's event columns. The training table comes from the SQL ETL; the window prunes whole
+ * date partitions when the files are partitioned.
+ */
+export async function parquetData(
+  dir: string,
+  stores: OrderHistory['stores'],
+  window?: { fromMs: number; toMs: number },
+): Promise<TrainingData> {
+  const isLake = await stat(path.join(dir, 'events')).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
+  const base = isLake
+    ? lakeEventsRelation(dir)
+    : `read_parquet(${sqlString(path.join(dir, '**', '*.parquet'))}, union_by_name = true)`;
+  let relation = base;
+  if (window) {
+    const lo = window.fromMs - WARMUP_MS;
+    const hi = window.toMs + TAIL_MS;
+    const day = (ms: number): string => sqlString(new Date(ms).toISOString().slice(0, 10));
+    const partitions = isLake ? ` AND date >= ${day(lo)} AND date <= ${day(hi)}` : '';
+    relation = `(SELECT * FROM ${base} WHERE occurred_ms >= ${lo} AND occurred_ms < ${hi}${partitions})`;
+  }
+  const duck = await openDuck();
+  try {
+    await prepareEtl(duck, relation, stores);
+    const history = await historyFromEvents(duck, stores);
+    return {
+      history,
+      describe: `parquet:${path.basename(dir)}${window ? `:${new Date(window.fromMs).toISOString()}..${new Date(window.toMs).toISOString()}` : ''}`,
+      buildTable: (speeds) => buildTrainingTableSql(duck, history, { speeds, ...window }),
+      ...(window ? { window } : {}),
+      close: async () => duck.close(),
+    };
+  } catch (e) {
+    duck.close();
+    throw e;
+  }
+}
+
+/** Delivered orders in a window of a lake, without building anything: the schedule asks before choosing a source. */
+export async function countLakeOrders(lake: string, window: { fromMs: number; toMs: number }): Promise<number> {
+  const exists = await stat(path.join(lake, 'events')).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) return 0;
+  const duck = await openDuck();
+  try {
+    const [row] = await duck.all<{ n: number | string }>(
+      `SELECT COUNT(DISTINCT order_id) AS n FROM ${lakeEventsRelation(lake)} WHERE type = 'order.delivered' AND occurred_ms >= ${window.fromMs} AND occurred_ms < ${window.toMs}`,
+    );
+    return Number(row?.n ?? 0);
+  } finally {
+    duck.close();
+  }
+}

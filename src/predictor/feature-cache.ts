@@ -1,0 +1,214 @@
+import { cellToLatLng, latLngToCell } from 'h3-js';
+import { LRUCache } from 'lru-cache';
+import { geoTripKey, storeKey, type TieredCache } from '../cache/index.js';
+import { haversineKm, type LatLng } from '../features/index.js';
+import type { GeoFeatures, TripEstimate, TripOrigin } from '../geo/index.js';
+import { EtaError, type Logger } from '../platform/index.js';
+import { featureRecord, type Store, type StoreCatalog, type StoreFeatureRecord, type StoreFeatures } from '../store/index.js';
+
+type Live = Pick<StoreFeatureRecord, 'ordersInKitchen' | 'prepEwmaSeconds'>;
+
+/** No live state known: an empty kitchen and no recent prep times (the model then leans on the profile's mean). */
+const DEFAULT_LIVE: Live = { ordersInKitchen: 0, prepEwmaSeconds: null };
+const HOUR_MS = 3_600_000;
+
+export interface StoreFeaturesWithStatus {
+  records: Map<string, StoreFeatureRecord>;
+  /** Empty when every record is current; otherwise why not (`store_features_stale`, `store_live_default`). */
+  degradedReasons: string[];
+}
+
+export interface FeatureCacheDeps {
+  stores: StoreFeatures;
+  /** Profiles (with opening hours) by id: the store catalog's multi-get. */
+  profiles: Pick<StoreCatalog, 'getMany'>['getMany'];
+  profileCache: TieredCache<Store>;
+  liveCache: TieredCache<Live>;
+  /** How long to wait for the store service when something older could answer instead. */
+  deadlineMs: number;
+  logger: Logger;
+  /** Last known values kept past the caches' grace, for when the store service is down (entries). */
+  lastKnownMax?: number;
+}
+
+async function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Store features through the shared caches: profiles (long TTL, invalidated on update) and live state (a second or
+ * two), each by store. Open or closed is computed here from the profile's hours at the order's time, so one cached
+ * profile serves every order time. When the store service is down or late, the last known values answer, or
+ * defaults for live state, and the answer says it is degraded; only a store never seen fails.
+ */
+export class FeatureCache {
+  private readonly lastProfile: LRUCache<string, Store>;
+  private readonly lastLive: LRUCache<string, Live>;
+
+  constructor(private readonly deps: FeatureCacheDeps) {
+    const max = deps.lastKnownMax ?? 50_000;
+    this.lastProfile = new LRUCache({ max });
+    this.lastLive = new LRUCache({ max });
+  }
+
+  async storeFeatures(storeIds: readonly string[], atMs: number): Promise<StoreFeaturesWithStatus> {
+    const ids = [...new Set(storeIds)];
+    const reasons = new Set<string>();
+    const [profiles, live] = await Promise.all([this.profiles(ids, reasons), this.live(ids, atMs, reasons)]);
+    const records = new Map<string, StoreFeatureRecord>();
+    for (const id of ids) {
+      const profile = profiles.get(id);
+      if (!profile) continue;
+      let state = live.get(id);
+      if (!state) {
+        // The store service answered for the profile but had no live state: a store just created.
+        state = this.lastLive.get(id) ?? DEFAULT_LIVE;
+      }
+      records.set(id, featureRecord(profile, state, atMs));
+    }
+    return { records, degradedReasons: [...reasons] };
+  }
+
+  /** Drops store profiles here, in L2 and in every replica's L1: call on every store update. */
+  invalidate(storeIds: readonly string[]): Promise<void> {
+    for (const id of storeIds) this.lastProfile.delete(id);
+    return this.deps.profileCache.invalidate(...storeIds.map(storeKey));
+  }
+
+  private async profiles(ids: string[], reasons: Set<string>): Promise<Map<string, Store>> {
+    const keys = ids.map(storeKey);
+    const load = this.deps.profileCache.getOrLoadMany(keys, async (missing) => {
+      const wanted = missing.map((k) => ids[keys.indexOf(k)]!);
+      const found = await this.deps.profiles(wanted);
+      const out = new Map<string, Store>();
+      wanted.forEach((id, i) => {
+        const store = found.get(id);
+        if (store) out.set(missing[i]!, store);
+      });
+      return out;
+    });
+    const byKey = await this.orLastKnown(load, ids, this.lastProfile, 'profiles');
+    if (!byKey) {
+      const known = ids.filter((id) => this.lastProfile.has(id));
+      // A store never seen cannot be answered for without the store service.
+      if (known.length < ids.length) {
+        throw new EtaError('upstream_unavailable', 'the store service is unavailable and has not answered for this store yet');
+      }
+      reasons.add('store_features_stale');
+      return new Map(known.map((id) => [id, this.lastProfile.get(id)!]));
+    }
+    const out = new Map<string, Store>();
+    ids.forEach((id, i) => {
+      const store = byKey.get(keys[i]!);
+      if (!store) return;
+      out.set(id, store);
+      this.lastProfile.set(id, store);
+    });
+    return out;
+  }
+
+  private async live(ids: string[], atMs: number, reasons: Set<string>): Promise<Map<string, Live>> {
+    // Live state depends on the order's hour (prep EWMA per hour of week): one entry per store and hour.
+    const hour = Math.floor(atMs / HOUR_MS);
+    const keys = ids.map((id) => `${storeKey(id)}@${hour}`);
+    const load = this.deps.liveCache.getOrLoadMany(keys, async (missing) => {
+      const wanted = missing.map((k) => ids[keys.indexOf(k)]!);
+      const records = await this.deps.stores.getStoreFeatures(wanted, atMs);
+      const out = new Map<string, Live>();
+      wanted.forEach((id, i) => {
+        const r = records.get(id);
+        if (r) out.set(missing[i]!, { ordersInKitchen: r.ordersInKitchen, prepEwmaSeconds: r.prepEwmaSeconds });
+      });
+      return out;
+    });
+    const byKey = await this.orLastKnown(load, ids, this.lastLive, 'live state');
+    if (!byKey) {
+      reasons.add(ids.every((id) => this.lastLive.has(id)) ? 'store_features_stale' : 'store_live_default');
+      return new Map(ids.map((id) => [id, this.lastLive.get(id) ?? DEFAULT_LIVE]));
+    }
+    const out = new Map<string, Live>();
+    ids.forEach((id, i) => {
+      const live = byKey.get(keys[i]!);
+      if (!live) return;
+      out.set(id, live);
+      this.lastLive.set(id, live);
+    });
+    return out;
+  }
+
+  /**
+   * The cache's answer; or undefined when the store service failed, or was late while every id has a last known
+   * value (then waiting longer buys nothing the caller needs).
+   */
+  private async orLastKnown<V>(load: Promise<Map<string, V>>, ids: string[], last: { has(id: string): boolean }, what: string): Promise<Map<string, V> | undefined> {
+    const guarded = load.catch((e: unknown) => {
+      this.deps.logger.warn({ err: e }, `store ${what} unavailable: serving last known values`);
+      return undefined;
+    });
+    if (!ids.every((id) => last.has(id))) return guarded;
+    return within(guarded, this.deps.deadlineMs);
+  }
+}
+
+/**
+ * Geo trip estimates cached per store and destination H3 cell (res 9, about 0.1 km²) and hour: the estimate is made
+ * to the cell's centre, then distance and the delivery-radius check are taken to the exact destination, so a
+ * destination just past the radius is still refused.
+ */
+export class CachedGeo implements GeoFeatures {
+  constructor(
+    private readonly geo: GeoFeatures,
+    private readonly cache: TieredCache<TripEstimate>,
+  ) {}
+
+  async trips(destination: LatLng, origins: readonly TripOrigin[], atMs: number): Promise<TripEstimate[]> {
+    const cell = latLngToCell(destination.lat, destination.lng, 9);
+    const [lat, lng] = cellToLatLng(cell);
+    const centre = { lat, lng };
+    const hour = Math.floor(atMs / HOUR_MS);
+    const keys = origins.map((o) => `${geoTripKey(o.id, cell)}@${hour}`);
+    const found = await this.cache.getOrLoadMany(keys, async (missing) => {
+      const wanted = missing.map((k) => origins[keys.indexOf(k)]!);
+      const trips = await this.geo.trips(centre, wanted, atMs);
+      return new Map(trips.map((t, i) => [missing[i]!, t]));
+    });
+    return origins.map((o, i) => {
+      const trip = found.get(keys[i]!);
+      if (!trip) throw new EtaError('upstream_unavailable', `geo gave no estimate for store ${o.id}`);
+      const distanceKm = haversineKm(o.location, destination);
+      return { ...trip, id: o.id, distanceKm, withinRadius: distanceKm <= o.radiusKm };
+    });
+  }
+}
+
+/**
+ * The catalog, with every write followed by an invalidation of the written stores' cached profiles (here, in L2 and,
+ * through the cache bus, in every replica). Also after a failed write: it may have reached the database.
+ */
+export function invalidateOnWrite(catalog: StoreCatalog, profileCache: TieredCache<Store>): StoreCatalog {
+  const after = async <T>(ids: readonly string[], write: () => Promise<T>): Promise<T> => {
+    try {
+      return await write();
+    } finally {
+      await profileCache.invalidate(...ids.map(storeKey));
+    }
+  };
+  return {
+    get: (id) => catalog.get(id),
+    getMany: (ids) => catalog.getMany(ids),
+    list: (options) => catalog.list(options),
+    count: () => catalog.count(),
+    close: () => catalog.close(),
+    create: (store) => after([store.storeId], () => catalog.create(store)),
+    put: (store) => after([store.storeId], () => catalog.put(store)),
+    patch: (id, patch) => after([id], () => catalog.patch(id, patch)),
+    delete: (id) => after([id], () => catalog.delete(id)),
+    upsertMany: (stores) => after(stores.map((s) => s.storeId), () => catalog.upsertMany(stores)),
+  };
+}

@@ -1,0 +1,34 @@
+import type { Migration } from '../platform/index.js';
+
+/** The model registry's tables, in the catalog's database; portable SQL for SQLite and PostgreSQL. */
+export const REGISTRY_MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'create_model_registry',
+    sql: `
+CREATE TABLE model_versions (
+  version_number INTEGER PRIMARY KEY,
+  version TEXT NOT NULL UNIQUE,
+  created_at TEXT NOT NULL,
+  source TEXT NOT NULL,
+  metrics TEXT NOT NULL,
+  artifact TEXT NOT NULL,
+  golden TEXT,
+  profile TEXT
+);
+CREATE TABLE model_aliases (
+  alias TEXT PRIMARY KEY,
+  version TEXT NOT NULL,
+  updated_at TEXT NOT NULL
+);
+CREATE TABLE model_alias_history (
+  seq INTEGER PRIMARY KEY,
+  alias TEXT NOT NULL,
+  version TEXT,
+  previous TEXT,
+  at TEXT NOT NULL,
+  reason TEXT NOT NULL
+);
+CREATE INDEX model_alias_history_alias ON model_alias_history (alias, seq);`,
+  },
+];

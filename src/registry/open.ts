@@ -1,0 +1,31 @@
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import pg from 'pg';
+import { postgresRunner, sqliteRunner } from '../platform/index.js';
+import { SqlModelRegistry } from './sql-registry.js';
+
+export type RegistryDatabase =
+  | { database: 'sqlite'; sqliteFile: string; busyTimeoutMs?: number }
+  | { database: 'postgres'; postgresUrl: string; poolSize?: number };
+
+/**
+ * The registry in the same database as the store catalog. SQLite runs in WAL mode so the processes of a local
+ * cluster read while one writes; a busy timeout makes concurrent writers queue instead of failing.
+ */
+export function openModelRegistry(where: RegistryDatabase): SqlModelRegistry {
+  if (where.database === 'postgres') {
+    if (!where.postgresUrl) throw new Error('the model registry needs a PostgreSQL URL (store.postgresUrl)');
+    const pool = new pg.Pool({ connectionString: where.postgresUrl, max: where.poolSize ?? 4 });
+    pool.on('error', () => undefined);
+    return new SqlModelRegistry(postgresRunner(pool), () => pool.end());
+  }
+  mkdirSync(path.dirname(where.sqliteFile), { recursive: true });
+  const db = new Database(where.sqliteFile);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma(`busy_timeout = ${Math.trunc(where.busyTimeoutMs ?? 5000)}`);
+  return new SqlModelRegistry(sqliteRunner(db), async () => {
+    db.close();
+  });
+}

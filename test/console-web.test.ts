@@ -1,0 +1,203 @@
+import { execFile } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireBinary } from './support/binaries.js';
+import { BIN, DEMO_KEY, postJson, startAll, type Platform } from './support/processes.js';
+import { ensureTemplate } from './support/template.js';
+
+const CHROMIUM = requireBinary('chromium', 'the console browser tests');
+const SHOTS = path.resolve('test-results');
+const exec = promisify(execFile);
+
+/** What a user reads in an element, waiting for nothing. */
+async function text(locator: Locator): Promise<string> {
+  return (await locator.count()) > 0 ? ((await locator.first().textContent()) ?? '') : '';
+}
+
+/** Today at 19:30 in Paris, as a datetime-local value: the simulated stores are open then. */
+function eveningInParis(): string {
+  const day = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Paris' }).format(new Date());
+  return `${day}T19:30`;
+}
+
+/** Delivered orders joined with their quotes give the accuracy page something to draw. */
+async function sendDeliveredOrders(url: string, n: number): Promise<void> {
+  const now = Date.now();
+  const events: unknown[] = [];
+  for (let i = 0; i < n; i++) {
+    const created = new Date(now - 50 * 60_000 + i * 20_000);
+    const quoted = 1800 + (i % 7) * 60;
+    const actual = quoted + ((i % 5) - 2) * 120;
+    const order = { order_id: `console-${i}`, store_id: `s-${String((i % 50) + 1).padStart(4, '0')}` };
+    events.push(
+      {
+        event_id: `console-created-${i}`,
+        type: 'order.created',
+        occurred_at: created.toISOString(),
+        ...order,
+        destination: { lat: 48.86 + (i % 10) * 0.004, lng: 2.347 + (i % 6) * 0.005 },
+        items: 2,
+        subtotal: 25,
+        quoted_eta_seconds: quoted,
+        quoted_range_seconds: [quoted - 300, quoted + 600],
+        promised_at: new Date(created.getTime() + (quoted + 300) * 1000).toISOString(),
+        model_version: 'v1',
+      },
+      {
+        event_id: `console-delivered-${i}`,
+        type: 'order.delivered',
+        occurred_at: new Date(created.getTime() + actual * 1000).toISOString(),
+        ...order,
+      },
+    );
+  }
+  const res = await postJson(`${url}/v1/events`, events);
+  expect(res.status).toBe(200);
+}
+
+describe.skipIf(!CHROMIUM)('the console in a browser, against a running etaserve', () => {
+  let platform: Platform;
+  let context: BrowserContext;
+  let page: Page;
+  let profile: string;
+
+  const shot = async (name: string): Promise<void> => {
+    await page.screenshot({ path: path.join(SHOTS, `console-${name}.png`), fullPage: true });
+  };
+  const open = async (route: string): Promise<void> => {
+    await page.goto(`${platform.url}${route}`);
+    await page.getByRole('heading', { level: 1 }).waitFor();
+  };
+
+  beforeAll(async () => {
+    mkdirSync(SHOTS, { recursive: true });
+    await ensureTemplate();
+    platform = await startAll({ ETASERVE_SIMULATOR_LIVE_REQUESTS_PER_SECOND: '20' });
+    profile = mkdtempSync(path.join(tmpdir(), 'etaserve-chromium-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM!,
+      headless: true,
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--no-first-run',
+      ],
+      viewport: { width: 1280, height: 800 },
+      timezoneId: 'Europe/Paris',
+      locale: 'en-GB',
+    });
+    page = context.pages()[0] ?? (await context.newPage());
+  }, 180_000);
+
+  afterAll(async () => {
+    await context?.close();
+    await platform?.stop();
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  it('asks for the admin key once and keeps it for the tab', async () => {
+    await page.goto(`${platform.url}/`);
+    await page.getByLabel('API key').fill(DEMO_KEY);
+    await page.getByRole('button', { name: 'Open the console' }).click();
+    await page.getByRole('heading', { name: 'Live' }).waitFor();
+    expect(await page.evaluate(() => sessionStorage.getItem('etaserve.adminKey'))).toBe(DEMO_KEY);
+    await page.reload();
+    await page.getByRole('heading', { name: 'Live' }).waitFor();
+  });
+
+  it('draws live traffic and latency that move every second', async () => {
+    await open('/live');
+    const chart = page.getByTestId('chart-rps');
+    await chart.waitFor();
+    const rps = page.getByTestId('stat-rps').locator('.stat-value');
+    await expect.poll(async () => Number(await rps.textContent()), { timeout: 20_000 }).toBeGreaterThan(0);
+    await expect.poll(async () => (await page.getByTestId('stat-p99').locator('.stat-value').textContent()) ?? '', { timeout: 20_000 }).toMatch(/ms$/);
+    await expect.poll(() => text(page.getByTestId('routes-table'))).toContain('/v1/eta');
+    const before = Number(await chart.getAttribute('data-points'));
+    const lastBefore = await page.evaluate(() => document.querySelector('[data-testid=chart-rps] .u-legend')?.textContent);
+    await expect.poll(async () => Number(await chart.getAttribute('data-points')), { timeout: 10_000 }).toBeGreaterThan(before);
+    expect(before).toBeGreaterThan(1);
+    // The legend shows the newest point: a new second gives a new time and new values.
+    await expect.poll(() => page.evaluate(() => document.querySelector('[data-testid=chart-rps] .u-legend')?.textContent), { timeout: 10_000 }).not.toBe(lastBefore);
+    await shot('live');
+  });
+
+  it('shows the stores on the map and the ETAs of the nearby stores where you click', async () => {
+    await open('/map');
+    const canvas = page.getByTestId('map-canvas');
+    await canvas.waitFor();
+    await page.locator('input[name=ordered-at]').fill(eveningInParis());
+    const box = (await canvas.boundingBox())!;
+    await canvas.click({ position: { x: box.width / 2, y: box.height / 2 } });
+    const rows = page.getByTestId('map-etas').locator('tbody tr');
+    await expect.poll(() => rows.count(), { timeout: 15_000 }).toBeGreaterThan(0);
+    expect(await rows.first().textContent()).toMatch(/\d+ min\d+–\d+ min/);
+    await shot('map');
+  });
+
+  it('answers one ETA with its components and the features behind it', async () => {
+    await open('/try');
+    await expect.poll(() => page.locator('select[name=store] option').count(), { timeout: 15_000 }).toBeGreaterThan(10);
+    await page.locator('input[name=ordered-at]').fill(eveningInParis());
+    await page.getByRole('button', { name: 'Get ETA' }).click();
+    await expect.poll(() => text(page.getByTestId('try-answer')), { timeout: 15_000 }).toMatch(/\d+ min/);
+    await expect.poll(() => page.getByTestId('contributions').locator('li').count()).toBeGreaterThanOrEqual(5);
+    await expect.poll(() => text(page.getByTestId('contributions'))).toMatch(/[+−]\d+\.\d min/);
+    await shot('try');
+  });
+
+  it('shows online accuracy once deliveries are joined with their quotes', async () => {
+    await sendDeliveredOrders(platform.url, 40);
+    await open('/accuracy');
+    await expect.poll(() => text(page.getByTestId('accuracy-versions')), { timeout: 20_000 }).toContain('v1 online MAE');
+    await expect.poll(() => text(page.getByTestId('accuracy-versions'))).toMatch(/\d+\.\d+ min/);
+    await page.getByTestId('chart-accuracy').waitFor();
+    await shot('accuracy');
+  });
+
+  it('promotes a new version and rolls it back, and the models list follows', async () => {
+    // A second training run on the same data registers v2 without making it the champion.
+    await exec(process.execPath, [BIN, 'train', '--days', '7', '--trees', '60'], {
+      env: { ...process.env, ETASERVE_DATA_DIR: platform.dataDir, ETASERVE_LOG_LEVEL: 'warn' },
+    });
+    await open('/models');
+    const row = (v: string) => page.locator(`[data-testid=models-table] tr[data-version=${v}]`);
+    await expect.poll(() => row('v2').count(), { timeout: 15_000 }).toBe(1);
+    await expect.poll(() => text(row('v1'))).toContain('champion');
+    await expect.poll(() => text(row('v2'))).not.toContain('champion');
+
+    await row('v2').getByRole('button', { name: 'Promote' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Promote' }).click();
+    await expect.poll(() => text(row('v2')), { timeout: 10_000 }).toContain('champion');
+    await expect.poll(() => text(row('v1'))).not.toContain('champion');
+    await shot('models');
+
+    await page.getByRole('button', { name: 'Roll back champion' }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Roll back' }).click();
+    await expect.poll(() => text(row('v1')), { timeout: 10_000 }).toContain('champion');
+    await expect.poll(() => text(row('v2'))).not.toContain('champion');
+  }, 180_000);
+
+  it('fits a phone screen', async () => {
+    await page.setViewportSize({ width: 375, height: 800 });
+    await open('/live');
+    await page.getByTestId('chart-rps').waitFor();
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow).toBeLessThanOrEqual(1);
+    await shot('live-375');
+    await open('/map');
+    await page.getByTestId('map-canvas').waitFor();
+    await shot('map-375');
+    await open('/try');
+    await shot('try-375');
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+});

@@ -1,0 +1,49 @@
+import { afterAll, beforeAll, expect, it } from 'vitest';
+import { startCluster, waitFor, type Platform } from './support/processes.js';
+import { startRedis, type RedisServer } from './support/redis.js';
+import { ensureTemplate } from './support/template.js';
+import { childUrl, during, metricSum, steadyTraffic } from './fault-traffic.js';
+
+let redis: RedisServer | undefined;
+let cluster: Platform | undefined;
+
+beforeAll(async () => {
+  await ensureTemplate();
+  redis = await startRedis();
+  if (!redis) return;
+  cluster = await startCluster(2, { ETASERVE_CACHE_REDIS_URL: redis.url });
+}, 180_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+  await redis?.stop();
+}, 60_000);
+
+/** Lookups in L2 (hits, misses, stale) over every cache of a process. */
+const l2Lookups = (url: string): Promise<number> => metricSum(url, 'etaserve_cache_requests_total', { level: 'l2' });
+
+it('Redis stopped and started again: no failed request, and the shared L2 is used again', async (ctx) => {
+  if (!redis || !cluster) return ctx.skip();
+  const predictor = childUrl(cluster.running.output(), 'predictor-1');
+  const traffic = steadyTraffic(cluster.url);
+  await during(2000);
+  expect(await metricSum(cluster.url, 'etaserve_cache_l2_up')).toBe(1);
+  expect(await l2Lookups(cluster.url)).toBeGreaterThan(0);
+
+  await redis.kill9();
+  await waitFor(async () => (await metricSum(cluster!.url, 'etaserve_cache_l2_up')) === 0, 10_000, 'L2 down');
+  await during(3000);
+  await redis.restart();
+  await waitFor(
+    async () => (await metricSum(cluster!.url, 'etaserve_cache_l2_up')) === 1 && (await metricSum(predictor, 'etaserve_cache_l2_up')) === 1,
+    20_000,
+    'L2 back up in the gateway and the predictor',
+  );
+  const [gatewayBefore, predictorBefore] = [await l2Lookups(cluster.url), await l2Lookups(predictor)];
+  await during(3000);
+  const seen = await traffic.stop();
+  expect(seen.failures).toEqual([]);
+  expect(seen.failed).toBe(0);
+  expect(await l2Lookups(cluster.url)).toBeGreaterThan(gatewayBefore);
+  expect(await l2Lookups(predictor)).toBeGreaterThan(predictorBefore);
+}, 90_000);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCluster, type Platform } from './support/processes.js';
 import { ensureTemplate } from './support/template.js';
-import { childUrl, during, kill9, metricSum, steadyTraffic } from './fault-traffic.js';
+import { childUrl, during, warmedUp, kill9, metricSum, steadyTraffic } from './fault-traffic.js';
 
 let cluster: Platform;
 
@@ -17,7 +17,7 @@ afterAll(async () => {
 
 it('kill -9 of one of two predictor replicas fails no client request', async () => {
   const traffic = steadyTraffic(cluster.url);
-  await during(3000);
+  await warmedUp(traffic);
   kill9(cluster.pids.get('predictor-1'));
   traffic.mark();
   await during(6000);

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startCluster, waitFor, type Platform } from './support/processes.js';
 import { startRedis, type RedisServer } from './support/redis.js';
 import { ensureTemplate } from './support/template.js';
-import { childUrl, during, metricSum, steadyTraffic } from './fault-traffic.js';
+import { childUrl, during, warmedUp, metricSum, steadyTraffic } from './fault-traffic.js';
 
 let redis: RedisServer | undefined;
 let cluster: Platform | undefined;
@@ -26,7 +26,7 @@ it('Redis stopped and started again: no failed request, and the shared L2 is use
   if (!redis || !cluster) return ctx.skip();
   const predictor = childUrl(cluster.running.output(), 'predictor-1');
   const traffic = steadyTraffic(cluster.url);
-  await during(2000);
+  await warmedUp(traffic);
   expect(await metricSum(cluster.url, 'etaserve_cache_l2_up')).toBe(1);
   expect(await l2Lookups(cluster.url)).toBeGreaterThan(0);
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { run, startCluster, waitFor, type Platform, type Running } from './support/processes.js';
 import { ensureTemplate } from './support/template.js';
-import { childUrl, during, kill9, steadyTraffic } from './fault-traffic.js';
+import { childUrl, kill9, steadyTraffic, warmedUp } from './fault-traffic.js';
 
 let cluster: Platform;
 let replacement: Running | undefined;
@@ -19,8 +19,7 @@ afterAll(async () => {
 it('with the store service down, predictors answer degraded from cached features, and recover when it is back', async () => {
   const storeUrl = childUrl(cluster.running.output(), 'store');
   const traffic = steadyTraffic(cluster.url);
-  await during(2000);
-  expect(traffic.seen().degraded).toBe(0);
+  await warmedUp(traffic);
 
   kill9(cluster.pids.get('store'));
   traffic.mark();

@@ -74,6 +74,17 @@ export function steadyTraffic(url: string, options: { concurrency?: number; paus
   };
 }
 
+/** Until the cluster answers with real predictions (a cold cluster on a busy machine may take a moment). */
+export async function warmedUp(traffic: Traffic, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const seen = traffic.seen();
+    if (seen.ok - seen.degraded >= 30) return;
+    await sleep(100);
+  }
+  throw new Error(`no real predictions within ${timeoutMs} ms: ${JSON.stringify(traffic.seen())}`);
+}
+
 /** Waits while traffic runs, so the fault happens under load. */
 export async function during(ms: number): Promise<void> {
   await sleep(ms);

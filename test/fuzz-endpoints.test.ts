@@ -64,7 +64,7 @@ function generator(random: () => number) {
       () => ({ lat: 1e6, lng: -1e6 }),
       () => ({ lat: 'north', lng: null }),
       () => ({ __proto__: { admin: true } }),
-      () => 12345678901234567890,
+      () => Number.MAX_SAFE_INTEGER * 4,
       () => '2026-13-45T99:99:99Z',
     ])();
   const mutate = (body: Record<string, unknown>): Record<string, unknown> => {

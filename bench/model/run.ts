@@ -184,33 +184,36 @@ async function main(): Promise<void> {
       `  etaserve: MAE ${fmt(ours.mae)} RMSE ${fmt(ours.rmse)} coverage ${fmt(ours.coverage)} train ${fmt(ours.train_seconds, 2)} s`,
     );
     const refOut = join(tmp, `${table.name}-reference.json`);
-    execFileSync(
-      PY,
-      [
-        join(shared, 'peers/gbdt-reference/train_eval.py'),
-        '--train',
-        files.train!,
-        '--valid',
-        files.valid!,
-        '--test',
-        files.test!,
-        '--target',
-        'y',
-        '--trees',
-        '1000',
-        '--depth',
-        '6',
-        '--lr',
-        '0.05',
-        '--threads',
-        '2',
-        '--quantiles',
-        '0.1,0.9',
-        '--out',
-        refOut,
-      ],
-      { stdio: ['ignore', 'ignore', 'inherit'] },
-    );
+    // --reuse-reference: keep the reference figures of an earlier run on the same (deterministic) files.
+    if (!(process.argv.includes('--reuse-reference') && existsSync(refOut))) {
+      execFileSync(
+        PY,
+        [
+          join(shared, 'peers/gbdt-reference/train_eval.py'),
+          '--train',
+          files.train!,
+          '--valid',
+          files.valid!,
+          '--test',
+          files.test!,
+          '--target',
+          'y',
+          '--trees',
+          '1000',
+          '--depth',
+          '6',
+          '--lr',
+          '0.05',
+          '--threads',
+          '2',
+          '--quantiles',
+          '0.1,0.9',
+          '--out',
+          refOut,
+        ],
+        { stdio: ['ignore', 'ignore', 'inherit'] },
+      );
+    }
     const ref = JSON.parse(readFileSync(refOut, 'utf8')) as { results: Array<Record<string, unknown>> };
     for (const r of ref.results)
       console.log(

@@ -26,6 +26,8 @@ export interface PeakConfig {
   connections: number;
   timeoutMs: number;
   cooldownMs: number;
+  /** Run the max-rate searches (off with --no-search: fixed rates only, when the machine is too busy). */
+  search: boolean;
   single: EndpointConfig;
   /** Rates here are requests/s of 50 rows each. */
   batch: EndpointConfig;
@@ -41,7 +43,8 @@ export interface PeakConfig {
 
 export function peakConfig(quick: boolean): PeakConfig {
   const base = {
-    quiet: { waitMs: quick ? 0 : 15_000, cores: 0.6, noisyOthersCores: 0.5 },
+    quiet: { waitMs: quick ? 0 : 5_000, cores: 0.6, noisyOthersCores: 0.5 },
+    search: true,
     connections: 64,
     timeoutMs: 2000,
     ceiling: { sloP99Ms: 5 },

@@ -17,11 +17,13 @@ export const PREDICTOR_LAUNCH = {
   env: (modelFile: string, port: number): Record<string, string> => ({
     ETASERVE_PREDICTOR_MODEL_FILE: modelFile,
     ETASERVE_PREDICTOR_PORT: String(port),
+    // Its own data directory (catalog, event log), apart from any etaserve another engineer runs in this tree.
+    ETASERVE_DATA_DIR: path.join(REPO_ROOT, 'bench', 'tmp', `predictor-${port}`),
   }),
   /** The name the model is served under in `/v2/models/{name}/infer` (override: --model-name). */
   modelName: process.env['ETASERVE_BENCH_MODEL_NAME'] ?? 'eta',
-  /** Answers 2xx once the model is loaded. */
-  readyPath: '/readyz',
+  /** Answers 2xx once the model is loaded (OIP v2 server readiness; `/readyz` works too). */
+  readyPath: '/v2/health/ready',
   readyTimeoutMs: 60_000,
 };
 
@@ -62,5 +64,3 @@ export const predictorCommandLine = (): string =>
   `${Object.entries(PREDICTOR_LAUNCH.env('<model.json>', 0))
     .map(([k]) => `${k}=...`)
     .join(' ')} node ${PREDICTOR_LAUNCH.args.join(' ')}`;
-
-export const relativeModel = (file: string): string => path.relative(REPO_ROOT, file);

@@ -39,6 +39,31 @@ function fixedTable(sides: SideResult[]): string[] {
   return rows;
 }
 
+/**
+ * Server CPU per request, side by side at each fixed rate both sides sustained: less sensitive to a busy machine
+ * than latency or max rate (a starved process still spends the same CPU per request), so the steadiest ratio.
+ */
+function cpuRatios(ms: ModelServingResult): string[] {
+  const { peer, etaserve } = ms.sides;
+  const rows: string[] = [];
+  for (const p of peer.fixed) {
+    const e = etaserve.fixed.find((f) => f.endpoint === p.endpoint && f.rate === p.rate);
+    const pc = p.result.usage['server']?.cpuMsPerRequest;
+    const ec = e?.result.usage['server']?.cpuMsPerRequest;
+    if (!e || !p.sustained || !e.sustained || !pc || !ec) continue;
+    rows.push(`| ${p.endpoint} | ${n(p.rate)} | ${pc} | ${ec} | x${Math.round((pc / ec) * 100) / 100} |`);
+  }
+  if (rows.length === 0) return [];
+  return [
+    '',
+    'Server CPU per request where both sides sustained the rate (steadier than latency on a busy machine):',
+    '',
+    '| endpoint | rate/s | peer CPU ms/req | etaserve CPU ms/req | peer / etaserve |',
+    '|---|---|---|---|---|',
+    ...rows,
+  ];
+}
+
 function searchTable(sides: SideResult[]): string[] {
   const rows = [
     '| side | endpoint | target | max req/s | rows/s | p50 / p99 at max (ms) | first miss | server CPU ms/req at max |',
@@ -119,6 +144,7 @@ export function peakMarkdown(r: PeakReport): string {
     const withRuns = sides.filter((s) => s.fixed.length > 0 || Object.keys(s.search).length > 0);
     if (withRuns.length) {
       out.push('', '### Fixed rates', '', ...fixedTable(withRuns));
+      out.push(...cpuRatios(ms));
       out.push('', '### Max rate (open loop, latency target, no errors)', '', ...searchTable(withRuns));
       if (r.ceiling) {
         const peerMax = ms.sides.peer.search.single?.maxRate;
@@ -132,7 +158,11 @@ export function peakMarkdown(r: PeakReport): string {
         }
       }
       out.push('', '### Memory (peak RSS, VmHWM)', '', '| process | peak RSS MB |', '|---|---|');
-      for (const s of withRuns) out.push(`| ${s.side} server | ${s.peakRssMb ?? '-'} |`);
+      for (const s of withRuns) {
+        const label =
+          s.side === 'peer' ? 'peer: uvicorn worker (Python, XGBoost)' : 'etaserve: predictor process (Node)';
+        out.push(`| ${label} | ${s.peakRssMb ?? '-'} |`);
+      }
       const gen = Math.max(...withRuns.flatMap((s) => s.fixed.map((f) => f.result.generator.maxRssMb)), 0);
       out.push(`| load generator (max over runs) | ${gen || '-'} |`);
     }

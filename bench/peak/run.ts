@@ -31,13 +31,17 @@ async function main(): Promise<number> {
       'model-file': { type: 'string' },
       'no-write': { type: 'boolean' },
       render: { type: 'string' },
+      name: { type: 'string' },
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      'no-search': { type: 'boolean' },
       note: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
     console.log(
-      'npm run bench:peak [-- --quick] [--only ceiling,1,2,3,4,5] [--etaserve | --etaserve-url URL] [--model-name N] [--model-file F] [--no-write] [--render results.json]',
+      'npm run bench:peak [-- --quick] [--only ceiling,1,2,3,4,5] [--etaserve | --etaserve-url URL] [--model-name N] [--model-file F] [--no-write] [--name NAME] [--duration S] [--warmup S] [--no-search] [--note TEXT] [--render results.json]',
     );
     return 0;
   }
@@ -56,6 +60,9 @@ async function main(): Promise<number> {
   }
   const quick = values.quick ?? false;
   const cfg = peakConfig(quick);
+  if (values.duration) cfg.durationSec = Number(values.duration);
+  if (values.warmup) cfg.warmupSec = Number(values.warmup);
+  if (values['no-search']) cfg.search = false;
   const known = ['ceiling', 'model-serving', ...PLATFORM_SCENARIOS.map((p) => p.id)];
   const only = values.only
     ? new Set(values.only.split(',').map((s) => ALIASES[s.trim()] ?? s.trim()))
@@ -129,7 +136,7 @@ async function main(): Promise<number> {
         reports: p.reports,
       })),
     };
-    const written = writeResults(quick ? 'peak-quick' : 'peak', data, peakMarkdown(report));
+    const written = writeResults(values.name ?? (quick ? 'peak-quick' : 'peak'), data, peakMarkdown(report));
     log(`wrote ${written.json} and ${written.md}`);
   }
   return failed ? 1 : 0;

@@ -46,22 +46,29 @@ export function scenario1Verdicts(
     const why = !usable(etaserve) ? `etaserve side ${etaserve.status}` : `peer side ${peer.status}`;
     return Object.values(targets).map((target) => ({ target, status: 'PENDING' as const, detail: why }));
   }
-  const out: Verdict[] = [
-    ratioVerdict(
-      targets.single,
-      etaserve.search.single?.maxRate ?? 0,
-      peer.search.single?.maxRate ?? 0,
-      cfg.singleThroughputRatio,
-      'req/s',
-    ),
-    ratioVerdict(
-      targets.batch,
-      etaserve.search.batch?.rowsPerSec ?? 0,
-      peer.search.batch?.rowsPerSec ?? 0,
-      cfg.batchRowsRatio,
-      'rows/s',
-    ),
-  ];
+  const searched = peer.search.single !== undefined && etaserve.search.single !== undefined;
+  const out: Verdict[] = !searched
+    ? [targets.single, targets.batch].map((target) => ({
+        target,
+        status: 'PENDING' as const,
+        detail: 'max-rate search not run (--no-search)',
+      }))
+    : [
+        ratioVerdict(
+          targets.single,
+          etaserve.search.single?.maxRate ?? 0,
+          peer.search.single?.maxRate ?? 0,
+          cfg.singleThroughputRatio,
+          'req/s',
+        ),
+        ratioVerdict(
+          targets.batch,
+          etaserve.search.batch?.rowsPerSec ?? 0,
+          peer.search.batch?.rowsPerSec ?? 0,
+          cfg.batchRowsRatio,
+          'rows/s',
+        ),
+      ];
   const misses: string[] = [];
   const compared: string[] = [];
   for (const p of peer.fixed.filter((f) => f.sustained)) {

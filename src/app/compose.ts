@@ -15,9 +15,15 @@ import {
   type ModuleContext,
   type Service,
 } from '../platform/index.js';
-import { startAccuracyProjection, type AccuracyProjection } from '../pipeline/index.js';
+import {
+  createPipelineModule,
+  liveComparison,
+  startAccuracyProjection,
+  type AccuracyProjection,
+} from '../pipeline/index.js';
 import {
   createPredictorModule,
+  eventLogShadowSink,
   ExplainClient,
   invalidateOnWrite,
   PredictorClient,
@@ -32,7 +38,7 @@ import {
   type StoreFeatures,
 } from '../store/index.js';
 import type { AppConfig } from './config.js';
-import { registryFromConfig } from './first-run.js';
+import { registryDatabaseOf, registryFromConfig } from './first-run.js';
 import { MODULES, PRIMARY_ORDER, resolveTargets, type ModuleName } from './modules.js';
 
 export interface ComposedProcess {
@@ -151,6 +157,9 @@ export async function composeProcess(
       stores: need(stores, 'store'),
       geo: need(geo, 'geo'),
       cache,
+      rollout: config.rollout,
+      // Shadow comparisons go to the event log where this process writes it, for the accuracy join.
+      ...(events?.ingest ? { shadowSink: eventLogShadowSink(events.log, log) } : {}),
     });
     services.push(predictorModule.service);
     predictor = predictorModule.predictor;
@@ -195,6 +204,24 @@ export async function composeProcess(
         : {}),
     });
     services.push(gateway.service);
+  }
+
+  if (modules.includes('pipeline')) {
+    // Continuous training on pipeline.schedule; the accuracy join (where this process runs it) feeds the policy.
+    const pipeline = createPipelineModule(ctx, config.pipeline, {
+      job: {
+        dataDir: config.platform.dataDir,
+        geo: config.geo,
+        simulator: config.simulator,
+        registry: registryDatabaseOf(config),
+        store: config.store,
+        events: { config: config.events, fallbackRedisUrl: config.cache.redisUrl },
+      },
+      shadow: async () =>
+        accuracy &&
+        liveComparison(accuracy.summary().by_model_version, await registry.resolve('champion'), await registry.resolve('challenger')),
+    });
+    services.push(pipeline.service);
   }
 
   const app = createHttpServer({

@@ -5,7 +5,7 @@ import { gatewayConfigSchema } from '../gateway/index.js';
 import { geoConfigSchema } from '../geo/index.js';
 import { pipelineConfigSchema } from '../pipeline/index.js';
 import { loadConfig, platformConfigSchema, type LoadConfigOptions } from '../platform/index.js';
-import { predictorConfigSchema } from '../predictor/index.js';
+import { predictorConfigSchema, rolloutConfigSchema } from '../predictor/index.js';
 import { simulatorConfigSchema } from '../simulator/index.js';
 import { storeConfigSchema } from '../store/index.js';
 
@@ -34,6 +34,7 @@ export const appConfigSchema = Type.Object({
   topology: topologyConfigSchema,
   gateway: gatewayConfigSchema,
   predictor: predictorConfigSchema,
+  rollout: rolloutConfigSchema,
   store: storeConfigSchema,
   geo: geoConfigSchema,
   cache: cacheConfigSchema,

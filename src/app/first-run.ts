@@ -1,5 +1,5 @@
 import { ensureChampion } from '../pipeline/index.js';
-import { openModelRegistry, type SqlModelRegistry } from '../registry/index.js';
+import { openModelRegistry, type RegistryDatabase, type SqlModelRegistry } from '../registry/index.js';
 import { openStoreCatalog, sqliteFileOf, type StoreCatalog } from '../store/index.js';
 import type { AppConfig } from './config.js';
 
@@ -12,10 +12,14 @@ export function openCatalogFromConfig(config: AppConfig): Promise<StoreCatalog> 
 }
 
 /** The model registry lives in the catalog's database, so every process of a deployment sees the same one. */
-export function registryFromConfig(config: AppConfig): SqlModelRegistry {
+export function registryDatabaseOf(config: AppConfig): RegistryDatabase {
   return config.store.database === 'postgres'
-    ? openModelRegistry({ database: 'postgres', postgresUrl: config.store.postgresUrl })
-    : openModelRegistry({ database: 'sqlite', sqliteFile: sqliteFileOf(config.store, config.platform) });
+    ? { database: 'postgres', postgresUrl: config.store.postgresUrl }
+    : { database: 'sqlite', sqliteFile: sqliteFileOf(config.store, config.platform) };
+}
+
+export function registryFromConfig(config: AppConfig): SqlModelRegistry {
+  return openModelRegistry(registryDatabaseOf(config));
 }
 
 /**

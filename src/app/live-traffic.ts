@@ -33,7 +33,11 @@ export function startLiveTraffic(
       await res.body.dump();
       if (res.statusCode !== 200) throw new Error(`POST /v1/events answered ${res.statusCode}`);
     },
-    { timeCompression: LIVE_EVENT_TIME_COMPRESSION },
+    {
+      timeCompression: LIVE_EVENT_TIME_COMPRESSION,
+      // Orders at about a busy hour of the history's rate: more would overload the simulated kitchens.
+      orderShare: Math.min(1, (3 * config.simulator.ordersPerDay) / 86_400 / Math.max(1, config.simulator.liveRequestsPerSecond)),
+    },
   );
   const live = new LiveCity(
     city,

@@ -1,4 +1,5 @@
 import path from 'node:path';
+import type { AppConfig } from '../app/index.js';
 import { Value } from 'typebox/value';
 import type { GeoConfig } from '../geo/index.js';
 import {
@@ -166,7 +167,7 @@ function parseWindow(from: string | undefined, to: string | undefined, deps: Com
 
 /** The train command's dependencies from the environment's configuration: registry, catalog and event log. */
 export async function trainDepsFromConfig(
-  config: import('../app/index.js').AppConfig,
+  config: AppConfig,
 ): Promise<Omit<TrainCommandDeps, 'log' | 'error'>> {
   const { openCatalogFromConfig, registryFromConfig } = await import('../app/index.js');
   return {

@@ -129,7 +129,10 @@ export function computePoint(
   let events = 0;
   for (const s of rated) {
     if (DEGRADED_COUNTERS.has(s.name)) degraded += s.value;
-    else if (EVENT_COUNTERS.test(s.name) && (s.labels.result === undefined || s.labels.result === 'accepted')) {
+    else if (
+      EVENT_COUNTERS.test(s.name) &&
+      (s.labels.result === undefined || s.labels.result === 'accepted')
+    ) {
       events += s.value;
     }
   }

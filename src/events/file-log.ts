@@ -5,7 +5,7 @@ import { PollingSubscription, type PollingLog } from './consumer.js';
 import { DedupeIndex } from './dedupe.js';
 import { forgetInSegments } from './file-forget.js';
 import { OffsetsStore } from './offsets-store.js';
-import { decodeRecord, encodeRecord, parseEvent } from './record-codec.js';
+import { decodeRecord, encodedJson, encodeRecord, parseEvent } from './record-codec.js';
 import { listSegments, scanSegment, segmentAt, segmentName, type SegmentInfo } from './segments.js';
 import type {
   AppendResult,
@@ -39,12 +39,16 @@ export interface FileLogOptions {
 }
 
 interface Job {
+  ingestedAtMs: number;
+  events: EtaEvent[];
   buffers: Buffer[];
   resolve: (positions: number[]) => void;
   reject: (e: unknown) => void;
 }
 
-const READ_CHUNK = 1024 * 1024;
+const READ_CHUNK = 256 * 1024;
+/** Records kept in memory after their append, so consumers in the writing process read the tail without I/O. */
+const TAIL_RECORDS = 50_000;
 
 /** The event_id comes first in every record's JSON, so the dedupe index rebuilds without parsing whole events. */
 function eventIdOf(json: Buffer): string | undefined {
@@ -54,6 +58,8 @@ function eventIdOf(json: Buffer): string | undefined {
 }
 
 function encodeEvent(e: EtaEvent): Buffer {
+  const known = encodedJson.get(e);
+  if (known !== undefined) return Buffer.from(known);
   const { event_id, ...rest } = e;
   return Buffer.from(JSON.stringify({ event_id, ...rest }));
 }
@@ -78,6 +84,7 @@ export class FileEventLog implements PollingLog {
   private readonly now: () => number;
   private lockFile: string | undefined;
   private appendsSinceExpire = 0;
+  private readonly tail = new TailCache(TAIL_RECORDS);
 
   constructor(private readonly options: FileLogOptions) {
     this.now = options.now ?? Date.now;
@@ -150,6 +157,7 @@ export class FileEventLog implements PollingLog {
     const now = this.now();
     const offsets: Array<LogOffset | null> = new Array<LogOffset | null>(events.length).fill(null);
     const buffers: Buffer[] = [];
+    const accepted: EtaEvent[] = [];
     const fresh: number[] = [];
     const waits: Promise<unknown>[] = [];
     const inBatch = new Set<string>();
@@ -164,9 +172,10 @@ export class FileEventLog implements PollingLog {
       inBatch.add(id);
       fresh.push(i);
       buffers.push(encodeRecord(encodeEvent(events[i]!), now));
+      accepted.push(events[i]!);
     }
     if (buffers.length > 0) {
-      const write = new Promise<number[]>((resolve, reject) => this.queue.push({ buffers, resolve, reject }));
+      const write = new Promise<number[]>((resolve, reject) => this.queue.push({ ingestedAtMs: now, events: accepted, buffers, resolve, reject }));
       for (const id of inBatch) this.dedupe.markPending(id, write);
       this.flushing ??= this.flush();
       try {
@@ -203,12 +212,17 @@ export class FileEventLog implements PollingLog {
               return p;
             });
             job.resolve(positions);
+            for (let k = 0; k < positions.length; k++) {
+              this.tail.push(positions[k]!, { offset: String(positions[k]!), ingestedAtMs: job.ingestedAtMs, event: job.events[k]! });
+            }
           }
+          this.tail.end = this.end + data.length;
           this.activeSize += data.length;
           this.end += data.length;
           const last = this.segments[this.segments.length - 1]!;
           last.size = this.activeSize;
           last.mtimeMs = this.now();
+          for (const l of this.listeners) l();
         } catch (e) {
           // Whatever reached the file unacknowledged is cut, so the next batch starts at a record boundary.
           await this.active?.truncate(this.activeSize).catch(() => undefined);
@@ -218,7 +232,6 @@ export class FileEventLog implements PollingLog {
     } finally {
       this.flushing = undefined;
     }
-    for (const l of this.listeners) l();
   }
 
   private async writeAll(data: Buffer, position: number): Promise<void> {
@@ -269,6 +282,8 @@ export class FileEventLog implements PollingLog {
     let pos = await this.position(from);
     const records: LogRecord[] = [];
     if (max <= 0) return { records, next: String(pos) };
+    const cached = this.options.mode === 'writer' ? this.tail.read(pos, max) : undefined;
+    if (cached) return cached;
     let segments = await this.knownSegments(this.options.mode === 'reader');
     for (let guard = 0; guard < 10_000 && records.length < max; guard++) {
       let i = segmentAt(segments, pos);
@@ -351,6 +366,7 @@ export class FileEventLog implements PollingLog {
 
   async forget(request: ForgetRequest): Promise<ForgetResult> {
     const result = await forgetInSegments(await listSegments(this.options.dir), request);
+    this.tail.clear();
     for (const hook of this.hooks) await hook(request, result);
     return result;
   }
@@ -377,6 +393,47 @@ export class FileEventLog implements PollingLog {
     this.active = undefined;
     if (this.lockFile) await fs.rm(this.lockFile, { force: true });
     this.lockFile = undefined;
+  }
+}
+
+/** The newest records, by position, as appended: a read inside it is served from memory. */
+class TailCache {
+  private positions: number[] = [];
+  private records: LogRecord[] = [];
+  end = 0;
+
+  constructor(private readonly capacity: number) {}
+
+  push(position: number, record: LogRecord): void {
+    this.positions.push(position);
+    this.records.push(record);
+    if (this.positions.length > this.capacity * 1.5) {
+      this.positions = this.positions.slice(-this.capacity);
+      this.records = this.records.slice(-this.capacity);
+    }
+  }
+
+  clear(): void {
+    this.positions = [];
+    this.records = [];
+  }
+
+  /** Undefined when `position` is not the start of a cached record (older, or between records). */
+  read(position: number, max: number): ReadResult | undefined {
+    const first = this.positions[0];
+    if (first === undefined || position < first || position > this.end) return undefined;
+    if (position === this.end) return { records: [], next: String(position) };
+    let lo = 0;
+    let hi = this.positions.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (this.positions[mid]! < position) lo = mid + 1;
+      else hi = mid;
+    }
+    if (this.positions[lo] !== position) return undefined;
+    const upTo = Math.min(this.positions.length, lo + max);
+    const next = upTo < this.positions.length ? this.positions[upTo]! : this.end;
+    return { records: this.records.slice(lo, upTo), next: String(next) };
   }
 }
 

@@ -102,10 +102,17 @@ export class EventIngest {
       } finally {
         stop();
       }
+      // Counted per batch, not per event: a label lookup per event costs more than the rest of the ingest.
+      const counts = new Map<string, number>();
       for (let i = 0; i < good.length; i++) {
         const fresh = offsets[i] !== null;
         if (fresh) accepted++;
-        this.outcomes.inc({ type: typeLabel(good[i]), result: fresh ? 'accepted' : 'duplicate' });
+        const key = `${typeLabel(good[i])}|${fresh ? 'accepted' : 'duplicate'}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      for (const [key, n] of counts) {
+        const [type, result] = key.split('|') as [string, string];
+        this.outcomes.inc({ type, result }, n);
       }
     }
     return { accepted, duplicates: good.length - accepted, rejected };

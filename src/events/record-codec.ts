@@ -60,6 +60,12 @@ export function decodeRecord(buf: Buffer, at: number): Decoded {
   };
 }
 
+/**
+ * The JSON of an event as validation already produced it (to measure its size), so the log need not stringify it a
+ * second time. Only set when the event's first key is `event_id`, as the log stores it.
+ */
+export const encodedJson = new WeakMap<object, string>();
+
 export function parseEvent(json: Buffer): EtaEvent {
   return JSON.parse(json.toString('utf8')) as EtaEvent;
 }

@@ -83,6 +83,8 @@ export class RedisSubscription implements Subscription {
         this.release(entries.length === 0 && !pending ? epoch : 0);
       } catch (e) {
         if (this.stopped) break;
+        // What this consumer was handed stays pending in the group until acknowledged: read it again first.
+        pending = true;
         this.options.onError?.(e);
         await new Promise((r) => setTimeout(r, RETRY_MS[Math.min(failures++, RETRY_MS.length - 1)]).unref());
       }

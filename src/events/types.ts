@@ -67,6 +67,7 @@ export type LogOffset = string;
 /** Where a read or a new consumer group starts. */
 export type StartAt = 'earliest' | 'latest' | { offset: LogOffset } | { sinceMs: number };
 
+/** Records may be shared by every consumer in a process: treat them as read-only. */
 export interface LogRecord {
   offset: LogOffset;
   /** When the log durably accepted it (ms since epoch). */

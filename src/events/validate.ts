@@ -1,5 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { err, ok, type Result } from '../platform/index.js';
+import { encodedJson } from './record-codec.js';
 import { APP_TYPE, CURRENT_SCHEMA_VERSION, EVENT_SCHEMAS_V1, SCHEMA_VERSIONS } from './schemas.js';
 import type { EtaEvent } from './types.js';
 
@@ -54,7 +55,8 @@ export class EventValidator {
       return err({ code: 'not_an_object', message: 'an event is a JSON object' });
     }
     const e = raw as Record<string, unknown>;
-    const size = bytes ?? Buffer.byteLength(JSON.stringify(e));
+    const json = bytes === undefined ? JSON.stringify(e) : undefined;
+    const size = bytes ?? Buffer.byteLength(json!);
     if (size > this.limits.maxEventBytes) {
       return err({ code: 'too_large', message: `event is ${size} bytes; at most ${this.limits.maxEventBytes}` });
     }
@@ -83,7 +85,10 @@ export class EventValidator {
       return err({ code: 'too_large', message: `app events are at most ${this.limits.maxAppPayloadBytes} bytes` });
     }
     if (!validator(e)) return err(rejectionOf(validator.errors![0]!));
-    if (e.schema_version === undefined) e.schema_version = CURRENT_SCHEMA_VERSION;
+    if (e.schema_version === undefined) {
+      e.schema_version = CURRENT_SCHEMA_VERSION;
+      if (json !== undefined && json.startsWith('{"event_id":')) encodedJson.set(e, `${json.slice(0, -1)},"schema_version":${CURRENT_SCHEMA_VERSION}}`);
+    } else if (json !== undefined && json.startsWith('{"event_id":')) encodedJson.set(e, json);
     return ok(e as EtaEvent);
   }
 }

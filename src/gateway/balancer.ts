@@ -112,7 +112,7 @@ export class PredictorBalancer implements Predictor {
     const call: Call<T> = async (c) => {
       replica.inFlight++;
       try {
-        return await fn(replica.predictor, { signal: c.signal, timeoutMs: Math.max(1, Math.min(this.attemptTimeoutMs, c.remainingMs())) });
+        return await fn(replica.predictor, { signal: c.signal, timeoutMs: Math.max(1, Math.floor(Math.min(this.attemptTimeoutMs, c.remainingMs()))) });
       } catch (e) {
         if (c.signal.aborted && !(e instanceof EtaError)) throw new EtaError('deadline_exceeded', `${replica.name} was abandoned`, { cause: e });
         throw e;

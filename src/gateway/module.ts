@@ -1,13 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { CacheModule } from '../cache/index.js';
 import type { EventIngest } from '../events/index.js';
-import type { HttpServer, ModuleContext, Service } from '../platform/index.js';
-import type { EtaPrediction, Predictor } from '../predictor/index.js';
+import type { HttpServer, Logger, ModuleContext, Service } from '../platform/index.js';
+import { FeatureCache, type EtaPrediction, type Predictor } from '../predictor/index.js';
 import { Admission } from './admission.js';
 import { adminKeysRoutes } from './admin-keys-routes.js';
 import { adminModelRoutes } from './admin-models-routes.js';
 import type { ModelRegistry } from '../registry/index.js';
-import type { StoreFeatures } from '../store/index.js';
+import type { StoreCatalog, StoreFeatures } from '../store/index.js';
 import { ApiKeyStore, newDemoKey, SCOPES, type Scope } from './api-keys.js';
 import { authorize, type PreHandler } from './auth.js';
 import { registerCors } from './cors.js';
@@ -34,7 +34,7 @@ export function createGatewayModule(
   config: GatewayConfig,
   deps: {
     predictor: Predictor;
-    stores: StoreFeatures;
+    stores: StoreFeatures & Partial<Pick<StoreCatalog, 'getMany'>>;
     version: string;
     cache?: CacheModule;
     /** The cache's Redis, for rate limits that hold across gateway replicas. */
@@ -56,7 +56,7 @@ export function createGatewayModule(
 
   const routes = etaRoutes({
     predictor: deps.predictor,
-    stores: deps.stores,
+    stores: fallbackStores(deps.stores, deps.cache, logger),
     config,
     authorizePredict: authorizer('predict'),
     ...(config.responseCache && deps.cache
@@ -88,4 +88,25 @@ export function createGatewayModule(
       for (const plugin of extra) await app.register(plugin);
     },
   };
+}
+
+/**
+ * The fallback ETA reads store features through the same caches as the predictors, so it still answers when the
+ * store service is slow or down and every predictor is too.
+ */
+function fallbackStores(
+  stores: StoreFeatures & Partial<Pick<StoreCatalog, 'getMany'>>,
+  cache: CacheModule | undefined,
+  logger: Logger,
+): StoreFeatures {
+  if (!cache || !stores.getMany) return stores;
+  const features = new FeatureCache({
+    stores,
+    profiles: (ids) => stores.getMany!(ids),
+    profileCache: cache.cacheFor('store-profiles'),
+    liveCache: cache.cacheFor('store-live'),
+    deadlineMs: 50,
+    logger,
+  });
+  return { getStoreFeatures: async (ids, atMs) => (await features.storeFeatures(ids, atMs)).records };
 }

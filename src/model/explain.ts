@@ -1,5 +1,5 @@
 import { fillInternalValues, type ArtifactTree, type ModelArtifact } from './artifact.js';
-import { treeShap } from './treeshap.js';
+import { TreeShap } from './treeshap.js';
 
 /** The same routing as compile.ts, on the artifact's own arrays (explanations are not on the hot path). */
 function next(
@@ -20,6 +20,8 @@ export class Explainer {
   private readonly cats: Array<Map<number, { set: Set<number>; setGoesLeft: boolean }>>;
   /** Trees with internal values recomputed: a loaded file's own values are not trusted for this. */
   private readonly trees: ArtifactTree[];
+  private readonly depths: number[];
+  private readonly shap = new TreeShap();
 
   constructor(
     private readonly a: ModelArtifact,
@@ -30,6 +32,9 @@ export class Explainer {
       fillInternalValues(copy);
       return copy;
     });
+    const depthOf = (t: ArtifactTree, i: number): number =>
+      t.left[i]! < 0 ? 0 : 1 + Math.max(depthOf(t, t.left[i]!), depthOf(t, t.right[i]!));
+    this.depths = a.trees.map((t) => depthOf(t, 0));
     this.cats = a.trees.map(
       (t) =>
         new Map(
@@ -51,7 +56,7 @@ export class Explainer {
     this.trees.forEach((t, ti) => {
       if (t.output !== output) return;
       out[nF] += t.value[0]!;
-      treeShap(t, (i) => next(t, this.cats[ti]!, i, row[t.feature[i]!]!), out);
+      this.shap.explain(t, this.depths[ti]!, (i) => next(t, this.cats[ti]!, i, row[t.feature[i]!]!), out);
     });
     return out;
   }

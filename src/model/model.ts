@@ -1,5 +1,6 @@
 import type { ModelArtifact } from './artifact.js';
-import { compile, Predictor } from './compile.js';
+import { compile } from './compile.js';
+import { Predictor } from './predict.js';
 import { Explainer } from './explain.js';
 import type { FeatureSpec } from './types.js';
 

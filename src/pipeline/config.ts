@@ -66,6 +66,11 @@ export const pipelineConfigSchema = Type.Object(
       description:
         'Cron expression (minute hour day-of-month month day-of-week, UTC) of continuous training; empty disables it. Production: daily, e.g. "30 3 * * *"',
     }),
+    firstRunDelayMs: Type.Integer({
+      default: 300_000,
+      minimum: 0,
+      description: 'After a start, the schedule’s first run waits at least this long (the first model was just trained)',
+    }),
     windowDays: Type.Integer({
       default: 14,
       minimum: 1,

@@ -1,7 +1,7 @@
 import { mkdir, open, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Value } from 'typebox/value';
-import { geoConfigSchema, saveZoneSpeeds, speedsFileOf, type GeoConfig } from '../geo/index.js';
+import { geoConfigSchema, speedsFileOf, type GeoConfig } from '../geo/index.js';
 import type { TrainParams } from '../model/index.js';
 import { pipelineConfigSchema, type PipelineConfig } from './config.js';
 import type { ModelRecord, ModelRegistry } from '../registry/index.js';
@@ -12,7 +12,8 @@ import {
   type SimulatorConfig,
 } from '../simulator/index.js';
 import type { NewStore } from '../store/index.js';
-import { formatMetrics, registerTrained, trainFromHistory } from './train-model.js';
+import { runTraining } from './run.js';
+import { formatMetrics } from './train-model.js';
 
 const DAY = 86_400_000;
 const LOCK_STALE_MS = 10 * 60_000;
@@ -96,18 +97,22 @@ export async function ensureChampion(options: EnsureChampionOptions): Promise<En
     options.log(
       `simulated ${history.orders.length} orders in ${((Date.now() - started) / 1000).toFixed(1)} s: training`,
     );
-    const trained = await trainFromHistory(history, {
-      params: { nTrees: pipeline.trees, ...options.params },
-      split: { train: pipeline.trainShare, valid: pipeline.validShare },
-      geo,
-      onProgress: (p) => {
-        if (p.stage !== 'train') options.log(`${p.stage}: ${p.message}`);
+    // A run like any other: the first model gets a report too, and becomes champion because there is none.
+    const run = await runTraining(
+      { history, describe: `simulated:seed=${sim.seed}` },
+      {
+        registry: options.registry,
+        dataDir: options.dataDir,
+        pipeline,
+        geo,
+        ...(options.params ? { params: options.params } : {}),
+        log: options.log,
+        promotion: 'policy',
       },
-    });
-    await saveZoneSpeeds(speedsFile, trained.speeds);
-    const record = await registerTrained(options.registry, trained, `simulated:seed=${sim.seed}`);
+    );
+    const record = run.record;
     options.log(
-      `registered ${record.version} as ${record.aliases.join(', ') || 'no alias'} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${formatMetrics(trained.metrics)}`,
+      `registered ${record.version} as ${record.aliases.join(', ') || 'no alias'} in ${((Date.now() - started) / 1000).toFixed(1)} s: ${formatMetrics(record.metrics)}`,
     );
     return { record, trained: true, stores: history.stores, speedsFile };
   } finally {

@@ -20,7 +20,7 @@ export {
   type CompactionResult,
   type EventSource,
 } from './lake.js';
-export { decidePromotion, type PolicyCheck, type PolicyDecision, type ShadowSummary } from './policy.js';
+export { decidePromotion, liveComparison, type PolicyCheck, type PolicyDecision, type ShadowSummary } from './policy.js';
 export { featureProfile, goldenSet } from './profile.js';
 export type { RunReport } from './report/report.js';
 export {
@@ -52,3 +52,6 @@ export {
   type TrainingTable,
   type TrainingTableOptions,
 } from './training-table.js';
+export { CronExpression } from './cron.js';
+export { createPipelineModule, type PipelineModule, type PipelineModuleDeps } from './module.js';
+export { scheduledRun, type ScheduledJobSpec, type ScheduledRunSummary } from './scheduled-run.js';

@@ -76,3 +76,18 @@ export function decidePromotion(
     at,
   };
 }
+
+/**
+ * The live comparison the policy's shadow rule reads, from the accuracy join: the online MAE of the orders each
+ * version answered (the challenger answers the canary share). Undefined until both have delivered orders.
+ */
+export function liveComparison(
+  byVersion: ReadonlyArray<{ model_version: string; deliveries: number; mae_seconds: number | null }>,
+  champion: string | undefined,
+  challenger: string | undefined,
+): ShadowSummary | undefined {
+  const a = byVersion.find((v) => v.model_version === champion);
+  const b = byVersion.find((v) => v.model_version === challenger);
+  if (!a || !b || a.mae_seconds === null || b.mae_seconds === null) return undefined;
+  return { samples: b.deliveries, championMaeS: a.mae_seconds, challengerMaeS: b.mae_seconds };
+}

@@ -123,7 +123,8 @@ export async function runTraining(data: TrainingData, options: TrainingRunOption
     },
     candidateVersion: record.version,
     holdout,
-    candidate,
+    // The training metrics are the same hold-out's, plus the naive quote and the split sizes.
+    candidate: { ...candidate, metrics: trained.metrics },
     champion,
     importance: model.value.importance('gain'),
     decision,

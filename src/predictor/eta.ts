@@ -17,7 +17,9 @@ import {
 } from '../platform/index.js';
 import type { StoreFeatureRecord, StoreFeatures } from '../store/index.js';
 import type { FeatureCache } from './feature-cache.js';
+import type { DriftMonitor } from './drift.js';
 import type { ActiveModel, ModelRuntime } from './model-runtime.js';
+import type { Rollout } from './rollout.js';
 import type { BatchEtaRequest, EtaRequest, EtaResult, Predictor } from './types.js';
 
 /** Used only when geo cannot answer: a straight line with a detour factor at a cautious city speed. */
@@ -82,6 +84,10 @@ export class EtaPredictor implements Predictor {
       featureDeadlineMs: number;
       logger: Logger;
       metrics: Metrics;
+      /** Canary (who answers) and shadow (the other model scores a sample off the response path). */
+      rollout?: Rollout;
+      /** Live feature distribution against the champion's training data. */
+      drift?: DriftMonitor;
     },
   ) {
     this.stage = new Histogram({
@@ -212,17 +218,32 @@ export class EtaPredictor implements Predictor {
     });
     if (inArea.length === 0) return results;
 
-    const { model } = active;
+    const serving = this.deps.rollout?.choose(active) ?? active;
+    const { model } = serving;
     const width = model.outputNames.length;
     const out = new Float64Array(inArea.length * width);
     model.predictBatch(rows.subarray(0, inArea.length * FEATURE_COUNT), inArea.length, out);
-    if (onRow) for (let r = 0; r < inArea.length; r++) onRow(rows.subarray(r * FEATURE_COUNT, (r + 1) * FEATURE_COUNT), active);
+    if (onRow) for (let r = 0; r < inArea.length; r++) onRow(rows.subarray(r * FEATURE_COUNT, (r + 1) * FEATURE_COUNT), serving);
     const modelDone = performance.now();
+    this.deps.drift?.observe(rows, inArea.length);
+    this.deps.rollout?.after(
+      {
+        storeIds: inArea.map((i) => servable[i]!.store.storeId),
+        orderedAtMs: request.orderedAtMs,
+        destination: request.destination,
+        rows,
+        n: inArea.length,
+        width: FEATURE_COUNT,
+        out,
+        served: serving,
+      },
+      active,
+    );
 
     inArea.forEach((i, row) => {
       const { index, store } = servable[i]!;
       const trip = trips[i]!;
-      const [low, p50, high] = quantiles(out, row * width, active);
+      const [low, p50, high] = quantiles(out, row * width, serving);
       results[index] = {
         ok: true,
         value: {
@@ -234,7 +255,7 @@ export class EtaPredictor implements Predictor {
           travelSeconds: trip.travelSeconds,
           distanceKm: trip.distanceKm,
           timezone: store.timezone,
-          modelVersion: active.version,
+          modelVersion: serving.version,
           degraded: reasons.length > 0,
           degradedReasons: reasons,
         },

@@ -6,3 +6,10 @@ export { createPredictorModule, type PredictorModule } from './module.js';
 export type { ActiveModel } from './model-runtime.js';
 export type { BatchEtaRequest, EtaPrediction, EtaRequest, EtaResult, Predictor } from './types.js';
 export { CachedGeo, FeatureCache, invalidateOnWrite, type StoreFeaturesWithStatus } from './feature-cache.js';
+export {
+  eventLogShadowSink,
+  rolloutConfigSchema,
+  type RolloutConfig,
+  type ShadowRecord,
+  type ShadowSink,
+} from './rollout.js';

@@ -5,7 +5,10 @@ import type { ModuleContext, Service } from '../platform/index.js';
 import type { ModelRegistry } from '../registry/index.js';
 import type { StoreCatalog, StoreFeatures } from '../store/index.js';
 import type { PredictorConfig } from './config.js';
+import { Value } from 'typebox/value';
+import { DriftMonitor } from './drift.js';
 import { EtaPredictor } from './eta.js';
+import { Rollout, rolloutConfigSchema, type RolloutConfig, type ShadowSink } from './rollout.js';
 import { CachedGeo, FeatureCache } from './feature-cache.js';
 import { explainEta, explainRoutes, type EtaExplanation } from './explain.js';
 import { ModelRuntime } from './model-runtime.js';
@@ -33,6 +36,10 @@ export function createPredictorModule(
     geo: GeoFeatures;
     /** Without it (or a store multi-get), features are fetched on every request. */
     cache?: CacheModule;
+    /** Shadow, canary and drift settings (the `rollout` section); defaults when absent. */
+    rollout?: Partial<RolloutConfig>;
+    /** Where shadow comparisons go (the event log, for the prediction-vs-actual join). */
+    shadowSink?: ShadowSink;
   },
 ): PredictorModule {
   const logger = ctx.logger.child({ module: 'predictor' });
@@ -57,8 +64,36 @@ export function createPredictorModule(
           logger,
         })
       : undefined;
+  const rolloutConfig = Value.Default(rolloutConfigSchema, { ...deps.rollout }) as RolloutConfig;
+  const drift = new DriftMonitor(
+    {
+      threshold: rolloutConfig.driftPsiThreshold,
+      minRows: rolloutConfig.driftMinRows,
+      intervalMs: rolloutConfig.driftIntervalMs,
+    },
+    ctx.metrics,
+    logger,
+  );
+  runtime.onChange((alias, active) => {
+    if (alias !== 'champion') return;
+    if (!active) return drift.setProfile(undefined);
+    deps.registry
+      .loadProfile(active.version)
+      .then((profile) => {
+        if (runtime.active === active) drift.setProfile(profile);
+      })
+      .catch((e: unknown) => logger.warn({ err: e }, 'no training profile: drift is not measured'));
+  });
+  const rollout = new Rollout({
+    config: rolloutConfig,
+    runtime,
+    ...(deps.shadowSink ? { sink: deps.shadowSink } : {}),
+    metrics: ctx.metrics,
+  });
   const predictor = new EtaPredictor({
     runtime,
+    rollout,
+    drift,
     stores: deps.stores,
     ...(features ? { features } : {}),
     geo: cache ? new CachedGeo(deps.geo, cache.cacheFor('geo-trips')) : deps.geo,
@@ -68,8 +103,14 @@ export function createPredictorModule(
   });
   const service: Service = {
     name: 'predictor',
-    start: () => runtime.start(),
-    stop: async () => runtime.stop(),
+    start: async () => {
+      await runtime.start();
+      drift.start();
+    },
+    stop: async () => {
+      runtime.stop();
+      drift.stop();
+    },
     check: () => (runtime.active ? { ready: true } : { ready: false, reason: 'no model loaded' }),
   };
   return {

@@ -198,7 +198,7 @@ export async function runModelServing(
       }
     }
 
-    for (const side of active) {
+    for (const side of cfg.search ? active : []) {
       for (const ep of ENDPOINTS) {
         const s = cfg[ep].search;
         log(

@@ -20,7 +20,6 @@ export function hedge(options: HedgeOptions) {
         const controllers: AbortController[] = [];
         let running = 0;
         let done = false;
-        let timer: NodeJS.Timeout | undefined;
         const launch = (): void => {
           const controller = new AbortController();
           controllers.push(controller);
@@ -49,7 +48,7 @@ export function hedge(options: HedgeOptions) {
           );
         };
         launch();
-        timer = setTimeout(() => {
+        const timer = setTimeout(() => {
           if (done || ctx.signal.aborted || !options.budget.tryRetry()) return;
           options.onHedge?.();
           launch();

@@ -66,9 +66,7 @@ export function accuracyPairs(body: Json): Pair[] {
 }
 
 /** Totals per version: the latest MAE, bias and count when the response carries them. */
-export function accuracyByVersion(
-  body: Json,
-): Array<{
+export function accuracyByVersion(body: Json): Array<{
   version: string;
   mae: number | null;
   bias: number | null;
@@ -86,7 +84,9 @@ export function accuracyByVersion(
 }
 
 /** Error by zone (H3 cells of the destination), largest first. */
-export function accuracyByZone(body: Json): Array<{ zone: string; mae: number | null; bias: number | null; n: number | null }> {
+export function accuracyByZone(
+  body: Json,
+): Array<{ zone: string; mae: number | null; bias: number | null; n: number | null }> {
   return arrayOf(body, 'by_zone', 'zones')
     .map((z) => ({
       zone: String(z.zone ?? z.cell ?? ''),

@@ -59,11 +59,11 @@ export function errorByHour(detail: Json | undefined): Array<[number, number]> {
   if (Array.isArray(v)) {
     for (const e of v as Json[]) {
       const h = Number(e.hour);
-      const m = Number(e.mae_s ?? e.mae ?? e.value);
+      const m = Number(e.mae_s ?? e.mae ?? e.value) / 60;
       if (Number.isFinite(h) && Number.isFinite(m)) out.push([h, m]);
     }
   } else if (v && typeof v === 'object') {
-    for (const [k, m] of Object.entries(v)) if (typeof m === 'number') out.push([Number(k), m]);
+    for (const [k, m] of Object.entries(v)) if (typeof m === 'number') out.push([Number(k), m / 60]);
   }
   return out.sort((a, b) => a[0] - b[0]);
 }
@@ -77,7 +77,9 @@ export const METRIC_LABELS: Record<string, string> = {
   width_p10_p90_s: 'range width',
   n_test: 'hold-out rows',
   online_mae_s: 'online MAE',
-  bias_s: 'bias',
+  bias_s: 'online bias',
+  coverage_online: 'online p10–p90 coverage',
+  deliveries: 'delivered orders',
 };
 
 export function formatMetric(name: string, v: number | undefined): string {

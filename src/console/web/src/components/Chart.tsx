@@ -2,8 +2,13 @@ import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
 
-function clock(unixSeconds: number): string {
-  return new Date(unixSeconds * 1000).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+function clock(unixSeconds: number, seconds: boolean): string {
+  const d = new Date(unixSeconds * 1000);
+  return d.toLocaleTimeString([], {
+    hour: '2-digit',
+    minute: '2-digit',
+    ...(seconds ? { second: '2-digit' } : {}),
+  });
 }
 
 export interface Series {
@@ -67,7 +72,14 @@ export function Chart({
           ticks: { stroke: '#e2e8f0' },
           label: xLabel,
           // Clock times only: the charts cover minutes, and a date line would crowd a phone screen.
-          ...(time ? { values: (_u: uPlot, splits: number[]) => splits.map((s) => clock(s)) } : {}),
+          // Whole seconds at least: a young history would otherwise get half-second ticks with repeated labels.
+          ...(time ? { incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600] } : {}),
+          ...(time
+            ? {
+                values: (_u: uPlot, splits: number[], _a: number, _s: number, step: number) =>
+                  splits.map((s) => clock(s, step < 60)),
+              }
+            : {}),
         },
         {
           stroke: '#64748b',
@@ -85,7 +97,9 @@ export function Chart({
           width: s.points ? 0 : 2,
           dash: s.dash,
           spanGaps: false,
-          points: s.points ? { show: true, size: 5, fill: s.colour, stroke: s.colour } : { show: false },
+          // Lines over a few categories (hours of day) show their points, so a single value is still visible.
+          points:
+            s.points || !time ? { show: true, size: 5, fill: s.colour, stroke: s.colour } : { show: false },
         })),
       ],
     };
@@ -106,5 +120,13 @@ export function Chart({
   }, [data]);
 
   const last = data.map((column) => column[column.length - 1] ?? null);
-  return <div className="chart" ref={box} data-testid={testId} data-points={data[0]?.length ?? 0} data-last={JSON.stringify(last)} />;
+  return (
+    <div
+      className="chart"
+      ref={box}
+      data-testid={testId}
+      data-points={data[0]?.length ?? 0}
+      data-last={JSON.stringify(last)}
+    />
+  );
 }

@@ -63,7 +63,11 @@ export function Accuracy() {
   }, [points, liveVersions]);
   const liveSeries: Series[] = [
     ...liveVersions.map((v, i) => ({ label: `${v} MAE`, colour: PALETTE[i % PALETTE.length]! })),
-    ...liveVersions.map((v, i) => ({ label: `${v} bias`, colour: PALETTE[i % PALETTE.length]!, dash: [6, 4] })),
+    ...liveVersions.map((v, i) => ({
+      label: `${v} bias`,
+      colour: PALETTE[i % PALETTE.length]!,
+      dash: [6, 4],
+    })),
   ];
 
   const hourXs = hourly.map((w) => w.t);
@@ -78,7 +82,10 @@ export function Accuracy() {
       <header className="page-head">
         <div>
           <h1>Accuracy</h1>
-          <p className="muted">Delivered orders joined with the ETA they were quoted: error and bias per model version, and drift of each feature against its training data.</p>
+          <p className="muted">
+            Delivered orders joined with the ETA they were quoted: error and bias per model version, and drift
+            of each feature against its training data.
+          </p>
         </div>
       </header>
       <ErrorNote error={error} />
@@ -96,12 +103,19 @@ export function Accuracy() {
         </div>
       )}
       <div className="grid two">
-        <Card title={hasLive ? 'Online MAE and bias, last 15 minutes' : 'Online MAE and bias by hour'} className="span">
+        <Card
+          title={hasLive ? 'Online MAE and bias, last 15 minutes' : 'Online MAE and bias by hour'}
+          className="span"
+        >
           {hasLive ? (
             <Chart data={liveData} series={liveSeries} yLabel="minutes" testId="chart-accuracy" />
           ) : hourXs.length > 0 ? (
             <Chart
-              data={[hourXs, hourly.map((w) => (w.mae === null ? null : w.mae / 60)), hourly.map((w) => (w.bias === null ? null : w.bias / 60))]}
+              data={[
+                hourXs,
+                hourly.map((w) => (w.mae === null ? null : w.mae / 60)),
+                hourly.map((w) => (w.bias === null ? null : w.bias / 60)),
+              ]}
               series={[
                 { label: 'MAE', colour: PALETTE[0]! },
                 { label: 'bias', colour: PALETTE[2]!, dash: [6, 4] },
@@ -116,7 +130,11 @@ export function Accuracy() {
         {hasLive && hourXs.length > 1 && (
           <Card title="By hour of order" className="span">
             <Chart
-              data={[hourXs, hourly.map((w) => (w.mae === null ? null : w.mae / 60)), hourly.map((w) => (w.bias === null ? null : w.bias / 60))]}
+              data={[
+                hourXs,
+                hourly.map((w) => (w.mae === null ? null : w.mae / 60)),
+                hourly.map((w) => (w.bias === null ? null : w.bias / 60)),
+              ]}
               series={[
                 { label: 'MAE', colour: PALETTE[0]! },
                 { label: 'bias', colour: PALETTE[2]!, dash: [6, 4] },
@@ -130,7 +148,11 @@ export function Accuracy() {
           <Card title="Predicted vs actual">
             <Chart
               time={false}
-              data={[sortedPairs.map((p) => p.predicted / 60), sortedPairs.map((p) => p.actual / 60), sortedPairs.map((p) => p.predicted / 60)]}
+              data={[
+                sortedPairs.map((p) => p.predicted / 60),
+                sortedPairs.map((p) => p.actual / 60),
+                sortedPairs.map((p) => p.predicted / 60),
+              ]}
               series={[
                 { label: 'orders', colour: PALETTE[0]!, points: true },
                 { label: 'perfect', colour: '#94a3b8', dash: [4, 4] },
@@ -144,26 +166,31 @@ export function Accuracy() {
         ) : (
           <Card title="Quoted vs delivered, by zone">
             {zones.length > 0 ? (
-              <table className="table compact" data-testid="accuracy-zones">
-                <thead>
-                  <tr>
-                    <th>Zone (H3)</th>
-                    <th className="num">Orders</th>
-                    <th className="num">MAE</th>
-                    <th className="num">Bias</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {zones.map((z) => (
-                    <tr key={z.zone}>
-                      <td className="mono">{z.zone}</td>
-                      <td className="num">{fmtNum(z.n, 0)}</td>
-                      <td className="num">{minutes(z.mae)}</td>
-                      <td className={`num ${z.bias !== null && Math.abs(z.bias) > 300 ? 'warn-text' : ''}`}>{minutes(z.bias)}</td>
+              <div className="table-wrap">
+                {' '}
+                <table className="table compact" data-testid="accuracy-zones">
+                  <thead>
+                    <tr>
+                      <th>Zone (H3)</th>
+                      <th className="num">Orders</th>
+                      <th className="num">MAE</th>
+                      <th className="num">Bias</th>
                     </tr>
-                  ))}
-                </tbody>
-              </table>
+                  </thead>
+                  <tbody>
+                    {zones.map((z) => (
+                      <tr key={z.zone}>
+                        <td className="mono">{z.zone}</td>
+                        <td className="num">{fmtNum(z.n, 0)}</td>
+                        <td className="num">{minutes(z.mae)}</td>
+                        <td className={`num ${z.bias !== null && Math.abs(z.bias) > 300 ? 'warn-text' : ''}`}>
+                          {minutes(z.bias)}
+                        </td>
+                      </tr>
+                    ))}
+                  </tbody>
+                </table>
+              </div>
             ) : (
               <Empty>No delivered orders to compare yet.</Empty>
             )}
@@ -177,7 +204,10 @@ export function Accuracy() {
                 <li key={f}>
                   <span className="bar-label mono">{f}</span>
                   <span className="bar-track">
-                    <span className={`bar-fill ${psiTone(v)}`} style={{ width: `${Math.min(100, (v / psiMax) * 100)}%` }} />
+                    <span
+                      className={`bar-fill ${psiTone(v)}`}
+                      style={{ width: `${Math.min(100, (v / psiMax) * 100)}%` }}
+                    />
                   </span>
                   <Badge tone={psiTone(v)}>{v.toFixed(3)}</Badge>
                 </li>
@@ -186,7 +216,9 @@ export function Accuracy() {
           ) : (
             <Empty>No drift figures yet: PSI needs live traffic and a model with a training profile.</Empty>
           )}
-          <p className="muted small">Below 0.1 stable · 0.1–0.25 moderate · above 0.25 the population moved.</p>
+          <p className="muted small">
+            Below 0.1 stable · 0.1–0.25 moderate · above 0.25 the population moved.
+          </p>
         </Card>
       </div>
     </div>

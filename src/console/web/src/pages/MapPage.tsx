@@ -154,6 +154,22 @@ export function MapPage() {
       g.fill();
       g.stroke();
     }
+    // A 1 km scale bar: with no tiles, distances are the only landmark.
+    const origin = projection.toLatLng(16, size.height - 16);
+    const [x0] = projection.toXY(origin);
+    const [x1] = projection.toXY({
+      lat: origin.lat,
+      lng: origin.lng + 1 / (111.32 * Math.cos((origin.lat * Math.PI) / 180)),
+    });
+    g.strokeStyle = '#475569';
+    g.lineWidth = 2;
+    g.beginPath();
+    g.moveTo(x0, size.height - 16);
+    g.lineTo(x1, size.height - 16);
+    g.stroke();
+    g.fillStyle = '#475569';
+    g.font = '11px system-ui, sans-serif';
+    g.fillText('1 km', x0, size.height - 22);
     if (hover) {
       const [x, y] = projection.toXY(hover.location);
       const a = byStore.get(hover.store_id);

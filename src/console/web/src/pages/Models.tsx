@@ -14,7 +14,8 @@ import {
 } from '../models';
 
 type Json = Record<string, unknown>;
-type Action = { kind: 'promote'; version: string } | { kind: 'challenger'; version: string } | { kind: 'rollback' };
+type Action =
+  { kind: 'promote'; version: string } | { kind: 'challenger'; version: string } | { kind: 'rollback' };
 
 interface AliasMove {
   alias: string;
@@ -43,15 +44,20 @@ export function Models() {
   const [action, setAction] = useState<Action | null>(null);
   const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
+  const [accuracy, setAccuracy] = useState<Json | null>(null);
 
   const load = useCallback(async () => {
     try {
+      // Online figures come from the prediction-vs-actual join; the page works without them.
+      void get<Json>('/v1/admin/accuracy').then(setAccuracy, () => setAccuracy(null));
       const list = toModelList(await get('/v1/admin/models'));
       setModels(list);
       setError(null);
       const wanted = list.filter((m) => m.aliases.length > 0);
       const fetched = await Promise.all(
-        wanted.map((m) => get<Json>(`/v1/admin/models/${encodeURIComponent(m.version)}`).catch(() => ({ model: m.raw }))),
+        wanted.map((m) =>
+          get<Json>(`/v1/admin/models/${encodeURIComponent(m.version)}`).catch(() => ({ model: m.raw })),
+        ),
       );
       setDetails(Object.fromEntries(wanted.map((m, i) => [m.version, fetched[i]!])));
     } catch (e) {
@@ -136,12 +142,12 @@ export function Models() {
                 <tr>
                   <th>Version</th>
                   <th>Aliases</th>
-                  <th>Created</th>
-                  <th>Source</th>
+                  <th className="hide-sm">Created</th>
+                  <th className="hide-sm">Source</th>
                   <th className="num">MAE</th>
-                  <th className="num">RMSE</th>
+                  <th className="num hide-sm">RMSE</th>
                   <th className="num">±5 min</th>
-                  <th className="num">p10–p90 coverage</th>
+                  <th className="num">Coverage</th>
                   <th />
                 </tr>
               </thead>
@@ -150,10 +156,16 @@ export function Models() {
                   <tr key={m.version} data-version={m.version}>
                     <td className="mono strong">{m.version}</td>
                     <td className="aliases">{aliasBadges(m)}</td>
-                    <td>{m.createdAt ? new Date(m.createdAt).toLocaleString() : '–'}</td>
-                    <td className="muted">{m.source}</td>
+                    <td className="hide-sm nowrap">
+                      {m.createdAt
+                        ? new Date(m.createdAt).toLocaleString([], { dateStyle: 'short', timeStyle: 'short' })
+                        : '–'}
+                    </td>
+                    <td className="muted hide-sm source" title={m.source}>
+                      {m.source}
+                    </td>
                     <td className="num">{formatMetric('mae_s', m.metrics.mae_s)}</td>
-                    <td className="num">{formatMetric('rmse_s', m.metrics.rmse_s)}</td>
+                    <td className="num hide-sm">{formatMetric('rmse_s', m.metrics.rmse_s)}</td>
                     <td className="num">{formatMetric('within_5min', m.metrics.within_5min)}</td>
                     <td className="num">{formatMetric('coverage_p10_p90', m.metrics.coverage_p10_p90)}</td>
                     <td className="num actions">
@@ -183,7 +195,9 @@ export function Models() {
           </div>
         )}
       </Card>
-      {champion && <Comparison champion={champion} challenger={challenger} details={details} />}
+      {champion && (
+        <Comparison champion={champion} challenger={challenger} details={details} accuracy={accuracy} />
+      )}
       {action && (
         <Confirm
           title={
@@ -218,7 +232,11 @@ export function Models() {
             )
           }
           confirmLabel={
-            action.kind === 'promote' ? 'Promote' : action.kind === 'challenger' ? 'Make challenger' : 'Roll back'
+            action.kind === 'promote'
+              ? 'Promote'
+              : action.kind === 'challenger'
+                ? 'Make challenger'
+                : 'Roll back'
           }
           tone={action.kind === 'rollback' ? 'danger' : 'primary'}
           busy={busy}
@@ -234,21 +252,29 @@ function Comparison({
   champion,
   challenger,
   details,
+  accuracy,
 }: {
   champion: ModelVersion;
   challenger?: ModelVersion;
   details: Record<string, Json>;
+  accuracy: Json | null;
 }) {
   const cd = details[champion.version] ?? champion.raw;
   const xd = challenger ? (details[challenger.version] ?? challenger.raw) : undefined;
   const cm = { ...champion.metrics, ...numbers(section(section(cd, 'model'), 'metrics')) };
-  const xm = challenger ? { ...challenger.metrics, ...numbers(section(section(xd, 'model'), 'metrics')) } : {};
+  const xm = challenger
+    ? { ...challenger.metrics, ...numbers(section(section(xd, 'model'), 'metrics')) }
+    : {};
   const history = (Array.isArray(cd?.history) ? (cd.history as AliasMove[]) : []).slice(0, 6);
-  const co = numbers(section(cd, 'online', 'online_metrics', 'accuracy'));
-  const xo = numbers(section(xd, 'online', 'online_metrics', 'accuracy'));
+  const co = { ...onlineOf(accuracy, champion.version), ...numbers(section(cd, 'online', 'online_metrics')) };
+  const xo = challenger
+    ? { ...onlineOf(accuracy, challenger.version), ...numbers(section(xd, 'online', 'online_metrics')) }
+    : {};
   const shadow = section(xd, 'shadow', 'shadow_results') ?? section(cd, 'shadow', 'shadow_results');
-  const ch = errorByHour(cd);
-  const xh = errorByHour(xd);
+  // Per version when the registry has it; otherwise the online join's error by hour of day, all versions together.
+  const perVersion = errorByHour(cd).length > 0 || errorByHour(xd).length > 0;
+  const ch = perVersion ? errorByHour(cd) : onlineByHourOfDay(accuracy);
+  const xh = perVersion ? errorByHour(xd) : [];
   const hours = [...new Set([...ch, ...xh].map(([h]) => h))].sort((a, b) => a - b);
   const rows = COMPARED.filter((k) => cm[k] !== undefined || xm[k] !== undefined);
   const onlineRows = [...new Set([...Object.keys(co), ...Object.keys(xo)])];
@@ -320,17 +346,18 @@ function Comparison({
             data={[
               hours,
               hours.map((h) => ch.find(([x]) => x === h)?.[1] ?? null),
-              hours.map((h) => xh.find(([x]) => x === h)?.[1] ?? null),
+              ...(perVersion && challenger ? [hours.map((h) => xh.find(([x]) => x === h)?.[1] ?? null)] : []),
             ]}
             series={[
-              { label: champion.version, colour: PALETTE[0]! },
-              { label: challenger?.version ?? 'challenger', colour: PALETTE[2]! },
+              { label: perVersion ? champion.version : 'online, all versions', colour: PALETTE[0]! },
+              ...(perVersion && challenger ? [{ label: challenger.version, colour: PALETTE[2]! }] : []),
             ]}
-            xLabel="hour (store local)"
-            yLabel="MAE, s"
+            xLabel={perVersion ? 'hour of day' : 'hour of day (your time)'}
+            yLabel="MAE, min"
+            height={200}
           />
         ) : (
-          <Empty>No error-by-hour figures for these versions yet.</Empty>
+          <Empty>No delivered orders joined with their quotes yet.</Empty>
         )}
         {history.length > 0 && (
           <>
@@ -364,4 +391,34 @@ function Comparison({
       </Card>
     </div>
   );
+}
+
+/** Online MAE, bias and coverage of one version from the accuracy join, in the registry's metric names. */
+function onlineOf(accuracy: Json | null, version: string): Record<string, number> {
+  const rows = Array.isArray(accuracy?.by_model_version) ? (accuracy.by_model_version as Json[]) : [];
+  const row = rows.find((r) => r.model_version === version);
+  const out: Record<string, number> = {};
+  if (!row) return out;
+  if (typeof row.mae_seconds === 'number') out.online_mae_s = row.mae_seconds;
+  if (typeof row.bias_seconds === 'number') out.bias_s = row.bias_seconds;
+  if (typeof row.coverage_ratio === 'number') out.coverage_online = row.coverage_ratio;
+  if (typeof row.deliveries === 'number') out.deliveries = row.deliveries;
+  return out;
+}
+
+/** The join's hourly buckets (UTC hours) folded onto the hour of day in the browser's zone, weighted by orders. */
+function onlineByHourOfDay(accuracy: Json | null): Array<[number, number]> {
+  const rows = Array.isArray(accuracy?.by_hour) ? (accuracy.by_hour as Json[]) : [];
+  const acc = new Map<number, { sum: number; n: number }>();
+  for (const r of rows) {
+    const t = Date.parse(`${String(r.hour)}:00:00Z`);
+    const n = typeof r.deliveries === 'number' ? r.deliveries : 0;
+    if (Number.isNaN(t) || typeof r.mae_seconds !== 'number' || n === 0) continue;
+    const h = new Date(t).getHours();
+    const a = acc.get(h) ?? { sum: 0, n: 0 };
+    a.sum += r.mae_seconds * n;
+    a.n += n;
+    acc.set(h, a);
+  }
+  return [...acc].map(([h, a]) => [h, a.sum / a.n / 60] as [number, number]).sort((x, y) => x[0] - y[0]);
 }

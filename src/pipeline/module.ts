@@ -1,0 +1,130 @@
+import { fork } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Counter, Gauge, type ModuleContext, type Service } from '../platform/index.js';
+import type { PipelineConfig } from './config.js';
+import { CronExpression } from './cron.js';
+import type { ShadowSummary } from './policy.js';
+import { scheduledRun, type ScheduledJobSpec, type ScheduledRunSummary } from './scheduled-run.js';
+
+export interface PipelineModule {
+  service: Service;
+  /** Runs continuous training once now (the schedule's job); resolves when it is done. */
+  runNow(): Promise<ScheduledRunSummary | undefined>;
+}
+
+export interface PipelineModuleDeps {
+  /** Everything but the time of the run. */
+  job: Omit<ScheduledJobSpec, 'nowMs' | 'pipeline' | 'shadow'>;
+  /** The shadow join's comparison of the current challenger, when the accuracy projection has one. */
+  shadow?: () => Promise<ShadowSummary | undefined>;
+  /** `process` (default where the compiled entry exists) keeps training off this process's event loop. */
+  isolation?: 'process' | 'inline';
+}
+
+const JOB_ENTRY = fileURLToPath(new URL('./job-entry.js', import.meta.url));
+
+/**
+ * The `pipeline` target: continuous training on a cron schedule (in-process timer; the work itself in a child
+ * process). A run that is still going when the next is due makes that tick a no-op, and every outcome is logged
+ * and counted.
+ */
+export function createPipelineModule(ctx: ModuleContext, config: PipelineConfig, deps: PipelineModuleDeps): PipelineModule {
+  const logger = ctx.logger.child({ module: 'pipeline' });
+  const cron = config.schedule ? CronExpression.parse(config.schedule) : undefined;
+  const isolation = deps.isolation ?? (existsSync(JOB_ENTRY) ? 'process' : 'inline');
+  const runs = new Counter({
+    name: 'etaserve_pipeline_runs_total',
+    help: 'Continuous-training runs by outcome (promoted, kept, failed, skipped)',
+    labelNames: ['outcome'],
+    registers: [ctx.metrics.registry],
+  });
+  const last = new Gauge({
+    name: 'etaserve_pipeline_last_run_timestamp_seconds',
+    help: 'When the last continuous-training run finished',
+    registers: [ctx.metrics.registry],
+  });
+  let timer: NodeJS.Timeout | undefined;
+  let running: Promise<ScheduledRunSummary | undefined> | undefined;
+  let stopped = false;
+
+  const execute = async (): Promise<ScheduledRunSummary> => {
+    const spec: ScheduledJobSpec = {
+      ...deps.job,
+      pipeline: config,
+      nowMs: Date.now(),
+      ...(deps.shadow ? { shadow: await deps.shadow() } : {}),
+    } as ScheduledJobSpec;
+    const log = (line: string): void => logger.info(line);
+    if (isolation === 'inline') return scheduledRun(spec, log);
+    return new Promise((resolve, reject) => {
+      const child = fork(JOB_ENTRY, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      let settled = false;
+      child.on('message', (m: { log?: string; summary?: ScheduledRunSummary; error?: string }) => {
+        if (m.log) log(m.log);
+        if (m.summary) {
+          settled = true;
+          resolve(m.summary);
+        }
+        if (m.error) {
+          settled = true;
+          reject(new Error(m.error));
+        }
+      });
+      child.on('exit', (code) => {
+        if (!settled) reject(new Error(`training process exited with code ${code}`));
+      });
+      child.send(spec);
+    });
+  };
+
+  const runNow = (): Promise<ScheduledRunSummary | undefined> => {
+    if (running) {
+      runs.inc({ outcome: 'skipped' });
+      logger.warn('a training run is still going: this tick is skipped');
+      return running;
+    }
+    const started = Date.now();
+    running = execute()
+      .then((summary) => {
+        runs.inc({ outcome: summary.promoted ? 'promoted' : 'kept' });
+        logger.info({ ...summary, seconds: (Date.now() - started) / 1000 }, `training run ${summary.runId}: ${summary.decision}`);
+        return summary;
+      })
+      .catch((e: unknown) => {
+        runs.inc({ outcome: 'failed' });
+        logger.error({ err: e }, 'training run failed; the champion keeps serving');
+        return undefined;
+      })
+      .finally(() => {
+        last.set(Date.now() / 1000);
+        running = undefined;
+      });
+    return running;
+  };
+
+  const schedule = (from: number): void => {
+    if (!cron || stopped) return;
+    const at = cron.next(from);
+    timer = setTimeout(() => {
+      void runNow().finally(() => schedule(Date.now()));
+    }, Math.max(0, at - Date.now()));
+    timer.unref();
+  };
+
+  const service: Service = {
+    name: 'pipeline',
+    start: async () => {
+      if (!cron) return logger.info('pipeline.schedule is empty: continuous training is off');
+      // The first tick waits a full period, so a process that just started (and trained its first model) settles.
+      schedule(Date.now() + config.firstRunDelayMs);
+      logger.info({ schedule: config.schedule, isolation }, 'continuous training scheduled');
+    },
+    stop: async () => {
+      stopped = true;
+      if (timer) clearTimeout(timer);
+      await running;
+    },
+  };
+  return { service, runNow };
+}

@@ -1,0 +1,113 @@
+import { openEventLog, type EventsConfig } from '../events/index.js';
+import type { GeoConfig } from '../geo/index.js';
+import { openModelRegistry, type RegistryDatabase } from '../registry/index.js';
+import type { SimulatorConfig } from '../simulator/index.js';
+import { openStoreCatalog, type StoreConfig } from '../store/index.js';
+import type { PipelineConfig } from './config.js';
+import { compactEventLog, lakeDirOf } from './lake.js';
+import type { ShadowSummary } from './policy.js';
+import { runTraining, type TrainingData } from './run.js';
+import { countLakeOrders, parquetData, simulatedData } from './sources.js';
+import type { OrderHistory } from './training-table.js';
+
+const DAY = 86_400_000;
+
+/** Everything a scheduled run needs, as plain data: it crosses into a child process as one JSON message. */
+export interface ScheduledJobSpec {
+  dataDir: string;
+  pipeline: PipelineConfig;
+  geo: GeoConfig;
+  simulator: SimulatorConfig;
+  registry: RegistryDatabase;
+  store: StoreConfig;
+  /** The event log to compact; absent: the lake is used as it is. */
+  events?: { config: EventsConfig; fallbackRedisUrl?: string };
+  shadow?: ShadowSummary;
+  nowMs: number;
+}
+
+export interface ScheduledRunSummary {
+  runId: string;
+  version: string;
+  promoted: boolean;
+  decision: string;
+  source: string;
+  report: string;
+  compacted: number;
+}
+
+/**
+ * One tick of continuous training: compact the event log into the lake, take the window's orders from the lake when
+ * there are enough of them (else the simulated city, as in the demo), then train, compare, register and promote.
+ */
+export async function scheduledRun(spec: ScheduledJobSpec, log: (line: string) => void): Promise<ScheduledRunSummary> {
+  const lake = lakeDirOf(spec.dataDir);
+  let compacted = 0;
+  if (spec.events) {
+    const eventLog = openEventLog(spec.events.config, spec.dataDir, {
+      role: 'reader',
+      ...(spec.events.fallbackRedisUrl ? { fallbackRedisUrl: spec.events.fallbackRedisUrl } : {}),
+    });
+    await eventLog.open();
+    try {
+      compacted = (await compactEventLog(eventLog, lake, { batch: spec.pipeline.compactBatch })).events;
+      log(`compacted ${compacted} events into the lake`);
+    } finally {
+      await eventLog.close();
+    }
+  }
+  const window = { fromMs: spec.nowMs - spec.pipeline.windowDays * DAY, toMs: spec.nowMs };
+  const inLake = await countLakeOrders(lake, window);
+  let data: TrainingData;
+  if (inLake >= spec.pipeline.minLakeOrders) {
+    data = await parquetData(lake, await catalogStores(spec), window);
+  } else {
+    log(`${inLake} delivered orders in the lake's window (< ${spec.pipeline.minLakeOrders}): training on the simulated city`);
+    data = simulatedData({
+      seed: spec.simulator.seed,
+      days: Math.min(spec.simulator.days, spec.pipeline.windowDays),
+      stores: spec.simulator.stores,
+      ordersPerDay: spec.simulator.ordersPerDay,
+      nowMs: spec.nowMs,
+    });
+  }
+  const registry = openModelRegistry(spec.registry);
+  try {
+    const result = await runTraining(data, {
+      registry,
+      dataDir: spec.dataDir,
+      pipeline: spec.pipeline,
+      geo: spec.geo,
+      log,
+      ...(spec.shadow ? { shadow: spec.shadow } : {}),
+    });
+    return {
+      runId: result.runId,
+      version: result.record.version,
+      promoted: result.promoted,
+      decision: result.decision.summary,
+      source: data.describe,
+      report: result.reportFiles.html,
+      compacted,
+    };
+  } finally {
+    await data.close?.();
+    await registry.close();
+  }
+}
+
+async function catalogStores(spec: ScheduledJobSpec): Promise<OrderHistory['stores']> {
+  const catalog = await openStoreCatalog(spec.store, { dataDir: spec.dataDir });
+  try {
+    const stores = [];
+    let cursor: string | null = null;
+    do {
+      const page = await catalog.list({ limit: 500, cursor });
+      stores.push(...page.stores);
+      cursor = page.nextCursor;
+    } while (cursor);
+    return stores;
+  } finally {
+    await catalog.close();
+  }
+}

@@ -38,11 +38,9 @@ RUN npm ci --ignore-scripts --no-audit --no-fund \
 COPY tsconfig.json tsconfig.build.json ./
 COPY bin ./bin
 COPY src ./src
-# The console's static files are served from src/console/web at run time (it is excluded from tsc); the folder is
-# created when absent so that the runtime COPY below never fails.
+# The build compiles the server to dist/ and bundles the console into dist/console/web with vite.
 RUN npm run build \
-    && npm prune --omit=dev --no-audit --no-fund \
-    && mkdir -p src/console/web
+    && npm prune --omit=dev --no-audit --no-fund
 
 # ---------------------------------------------------------------------------------------------------------------
 # runtime: Node, tini, the compiled program and production dependencies only. No compiler, no npm.
@@ -81,7 +79,6 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
-COPY --from=build /app/src/console/web ./src/console/web
 
 # ETASERVE_HOST: listen on every interface inside the container (the default 127.0.0.1 is unreachable from outside).
 # ETASERVE_DATA_DIR: the volume; with `--read-only` (Docker) or readOnlyRootFilesystem (Kubernetes), only /data and

@@ -5,13 +5,7 @@ import { moduleBoundaries } from './scripts/module-boundaries.js';
 
 export default tseslint.config(
   {
-    ignores: [
-      'dist/**',
-      'node_modules/**',
-      'coverage/**',
-      'test-results/**',
-      '.etaserve/**',
-    ],
+    ignores: ['dist/**', 'node_modules/**', 'coverage/**', 'test-results/**', '.etaserve/**'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

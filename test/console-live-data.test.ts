@@ -86,6 +86,43 @@ describe('the live view computed from the metrics registry', () => {
     expect(sampler.history()).toHaveLength(7);
   });
 
+  it('shows what the challenger does in shadow and how much a canary serves', async () => {
+    const registry = new Registry();
+    const shadowed = new Counter({
+      name: 'etaserve_shadow_predictions_total',
+      help: 's',
+      labelNames: ['challenger'],
+      registers: [registry],
+    });
+    const served = new Counter({
+      name: 'etaserve_predictions_by_alias_total',
+      help: 's',
+      labelNames: ['alias'],
+      registers: [registry],
+    });
+    const diff = new Histogram({
+      name: 'etaserve_shadow_p50_difference_seconds',
+      help: 'd',
+      labelNames: ['challenger'],
+      buckets: [5, 15, 30, 60, 120, 300],
+      registers: [registry],
+    });
+    const sampler = new LiveSampler({ sources: [registrySource(registry)], rateWindowS: 5 });
+    await sampler.tick(0);
+    for (let i = 0; i < 100; i++) {
+      shadowed.inc({ challenger: 'v2' });
+      diff.observe({ challenger: 'v2' }, i < 90 ? 20 : 200);
+      served.inc({ alias: i % 10 === 0 ? 'challenger' : 'champion' });
+    }
+    const point = (await sampler.tick(5000))!;
+    expect(point.shadow.v2!.scored).toBe(100);
+    expect(point.shadow.v2!.per_s).toBe(20);
+    expect(point.shadow.v2!.diff_p50_s).toBeGreaterThan(15);
+    expect(point.shadow.v2!.diff_p50_s).toBeLessThanOrEqual(30);
+    expect(point.shadow.v2!.diff_p90_s).toBeLessThanOrEqual(30);
+    expect(point.served_by).toEqual({ champion: 0.9, challenger: 0.1 });
+  });
+
   it('keeps only the last 15 minutes of points', async () => {
     const m = platformMetrics();
     const sampler = new LiveSampler({ sources: [registrySource(m.registry)], historySize: 900 });

@@ -188,6 +188,15 @@ describe.skipIf(!CHROMIUM)('the console in a browser, against a running etaserve
     await expect.poll(() => text(row('v1'))).toContain('champion');
     await expect.poll(() => text(row('v2'))).not.toContain('champion');
 
+    // The training run made v2 the challenger: the page compares the two before anyone promotes.
+    await expect
+      .poll(() => text(page.getByRole('heading', { name: /Champion v1 vs challenger v2/ })), {
+        timeout: 10_000,
+      })
+      .toContain('challenger v2');
+    await expect.poll(() => text(page.getByTestId('comparison'))).toMatch(/MAE\d+\.\d+ min\d+\.\d+ min/);
+    await shot('models-compare');
+
     await row('v2').getByRole('button', { name: 'Promote' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Promote' }).click();
     await expect.poll(() => text(row('v2')), { timeout: 10_000 }).toContain('champion');

@@ -53,7 +53,9 @@ describe('events survive kill -9 during ingest', () => {
         headers: { 'content-type': 'application/json', authorization: `Bearer ${DEMO_KEY}` },
         body: JSON.stringify(batch),
       });
-      return res.status === 200 ? ((await res.json()) as { accepted: number; duplicates: number }) : undefined;
+      return res.status === 200
+        ? ((await res.json()) as { accepted: number; duplicates: number })
+        : undefined;
     } catch {
       return undefined; // the connection died with the process: not acknowledged
     }

@@ -4,11 +4,18 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventIngest, EventValidator, FileEventLog, type LogRecord } from '../src/events/index.js';
 import { eventRoutes } from '../src/gateway/event-routes.js';
-import { createHttpServer, createLogger, createMetrics, EtaError, type HttpServer } from '../src/platform/index.js';
+import {
+  createHttpServer,
+  createLogger,
+  createMetrics,
+  EtaError,
+  type HttpServer,
+} from '../src/platform/index.js';
 
 const KEY = { authorization: 'Bearer events' };
 const authorize = async (req: { headers: Record<string, unknown> }): Promise<void> => {
-  if (req.headers.authorization !== KEY.authorization) throw new EtaError('unauthorized', 'an events key is required');
+  if (req.headers.authorization !== KEY.authorization)
+    throw new EtaError('unauthorized', 'an events key is required');
 };
 
 const created = (id: string, extra: Record<string, unknown> = {}): Record<string, unknown> => ({
@@ -45,9 +52,26 @@ describe('POST /v1/events', () => {
     });
     await log.open();
     const metrics = createMetrics();
-    const ingest = new EventIngest(log, new EventValidator({ maxEventBytes: 4096, maxAppPayloadBytes: 512 }), { maxBatchEvents: 100 }, metrics.registry);
-    app = createHttpServer({ name: 'test', logger: createLogger({ level: 'silent' }), metrics, readiness: () => ({ ready: true, reasons: [] }) });
-    await app.register(eventRoutes({ ingest, authorizeEvents: authorize, authorizeAdmin: authorize, maxBatchBytes: 64 * 1024 }));
+    const ingest = new EventIngest(
+      log,
+      new EventValidator({ maxEventBytes: 4096, maxAppPayloadBytes: 512 }),
+      { maxBatchEvents: 100 },
+      metrics.registry,
+    );
+    app = createHttpServer({
+      name: 'test',
+      logger: createLogger({ level: 'silent' }),
+      metrics,
+      readiness: () => ({ ready: true, reasons: [] }),
+    });
+    await app.register(
+      eventRoutes({
+        ingest,
+        authorizeEvents: authorize,
+        authorizeAdmin: authorize,
+        maxBatchBytes: 64 * 1024,
+      }),
+    );
     await app.ready();
   });
 
@@ -58,7 +82,12 @@ describe('POST /v1/events', () => {
   });
 
   const post = (payload: unknown, headers: Record<string, string> = {}) =>
-    app.inject({ method: 'POST', url: '/v1/events', headers: { ...KEY, ...headers }, payload: payload as string });
+    app.inject({
+      method: 'POST',
+      url: '/v1/events',
+      headers: { ...KEY, ...headers },
+      payload: payload as string,
+    });
 
   async function logged(): Promise<LogRecord[]> {
     return (await log.read('earliest', 10_000)).records;
@@ -71,11 +100,34 @@ describe('POST /v1/events', () => {
       { ...created('a3'), items: 'two' },
       { event_id: 'a4', type: 'order.teleported', occurred_at: '2026-01-05T12:00:00Z' },
       { ...created('a5'), occurred_at: '2026-01-05 12:00' },
-      { event_id: 'a6', type: 'rider.location', occurred_at: '2026-01-05T12:00:00Z', rider_id: 'r1', lat: 52.5, lng: 13.4 },
-      { event_id: 'a7', type: 'app.store_list_viewed', occurred_at: '2026-01-05T12:00:00Z', blob: 'x'.repeat(600) },
-      { event_id: 'x'.repeat(129), type: 'order.ready', occurred_at: '2026-01-05T12:00:00Z', order_id: 'o', store_id: 's' },
+      {
+        event_id: 'a6',
+        type: 'rider.location',
+        occurred_at: '2026-01-05T12:00:00Z',
+        rider_id: 'r1',
+        lat: 52.5,
+        lng: 13.4,
+      },
+      {
+        event_id: 'a7',
+        type: 'app.store_list_viewed',
+        occurred_at: '2026-01-05T12:00:00Z',
+        blob: 'x'.repeat(600),
+      },
+      {
+        event_id: 'x'.repeat(129),
+        type: 'order.ready',
+        occurred_at: '2026-01-05T12:00:00Z',
+        order_id: 'o',
+        store_id: 's',
+      },
       'not an object',
-      { event_id: 'a9', type: 'app.store_list_viewed', occurred_at: '2026-01-05T12:00:00Z', store_id: 'store-1' },
+      {
+        event_id: 'a9',
+        type: 'app.store_list_viewed',
+        occurred_at: '2026-01-05T12:00:00Z',
+        store_id: 'store-1',
+      },
     ]);
     expect(res.statusCode).toBe(200);
     const body = res.json();
@@ -105,7 +157,12 @@ describe('POST /v1/events', () => {
   });
 
   it('takes NDJSON, and rejects a line that is not JSON alone', async () => {
-    const body = [JSON.stringify(created('n1')), '', '{"event_id": "n2", broken', JSON.stringify(created('n3'))].join('\n');
+    const body = [
+      JSON.stringify(created('n1')),
+      '',
+      '{"event_id": "n2", broken',
+      JSON.stringify(created('n3')),
+    ].join('\n');
     const res = await post(body, { 'content-type': 'application/x-ndjson' });
     expect(res.statusCode).toBe(200);
     expect(res.json()).toMatchObject({ accepted: 2, rejected: [{ index: 1, code: 'invalid_json' }] });

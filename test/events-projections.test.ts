@@ -13,7 +13,13 @@ const ORDERED_AT = Date.parse('2026-11-26T19:40:00+01:00');
 
 async function etaPrep(url: string, n: number): Promise<number> {
   // A slightly different basket each time, so no cached answer hides the change.
-  const res = await postJson(`${url}/v1/eta`, { store_id: STORE, destination, items: 1 + (n % 7), subtotal: 10 + n, ordered_at: new Date(ORDERED_AT).toISOString() });
+  const res = await postJson(`${url}/v1/eta`, {
+    store_id: STORE,
+    destination,
+    items: 1 + (n % 7),
+    subtotal: 10 + n,
+    ordered_at: new Date(ORDERED_AT).toISOString(),
+  });
   if (res.status !== 200) throw new Error(`eta answered ${res.status}: ${JSON.stringify(res.body)}`);
   return res.body.components.prep_seconds as number;
 }
@@ -23,8 +29,18 @@ function slowKitchen(prepSeconds: number): Array<Record<string, unknown>> {
   for (let i = 0; i < 12; i++) {
     const accepted = ORDERED_AT - 60_000 * (30 - i);
     const base = { order_id: `slow-${i}`, store_id: STORE };
-    events.push({ event_id: `slow-acc-${i}`, type: 'order.accepted', occurred_at: new Date(accepted).toISOString(), ...base });
-    events.push({ event_id: `slow-rdy-${i}`, type: 'order.ready', occurred_at: new Date(accepted + prepSeconds * 1000).toISOString(), ...base });
+    events.push({
+      event_id: `slow-acc-${i}`,
+      type: 'order.accepted',
+      occurred_at: new Date(accepted).toISOString(),
+      ...base,
+    });
+    events.push({
+      event_id: `slow-rdy-${i}`,
+      type: 'order.ready',
+      occurred_at: new Date(accepted + prepSeconds * 1000).toISOString(),
+      ...base,
+    });
   }
   return events;
 }

@@ -1,5 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { EventIngest, EventValidator, RedisEventLog, type EtaEvent, type LogRecord } from '../src/events/index.js';
+import {
+  EventIngest,
+  EventValidator,
+  RedisEventLog,
+  type EtaEvent,
+  type LogRecord,
+} from '../src/events/index.js';
 import { Registry } from '../src/platform/index.js';
 import { startRedis } from './support/redis.js';
 
@@ -23,7 +29,13 @@ describe.skipIf(!redis)('Redis Streams event log', () => {
   });
 
   async function open(stream: string): Promise<RedisEventLog> {
-    const log = new RedisEventLog({ url: redis!.url, stream, dedupeWindowMs: 3_600_000, retentionMs: 0, maxDiskBytes: 0 });
+    const log = new RedisEventLog({
+      url: redis!.url,
+      stream,
+      dedupeWindowMs: 3_600_000,
+      retentionMs: 0,
+      maxDiskBytes: 0,
+    });
     await log.open();
     logs.push(log);
     return log;
@@ -42,9 +54,18 @@ describe.skipIf(!redis)('Redis Streams event log', () => {
 
   it('answers ingest batches through the same EventIngest as the file log', async () => {
     const log = await open('t2');
-    const ingest = new EventIngest(log, new EventValidator({ maxEventBytes: 4096, maxAppPayloadBytes: 512 }), { maxBatchEvents: 10 }, new Registry());
+    const ingest = new EventIngest(
+      log,
+      new EventValidator({ maxEventBytes: 4096, maxAppPayloadBytes: 512 }),
+      { maxBatchEvents: 10 },
+      new Registry(),
+    );
     const batch = [{ value: ev(1) }, { value: { ...ev(2), store_id: 7 } }];
-    expect(await ingest.ingest(batch)).toMatchObject({ accepted: 1, duplicates: 0, rejected: [{ index: 1, code: 'invalid_type' }] });
+    expect(await ingest.ingest(batch)).toMatchObject({
+      accepted: 1,
+      duplicates: 0,
+      rejected: [{ index: 1, code: 'invalid_type' }],
+    });
     expect(await ingest.ingest(batch)).toMatchObject({ accepted: 0, duplicates: 1 });
   });
 
@@ -69,7 +90,11 @@ describe.skipIf(!redis)('Redis Streams event log', () => {
     expect(seen).toEqual(['e-1', 'e-2', 'e-3']);
     await log.append([ev(4)]);
     const later: string[] = [];
-    const again = log.subscribe('proj', (records) => void later.push(...records.map((r) => r.event.event_id)), { pollMs: 20 });
+    const again = log.subscribe(
+      'proj',
+      (records) => void later.push(...records.map((r) => r.event.event_id)),
+      { pollMs: 20 },
+    );
     await again.caughtUp();
     await again.close();
     expect(later).toEqual(['e-4']);
@@ -78,7 +103,14 @@ describe.skipIf(!redis)('Redis Streams event log', () => {
 
   it('forgets a rider: their location entries are deleted', async () => {
     const log = await open('t4');
-    const ping = (i: number, rider: string): EtaEvent => ({ event_id: `p-${i}`, type: 'rider.location', occurred_at: '2026-01-05T12:00:00Z', rider_id: rider, lat: 48.8, lng: 2.3 });
+    const ping = (i: number, rider: string): EtaEvent => ({
+      event_id: `p-${i}`,
+      type: 'rider.location',
+      occurred_at: '2026-01-05T12:00:00Z',
+      rider_id: rider,
+      lat: 48.8,
+      lng: 2.3,
+    });
     await log.append([ping(1, 'r1'), ping(2, 'r2'), ping(3, 'r1')]);
     const result = await log.forget({ riderId: 'r1' });
     expect(result.redacted).toBe(2);

@@ -20,13 +20,15 @@ afterAll(async () => {
 }, 60_000);
 
 /** Lookups in L2 (hits, misses, stale) over every cache of a process. */
-const l2Lookups = (url: string): Promise<number> => metricSum(url, 'etaserve_cache_requests_total', { level: 'l2' });
+const l2Lookups = (url: string): Promise<number> =>
+  metricSum(url, 'etaserve_cache_requests_total', { level: 'l2' });
 
 it('Redis stopped and started again: no failed request, and the shared L2 is used again', async (ctx) => {
   if (!redis || !cluster) return ctx.skip();
   const predictor = childUrl(cluster.running.output(), 'predictor-1');
   const traffic = steadyTraffic(cluster.url);
   await warmedUp(traffic);
+  traffic.mark();
   expect(await metricSum(cluster.url, 'etaserve_cache_l2_up')).toBe(1);
   expect(await l2Lookups(cluster.url)).toBeGreaterThan(0);
 
@@ -35,7 +37,9 @@ it('Redis stopped and started again: no failed request, and the shared L2 is use
   await during(3000);
   await redis.restart();
   await waitFor(
-    async () => (await metricSum(cluster!.url, 'etaserve_cache_l2_up')) === 1 && (await metricSum(predictor, 'etaserve_cache_l2_up')) === 1,
+    async () =>
+      (await metricSum(cluster!.url, 'etaserve_cache_l2_up')) === 1 &&
+      (await metricSum(predictor, 'etaserve_cache_l2_up')) === 1,
     20_000,
     'L2 back up in the gateway and the predictor',
   );

@@ -25,7 +25,10 @@ export interface Traffic {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-export function steadyTraffic(url: string, options: { concurrency?: number; pauseMs?: number } = {}): Traffic {
+export function steadyTraffic(
+  url: string,
+  options: { concurrency?: number; pauseMs?: number } = {},
+): Traffic {
   let running = true;
   let i = 0;
   let counts: Seen = { ok: 0, degraded: 0, failed: 0, failures: [] };
@@ -33,7 +36,12 @@ export function steadyTraffic(url: string, options: { concurrency?: number; paus
     const n = i++;
     // Destinations spread over a few hundred metres, so the answers are not all one cache key.
     const destination = { lat: NEAR.lat + ((n % 17) - 8) * 0.0004, lng: NEAR.lng + ((n % 13) - 6) * 0.0004 };
-    const body = { store_id: STORES[n % STORES.length], destination, items: 1 + (n % 5), ordered_at: ORDERED_AT };
+    const body = {
+      store_id: STORES[n % STORES.length],
+      destination,
+      items: 1 + (n % 5),
+      ordered_at: ORDERED_AT,
+    };
     try {
       const res = await fetch(`${url}/v1/eta`, {
         method: 'POST',
@@ -42,7 +50,9 @@ export function steadyTraffic(url: string, options: { concurrency?: number; paus
         signal: AbortSignal.timeout(10_000),
       });
       const text = await res.text();
-      const json = text.startsWith('{') ? (JSON.parse(text) as { degraded?: boolean; eta_seconds?: number }) : {};
+      const json = text.startsWith('{')
+        ? (JSON.parse(text) as { degraded?: boolean; eta_seconds?: number })
+        : {};
       if (res.status === 200 && typeof json.eta_seconds === 'number') {
         counts.ok++;
         if (json.degraded) counts.degraded++;
@@ -91,7 +101,11 @@ export async function during(ms: number): Promise<void> {
 }
 
 /** The value of a metric sample in Prometheus text, summed over the series matching every label given. */
-export async function metricSum(url: string, name: string, labels: Record<string, string> = {}): Promise<number> {
+export async function metricSum(
+  url: string,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
   const text = await (await fetch(`${url}/metrics`)).text();
   let sum = 0;
   for (const line of text.split('\n')) {

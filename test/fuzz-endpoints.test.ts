@@ -26,7 +26,13 @@ function rng(seed: number): () => number {
 }
 
 const VALID: Record<string, Record<string, unknown>> = {
-  '/v1/eta': { store_id: 's-0001', destination: { lat: 48.864, lng: 2.352 }, items: 2, subtotal: 20, ordered_at: '2026-11-26T19:05:00+01:00' },
+  '/v1/eta': {
+    store_id: 's-0001',
+    destination: { lat: 48.864, lng: 2.352 },
+    items: 2,
+    subtotal: 20,
+    ordered_at: '2026-11-26T19:05:00+01:00',
+  },
   '/v1/eta/batch': { store_ids: ['s-0001', 's-0002'], destination: { lat: 48.864, lng: 2.352 } },
   store: {
     store_id: 'fuzz-1',
@@ -78,7 +84,8 @@ function generator(random: () => number) {
       else if (r < 0.85) out[`extra_${i}`] = weird();
       else {
         const k = pick(keys);
-        if (typeof out[k] === 'object' && out[k] !== null && !Array.isArray(out[k])) (out[k] as Record<string, unknown>)[pick(['lat', 'lng', 'x'])] = weird();
+        if (typeof out[k] === 'object' && out[k] !== null && !Array.isArray(out[k]))
+          (out[k] as Record<string, unknown>)[pick(['lat', 'lng', 'x'])] = weird();
         else out[k] = weird();
       }
     }
@@ -106,16 +113,25 @@ function generator(random: () => number) {
   };
   return (valid: Record<string, unknown>): Case => {
     const r = random();
-    if (r < 0.45) return { payload: JSON.stringify(mutate(valid)), contentType: 'application/json', what: 'mutated' };
+    if (r < 0.45)
+      return { payload: JSON.stringify(mutate(valid)), contentType: 'application/json', what: 'mutated' };
     if (r < 0.75) return { payload: raw(valid), contentType: 'application/json', what: 'raw' };
     if (r < 0.85) {
       const bytes = Buffer.from(JSON.stringify(valid));
-      for (let i = 0; i < 4; i++) bytes[Math.floor(random() * bytes.length)] = pick([0xff, 0xfe, 0xc0, 0x80, 0xed, 0x00]);
+      for (let i = 0; i < 4; i++)
+        bytes[Math.floor(random() * bytes.length)] = pick([0xff, 0xfe, 0xc0, 0x80, 0xed, 0x00]);
       return { payload: bytes, contentType: 'application/json', what: 'bad utf-8' };
     }
     return {
       payload: pick([JSON.stringify(valid), 'a=1&b=2', '', '--x\r\n\r\n--x--']),
-      contentType: pick(['text/plain', 'application/x-www-form-urlencoded', 'multipart/form-data; boundary=x', 'application/xml', 'application/json; charset=latin1', '']),
+      contentType: pick([
+        'text/plain',
+        'application/x-www-form-urlencoded',
+        'multipart/form-data; boundary=x',
+        'application/xml',
+        'application/json; charset=latin1',
+        '',
+      ]),
       what: 'wrong content type',
     };
   };
@@ -149,8 +165,14 @@ afterAll(async () => {
 
 describe('malformed requests at every public endpoint', () => {
   it('get a 4xx naming the field, never a 5xx', async () => {
-    const spec = (await proc.app.inject({ method: 'GET', url: '/docs/json' })).json() as { paths: Record<string, Record<string, unknown>> };
-    const endpoints: Array<{ method: 'POST' | 'PUT' | 'PATCH'; url: string; valid: Record<string, unknown> }> = [];
+    const spec = (await proc.app.inject({ method: 'GET', url: '/docs/json' })).json() as {
+      paths: Record<string, Record<string, unknown>>;
+    };
+    const endpoints: Array<{
+      method: 'POST' | 'PUT' | 'PATCH';
+      url: string;
+      valid: Record<string, unknown>;
+    }> = [];
     for (const [path, methods] of Object.entries(spec.paths)) {
       const url = path.replace(/\{[^}]+\}/g, (m) => (m.includes('name') ? 'eta' : 'fuzz-1'));
       for (const method of ['post', 'put', 'patch'] as const) {
@@ -158,7 +180,9 @@ describe('malformed requests at every public endpoint', () => {
         endpoints.push({ method: method.toUpperCase() as 'POST', url, valid: VALID[path] ?? VALID.store! });
       }
     }
-    expect(endpoints.map((e) => e.url)).toEqual(expect.arrayContaining(['/v1/eta', '/v1/eta/batch', '/v1/stores']));
+    expect(endpoints.map((e) => e.url)).toEqual(
+      expect.arrayContaining(['/v1/eta', '/v1/eta/batch', '/v1/stores']),
+    );
     const random = rng(SEED);
     const next = generator(random);
     const failures: string[] = [];
@@ -170,20 +194,35 @@ describe('malformed requests at every public endpoint', () => {
           method: endpoint.method,
           url: endpoint.url,
           payload: c.payload,
-          headers: { authorization: `Bearer ${DEMO_KEY}`, ...(c.contentType ? { 'content-type': c.contentType } : {}) },
+          headers: {
+            authorization: `Bearer ${DEMO_KEY}`,
+            ...(c.contentType ? { 'content-type': c.contentType } : {}),
+          },
         });
-        const body = res.body.startsWith('{') ? (JSON.parse(res.body) as { error?: { field?: string } }) : undefined;
-        const fine = res.statusCode < 300 || (res.statusCode >= 400 && res.statusCode < 500 && typeof body?.error?.field === 'string');
+        const body = res.body.startsWith('{')
+          ? (JSON.parse(res.body) as { error?: { field?: string } })
+          : undefined;
+        const fine =
+          res.statusCode < 300 ||
+          (res.statusCode >= 400 && res.statusCode < 500 && typeof body?.error?.field === 'string');
         if (!fine && failures.length < 10) {
-          const shown = typeof c.payload === 'string' ? c.payload.slice(0, 200) : c.payload.toString('hex').slice(0, 200);
-          failures.push(`seed ${SEED} case ${n} ${endpoint.method} ${endpoint.url} (${c.what}, ${c.contentType}): ${res.statusCode} ${res.body.slice(0, 200)}\n  body: ${shown}`);
+          const shown =
+            typeof c.payload === 'string' ? c.payload.slice(0, 200) : c.payload.toString('hex').slice(0, 200);
+          failures.push(
+            `seed ${SEED} case ${n} ${endpoint.method} ${endpoint.url} (${c.what}, ${c.contentType}): ${res.statusCode} ${res.body.slice(0, 200)}\n  body: ${shown}`,
+          );
         }
       }
     }
     expect(failures).toEqual([]);
     expect(n).toBeGreaterThanOrEqual(2000);
     // Still alive and answering after all of it.
-    const ok = await proc.app.inject({ method: 'POST', url: '/v1/eta', payload: VALID['/v1/eta'], headers: { authorization: `Bearer ${DEMO_KEY}` } });
+    const ok = await proc.app.inject({
+      method: 'POST',
+      url: '/v1/eta',
+      payload: VALID['/v1/eta'],
+      headers: { authorization: `Bearer ${DEMO_KEY}` },
+    });
     expect(ok.statusCode).toBe(200);
   }, 240_000);
 });

@@ -8,6 +8,7 @@ import {
   buildTrainingTable,
   buildTrainingTableSql,
   compactEventLog,
+  forgetInLake,
   historyFromEvents,
   historyToEvents,
   lakeEventsRelation,
@@ -20,7 +21,13 @@ import {
 import { generateHistory } from '../src/simulator/index.js';
 
 const speeds = ZoneSpeedTable.defaults(18, 'Europe/Paris', 7);
-const history = generateHistory({ seed: 21, days: 3, stores: 15, ordersPerDay: 300, startMs: Date.UTC(2026, 0, 5) });
+const history = generateHistory({
+  seed: 21,
+  days: 3,
+  stores: 15,
+  ordersPerDay: 300,
+  startMs: Date.UTC(2026, 0, 5),
+});
 let dir: string;
 
 beforeAll(async () => {
@@ -120,7 +127,10 @@ describe('the SQL ETL over the Parquet lake', () => {
         ...(e.items !== null ? { items: e.items, subtotal: e.subtotal } : {}),
       },
     }));
-    records.push({ offset: '3000', event: { event_id: 'app-1', type: 'app.opened', occurred_at: new Date().toISOString() } } as never);
+    records.push({
+      offset: '3000',
+      event: { event_id: 'app-1', type: 'app.opened', occurred_at: new Date().toISOString() },
+    } as never);
     const source = {
       async read(from: string | 'earliest' | { offset: string }, max: number) {
         const start = from === 'earliest' ? 0 : Number((from as { offset: string }).offset);
@@ -142,6 +152,25 @@ describe('the SQL ETL over the Parquet lake', () => {
       );
       expect(Number(row!.n)).toBe(3000);
       expect(Number(row!.ids)).toBe(3000);
+    } finally {
+      duck.close();
+    }
+  });
+
+  it('forgets an order in the lake when the log forgets it', async () => {
+    const lake = path.join(dir, 'forget');
+    const flat = historyToEvents(history, { pings: false }).slice(0, 2000);
+    await writeEventsToLake(lake, flat);
+    const victim = flat[0]!.order_id!;
+    const theirs = flat.filter((e) => e.order_id === victim).length;
+    expect(await forgetInLake(lake, { orderIds: [victim], riderIds: [] })).toBe(theirs);
+    const duck = await openDuck();
+    try {
+      const [row] = await duck.all<{ n: number; mine: number }>(
+        `SELECT COUNT(*) AS n, COUNT(*) FILTER (WHERE order_id = '${victim}') AS mine FROM ${lakeEventsRelation(lake)}`,
+      );
+      expect(Number(row!.mine)).toBe(0);
+      expect(Number(row!.n)).toBe(2000 - theirs);
     } finally {
       duck.close();
     }

@@ -78,7 +78,17 @@ describe('a training run', () => {
         const s = data.history.stores.find((x) => x.storeId === o.store_id)!;
         const t = new Date(o.created_at_ms).toISOString();
         const minutes = ((o.delivered_at_ms! - o.created_at_ms) / 60_000).toFixed(2);
-        return [o.order_id, s.location.lat, s.location.lng, o.destination.lat, o.destination.lng, t.slice(0, 10), t.slice(11, 19), minutes, s.category].join(',');
+        return [
+          o.order_id,
+          s.location.lat,
+          s.location.lng,
+          o.destination.lat,
+          o.destination.lng,
+          t.slice(0, 10),
+          t.slice(11, 19),
+          minutes,
+          s.category,
+        ].join(',');
       });
     const file = path.join(dir, 'orders.csv');
     await writeFile(file, [header, ...rows].join('\n'));
@@ -93,7 +103,13 @@ describe('a training run', () => {
     expect(loaded.skipped).toBe(0);
     expect(loaded.history.orders.length).toBe(rows.length);
     expect(loaded.history.stores.length).toBe(new Set(data.history.orders.map((o) => o.store_id)).size);
-    const run = await runTraining(loaded, { registry, dataDir: dir, pipeline, log: () => undefined, promotion: 'none' });
+    const run = await runTraining(loaded, {
+      registry,
+      dataDir: dir,
+      pipeline,
+      log: () => undefined,
+      promotion: 'none',
+    });
     expect(run.report.candidate.metrics.mae_s).toBeLessThan(run.report.candidate.metrics.baseline_mae_s!);
   });
 });

@@ -33,7 +33,10 @@ async function metrics(): Promise<string> {
 
 describe('canary and drift on a running platform', () => {
   it('answers from the challenger for the canary share, and says so in model_version', async () => {
-    const registry = openModelRegistry({ database: 'sqlite', sqliteFile: path.join(platform.dataDir, 'etaserve.db') });
+    const registry = openModelRegistry({
+      database: 'sqlite',
+      sqliteFile: path.join(platform.dataDir, 'etaserve.db'),
+    });
     const { golden, ...artifact } = (await registry.loadArtifact('v1')) as { golden: never };
     const challenger = await registry.register(artifact, { source: 'test:canary', golden });
     await registry.close();
@@ -50,7 +53,10 @@ describe('canary and drift on a running platform', () => {
       if (served !== challenger.version) await new Promise((r) => setTimeout(r, 200));
     }
     // canaryShare 1: every answer now comes from the challenger
-    for (let i = 100; i < 105; i++) expect((await postJson(`${platform.url}/v1/eta`, order(i))).body.model_version).toBe(challenger.version);
+    for (let i = 100; i < 105; i++)
+      expect((await postJson(`${platform.url}/v1/eta`, order(i))).body.model_version).toBe(
+        challenger.version,
+      );
     expect(await metrics()).toMatch(/etaserve_predictions_by_alias_total\{alias="challenger"[^}]*\} [1-9]/);
   }, 60_000);
 
@@ -66,7 +72,12 @@ describe('canary and drift on a running platform', () => {
         return;
       }
       if (Date.now() > deadline)
-        throw new Error(`the model was never marked stale:\n${text.split('\n').filter((l) => /psi|stale/.test(l)).join('\n')}`);
+        throw new Error(
+          `the model was never marked stale:\n${text
+            .split('\n')
+            .filter((l) => /psi|stale/.test(l))
+            .join('\n')}`,
+        );
     }
   }, 60_000);
 });

@@ -30,7 +30,10 @@ async function cli(...args: string[]): Promise<{ code: number; stdout: string; s
 }
 
 async function admin(method: 'GET' | 'POST', route: string): Promise<{ status: number; body: any }> {
-  const res = await fetch(`${platform.url}${route}`, { method, headers: { authorization: `Bearer ${DEMO_KEY}` } });
+  const res = await fetch(`${platform.url}${route}`, {
+    method,
+    headers: { authorization: `Bearer ${DEMO_KEY}` },
+  });
   return { status: res.status, body: await res.json() };
 }
 
@@ -47,13 +50,22 @@ async function servedVersionBecomes(version: string, timeoutMs = 20_000): Promis
 
 async function metric(name: string): Promise<number> {
   const text = await (await fetch(`${platform.url}/metrics`)).text();
-  return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce((s, m) => s + Number(m[1]), 0);
+  return [...text.matchAll(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'gm'))].reduce(
+    (s, m) => s + Number(m[1]),
+    0,
+  );
 }
 
 beforeAll(async () => {
   await ensureTemplate();
-  platform = await startAll({ ETASERVE_PREDICTOR_ALIAS_POLL_MS: '200', ETASERVE_ROLLOUT_SHADOW_SAMPLE_RATE: '1' });
-  registry = openModelRegistry({ database: 'sqlite', sqliteFile: path.join(platform.dataDir, 'etaserve.db') });
+  platform = await startAll({
+    ETASERVE_PREDICTOR_ALIAS_POLL_MS: '200',
+    ETASERVE_ROLLOUT_SHADOW_SAMPLE_RATE: '1',
+  });
+  registry = openModelRegistry({
+    database: 'sqlite',
+    sqliteFile: path.join(platform.dataDir, 'etaserve.db'),
+  });
 }, 240_000);
 afterAll(async () => {
   await registry?.close();
@@ -62,7 +74,9 @@ afterAll(async () => {
 
 describe('promotion and rollback on a running platform', () => {
   it('refuses a corrupt artifact promoted through the CLI, and the old model keeps answering', async () => {
-    const good = (await registry.loadArtifact('v1')) as { golden: { rows: number[][]; predictions: number[][] } };
+    const good = (await registry.loadArtifact('v1')) as {
+      golden: { rows: number[][]; predictions: number[][] };
+    };
     const tampered = structuredClone(good);
     tampered.golden.predictions[0]![1]! += 60;
     const bad = await registry.register(
@@ -106,11 +120,16 @@ describe('promotion and rollback on a running platform', () => {
 
     const promoted = await admin('POST', `/v1/admin/models/${next.version}/promote`);
     expect(promoted.status).toBe(200);
-    expect(promoted.body).toMatchObject({ previous: 'v1', model: { version: next.version, aliases: ['champion'] } });
+    expect(promoted.body).toMatchObject({
+      previous: 'v1',
+      model: { version: next.version, aliases: ['champion'] },
+    });
     await servedVersionBecomes(next.version);
 
     const shown = await admin('GET', `/v1/admin/models/${next.version}`);
-    expect(shown.body.history.map((h: { alias: string; reason: string }) => `${h.alias}:${h.reason}`)).toEqual([
+    expect(
+      shown.body.history.map((h: { alias: string; reason: string }) => `${h.alias}:${h.reason}`),
+    ).toEqual([
       'challenger:promote (admin API by demo)',
       'champion:promote (admin API by demo)',
       'challenger:challenger',
@@ -120,7 +139,9 @@ describe('promotion and rollback on a running platform', () => {
     expect(rolled.body).toEqual({ from: next.version, to: 'v1' });
     await servedVersionBecomes('v1');
     const listed = await admin('GET', '/v1/admin/models');
-    expect(listed.body.models.find((m: { version: string }) => m.version === 'v1').aliases).toEqual(['champion']);
+    expect(listed.body.models.find((m: { version: string }) => m.version === 'v1').aliases).toEqual([
+      'champion',
+    ]);
     expect((await admin('POST', '/v1/admin/models/v99/promote')).status).toBe(404);
   }, 60_000);
 });

@@ -6,6 +6,7 @@ import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  importFileRegistry,
   InMemoryModelRegistry,
   openModelRegistry,
   promote,
@@ -47,7 +48,10 @@ const contract = (name: string, make: () => Promise<ModelRegistry>, skip = (): b
       const reg = await make();
       const golden = { rows: [[1, 2]], predictions: [[3]] };
       const profile = { rows: 10, features: [{ name: 'f', edges: [1], shares: [0.5, 0.5, 0] }] };
-      const a = await reg.register({ trees: [1] }, { source: 'simulated', metrics: { mae_s: 300 }, golden, profile });
+      const a = await reg.register(
+        { trees: [1] },
+        { source: 'simulated', metrics: { mae_s: 300 }, golden, profile },
+      );
       const b = await reg.register({ trees: [2] }, { source: 'xgboost-import' });
       expect([a.version, b.version]).toEqual(['v1', 'v2']);
       expect(await reg.loadArtifact('v1')).toEqual({ trees: [1], golden });
@@ -127,4 +131,33 @@ await reg.close();`,
       await reader.close();
     }
   }, 60_000);
+});
+
+describe('an upgrade from the file registry', () => {
+  it('imports the versions and aliases once into an empty database', async () => {
+    const legacy = path.join(dir, 'legacy');
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(path.join(legacy, 'models'), { recursive: true });
+    await mkdir(path.join(legacy, 'meta'), { recursive: true });
+    for (const n of [1, 2]) {
+      await writeFile(path.join(legacy, 'models', `v${n}.json`), JSON.stringify({ n }));
+      await writeFile(
+        path.join(legacy, 'meta', `v${n}.json`),
+        JSON.stringify({
+          version: `v${n}`,
+          createdAt: '2026-01-01T00:00:00Z',
+          source: `old-${n}`,
+          metrics: { mae_s: n },
+        }),
+      );
+    }
+    await writeFile(path.join(legacy, 'aliases.json'), JSON.stringify({ champion: 'v2' }));
+    const reg = openModelRegistry({ database: 'sqlite', sqliteFile: path.join(dir, 'upgrade.db') });
+    expect(await importFileRegistry(legacy, reg)).toBe(2);
+    expect(await importFileRegistry(legacy, reg)).toBe(0);
+    expect(await reg.resolve('champion')).toBe('v2');
+    expect(await reg.loadArtifact('v2')).toEqual({ n: 2 });
+    expect((await reg.get('v1'))?.source).toBe('old-1');
+    await reg.close();
+  });
 });

@@ -25,8 +25,22 @@ function tails(pool: number): string[] {
     const lng = 2.3522 + ((i * 104_729) % 1000) / 10_000 - 0.05;
     const r = i % 20;
     let fields: Record<string, unknown>;
-    if (r < 14) fields = { type: 'rider.location', occurred_at: at, rider_id: `r-${i % 800}`, lat, lng, available: i % 3 !== 0 };
-    else if (r < 17) fields = { type: 'app.store_list_viewed', occurred_at: at, session_id: `sess-${i}`, store_id: `s-${String((i % 300) + 1).padStart(4, '0')}` };
+    if (r < 14)
+      fields = {
+        type: 'rider.location',
+        occurred_at: at,
+        rider_id: `r-${i % 800}`,
+        lat,
+        lng,
+        available: i % 3 !== 0,
+      };
+    else if (r < 17)
+      fields = {
+        type: 'app.store_list_viewed',
+        occurred_at: at,
+        session_id: `sess-${i}`,
+        store_id: `s-${String((i % 300) + 1).padStart(4, '0')}`,
+      };
     else if (r === 17)
       fields = {
         type: 'order.created',
@@ -42,7 +56,13 @@ function tails(pool: number): string[] {
         promised_at: new Date(now + 1_980_000).toISOString(),
         model_version: 'v1',
       };
-    else fields = { type: r === 18 ? 'order.accepted' : 'order.delivered', occurred_at: at, order_id: `o-${i - 1}`, store_id: `s-${String((i % 300) + 1).padStart(4, '0')}` };
+    else
+      fields = {
+        type: r === 18 ? 'order.accepted' : 'order.delivered',
+        occurred_at: at,
+        order_id: `o-${i - 1}`,
+        store_id: `s-${String((i % 300) + 1).padStart(4, '0')}`,
+      };
     out.push(JSON.stringify(fields).slice(1));
   }
   return out;

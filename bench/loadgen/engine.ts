@@ -62,8 +62,10 @@ export async function runOpenLoop(
   const pool = new Pool(origin, {
     connections,
     pipelining: 1,
-    keepAliveTimeout: 60_000,
-    keepAliveMaxTimeout: 600_000,
+    // Close idle connections before the server does (uvicorn and node:http drop them after 5 s): a request written
+    // on a connection the server is closing fails with ECONNRESET, an artefact, not the server's fault.
+    keepAliveTimeout: 4_000,
+    keepAliveMaxTimeout: 4_000,
     // Our own timeout (from the intended send time) is the one that counts; these are a backstop.
     headersTimeout: timeoutMs + 10_000,
     bodyTimeout: timeoutMs + 10_000,

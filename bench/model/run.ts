@@ -231,11 +231,15 @@ async function main(): Promise<void> {
     `peer model: single ${fmt(peer.predict_us_single_row)} µs, parity ${peer.parity_worst_relative_error.toExponential(2)}`,
   );
   const date = new Date().toISOString().slice(0, 10);
+  const reused = process.argv.includes('--reuse-reference');
   const machine = {
     cpu: cpus()[0]?.model,
     cores: availableParallelism(),
     node: process.version,
-    note: 'shared machine; predict timings are CPU time, training is wall time',
+    note: 'shared machine (load average about 10 on 2 cores during these runs); etaserve predict timings are CPU time, training is wall time; the reference script times wall clock',
+    reference: reused
+      ? 'XGBoost and sklearn figures reused from an earlier run on the same files'
+      : 'all figures from this run',
   };
   writeFileSync(
     join(root, `bench/results/model-${date}.json`),
@@ -244,7 +248,7 @@ async function main(): Promise<void> {
   const md = [
     `# Model benchmark ${date}`,
     '',
-    `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}. ${machine.note}. Same time-ordered train/valid/test CSVs for every library; lr 0.05, depth 6, ≤1000 trees, early stopping 50 on valid.`,
+    `${machine.cpu}, ${machine.cores} cores, Node ${machine.node}. ${machine.note}; ${machine.reference}. Same time-ordered train/valid/test CSVs for every library; lr 0.05, depth 6, ≤1000 trees, early stopping 50 on valid.`,
     '',
   ];
   for (const d of datasets) {

@@ -39,6 +39,62 @@ export interface PeakConfig {
   quiet: { waitMs: number; cores: number; noisyOthersCores: number };
   /** Scenario 1 targets: etaserve vs the peer, same run. */
   targets: { singleThroughputRatio: number; batchRowsRatio: number };
+  /** Scenarios 2-5 (issue 6). */
+  platform: PlatformConfig;
+}
+
+/** A platform endpoint: fixed rates, the search, and the issue's target (rate with latency bounds, no errors). */
+export interface PlatformEndpoint extends EndpointConfig {
+  target: { rate: number; p95Ms?: number; p99Ms: number };
+}
+
+export interface PlatformConfig {
+  /** The simulated city every shape serves; `days` of history for model v1 (training is most of a first start). */
+  city: { stores: number; days: number; trees?: number };
+  /** Scenario 2: POST /v1/eta on embedded `etaserve start`. */
+  embedded: PlatformEndpoint;
+  /** Scenario 3: POST /v1/eta on `etaserve up --predictors 2`, without and with Redis. */
+  cluster: PlatformEndpoint;
+  /** Scenario 4: POST /v1/eta/batch of 50 (rates in batches/s), on both shapes. */
+  batch: PlatformEndpoint;
+  /** Scenario 5: scenario 3's load plus events, a promotion at the middle. */
+  mixed: { etaRate: number; eventsPerSec: number; eventsPerRequest: number; durationSec: number; maxSpike: number };
+  memory: { predictorMb: number; embeddedMb: number };
+  /** `node --cpu-prof` of the embedded server at a fixed rate, where a target is missed (off in --quick). */
+  profile: { enabled: boolean; rate: number; durationSec: number };
+}
+
+function platformConfig(quick: boolean): PlatformConfig {
+  const search = (startRate: number, p99: number): SearchConfig => ({
+    startRate,
+    growth: quick ? 2 : 1.4,
+    refineSteps: quick ? 0 : 2,
+    retries: quick ? 0 : 1,
+    slo: { percentile: 'p99', maxMs: p99 },
+  });
+  return {
+    city: quick ? { stores: 10_000, days: 2, trees: 30 } : { stores: 10_000, days: 28 },
+    embedded: {
+      fixedRates: quick ? [500] : [1000, 2500, 5000],
+      search: search(quick ? 1000 : 2000, 5),
+      target: { rate: 5000, p99Ms: 5 },
+    },
+    cluster: {
+      fixedRates: quick ? [300] : [500, 1000, 2000],
+      search: search(quick ? 500 : 1000, 10),
+      target: { rate: 2000, p95Ms: 5, p99Ms: 10 },
+    },
+    batch: {
+      fixedRates: quick ? [20] : [100, 200, 400],
+      search: search(quick ? 40 : 200, 25),
+      target: { rate: 400, p99Ms: 25 },
+    },
+    mixed: quick
+      ? { etaRate: 300, eventsPerSec: 400, eventsPerRequest: 20, durationSec: 6, maxSpike: 2 }
+      : { etaRate: 2000, eventsPerSec: 2000, eventsPerRequest: 20, durationSec: 40, maxSpike: 2 },
+    memory: { predictorMb: 120, embeddedMb: 300 },
+    profile: { enabled: !quick, rate: 2000, durationSec: 15 },
+  };
 }
 
 export function peakConfig(quick: boolean): PeakConfig {
@@ -49,6 +105,7 @@ export function peakConfig(quick: boolean): PeakConfig {
     timeoutMs: 2000,
     ceiling: { sloP99Ms: 5 },
     targets: { singleThroughputRatio: 3, batchRowsRatio: 2 },
+    platform: platformConfig(quick),
   };
   if (quick) {
     return {

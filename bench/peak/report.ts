@@ -2,8 +2,10 @@
 import { ceilingMarkdownLines } from '../loadgen/ceiling.js';
 import type { CeilingResult } from '../loadgen/ceiling.js';
 import type { PeakConfig } from './config.js';
-import type { ModelServingResult, SideResult } from './scenarios/model-serving.js';
+import type { FixedRun, ModelServingResult, SideResult } from './scenarios/model-serving.js';
+import { platformMarkdown } from './platform-report.js';
 import type { PlatformScenario } from './scenarios/platform.js';
+import type { PlatformResults } from './scenarios/platform-run.js';
 import type { Verdict } from './targets.js';
 
 export interface PeakReport {
@@ -14,6 +16,8 @@ export interface PeakReport {
   ceiling: CeilingResult | undefined;
   modelServing: (ModelServingResult & { verdicts: Verdict[] }) | undefined;
   pending: PlatformScenario[];
+  /** Scenarios 2-5 that ran. */
+  platform?: PlatformResults;
   /** Free-text notes on this run (disturbances, caveats), printed under the noise warning. */
   notes?: string[];
 }
@@ -50,13 +54,16 @@ function cpuRatios(ms: ModelServingResult): string[] {
     const e = etaserve.fixed.find((f) => f.endpoint === p.endpoint && f.rate === p.rate);
     const pc = p.result.usage['server']?.cpuMsPerRequest;
     const ec = e?.result.usage['server']?.cpuMsPerRequest;
-    if (!e || !p.sustained || !e.sustained || !pc || !ec) continue;
+    // Comparable where both sides answered nearly everything: CPU spent on timed-out requests inflates the figure.
+    const clean = (x: FixedRun): boolean =>
+      x.result.timeouts === 0 && x.result.ok >= 0.9 * x.result.scheduled;
+    if (!e || !clean(p) || !clean(e) || !pc || !ec) continue;
     rows.push(`| ${p.endpoint} | ${n(p.rate)} | ${pc} | ${ec} | x${Math.round((pc / ec) * 100) / 100} |`);
   }
   if (rows.length === 0) return [];
   return [
     '',
-    'Server CPU per request where both sides sustained the rate (steadier than latency on a busy machine):',
+    'Server CPU per request where both sides answered >= 90% with no timeouts (steadier than latency on a busy machine):',
     '',
     '| endpoint | rate/s | peer CPU ms/req | etaserve CPU ms/req | peer / etaserve |',
     '|---|---|---|---|---|',
@@ -145,7 +152,11 @@ export function peakMarkdown(r: PeakReport): string {
     if (withRuns.length) {
       out.push('', '### Fixed rates', '', ...fixedTable(withRuns));
       out.push(...cpuRatios(ms));
-      out.push('', '### Max rate (open loop, latency target, no errors)', '', ...searchTable(withRuns));
+      if (withRuns.some((x) => Object.keys(x.search).length > 0)) {
+        out.push('', '### Max rate (open loop, latency target, no errors)', '', ...searchTable(withRuns));
+      } else {
+        out.push('', '### Max rate', '', 'Not searched in this run (`--no-search`).');
+      }
       if (r.ceiling) {
         const peerMax = ms.sides.peer.search.single?.maxRate;
         if (peerMax) {
@@ -169,11 +180,12 @@ export function peakMarkdown(r: PeakReport): string {
   } else {
     out.push('Not run (`--only` left it out).');
   }
-  out.push('', '## Scenarios 2-5', '', '| # | scenario | status | will drive |', '|---|---|---|---|');
-  for (const p of r.pending) {
-    out.push(
-      `| ${p.number} | ${p.title} | ${'pending: platform not ready'} | ${p.drives.map((d) => `${d.path} (${d.note})`).join('; ')} |`,
-    );
+  out.push(...platformMarkdown(r.platform));
+  if (r.pending.length) {
+    out.push('', '## Not run', '', '| # | scenario | drives |', '|---|---|---|');
+    for (const p of r.pending) {
+      out.push(`| ${p.number} | ${p.title} | ${p.drives.map((d) => `${d.path} (${d.note})`).join('; ')} |`);
+    }
   }
   out.push(
     '',

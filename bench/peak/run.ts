@@ -1,20 +1,23 @@
 /**
  * npm run bench:peak [-- --quick] [--only ceiling,1,2,...] [--etaserve | --etaserve-url URL] [--model-name NAME]
+ *   [--results-dir DIR]
  *
  * Starts what it measures, drives it with bench/loadgen, stops it, writes bench/results/peak-<date>.json + .md
  * (quick mode: peak-quick-<date>). Scenarios: ceiling (the generator's own), 1 model-serving, 2 eta-embedded,
- * 3 cluster, 4 eta-batch, 5 mixed (2-5 pending until the platform lands).
+ * 3 cluster, 4 eta-batch, 5 mixed (2-5: bench/peak/scenarios/platform-run.ts).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { measureCeiling } from '../loadgen/ceiling.js';
-import { compactJson, machineInfo, scrubPaths, today, updateIndex, writeResults } from '../lib/results.js';
+import path from 'node:path';
+import { compactJson, machineInfo, REPO_ROOT, scrubPaths, today, updateIndex, writeResults } from '../lib/results.js';
 import { peakConfig } from './config.js';
 import { peakMarkdown } from './report.js';
 import type { PeakReport } from './report.js';
 import { runModelServing } from './scenarios/model-serving.js';
 import type { EtaserveMode } from './scenarios/model-serving.js';
-import { PLATFORM_NOT_READY, PLATFORM_SCENARIOS } from './scenarios/platform.js';
+import { PLATFORM_SCENARIOS } from './scenarios/platform.js';
+import { runPlatform } from './scenarios/platform-run.js';
 import { scenario1Verdicts } from './targets.js';
 
 const ALIASES: Record<string, string> = { '0': 'ceiling', '1': 'model-serving', s1: 'model-serving' };
@@ -35,13 +38,14 @@ async function main(): Promise<number> {
       duration: { type: 'string' },
       warmup: { type: 'string' },
       'no-search': { type: 'boolean' },
+      'results-dir': { type: 'string' },
       note: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
     console.log(
-      'npm run bench:peak [-- --quick] [--only ceiling,1,2,3,4,5] [--etaserve | --etaserve-url URL] [--model-name N] [--model-file F] [--no-write] [--name NAME] [--duration S] [--warmup S] [--no-search] [--note TEXT] [--render results.json]',
+      'npm run bench:peak [-- --quick] [--only ceiling,1,2,3,4,5] [--etaserve | --etaserve-url URL] [--model-name N] [--model-file F] [--no-write] [--name NAME] [--duration S] [--warmup S] [--no-search] [--results-dir DIR] [--note TEXT] [--render results.json]',
     );
     return 0;
   }
@@ -109,34 +113,36 @@ async function main(): Promise<number> {
   }
   if (only.has('model-serving')) {
     log('== scenario 1: raw model serving, same model');
-    const ms = await runModelServing(cfg, mode, log);
-    const verdicts = scenario1Verdicts(ms, cfg.targets);
-    report.modelServing = { ...ms, verdicts };
-    for (const v of verdicts) log(`  [${v.status}] ${v.target}: ${v.detail}`);
-    if (ms.sides.peer.status === 'failed' || ms.sides.etaserve.status === 'failed') failed = true;
+    const peerDir = path.join(REPO_ROOT, '..', 'shared', 'peers', 'fastapi-xgboost');
+    if (mode.kind === 'off' && !existsSync(peerDir)) {
+      // A machine without ../shared (CI): the peer cannot run, and there is nothing to compare etaserve with.
+      log(`  skipped: the peer (../shared/peers/fastapi-xgboost) is not on this machine`);
+      report.notes = [...(report.notes ?? []), 'Scenario 1 skipped: ../shared/peers/fastapi-xgboost is not on this machine.'];
+    } else {
+      const ms = await runModelServing(cfg, mode, log);
+      const verdicts = scenario1Verdicts(ms, cfg.targets);
+      report.modelServing = { ...ms, verdicts };
+      for (const v of verdicts) log(`  [${v.status}] ${v.target}: ${v.detail}`);
+      if (ms.sides.peer.status === 'failed' || ms.sides.etaserve.status === 'failed') failed = true;
+    }
   }
-  for (const p of PLATFORM_SCENARIOS) {
-    if (!only.has(p.id)) continue;
-    log(`== scenario ${p.number}: ${p.title}: ${PLATFORM_NOT_READY}`);
-    report.pending.push(p);
+  const platform = PLATFORM_SCENARIOS.filter((p) => only.has(p.id)).map((p) => p.number);
+  if (platform.length) {
+    log(`== scenarios ${platform.join(', ')}: the platform`);
+    report.platform = await runPlatform(cfg, platform, log);
+    for (const [k, vs] of Object.entries(report.platform.verdicts)) {
+      for (const v of vs) log(`  [${v.status}] ${k}: ${v.target}: ${v.detail}`);
+    }
+    const sessions = [...report.platform.sessions, ...(report.platform.mixed ? [report.platform.mixed.session] : [])];
+    if (sessions.some((s) => s.status === 'failed')) failed = true;
   }
 
   report.machine = machineInfo();
   if (!values['no-write']) {
-    const data = {
-      kind: 'peak',
-      ...report,
-      pending: report.pending.map((p) => ({
-        id: p.id,
-        number: p.number,
-        title: p.title,
-        status: PLATFORM_NOT_READY,
-        starts: p.starts,
-        drives: p.drives,
-        reports: p.reports,
-      })),
-    };
-    const written = writeResults(values.name ?? (quick ? 'peak-quick' : 'peak'), data, peakMarkdown(report));
+    const data = { kind: 'peak', ...report };
+    const written = writeResults(values.name ?? (quick ? 'peak-quick' : 'peak'), data, peakMarkdown(report), {
+      ...(values['results-dir'] ? { dir: path.resolve(values['results-dir']) } : {}),
+    });
     log(`wrote ${written.json} and ${written.md}`);
   }
   return failed ? 1 : 0;

@@ -24,11 +24,14 @@ const { values } = parseArgs({
     duration: { type: 'string', default: '40' },
     'swap-at': { type: 'string', default: '20' },
     days: { type: 'string', default: '14' },
+    shape: { type: 'string', default: 'all' },
   },
 });
 const rate = Number(values.rate);
 const duration = Number(values.duration);
 const swapAt = Number(values['swap-at']);
+/** `all`: one process; `up`: the local cluster (gateway, store, geo, two predictor replicas). */
+const shape = values.shape === 'up' ? 'up' : 'all';
 
 async function etaserve(dataDir: string, ...args: string[]): Promise<string> {
   const { stdout } = await exec(process.execPath, [BIN, ...args], {
@@ -43,13 +46,16 @@ function writeBodies(file: string): void {
   const { stores } = buildCity({ seed: 42, stores: 300 });
   const lines: string[] = [];
   let seed = 7;
-  const rand = (): number => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648);
+  const rand = (): number => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
   for (let i = 0; i < 5000; i++) {
     const s = stores[i % stores.length]!;
     lines.push(
       JSON.stringify({
         store_id: s.storeId,
-        destination: { lat: s.location.lat + (rand() - 0.5) * 0.03, lng: s.location.lng + (rand() - 0.5) * 0.03 },
+        destination: {
+          lat: s.location.lat + (rand() - 0.5) * 0.03,
+          lng: s.location.lng + (rand() - 0.5) * 0.03,
+        },
         items: 1 + Math.floor(rand() * 5),
         subtotal: 10 + Math.floor(rand() * 60),
         ordered_at: '2026-11-26T12:30:00+01:00',
@@ -73,11 +79,21 @@ async function main(): Promise<void> {
     const bodies = path.join(dir, 'bodies.jsonl');
     writeBodies(bodies);
     const port = await freePort();
+    // Predictor replicas take consecutive ports from the base in the cluster shape.
+    const ports: Record<string, string> =
+      shape === 'up'
+        ? {
+            ETASERVE_STORE_PORT: String(await freePort()),
+            ETASERVE_GEO_PORT: String(await freePort()),
+            ETASERVE_PREDICTOR_PORT: String(20_000 + Math.floor(Math.random() * 10_000)),
+          }
+        : {};
     const server = await startService({
       name: 'etaserve',
       command: process.execPath,
-      args: [BIN, 'start'],
+      args: shape === 'up' ? [BIN, 'up', '--predictors', '2'] : [BIN, 'start'],
       env: {
+        ...ports,
         ETASERVE_DATA_DIR: dir,
         ETASERVE_GATEWAY_PORT: String(port),
         ETASERVE_DEMO_API_KEY: KEY,
@@ -103,7 +119,7 @@ async function main(): Promise<void> {
           warmupSec: 5,
           timeline: true,
           source: { kind: 'jsonl', file: bodies },
-          label: 'swap',
+          label: `swap-${shape}`,
         },
         {
           onMeasureStart: () => {
@@ -119,7 +135,9 @@ async function main(): Promise<void> {
         },
       );
       const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      const served = /etaserve_model_info\{version="(v\d+)"/.exec(metrics)?.[1] ?? '?';
+      const served =
+        /etaserve_model_info\{version="(v\d+)"/.exec(metrics)?.[1] ??
+        (shape === 'up' ? 'see the predictors' : '?');
       const timeline = result.timeline ?? [];
       const swapSecond = Math.floor(promotedAtSec);
       const near = (p: TimelinePoint): boolean => p.second >= swapSecond - 1 && p.second <= swapSecond + 3;
@@ -128,24 +146,32 @@ async function main(): Promise<void> {
       const swapMax = Math.max(0, ...timeline.filter(near).map((p) => p.p99));
       const data = {
         benchmark: 'hot swap under load',
+        shape,
         machine: machineInfo(),
         rate,
         durationSec: duration,
         promotedAtSec,
         servedAfter: served,
-        overall: { sent: result.sent, ok: result.ok, errors: result.errors, timeouts: result.timeouts, latencyMs: result.latency },
+        overall: {
+          sent: result.sent,
+          ok: result.ok,
+          errors: result.errors,
+          timeouts: result.timeouts,
+          latencyMs: result.latency,
+        },
         baselineP99Ms: baseline,
         swapWindowMaxP99Ms: swapMax,
         spikeRatio: baseline > 0 ? swapMax / baseline : null,
         timeline,
       };
       const rows = around.map(
-        (p) => `| ${p.second}${p.second === swapSecond ? ' (promote)' : ''} | ${p.sent} | ${p.ok} | ${p.p50.toFixed(2)} | ${p.p99.toFixed(2)} | ${p.max.toFixed(2)} |`,
+        (p) =>
+          `| ${p.second}${p.second === swapSecond ? ' (promote)' : ''} | ${p.sent} | ${p.ok} | ${p.p50.toFixed(2)} | ${p.p99.toFixed(2)} | ${p.max.toFixed(2)} |`,
       );
       const md = [
-        `# Hot swap under load (${new Date().toISOString().slice(0, 10)})`,
+        `# Hot swap under load, ${shape === 'up' ? 'local cluster (2 predictor replicas)' : 'one process'} (${new Date().toISOString().slice(0, 10)})`,
         '',
-        `\`npm run bench:swap -- --rate ${rate} --duration ${duration} --swap-at ${swapAt}\`: \`etaserve start\` (all modules in one process, response cache off so every request runs the model), open-loop POST /v1/eta at ${rate}/s; \`etaserve models promote v2\` at t=${promotedAtSec.toFixed(1)} s of the measured window. The predictor polls the registry every second, loads, validates (golden predictions), warms and swaps.`,
+        `\`npm run bench:swap -- --shape ${shape} --rate ${rate} --duration ${duration} --swap-at ${swapAt}\`: \`etaserve ${shape === 'up' ? 'up --predictors 2' : 'start'}\` (response cache off so every request runs the model), open-loop POST /v1/eta at ${rate}/s; \`etaserve models promote v2\` at t=${promotedAtSec.toFixed(1)} s of the measured window. The predictor polls the registry every second, loads, validates (golden predictions), warms and swaps.`,
         '',
         `- requests: ${result.sent} sent, ${result.ok} ok, ${result.errors} errors, ${result.timeouts} timeouts; serving after the run: ${served}`,
         `- p99 per second, median outside the swap window: ${baseline.toFixed(2)} ms; worst second in [swap−1 s, swap+3 s]: ${swapMax.toFixed(2)} ms (×${data.spikeRatio?.toFixed(2) ?? '-'})`,
@@ -154,7 +180,7 @@ async function main(): Promise<void> {
         '|---|---|---|---|---|---|',
         ...rows,
       ].join('\n');
-      const written = writeResults('swap', data, md);
+      const written = writeResults(`swap-${shape}`, data, md);
       console.log(md);
       console.log(`wrote ${written.json} and ${written.md}`);
     } finally {

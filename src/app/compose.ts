@@ -2,7 +2,12 @@ import type { FastifyPluginAsync } from 'fastify';
 import { createCacheModule } from '../cache/index.js';
 import { createConsoleModule } from '../console/index.js';
 import { createEventsModule } from '../events/index.js';
-import { balancerOptions, createGatewayModule, PredictorBalancer, type GatewayModule } from '../gateway/index.js';
+import {
+  balancerOptions,
+  createGatewayModule,
+  PredictorBalancer,
+  type GatewayModule,
+} from '../gateway/index.js';
 import { createGeoModule, GEO_ROUTE_PREFIX, GeoClient, type GeoFeatures } from '../geo/index.js';
 import {
   createHttpServer,
@@ -17,6 +22,8 @@ import {
 } from '../platform/index.js';
 import {
   createPipelineModule,
+  forgetInLake,
+  lakeDirOf,
   liveComparison,
   startAccuracyProjection,
   type AccuracyProjection,
@@ -109,6 +116,14 @@ export async function composeProcess(
       })
     : undefined;
   if (events) services.push(events.service);
+  // The lake is derived from the log: whoever the log forgets, the Parquet partitions forget too.
+  if (events?.ingest) {
+    const lake = lakeDirOf(config.platform.dataDir);
+    events.log.onForget(async (_request, result) => {
+      const dropped = await forgetInLake(lake, result);
+      if (dropped > 0) log.info({ dropped }, 'forgotten events removed from the lake');
+    });
+  }
   const projectFrom =
     events && config.events.projections
       ? { log: events.log, replayHours: config.events.projectionReplayHours, pollMs: config.events.pollMs }
@@ -219,7 +234,11 @@ export async function composeProcess(
       },
       shadow: async () =>
         accuracy &&
-        liveComparison(accuracy.summary().by_model_version, await registry.resolve('champion'), await registry.resolve('challenger')),
+        liveComparison(
+          accuracy.summary().by_model_version,
+          await registry.resolve('champion'),
+          await registry.resolve('challenger'),
+        ),
     });
     services.push(pipeline.service);
   }

@@ -1,5 +1,11 @@
 import { ensureChampion } from '../pipeline/index.js';
-import { openModelRegistry, type RegistryDatabase, type SqlModelRegistry } from '../registry/index.js';
+import {
+  importFileRegistry,
+  openModelRegistry,
+  registryDir,
+  type RegistryDatabase,
+  type SqlModelRegistry,
+} from '../registry/index.js';
 import { openStoreCatalog, sqliteFileOf, type StoreCatalog } from '../store/index.js';
 import type { AppConfig } from './config.js';
 
@@ -35,6 +41,8 @@ export async function prepareFirstRun(
   if (what.trainModel) {
     const started = Date.now();
     const registry = registryFromConfig(config);
+    const imported = await importFileRegistry(registryDir(config.platform.dataDir), registry);
+    if (imported > 0) out.log(`imported ${imported} model versions from the file registry into the database`);
     const result = await ensureChampion({
       dataDir: config.platform.dataDir,
       registry,

@@ -36,7 +36,10 @@ export function startLiveTraffic(
     {
       timeCompression: LIVE_EVENT_TIME_COMPRESSION,
       // Orders at about a busy hour of the history's rate: more would overload the simulated kitchens.
-      orderShare: Math.min(1, (3 * config.simulator.ordersPerDay) / 86_400 / Math.max(1, config.simulator.liveRequestsPerSecond)),
+      orderShare: Math.min(
+        1,
+        (3 * config.simulator.ordersPerDay) / 86_400 / Math.max(1, config.simulator.liveRequestsPerSecond),
+      ),
     },
   );
   const live = new LiveCity(

@@ -13,7 +13,8 @@ Commands:
   train     train a model (simulated history, the event log, Parquet or a CSV), evaluate, register, report
   models    list, show, promote, roll back and set the challenger of registered models
   model     train, predict and inspect models on CSV files (etaserve or XGBoost JSON)
-  keys      create, list, rotate and revoke API keys`;
+  keys      create, list, rotate and revoke API keys
+  events    forget a customer, orders or a rider in the event log; log stats`;
 
 type Command = (args: string[], out: Output) => Promise<number>;
 
@@ -71,6 +72,7 @@ const COMMANDS: Record<string, Command> = {
   },
   model: async (args, out) => (await import('./model-command.js')).runModelCommand(args, out),
   keys: async (args, out) => (await import('./keys-command.js')).runKeysCommand(args, out),
+  events: async (args, out) => (await import('./events-command.js')).runEventsCommand(args, out),
 };
 
 export async function main(argv: string[], out: Output = consoleOutput): Promise<number> {

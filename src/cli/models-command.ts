@@ -25,13 +25,21 @@ function line(r: ModelRecord): string {
   ].join(' ');
 }
 
-export async function runModelsCommand(args: string[], out: Output, openRegistry: () => ModelRegistry): Promise<number> {
+export async function runModelsCommand(
+  args: string[],
+  out: Output,
+  openRegistry: () => ModelRegistry,
+): Promise<number> {
   const parsed = parseCommand(args, { json: { type: 'boolean' } }, MODELS_USAGE, out, true);
   if ('exit' in parsed) return parsed.exit;
   const [action, version] = parsed.positionals;
   const json = parsed.values.json === true;
   const needsVersion = action === 'show' || action === 'promote' || action === 'challenger';
-  if (!action || !['list', 'show', 'promote', 'rollback', 'challenger'].includes(action) || (needsVersion && !version)) {
+  if (
+    !action ||
+    !['list', 'show', 'promote', 'rollback', 'challenger'].includes(action) ||
+    (needsVersion && !version)
+  ) {
     out.error(MODELS_USAGE);
     return 2;
   }
@@ -42,7 +50,10 @@ export async function runModelsCommand(args: string[], out: Output, openRegistry
       case 'list': {
         const records = await registry.list();
         const header = `${'VERSION'.padEnd(6)} ${'ALIASES'.padEnd(20)} ${'CREATED'.padEnd(20)} ${'MAE min'.padStart(8)} ${'p10-p90'.padStart(8)}  SOURCE`;
-        print(records, records.length === 0 ? 'no models registered' : [header, ...records.map(line)].join('\n'));
+        print(
+          records,
+          records.length === 0 ? 'no models registered' : [header, ...records.map(line)].join('\n'),
+        );
         return 0;
       }
       case 'show': {
@@ -51,18 +62,37 @@ export async function runModelsCommand(args: string[], out: Output, openRegistry
           out.error(`no model version ${version}`);
           return 1;
         }
-        const history = [...(await registry.aliasHistory('champion', 200)), ...(await registry.aliasHistory('challenger', 200))]
+        const history = [
+          ...(await registry.aliasHistory('champion', 200)),
+          ...(await registry.aliasHistory('challenger', 200)),
+        ]
           .filter((h) => h.version === record.version || h.previous === record.version)
           .sort((a, b) => b.seq - a.seq);
-        const metrics = Object.entries(record.metrics).map(([k, v]) => `  ${k.padEnd(20)} ${Number.isInteger(v) ? v : v.toFixed(4)}`);
-        const moves = history.map((h) => `  ${h.at}  ${h.alias}: ${h.previous ?? '-'} -> ${h.version ?? '-'}  (${h.reason})`);
-        print({ model: record, history }, [line(record), 'metrics:', ...metrics, 'alias history:', ...(moves.length ? moves : ['  none'])].join('\n'));
+        const metrics = Object.entries(record.metrics).map(
+          ([k, v]) => `  ${k.padEnd(20)} ${Number.isInteger(v) ? v : v.toFixed(4)}`,
+        );
+        const moves = history.map(
+          (h) => `  ${h.at}  ${h.alias}: ${h.previous ?? '-'} -> ${h.version ?? '-'}  (${h.reason})`,
+        );
+        print(
+          { model: record, history },
+          [
+            line(record),
+            'metrics:',
+            ...metrics,
+            'alias history:',
+            ...(moves.length ? moves : ['  none']),
+          ].join('\n'),
+        );
         return 0;
       }
       case 'promote': {
         const previous = await registry.resolve('champion');
         const record = await promote(registry, version!, 'promote (CLI)');
-        print({ model: record, previous: previous ?? null }, `champion: ${previous ?? '-'} -> ${record.version}`);
+        print(
+          { model: record, previous: previous ?? null },
+          `champion: ${previous ?? '-'} -> ${record.version}`,
+        );
         return 0;
       }
       case 'rollback': {

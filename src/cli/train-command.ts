@@ -96,7 +96,9 @@ export async function runTrainCommand(args: string[], deps: TrainCommandDeps): P
   let data: TrainingData;
   if (values.csv !== undefined) {
     const loaded = await csvData(values.csv, await readMapping(values.mapping!));
-    log(`read ${loaded.history.orders.length} orders of ${loaded.history.stores.length} stores from ${values.csv} (${loaded.skipped} rows skipped)`);
+    log(
+      `read ${loaded.history.orders.length} orders of ${loaded.history.stores.length} stores from ${values.csv} (${loaded.skipped} rows skipped)`,
+    );
     data = loaded;
   } else if (values.parquet !== undefined || window) {
     const stores = (await deps.loadStores?.()) ?? [];
@@ -129,10 +131,14 @@ export async function runTrainCommand(args: string[], deps: TrainCommandDeps): P
     };
     if (Object.values(o).some((v) => v === undefined)) return 2;
     data = simulatedData(o as Required<{ [K in keyof typeof o]: number }>);
-    log(`simulated ${data.history.orders.length} orders in ${o.stores} stores over ${o.days} days (seed ${o.seed})`);
+    log(
+      `simulated ${data.history.orders.length} orders in ${o.stores} stores over ${o.days} days (seed ${o.seed})`,
+    );
   }
 
-  const registry = deps.openRegistry?.() ?? openModelRegistry({ database: 'sqlite', sqliteFile: path.join(deps.dataDir, 'etaserve.db') });
+  const registry =
+    deps.openRegistry?.() ??
+    openModelRegistry({ database: 'sqlite', sqliteFile: path.join(deps.dataDir, 'etaserve.db') });
   try {
     const result = await runTraining(data, {
       registry,
@@ -143,7 +149,9 @@ export async function runTrainCommand(args: string[], deps: TrainCommandDeps): P
       promotion: values['no-promote'] ? 'challenger' : 'policy',
     });
     const r = result.record;
-    log(`registered ${r.version}${r.aliases.length ? ` (${r.aliases.join(', ')})` : ''}; ${result.decision.summary}`);
+    log(
+      `registered ${r.version}${r.aliases.length ? ` (${r.aliases.join(', ')})` : ''}; ${result.decision.summary}`,
+    );
     deps.log(formatMetrics(r.metrics));
     deps.log(`report: ${result.reportFiles.html}`);
     deps.log(JSON.stringify(r.metrics));
@@ -154,12 +162,18 @@ export async function runTrainCommand(args: string[], deps: TrainCommandDeps): P
   }
 }
 
-function parseWindow(from: string | undefined, to: string | undefined, deps: CommandOutput): { fromMs: number; toMs: number } | undefined | null {
+function parseWindow(
+  from: string | undefined,
+  to: string | undefined,
+  deps: CommandOutput,
+): { fromMs: number; toMs: number } | undefined | null {
   if (from === undefined && to === undefined) return undefined;
   const toMs = to === undefined ? Date.now() : Date.parse(to);
   const fromMs = from === undefined ? toMs - 14 * DAY : Date.parse(from);
   if (!Number.isFinite(fromMs) || !Number.isFinite(toMs) || fromMs >= toMs) {
-    deps.error(`--from and --to must be ISO 8601 times with --from before --to (got ${from ?? '-'} .. ${to ?? '-'})`);
+    deps.error(
+      `--from and --to must be ISO 8601 times with --from before --to (got ${from ?? '-'} .. ${to ?? '-'})`,
+    );
     return null;
   }
   return { fromMs, toMs };
@@ -192,7 +206,10 @@ export async function trainDepsFromConfig(
     },
     openEventLog: async () => {
       const { openEventLog } = await import('../events/index.js');
-      const log = openEventLog(config.events, config.platform.dataDir, { role: 'reader', fallbackRedisUrl: config.cache.redisUrl });
+      const log = openEventLog(config.events, config.platform.dataDir, {
+        role: 'reader',
+        fallbackRedisUrl: config.cache.redisUrl,
+      });
       await log.open();
       return log;
     },

@@ -18,6 +18,16 @@ export interface LivePoint {
   psi: Record<string, number>;
   /** model version -> online error of delivered orders (the accuracy projection's gauges) */
   online: Record<string, { mae_s: number | null; bias_s: number | null }>;
+  /**
+   * challenger -> live requests it also scored (shadow) since this process started, per second now, and the
+   * median and p90 of |challenger p50 - champion p50| on those requests
+   */
+  shadow: Record<
+    string,
+    { scored: number; per_s: number; diff_p50_s: number | null; diff_p90_s: number | null }
+  >;
+  /** alias -> share of prediction batches it served over the rate window (a canary moves this) */
+  served_by: Record<string, number>;
 }
 
 /** Cumulative values by series key at one instant. */
@@ -152,6 +162,7 @@ export function computePoint(
   }
 
   return {
+    ...rolloutOf(now, rated, rateSeconds),
     t,
     rps: round2(rps),
     routes,
@@ -167,3 +178,50 @@ export function computePoint(
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;
 const round4 = (x: number): number => Math.round(x * 10_000) / 10_000;
+
+/** Shadow scoring and canary serving, from the predictor's rollout metrics. */
+function rolloutOf(
+  now: Scrape,
+  rated: Sample[],
+  rateSeconds: number,
+): Pick<LivePoint, 'shadow' | 'served_by'> {
+  const shadow: LivePoint['shadow'] = {};
+  const diffs = new Map<string, Buckets>();
+  for (const s of now.values()) {
+    const challenger = s.labels.challenger;
+    if (!challenger) continue;
+    if (s.name === 'etaserve_shadow_predictions_total') {
+      (shadow[challenger] ??= { scored: 0, per_s: 0, diff_p50_s: null, diff_p90_s: null }).scored += s.value;
+    } else if (s.name === 'etaserve_shadow_p50_difference_seconds_bucket') {
+      const b = diffs.get(challenger) ?? new Map<number, number>();
+      const le = s.labels.le === '+Inf' ? Infinity : Number(s.labels.le);
+      b.set(le, (b.get(le) ?? 0) + s.value);
+      diffs.set(challenger, b);
+    }
+  }
+  for (const s of rated) {
+    const entry = s.labels.challenger ? shadow[s.labels.challenger] : undefined;
+    if (entry && s.name === 'etaserve_shadow_predictions_total')
+      entry.per_s = round2(entry.per_s + s.value / rateSeconds);
+  }
+  for (const [challenger, b] of diffs) {
+    const entry = shadow[challenger];
+    if (!entry) continue;
+    const q = (x: number): number | null => {
+      const v = bucketQuantile(x, b);
+      return v === null ? null : Math.round(v);
+    };
+    entry.diff_p50_s = q(0.5);
+    entry.diff_p90_s = q(0.9);
+  }
+  const served = new Map<string, number>();
+  let total = 0;
+  for (const s of rated) {
+    if (s.name !== 'etaserve_predictions_by_alias_total' || !s.labels.alias) continue;
+    served.set(s.labels.alias, (served.get(s.labels.alias) ?? 0) + s.value);
+    total += s.value;
+  }
+  const served_by: Record<string, number> = {};
+  for (const [alias, n] of served) if (total > 0) served_by[alias] = round4(n / total);
+  return { shadow, served_by };
+}

@@ -9,7 +9,10 @@ import type { ForgetRequest, ForgetResult } from './types.js';
  * fsyncs the file: offsets, consumers' positions and the dedupe index all stay valid, and no segment is copied.
  * A record being rewritten while a reader reads it fails its checksum for that moment; readers retry.
  */
-export async function forgetInSegments(segments: readonly SegmentInfo[], request: ForgetRequest): Promise<ForgetResult> {
+export async function forgetInSegments(
+  segments: readonly SegmentInfo[],
+  request: ForgetRequest,
+): Promise<ForgetResult> {
   const scope = scopeOf(request);
   if ('customerId' in request) {
     for (const seg of segments) {
@@ -36,5 +39,10 @@ export async function forgetInSegments(segments: readonly SegmentInfo[], request
     }
     redacted += rewrites.length;
   }
-  return { redacted, orderIds: [...scope.orderIds], riderIds: [...scope.riderIds], customerIds: [...scope.customerIds] };
+  return {
+    redacted,
+    orderIds: [...scope.orderIds],
+    riderIds: [...scope.riderIds],
+    customerIds: [...scope.customerIds],
+  };
 }

@@ -57,10 +57,14 @@ async function readAll(log: FileEventLog): Promise<LogRecord[]> {
 describe('FileEventLog', () => {
   it('reads back what it acknowledged, in order, across segment rotation', async () => {
     const log = await openLog(newDir());
-    const batches = await Promise.all(Array.from({ length: 20 }, (_, b) => log.append(Array.from({ length: 50 }, (_, i) => ev(b * 50 + i)))));
+    const batches = await Promise.all(
+      Array.from({ length: 20 }, (_, b) => log.append(Array.from({ length: 50 }, (_, i) => ev(b * 50 + i)))),
+    );
     expect(batches.flatMap((b) => b.offsets).every((o) => o !== null)).toBe(true);
     const all = await readAll(log);
-    expect(all.map((r) => r.event.event_id).sort()).toEqual(Array.from({ length: 1000 }, (_, i) => `e-${i}`).sort());
+    expect(all.map((r) => r.event.event_id).sort()).toEqual(
+      Array.from({ length: 1000 }, (_, i) => `e-${i}`).sort(),
+    );
     expect((await log.stats()).segments).toBeGreaterThan(1);
   });
 
@@ -81,7 +85,10 @@ describe('FileEventLog', () => {
     let log = await openLog(dir);
     await log.append([ev(1), ev(2)]);
     await log.close();
-    const seg = path.join(dir, readdirSync(dir).find((f) => f.endsWith('.seg'))!);
+    const seg = path.join(
+      dir,
+      readdirSync(dir).find((f) => f.endsWith('.seg'))!,
+    );
     const whole = statSync(seg).size;
     appendFileSync(seg, Buffer.from([0x40, 0, 0, 0, 1, 2, 3, 4, 5, 6])); // a header promising more than is there
     log = await openLog(dir);
@@ -120,7 +127,9 @@ describe('FileEventLog', () => {
     expect(seen).toEqual(['e-1', 'e-2', 'e-3']);
     await log.append([ev(4)]);
     const later: string[] = [];
-    const sub2 = log.subscribe('g', (records) => void later.push(...records.map((r) => r.event.event_id)), { pollMs: 10 });
+    const sub2 = log.subscribe('g', (records) => void later.push(...records.map((r) => r.event.event_id)), {
+      pollMs: 10,
+    });
     await sub2.caughtUp();
     await sub2.close();
     expect(later).toEqual(['e-4']);
@@ -129,10 +138,21 @@ describe('FileEventLog', () => {
   it('lets a reader in another process tail the segments the writer appends', async () => {
     const dir = newDir();
     const writer = await openLog(dir);
-    const reader = new FileEventLog({ dir, mode: 'reader', segmentBytes: 0, retentionMs: 0, maxDiskBytes: 0, dedupeWindowMs: 0, dedupeMaxIds: 1000 });
+    const reader = new FileEventLog({
+      dir,
+      mode: 'reader',
+      segmentBytes: 0,
+      retentionMs: 0,
+      maxDiskBytes: 0,
+      dedupeWindowMs: 0,
+      dedupeMaxIds: 1000,
+    });
     await reader.open();
     const seen: string[] = [];
-    const sub = reader.subscribe('tail', (rs) => void seen.push(...rs.map((r) => r.event.event_id)), { pollMs: 10, start: 'earliest' });
+    const sub = reader.subscribe('tail', (rs) => void seen.push(...rs.map((r) => r.event.event_id)), {
+      pollMs: 10,
+      start: 'earliest',
+    });
     for (let b = 0; b < 10; b++) await writer.append(Array.from({ length: 100 }, (_, i) => ev(b * 100 + i)));
     await sub.caughtUp();
     await sub.close();

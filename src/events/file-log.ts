@@ -5,8 +5,11 @@ import { PollingSubscription, type PollingLog } from './consumer.js';
 import { DedupeIndex } from './dedupe.js';
 import { forgetInSegments } from './file-forget.js';
 import { OffsetsStore } from './offsets-store.js';
-import { decodeRecord, encodedJson, encodeRecord, parseEvent } from './record-codec.js';
-import { listSegments, scanSegment, segmentAt, segmentName, type SegmentInfo } from './segments.js';
+import { encodeEvent, encodeRecord } from './record-codec.js';
+import { alive, eventIdOf } from './segment-io.js';
+import { readSegments } from './segment-reader.js';
+import { TAIL_RECORDS, TailCache } from './tail-cache.js';
+import { listSegments, scanSegment, segmentName, type SegmentInfo } from './segments.js';
 import type {
   AppendResult,
   EtaEvent,
@@ -14,7 +17,6 @@ import type {
   ForgetRequest,
   ForgetResult,
   LogOffset,
-  LogRecord,
   LogStats,
   ReadResult,
   RecordHandler,
@@ -44,24 +46,6 @@ interface Job {
   buffers: Buffer[];
   resolve: (positions: number[]) => void;
   reject: (e: unknown) => void;
-}
-
-const READ_CHUNK = 256 * 1024;
-/** Records kept in memory after their append, so consumers in the writing process read the tail without I/O. */
-const TAIL_RECORDS = 50_000;
-
-/** The event_id comes first in every record's JSON, so the dedupe index rebuilds without parsing whole events. */
-function eventIdOf(json: Buffer): string | undefined {
-  const head = json.subarray(0, 160).toString('utf8');
-  const m = /^\{"event_id":("(?:[^"\\]|\\.)*")/.exec(head);
-  return m ? (JSON.parse(m[1]!) as string) : undefined;
-}
-
-function encodeEvent(e: EtaEvent): Buffer {
-  const known = encodedJson.get(e);
-  if (known !== undefined) return Buffer.from(known);
-  const { event_id, ...rest } = e;
-  return Buffer.from(JSON.stringify({ event_id, ...rest }));
 }
 
 /**
@@ -106,7 +90,12 @@ export class FileEventLog implements PollingLog {
     const scan = await scanSegment(last.file);
     if (scan.validBytes < last.size) {
       await fs.truncate(last.file, scan.validBytes);
-      this.options.onRepair?.({ file: path.basename(last.file), keptBytes: scan.validBytes, cutBytes: last.size - scan.validBytes, reason: scan.stoppedBy ?? 'torn' });
+      this.options.onRepair?.({
+        file: path.basename(last.file),
+        keptBytes: scan.validBytes,
+        cutBytes: last.size - scan.validBytes,
+        reason: scan.stoppedBy ?? 'torn',
+      });
       last.size = scan.validBytes;
     }
     this.active = await fs.open(last.file, 'r+');
@@ -153,7 +142,12 @@ export class FileEventLog implements PollingLog {
   }
 
   async append(events: readonly EtaEvent[]): Promise<AppendResult> {
-    if (!this.active) throw new Error(this.options.mode === 'reader' ? 'this process reads the event log; another writes it' : 'the event log is not open');
+    if (!this.active)
+      throw new Error(
+        this.options.mode === 'reader'
+          ? 'this process reads the event log; another writes it'
+          : 'the event log is not open',
+      );
     const now = this.now();
     const offsets: Array<LogOffset | null> = new Array<LogOffset | null>(events.length).fill(null);
     const buffers: Buffer[] = [];
@@ -175,7 +169,9 @@ export class FileEventLog implements PollingLog {
       accepted.push(events[i]!);
     }
     if (buffers.length > 0) {
-      const write = new Promise<number[]>((resolve, reject) => this.queue.push({ ingestedAtMs: now, events: accepted, buffers, resolve, reject }));
+      const write = new Promise<number[]>((resolve, reject) =>
+        this.queue.push({ ingestedAtMs: now, events: accepted, buffers, resolve, reject }),
+      );
       for (const id of inBatch) this.dedupe.markPending(id, write);
       this.flushing ??= this.flush();
       try {
@@ -201,7 +197,8 @@ export class FileEventLog implements PollingLog {
         const jobs = this.queue.splice(0);
         try {
           const data = Buffer.concat(jobs.flatMap((j) => j.buffers));
-          if (this.activeSize > 0 && this.activeSize + data.length > this.options.segmentBytes) await this.rotate();
+          if (this.activeSize > 0 && this.activeSize + data.length > this.options.segmentBytes)
+            await this.rotate();
           await this.writeAll(data, this.activeSize);
           await this.active!.datasync();
           let at = this.end;
@@ -213,7 +210,11 @@ export class FileEventLog implements PollingLog {
             });
             job.resolve(positions);
             for (let k = 0; k < positions.length; k++) {
-              this.tail.push(positions[k]!, { offset: String(positions[k]!), ingestedAtMs: job.ingestedAtMs, event: job.events[k]! });
+              this.tail.push(positions[k]!, {
+                offset: String(positions[k]!),
+                ingestedAtMs: job.ingestedAtMs,
+                event: job.events[k]!,
+              });
             }
           }
           this.tail.end = this.end + data.length;
@@ -272,65 +273,28 @@ export class FileEventLog implements PollingLog {
     }
     const segments = await this.knownSegments(true);
     if (from === 'earliest') return segments[0]?.base ?? 0;
-    const latest = this.options.mode === 'writer' ? this.end : (segments.at(-1)?.base ?? 0) + (segments.at(-1)?.size ?? 0);
+    const latest =
+      this.options.mode === 'writer' ? this.end : (segments.at(-1)?.base ?? 0) + (segments.at(-1)?.size ?? 0);
     if (from === 'latest') return latest;
     if ('offset' in from) return this.position(from.offset);
     return segments.find((s) => s.mtimeMs >= from.sinceMs)?.base ?? latest;
   }
 
   async read(from: LogOffset | StartAt, max: number): Promise<ReadResult> {
-    let pos = await this.position(from);
-    const records: LogRecord[] = [];
-    if (max <= 0) return { records, next: String(pos) };
+    const pos = await this.position(from);
+    if (max <= 0) return { records: [], next: String(pos) };
     const cached = this.options.mode === 'writer' ? this.tail.read(pos, max) : undefined;
     if (cached) return cached;
-    let segments = await this.knownSegments(this.options.mode === 'reader');
-    for (let guard = 0; guard < 10_000 && records.length < max; guard++) {
-      let i = segmentAt(segments, pos);
-      if (i < 0) {
-        if (segments.length === 0) break;
-        pos = segments[0]!.base;
-        i = 0;
-      }
-      const seg = segments[i]!;
-      const isLast = i === segments.length - 1;
-      const limit = this.options.mode === 'writer' && isLast ? this.end - seg.base : Number.POSITIVE_INFINITY;
-      let chunk: { buf: Buffer; fileSize: number };
-      try {
-        chunk = await readChunk(seg.file, pos - seg.base, limit);
-      } catch (e) {
-        if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-        segments = await this.knownSegments(true); // retention removed it: start over at the oldest kept
-        if (segments.length === 0 || segments[0]!.base > pos) {
-          pos = segments[0]?.base ?? pos;
-          continue;
-        }
-        break;
-      }
-      let at = 0;
-      let stop: 'partial' | 'corrupt' | undefined;
-      while (records.length < max) {
-        const d = decodeRecord(chunk.buf, at);
-        if (d.kind !== 'record') {
-          stop = d.kind;
-          break;
-        }
-        records.push({ offset: String(pos + at), ingestedAtMs: d.ingestedAtMs, event: parseEvent(d.json) });
-        at += d.bytes;
-      }
-      pos += at;
-      if (records.length >= max) break;
-      const atFileEnd = pos - seg.base >= Math.min(chunk.fileSize, limit);
-      if (stop === 'partial' && at > 0 && !atFileEnd) continue; // the chunk ended mid-record
-      const nextSeg = segments[i + 1] ?? (this.options.mode === 'reader' ? (segments = await this.knownSegments(true))[i + 1] : undefined);
-      // A sealed segment ends where its successor begins; damage inside one is skipped, never waited on.
-      if (nextSeg && (atFileEnd || stop !== undefined)) {
-        pos = nextSeg.base;
-        continue;
-      }
-      break;
-    }
-    return { records, next: String(pos) };
+    const writer = this.options.mode === 'writer';
+    return readSegments(
+      {
+        segments: (refresh) => this.knownSegments(refresh),
+        followsWriter: !writer,
+        ...(writer ? { durableEnd: this.end } : {}),
+      },
+      pos,
+      max,
+    );
   }
 
   async committed(group: string): Promise<LogOffset | undefined> {
@@ -393,78 +357,5 @@ export class FileEventLog implements PollingLog {
     this.active = undefined;
     if (this.lockFile) await fs.rm(this.lockFile, { force: true });
     this.lockFile = undefined;
-  }
-}
-
-/** The newest records, by position, as appended: a read inside it is served from memory. */
-class TailCache {
-  private positions: number[] = [];
-  private records: LogRecord[] = [];
-  end = 0;
-
-  constructor(private readonly capacity: number) {}
-
-  push(position: number, record: LogRecord): void {
-    this.positions.push(position);
-    this.records.push(record);
-    if (this.positions.length > this.capacity * 1.5) {
-      this.positions = this.positions.slice(-this.capacity);
-      this.records = this.records.slice(-this.capacity);
-    }
-  }
-
-  clear(): void {
-    this.positions = [];
-    this.records = [];
-  }
-
-  /** Undefined when `position` is not the start of a cached record (older, or between records). */
-  read(position: number, max: number): ReadResult | undefined {
-    const first = this.positions[0];
-    if (first === undefined || position < first || position > this.end) return undefined;
-    if (position === this.end) return { records: [], next: String(position) };
-    let lo = 0;
-    let hi = this.positions.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (this.positions[mid]! < position) lo = mid + 1;
-      else hi = mid;
-    }
-    if (this.positions[lo] !== position) return undefined;
-    const upTo = Math.min(this.positions.length, lo + max);
-    const next = upTo < this.positions.length ? this.positions[upTo]! : this.end;
-    return { records: this.records.slice(lo, upTo), next: String(next) };
-  }
-}
-
-async function readChunk(file: string, at: number, limit: number): Promise<{ buf: Buffer; fileSize: number }> {
-  const handle = await fs.open(file, 'r');
-  try {
-    const fileSize = (await handle.stat()).size;
-    const upTo = Math.min(fileSize, limit);
-    let want = Math.max(0, Math.min(READ_CHUNK, upTo - at));
-    let buf = Buffer.allocUnsafe(want);
-    let { bytesRead } = await handle.read(buf, 0, want, at);
-    // One record larger than the chunk: read exactly it.
-    if (bytesRead >= 4) {
-      const need = 16 + buf.readUInt32LE(0);
-      if (need > bytesRead && need <= upTo - at && need <= 16 * 1024 * 1024) {
-        want = need;
-        buf = Buffer.allocUnsafe(want);
-        ({ bytesRead } = await handle.read(buf, 0, want, at));
-      }
-    }
-    return { buf: buf.subarray(0, bytesRead), fileSize };
-  } finally {
-    await handle.close();
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === 'EPERM';
   }
 }

@@ -2,7 +2,13 @@ export { eventsConfigSchema, type EventsConfig } from './config.js';
 export { FileEventLog, type FileLogOptions } from './file-log.js';
 export { EventIngest, parseNdjson, type IngestAnswer, type IngestRejection, type RawItem } from './ingest.js';
 export { MemoryEventLog } from './memory-log.js';
-export { createEventsModule, eventsDir, openEventLog, type EventsModule, type EventsModuleOptions } from './module.js';
+export {
+  createEventsModule,
+  eventsDir,
+  openEventLog,
+  type EventsModule,
+  type EventsModuleOptions,
+} from './module.js';
 export { RedisEventLog, type RedisLogOptions } from './redis-log.js';
 export { CURRENT_SCHEMA_VERSION, EVENT_SCHEMAS_V1 } from './schemas.js';
 export {

@@ -54,7 +54,8 @@ export class EventIngest {
   ) {
     const registers = [registry];
     this.outcomes =
-      (registry.getSingleMetric('etaserve_events_ingested_total') as Counter<'type' | 'result'> | undefined) ??
+      (registry.getSingleMetric('etaserve_events_ingested_total') as
+        Counter<'type' | 'result'> | undefined) ??
       new Counter({
         name: 'etaserve_events_ingested_total',
         help: 'Events received by type and result (accepted, duplicate, or the rejection code)',
@@ -73,7 +74,11 @@ export class EventIngest {
 
   async ingest(items: readonly RawItem[]): Promise<IngestAnswer> {
     if (items.length > this.limits.maxBatchEvents) {
-      throw new EtaError('payload_too_large', `at most ${this.limits.maxBatchEvents} events per request; got ${items.length}`, { field: 'body' });
+      throw new EtaError(
+        'payload_too_large',
+        `at most ${this.limits.maxBatchEvents} events per request; got ${items.length}`,
+        { field: 'body' },
+      );
     }
     const rejected: IngestRejection[] = [];
     const good: EtaEvent[] = [];
@@ -98,7 +103,11 @@ export class EventIngest {
       try {
         ({ offsets } = await this.log.append(good));
       } catch (e) {
-        throw new EtaError('event_log_unavailable', 'the event log could not write the batch; nothing was acknowledged, send it again', { cause: e, retryAfter: 1 });
+        throw new EtaError(
+          'event_log_unavailable',
+          'the event log could not write the batch; nothing was acknowledged, send it again',
+          { cause: e, retryAfter: 1 },
+        );
       } finally {
         stop();
       }
@@ -119,7 +128,15 @@ export class EventIngest {
   }
 }
 
-const KNOWN = new Set(['order.created', 'order.accepted', 'order.ready', 'order.picked_up', 'order.delivered', 'order.cancelled', 'rider.location']);
+const KNOWN = new Set([
+  'order.created',
+  'order.accepted',
+  'order.ready',
+  'order.picked_up',
+  'order.delivered',
+  'order.cancelled',
+  'rider.location',
+]);
 
 /** Metric labels stay bounded: app events are one label, anything unknown another. */
 function typeLabel(value: unknown): string {

@@ -29,7 +29,14 @@ export class MemoryEventLog implements PollingLog {
   private readonly listeners = new Set<() => void>();
   private readonly dedupe: DedupeIndex;
 
-  constructor(private readonly options: { dedupeWindowMs: number; dedupeMaxIds: number; retentionMs?: number; now?: () => number }) {
+  constructor(
+    private readonly options: {
+      dedupeWindowMs: number;
+      dedupeMaxIds: number;
+      retentionMs?: number;
+      now?: () => number;
+    },
+  ) {
     this.dedupe = new DedupeIndex(options.dedupeWindowMs, options.dedupeMaxIds);
   }
 
@@ -104,7 +111,12 @@ export class MemoryEventLog implements PollingLog {
         redacted++;
       }
     }
-    const result = { redacted, orderIds: [...scope.orderIds], riderIds: [...scope.riderIds], customerIds: [...scope.customerIds] };
+    const result = {
+      redacted,
+      orderIds: [...scope.orderIds],
+      riderIds: [...scope.riderIds],
+      customerIds: [...scope.customerIds],
+    };
     for (const hook of this.hooks) await hook(request, result);
     return result;
   }

@@ -29,16 +29,28 @@ export function eventsDir(config: EventsConfig, dataDir: string): string {
   return config.dir || path.join(dataDir, 'events');
 }
 
-export function openEventLog(config: EventsConfig, dataDir: string, options: EventsModuleOptions, ctx?: ModuleContext): EventLog {
+export function openEventLog(
+  config: EventsConfig,
+  dataDir: string,
+  options: EventsModuleOptions,
+  ctx?: ModuleContext,
+): EventLog {
   const backend = config.backend === 'auto' ? (config.redisUrl ? 'redis' : 'file') : config.backend;
   const dedupeWindowMs = config.dedupeWindowHours * HOUR;
   const retentionMs = config.retentionHours * HOUR;
   if (backend === 'redis') {
     const url = config.redisUrl || options.fallbackRedisUrl;
     if (!url) throw new Error('events.backend=redis needs events.redisUrl (or cache.redisUrl)');
-    return new RedisEventLog({ url, stream: config.redisStream, dedupeWindowMs, retentionMs, maxDiskBytes: config.maxDiskBytes });
+    return new RedisEventLog({
+      url,
+      stream: config.redisStream,
+      dedupeWindowMs,
+      retentionMs,
+      maxDiskBytes: config.maxDiskBytes,
+    });
   }
-  if (backend === 'memory') return new MemoryEventLog({ dedupeWindowMs, dedupeMaxIds: config.dedupeMaxIds, retentionMs });
+  if (backend === 'memory')
+    return new MemoryEventLog({ dedupeWindowMs, dedupeMaxIds: config.dedupeMaxIds, retentionMs });
   const log = ctx?.logger.child({ module: 'events' });
   return new FileEventLog({
     dir: eventsDir(config, dataDir),
@@ -53,12 +65,21 @@ export function openEventLog(config: EventsConfig, dataDir: string, options: Eve
 }
 
 /** The event log of this process, its retention timer and, in the writer, the ingest behind POST /v1/events. */
-export function createEventsModule(ctx: ModuleContext, config: EventsConfig, options: EventsModuleOptions): EventsModule {
+export function createEventsModule(
+  ctx: ModuleContext,
+  config: EventsConfig,
+  options: EventsModuleOptions,
+): EventsModule {
   const logger = ctx.logger.child({ module: 'events' });
   const log = openEventLog(config, ctx.platform.dataDir, options, ctx);
   const writer = options.role === 'writer';
-  const validator = new EventValidator({ maxEventBytes: config.maxEventBytes, maxAppPayloadBytes: config.maxAppPayloadBytes });
-  const ingest = writer ? new EventIngest(log, validator, { maxBatchEvents: config.maxBatchEvents }, ctx.metrics.registry) : undefined;
+  const validator = new EventValidator({
+    maxEventBytes: config.maxEventBytes,
+    maxAppPayloadBytes: config.maxAppPayloadBytes,
+  });
+  const ingest = writer
+    ? new EventIngest(log, validator, { maxBatchEvents: config.maxBatchEvents }, ctx.metrics.registry)
+    : undefined;
   let timer: NodeJS.Timeout | undefined;
   let opened = false;
 
@@ -90,7 +111,10 @@ export function createEventsModule(ctx: ModuleContext, config: EventsConfig, opt
       await log.open();
       opened = true;
       const stats = await log.stats();
-      logger.info({ backend: log.kind, role: options.role, bytes: stats.bytes, segments: stats.segments }, 'event log open');
+      logger.info(
+        { backend: log.kind, role: options.role, bytes: stats.bytes, segments: stats.segments },
+        'event log open',
+      );
       if (writer) {
         await retention();
         timer = setInterval(() => void retention(), config.retentionCheckMinutes * 60_000);

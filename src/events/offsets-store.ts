@@ -5,7 +5,8 @@ import type { LogOffset } from './types.js';
 const GROUP = /^[A-Za-z0-9._-]{1,100}$/;
 
 export function checkGroup(group: string): void {
-  if (!GROUP.test(group)) throw new Error(`consumer group names are 1-100 of A-Z a-z 0-9 . _ - (not ${JSON.stringify(group)})`);
+  if (!GROUP.test(group))
+    throw new Error(`consumer group names are 1-100 of A-Z a-z 0-9 . _ - (not ${JSON.stringify(group)})`);
 }
 
 /**

@@ -51,7 +51,8 @@ export function decodeRecord(buf: Buffer, at: number): Decoded {
   if (length === 0 || length > MAX_RECORD_BYTES) return { kind: 'corrupt', reason: `bad length ${length}` };
   if (buf.length - at < HEADER_BYTES + length) return { kind: 'partial' };
   const crc = buf.readUInt32LE(at + 4);
-  if (crc32(buf.subarray(at + 8, at + HEADER_BYTES + length)) !== crc) return { kind: 'corrupt', reason: 'checksum mismatch' };
+  if (crc32(buf.subarray(at + 8, at + HEADER_BYTES + length)) !== crc)
+    return { kind: 'corrupt', reason: 'checksum mismatch' };
   return {
     kind: 'record',
     bytes: HEADER_BYTES + length,
@@ -68,4 +69,12 @@ export const encodedJson = new WeakMap<object, string>();
 
 export function parseEvent(json: Buffer): EtaEvent {
   return JSON.parse(json.toString('utf8')) as EtaEvent;
+}
+
+/** An event's JSON with `event_id` first, as the log stores it (reusing what validation already serialised). */
+export function encodeEvent(e: EtaEvent): Buffer {
+  const known = encodedJson.get(e);
+  if (known !== undefined) return Buffer.from(known);
+  const { event_id, ...rest } = e;
+  return Buffer.from(JSON.stringify({ event_id, ...rest }));
 }

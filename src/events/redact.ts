@@ -22,7 +22,11 @@ export function scopeOf(request: ForgetRequest): ForgetScope {
 
 /** First pass for a customer: their orders, so the lifecycle events that do not name the customer go too. */
 export function collectOrders(event: EtaEvent, scope: ForgetScope): void {
-  if (event.type === 'order.created' && typeof event.customer_id === 'string' && scope.customerIds.has(event.customer_id)) {
+  if (
+    event.type === 'order.created' &&
+    typeof event.customer_id === 'string' &&
+    scope.customerIds.has(event.customer_id)
+  ) {
     scope.orderIds.add(event.order_id as string);
   }
 }
@@ -40,7 +44,8 @@ export function redact(event: EtaEvent, scope: ForgetScope): EtaEvent | undefine
   if (isRider) drop.add('rider_id');
   if (isRider && event.type === 'rider.location') for (const f of ['lat', 'lng', 'available']) drop.add(f);
   // An app event of a forgotten customer is behaviour of that person: only its envelope stays.
-  if (isCustomer && event.type.startsWith('app.')) for (const f of Object.keys(event)) if (!ENVELOPE.includes(f)) drop.add(f);
+  if (isCustomer && event.type.startsWith('app.'))
+    for (const f of Object.keys(event)) if (!ENVELOPE.includes(f)) drop.add(f);
   if (drop.size === 0) return undefined;
   const out: EtaEvent = { event_id: event.event_id, type: event.type, occurred_at: event.occurred_at };
   for (const [k, v] of Object.entries(event)) if (!drop.has(k) && !(k in out)) out[k] = v;

@@ -89,7 +89,9 @@ export class RedisEventLog implements EventLog {
   async append(events: readonly EtaEvent[]): Promise<AppendResult> {
     const args: string[] = [String(Math.max(1, Math.round(this.options.dedupeWindowMs))), String(Date.now())];
     for (const e of events) args.push(e.event_id, JSON.stringify(e));
-    const run = (this.client as unknown as { etaAppend(key: string, ...args: string[]): Promise<Array<string | null>> }).etaAppend;
+    const run = (
+      this.client as unknown as { etaAppend(key: string, ...args: string[]): Promise<Array<string | null>> }
+    ).etaAppend;
     const ids = await run.call(this.client, this.key, ...args);
     return { offsets: events.map((_, i) => ids[i] ?? null) };
   }
@@ -153,7 +155,9 @@ export class RedisEventLog implements EventLog {
   async enforceRetention(nowMs: number): Promise<RetentionResult> {
     let deleted = 0;
     if (this.options.retentionMs > 0) {
-      deleted += Number(await this.client.xtrim(this.key, 'MINID', '~', `${Math.floor(nowMs - this.options.retentionMs)}-0`));
+      deleted += Number(
+        await this.client.xtrim(this.key, 'MINID', '~', `${Math.floor(nowMs - this.options.retentionMs)}-0`),
+      );
     }
     if (this.options.maxDiskBytes > 0) {
       const used = Number((await this.client.memory('USAGE', this.key)) ?? 0);
@@ -183,7 +187,12 @@ export class RedisEventLog implements EventLog {
     await scan(async (r) => {
       if (redact(r.event, scope)) redacted += Number(await this.client.xdel(this.key, r.offset));
     });
-    const result = { redacted, orderIds: [...scope.orderIds], riderIds: [...scope.riderIds], customerIds: [...scope.customerIds] };
+    const result = {
+      redacted,
+      orderIds: [...scope.orderIds],
+      riderIds: [...scope.riderIds],
+      customerIds: [...scope.customerIds],
+    };
     for (const hook of this.hooks) await hook(request, result);
     return result;
   }

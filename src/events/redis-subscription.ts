@@ -50,7 +50,8 @@ export class RedisSubscription implements Subscription {
       await this.log.client.xgroup('CREATE', this.log.key, this.group, start, 'MKSTREAM');
     } catch (e) {
       if (!String((e as Error).message).includes('BUSYGROUP')) throw e;
-      if (this.options.ignoreCommitted) await this.log.client.xgroup('SETID', this.log.key, this.group, start);
+      if (this.options.ignoreCommitted)
+        await this.log.client.xgroup('SETID', this.log.key, this.group, start);
     }
   }
 

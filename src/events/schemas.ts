@@ -12,7 +12,10 @@ const lat = { type: 'number', minimum: -90, maximum: 90 };
 const lng = { type: 'number', minimum: -180, maximum: 180 };
 const timestamp = { type: 'string', format: 'iso-with-offset' };
 
-const orderStep = (extra: Record<string, unknown> = {}, required: string[] = []): Record<string, unknown> => ({
+const orderStep = (
+  extra: Record<string, unknown> = {},
+  required: string[] = [],
+): Record<string, unknown> => ({
   type: 'object',
   required: ['order_id', 'store_id', ...required],
   properties: { order_id: id, store_id: id, rider_id: id, ...extra },

@@ -85,7 +85,9 @@ export async function scanSegment(
       const want = Math.min(chunkBytes, size - carryAt - carry.length);
       const chunk = Buffer.allocUnsafe(want);
       const { bytesRead } = await handle.read(chunk, 0, want, carryAt + carry.length);
-      const buf = carry.length ? Buffer.concat([carry, chunk.subarray(0, bytesRead)]) : chunk.subarray(0, bytesRead);
+      const buf = carry.length
+        ? Buffer.concat([carry, chunk.subarray(0, bytesRead)])
+        : chunk.subarray(0, bytesRead);
       let at = 0;
       for (;;) {
         const d = decodeRecord(buf, at);

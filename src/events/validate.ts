@@ -25,9 +25,14 @@ export interface Rejection {
 /** ISO 8601 with a date, a time and an offset (Z or ±hh:mm): a local time without one is ambiguous. */
 const ISO_WITH_OFFSET = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;
 
-export const isIsoWithOffset = (v: string): boolean => ISO_WITH_OFFSET.test(v) && Number.isFinite(Date.parse(v));
+export const isIsoWithOffset = (v: string): boolean =>
+  ISO_WITH_OFFSET.test(v) && Number.isFinite(Date.parse(v));
 
-const CODE_OF_KEYWORD: Record<string, RejectCode> = { required: 'missing_field', type: 'invalid_type', format: 'bad_timestamp' };
+const CODE_OF_KEYWORD: Record<string, RejectCode> = {
+  required: 'missing_field',
+  type: 'invalid_type',
+  format: 'bad_timestamp',
+};
 
 function rejectionOf(e: ErrorObject): Rejection {
   const parts = e.instancePath.split('/').filter(Boolean);
@@ -46,7 +51,8 @@ export class EventValidator {
   constructor(private readonly limits: { maxEventBytes: number; maxAppPayloadBytes: number }) {
     const ajv = new Ajv({ allErrors: false, strict: false, coerceTypes: false });
     ajv.addFormat('iso-with-offset', { type: 'string', validate: isIsoWithOffset });
-    for (const [type, schema] of Object.entries(EVENT_SCHEMAS_V1)) this.validators.set(type, ajv.compile(schema));
+    for (const [type, schema] of Object.entries(EVENT_SCHEMAS_V1))
+      this.validators.set(type, ajv.compile(schema));
   }
 
   /** `bytes` is the event's JSON size when the caller already knows it (an NDJSON line). */
@@ -58,36 +64,62 @@ export class EventValidator {
     const json = bytes === undefined ? JSON.stringify(e) : undefined;
     const size = bytes ?? Buffer.byteLength(json!);
     if (size > this.limits.maxEventBytes) {
-      return err({ code: 'too_large', message: `event is ${size} bytes; at most ${this.limits.maxEventBytes}` });
+      return err({
+        code: 'too_large',
+        message: `event is ${size} bytes; at most ${this.limits.maxEventBytes}`,
+      });
     }
     for (const field of ['event_id', 'type', 'occurred_at'] as const) {
-      if (e[field] === undefined) return err({ code: 'missing_field', message: `${field} is required`, field });
-      if (typeof e[field] !== 'string') return err({ code: 'invalid_type', message: `${field} must be a string`, field });
+      if (e[field] === undefined)
+        return err({ code: 'missing_field', message: `${field} is required`, field });
+      if (typeof e[field] !== 'string')
+        return err({ code: 'invalid_type', message: `${field} must be a string`, field });
     }
     const eventId = e.event_id as string;
     if (eventId.length === 0 || eventId.length > 128) {
-      return err({ code: 'invalid_value', message: 'event_id must be 1 to 128 characters', field: 'event_id' });
+      return err({
+        code: 'invalid_value',
+        message: 'event_id must be 1 to 128 characters',
+        field: 'event_id',
+      });
     }
     if (!isIsoWithOffset(e.occurred_at as string)) {
-      return err({ code: 'bad_timestamp', message: 'occurred_at must be ISO 8601 with an offset (2026-01-31T12:00:00Z)', field: 'occurred_at' });
+      return err({
+        code: 'bad_timestamp',
+        message: 'occurred_at must be ISO 8601 with an offset (2026-01-31T12:00:00Z)',
+        field: 'occurred_at',
+      });
     }
     if (e.schema_version !== undefined && !SCHEMA_VERSIONS.includes(e.schema_version as 1)) {
-      return err({ code: 'unsupported_version', message: `schema_version must be one of ${SCHEMA_VERSIONS.join(', ')}`, field: 'schema_version' });
+      return err({
+        code: 'unsupported_version',
+        message: `schema_version must be one of ${SCHEMA_VERSIONS.join(', ')}`,
+        field: 'schema_version',
+      });
     }
     const type = e.type as string;
     const isApp = type.startsWith('app.');
     if (isApp && !APP_TYPE.test(type)) {
-      return err({ code: 'unknown_type', message: 'app event types are app.<lowercase name>', field: 'type' });
+      return err({
+        code: 'unknown_type',
+        message: 'app event types are app.<lowercase name>',
+        field: 'type',
+      });
     }
     const validator = this.validators.get(isApp ? 'app' : type);
-    if (!validator) return err({ code: 'unknown_type', message: `unknown event type ${type}`, field: 'type' });
+    if (!validator)
+      return err({ code: 'unknown_type', message: `unknown event type ${type}`, field: 'type' });
     if (isApp && size > this.limits.maxAppPayloadBytes) {
-      return err({ code: 'too_large', message: `app events are at most ${this.limits.maxAppPayloadBytes} bytes` });
+      return err({
+        code: 'too_large',
+        message: `app events are at most ${this.limits.maxAppPayloadBytes} bytes`,
+      });
     }
     if (!validator(e)) return err(rejectionOf(validator.errors![0]!));
     if (e.schema_version === undefined) {
       e.schema_version = CURRENT_SCHEMA_VERSION;
-      if (json !== undefined && json.startsWith('{"event_id":')) encodedJson.set(e, `${json.slice(0, -1)},"schema_version":${CURRENT_SCHEMA_VERSION}}`);
+      if (json !== undefined && json.startsWith('{"event_id":'))
+        encodedJson.set(e, `${json.slice(0, -1)},"schema_version":${CURRENT_SCHEMA_VERSION}}`);
     } else if (json !== undefined && json.startsWith('{"event_id":')) encodedJson.set(e, json);
     return ok(e as EtaEvent);
   }

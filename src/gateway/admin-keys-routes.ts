@@ -5,8 +5,15 @@ import { SCOPES, type ApiKeyRecord, type ApiKeyStore } from './api-keys.js';
 import type { PreHandler } from './auth.js';
 import { ErrorBody } from './schemas.js';
 
-const KeyId = Type.String({ pattern: '^[a-z0-9]{8}$', description: 'The public id of a key (the part after es_)' });
-const Scopes = Type.Array(Type.Union(SCOPES.map((s) => Type.Literal(s))), { minItems: 1, maxItems: SCOPES.length, uniqueItems: true });
+const KeyId = Type.String({
+  pattern: '^[a-z0-9]{8}$',
+  description: 'The public id of a key (the part after es_)',
+});
+const Scopes = Type.Array(Type.Union(SCOPES.map((s) => Type.Literal(s))), {
+  minItems: 1,
+  maxItems: SCOPES.length,
+  uniqueItems: true,
+});
 
 const CreateBody = Type.Object(
   {
@@ -58,19 +65,54 @@ export function adminKeysRoutes(keys: ApiKeyStore, authorizeAdmin: PreHandler): 
     const tags = ['admin'];
     const security = [{ bearer: [] }];
 
-    app.get('/v1/admin/keys', { ...base, schema: { summary: 'API keys (never the keys themselves)', tags, security, response: { 200: Type.Object({ keys: Type.Array(KeyInfo) }), ...errors } } }, async () => ({
-      keys: keys.list().map(info),
-    }));
+    app.get(
+      '/v1/admin/keys',
+      {
+        ...base,
+        schema: {
+          summary: 'API keys (never the keys themselves)',
+          tags,
+          security,
+          response: { 200: Type.Object({ keys: Type.Array(KeyInfo) }), ...errors },
+        },
+      },
+      async () => ({
+        keys: keys.list().map(info),
+      }),
+    );
 
-    app.post('/v1/admin/keys', { ...base, schema: { summary: 'Create an API key; the answer holds it once', tags, security, body: CreateBody, response: { 201: NewKey, ...errors } } }, async (req, reply) => {
-      const b = req.body;
-      const { record, key } = keys.create(b.name, b.scopes, b.rate_limit_per_second ?? null);
-      return reply.code(201).send({ key, info: info(record) });
-    });
+    app.post(
+      '/v1/admin/keys',
+      {
+        ...base,
+        schema: {
+          summary: 'Create an API key; the answer holds it once',
+          tags,
+          security,
+          body: CreateBody,
+          response: { 201: NewKey, ...errors },
+        },
+      },
+      async (req, reply) => {
+        const b = req.body;
+        const { record, key } = keys.create(b.name, b.scopes, b.rate_limit_per_second ?? null);
+        return reply.code(201).send({ key, info: info(record) });
+      },
+    );
 
     app.post(
       '/v1/admin/keys/:id/rotate',
-      { ...base, schema: { summary: 'A new key with the same scopes; the old one works for the overlap', tags, security, params: IdParams, body: Type.Optional(RotateBody), response: { 201: NewKey, ...errors } } },
+      {
+        ...base,
+        schema: {
+          summary: 'A new key with the same scopes; the old one works for the overlap',
+          tags,
+          security,
+          params: IdParams,
+          body: Type.Optional(RotateBody),
+          response: { 201: NewKey, ...errors },
+        },
+      },
       async (req, reply) => {
         const rotated = keys.rotate(req.params.id, req.body?.overlap_seconds ?? 86_400);
         if (!rotated) throw new EtaError('not_found', `no active key ${req.params.id}`, { field: 'id' });
@@ -78,10 +120,24 @@ export function adminKeysRoutes(keys: ApiKeyStore, authorizeAdmin: PreHandler): 
       },
     );
 
-    app.delete('/v1/admin/keys/:id', { ...base, schema: { summary: 'Revoke a key at once', tags, security, params: IdParams, response: { 200: KeyInfo, ...errors } } }, async (req) => {
-      if (!keys.revoke(req.params.id)) throw new EtaError('not_found', `no key ${req.params.id}`, { field: 'id' });
-      return info(keys.list().find((k) => k.id === req.params.id)!);
-    });
+    app.delete(
+      '/v1/admin/keys/:id',
+      {
+        ...base,
+        schema: {
+          summary: 'Revoke a key at once',
+          tags,
+          security,
+          params: IdParams,
+          response: { 200: KeyInfo, ...errors },
+        },
+      },
+      async (req) => {
+        if (!keys.revoke(req.params.id))
+          throw new EtaError('not_found', `no key ${req.params.id}`, { field: 'id' });
+        return info(keys.list().find((k) => k.id === req.params.id)!);
+      },
+    );
   };
   return plugin as unknown as FastifyPluginAsync;
 }

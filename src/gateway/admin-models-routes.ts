@@ -35,7 +35,10 @@ const body = (r: Record_): Static<typeof ModelBody> => ({
  * The model registry for operators: list, show, promote, roll back and set the challenger, with the admin scope.
  * Predictors notice an alias move on their next poll and swap models without a restart.
  */
-export function adminModelRoutes(deps: { registry: ModelRegistry; authorizeAdmin: PreHandler }): FastifyPluginAsync {
+export function adminModelRoutes(deps: {
+  registry: ModelRegistry;
+  authorizeAdmin: PreHandler;
+}): FastifyPluginAsync {
   const { registry } = deps;
   const common = { preHandler: deps.authorizeAdmin };
   const plugin = async (app: HttpServer): Promise<void> => {
@@ -59,13 +62,19 @@ export function adminModelRoutes(deps: { registry: ModelRegistry; authorizeAdmin
           summary: 'One model version and the alias moves that involved it',
           security: [{ bearer: [] }],
           params: VersionParams,
-          response: { 200: Type.Object({ model: ModelBody, history: Type.Array(AliasChangeBody) }), ...errors },
+          response: {
+            200: Type.Object({ model: ModelBody, history: Type.Array(AliasChangeBody) }),
+            ...errors,
+          },
         },
       },
       async (req) => {
         const record = await registry.get(req.params.version);
         if (!record) throw notFound(req.params.version);
-        const history = [...(await registry.aliasHistory('champion', 200)), ...(await registry.aliasHistory('challenger', 200))]
+        const history = [
+          ...(await registry.aliasHistory('champion', 200)),
+          ...(await registry.aliasHistory('challenger', 200)),
+        ]
           .filter((h) => h.version === record.version || h.previous === record.version)
           .sort((a, b) => b.seq - a.seq)
           .map(({ seq: _seq, ...h }) => h);
@@ -80,7 +89,10 @@ export function adminModelRoutes(deps: { registry: ModelRegistry; authorizeAdmin
           summary: 'Make this version the champion; predictors load, validate and swap it in',
           security: [{ bearer: [] }],
           params: VersionParams,
-          response: { 200: Type.Object({ model: ModelBody, previous: Type.Union([Type.String(), Type.Null()]) }), ...errors },
+          response: {
+            200: Type.Object({ model: ModelBody, previous: Type.Union([Type.String(), Type.Null()]) }),
+            ...errors,
+          },
         },
       },
       async (req) => {

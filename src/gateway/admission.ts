@@ -32,7 +32,10 @@ export class Admission {
   admit(url: string): EtaError | undefined {
     const path = url.split('?', 1)[0]!;
     if (EXEMPT.has(path)) return undefined;
-    const limit = path === '/v1/eta/batch' ? Math.min(this.options.batchMaxInFlight, this.options.maxInFlight) : this.options.maxInFlight;
+    const limit =
+      path === '/v1/eta/batch'
+        ? Math.min(this.options.batchMaxInFlight, this.options.maxInFlight)
+        : this.options.maxInFlight;
     if (this.inFlight >= limit) {
       this.shed++;
       return new EtaError('overloaded', 'the gateway is at capacity; retry shortly', { retryAfter: 1 });

@@ -1,7 +1,20 @@
-import { Counter, EtaError, Gauge, type CallOptions, type Metrics, type Registry } from '../platform/index.js';
+import {
+  Counter,
+  EtaError,
+  Gauge,
+  type CallOptions,
+  type Metrics,
+  type Registry,
+} from '../platform/index.js';
 import type { BatchEtaRequest, EtaRequest, EtaResult, Predictor } from '../predictor/index.js';
 import type { GatewayConfig } from './config.js';
-import { BREAKER_STATE, breaker, CircuitBreaker, DEFAULT_BREAKER, type BreakerOptions } from './resilience/breaker.js';
+import {
+  BREAKER_STATE,
+  breaker,
+  CircuitBreaker,
+  DEFAULT_BREAKER,
+  type BreakerOptions,
+} from './resilience/breaker.js';
 import { compose, isReplicaFailure, rootContext, type Call, type CallContext } from './resilience/call.js';
 import { deadline } from './resilience/deadline.js';
 import { hedge } from './resilience/hedge.js';
@@ -37,8 +50,17 @@ export function balancerOptions(config: GatewayConfig): BalancerOptions {
     retryBudgetMinRetries: config.retryBudgetMinRetries,
     maxAttempts: config.maxAttempts,
     hedgeDelayMs: config.hedgeDelayMs,
-    breaker: { ...DEFAULT_BREAKER, consecutiveFailures: config.breakerConsecutiveFailures, failureRatio: config.breakerFailureRatio, openMs: config.breakerOpenMs },
-    outlier: { ...DEFAULT_OUTLIER, consecutiveFailures: config.outlierConsecutiveFailures, baseEjectionMs: config.outlierBaseEjectionMs },
+    breaker: {
+      ...DEFAULT_BREAKER,
+      consecutiveFailures: config.breakerConsecutiveFailures,
+      failureRatio: config.breakerFailureRatio,
+      openMs: config.breakerOpenMs,
+    },
+    outlier: {
+      ...DEFAULT_OUTLIER,
+      consecutiveFailures: config.outlierConsecutiveFailures,
+      baseEjectionMs: config.outlierBaseEjectionMs,
+    },
   };
 }
 
@@ -65,29 +87,78 @@ export class PredictorBalancer implements Predictor {
   private readonly resilient: <T>(call: Call<T>) => Call<T>;
   private readonly attemptTimeoutMs: number;
 
-  constructor(replicas: Array<{ name: string; predictor: ReplicaPredictor }>, options: BalancerOptions, metrics: Metrics) {
+  constructor(
+    replicas: Array<{ name: string; predictor: ReplicaPredictor }>,
+    options: BalancerOptions,
+    metrics: Metrics,
+  ) {
     if (replicas.length === 0) throw new Error('the gateway needs at least one predictor');
     const registry = metrics.registry;
     const registers = [registry];
-    const state = metric(registry, 'etaserve_breaker_state', () => new Gauge({ name: 'etaserve_breaker_state', help: 'Circuit breaker per predictor replica: 0 closed, 1 half-open, 2 open', labelNames: ['replica'], registers }));
-    const ejections = metric(registry, 'etaserve_outlier_ejections_total', () => new Counter({ name: 'etaserve_outlier_ejections_total', help: 'Predictor replicas ejected from balancing after consecutive failures', labelNames: ['replica'], registers }));
-    const retries = metric(registry, 'etaserve_predictor_retries_total', () => new Counter({ name: 'etaserve_predictor_retries_total', help: 'Calls retried on another predictor replica, and hedges sent', labelNames: ['kind'], registers }));
+    const state = metric(
+      registry,
+      'etaserve_breaker_state',
+      () =>
+        new Gauge({
+          name: 'etaserve_breaker_state',
+          help: 'Circuit breaker per predictor replica: 0 closed, 1 half-open, 2 open',
+          labelNames: ['replica'],
+          registers,
+        }),
+    );
+    const ejections = metric(
+      registry,
+      'etaserve_outlier_ejections_total',
+      () =>
+        new Counter({
+          name: 'etaserve_outlier_ejections_total',
+          help: 'Predictor replicas ejected from balancing after consecutive failures',
+          labelNames: ['replica'],
+          registers,
+        }),
+    );
+    const retries = metric(
+      registry,
+      'etaserve_predictor_retries_total',
+      () =>
+        new Counter({
+          name: 'etaserve_predictor_retries_total',
+          help: 'Calls retried on another predictor replica, and hedges sent',
+          labelNames: ['kind'],
+          registers,
+        }),
+    );
     this.replicas = replicas.map((r) => {
       state.set({ replica: r.name }, 0);
       return {
         ...r,
         inFlight: 0,
-        breaker: new CircuitBreaker(r.name, options.breaker, (s) => state.set({ replica: r.name }, BREAKER_STATE[s])),
+        breaker: new CircuitBreaker(r.name, options.breaker, (s) =>
+          state.set({ replica: r.name }, BREAKER_STATE[s]),
+        ),
         outlier: new OutlierDetector(options.outlier, () => ejections.inc({ replica: r.name })),
       };
     });
     this.attemptTimeoutMs = options.attemptTimeoutMs;
-    this.budget = new RetryBudget({ ratio: options.retryBudgetRatio, minRetries: options.retryBudgetMinRetries, windowMs: 10_000 });
+    this.budget = new RetryBudget({
+      ratio: options.retryBudgetRatio,
+      minRetries: options.retryBudgetMinRetries,
+      windowMs: 10_000,
+    });
     const retryable = (e: unknown): boolean => this.replicas.length > 1 && isReplicaFailure(e);
     this.resilient = compose(
       deadline(options.requestDeadlineMs),
-      retry({ budget: this.budget, maxAttempts: options.maxAttempts, retryable, onRetry: () => retries.inc({ kind: 'retry' }) }),
-      hedge({ delayMs: this.replicas.length > 1 ? options.hedgeDelayMs : 0, budget: this.budget, onHedge: () => retries.inc({ kind: 'hedge' }) }),
+      retry({
+        budget: this.budget,
+        maxAttempts: options.maxAttempts,
+        retryable,
+        onRetry: () => retries.inc({ kind: 'retry' }),
+      }),
+      hedge({
+        delayMs: this.replicas.length > 1 ? options.hedgeDelayMs : 0,
+        budget: this.budget,
+        onHedge: () => retries.inc({ kind: 'hedge' }),
+      }),
     );
   }
 
@@ -97,24 +168,38 @@ export class PredictorBalancer implements Predictor {
   }
 
   predictBatch(request: BatchEtaRequest): Promise<EtaResult[]> {
-    return this.resilient((ctx) => this.attempt(ctx, (p, call) => p.predictBatch(request, call)))(rootContext());
+    return this.resilient((ctx) => this.attempt(ctx, (p, call) => p.predictBatch(request, call)))(
+      rootContext(),
+    );
   }
 
   /** Breaker state per replica, for the console and tests. */
   states(): Array<{ name: string; breaker: string; ejected: boolean; inFlight: number }> {
-    return this.replicas.map((r) => ({ name: r.name, breaker: r.breaker.current, ejected: r.outlier.ejected, inFlight: r.inFlight }));
+    return this.replicas.map((r) => ({
+      name: r.name,
+      breaker: r.breaker.current,
+      ejected: r.outlier.ejected,
+      inFlight: r.inFlight,
+    }));
   }
 
   /** One attempt on one replica, through its breaker and outlier detector. */
-  private attempt<T>(ctx: CallContext, fn: (p: ReplicaPredictor, call: CallOptions) => Promise<T>): Promise<T> {
+  private attempt<T>(
+    ctx: CallContext,
+    fn: (p: ReplicaPredictor, call: CallOptions) => Promise<T>,
+  ): Promise<T> {
     const replica = this.pick(ctx.tried);
     ctx.tried.add(replica.name);
     const call: Call<T> = async (c) => {
       replica.inFlight++;
       try {
-        return await fn(replica.predictor, { signal: c.signal, timeoutMs: Math.max(1, Math.floor(Math.min(this.attemptTimeoutMs, c.remainingMs()))) });
+        return await fn(replica.predictor, {
+          signal: c.signal,
+          timeoutMs: Math.max(1, Math.floor(Math.min(this.attemptTimeoutMs, c.remainingMs()))),
+        });
       } catch (e) {
-        if (c.signal.aborted && !(e instanceof EtaError)) throw new EtaError('deadline_exceeded', `${replica.name} was abandoned`, { cause: e });
+        if (c.signal.aborted && !(e instanceof EtaError))
+          throw new EtaError('deadline_exceeded', `${replica.name} was abandoned`, { cause: e });
         throw e;
       } finally {
         replica.inFlight--;

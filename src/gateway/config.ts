@@ -62,29 +62,86 @@ export const gatewayConfigSchema = Type.Object(
       default: 800,
       minimum: 1,
       maximum: 60_000,
-      description: 'Deadline of one ETA request across predictor retries and hedges; past it the fallback ETA answers',
+      description:
+        'Deadline of one ETA request across predictor retries and hedges; past it the fallback ETA answers',
     }),
-    maxAttempts: Type.Integer({ default: 3, minimum: 1, maximum: 10, description: 'Attempts per request on distinct predictor replicas (first included)' }),
-    retryBudgetRatio: Type.Number({ default: 0.2, minimum: 0, maximum: 1, description: 'Retries and hedges may add at most this share of the request load (Envoy retry budget)' }),
-    retryBudgetMinRetries: Type.Integer({ default: 10, minimum: 0, description: 'Retries allowed per 10 s whatever the load, so a quiet gateway can still retry' }),
-    hedgeDelayMs: Type.Integer({ default: 0, minimum: 0, maximum: 10_000, description: 'Send a second attempt to another replica after this long without an answer; 0 = no hedging' }),
-    breakerConsecutiveFailures: Type.Integer({ default: 5, minimum: 1, description: 'A replica breaker opens after this many failures in a row' }),
-    breakerFailureRatio: Type.Number({ default: 0.5, minimum: 0.01, maximum: 1, description: 'A replica breaker also opens when this share of its calls in 10 s failed (20 calls at least)' }),
-    breakerOpenMs: Type.Integer({ default: 2000, minimum: 10, maximum: 600_000, description: 'How long an open breaker refuses calls before one probe' }),
-    outlierConsecutiveFailures: Type.Integer({ default: 3, minimum: 1, description: 'A replica leaves the balancing set after this many failures in a row' }),
-    outlierBaseEjectionMs: Type.Integer({ default: 1000, minimum: 10, description: 'First ejection time; doubled, tripled... while it keeps failing (at most 30 s)' }),
-    maxInFlight: Type.Integer({ default: 512, minimum: 1, description: 'Requests in flight per gateway process; past it a fast 503 with Retry-After' }),
+    maxAttempts: Type.Integer({
+      default: 3,
+      minimum: 1,
+      maximum: 10,
+      description: 'Attempts per request on distinct predictor replicas (first included)',
+    }),
+    retryBudgetRatio: Type.Number({
+      default: 0.2,
+      minimum: 0,
+      maximum: 1,
+      description: 'Retries and hedges may add at most this share of the request load (Envoy retry budget)',
+    }),
+    retryBudgetMinRetries: Type.Integer({
+      default: 10,
+      minimum: 0,
+      description: 'Retries allowed per 10 s whatever the load, so a quiet gateway can still retry',
+    }),
+    hedgeDelayMs: Type.Integer({
+      default: 0,
+      minimum: 0,
+      maximum: 10_000,
+      description:
+        'Send a second attempt to another replica after this long without an answer; 0 = no hedging',
+    }),
+    breakerConsecutiveFailures: Type.Integer({
+      default: 5,
+      minimum: 1,
+      description: 'A replica breaker opens after this many failures in a row',
+    }),
+    breakerFailureRatio: Type.Number({
+      default: 0.5,
+      minimum: 0.01,
+      maximum: 1,
+      description:
+        'A replica breaker also opens when this share of its calls in 10 s failed (20 calls at least)',
+    }),
+    breakerOpenMs: Type.Integer({
+      default: 2000,
+      minimum: 10,
+      maximum: 600_000,
+      description: 'How long an open breaker refuses calls before one probe',
+    }),
+    outlierConsecutiveFailures: Type.Integer({
+      default: 3,
+      minimum: 1,
+      description: 'A replica leaves the balancing set after this many failures in a row',
+    }),
+    outlierBaseEjectionMs: Type.Integer({
+      default: 1000,
+      minimum: 10,
+      description: 'First ejection time; doubled, tripled... while it keeps failing (at most 30 s)',
+    }),
+    maxInFlight: Type.Integer({
+      default: 512,
+      minimum: 1,
+      description: 'Requests in flight per gateway process; past it a fast 503 with Retry-After',
+    }),
     batchMaxInFlight: Type.Integer({
       default: 256,
       minimum: 1,
-      description: 'In-flight bound at which list-page batches are shed, lower than maxInFlight so checkout ETAs go last',
+      description:
+        'In-flight bound at which list-page batches are shed, lower than maxInFlight so checkout ETAs go last',
     }),
     corsOrigins: Type.Array(Type.String(), {
       default: [],
-      description: "Origins allowed to call the API from a browser (comma-separated in the env); empty = CORS off, '*' = any",
+      description:
+        "Origins allowed to call the API from a browser (comma-separated in the env); empty = CORS off, '*' = any",
     }),
-    responseCache: Type.Boolean({ default: true, description: 'Cache ETA answers at the gateway (the responses cache)' }),
-    rateLimitRedis: Type.Boolean({ default: true, description: 'Count rate limits in the cache Redis when one is configured, so they hold across gateways' }),
+    responseCache: Type.Boolean({
+      default: true,
+      description: 'Cache ETA answers at the gateway (the responses cache)',
+    }),
+    rateLimitRedis: Type.Boolean({
+      default: true,
+      description:
+        'Count rate limits in the cache Redis when one is configured, so they hold across gateways',
+    }),
     fallbackSpeedKmh: Type.Number({
       default: 18,
       minimum: 1,

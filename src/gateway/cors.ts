@@ -23,7 +23,10 @@ export function registerCors(app: HttpServer, origins: readonly string[]): void 
     done();
   });
   app.options('/*', { schema: { hide: true } }, async (req, reply) => {
-    if (!allow(req.headers.origin)) return reply.code(403).send({ error: { code: 'forbidden', message: 'origin not allowed', field: 'origin' } });
+    if (!allow(req.headers.origin))
+      return reply
+        .code(403)
+        .send({ error: { code: 'forbidden', message: 'origin not allowed', field: 'origin' } });
     return reply
       .code(204)
       .header('access-control-allow-methods', METHODS)

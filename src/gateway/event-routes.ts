@@ -15,18 +15,25 @@ export interface EventRouteDeps {
 
 const IngestAnswer = Type.Object({
   accepted: Type.Integer({ description: 'Events durably written now' }),
-  duplicates: Type.Integer({ description: 'Valid events whose event_id was already in the log (a replay): nothing changed' }),
+  duplicates: Type.Integer({
+    description: 'Valid events whose event_id was already in the log (a replay): nothing changed',
+  }),
   rejected: Type.Array(
     Type.Object({
       index: Type.Integer({ description: 'Position in the batch (NDJSON: among non-blank lines), from 0' }),
-      code: Type.String({ description: 'missing_field, invalid_type, invalid_value, unknown_type, bad_timestamp, too_large, ...' }),
+      code: Type.String({
+        description:
+          'missing_field, invalid_type, invalid_value, unknown_type, bad_timestamp, too_large, ...',
+      }),
       message: Type.String(),
       field: Type.Optional(Type.String()),
     }),
   ),
 });
 
-const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) }) });
+const ErrorBody = Type.Object({
+  error: Type.Object({ code: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) }),
+});
 
 /**
  * `POST /v1/events`: a JSON array or NDJSON (`application/x-ndjson`) of events. Answers 200 with what was accepted,
@@ -34,7 +41,11 @@ const ErrorBody = Type.Object({ error: Type.Object({ code: Type.String(), messag
  */
 export function eventRoutes(deps: EventRouteDeps): FastifyPluginAsync {
   const plugin = async (app: HttpServer): Promise<void> => {
-    app.addContentTypeParser('application/x-ndjson', { parseAs: 'string', bodyLimit: deps.maxBatchBytes }, (_req, body, done) => done(null, body));
+    app.addContentTypeParser(
+      'application/x-ndjson',
+      { parseAs: 'string', bodyLimit: deps.maxBatchBytes },
+      (_req, body, done) => done(null, body),
+    );
 
     app.post(
       '/v1/events',
@@ -42,7 +53,8 @@ export function eventRoutes(deps: EventRouteDeps): FastifyPluginAsync {
         preHandler: deps.authorizeEvents,
         bodyLimit: deps.maxBatchBytes,
         schema: {
-          summary: 'Send order, rider and app events (a JSON array, or NDJSON with content-type application/x-ndjson)',
+          summary:
+            'Send order, rider and app events (a JSON array, or NDJSON with content-type application/x-ndjson)',
           description:
             'Each event: {event_id (≤128 chars), type, occurred_at (ISO 8601 with offset), ...fields of its type}. Bad events are rejected alone; the rest are acknowledged after they are durably written. A replayed event_id is counted as a duplicate and changes nothing.',
           security: [{ bearer: [] }],
@@ -52,10 +64,15 @@ export function eventRoutes(deps: EventRouteDeps): FastifyPluginAsync {
       async (req) => {
         const body: unknown = req.body;
         let items: RawItem[];
-        if (typeof body === 'string') items = parseNdjson(body); else if (Array.isArray(body)) {
+        if (typeof body === 'string') items = parseNdjson(body);
+        else if (Array.isArray(body)) {
           items = body.map((value: unknown) => ({ value }));
         } else {
-          throw new EtaError('bad_request', 'the body is a JSON array of events, or NDJSON with content-type application/x-ndjson', { field: 'body' });
+          throw new EtaError(
+            'bad_request',
+            'the body is a JSON array of events, or NDJSON with content-type application/x-ndjson',
+            { field: 'body' },
+          );
         }
         return deps.ingest.ingest(items);
       },
@@ -66,12 +83,14 @@ export function eventRoutes(deps: EventRouteDeps): FastifyPluginAsync {
       {
         preHandler: deps.authorizeAdmin,
         schema: {
-          summary: 'Online accuracy: quoted ETAs joined with actual deliveries, by model version, hour and zone',
+          summary:
+            'Online accuracy: quoted ETAs joined with actual deliveries, by model version, hour and zone',
           security: [{ bearer: [] }],
         },
       },
       async () => {
-        if (!deps.accuracy) throw new EtaError('not_found', 'online accuracy is not computed in this process');
+        if (!deps.accuracy)
+          throw new EtaError('not_found', 'online accuracy is not computed in this process');
         return deps.accuracy();
       },
     );

@@ -1,5 +1,10 @@
 export { ApiKeyStore, newDemoKey, SCOPES, type ApiKeyRecord, type Scope } from './api-keys.js';
-export { balancerOptions, PredictorBalancer, type BalancerOptions, type ReplicaPredictor } from './balancer.js';
+export {
+  balancerOptions,
+  PredictorBalancer,
+  type BalancerOptions,
+  type ReplicaPredictor,
+} from './balancer.js';
 export { gatewayConfigSchema, type GatewayConfig } from './config.js';
 export { createGatewayModule, type GatewayModule } from './module.js';
 export { isoInTimezone } from './promise.js';

@@ -49,8 +49,10 @@ export function createGatewayModule(
   const keys = new ApiKeyStore(ctx.platform.dataDir);
   const demoApiKey = config.demoApiKey || newDemoKey();
   keys.addBuiltIn(demoApiKey, SCOPES, config.demoRateLimitPerSecond);
-  const redis = deps.redis && (deps.redis.url !== '' || deps.redis.clusterNodes.length > 0) ? deps.redis : undefined;
-  const limiter: RateLimiter = config.rateLimitRedis && redis ? new RedisRateLimiter(redis, logger) : new LocalRateLimiter();
+  const redis =
+    deps.redis && (deps.redis.url !== '' || deps.redis.clusterNodes.length > 0) ? deps.redis : undefined;
+  const limiter: RateLimiter =
+    config.rateLimitRedis && redis ? new RedisRateLimiter(redis, logger) : new LocalRateLimiter();
   const authorizer = (...scopes: Scope[]): PreHandler =>
     authorize(keys, limiter, config.defaultRateLimitPerSecond, ...scopes);
 
@@ -78,12 +80,22 @@ export function createGatewayModule(
       await app.register(routes);
       await app.register(adminKeysRoutes(keys, authorizer('admin')));
       if (deps.registry)
-        await app.register(adminModelRoutes({ registry: deps.registry, authorizeAdmin: authorizer('admin') }));
+        await app.register(
+          adminModelRoutes({ registry: deps.registry, authorizeAdmin: authorizer('admin') }),
+        );
       if (deps.events) {
         const { ingest, maxBatchBytes, accuracy } = deps.events;
         const authorizeEvents = authorizer('events');
         const authorizeAdmin = authorizer('admin');
-        await app.register(eventRoutes({ ingest, maxBatchBytes, authorizeEvents, authorizeAdmin, ...(accuracy ? { accuracy } : {}) }));
+        await app.register(
+          eventRoutes({
+            ingest,
+            maxBatchBytes,
+            authorizeEvents,
+            authorizeAdmin,
+            ...(accuracy ? { accuracy } : {}),
+          }),
+        );
       }
       for (const plugin of extra) await app.register(plugin);
     },

@@ -63,11 +63,19 @@ export class RedisRateLimiter implements RateLimiter {
     private readonly logger: Logger,
     private readonly timeoutMs = 20,
   ) {
-    const options = { enableOfflineQueue: false, maxRetriesPerRequest: 0, lazyConnect: true, commandTimeout: timeoutMs };
+    const options = {
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      lazyConnect: true,
+      commandTimeout: timeoutMs,
+    };
     const client =
       redis.clusterNodes.length > 0
         ? new Cluster(
-            redis.clusterNodes.map((n) => ({ host: n.slice(0, n.lastIndexOf(':')), port: Number(n.slice(n.lastIndexOf(':') + 1)) })),
+            redis.clusterNodes.map((n) => ({
+              host: n.slice(0, n.lastIndexOf(':')),
+              port: Number(n.slice(n.lastIndexOf(':') + 1)),
+            })),
             { enableOfflineQueue: false, redisOptions: options },
           )
         : new Redis(redis.url, options);
@@ -75,6 +83,11 @@ export class RedisRateLimiter implements RateLimiter {
     client.on('error', () => undefined); // reported by the cache module's own connection
     this.client = client as Client;
     void client.connect().catch(() => undefined);
+  }
+
+  /** Whether limits are counted in Redis now (otherwise in this process). */
+  get shared(): boolean {
+    return this.client.status === 'ready';
   }
 
   async take(key: string, perSecond: number): Promise<number> {

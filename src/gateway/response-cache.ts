@@ -5,7 +5,16 @@ import type { BatchEtaRequest, EtaPrediction, EtaResult } from '../predictor/ind
 /** Basket size buckets: an order of 2 or 3 items gets the same answer, 8 or more likewise. */
 export function basketBucket(items: number | undefined, subtotal: number | undefined): string {
   const i = items === undefined ? 'n' : items <= 1 ? '1' : items <= 3 ? '2-3' : items <= 7 ? '4-7' : '8+';
-  const s = subtotal === undefined ? 'n' : subtotal < 15 ? '<15' : subtotal < 30 ? '<30' : subtotal < 60 ? '<60' : '60+';
+  const s =
+    subtotal === undefined
+      ? 'n'
+      : subtotal < 15
+        ? '<15'
+        : subtotal < 30
+          ? '<30'
+          : subtotal < 60
+            ? '<60'
+            : '60+';
   return `${i}/${s}`;
 }
 
@@ -21,12 +30,29 @@ export class ResponseCache {
   constructor(private readonly cache: TieredCache<EtaPrediction>) {}
 
   /** Answers from the cache where it has them; the rest from `load`, then cached under the version that served. */
-  async resolve(request: BatchEtaRequest, load: (storeIds: string[]) => Promise<EtaResult[]>): Promise<EtaResult[]> {
-    if (this.served === '') return this.learn(request, await load([...request.storeIds]));
+  async resolve(
+    request: BatchEtaRequest,
+    load: (storeIds: string[]) => Promise<EtaResult[]>,
+  ): Promise<EtaResult[]> {
     const cell = latLngToCell(request.destination.lat, request.destination.lng, 9);
     const basket = basketBucket(request.items, request.subtotal);
     const keyOf = (storeId: string, version: string): string =>
-      responseKey({ storeId, destinationCell: cell, atMs: request.orderedAtMs, basketBucket: basket, modelVersion: version });
+      responseKey({
+        storeId,
+        destinationCell: cell,
+        atMs: request.orderedAtMs,
+        basketBucket: basket,
+        modelVersion: version,
+      });
+    if (this.served === '') {
+      // No version known yet: nothing to look up, but what comes back is cached under the version that served it.
+      const results = this.learn(request, await load([...request.storeIds]));
+      results.forEach((r, i) => {
+        if (r.ok && !r.value.degraded)
+          void this.cache.set(keyOf(request.storeIds[i]!, r.value.modelVersion), r.value);
+      });
+      return results;
+    }
     const version = this.served;
     const uncached = new Map<string, EtaResult>();
     const keys = request.storeIds.map((id) => keyOf(id, version));

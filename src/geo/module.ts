@@ -69,7 +69,11 @@ export function createGeoModule(ctx: ModuleContext, config: GeoConfig, events?: 
       await reloadSpeeds();
       if (events) {
         const replayMinutes = Math.ceil(config.riderTtlSeconds / 60) + 1;
-        projection = startRiderProjection(events.log, geo.supply, { replayMinutes, pollMs: events.pollMs, logger: log });
+        projection = startRiderProjection(events.log, geo.supply, {
+          replayMinutes,
+          pollMs: events.pollMs,
+          logger: log,
+        });
       }
     },
     stop: async () => {

@@ -20,7 +20,11 @@ export function applyToRiderSupply(supply: RiderSupply, records: readonly LogRec
 }
 
 /** The geo module's projection of the event log (consumer group `geo-riders`). */
-export function startRiderProjection(log: EventLog, supply: RiderSupply, options: RiderProjectionOptions): Subscription {
+export function startRiderProjection(
+  log: EventLog,
+  supply: RiderSupply,
+  options: RiderProjectionOptions,
+): Subscription {
   return log.subscribe('geo-riders', (records) => applyToRiderSupply(supply, records), {
     start: { sinceMs: Date.now() - options.replayMinutes * 60_000 },
     ignoreCommitted: true,

@@ -74,4 +74,43 @@ describe('model artifact', () => {
     d.trees[2]!.value.pop();
     expect(refused(loadModel(d)).path).toBe('trees[2].value');
   });
+
+  it('routes categories beyond the fast table (codes >= 255) and unknown codes the other way', () => {
+    const wide: ModelArtifact = {
+      ...copy(),
+      spec: [{ name: 'zone', type: 'categorical' }],
+      outputs: [{ name: 'p50', objective: 'squared', baseScore: 1 }],
+      calibration: null,
+      trees: [
+        {
+          output: 0,
+          feature: [0, -1, -1],
+          threshold: [0, 0, 0],
+          defaultLeft: [1, 0, 0],
+          left: [1, -1, -1],
+          right: [2, -1, -1],
+          value: [0, 10, 20],
+          gain: [1, 0, 0],
+          cover: [2, 1, 1],
+          categorical: [{ node: 0, set: [3, 300], setGoesLeft: true }],
+        },
+      ],
+    };
+    const m = loadModel(wide);
+    if (!m.ok) throw m.error;
+    const out = new Float64Array(1);
+    const cases: Array<[number, number]> = [
+      [3, 11],
+      [300, 11],
+      [4, 21],
+      [NaN, 11],
+      [-1, 21],
+      [3.7, 11],
+    ];
+    for (const [v, want] of cases) {
+      expect(m.value.predict([v], out)[0]).toBe(want);
+      const phi = m.value.contributions([v]);
+      expect(phi[0]! + phi[1]!).toBeCloseTo(want, 12);
+    }
+  });
 });

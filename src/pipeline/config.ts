@@ -7,17 +7,20 @@ export const policyConfigSchema = Type.Object(
       default: 0.02,
       minimum: 0,
       maximum: 1,
-      description: 'Share by which the new model’s hold-out MAE must beat the champion’s on the same rows (0.02 = 2%)',
+      description:
+        'Share by which the new model’s hold-out MAE must beat the champion’s on the same rows (0.02 = 2%)',
     }),
     maxShadowMaeRatio: Type.Number({
       default: 1,
       minimum: 0,
-      description: 'When shadow results exist, the challenger’s shadow MAE over the champion’s must be at most this',
+      description:
+        'When shadow results exist, the challenger’s shadow MAE over the champion’s must be at most this',
     }),
     minShadowSamples: Type.Integer({
       default: 100,
       minimum: 0,
-      description: 'Shadow comparisons needed before the shadow rule applies (below it, it is skipped and said so)',
+      description:
+        'Shadow comparisons needed before the shadow rule applies (below it, it is skipped and said so)',
     }),
     maxCoverageDrop: Type.Number({
       default: 0.05,
@@ -27,7 +30,8 @@ export const policyConfigSchema = Type.Object(
     }),
     autoPromote: Type.Boolean({
       default: true,
-      description: 'Promote when the policy passes; false registers the model as challenger for a person to promote',
+      description:
+        'Promote when the policy passes; false registers the model as challenger for a person to promote',
     }),
   },
   { default: {} },
@@ -69,7 +73,8 @@ export const pipelineConfigSchema = Type.Object(
     firstRunDelayMs: Type.Integer({
       default: 300_000,
       minimum: 0,
-      description: 'After a start, the schedule’s first run waits at least this long (the first model was just trained)',
+      description:
+        'After a start, the schedule’s first run waits at least this long (the first model was just trained)',
     }),
     windowDays: Type.Integer({
       default: 14,

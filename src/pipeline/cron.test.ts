@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { CronExpression } from './cron.js';
 
 const at = (s: string): number => Date.parse(s);
-const next = (expr: string, from: string): string => new Date(CronExpression.parse(expr).next(at(from))).toISOString();
+const next = (expr: string, from: string): string =>
+  new Date(CronExpression.parse(expr).next(at(from))).toISOString();
 
 describe('CronExpression', () => {
   it('fires every five minutes, daily at a time, and on weekdays', () => {

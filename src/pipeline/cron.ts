@@ -17,7 +17,10 @@ export class CronExpression {
 
   static parse(expression: string): CronExpression {
     const fields = expression.trim().split(/\s+/);
-    if (fields.length !== 5) throw new RangeError(`cron "${expression}" needs 5 fields (minute hour day month weekday), not ${fields.length}`);
+    if (fields.length !== 5)
+      throw new RangeError(
+        `cron "${expression}" needs 5 fields (minute hour day month weekday), not ${fields.length}`,
+      );
     const [mi, h, d, mo, wd] = fields as [string, string, string, string, string];
     const weekdays = field(wd, 0, 7, 'day-of-week');
     if (weekdays.delete(7)) weekdays.add(0);

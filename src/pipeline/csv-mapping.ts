@@ -61,7 +61,10 @@ export async function readMapping(file: string): Promise<CsvMapping> {
 const DAY = 86_400_000;
 
 /** Orders from a CSV through a mapping: what `etaserve train --csv FILE --mapping FILE` trains on. */
-export async function csvData(file: string, mapping: CsvMapping): Promise<TrainingData & { skipped: number }> {
+export async function csvData(
+  file: string,
+  mapping: CsvMapping,
+): Promise<TrainingData & { skipped: number }> {
   const { header, rows } = await readCsv(file);
   const col = (name: string): number => {
     const i = header.indexOf(name);
@@ -116,7 +119,12 @@ export async function csvData(file: string, mapping: CsvMapping): Promise<Traini
     const created = time(mapping.createdAt, row);
     const delivered = time(mapping.deliveredAt, row, created ?? undefined);
     // Rows a model cannot learn from: no place, no time, or an impossible one (null island, negative durations).
-    if (!(Math.abs(lat) > 0.5 && Math.abs(lat) <= 90 && Math.abs(lng) > 0.5 && Math.abs(lng) <= 180) || created === null || delivered === null || delivered <= created) {
+    if (
+      !(Math.abs(lat) > 0.5 && Math.abs(lat) <= 90 && Math.abs(lng) > 0.5 && Math.abs(lng) <= 180) ||
+      created === null ||
+      delivered === null ||
+      delivered <= created
+    ) {
       skipped++;
       return;
     }
@@ -127,7 +135,10 @@ export async function csvData(file: string, mapping: CsvMapping): Promise<Traini
         location: { lat, lng },
         category: String(value(mapping.store.category, row) ?? 'other'),
         timezone: mapping.timezone,
-        prepProfile: { meanSeconds: number(mapping.store.prepMeanSeconds ?? { constant: 900 }, row), p90Seconds: Number.NaN },
+        prepProfile: {
+          meanSeconds: number(mapping.store.prepMeanSeconds ?? { constant: 900 }, row),
+          p90Seconds: Number.NaN,
+        },
       });
     const destLat = mapping.destination ? number(mapping.destination.lat, row) : lat;
     const destLng = mapping.destination ? number(mapping.destination.lng, row) : lng;
@@ -150,5 +161,9 @@ export async function csvData(file: string, mapping: CsvMapping): Promise<Traini
     });
   });
   orders.sort((a, b) => a.created_at_ms - b.created_at_ms);
-  return { history: { stores: [...stores.values()], orders }, describe: `csv:${file.split(/[\\/]/).pop()}`, skipped };
+  return {
+    history: { stores: [...stores.values()], orders },
+    describe: `csv:${file.split(/[\\/]/).pop()}`,
+    skipped,
+  };
 }

@@ -25,7 +25,12 @@ export interface Holdout {
 
 const ZONE_RESOLUTION = 7;
 
-export function describeHoldout(table: TrainingTable, history: OrderHistory, from: number, to: number): Holdout {
+export function describeHoldout(
+  table: TrainingTable,
+  history: OrderHistory,
+  from: number,
+  to: number,
+): Holdout {
   const n = to - from;
   const hourCol = table.columns[table.spec.findIndex((s) => s.name === 'hour_local')]!;
   const stores = new Map(history.stores.map((s) => [s.storeId, s]));
@@ -63,7 +68,13 @@ export function describeHoldout(table: TrainingTable, history: OrderHistory, fro
 }
 
 /** Scores a model on rows [from, to) of the table: the same rows for the new model and the champion. */
-export function scoreHoldout(model: Model, version: string, table: TrainingTable, from: number, to: number): HoldoutScores {
+export function scoreHoldout(
+  model: Model,
+  version: string,
+  table: TrainingTable,
+  from: number,
+  to: number,
+): HoldoutScores {
   const n = to - from;
   const nF = table.columns.length;
   const nOut = model.outputNames.length;

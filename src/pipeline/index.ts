@@ -1,5 +1,9 @@
 export { AccuracyJoin, type AccuracyStats, type AccuracySummary, type Observation } from './accuracy/join.js';
-export { startAccuracyProjection, type AccuracyProjection, type AccuracyProjectionOptions } from './accuracy/projection.js';
+export {
+  startAccuracyProjection,
+  type AccuracyProjection,
+  type AccuracyProjectionOptions,
+} from './accuracy/projection.js';
 export {
   pipelineConfigSchema,
   policyConfigSchema,
@@ -14,13 +18,20 @@ export { baselineMae, evaluateModel } from './evaluate.js';
 export { flattenEvent, historyToEvents, type FlatEvent, type LogEvent } from './history-events.js';
 export {
   compactEventLog,
+  forgetInLake,
   lakeDirOf,
   lakeEventsRelation,
   writeEventsToLake,
   type CompactionResult,
   type EventSource,
 } from './lake.js';
-export { decidePromotion, liveComparison, type PolicyCheck, type PolicyDecision, type ShadowSummary } from './policy.js';
+export {
+  decidePromotion,
+  liveComparison,
+  type PolicyCheck,
+  type PolicyDecision,
+  type ShadowSummary,
+} from './policy.js';
 export { featureProfile, goldenSet } from './profile.js';
 export type { RunReport } from './report/report.js';
 export {

@@ -1,4 +1,5 @@
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { randomUUID } from 'node:crypto';
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { loadEvents, openDuck, sqlString, type Duck } from './duckdb.js';
 import { flattenEvent, type FlatEvent, type LogEvent } from './history-events.js';
@@ -99,4 +100,45 @@ export async function compactEventLog(
     duck.close();
   }
   return { events, skipped, from: String(from), next: String(cursor) };
+}
+
+/**
+ * Forgets people in the lake after the log forgot them: every partition holding one of their orders or rider
+ * positions is rewritten without those rows (new file first, then the old ones go; readers deduplicate by
+ * event_id in between). Registered with `EventLog.onForget`; returns how many rows were dropped.
+ */
+export async function forgetInLake(
+  lake: string,
+  who: { orderIds: readonly string[]; riderIds: readonly string[] },
+): Promise<number> {
+  if (who.orderIds.length === 0 && who.riderIds.length === 0) return 0;
+  const exists = await stat(eventsDir(lake)).then(
+    () => true,
+    () => false,
+  );
+  if (!exists) return 0;
+  // NULL ids (rider pings have no order) must read as "not theirs", never as unknown.
+  const among = (column: string, ids: readonly string[]): string =>
+    ids.length ? `COALESCE(${column} IN (${ids.map(sqlString).join(', ')}), false)` : 'false';
+  const match = `(${among('order_id', who.orderIds)} OR ${among('rider_id', who.riderIds)})`;
+  const duck = await openDuck();
+  let dropped = 0;
+  try {
+    const parts = await duck.all<{ date: string; hour: number; n: number }>(
+      `SELECT CAST(date AS VARCHAR) AS date, hour, COUNT(*) AS n FROM ${lakeEventsRelation(lake)} WHERE ${match} GROUP BY 1, 2`,
+    );
+    for (const p of parts) {
+      const dir = path.join(eventsDir(lake), `date=${p.date}`, `hour=${p.hour}`);
+      const old = (await readdir(dir)).filter((f) => f.endsWith('.parquet'));
+      const next = path.join(dir, `events_${randomUUID()}.parquet`);
+      await duck.conn.run(
+        `COPY (SELECT * FROM read_parquet(${sqlString(path.join(dir, '*.parquet'))}) WHERE NOT ${match}) TO ${sqlString(next)} (FORMAT PARQUET)`,
+      );
+      await Promise.all(old.map((f) => rm(path.join(dir, f))));
+      dropped += Number(p.n);
+    }
+  } finally {
+    duck.close();
+  }
+  return dropped;
 }

@@ -20,6 +20,8 @@ export interface PipelineModuleDeps {
   shadow?: () => Promise<ShadowSummary | undefined>;
   /** `process` (default where the compiled entry exists) keeps training off this process's event loop. */
   isolation?: 'process' | 'inline';
+  /** The time a run trains up to; the wall clock by default. */
+  now?: () => number;
 }
 
 const JOB_ENTRY = fileURLToPath(new URL('./job-entry.js', import.meta.url));
@@ -29,7 +31,11 @@ const JOB_ENTRY = fileURLToPath(new URL('./job-entry.js', import.meta.url));
  * process). A run that is still going when the next is due makes that tick a no-op, and every outcome is logged
  * and counted.
  */
-export function createPipelineModule(ctx: ModuleContext, config: PipelineConfig, deps: PipelineModuleDeps): PipelineModule {
+export function createPipelineModule(
+  ctx: ModuleContext,
+  config: PipelineConfig,
+  deps: PipelineModuleDeps,
+): PipelineModule {
   const logger = ctx.logger.child({ module: 'pipeline' });
   const cron = config.schedule ? CronExpression.parse(config.schedule) : undefined;
   const isolation = deps.isolation ?? (existsSync(JOB_ENTRY) ? 'process' : 'inline');
@@ -52,7 +58,7 @@ export function createPipelineModule(ctx: ModuleContext, config: PipelineConfig,
     const spec: ScheduledJobSpec = {
       ...deps.job,
       pipeline: config,
-      nowMs: Date.now(),
+      nowMs: (deps.now ?? Date.now)(),
       ...(deps.shadow ? { shadow: await deps.shadow() } : {}),
     } as ScheduledJobSpec;
     const log = (line: string): void => logger.info(line);
@@ -88,7 +94,10 @@ export function createPipelineModule(ctx: ModuleContext, config: PipelineConfig,
     running = execute()
       .then((summary) => {
         runs.inc({ outcome: summary.promoted ? 'promoted' : 'kept' });
-        logger.info({ ...summary, seconds: (Date.now() - started) / 1000 }, `training run ${summary.runId}: ${summary.decision}`);
+        logger.info(
+          { ...summary, seconds: (Date.now() - started) / 1000 },
+          `training run ${summary.runId}: ${summary.decision}`,
+        );
         return summary;
       })
       .catch((e: unknown) => {
@@ -106,9 +115,12 @@ export function createPipelineModule(ctx: ModuleContext, config: PipelineConfig,
   const schedule = (from: number): void => {
     if (!cron || stopped) return;
     const at = cron.next(from);
-    timer = setTimeout(() => {
-      void runNow().finally(() => schedule(Date.now()));
-    }, Math.max(0, at - Date.now()));
+    timer = setTimeout(
+      () => {
+        void runNow().finally(() => schedule(Date.now()));
+      },
+      Math.max(0, at - Date.now()),
+    );
     timer.unref();
   };
 

@@ -71,7 +71,9 @@ export function decidePromotion(
   const failed = checks.find((c) => !c.passed);
   return {
     promote: failed === undefined,
-    summary: failed ? `keep the champion: failed "${failed.rule}" (${failed.detail})` : `promote: ${checks[0]!.detail}`,
+    summary: failed
+      ? `keep the champion: failed "${failed.rule}" (${failed.detail})`
+      : `promote: ${checks[0]!.detail}`,
     checks,
     at,
   };

@@ -56,7 +56,10 @@ export function newRunId(now = new Date()): string {
  * hold-out rows, decide with the policy, register, promote if it passed, and write the report. Every decision is
  * logged with its numbers.
  */
-export async function runTraining(data: TrainingData, options: TrainingRunOptions): Promise<TrainingRunResult> {
+export async function runTraining(
+  data: TrainingData,
+  options: TrainingRunOptions,
+): Promise<TrainingRunResult> {
   const runId = options.runId ?? newRunId();
   const startedAt = new Date().toISOString();
   const log = (line: string): void => options.log(`[run ${runId}] ${line}`);
@@ -106,7 +109,9 @@ export async function runTraining(data: TrainingData, options: TrainingRunOption
     await setChallenger(options.registry, record.version);
     record = (await options.registry.get(record.version))!;
   }
-  log(`registered ${record.version}${record.aliases.length ? ` (${record.aliases.join(', ')})` : ''}: ${formatMetrics(trained.metrics)}`);
+  log(
+    `registered ${record.version}${record.aliases.length ? ` (${record.aliases.join(', ')})` : ''}: ${formatMetrics(trained.metrics)}`,
+  );
 
   const holdout = describeHoldout(table, data.history, nValid, table.nRows);
   const report = buildReport({

@@ -40,7 +40,10 @@ export interface ScheduledRunSummary {
  * One tick of continuous training: compact the event log into the lake, take the window's orders from the lake when
  * there are enough of them (else the simulated city, as in the demo), then train, compare, register and promote.
  */
-export async function scheduledRun(spec: ScheduledJobSpec, log: (line: string) => void): Promise<ScheduledRunSummary> {
+export async function scheduledRun(
+  spec: ScheduledJobSpec,
+  log: (line: string) => void,
+): Promise<ScheduledRunSummary> {
   const lake = lakeDirOf(spec.dataDir);
   let compacted = 0;
   if (spec.events) {
@@ -62,7 +65,9 @@ export async function scheduledRun(spec: ScheduledJobSpec, log: (line: string) =
   if (inLake >= spec.pipeline.minLakeOrders) {
     data = await parquetData(lake, await catalogStores(spec), window);
   } else {
-    log(`${inLake} delivered orders in the lake's window (< ${spec.pipeline.minLakeOrders}): training on the simulated city`);
+    log(
+      `${inLake} delivered orders in the lake's window (< ${spec.pipeline.minLakeOrders}): training on the simulated city`,
+    );
     data = simulatedData({
       seed: spec.simulator.seed,
       days: Math.min(spec.simulator.days, spec.pipeline.windowDays),

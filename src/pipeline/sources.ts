@@ -74,7 +74,10 @@ export async function parquetData(
 }
 
 /** Delivered orders in a window of a lake, without building anything: the schedule asks before choosing a source. */
-export async function countLakeOrders(lake: string, window: { fromMs: number; toMs: number }): Promise<number> {
+export async function countLakeOrders(
+  lake: string,
+  window: { fromMs: number; toMs: number },
+): Promise<number> {
   const exists = await stat(path.join(lake, 'events')).then(
     () => true,
     () => false,

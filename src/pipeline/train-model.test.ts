@@ -45,7 +45,10 @@ describe('training from simulated history', () => {
   it('ensureChampion trains once, writes the zone speeds, and returns the city’s stores', async () => {
     const dataDir = await mkdtemp(path.join(tmpdir(), 'ensure-'));
     try {
-      const registry = openModelRegistry({ database: 'sqlite', sqliteFile: path.join(dataDir, 'etaserve.db') });
+      const registry = openModelRegistry({
+        database: 'sqlite',
+        sqliteFile: path.join(dataDir, 'etaserve.db'),
+      });
       const lines: string[] = [];
       const options = {
         dataDir,

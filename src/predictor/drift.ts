@@ -66,7 +66,8 @@ export class DriftMonitor {
     const width = features.length;
     if (rows.length < n * width) return;
     for (let r = 0; r < n; r++) {
-      for (let f = 0; f < width; f++) this.counts[f]![histogramBin(features[f]!.edges, rows[r * width + f]!)]!++;
+      for (let f = 0; f < width; f++)
+        this.counts[f]![histogramBin(features[f]!.edges, rows[r * width + f]!)]!++;
     }
     this.rows += n;
   }
@@ -86,7 +87,11 @@ export class DriftMonitor {
     });
     const stale = worst > this.options.threshold;
     this.stale.set(stale ? 1 : 0);
-    if (stale) this.logger.warn({ psi: out, threshold: this.options.threshold, rows: this.rows }, 'feature drift: the champion is stale');
+    if (stale)
+      this.logger.warn(
+        { psi: out, threshold: this.options.threshold, rows: this.rows },
+        'feature drift: the champion is stale',
+      );
     this.rows = 0;
     return out;
   }

@@ -106,7 +106,9 @@ export class EtaPredictor implements Predictor {
   }
 
   /** Off the hot path: one request's answer with the exact feature vector and model behind it. */
-  async predictWithRow(request: EtaRequest): Promise<{ result: EtaResult; row?: Float64Array; active?: ActiveModel }> {
+  async predictWithRow(
+    request: EtaRequest,
+  ): Promise<{ result: EtaResult; row?: Float64Array; active?: ActiveModel }> {
     let captured: { row: Float64Array; active: ActiveModel } | undefined;
     const [result] = await this.predictBatch({ ...request, storeIds: [request.storeId] }, (row, active) => {
       captured = { row: row.slice(), active };
@@ -223,7 +225,9 @@ export class EtaPredictor implements Predictor {
     const width = model.outputNames.length;
     const out = new Float64Array(inArea.length * width);
     model.predictBatch(rows.subarray(0, inArea.length * FEATURE_COUNT), inArea.length, out);
-    if (onRow) for (let r = 0; r < inArea.length; r++) onRow(rows.subarray(r * FEATURE_COUNT, (r + 1) * FEATURE_COUNT), serving);
+    if (onRow)
+      for (let r = 0; r < inArea.length; r++)
+        onRow(rows.subarray(r * FEATURE_COUNT, (r + 1) * FEATURE_COUNT), serving);
     const modelDone = performance.now();
     this.deps.drift?.observe(rows, inArea.length);
     this.deps.rollout?.after(

@@ -4,7 +4,13 @@ import { geoTripKey, storeKey, type TieredCache } from '../cache/index.js';
 import { haversineKm, type LatLng } from '../features/index.js';
 import type { GeoFeatures, TripEstimate, TripOrigin } from '../geo/index.js';
 import { EtaError, type Logger } from '../platform/index.js';
-import { featureRecord, type Store, type StoreCatalog, type StoreFeatureRecord, type StoreFeatures } from '../store/index.js';
+import {
+  featureRecord,
+  type Store,
+  type StoreCatalog,
+  type StoreFeatureRecord,
+  type StoreFeatures,
+} from '../store/index.js';
 
 type Live = Pick<StoreFeatureRecord, 'ordersInKitchen' | 'prepEwmaSeconds'>;
 
@@ -98,7 +104,10 @@ export class FeatureCache {
       const known = ids.filter((id) => this.lastProfile.has(id));
       // A store never seen cannot be answered for without the store service.
       if (known.length < ids.length) {
-        throw new EtaError('upstream_unavailable', 'the store service is unavailable and has not answered for this store yet');
+        throw new EtaError(
+          'upstream_unavailable',
+          'the store service is unavailable and has not answered for this store yet',
+        );
       }
       reasons.add('store_features_stale');
       return new Map(known.map((id) => [id, this.lastProfile.get(id)!]));
@@ -123,7 +132,8 @@ export class FeatureCache {
       const out = new Map<string, Live>();
       wanted.forEach((id, i) => {
         const r = records.get(id);
-        if (r) out.set(missing[i]!, { ordersInKitchen: r.ordersInKitchen, prepEwmaSeconds: r.prepEwmaSeconds });
+        if (r)
+          out.set(missing[i]!, { ordersInKitchen: r.ordersInKitchen, prepEwmaSeconds: r.prepEwmaSeconds });
       });
       return out;
     });
@@ -146,7 +156,12 @@ export class FeatureCache {
    * The cache's answer; or undefined when the store service failed, or was late while every id has a last known
    * value (then waiting longer buys nothing the caller needs).
    */
-  private async orLastKnown<V>(load: Promise<Map<string, V>>, ids: string[], last: { has(id: string): boolean }, what: string): Promise<Map<string, V> | undefined> {
+  private async orLastKnown<V>(
+    load: Promise<Map<string, V>>,
+    ids: string[],
+    last: { has(id: string): boolean },
+    what: string,
+  ): Promise<Map<string, V> | undefined> {
     const guarded = load.catch((e: unknown) => {
       this.deps.logger.warn({ err: e }, `store ${what} unavailable: serving last known values`);
       return undefined;
@@ -209,6 +224,10 @@ export function invalidateOnWrite(catalog: StoreCatalog, profileCache: TieredCac
     put: (store) => after([store.storeId], () => catalog.put(store)),
     patch: (id, patch) => after([id], () => catalog.patch(id, patch)),
     delete: (id) => after([id], () => catalog.delete(id)),
-    upsertMany: (stores) => after(stores.map((s) => s.storeId), () => catalog.upsertMany(stores)),
+    upsertMany: (stores) =>
+      after(
+        stores.map((s) => s.storeId),
+        () => catalog.upsertMany(stores),
+      ),
   };
 }

@@ -96,7 +96,7 @@ export class ModelRuntime {
 
   async start(): Promise<void> {
     if (this.options.modelFile) {
-      const outcome = this.prepare(
+      const outcome = await this.prepare(
         JSON.parse(await readFile(this.options.modelFile, 'utf8')) as unknown,
         'file',
       );
@@ -143,9 +143,13 @@ export class ModelRuntime {
     }
   }
 
-  private async load(registry: ModelRegistry, alias: 'champion' | 'challenger', version: string): Promise<void> {
+  private async load(
+    registry: ModelRegistry,
+    alias: 'champion' | 'challenger',
+    version: string,
+  ): Promise<void> {
     if (this.refused.has(version)) return;
-    const outcome = this.prepare(await registry.loadArtifact(version), version);
+    const outcome = await this.prepare(await registry.loadArtifact(version), version);
     if (!outcome.ok) {
       this.refused.add(version);
       this.failures.inc({ reason: 'invalid' });
@@ -172,12 +176,19 @@ export class ModelRuntime {
       gauge.set({ version: next.version }, 1);
       this.swaps.inc({ alias });
     }
-    this.options.logger.info({ alias, version: next?.version, previous: previous?.version }, 'model swapped in');
+    this.options.logger.info(
+      { alias, version: next?.version, previous: previous?.version },
+      'model swapped in',
+    );
     for (const listener of this.listeners) listener(alias, next);
   }
 
-  /** Validates and warms an artifact; never touches the serving model. */
-  prepare(json: unknown, version: string): LoadOutcome {
+  /**
+   * Validates and warms an artifact; never touches the serving model. It runs beside live traffic on the same
+   * event loop, so each step yields and the warm-up goes in small chunks: a swap must not stall requests.
+   */
+  async prepare(json: unknown, version: string): Promise<LoadOutcome> {
+    await yieldToRequests();
     const { golden, ...artifact } = (typeof json === 'object' && json !== null ? json : {}) as Record<
       string,
       unknown
@@ -185,6 +196,7 @@ export class ModelRuntime {
     const loaded = loadModel(typeof json === 'object' && json !== null ? artifact : json);
     if (!loaded.ok) return { ok: false, reason: loaded.error.message };
     const model = loaded.value;
+    await yieldToRequests();
     const names = model.spec.map((f) => f.name);
     if (this.options.requireEtaFeatures && names.join(',') !== FEATURE_NAMES.join(',')) {
       return {
@@ -200,7 +212,7 @@ export class ModelRuntime {
       const failure = checkGolden(model, golden);
       if (failure) return { ok: false, reason: failure };
     }
-    const sanity = warmUp(model, this.options.warmupRows);
+    const sanity = await warmUp(model, this.options.warmupRows);
     if (sanity) return { ok: false, reason: sanity };
     return {
       ok: true,
@@ -234,7 +246,11 @@ function checkGolden(model: Model, golden: Golden): string | undefined {
 }
 
 /** Runs the model over plausible rows so the JIT has compiled the hot path before traffic arrives. */
-function warmUp(model: Model, rows: number): string | undefined {
+const yieldToRequests = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+/** Rows per warm-up step: a few milliseconds of predictions between two turns of the event loop. */
+const WARMUP_CHUNK = 50;
+
+async function warmUp(model: Model, rows: number): Promise<string | undefined> {
   const n = Math.max(1, rows);
   const width = model.spec.length;
   const input = new Float64Array(n * width);
@@ -250,11 +266,15 @@ function warmUp(model: Model, rows: number): string | undefined {
         spec.type === 'categorical' ? Math.floor(rand() * (spec.categories?.length ?? 1)) : rand() * 30;
     }
   }
-  const out = new Float64Array(n * model.outputNames.length);
-  model.predictBatch(input, n, out);
-  const single = new Float64Array(model.outputNames.length);
-  for (let r = 0; r < Math.min(n, 500); r++)
-    model.predict(input.subarray(r * width, (r + 1) * width), single);
+  const nOut = model.outputNames.length;
+  const out = new Float64Array(n * nOut);
+  const single = new Float64Array(nOut);
+  for (let from = 0; from < n; from += WARMUP_CHUNK) {
+    const to = Math.min(n, from + WARMUP_CHUNK);
+    model.predictBatch(input.subarray(from * width, to * width), to - from, out.subarray(from * nOut, to * nOut));
+    for (let r = from; r < Math.min(to, 500); r++) model.predict(input.subarray(r * width, (r + 1) * width), single);
+    await yieldToRequests();
+  }
   for (const v of out) if (!Number.isFinite(v)) return 'model predicts a non-finite value on warm-up rows';
   return undefined;
 }

@@ -117,7 +117,11 @@ export function createPredictorModule(
     service,
     predictor,
     runtime,
-    routes: [predictorInternalRoutes(predictor), oipRoutes(runtime, config.modelName), explainRoutes(predictor)],
+    routes: [
+      predictorInternalRoutes(predictor),
+      oipRoutes(runtime, config.modelName),
+      explainRoutes(predictor),
+    ],
     explain: (request) => explainEta(predictor, request),
     features,
   };

@@ -10,21 +10,31 @@ export const rolloutConfigSchema = Type.Object(
       default: 0.1,
       minimum: 0,
       maximum: 1,
-      description: 'Share of live requests the challenger also scores, off the response path (shadow); 0 turns shadow off',
+      description:
+        'Share of live requests the challenger also scores, off the response path (shadow); 0 turns shadow off',
     }),
     canaryShare: Type.Number({
       default: 0,
       minimum: 0,
       maximum: 1,
-      description: 'Share of live requests answered by the challenger (canary); model_version in the answer says which',
+      description:
+        'Share of live requests answered by the challenger (canary); model_version in the answer says which',
     }),
     driftPsiThreshold: Type.Number({
       default: 0.25,
       minimum: 0,
       description: 'PSI of a feature above which the champion is marked stale (etaserve_model_stale 1)',
     }),
-    driftMinRows: Type.Integer({ default: 500, minimum: 1, description: 'Requests a drift window needs before PSI is published' }),
-    driftIntervalMs: Type.Integer({ default: 60_000, minimum: 100, description: 'How often feature drift is computed' }),
+    driftMinRows: Type.Integer({
+      default: 500,
+      minimum: 1,
+      description: 'Requests a drift window needs before PSI is published',
+    }),
+    driftIntervalMs: Type.Integer({
+      default: 60_000,
+      minimum: 100,
+      description: 'How often feature drift is computed',
+    }),
   },
   { default: {} },
 );
@@ -49,7 +59,10 @@ export interface ShadowSink {
  * Shadow comparisons as `app.shadow_prediction` events in the event log, so the accuracy join can match them to
  * `order.created` of the same store, destination and time once the order is delivered.
  */
-export function eventLogShadowSink(log: { append(events: readonly never[]): Promise<unknown> }, logger: Logger): ShadowSink {
+export function eventLogShadowSink(
+  log: { append(events: readonly never[]): Promise<unknown> },
+  logger: Logger,
+): ShadowSink {
   return {
     record(batch) {
       const events = batch.map((r) => ({
@@ -62,7 +75,9 @@ export function eventLogShadowSink(log: { append(events: readonly never[]): Prom
         served: r.served,
         shadow: r.shadow,
       }));
-      log.append(events as never[]).catch((e: unknown) => logger.warn({ err: e }, 'shadow predictions not logged'));
+      log
+        .append(events as never[])
+        .catch((e: unknown) => logger.warn({ err: e }, 'shadow predictions not logged'));
     },
   };
 }
@@ -81,7 +96,11 @@ export interface ScoredBatch {
 
 const pick = (out: Float64Array, at: number, m: ActiveModel): { p10: number; p50: number; p90: number } => {
   const p50 = out[at + m.p50]!;
-  return { p10: m.p10 >= 0 ? out[at + m.p10]! : Number.NaN, p50, p90: m.p90 >= 0 ? out[at + m.p90]! : Number.NaN };
+  return {
+    p10: m.p10 >= 0 ? out[at + m.p10]! : Number.NaN,
+    p50,
+    p90: m.p90 >= 0 ? out[at + m.p90]! : Number.NaN,
+  };
 };
 
 /**
@@ -130,14 +149,22 @@ export class Rollout {
 
   choose(champion: ActiveModel): ActiveModel {
     const challenger = this.deps.runtime.challenger;
-    const canary = challenger !== undefined && this.deps.config.canaryShare > 0 && this.rand() < this.deps.config.canaryShare;
+    const canary =
+      challenger !== undefined &&
+      this.deps.config.canaryShare > 0 &&
+      this.rand() < this.deps.config.canaryShare;
     this.served.inc({ alias: canary ? 'challenger' : 'champion' });
     return canary ? challenger : champion;
   }
 
   after(batch: ScoredBatch, champion: ActiveModel): void {
     const challenger = this.deps.runtime.challenger;
-    if (!challenger || this.deps.config.shadowSampleRate <= 0 || this.rand() >= this.deps.config.shadowSampleRate) return;
+    if (
+      !challenger ||
+      this.deps.config.shadowSampleRate <= 0 ||
+      this.rand() >= this.deps.config.shadowSampleRate
+    )
+      return;
     const other = batch.served === challenger ? champion : challenger;
     const rows = batch.rows.slice(0, batch.n * batch.width);
     const servedOut = batch.out.slice();

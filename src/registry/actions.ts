@@ -2,7 +2,11 @@ import { EtaError } from '../platform/index.js';
 import type { ModelRecord, ModelRegistry } from './types.js';
 
 /** Points `champion` at a version; a challenger promoted stops being the challenger. */
-export async function promote(registry: ModelRegistry, version: string, reason = 'promote'): Promise<ModelRecord> {
+export async function promote(
+  registry: ModelRegistry,
+  version: string,
+  reason = 'promote',
+): Promise<ModelRecord> {
   const record = await registry.get(version);
   if (!record) throw new EtaError('model_not_found', `no model version ${version}`, { field: 'version' });
   await registry.setAlias('champion', version, reason);
@@ -12,7 +16,9 @@ export async function promote(registry: ModelRegistry, version: string, reason =
 
 export async function setChallenger(registry: ModelRegistry, version: string | null): Promise<void> {
   if (version !== null && (await registry.resolve('champion')) === version)
-    throw new EtaError('conflict', `${version} is the champion; it cannot also be the challenger`, { field: 'version' });
+    throw new EtaError('conflict', `${version} is the champion; it cannot also be the challenger`, {
+      field: 'version',
+    });
   await registry.setAlias('challenger', version, version === null ? 'clear challenger' : 'challenger');
 }
 

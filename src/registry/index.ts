@@ -2,6 +2,7 @@ import path from 'node:path';
 
 export { promote, rollback, setChallenger } from './actions.js';
 export { InMemoryModelRegistry } from './memory-registry.js';
+export { importFileRegistry } from './legacy.js';
 export { REGISTRY_MIGRATIONS } from './migrations.js';
 export { histogramBin, populationStability } from './profile.js';
 export { openModelRegistry, type RegistryDatabase } from './open.js';

@@ -68,7 +68,14 @@ export class InMemoryModelRegistry implements ModelRegistry {
     if (previous === version) return;
     if (version === null) this.aliases.delete(alias);
     else this.aliases.set(alias, version);
-    this.history.push({ seq: this.history.length + 1, alias, version, previous, at: new Date().toISOString(), reason });
+    this.history.push({
+      seq: this.history.length + 1,
+      alias,
+      version,
+      previous,
+      at: new Date().toISOString(),
+      reason,
+    });
   }
 
   async aliasHistory(alias: ModelAlias, limit = 50): Promise<AliasChange[]> {

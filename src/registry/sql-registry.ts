@@ -69,7 +69,13 @@ export class SqlModelRegistry implements ModelRegistry {
           );
           return next;
         });
-        return { version: `v${n}`, createdAt, source: meta.source, metrics: { ...meta.metrics }, aliases: [] };
+        return {
+          version: `v${n}`,
+          createdAt,
+          source: meta.source,
+          metrics: { ...meta.metrics },
+          aliases: [],
+        };
       } catch (e) {
         if (!isUniqueViolation(e) || attempt >= MAX_CLAIM_ATTEMPTS) throw e;
       }
@@ -214,5 +220,10 @@ function notFound(version: string): EtaError {
 
 function isUniqueViolation(e: unknown): boolean {
   const err = e as { code?: string; message?: string };
-  return err.code === '23505' || err.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || err.code === 'SQLITE_CONSTRAINT_UNIQUE' || /UNIQUE constraint/.test(err.message ?? '');
+  return (
+    err.code === '23505' ||
+    err.code === 'SQLITE_CONSTRAINT_PRIMARYKEY' ||
+    err.code === 'SQLITE_CONSTRAINT_UNIQUE' ||
+    /UNIQUE constraint/.test(err.message ?? '')
+  );
 }

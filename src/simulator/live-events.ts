@@ -109,18 +109,31 @@ export class LiveEvents {
       model_version: quote.model_version,
     });
     const accepted = created + trueAcceptSeconds(load, this.rng) * 1000;
-    const prep = truePrepSeconds(this.city.basePrepSeconds[store]!, load, this.city.kitchenCapacity[store]!, hour, req.items, this.rng);
+    const prep = truePrepSeconds(
+      this.city.basePrepSeconds[store]!,
+      load,
+      this.city.kitchenCapacity[store]!,
+      hour,
+      req.items,
+      this.rng,
+    );
     const ready = accepted + prep * 1000;
     this.at(accepted, 'order.accepted', base);
     if (this.rng.chance(0.02)) {
-      this.at(accepted + this.rng.uniform(30, 300) * 1000, 'order.cancelled', { ...base, reason: 'customer' });
+      this.at(accepted + this.rng.uniform(30, 300) * 1000, 'order.cancelled', {
+        ...base,
+        reason: 'customer',
+      });
       return;
     }
     if (kitchen.length < 400) kitchen.push(ready);
     const rider = this.pickRider(s.location, accepted);
     const toStore = trueRideSeconds(this.city, rider.at, s.location, hour, weekend, this.rng) * 1000;
-    const pickedUp = Math.max(ready, Math.max(accepted, rider.busyUntilMs) + toStore) + this.rng.uniform(20, 90) * 1000;
-    const ride = trueRideSeconds(this.city, s.location, req.destination, hour, weekend, this.rng) + trueDropoffSeconds(this.rng);
+    const pickedUp =
+      Math.max(ready, Math.max(accepted, rider.busyUntilMs) + toStore) + this.rng.uniform(20, 90) * 1000;
+    const ride =
+      trueRideSeconds(this.city, s.location, req.destination, hour, weekend, this.rng) +
+      trueDropoffSeconds(this.rng);
     const delivered = pickedUp + ride * 1000;
     rider.busyUntilMs = delivered;
     rider.at = req.destination;
@@ -133,7 +146,9 @@ export class LiveEvents {
     let best = this.riders[0]!;
     let bestScore = Number.POSITIVE_INFINITY;
     for (const r of this.riders) {
-      const score = Math.max(0, r.busyUntilMs - atMs) / 1000 + Math.hypot(r.at.lat - store.lat, r.at.lng - store.lng) * 20_000;
+      const score =
+        Math.max(0, r.busyUntilMs - atMs) / 1000 +
+        Math.hypot(r.at.lat - store.lat, r.at.lng - store.lng) * 20_000;
       if (score < bestScore) {
         bestScore = score;
         best = r;
@@ -146,7 +161,12 @@ export class LiveEvents {
   private at(trueMs: number, type: string, fields: Record<string, unknown>): void {
     const start = this.now();
     const dueMs = start + Math.max(0, trueMs - start) / this.compression;
-    const event = { event_id: this.id(), type, occurred_at: new Date(Math.round(trueMs)).toISOString(), ...fields };
+    const event = {
+      event_id: this.id(),
+      type,
+      occurred_at: new Date(Math.round(trueMs)).toISOString(),
+      ...fields,
+    };
     this.queue.push({ dueMs, event });
   }
 

@@ -17,7 +17,11 @@ describe('store live projection', () => {
   it('turns accepted, ready and cancelled events into kitchen load and prep time', async () => {
     const log = new MemoryEventLog({ dedupeWindowMs: 3_600_000, dedupeMaxIds: 1000 });
     const live = new LiveState({ alpha: 0.5, kitchenOrderTtlMs: 3 * 3_600_000 });
-    const sub = startLiveProjection(log, live, { replayHours: 24, pollMs: 5, logger: createLogger({ level: 'silent' }) });
+    const sub = startLiveProjection(log, live, {
+      replayHours: 24,
+      pollMs: 5,
+      logger: createLogger({ level: 'silent' }),
+    });
     await log.append([
       ev('1', 'order.accepted', '2026-01-05T12:00:00Z', 'a'),
       ev('2', 'order.accepted', '2026-01-05T12:01:00Z', 'b'),
@@ -31,6 +35,9 @@ describe('store live projection', () => {
     await log.append([ev('6', 'order.picked_up', '2026-01-05T12:22:00Z', 'c')]);
     await sub.caughtUp();
     await sub.close();
-    expect(live.get('s1', Date.parse('2026-01-05T12:30:00Z'), 'UTC')).toEqual({ ordersInKitchen: 0, prepEwmaSeconds: 900 });
+    expect(live.get('s1', Date.parse('2026-01-05T12:30:00Z'), 'UTC')).toEqual({
+      ordersInKitchen: 0,
+      prepEwmaSeconds: 900,
+    });
   });
 });

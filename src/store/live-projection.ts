@@ -34,7 +34,11 @@ export function applyToLiveState(live: LiveState, records: readonly LogRecord[])
 }
 
 /** The store module's projection of the event log (consumer group `store-live`). */
-export function startLiveProjection(log: EventLog, live: LiveState, options: LiveProjectionOptions): Subscription {
+export function startLiveProjection(
+  log: EventLog,
+  live: LiveState,
+  options: LiveProjectionOptions,
+): Subscription {
   return log.subscribe('store-live', (records) => applyToLiveState(live, records), {
     start: { sinceMs: Date.now() - options.replayHours * 3_600_000 },
     ignoreCommitted: true,

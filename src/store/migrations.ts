@@ -1,7 +1,13 @@
 import type { Migration } from '../platform/index.js';
 
 // The runner moved to `platform` (the model registry migrates the same database); re-exported for store callers.
-export { postgresRunner, runMigrations, sqliteRunner, type Migration, type SqlRunner } from '../platform/index.js';
+export {
+  postgresRunner,
+  runMigrations,
+  sqliteRunner,
+  type Migration,
+  type SqlRunner,
+} from '../platform/index.js';
 
 /** The store module's tables. */
 export const STORE_MIGRATIONS: readonly Migration[] = [

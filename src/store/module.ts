@@ -67,7 +67,11 @@ export interface StoreEvents {
   pollMs: number;
 }
 
-export function createStoreModule(ctx: ModuleContext, config: StoreConfig, events?: StoreEvents): StoreModule {
+export function createStoreModule(
+  ctx: ModuleContext,
+  config: StoreConfig,
+  events?: StoreEvents,
+): StoreModule {
   const log = ctx.logger.child({ module: 'store' });
   const registers = [ctx.metrics.registry];
   const lookups = metric(

@@ -16,7 +16,13 @@ export interface BreakerOptions {
   openMs: number;
 }
 
-export const DEFAULT_BREAKER: BreakerOptions = { consecutiveFailures: 5, failureRatio: 0.5, minCalls: 20, windowMs: 10_000, openMs: 2_000 };
+export const DEFAULT_BREAKER: BreakerOptions = {
+  consecutiveFailures: 5,
+  failureRatio: 0.5,
+  minCalls: 20,
+  windowMs: 10_000,
+  openMs: 2_000,
+};
 
 /**
  * A circuit breaker for one replica. Open, it refuses calls at once (`upstream_unavailable`), so a dead replica

@@ -20,7 +20,11 @@ export function deadline(ms: number) {
           reject(error);
         }, until - performance.now());
       });
-      const ctx: CallContext = { ...outer, signal: controller.signal, remainingMs: () => Math.max(0, until - performance.now()) };
+      const ctx: CallContext = {
+        ...outer,
+        signal: controller.signal,
+        remainingMs: () => Math.max(0, until - performance.now()),
+      };
       try {
         return await Promise.race([call(ctx), expired]);
       } finally {

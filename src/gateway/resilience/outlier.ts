@@ -8,7 +8,11 @@ export interface OutlierOptions {
   maxEjectionMs: number;
 }
 
-export const DEFAULT_OUTLIER: OutlierOptions = { consecutiveFailures: 3, baseEjectionMs: 1_000, maxEjectionMs: 30_000 };
+export const DEFAULT_OUTLIER: OutlierOptions = {
+  consecutiveFailures: 3,
+  baseEjectionMs: 1_000,
+  maxEjectionMs: 30_000,
+};
 
 /**
  * Passive outlier detection, as Envoy does it: a replica whose calls keep failing leaves the balancing set for a
@@ -40,7 +44,8 @@ export class OutlierDetector {
     if (this.consecutive < this.options.consecutiveFailures || this.ejected) return;
     this.ejections++;
     this.consecutive = 0;
-    this.ejectedUntil = this.now() + Math.min(this.options.maxEjectionMs, this.options.baseEjectionMs * this.ejections);
+    this.ejectedUntil =
+      this.now() + Math.min(this.options.maxEjectionMs, this.options.baseEjectionMs * this.ejections);
     this.onEject();
   }
 }

@@ -21,17 +21,39 @@ const OPTIONS: BalancerOptions = {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-function replica(name: string, behave: () => Promise<void>): { name: string; predictor: ReplicaPredictor; calls: () => number } {
+function replica(
+  name: string,
+  behave: () => Promise<void>,
+): { name: string; predictor: ReplicaPredictor; calls: () => number } {
   let calls = 0;
   const predictBatch = async (req: BatchEtaRequest): Promise<EtaResult[]> => {
     calls++;
     await behave();
     return req.storeIds.map((storeId) => ({
       ok: true,
-      value: { storeId, p10: 1, p50: 2, p90: 3, prepSeconds: 1, travelSeconds: 1, distanceKm: 1, timezone: 'UTC', modelVersion: name, degraded: false, degradedReasons: [] },
+      value: {
+        storeId,
+        p10: 1,
+        p50: 2,
+        p90: 3,
+        prepSeconds: 1,
+        travelSeconds: 1,
+        distanceKm: 1,
+        timezone: 'UTC',
+        modelVersion: name,
+        degraded: false,
+        degradedReasons: [],
+      },
     }));
   };
-  return { name, calls: () => calls, predictor: { predictBatch, predict: async (r) => (await predictBatch({ ...r, storeIds: [r.storeId] }))[0]! } };
+  return {
+    name,
+    calls: () => calls,
+    predictor: {
+      predictBatch,
+      predict: async (r) => (await predictBatch({ ...r, storeIds: [r.storeId] }))[0]!,
+    },
+  };
 }
 
 const request: BatchEtaRequest = { storeIds: ['s-1'], destination: { lat: 0, lng: 0 }, orderedAtMs: 0 };
@@ -47,7 +69,8 @@ describe('the predictor balancer', () => {
     const balancer = new PredictorBalancer([good, dead], OPTIONS, metrics);
     // Steady traffic: waves of 10 concurrent calls.
     const answers: EtaResult[][] = [];
-    for (let wave = 0; wave < 20; wave++) answers.push(...(await Promise.all(Array.from({ length: 10 }, () => balancer.predictBatch(request)))));
+    for (let wave = 0; wave < 20; wave++)
+      answers.push(...(await Promise.all(Array.from({ length: 10 }, () => balancer.predictBatch(request)))));
     expect(answers.every((a) => a[0]!.ok)).toBe(true);
     // Ejected and broken after a few failures: the dead replica stops being tried.
     expect(dead.calls()).toBeLessThan(15);
@@ -58,8 +81,18 @@ describe('the predictor balancer', () => {
   it('fails fast (for the fallback) when every replica is down, without retrying past the budget', async () => {
     const a = replica('a', down);
     const b = replica('b', down);
-    const balancer = new PredictorBalancer([a, b], { ...OPTIONS, breaker: { ...DEFAULT_BREAKER, consecutiveFailures: 1000, minCalls: 1000 }, outlier: { ...OPTIONS.outlier, consecutiveFailures: 1000 } }, createMetrics({ target: 't' }));
-    const outcomes = await Promise.allSettled(Array.from({ length: 100 }, () => balancer.predictBatch(request)));
+    const balancer = new PredictorBalancer(
+      [a, b],
+      {
+        ...OPTIONS,
+        breaker: { ...DEFAULT_BREAKER, consecutiveFailures: 1000, minCalls: 1000 },
+        outlier: { ...OPTIONS.outlier, consecutiveFailures: 1000 },
+      },
+      createMetrics({ target: 't' }),
+    );
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 100 }, () => balancer.predictBatch(request)),
+    );
     expect(outcomes.every((o) => o.status === 'rejected')).toBe(true);
     // 100 requests, retries capped at max(10, 20%) = 20.
     expect(a.calls() + b.calls()).toBeLessThanOrEqual(120);
@@ -71,7 +104,9 @@ describe('the predictor balancer', () => {
     });
     const other = replica('b', async () => undefined);
     const balancer = new PredictorBalancer([bad, other], OPTIONS, createMetrics({ target: 't' }));
-    const outcomes = await Promise.allSettled(Array.from({ length: 20 }, () => balancer.predictBatch(request)));
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 20 }, () => balancer.predictBatch(request)),
+    );
     const rejected = outcomes.filter((o) => o.status === 'rejected');
     expect(rejected.length).toBe(bad.calls());
   });
@@ -79,7 +114,11 @@ describe('the predictor balancer', () => {
   it('hedges a slow replica: the first answer wins', async () => {
     const slow = replica('slow', () => sleep(300));
     const fast = replica('fast', async () => undefined);
-    const balancer = new PredictorBalancer([slow, fast], { ...OPTIONS, hedgeDelayMs: 20 }, createMetrics({ target: 't' }));
+    const balancer = new PredictorBalancer(
+      [slow, fast],
+      { ...OPTIONS, hedgeDelayMs: 20 },
+      createMetrics({ target: 't' }),
+    );
     const answers = await Promise.all(Array.from({ length: 10 }, () => balancer.predictBatch(request)));
     const versions = answers.map((a) => (a[0]!.ok ? a[0]!.value.modelVersion : 'error'));
     expect(versions.every((v) => v === 'fast')).toBe(true);
@@ -123,7 +162,12 @@ describe('the resilience wrappers', () => {
   it('a breaker opens, refuses, lets one probe through after its open time, and closes on success', () => {
     let now = 0;
     const states: string[] = [];
-    const b = new CircuitBreaker('r', { ...DEFAULT_BREAKER, consecutiveFailures: 3, openMs: 1000 }, (s) => states.push(s), () => now);
+    const b = new CircuitBreaker(
+      'r',
+      { ...DEFAULT_BREAKER, consecutiveFailures: 3, openMs: 1000 },
+      (s) => states.push(s),
+      () => now,
+    );
     for (let i = 0; i < 3; i++) {
       expect(b.admit()).toBe(true);
       b.failure();

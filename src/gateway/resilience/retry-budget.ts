@@ -10,7 +10,11 @@ export class RetryBudget {
   private previous = { requests: 0, retries: 0 };
 
   constructor(
-    private readonly options: { ratio: number; minRetries: number; windowMs: number } = { ratio: 0.2, minRetries: 10, windowMs: 10_000 },
+    private readonly options: { ratio: number; minRetries: number; windowMs: number } = {
+      ratio: 0.2,
+      minRetries: 10,
+      windowMs: 10_000,
+    },
     private readonly now: () => number = () => performance.now(),
   ) {}
 
@@ -37,7 +41,9 @@ export class RetryBudget {
     const now = this.now();
     if (now - this.windowStart < this.options.windowMs) return;
     const skipped = now - this.windowStart >= 2 * this.options.windowMs;
-    this.previous = skipped ? { requests: 0, retries: 0 } : { requests: this.requests, retries: this.retries };
+    this.previous = skipped
+      ? { requests: 0, retries: 0 }
+      : { requests: this.requests, retries: this.retries };
     this.windowStart = now;
     this.requests = 0;
     this.retries = 0;

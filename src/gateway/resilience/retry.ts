@@ -21,7 +21,11 @@ export function retry(options: RetryOptions) {
         try {
           return await call(ctx);
         } catch (e) {
-          const again = attempt < options.maxAttempts && !ctx.signal.aborted && options.retryable(e) && options.budget.tryRetry();
+          const again =
+            attempt < options.maxAttempts &&
+            !ctx.signal.aborted &&
+            options.retryable(e) &&
+            options.budget.tryRetry();
           if (!again) throw e;
           options.onRetry?.();
         }

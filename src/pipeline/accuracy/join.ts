@@ -125,7 +125,9 @@ export class AccuracyJoin {
     const max = this.options.maxPending ?? 200_000;
     if (this.pending.size >= max) this.pending.delete(this.pending.keys().next().value!);
     const createdAtMs = Date.parse(e.occurred_at);
-    const zone = e.destination ? latLngToCell(e.destination.lat, e.destination.lng, this.options.zoneResolution ?? 7) : 'unknown';
+    const zone = e.destination
+      ? latLngToCell(e.destination.lat, e.destination.lng, this.options.zoneResolution ?? 7)
+      : 'unknown';
     this.pending.set(orderId, {
       createdAtMs,
       quoted: e.quoted_eta_seconds,
@@ -197,8 +199,14 @@ export class AccuracyJoin {
       generated_at: new Date(nowMs).toISOString(),
       overall: this.overall.stats(),
       window: all.stats(),
-      by_model_version: [...this.byVersion].map(([model_version, a]) => ({ model_version, ...a.stats(), window: windowed.get(model_version) ?? empty })),
-      by_hour: [...this.byHour].sort(([a], [b]) => (a < b ? -1 : 1)).map(([hour, a]) => ({ hour, ...a.stats() })),
+      by_model_version: [...this.byVersion].map(([model_version, a]) => ({
+        model_version,
+        ...a.stats(),
+        window: windowed.get(model_version) ?? empty,
+      })),
+      by_hour: [...this.byHour]
+        .sort(([a], [b]) => (a < b ? -1 : 1))
+        .map(([hour, a]) => ({ hour, ...a.stats() })),
       by_zone: [...this.byZone]
         .sort(([, a], [, b]) => b.n - a.n)
         .slice(0, MAX_ZONES)

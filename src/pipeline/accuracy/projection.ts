@@ -22,7 +22,10 @@ export interface AccuracyProjection {
  * Online accuracy as a projection of the log: consumes `order.created` and `order.delivered`, and exports the join's
  * windowed stats per model version as gauges (read when Prometheus scrapes), plus a counter of joined deliveries.
  */
-export function startAccuracyProjection(log: EventLog, options: AccuracyProjectionOptions): AccuracyProjection {
+export function startAccuracyProjection(
+  log: EventLog,
+  options: AccuracyProjectionOptions,
+): AccuracyProjection {
   const join = new AccuracyJoin({ windowMs: options.windowMinutes * 60_000 });
   const registers = [options.registry];
   const existing = options.registry.getSingleMetric('etaserve_online_deliveries_total');
@@ -49,10 +52,26 @@ export function startAccuracyProjection(log: EventLog, options: AccuracyProjecti
       },
     });
   };
-  gauge('etaserve_online_mae_seconds', 'Mean absolute error of quoted ETAs against actual delivery', (s) => s.mae_seconds);
-  gauge('etaserve_online_bias_seconds', 'Mean of quoted minus actual delivery seconds (positive: ETAs too long)', (s) => s.bias_seconds);
-  gauge('etaserve_online_coverage_ratio', 'Share of deliveries within the quoted p10-p90 range', (s) => s.coverage_ratio);
-  gauge('etaserve_online_on_time_ratio', 'Share of orders delivered by the promised time', (s) => s.on_time_ratio);
+  gauge(
+    'etaserve_online_mae_seconds',
+    'Mean absolute error of quoted ETAs against actual delivery',
+    (s) => s.mae_seconds,
+  );
+  gauge(
+    'etaserve_online_bias_seconds',
+    'Mean of quoted minus actual delivery seconds (positive: ETAs too long)',
+    (s) => s.bias_seconds,
+  );
+  gauge(
+    'etaserve_online_coverage_ratio',
+    'Share of deliveries within the quoted p10-p90 range',
+    (s) => s.coverage_ratio,
+  );
+  gauge(
+    'etaserve_online_on_time_ratio',
+    'Share of orders delivered by the promised time',
+    (s) => s.on_time_ratio,
+  );
 
   const subscription = log.subscribe('accuracy', (records) => join.apply(records), {
     start: { sinceMs: Date.now() - options.replayHours * 3_600_000 },

@@ -3,7 +3,8 @@ import { barChart, esc, scatter } from './svg.js';
 
 const CANDIDATE = '#3b6ea5';
 const CHAMPION = '#e08e0b';
-const min = (s: number | null | undefined): string => (s === null || s === undefined ? '–' : `${(s / 60).toFixed(2)} min`);
+const min = (s: number | null | undefined): string =>
+  s === null || s === undefined ? '–' : `${(s / 60).toFixed(2)} min`;
 const pct = (v: number | undefined): string => (v === undefined ? '–' : `${(v * 100).toFixed(1)}%`);
 
 const METRIC_ROWS: Array<[string, string, (v: number | undefined) => string]> = [
@@ -23,8 +24,16 @@ function groupChart<K extends string | number>(
 ): string {
   const series = [{ name: 'new model', values: rows.map((r) => r.candidate_s / 60), color: CANDIDATE }];
   if (rows.some((r) => r.champion_s !== null))
-    series.push({ name: 'champion', values: rows.map((r) => (r.champion_s ?? Number.NaN) / 60), color: CHAMPION });
-  return `<section><h2>${esc(title)}</h2>${barChart(rows.map((r) => label(r.key)), series, 'MAE (min)')}</section>`;
+    series.push({
+      name: 'champion',
+      values: rows.map((r) => (r.champion_s ?? Number.NaN) / 60),
+      color: CHAMPION,
+    });
+  return `<section><h2>${esc(title)}</h2>${barChart(
+    rows.map((r) => label(r.key)),
+    series,
+    'MAE (min)',
+  )}</section>`;
 }
 
 /** One self-contained page: inline CSS and SVG, no script, nothing fetched. */
@@ -34,15 +43,32 @@ export function renderHtml(r: RunReport): string {
       `<tr><th>${name}</th><td>${f(r.candidate.metrics[key])}</td><td>${r.champion ? f(r.champion.metrics[key]) : '–'}</td></tr>`,
   ).join('');
   const checks = r.decision.checks
-    .map((c) => `<li class="${c.passed ? 'ok' : 'bad'}">${c.passed ? '✔' : '✘'} ${esc(c.rule)}: ${esc(c.detail)}</li>`)
+    .map(
+      (c) =>
+        `<li class="${c.passed ? 'ok' : 'bad'}">${c.passed ? '✔' : '✘'} ${esc(c.rule)}: ${esc(c.detail)}</li>`,
+    )
     .join('');
   const edges = r.errorHistogram.edgesMin;
-  const histLabels = [`< ${edges[0]}`, ...edges.slice(1).map((e) => `${e - 3}…${e}`), `≥ ${edges[edges.length - 1]}`];
-  const histSeries = [{ name: 'new model', values: r.errorHistogram.candidate.map((v) => v * 100), color: CANDIDATE }];
+  const histLabels = [
+    `< ${edges[0]}`,
+    ...edges.slice(1).map((e) => `${e - 3}…${e}`),
+    `≥ ${edges[edges.length - 1]}`,
+  ];
+  const histSeries = [
+    { name: 'new model', values: r.errorHistogram.candidate.map((v) => v * 100), color: CANDIDATE },
+  ];
   if (r.errorHistogram.champion)
-    histSeries.push({ name: 'champion', values: r.errorHistogram.champion.map((v) => v * 100), color: CHAMPION });
+    histSeries.push({
+      name: 'champion',
+      values: r.errorHistogram.champion.map((v) => v * 100),
+      color: CHAMPION,
+    });
   const coverage = [
-    { name: 'share', values: [r.coverage.below_p10 * 100, r.coverage.within * 100, r.coverage.above_p90 * 100], color: CANDIDATE },
+    {
+      name: 'share',
+      values: [r.coverage.below_p10 * 100, r.coverage.within * 100, r.coverage.above_p90 * 100],
+      color: CANDIDATE,
+    },
   ];
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>etaserve run ${esc(r.runId)}</title>

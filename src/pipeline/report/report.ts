@@ -45,7 +45,9 @@ function joinGroups<K extends string | number>(
   champion: HoldoutScores | undefined,
 ): Array<{ key: K; n: number; candidate_s: number; champion_s: number | null }> {
   const a = maeBy(keys, candidate.p50, holdout.actual);
-  const b = champion ? new Map(maeBy(keys, champion.p50, holdout.actual).map((g) => [g.key, g.mae_s])) : undefined;
+  const b = champion
+    ? new Map(maeBy(keys, champion.p50, holdout.actual).map((g) => [g.key, g.mae_s]))
+    : undefined;
   return a.map((g) => ({ key: g.key, n: g.n, candidate_s: g.mae_s, champion_s: b?.get(g.key) ?? null }));
 }
 
@@ -108,7 +110,10 @@ export function buildReport(input: {
 }
 
 /** `<reportsDir>/<run-id>/report.json` and `report.html`, each written whole (temporary name, then rename). */
-export async function writeReport(reportsDir: string, report: RunReport): Promise<{ json: string; html: string }> {
+export async function writeReport(
+  reportsDir: string,
+  report: RunReport,
+): Promise<{ json: string; html: string }> {
   const dir = path.join(reportsDir, report.runId);
   await mkdir(dir, { recursive: true });
   const json = path.join(dir, 'report.json');

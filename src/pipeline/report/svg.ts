@@ -4,7 +4,8 @@ const W = 560;
 const H = 220;
 const PAD = { l: 52, r: 12, t: 12, b: 36 };
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-const fmt = (v: number): string => (Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2));
+const fmt = (v: number): string =>
+  Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
 
 export interface Series {
   name: string;
@@ -47,9 +48,15 @@ export function scatter(xs: number[], ys: number[], xLabel: string, yLabel: stri
   const ih = H - PAD.t - PAD.b;
   const px = (v: number): string => (PAD.l + (v / max) * iw).toFixed(1);
   const py = (v: number): string => (PAD.t + ih - (v / max) * ih).toFixed(1);
-  const parts = xs.map((x, i) => `<circle cx="${px(x)}" cy="${py(ys[i]!)}" r="1.6" fill="#3b6ea5" fill-opacity="0.45"/>`);
-  parts.push(`<line x1="${px(0)}" y1="${py(0)}" x2="${px(max)}" y2="${py(max)}" stroke="#c0392b" stroke-dasharray="4 3"/>`);
-  parts.push(`<text x="${PAD.l + iw / 2}" y="${H - 4}" font-size="11" text-anchor="middle">${esc(xLabel)}</text>`);
+  const parts = xs.map(
+    (x, i) => `<circle cx="${px(x)}" cy="${py(ys[i]!)}" r="1.6" fill="#3b6ea5" fill-opacity="0.45"/>`,
+  );
+  parts.push(
+    `<line x1="${px(0)}" y1="${py(0)}" x2="${px(max)}" y2="${py(max)}" stroke="#c0392b" stroke-dasharray="4 3"/>`,
+  );
+  parts.push(
+    `<text x="${PAD.l + iw / 2}" y="${H - 4}" font-size="11" text-anchor="middle">${esc(xLabel)}</text>`,
+  );
   return frame(parts, max, yLabel, []);
 }
 

@@ -16,6 +16,11 @@ export interface LivePoint {
   model_versions: string[];
   psi: Record<string, number>;
   online: Record<string, { mae_s: number | null; bias_s: number | null }>;
+  shadow: Record<
+    string,
+    { scored: number; per_s: number; diff_p50_s: number | null; diff_p90_s: number | null }
+  >;
+  served_by: Record<string, number>;
 }
 
 const HISTORY = 900;

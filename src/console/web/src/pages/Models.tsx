@@ -1,33 +1,13 @@
 import { useCallback, useEffect, useState } from 'react';
 import { get, post } from '../api';
-import { Chart } from '../components/Chart';
 import { Badge, Card, Confirm, Empty, ErrorNote, Loading } from '../components/ui';
-import { PALETTE } from '../format';
-import {
-  errorByHour,
-  formatMetric,
-  METRIC_LABELS,
-  numbers,
-  section,
-  toModelList,
-  type ModelVersion,
-} from '../models';
+import { formatMetric, toModelList, type ModelVersion } from '../models';
+import type { LivePoint } from './Live';
+import { Comparison } from './ModelComparison';
 
 type Json = Record<string, unknown>;
 type Action =
   { kind: 'promote'; version: string } | { kind: 'challenger'; version: string } | { kind: 'rollback' };
-
-interface AliasMove {
-  alias: string;
-  version: string | null;
-  previous: string | null;
-  at: string;
-  reason: string;
-}
-
-const COMPARED = ['mae_s', 'rmse_s', 'within_5min', 'within_10min', 'coverage_p10_p90', 'width_p10_p90_s'];
-/** For these a smaller number is better; for the shares, a larger one. */
-const LOWER_IS_BETTER = new Set(['mae_s', 'rmse_s', 'width_p10_p90_s', 'online_mae_s']);
 
 function aliasBadges(m: ModelVersion) {
   return m.aliases.map((a) => (
@@ -45,11 +25,16 @@ export function Models() {
   const [busy, setBusy] = useState(false);
   const [notice, setNotice] = useState<string | null>(null);
   const [accuracy, setAccuracy] = useState<Json | null>(null);
+  const [rollout, setRollout] = useState<LivePoint | undefined>(undefined);
 
   const load = useCallback(async () => {
     try {
       // Online figures come from the prediction-vs-actual join; the page works without them.
       void get<Json>('/v1/admin/accuracy').then(setAccuracy, () => setAccuracy(null));
+      void get<{ points: LivePoint[] }>('/v1/admin/live').then(
+        (r) => setRollout(r.points[r.points.length - 1]),
+        () => setRollout(undefined),
+      );
       const list = toModelList(await get('/v1/admin/models'));
       setModels(list);
       setError(null);
@@ -143,7 +128,6 @@ export function Models() {
                   <th>Version</th>
                   <th>Aliases</th>
                   <th className="hide-sm">Created</th>
-                  <th className="hide-sm">Source</th>
                   <th className="num">MAE</th>
                   <th className="num hide-sm">RMSE</th>
                   <th className="num">±5 min</th>
@@ -154,39 +138,40 @@ export function Models() {
               <tbody>
                 {models.map((m) => (
                   <tr key={m.version} data-version={m.version}>
-                    <td className="mono strong">{m.version}</td>
+                    <td className="mono strong" title={m.source}>
+                      {m.version}
+                    </td>
                     <td className="aliases">{aliasBadges(m)}</td>
                     <td className="hide-sm nowrap">
                       {m.createdAt
                         ? new Date(m.createdAt).toLocaleString([], { dateStyle: 'short', timeStyle: 'short' })
                         : '–'}
                     </td>
-                    <td className="muted hide-sm source" title={m.source}>
-                      {m.source}
-                    </td>
                     <td className="num">{formatMetric('mae_s', m.metrics.mae_s)}</td>
                     <td className="num hide-sm">{formatMetric('rmse_s', m.metrics.rmse_s)}</td>
                     <td className="num">{formatMetric('within_5min', m.metrics.within_5min)}</td>
                     <td className="num">{formatMetric('coverage_p10_p90', m.metrics.coverage_p10_p90)}</td>
-                    <td className="num actions">
-                      {!m.aliases.includes('champion') && !m.aliases.includes('challenger') && (
-                        <button
-                          type="button"
-                          className="btn small"
-                          onClick={() => setAction({ kind: 'challenger', version: m.version })}
-                        >
-                          Challenge
-                        </button>
-                      )}
-                      {!m.aliases.includes('champion') && (
-                        <button
-                          type="button"
-                          className="btn small"
-                          onClick={() => setAction({ kind: 'promote', version: m.version })}
-                        >
-                          Promote
-                        </button>
-                      )}
+                    <td className="num">
+                      <div className="actions">
+                        {!m.aliases.includes('champion') && !m.aliases.includes('challenger') && (
+                          <button
+                            type="button"
+                            className="btn small"
+                            onClick={() => setAction({ kind: 'challenger', version: m.version })}
+                          >
+                            Challenge
+                          </button>
+                        )}
+                        {!m.aliases.includes('champion') && (
+                          <button
+                            type="button"
+                            className="btn small"
+                            onClick={() => setAction({ kind: 'promote', version: m.version })}
+                          >
+                            Promote
+                          </button>
+                        )}
+                      </div>
                     </td>
                   </tr>
                 ))}
@@ -196,7 +181,13 @@ export function Models() {
         )}
       </Card>
       {champion && (
-        <Comparison champion={champion} challenger={challenger} details={details} accuracy={accuracy} />
+        <Comparison
+          champion={champion}
+          challenger={challenger}
+          details={details}
+          accuracy={accuracy}
+          rollout={rollout}
+        />
       )}
       {action && (
         <Confirm
@@ -246,179 +237,4 @@ export function Models() {
       )}
     </div>
   );
-}
-
-function Comparison({
-  champion,
-  challenger,
-  details,
-  accuracy,
-}: {
-  champion: ModelVersion;
-  challenger?: ModelVersion;
-  details: Record<string, Json>;
-  accuracy: Json | null;
-}) {
-  const cd = details[champion.version] ?? champion.raw;
-  const xd = challenger ? (details[challenger.version] ?? challenger.raw) : undefined;
-  const cm = { ...champion.metrics, ...numbers(section(section(cd, 'model'), 'metrics')) };
-  const xm = challenger
-    ? { ...challenger.metrics, ...numbers(section(section(xd, 'model'), 'metrics')) }
-    : {};
-  const history = (Array.isArray(cd?.history) ? (cd.history as AliasMove[]) : []).slice(0, 6);
-  const co = { ...onlineOf(accuracy, champion.version), ...numbers(section(cd, 'online', 'online_metrics')) };
-  const xo = challenger
-    ? { ...onlineOf(accuracy, challenger.version), ...numbers(section(xd, 'online', 'online_metrics')) }
-    : {};
-  const shadow = section(xd, 'shadow', 'shadow_results') ?? section(cd, 'shadow', 'shadow_results');
-  // Per version when the registry has it; otherwise the online join's error by hour of day, all versions together.
-  const perVersion = errorByHour(cd).length > 0 || errorByHour(xd).length > 0;
-  const ch = perVersion ? errorByHour(cd) : onlineByHourOfDay(accuracy);
-  const xh = perVersion ? errorByHour(xd) : [];
-  const hours = [...new Set([...ch, ...xh].map(([h]) => h))].sort((a, b) => a - b);
-  const rows = COMPARED.filter((k) => cm[k] !== undefined || xm[k] !== undefined);
-  const onlineRows = [...new Set([...Object.keys(co), ...Object.keys(xo)])];
-
-  const better = (k: string, a?: number, b?: number): 'a' | 'b' | null => {
-    if (a === undefined || b === undefined || a === b) return null;
-    const aWins = LOWER_IS_BETTER.has(k)
-      ? a < b
-      : k.startsWith('coverage')
-        ? Math.abs(a - 0.8) < Math.abs(b - 0.8)
-        : a > b;
-    return aWins ? 'a' : 'b';
-  };
-
-  return (
-    <div className="grid two">
-      <Card
-        title={
-          challenger
-            ? `Champion ${champion.version} vs challenger ${challenger.version}`
-            : `Champion ${champion.version}`
-        }
-      >
-        {!challenger && (
-          <p className="muted small">
-            No challenger is set. Train a new version and set it as the challenger to compare.
-          </p>
-        )}
-        <table className="table compact" data-testid="comparison">
-          <thead>
-            <tr>
-              <th>Hold-out</th>
-              <th className="num">{champion.version}</th>
-              {challenger && <th className="num">{challenger.version}</th>}
-            </tr>
-          </thead>
-          <tbody>
-            {rows.map((k) => {
-              const w = better(k, cm[k], xm[k]);
-              return (
-                <tr key={k}>
-                  <td>{METRIC_LABELS[k] ?? k}</td>
-                  <td className={`num ${w === 'a' ? 'win' : ''}`}>{formatMetric(k, cm[k])}</td>
-                  {challenger && (
-                    <td className={`num ${w === 'b' ? 'win' : ''}`}>{formatMetric(k, xm[k])}</td>
-                  )}
-                </tr>
-              );
-            })}
-            {onlineRows.length > 0 && (
-              <tr className="group">
-                <td colSpan={challenger ? 3 : 2}>Online (live orders)</td>
-              </tr>
-            )}
-            {onlineRows.map((k) => (
-              <tr key={`o-${k}`}>
-                <td>{METRIC_LABELS[k] ?? k}</td>
-                <td className="num">{formatMetric(k, co[k])}</td>
-                {challenger && <td className="num">{formatMetric(k, xo[k])}</td>}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </Card>
-      <Card title="Error by hour of day">
-        {hours.length > 0 ? (
-          <Chart
-            time={false}
-            data={[
-              hours,
-              hours.map((h) => ch.find(([x]) => x === h)?.[1] ?? null),
-              ...(perVersion && challenger ? [hours.map((h) => xh.find(([x]) => x === h)?.[1] ?? null)] : []),
-            ]}
-            series={[
-              { label: perVersion ? champion.version : 'online, all versions', colour: PALETTE[0]! },
-              ...(perVersion && challenger ? [{ label: challenger.version, colour: PALETTE[2]! }] : []),
-            ]}
-            xLabel={perVersion ? 'hour of day' : 'hour of day (your time)'}
-            yLabel="MAE, min"
-            height={200}
-          />
-        ) : (
-          <Empty>No delivered orders joined with their quotes yet.</Empty>
-        )}
-        {history.length > 0 && (
-          <>
-            <h3 className="sub">Recent alias moves</h3>
-            <ul className="moves">
-              {history.map((h) => (
-                <li key={`${h.at}-${h.alias}`}>
-                  <span className="muted">{new Date(h.at).toLocaleString()}</span>
-                  <span>
-                    {h.alias}: {h.previous ?? '–'} → <strong>{h.version ?? '–'}</strong>
-                  </span>
-                  <span className="muted small">{h.reason}</span>
-                </li>
-              ))}
-            </ul>
-          </>
-        )}
-        {shadow && (
-          <>
-            <h3 className="sub">Shadow results</h3>
-            <dl className="kv">
-              {Object.entries(shadow).map(([k, v]) => (
-                <div key={k}>
-                  <dt>{METRIC_LABELS[k] ?? k.replace(/_/g, ' ')}</dt>
-                  <dd>{typeof v === 'number' ? formatMetric(k, v) : String(v)}</dd>
-                </div>
-              ))}
-            </dl>
-          </>
-        )}
-      </Card>
-    </div>
-  );
-}
-
-/** Online MAE, bias and coverage of one version from the accuracy join, in the registry's metric names. */
-function onlineOf(accuracy: Json | null, version: string): Record<string, number> {
-  const rows = Array.isArray(accuracy?.by_model_version) ? (accuracy.by_model_version as Json[]) : [];
-  const row = rows.find((r) => r.model_version === version);
-  const out: Record<string, number> = {};
-  if (!row) return out;
-  if (typeof row.mae_seconds === 'number') out.online_mae_s = row.mae_seconds;
-  if (typeof row.bias_seconds === 'number') out.bias_s = row.bias_seconds;
-  if (typeof row.coverage_ratio === 'number') out.coverage_online = row.coverage_ratio;
-  if (typeof row.deliveries === 'number') out.deliveries = row.deliveries;
-  return out;
-}
-
-/** The join's hourly buckets (UTC hours) folded onto the hour of day in the browser's zone, weighted by orders. */
-function onlineByHourOfDay(accuracy: Json | null): Array<[number, number]> {
-  const rows = Array.isArray(accuracy?.by_hour) ? (accuracy.by_hour as Json[]) : [];
-  const acc = new Map<number, { sum: number; n: number }>();
-  for (const r of rows) {
-    const t = Date.parse(`${String(r.hour)}:00:00Z`);
-    const n = typeof r.deliveries === 'number' ? r.deliveries : 0;
-    if (Number.isNaN(t) || typeof r.mae_seconds !== 'number' || n === 0) continue;
-    const h = new Date(t).getHours();
-    const a = acc.get(h) ?? { sum: 0, n: 0 };
-    a.sum += r.mae_seconds * n;
-    a.n += n;
-    acc.set(h, a);
-  }
-  return [...acc].map(([h, a]) => [h, a.sum / a.n / 60] as [number, number]).sort((x, y) => x[0] - y[0]);
 }

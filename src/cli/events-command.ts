@@ -1,0 +1,89 @@
+import { openEventLog, type ForgetHook, type ForgetRequest } from '../events/index.js';
+import { parseCommand } from './help.js';
+import type { Output } from './output.js';
+import { loadConfigOrExplain } from './start-command.js';
+
+const USAGE = `Usage: etaserve events <forget|stats> [options]
+
+  events forget --customer ID        removes a customer's personal data from the event log: their orders lose
+                                     destination, customer and rider ids; their app events keep only the envelope
+  events forget --orders ID,ID,...   the same for these orders
+  events forget --rider ID           a rider's positions and id
+  events stats                       size, segments and offsets of the event log
+
+Options: --config FILE, -h/--help. Safe while etaserve runs: records are rewritten in place (docs/events.md).`;
+
+/**
+ * Hooks that delete the same people from data derived from the log (Parquet, training tables). The offline
+ * pipeline adds its own here; each runs after the log forgot, with the orders and riders concerned.
+ */
+export const FORGET_HOOKS: ForgetHook[] = [];
+
+export async function runEventsCommand(args: string[], out: Output): Promise<number> {
+  const [sub, ...rest] = args;
+  const parsed = parseCommand(
+    rest,
+    {
+      customer: { type: 'string' },
+      orders: { type: 'string' },
+      rider: { type: 'string' },
+      config: { type: 'string' },
+    },
+    USAGE,
+    out,
+    false,
+  );
+  if ('exit' in parsed) return parsed.exit;
+  if (!sub || sub === '--help' || sub === '-h') {
+    out.log(USAGE);
+    return sub ? 0 : 2;
+  }
+  const config = loadConfigOrExplain(parsed.values.config as string | undefined, out);
+  if (!config) return 1;
+  const log = openEventLog(config.events, config.platform.dataDir, {
+    role: 'reader',
+    fallbackRedisUrl: config.cache.redisUrl,
+  });
+  await log.open();
+  try {
+    if (sub === 'stats') {
+      const s = await log.stats();
+      out.log(
+        `${log.kind} event log: ${s.bytes} bytes in ${s.segments} segment(s), offsets ${s.first} .. ${s.next}`,
+      );
+      return 0;
+    }
+    if (sub !== 'forget') {
+      out.error(`unknown subcommand ${sub}\n\n${USAGE}`);
+      return 2;
+    }
+    const { customer, orders, rider } = parsed.values as {
+      customer?: string;
+      orders?: string;
+      rider?: string;
+    };
+    const given = [customer, orders, rider].filter((v) => v !== undefined);
+    if (given.length !== 1) {
+      out.error(`give exactly one of --customer, --orders, --rider\n\n${USAGE}`);
+      return 2;
+    }
+    const request: ForgetRequest = customer
+      ? { customerId: customer }
+      : orders
+        ? {
+            orderIds: orders
+              .split(',')
+              .map((s) => s.trim())
+              .filter(Boolean),
+          }
+        : { riderId: rider! };
+    for (const hook of FORGET_HOOKS) log.onForget(hook);
+    const result = await log.forget(request);
+    out.log(
+      `forgot ${result.redacted} event(s): ${result.orderIds.length} order(s), ${result.riderIds.length} rider(s), ${result.customerIds.length} customer(s)`,
+    );
+    return 0;
+  } finally {
+    await log.close();
+  }
+}

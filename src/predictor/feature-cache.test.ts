@@ -1,0 +1,120 @@
+import { Value } from 'typebox/value';
+import { describe, expect, it } from 'vitest';
+import { cacheConfigSchema, createCacheModule, type CacheConfig } from '../cache/index.js';
+import {
+  createLogger,
+  createMetrics,
+  EtaError,
+  platformConfigSchema,
+  type PlatformConfig,
+} from '../platform/index.js';
+import { featureRecord, type Store, type StoreFeatureRecord } from '../store/index.js';
+import { FeatureCache } from './feature-cache.js';
+
+const store = (id: string, name = 'Kitchen'): Store => ({
+  storeId: id,
+  name,
+  location: { lat: 48.857, lng: 2.35 },
+  category: 'pizza',
+  timezone: 'Europe/Paris',
+  openingHours: { thu: [['11:00', '22:00']] },
+  deliveryRadiusKm: 4,
+  prepProfile: { meanSeconds: 900, p90Seconds: 1500 },
+  createdAt: '2026-01-01T00:00:00Z',
+  updatedAt: '2026-01-01T00:00:00Z',
+});
+
+/** A store service stand-in that can be taken down, counting the calls that reach it. */
+function storeService() {
+  const catalog = new Map([['s-1', store('s-1')]]);
+  const state = { down: false, profileCalls: 0, liveCalls: 0 };
+  const unavailable = (): never => {
+    throw new EtaError('upstream_unavailable', 'store is unreachable');
+  };
+  return {
+    catalog,
+    state,
+    profiles: async (ids: readonly string[]) => {
+      state.profileCalls++;
+      if (state.down) unavailable();
+      return new Map(ids.filter((id) => catalog.has(id)).map((id) => [id, catalog.get(id)!]));
+    },
+    stores: {
+      getStoreFeatures: async (ids: readonly string[], atMs: number) => {
+        state.liveCalls++;
+        if (state.down) unavailable();
+        const out = new Map<string, StoreFeatureRecord>();
+        for (const id of ids)
+          if (catalog.has(id))
+            out.set(id, featureRecord(catalog.get(id)!, { ordersInKitchen: 7, prepEwmaSeconds: 1000 }, atMs));
+        return out;
+      },
+    },
+  };
+}
+
+function featureCache(service: ReturnType<typeof storeService>, liveTtlMs = 2000): FeatureCache {
+  const ctx = {
+    logger: createLogger({ level: 'silent' }),
+    metrics: createMetrics({ target: 't' }),
+    platform: Value.Default(platformConfigSchema, {}) as PlatformConfig,
+  };
+  const cache = createCacheModule(ctx, Value.Default(cacheConfigSchema, {}) as CacheConfig);
+  return new FeatureCache({
+    stores: service.stores,
+    profiles: service.profiles,
+    profileCache: cache.cacheFor('store-profiles'),
+    liveCache: cache.cacheFor('store-live', {
+      ttlMs: liveTtlMs,
+      l1MaxBytes: 1 << 20,
+      refresh: { graceRatio: 0 },
+    }),
+    deadlineMs: 50,
+    logger: ctx.logger,
+  });
+}
+
+const OPEN = Date.parse('2026-11-26T19:05:00+01:00');
+const CLOSED = Date.parse('2026-11-26T05:00:00+01:00');
+
+describe('store features through the caches', () => {
+  it('serves repeated orders from the caches, and open or closed from the order time', async () => {
+    const service = storeService();
+    const features = featureCache(service);
+    const open = await features.storeFeatures(['s-1'], OPEN);
+    const closed = await features.storeFeatures(['s-1'], CLOSED);
+    await features.storeFeatures(['s-1'], OPEN);
+    expect(open.records.get('s-1')).toMatchObject({ open: true, ordersInKitchen: 7, prepEwmaSeconds: 1000 });
+    expect(closed.records.get('s-1')).toMatchObject({ open: false, opensAt: '2026-11-26T11:00:00+01:00' });
+    expect(service.state.profileCalls).toBe(1);
+    expect(open.degradedReasons).toEqual([]);
+  });
+
+  it('answers from last known values, marked degraded, while the store service is down', async () => {
+    const service = storeService();
+    const features = featureCache(service, 1);
+    await features.storeFeatures(['s-1'], OPEN);
+    service.state.down = true;
+    await new Promise((r) => setTimeout(r, 10));
+    const down = await features.storeFeatures(['s-1'], OPEN);
+    expect(down.records.get('s-1')).toMatchObject({ open: true, ordersInKitchen: 7 });
+    expect(down.degradedReasons).toEqual(['store_features_stale']);
+    // A store never seen cannot be answered for.
+    await expect(features.storeFeatures(['s-2'], OPEN)).rejects.toMatchObject({
+      code: 'upstream_unavailable',
+    });
+    service.state.down = false;
+    await new Promise((r) => setTimeout(r, 10));
+    expect((await features.storeFeatures(['s-1'], OPEN)).degradedReasons).toEqual([]);
+  });
+
+  it('drops a store profile on invalidation, so an update shows at once', async () => {
+    const service = storeService();
+    const features = featureCache(service);
+    await features.storeFeatures(['s-1'], OPEN);
+    service.catalog.set('s-1', { ...store('s-1'), category: 'sushi' });
+    expect((await features.storeFeatures(['s-1'], OPEN)).records.get('s-1')!.category).toBe('pizza');
+    await features.invalidate(['s-1']);
+    expect((await features.storeFeatures(['s-1'], OPEN)).records.get('s-1')!.category).toBe('sushi');
+  });
+});

@@ -1,0 +1,61 @@
+import { Writable } from 'node:stream';
+import { composeProcess, type ComposedProcess } from '../src/app/compose.js';
+import { loadAppConfig } from '../src/app/config.js';
+import { prepareFirstRun } from '../src/app/first-run.js';
+import { createLogger } from '../src/platform/index.js';
+import { DEMO_KEY, freshDataDir } from './support/processes.js';
+import { ensureTemplate } from './support/template.js';
+
+export { DEMO_KEY };
+
+export interface InProcess {
+  proc: ComposedProcess;
+  /** Every log line written so far. */
+  logs: () => string;
+  stop(): Promise<void>;
+}
+
+/** Every module in this process over a copy of the template data, served through `app.inject`. */
+export async function startInProcess(
+  env: Record<string, string> = {},
+  logLevel = 'silent',
+): Promise<InProcess> {
+  await ensureTemplate();
+  const data = freshDataDir();
+  const config = loadAppConfig({
+    env: {
+      ETASERVE_DATA_DIR: data.dir,
+      ETASERVE_DEMO_API_KEY: DEMO_KEY,
+      ETASERVE_GATEWAY_PORT: '0',
+      ETASERVE_SIMULATOR_LIVE_REQUESTS_PER_SECOND: '0',
+      ...env,
+    },
+  });
+  let logs = '';
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      logs += chunk.toString();
+      done();
+    },
+  });
+  await prepareFirstRun(config, { trainModel: true, seedStores: true }, { log: () => undefined });
+  const proc = await composeProcess(config, ['all'], createLogger({ level: logLevel, destination: sink }));
+  await proc.manager.startAll();
+  return {
+    proc,
+    logs: () => logs,
+    stop: async () => {
+      await proc.manager.stopAll();
+      data.cleanup();
+    },
+  };
+}
+
+export const ORDER = {
+  store_id: 's-0001',
+  destination: { lat: 48.864, lng: 2.352 },
+  items: 2,
+  ordered_at: '2026-11-26T19:05:00+01:00',
+};
+
+export const bearer = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });

@@ -1,0 +1,90 @@
+import { Value } from 'typebox/value';
+import { describe, expect, it } from 'vitest';
+import { cacheConfigSchema, createCacheModule, type CacheConfig } from '../src/cache/index.js';
+import { ResponseCache } from '../src/gateway/response-cache.js';
+import {
+  createLogger,
+  createMetrics,
+  platformConfigSchema,
+  type PlatformConfig,
+} from '../src/platform/index.js';
+import type { BatchEtaRequest, EtaPrediction, EtaResult } from '../src/predictor/index.js';
+
+function responses(): ResponseCache {
+  const ctx = {
+    logger: createLogger({ level: 'silent' }),
+    metrics: createMetrics({ target: 'test' }),
+    platform: Value.Default(platformConfigSchema, {}) as PlatformConfig,
+  };
+  const cache = createCacheModule(ctx, Value.Default(cacheConfigSchema, {}) as CacheConfig);
+  return new ResponseCache(cache.cacheFor<EtaPrediction>('responses'));
+}
+
+const prediction = (storeId: string, version: string, degraded = false): EtaPrediction => ({
+  storeId,
+  p10: 1000,
+  p50: 1500,
+  p90: 2000,
+  prepSeconds: 600,
+  travelSeconds: 700,
+  distanceKm: 2,
+  timezone: 'Europe/Paris',
+  modelVersion: version,
+  degraded,
+  degradedReasons: degraded ? ['no_predictor'] : [],
+});
+
+const order = (storeIds: string[], lat = 48.864): BatchEtaRequest => ({
+  storeIds,
+  destination: { lat, lng: 2.352 },
+  orderedAtMs: Date.UTC(2026, 10, 26, 18, 5),
+  items: 2,
+});
+
+/** A predictor stand-in that answers with `version` and counts what it was asked. */
+function predictor(version: () => string, degraded = false) {
+  const asked: string[] = [];
+  const load = async (ids: string[]): Promise<EtaResult[]> => {
+    asked.push(...ids);
+    return ids.map((id) => ({ ok: true, value: prediction(id, version(), degraded) }));
+  };
+  return { asked, load };
+}
+
+describe('the gateway response cache', () => {
+  it('answers alike orders (same store, H3 cell, time and basket bucket) from the cache', async () => {
+    const cache = responses();
+    const p = predictor(() => 'v1');
+    await cache.resolve(order(['s-1']), p.load);
+    await cache.resolve(order(['s-1']), p.load);
+    // A few metres away, in the same res-9 cell.
+    const [again] = await cache.resolve(order(['s-1'], 48.86397), p.load);
+    await cache.resolve(order(['s-1', 's-2']), p.load);
+    expect(again!.ok && again!.value.modelVersion).toBe('v1');
+    expect(p.asked).toEqual(['s-1', 's-2']);
+  });
+
+  it('keys answers by the model version that served them, so a new version is never answered from old keys', async () => {
+    const cache = responses();
+    let version = 'v1';
+    const p = predictor(() => version);
+    await cache.resolve(order(['s-1']), p.load);
+    await cache.resolve(order(['s-1']), p.load);
+    version = 'v2';
+    // The first v2 answer comes from a predictor asked for another store; from then on lookups use v2 keys.
+    await cache.resolve(order(['s-9']), p.load);
+    const [after] = await cache.resolve(order(['s-1']), p.load);
+    expect(after!.ok && after!.value.modelVersion).toBe('v2');
+    expect(p.asked).toEqual(['s-1', 's-9', 's-1']);
+  });
+
+  it('never caches a degraded answer', async () => {
+    const cache = responses();
+    const good = predictor(() => 'v1');
+    await cache.resolve(order(['s-0']), good.load);
+    const fallback = predictor(() => 'fallback', true);
+    await cache.resolve(order(['s-1']), fallback.load);
+    await cache.resolve(order(['s-1']), fallback.load);
+    expect(fallback.asked).toEqual(['s-1', 's-1']);
+  });
+});

@@ -1,5 +1,5 @@
 /**
- * npm run bench:ingest [-- --quick] [--backends file,redis] [--duration S] [--no-write]
+ * npm run bench:ingest [-- --quick] [--backends file,redis] [--duration S] [--name NAME] [--no-write]
  *
  * Sustained events/s and ack latency of POST /v1/events on a real `etaserve start` (every module, projections
  * consuming the log as in the demo), for each event log backend, at 500 events per request and 1 event per request.
@@ -76,11 +76,12 @@ async function main(): Promise<number> {
       backends: { type: 'string' },
       duration: { type: 'string' },
       'no-write': { type: 'boolean' },
+      name: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
-    console.log('npm run bench:ingest [-- --quick] [--backends file,redis] [--duration S] [--no-write]');
+    console.log('npm run bench:ingest [-- --quick] [--backends file,redis] [--duration S] [--name NAME] [--no-write]');
     return 0;
   }
   const quick = values.quick ?? false;
@@ -163,7 +164,7 @@ async function main(): Promise<number> {
             startRate: batch === 1 ? 1000 : 40,
             growth: 1.5,
             refineSteps: quick ? 1 : 2,
-            retries: 1,
+            retries: quick ? 0 : 1,
             cooldownMs: 1500,
             // A fresh id prefix per step: a replayed id would be a (cheaper) duplicate.
             run: (o) =>
@@ -178,11 +179,11 @@ async function main(): Promise<number> {
                 },
                 { etaserve: server.pid },
                 // A shared machine: wait for other people's work to calm down before each step.
-                { quietWaitMs: 30_000, quietCores: 0.6 },
+                { quietWaitMs: quick ? 10_000 : 30_000, quietCores: 0.6 },
               ),
             // A miss while others used most of a core says more about them than about the log: run it again.
             noisy: (r) => r.machine.othersCores > 0.5,
-            noisyRetries: 2,
+            noisyRetries: 1,
             onStep: (s) =>
               console.log(
                 `   ${s.rate} req/s = ${s.rate * batch} events/s: ${s.pass ? 'pass' : 'miss'} p50 ${s.result.latency.p50} ms p99 ${s.result.latency.p99} ms achieved ${Math.round(s.result.itemsPerSec)} events/s server CPU ${s.result.usage.etaserve?.cpuPercent ?? '?'}% ${s.reasons.join(', ')}`,
@@ -210,7 +211,7 @@ async function main(): Promise<number> {
   const md = markdown(data.cases, direct, durationSec);
   console.log(`\n${md}`);
   if (!values['no-write']) {
-    const written = writeResults(quick ? 'ingest-quick' : 'ingest', data, md);
+    const written = writeResults(values.name ?? (quick ? 'ingest-quick' : 'ingest'), data, md);
     console.log(`wrote ${written.json} and ${written.md}`);
   }
   return 0;

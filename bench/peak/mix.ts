@@ -273,7 +273,12 @@ export function createMix(opts: MixOptions = {}): Mix {
     basket,
     etaBody() {
       const s = pickStore();
-      return { store_id: s.id, destination: destinationNear(s), ordered_at: iso(orderedAtMs(s)), ...basket() };
+      return {
+        store_id: s.id,
+        destination: destinationNear(s),
+        ordered_at: iso(orderedAtMs(s)),
+        ...basket(),
+      };
     },
     batchBody() {
       const anchor = pickStore();

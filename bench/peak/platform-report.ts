@@ -36,19 +36,31 @@ function fixedRows(runs: EndpointRun[]): string[] {
 function searchRows(runs: EndpointRun[]): string[] {
   const withSearch = runs.filter((r) => r.search);
   if (!withSearch.length) return ['', 'Max-rate search not run (`--no-search`).'];
-  const rows = ['', '| shape | endpoint | target | max rate | ladder (rate: verdict p99 ms; r = re-run) |', '|---|---|---|---|---|'];
+  const rows = [
+    '',
+    '| shape | endpoint | target | max rate | ladder (rate: verdict p99 ms; r = re-run) |',
+    '|---|---|---|---|---|',
+  ];
   for (const run of withSearch) {
     const s = run.search!;
     const ladder = s.steps
       .map((st) => `${n(st.rate)}${st.attempt ? 'r' : ''}: ${st.pass ? 'pass' : 'miss'} ${st.p99}`)
       .join(' → ');
-    rows.push(`| ${run.shape} | ${run.endpoint} | ${s.slo.percentile} <= ${s.slo.maxMs} ms | **${n(s.maxRate)}/s** | ${ladder} |`);
+    rows.push(
+      `| ${run.shape} | ${run.endpoint} | ${s.slo.percentile} <= ${s.slo.maxMs} ms | **${n(s.maxRate)}/s** | ${ladder} |`,
+    );
   }
   return rows;
 }
 
 function memoryRows(sessions: ShapeSession[]): string[] {
-  const rows = ['', 'Peak RSS (VmHWM) per process at the end of each shape\'s session, MB:', '', '| shape | process | peak RSS MB |', '|---|---|---|'];
+  const rows = [
+    '',
+    "Peak RSS (VmHWM) per process at the end of each shape's session, MB:",
+    '',
+    '| shape | process | peak RSS MB |',
+    '|---|---|---|',
+  ];
   for (const s of sessions) {
     for (const [proc, mb] of Object.entries(s.peakRssMb)) rows.push(`| ${s.shape} | ${proc} | ${mb} |`);
   }
@@ -73,7 +85,9 @@ function profileLines(p: ProfileRun): string[] {
       '',
       '| function | where | self ms | self % |',
       '|---|---|---|---|',
-      ...s.top.slice(0, 12).map((f) => `| \`${f.function}\` | ${f.where} | ${n(f.selfMs)} | ${f.selfPercent} |`),
+      ...s.top
+        .slice(0, 12)
+        .map((f) => `| \`${f.function}\` | ${f.where} | ${n(f.selfMs)} | ${f.selfPercent} |`),
     );
   }
   return out;
@@ -97,7 +111,8 @@ export function platformMarkdown(r: PlatformResults | undefined): string[] {
     for (const v of r.verdicts[k] ?? []) out.push(`| ${v.target} | **${v.status}** | ${v.detail} |`);
   }
   const runs = r.sessions.flatMap((s) => s.runs);
-  for (const s of r.sessions.filter((x) => x.status !== 'ok')) out.push('', `> ${s.shape} failed: ${s.reason}`);
+  for (const s of r.sessions.filter((x) => x.status !== 'ok'))
+    out.push('', `> ${s.shape} failed: ${s.reason}`);
   if (runs.length) {
     out.push('', '### Fixed rates (latency ms)', '', ...fixedRows(runs), ...searchRows(runs));
   }
@@ -115,7 +130,9 @@ export function platformMarkdown(r: PlatformResults | undefined): string[] {
       '|---|---|---|---|---|---|---|',
       ...t.map((p) => {
         const mark =
-          mixed.promotedAtSec !== undefined && p.second === Math.floor(mixed.promotedAtSec) ? ' ← promote' : '';
+          mixed.promotedAtSec !== undefined && p.second === Math.floor(mixed.promotedAtSec)
+            ? ' ← promote'
+            : '';
         return `| ${p.second}${mark} | ${p.sent} | ${p.ok} | ${p.non2xx + p.errors + p.timeouts} | ${p.p50} | ${p.p99} | ${p.max} |`;
       }),
     );

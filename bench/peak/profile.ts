@@ -79,7 +79,12 @@ export function summarizeProfile(file: string, topN = 15): ProfileSummary {
     .filter((e) => e.fn !== '(idle)')
     .sort((a, b) => b.us - a.us)
     .slice(0, topN)
-    .map((e) => ({ function: e.fn, where: e.where, selfMs: Math.round(e.us / 1000), selfPercent: pct(e.us) }));
+    .map((e) => ({
+      function: e.fn,
+      where: e.where,
+      selfMs: Math.round(e.us / 1000),
+      selfPercent: pct(e.us),
+    }));
   const areaPct = Object.fromEntries(
     [...areas.entries()]
       .filter(([a]) => a !== 'idle')

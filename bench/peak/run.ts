@@ -10,7 +10,15 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { measureCeiling } from '../loadgen/ceiling.js';
 import path from 'node:path';
-import { compactJson, machineInfo, REPO_ROOT, scrubPaths, today, updateIndex, writeResults } from '../lib/results.js';
+import {
+  compactJson,
+  machineInfo,
+  REPO_ROOT,
+  scrubPaths,
+  today,
+  updateIndex,
+  writeResults,
+} from '../lib/results.js';
 import { peakConfig } from './config.js';
 import { peakMarkdown } from './report.js';
 import type { PeakReport } from './report.js';
@@ -117,7 +125,10 @@ async function main(): Promise<number> {
     if (mode.kind === 'off' && !existsSync(peerDir)) {
       // A machine without ../shared (CI): the peer cannot run, and there is nothing to compare etaserve with.
       log(`  skipped: the peer (../shared/peers/fastapi-xgboost) is not on this machine`);
-      report.notes = [...(report.notes ?? []), 'Scenario 1 skipped: ../shared/peers/fastapi-xgboost is not on this machine.'];
+      report.notes = [
+        ...(report.notes ?? []),
+        'Scenario 1 skipped: ../shared/peers/fastapi-xgboost is not on this machine.',
+      ];
     } else {
       const ms = await runModelServing(cfg, mode, log);
       const verdicts = scenario1Verdicts(ms, cfg.targets);
@@ -133,7 +144,10 @@ async function main(): Promise<number> {
     for (const [k, vs] of Object.entries(report.platform.verdicts)) {
       for (const v of vs) log(`  [${v.status}] ${k}: ${v.target}: ${v.detail}`);
     }
-    const sessions = [...report.platform.sessions, ...(report.platform.mixed ? [report.platform.mixed.session] : [])];
+    const sessions = [
+      ...report.platform.sessions,
+      ...(report.platform.mixed ? [report.platform.mixed.session] : []),
+    ];
     if (sessions.some((s) => s.status === 'failed')) failed = true;
   }
 

@@ -63,7 +63,9 @@ export async function etaserveCli(env: Record<string, string>, ...args: string[]
     return stdout;
   } catch (e) {
     const err = e as { stdout?: string; stderr?: string; message: string };
-    throw new Error(`etaserve ${args.join(' ')} failed: ${err.message}\n${err.stdout ?? ''}${err.stderr ?? ''}`);
+    throw new Error(
+      `etaserve ${args.join(' ')} failed: ${err.message}\n${err.stdout ?? ''}${err.stderr ?? ''}`,
+    );
   }
 }
 
@@ -81,9 +83,9 @@ export async function prepareTemplate(root: string, city: CityOptions): Promise<
   return dir;
 }
 
-/** A fresh copy of the template for one run: its own event log, registry and catalog. */
+/** A fresh copy of the template for one shape, under `root`: its own event log, registry and catalog. */
 export function runDataDir(template: string, root: string, name: string): string {
-  const dir = path.join(root, 'runs', `${name}-${Date.now().toString(36)}`);
+  const dir = path.join(root, `${name}-${Date.now().toString(36)}`);
   cpSync(template, dir, { recursive: true, filter: (src) => !src.endsWith('.ready') });
   return dir;
 }
@@ -247,8 +249,13 @@ export async function fetchCatalog(gateway: string, file: string): Promise<numbe
   };
   let cursor: string | null = null;
   do {
-    const q: string = `limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-    const res = await fetch(`${gateway}/v1/stores?${q}`, { headers: AUTH });
+    // Small pages, retried: the gateway gives the store module a short deadline, and a fresh process is cold.
+    const q: string = `limit=250${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
+    let res = await fetch(`${gateway}/v1/stores?${q}`, { headers: AUTH });
+    for (let retry = 0; !res.ok && retry < 5; retry++) {
+      await new Promise((r) => setTimeout(r, 500));
+      res = await fetch(`${gateway}/v1/stores?${q}`, { headers: AUTH });
+    }
     if (!res.ok) throw new Error(`GET /v1/stores: ${res.status} ${await res.text()}`);
     const page = (await res.json()) as {
       stores: {

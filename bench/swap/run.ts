@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import os, { tmpdir } from 'node:os';
 import path from 'node:path';
 import { parseArgs, promisify } from 'node:util';
 import { buildCity } from '../../src/simulator/index.js';
@@ -25,6 +25,7 @@ const { values } = parseArgs({
     'swap-at': { type: 'string', default: '20' },
     days: { type: 'string', default: '14' },
     shape: { type: 'string', default: 'all' },
+    cold: { type: 'boolean', default: false },
   },
 });
 const rate = Number(values.rate);
@@ -32,6 +33,12 @@ const duration = Number(values.duration);
 const swapAt = Number(values['swap-at']);
 /** `all`: one process; `up`: the local cluster (gateway, store, geo, two predictor replicas). */
 const shape = values.shape === 'up' ? 'up' : 'all';
+/**
+ * By default the new version is the challenger before the run (the intended flow: shadow first, then promote), so
+ * predictors have it loaded and warm; `--cold` clears the challenger, so the promotion loads it from scratch.
+ */
+const cold = values.cold === true;
+const name = `swap-${shape}${cold ? '-cold' : ''}`;
 
 async function etaserve(dataDir: string, ...args: string[]): Promise<string> {
   const { stdout } = await exec(process.execPath, [BIN, ...args], {
@@ -76,6 +83,7 @@ async function main(): Promise<void> {
     console.log('training the champion and a second model (a different simulated seed) ...');
     await etaserve(dir, 'train', '--days', values.days!, '--trees', '200');
     await etaserve(dir, 'train', '--days', values.days!, '--trees', '200', '--seed', '7', '--no-promote');
+    if (cold) await etaserve(dir, 'models', 'challenger', 'none');
     const bodies = path.join(dir, 'bodies.jsonl');
     writeBodies(bodies);
     const port = await freePort();
@@ -119,17 +127,23 @@ async function main(): Promise<void> {
           warmupSec: 5,
           timeline: true,
           source: { kind: 'jsonl', file: bodies },
-          label: `swap-${shape}`,
+          label: name,
         },
         {
           onMeasureStart: () => {
             measureStart = Date.now();
             setTimeout(() => {
               const at = Date.now();
-              void etaserve(dir, 'models', 'promote', 'v2').then((out) => {
-                promotedAtSec = (at - measureStart) / 1000;
-                console.log(`t=${promotedAtSec.toFixed(1)} s: ${out.trim()}`);
-              });
+              // Through the admin API, not the CLI: a CLI process starting up would compete for the same cores.
+              void fetch(`http://127.0.0.1:${port}/v1/admin/models/v2/promote`, {
+                method: 'POST',
+                headers: { authorization: `Bearer ${KEY}` },
+              })
+                .then((res) => res.text())
+                .then((out) => {
+                  promotedAtSec = (at - measureStart) / 1000;
+                  console.log(`t=${promotedAtSec.toFixed(1)} s: ${out.trim()}`);
+                });
             }, swapAt * 1000);
           },
         },
@@ -147,9 +161,12 @@ async function main(): Promise<void> {
       const data = {
         benchmark: 'hot swap under load',
         shape,
+        cold,
         machine: machineInfo(),
         rate,
         durationSec: duration,
+        // 1-minute load average at the end: on a shared machine, other work explains spikes away from the swap.
+        loadAverage: os.loadavg()[0],
         promotedAtSec,
         servedAfter: served,
         overall: {
@@ -169,10 +186,11 @@ async function main(): Promise<void> {
           `| ${p.second}${p.second === swapSecond ? ' (promote)' : ''} | ${p.sent} | ${p.ok} | ${p.p50.toFixed(2)} | ${p.p99.toFixed(2)} | ${p.max.toFixed(2)} |`,
       );
       const md = [
-        `# Hot swap under load, ${shape === 'up' ? 'local cluster (2 predictor replicas)' : 'one process'} (${new Date().toISOString().slice(0, 10)})`,
+        `# Hot swap under load, ${shape === 'up' ? 'local cluster (2 predictor replicas)' : 'one process'}${cold ? ', promoting a version no predictor has loaded' : ', promoting the challenger'} (${new Date().toISOString().slice(0, 10)})`,
         '',
-        `\`npm run bench:swap -- --shape ${shape} --rate ${rate} --duration ${duration} --swap-at ${swapAt}\`: \`etaserve ${shape === 'up' ? 'up --predictors 2' : 'start'}\` (response cache off so every request runs the model), open-loop POST /v1/eta at ${rate}/s; \`etaserve models promote v2\` at t=${promotedAtSec.toFixed(1)} s of the measured window. The predictor polls the registry every second, loads, validates (golden predictions), warms and swaps.`,
+        `\`npm run bench:swap -- --shape ${shape}${cold ? ' --cold' : ''} --rate ${rate} --duration ${duration} --swap-at ${swapAt}\`: \`etaserve ${shape === 'up' ? 'up --predictors 2' : 'start'}\` (response cache off so every request runs the model), open-loop POST /v1/eta at ${rate}/s; \`POST /v1/admin/models/v2/promote\` at t=${promotedAtSec.toFixed(1)} s of the measured window. The predictor polls the registry every second, loads, validates (golden predictions), warms and swaps.`,
         '',
+        `- machine: ${os.cpus().length} cores, 1-minute load average ${os.loadavg()[0]!.toFixed(1)} at the end of the run`,
         `- requests: ${result.sent} sent, ${result.ok} ok, ${result.errors} errors, ${result.timeouts} timeouts; serving after the run: ${served}`,
         `- p99 per second, median outside the swap window: ${baseline.toFixed(2)} ms; worst second in [swap−1 s, swap+3 s]: ${swapMax.toFixed(2)} ms (×${data.spikeRatio?.toFixed(2) ?? '-'})`,
         '',
@@ -180,7 +198,7 @@ async function main(): Promise<void> {
         '|---|---|---|---|---|---|',
         ...rows,
       ].join('\n');
-      const written = writeResults(`swap-${shape}`, data, md);
+      const written = writeResults(name, data, md);
       console.log(md);
       console.log(`wrote ${written.json} and ${written.md}`);
     } finally {

@@ -14,6 +14,9 @@ export interface RedisConnectionOptions {
   up: Gauge;
 }
 
+/** How long start waits for Redis before serving from L1 alone. */
+const CONNECT_WAIT_MS = 3000;
+
 /** Reconnect backoff: 100 ms doubling to 2 s, with jitter so replicas do not reconnect in lockstep. */
 export function reconnectDelay(attempt: number): number {
   const base = Math.min(100 * 2 ** Math.min(attempt - 1, 5), 2000);
@@ -58,11 +61,17 @@ export class RedisConnection {
    * background while L1 serves.
    */
   async connect(): Promise<void> {
-    try {
-      await this.client.connect();
-    } catch (e) {
-      this.markDown(e as Error);
-    }
+    // ioredis' Cluster.connect() can stay pending forever when its first ready check fails while it keeps
+    // reconnecting in the background (ioredis #709, #741): start waits for ready, a failure, or a short deadline.
+    const connected = this.client.connect().catch((e: Error) => this.markDown(e));
+    const ready = new Promise<void>((resolve) => this.client.once('ready', () => resolve()));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, CONNECT_WAIT_MS);
+    });
+    await Promise.race([connected, ready, deadline]);
+    clearTimeout(timer);
+    if (!this.ready) this.markDown();
   }
 
   /** A second connection for pub/sub, which a subscribed connection cannot share with commands. */

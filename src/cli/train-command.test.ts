@@ -63,3 +63,53 @@ describe('etaserve train', () => {
     expect(errors[0]).toContain('--mapping');
   });
 });
+
+describe('etaserve train --from --to', () => {
+  it('compacts the event log into the lake and trains on the window through the SQL ETL', async () => {
+    const { generateHistory } = await import('../simulator/index.js');
+    const { historyToEvents } = await import('../pipeline/index.js');
+    const start = Date.UTC(2026, 0, 5);
+    const history = generateHistory({ seed: 4, days: 4, stores: 15, ordersPerDay: 300, startMs: start });
+    const records = historyToEvents(history).map((e, i) => ({
+      offset: String(i),
+      event: {
+        event_id: e.event_id,
+        type: e.type,
+        occurred_at: new Date(e.occurred_ms).toISOString(),
+        ...(e.order_id ? { order_id: e.order_id, store_id: e.store_id } : {}),
+        ...(e.rider_id ? { rider_id: e.rider_id } : {}),
+        ...(e.dest_lat !== null
+          ? { destination: { lat: e.dest_lat, lng: e.dest_lng }, items: e.items, subtotal: e.subtotal }
+          : {}),
+        ...(e.lat !== null ? { lat: e.lat, lng: e.lng, available: e.available } : {}),
+      },
+    }));
+    const log = {
+      async read(from: string | 'earliest' | { offset: string }, max: number) {
+        const at = from === 'earliest' ? 0 : Number((from as { offset: string }).offset);
+        const page = records.slice(at, at + max);
+        return { records: page, next: String(at + page.length) };
+      },
+      async close() {},
+    };
+    const rc = await runTrainCommand(
+      [
+        '--from',
+        new Date(start + 86_400_000).toISOString(),
+        '--to',
+        new Date(start + 4 * 86_400_000).toISOString(),
+        '--trees',
+        '20',
+      ],
+      { ...out(), dataDir: dir, loadStores: async () => history.stores, openEventLog: async () => log },
+    );
+    expect(errors).toEqual([]);
+    expect(rc).toBe(0);
+    expect(lines.some((l) => l.includes(`compacted ${records.length} events`))).toBe(true);
+    expect(lines.some((l) => /read \d+ orders from parquet:lake:2026-01-06/.test(l))).toBe(true);
+    expect(lines.some((l) => l.includes('registered v1 (champion)'))).toBe(true);
+    expect(
+      (await readdir(path.join(dir, 'lake', 'events'))).some((d) => d.startsWith('date=2026-01-0')),
+    ).toBe(true);
+  });
+});

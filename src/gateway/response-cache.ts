@@ -21,8 +21,9 @@ export function basketBucket(items: number | undefined, subtotal: number | undef
 /**
  * ETA answers cached by what changes them (store, destination cell, time bucket, basket bucket) and by the model
  * version that served them. The gateway learns versions only from answers, so it keys lookups by the version it
- * saw last (`load` must not throw: it answers with the fallback when no predictor can): after a promotion the first answers come back with the new version and the old keys fall out of use;
- * under a canary, answers of each version are stored under their own version.
+ * saw last: after a promotion the first answers come back with the new version and the old keys fall out of use;
+ * under a canary, answers of each version are stored under their own version. `load` must not throw for a
+ * predictor outage: it answers with the fallback, which is never cached.
  */
 export class ResponseCache {
   private served = '';

@@ -88,9 +88,8 @@ export async function runTraining(
     else log(`champion ${championVersion} cannot score this hold-out: compared as if there were none`);
   }
   const decision = decidePromotion(pipeline.policy, candidate.metrics, champion?.metrics, options.shadow);
-  log(
-    `policy decision: ${decision.summary}; ${decision.checks.map((c) => `${c.passed ? 'pass' : 'FAIL'} ${c.rule} [${c.detail}]`).join('; ')}`,
-  );
+  const checks = decision.checks.map((c) => `${c.passed ? 'pass' : 'FAIL'} ${c.rule} [${c.detail}]`);
+  log(`policy decision: ${[decision.summary, ...checks].join('; ')}`);
 
   const metrics = { ...trained.metrics, ...(champion ? { champion_mae_s: champion.metrics.mae_s! } : {}) };
   let record = await options.registry.register(trained.artifact, {

@@ -132,7 +132,11 @@ export class ModelRuntime {
         registry.resolve('champion'),
         registry.resolve('challenger'),
       ]);
-      if (champion && champion !== this.current?.version) await this.load(registry, 'champion', champion);
+      if (champion && champion !== this.current?.version) {
+        // Promoting the challenger costs nothing here: it was loaded, validated and warmed when it became one.
+        if (this.second?.version === champion) this.swap('champion', this.second);
+        else await this.load(registry, 'champion', champion);
+      }
       if (challenger !== this.second?.version) {
         if (challenger) await this.load(registry, 'challenger', challenger);
         else this.swap('challenger', undefined);
@@ -271,8 +275,13 @@ async function warmUp(model: Model, rows: number): Promise<string | undefined> {
   const single = new Float64Array(nOut);
   for (let from = 0; from < n; from += WARMUP_CHUNK) {
     const to = Math.min(n, from + WARMUP_CHUNK);
-    model.predictBatch(input.subarray(from * width, to * width), to - from, out.subarray(from * nOut, to * nOut));
-    for (let r = from; r < Math.min(to, 500); r++) model.predict(input.subarray(r * width, (r + 1) * width), single);
+    model.predictBatch(
+      input.subarray(from * width, to * width),
+      to - from,
+      out.subarray(from * nOut, to * nOut),
+    );
+    for (let r = from; r < Math.min(to, 500); r++)
+      model.predict(input.subarray(r * width, (r + 1) * width), single);
     await yieldToRequests();
   }
   for (const v of out) if (!Number.isFinite(v)) return 'model predicts a non-finite value on warm-up rows';

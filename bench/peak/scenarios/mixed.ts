@@ -38,7 +38,8 @@ export function p99AroundSwap(
   promotedAt: number | undefined,
   swappedAt: number | undefined,
 ): MixedResult['p99'] {
-  if (promotedAt === undefined) return { before: median(timeline.map((t) => t.p99)), during: 0, after: 0, spike: 0 };
+  if (promotedAt === undefined)
+    return { before: median(timeline.map((t) => t.p99)), during: 0, after: 0, spike: 0 };
   const from = Math.floor(promotedAt);
   const to = Math.ceil(swappedAt ?? promotedAt + 3) + 2;
   const before = median(timeline.filter((t) => t.second < from).map((t) => t.p99));
@@ -57,7 +58,11 @@ export async function runMixed(
   const m = cfg.platform.mixed;
   const durationSec = m.durationSec;
   const errors: string[] = [];
-  const acceptedBefore = await scrapeCounter(shape.urls, 'etaserve_events_ingested_total', 'result="accepted"');
+  const acceptedBefore = await scrapeCounter(
+    shape.urls,
+    'etaserve_events_ingested_total',
+    'result="accepted"',
+  );
   const dupBefore = await scrapeCounter(shape.urls, 'etaserve_events_ingested_total', 'result="duplicate"');
   let promotedAt: number | undefined;
   let swappedAt: number | undefined;
@@ -68,7 +73,10 @@ export async function runMixed(
 
   const promote = async (): Promise<void> => {
     const t0 = Date.now();
-    const res = await fetch(`${shape.gateway}/v1/admin/models/${newVersion}/promote`, { method: 'POST', headers: AUTH });
+    const res = await fetch(`${shape.gateway}/v1/admin/models/${newVersion}/promote`, {
+      method: 'POST',
+      headers: AUTH,
+    });
     promoteMs = Date.now() - t0;
     promotedAt = Date.now();
     if (!res.ok) errors.push(`promote ${newVersion}: ${res.status} ${(await res.text()).slice(0, 200)}`);
@@ -96,7 +104,13 @@ export async function runMixed(
       cfg,
       shape,
       '/v1/events',
-      mixSource({ kind: 'events', catalogFile, eventsPerRequest: m.eventsPerRequest, eventIdPrefix: `b${Date.now().toString(36)}`, seed: 9 }),
+      mixSource({
+        kind: 'events',
+        catalogFile,
+        eventsPerRequest: m.eventsPerRequest,
+        eventIdPrefix: `b${Date.now().toString(36)}`,
+        seed: 9,
+      }),
       m.eventsPerSec / m.eventsPerRequest,
       'mixed events',
       m.eventsPerRequest,
@@ -131,7 +145,9 @@ export async function runMixed(
   // Every 2xx answer acknowledged `eventsPerRequest` events (fresh ids, valid bodies: none rejected).
   const sent = events.ok * m.eventsPerRequest;
   log(`  eta: ${brief(eta)}`);
-  log(`  events: achieved ${events.achievedRate} req/s (${events.itemsPerSec} events/s), p99 ${events.latency.p99} ms, non-2xx ${events.non2xx}, timeouts ${events.timeouts}`);
+  log(
+    `  events: achieved ${events.achievedRate} req/s (${events.itemsPerSec} events/s), p99 ${events.latency.p99} ms, non-2xx ${events.non2xx}, timeouts ${events.timeouts}`,
+  );
   const p99 = p99AroundSwap(eta.timeline, promotedAtSec, swappedAtSec);
   return {
     newVersion,

@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
-import { judgeStep, maxRateSearch } from '../../loadgen/index.js';
+import { judgeStep, maxRateSearch, runLoad } from '../../loadgen/index.js';
 import type { LoadOptions, SourceSpec, TimelinePoint } from '../../loadgen/index.js';
 import { runMeasured } from '../../lib/measure.js';
 import type { MeasuredResult } from '../../lib/measure.js';
@@ -79,7 +79,12 @@ export interface EndpointRun {
   shape: string;
   endpoint: Endpoint;
   fixed: FixedPoint[];
-  search?: { slo: { percentile: string; maxMs: number }; maxRate: number; firstFailRate?: number; steps: SearchPoint[] };
+  search?: {
+    slo: { percentile: string; maxMs: number };
+    maxRate: number;
+    firstFailRate?: number;
+    steps: SearchPoint[];
+  };
 }
 
 export interface ShapeSession {
@@ -103,7 +108,9 @@ export function brief(r: MeasuredResult | RunSummary): string {
     .join(', ');
   return (
     `achieved ${r.achievedRate}/s p50 ${r.latency.p50} p95 ${r.latency.p95} p99 ${r.latency.p99} max ${r.latency.max} ms` +
-    (r.errors || r.timeouts || r.non2xx ? ` errors ${r.errors} timeouts ${r.timeouts} non2xx ${r.non2xx} ${JSON.stringify(r.statusCounts)}` : '') +
+    (r.errors || r.timeouts || r.non2xx
+      ? ` errors ${r.errors} timeouts ${r.timeouts} non2xx ${r.non2xx} ${JSON.stringify(r.statusCounts)}`
+      : '') +
     ` | CPU ms/req: ${cpu} | others ${r.machine.othersCores} cores`
   );
 }
@@ -152,8 +159,20 @@ export async function driveEndpoint(
   const items = endpoint === 'batch' ? 50 : 1;
   const run = measured(cfg, shape);
   const out: EndpointRun = { shape: shapeName, endpoint, fixed: [] };
+  // A fresh process runs cold (JIT, empty caches, lazy loads): one unrecorded run at the first rate warms it.
+  const first = ep.fixedRates[0] ?? ep.search.startRate;
+  const prime = await runLoad({
+    ...loadOptions(cfg, shape, PATHS[endpoint], source, first, `${shapeName} ${endpoint} prime`, items),
+    durationSec: cfg.quick ? 2 : 5,
+    warmupSec: 0,
+  });
+  log(
+    `  ${shapeName} ${endpoint} prime ${first}/s (not recorded): p99 ${prime.latency.p99} ms, non-2xx ${prime.non2xx} ${JSON.stringify(prime.statusCounts)}`,
+  );
   for (const rate of ep.fixedRates) {
-    const r = await run(loadOptions(cfg, shape, PATHS[endpoint], source, rate, `${shapeName} ${endpoint} ${rate}/s`, items));
+    const r = await run(
+      loadOptions(cfg, shape, PATHS[endpoint], source, rate, `${shapeName} ${endpoint} ${rate}/s`, items),
+    );
     const reasons = judgeStep(r, { percentile: 'p99', maxMs: Number.POSITIVE_INFINITY });
     out.fixed.push({ rate, sustained: reasons.length === 0, reasons, result: summarize(r) });
     log(`  ${shapeName} ${endpoint} ${rate}/s: ${brief(r)}`);
@@ -170,10 +189,12 @@ export async function driveEndpoint(
     retries: s.retries,
     cooldownMs: cfg.cooldownMs,
     noisy: (r) => r.machine.othersCores > cfg.quiet.noisyOthersCores,
-    noisyRetries: cfg.quick ? 0 : 2,
+    noisyRetries: cfg.quick ? 0 : 1,
     run,
     onStep: (st) =>
-      log(`  ${shapeName} ${endpoint} search ${st.rate}/s: ${st.pass ? 'pass' : `miss (${st.reasons.join('; ')})`} ${brief(st.result)}`),
+      log(
+        `  ${shapeName} ${endpoint} search ${st.rate}/s: ${st.pass ? 'pass' : `miss (${st.reasons.join('; ')})`} ${brief(st.result)}`,
+      ),
   });
   out.search = {
     slo: res.slo,
@@ -187,7 +208,9 @@ export async function driveEndpoint(
       p50: st.result.latency.p50,
       p95: st.result.latency.p95,
       p99: st.result.latency.p99,
-      cpuMsPerRequest: Object.fromEntries(Object.entries(st.result.usage).map(([k, u]) => [k, u.cpuMsPerRequest])),
+      cpuMsPerRequest: Object.fromEntries(
+        Object.entries(st.result.usage).map(([k, u]) => [k, u.cpuMsPerRequest]),
+      ),
     })),
   };
   log(`  ${shapeName} ${endpoint}: max ${res.maxRate}/s at ${s.slo.percentile} <= ${s.slo.maxMs} ms`);

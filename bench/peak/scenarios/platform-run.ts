@@ -18,7 +18,15 @@ import { platformVerdicts } from '../platform-targets.js';
 import type { Verdict } from '../targets.js';
 import { runMixed } from './mixed.js';
 import type { MixedResult } from './mixed.js';
-import { brief, driveEndpoint, loadOptions, measured, probe, summarize, withShape } from './platform-common.js';
+import {
+  brief,
+  driveEndpoint,
+  loadOptions,
+  measured,
+  probe,
+  summarize,
+  withShape,
+} from './platform-common.js';
 import type { RunSummary, ShapeSession } from './platform-common.js';
 import { mixSource } from './platform.js';
 
@@ -47,52 +55,90 @@ export async function runPlatform(
   ran: number[],
   log: (line: string) => void,
 ): Promise<PlatformResults> {
-  const p = cfg.platform;
-  const root = BENCH_TMP;
+  const cache = BENCH_TMP;
+  // This harness's scratch: one copy of the template per shape, removed at the end (another harness may be running).
+  const root = path.join(cache, 'runs', String(process.pid));
+  rmSync(root, { recursive: true, force: true });
   mkdirSync(root, { recursive: true });
-  // Old run dirs are scratch: each run gets a fresh copy, so drop what earlier runs left.
-  rmSync(path.join(root, 'runs'), { recursive: true, force: true });
+  try {
+    return await runAll(cfg, ran, cache, root, log);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+async function runAll(
+  cfg: PeakConfig,
+  ran: number[],
+  cache: string,
+  root: string,
+  log: (line: string) => void,
+): Promise<PlatformResults> {
+  const p = cfg.platform;
   const out: PlatformResults = { ran, city: p.city, sessions: [], profiles: [], verdicts: {} };
-  log(`  preparing the data dir: ${p.city.stores} stores, ${p.city.days} days of history, model v1 (cached in bench/tmp/peak)`);
-  const template = await prepareTemplate(root, p.city);
+  log(
+    `  preparing the data dir: ${p.city.stores} stores, ${p.city.days} days of history, model v1 (cached in bench/tmp/peak)`,
+  );
+  const template = await prepareTemplate(cache, p.city);
   const has = (n: number): boolean => ran.includes(n);
 
   if (has(2) || has(4)) {
     out.sessions.push(
-      await withShape('embedded', template, root, (d) => startEmbedded(d, p.city), async (shape, catalog, s) => {
-        if (has(2)) {
-          await probe(shape, 'eta', catalog);
-          log('  scenario 2: POST /v1/eta, embedded');
-          s.runs.push(await driveEndpoint(cfg, shape, 'embedded', 'eta', p.embedded, catalog, log));
-        }
-        if (has(4)) {
-          await probe(shape, 'batch', catalog);
-          log('  scenario 4: POST /v1/eta/batch (50), embedded');
-          s.runs.push(await driveEndpoint(cfg, shape, 'embedded', 'batch', p.batch, catalog, log));
-        }
-      }, log),
+      await withShape(
+        'embedded',
+        template,
+        root,
+        (d) => startEmbedded(d, p.city),
+        async (shape, catalog, s) => {
+          if (has(2)) {
+            await probe(shape, 'eta', catalog);
+            log('  scenario 2: POST /v1/eta, embedded');
+            s.runs.push(await driveEndpoint(cfg, shape, 'embedded', 'eta', p.embedded, catalog, log));
+          }
+          if (has(4)) {
+            await probe(shape, 'batch', catalog);
+            log('  scenario 4: POST /v1/eta/batch (50), embedded');
+            s.runs.push(await driveEndpoint(cfg, shape, 'embedded', 'batch', p.batch, catalog, log));
+          }
+        },
+        log,
+      ),
     );
   }
   if (has(3) || has(4)) {
     out.sessions.push(
-      await withShape('cluster', template, root, (d) => startCluster(d, p.city), async (shape, catalog, s) => {
-        if (has(3)) {
-          await probe(shape, 'eta', catalog);
-          log('  scenario 3: POST /v1/eta, cluster without Redis');
-          s.runs.push(await driveEndpoint(cfg, shape, 'cluster', 'eta', p.cluster, catalog, log));
-        }
-        if (has(4)) {
-          await probe(shape, 'batch', catalog);
-          log('  scenario 4: POST /v1/eta/batch (50), cluster');
-          s.runs.push(await driveEndpoint(cfg, shape, 'cluster', 'batch', p.batch, catalog, log));
-        }
-      }, log),
+      await withShape(
+        'cluster',
+        template,
+        root,
+        (d) => startCluster(d, p.city),
+        async (shape, catalog, s) => {
+          if (has(3)) {
+            await probe(shape, 'eta', catalog);
+            log('  scenario 3: POST /v1/eta, cluster without Redis');
+            s.runs.push(await driveEndpoint(cfg, shape, 'cluster', 'eta', p.cluster, catalog, log));
+          }
+          if (has(4)) {
+            await probe(shape, 'batch', catalog);
+            log('  scenario 4: POST /v1/eta/batch (50), cluster');
+            s.runs.push(await driveEndpoint(cfg, shape, 'cluster', 'batch', p.batch, catalog, log));
+          }
+        },
+        log,
+      ),
     );
   }
   if (has(3)) {
     const redis = await startRedis(path.join(root, 'redis'));
     if (!redis) {
-      out.sessions.push({ shape: 'cluster+redis', status: 'failed', reason: 'redis-server not installed', pids: {}, peakRssMb: {}, runs: [] });
+      out.sessions.push({
+        shape: 'cluster+redis',
+        status: 'failed',
+        reason: 'redis-server not installed',
+        pids: {},
+        peakRssMb: {},
+        runs: [],
+      });
     } else {
       try {
         const start = async (d: string): Promise<Shape> => {
@@ -101,11 +147,18 @@ export async function runPlatform(
           return shape;
         };
         out.sessions.push(
-          await withShape('cluster+redis', template, root, start, async (shape, catalog, s) => {
-            await probe(shape, 'eta', catalog);
-            log('  scenario 3: POST /v1/eta, cluster with Redis');
-            s.runs.push(await driveEndpoint(cfg, shape, 'cluster+redis', 'eta', p.cluster, catalog, log));
-          }, log),
+          await withShape(
+            'cluster+redis',
+            template,
+            root,
+            start,
+            async (shape, catalog, s) => {
+              await probe(shape, 'eta', catalog);
+              log('  scenario 3: POST /v1/eta, cluster with Redis');
+              s.runs.push(await driveEndpoint(cfg, shape, 'cluster+redis', 'eta', p.cluster, catalog, log));
+            },
+            log,
+          ),
         );
       } finally {
         await redis.stop();
@@ -124,16 +177,25 @@ export async function runPlatform(
       return startCluster(d, p.city);
     };
     let newVersion = '';
-    const session = await withShape('cluster (mixed)', template, root, start, async (shape, catalog) => {
-      await probe(shape, 'eta', catalog);
-      log(`  scenario 5: /v1/eta ${p.mixed.etaRate}/s + /v1/events ${p.mixed.eventsPerSec} events/s, promote ${newVersion} mid-run`);
-      result = await runMixed(cfg, shape, catalog, newVersion, log);
-    }, log);
+    const session = await withShape(
+      'cluster (mixed)',
+      template,
+      root,
+      start,
+      async (shape, catalog) => {
+        await probe(shape, 'eta', catalog);
+        log(
+          `  scenario 5: /v1/eta ${p.mixed.etaRate}/s + /v1/events ${p.mixed.eventsPerSec} events/s, promote ${newVersion} mid-run`,
+        );
+        result = await runMixed(cfg, shape, catalog, newVersion, log);
+      },
+      log,
+    );
     out.mixed = { session, ...(result ? { result } : {}) };
   }
 
   out.verdicts = platformVerdicts(cfg, out);
-  if (p.profile.enabled) await profileMisses(cfg, template, root, out, log);
+  if (p.profile.enabled) await profileMisses(cfg, template, root, path.join(cache, 'profiles'), out, log);
   return out;
 }
 
@@ -142,6 +204,8 @@ async function profileMisses(
   cfg: PeakConfig,
   template: string,
   root: string,
+  /** Where the .cpuprofile files stay after the run (bench/tmp/peak/profiles), for a closer look. */
+  profilesDir: string,
   out: PlatformResults,
   log: (line: string) => void,
 ): Promise<void> {
@@ -152,23 +216,39 @@ async function profileMisses(
   if (missed(['2', '4'])) shapes.push({ name: 'embedded', start: (d, env) => startEmbedded(d, p.city, env) });
   if (missed(['3', '5'])) shapes.push({ name: 'cluster', start: (d, env) => startCluster(d, p.city, env) });
   for (const sh of shapes) {
-    const profDir = path.join(root, 'profiles', sh.name);
+    const profDir = path.join(profilesDir, sh.name);
     rmSync(profDir, { recursive: true, force: true });
     mkdirSync(profDir, { recursive: true });
     let run: RunSummary | undefined;
     let pids: Record<string, number> = {};
-    log(`  profiling ${sh.name}: /v1/eta at ${p.profile.rate}/s for ${p.profile.durationSec} s under node --cpu-prof`);
+    log(
+      `  profiling ${sh.name}: /v1/eta at ${p.profile.rate}/s for ${p.profile.durationSec} s under node --cpu-prof`,
+    );
     const env = { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}` };
-    const session = await withShape(`${sh.name} (profiled)`, template, root, (d) => sh.start(d, env), async (shape, catalog) => {
-      pids = { ...shape.pids };
-      const opts = {
-        ...loadOptions(cfg, shape, '/v1/eta', mixSource({ kind: 'single', catalogFile: catalog }), p.profile.rate, `${sh.name} profiled`),
-        durationSec: p.profile.durationSec,
-      };
-      const r = await measured(cfg, shape)(opts);
-      log(`  ${sh.name} profiled: ${brief(r)}`);
-      run = summarize(r);
-    }, log);
+    const session = await withShape(
+      `${sh.name} (profiled)`,
+      template,
+      root,
+      (d) => sh.start(d, env),
+      async (shape, catalog) => {
+        pids = { ...shape.pids };
+        const opts = {
+          ...loadOptions(
+            cfg,
+            shape,
+            '/v1/eta',
+            mixSource({ kind: 'single', catalogFile: catalog }),
+            p.profile.rate,
+            `${sh.name} profiled`,
+          ),
+          durationSec: p.profile.durationSec,
+        };
+        const r = await measured(cfg, shape)(opts);
+        log(`  ${sh.name} profiled: ${brief(r)}`);
+        run = summarize(r);
+      },
+      log,
+    );
     if (session.status !== 'ok' || !run) continue;
     const profiles: Record<string, ProfileSummary> = {};
     for (const [name, pid] of Object.entries(pids)) {

@@ -1,12 +1,9 @@
 /**
- * Scenarios 2-5 need the platform (gateway, predictor, geo, store, events). Each is declared here with what it
- * will start and drive; `run` stays undefined until the platform lands, and the harness reports the scenario as
- * "pending: platform not ready" instead of a number. To wire one: give it a `run` that starts its shape with
- * `startService` (bench/lib/proc.ts), drives it with `runMeasured` and the mix below, and returns its figures.
+ * Scenarios 2-5 (issue 6): what each starts, drives and reports. They run in `platform-run.ts` (shapes in
+ * `../shapes.ts`, load steps in `platform-common.ts`, scenario 5 in `mixed.ts`), judged in `../platform-targets.ts`.
  */
 import { fileURLToPath } from 'node:url';
 import type { SourceSpec } from '../../loadgen/index.js';
-import type { PeakConfig } from '../config.js';
 
 const MIX = fileURLToPath(new URL('../mix.ts', import.meta.url));
 
@@ -24,12 +21,9 @@ export interface PlatformScenario {
   starts: string;
   /** What it drives, with which source. */
   drives: { path: string; source: SourceSpec; note: string }[];
-  /** What it reports once wired. */
+  /** What it reports. */
   reports: string;
-  run?: (cfg: PeakConfig, log: (line: string) => void) => Promise<Record<string, unknown>>;
 }
-
-export const PLATFORM_NOT_READY = 'pending: platform not ready';
 
 export const PLATFORM_SCENARIOS: PlatformScenario[] = [
   {
@@ -41,10 +35,10 @@ export const PLATFORM_SCENARIOS: PlatformScenario[] = [
       {
         path: '/v1/eta',
         source: mixSource({ kind: 'single' }),
-        note: 'Zipf(1.1) store popularity over 10,000 stores, destinations around each store, lunch/dinner peaks',
+        note: 'Zipf(1.1) popularity over the 10,000 catalog stores, destinations in delivery range, times in opening hours',
       },
     ],
-    reports: 'max req/s at p99 target, p99 at fixed rates, cache hit rate, CPU ms/req and peak RSS',
+    reports: 'p50/p95/p99 at fixed rates, max req/s at p99 <= 5 ms, CPU ms/req and peak RSS of the process',
   },
   {
     id: 'cluster',
@@ -58,12 +52,12 @@ export const PLATFORM_SCENARIOS: PlatformScenario[] = [
     id: 'eta-batch',
     number: 4,
     title: 'POST /v1/eta/batch of 50 stores (list page)',
-    starts: 'embedded `etaserve start`',
+    starts: 'embedded `etaserve start`, then the cluster (no Redis)',
     drives: [
       {
         path: '/v1/eta/batch',
         source: mixSource({ kind: 'batch', batchSize: 50 }),
-        note: '50 distinct popular stores of one market around one destination',
+        note: '50 distinct stores drawn by popularity that deliver to one destination',
       },
     ],
     reports: 'max batches/s and ETAs/s at p99 target, p99 at fixed rates',
@@ -71,16 +65,18 @@ export const PLATFORM_SCENARIOS: PlatformScenario[] = [
   {
     id: 'mixed',
     number: 5,
-    title: 'Mixed: ETAs + batches + events, with a model promotion mid-run',
+    title: 'Mixed: scenario 3 plus events, with a model promotion mid-run',
     starts:
-      'cluster shape with events ingest and the pipeline; a promotion (alias move) at the middle of the run',
+      'the cluster (no Redis) with a challenger v2 trained on its data dir; promote v2 (admin API) mid-run',
     drives: [
+      { path: '/v1/eta', source: mixSource({ kind: 'single' }), note: "scenario 3's rate" },
       {
-        path: '/v1/eta, /v1/eta/batch, /v1/events',
-        source: mixSource({ kind: 'mixed' }),
-        note: '80% /v1/eta, 15% batches of 50, 5% event batches of 20',
+        path: '/v1/events',
+        source: mixSource({ kind: 'events', eventsPerRequest: 20 }),
+        note: 'order.created, 20 per request, fresh event_ids (second generator)',
       },
     ],
-    reports: 'p99 and max per second around the promotion (timeline), errors (must be 0), events accepted/s',
+    reports:
+      'p99 per second before/during/after the swap, errors, events acknowledged vs accepted by the ingest',
   },
 ];

@@ -3,6 +3,7 @@ import { barChart, esc, scatter } from './svg.js';
 
 const CANDIDATE = '#3b6ea5';
 const CHAMPION = '#e08e0b';
+const ZONES_SHOWN = 30;
 const min = (s: number | null | undefined): string =>
   s === null || s === undefined ? '–' : `${(s / 60).toFixed(2)} min`;
 const pct = (v: number | undefined): string => (v === undefined ? '–' : `${(v * 100).toFixed(1)}%`);
@@ -85,7 +86,11 @@ ${r.window.train} train, ${r.window.valid} validation, ${r.window.test} hold-out
 <section id="predicted-vs-actual"><h2>Predicted vs actual</h2>${scatter(r.predictedVsActual.actualMin, r.predictedVsActual.predictedMin, 'actual (min)', 'predicted p50 (min)')}</section>
 <section id="coverage"><h2>Coverage of the p10–p90 range (nominal ${pct(r.coverage.nominal)})</h2>${barChart(['below p10', 'within', 'above p90'], coverage, '% of orders')}</section>
 ${groupChart('MAE by local hour', r.maeByHour, (k) => String(k))}
-${groupChart('MAE by zone (H3 cell of the store)', r.maeByZone, (k) => String(k).slice(0, 9))}
+${groupChart(
+  `MAE by zone (H3 res 7 cell of the store${r.maeByZone.length > ZONES_SHOWN ? `; the ${ZONES_SHOWN} busiest of ${r.maeByZone.length}` : ''})`,
+  [...r.maeByZone].sort((a, b) => b.n - a.n).slice(0, ZONES_SHOWN),
+  (k) => String(k),
+)}
 ${groupChart('MAE by store decile (1 = busiest)', r.maeByStoreDecile, (k) => String(k))}
 <section id="importance"><h2>Feature importance (share of gain)</h2>${barChart(
     r.featureImportance.map((f) => f.feature),

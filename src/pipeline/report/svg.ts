@@ -1,8 +1,8 @@
 /** Inline SVG charts for the run report: no scripts, no CDN, readable offline. */
 
 const W = 560;
-const H = 220;
-const PAD = { l: 52, r: 12, t: 12, b: 36 };
+const H = 240;
+const PAD = { l: 52, r: 12, t: 12, b: 64 };
 const esc = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 const fmt = (v: number): string =>
   Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 10 ? v.toFixed(1) : v.toFixed(2);
@@ -31,12 +31,18 @@ export function barChart(labels: string[], series: Series[], yLabel: string): st
       );
     }),
   );
-  const step = Math.max(1, Math.ceil(labels.length / 12));
+  // Long or many labels are slanted so neighbours do not overlap.
+  const slant = labels.length > 8 || labels.some((l) => l.length > 8);
+  const step = Math.max(1, Math.ceil(labels.length / 24));
   labels.forEach((l, i) => {
-    if (i % step === 0)
-      parts.push(
-        `<text x="${(PAD.l + i * gw + gw / 2).toFixed(1)}" y="${H - PAD.b + 14}" font-size="10" text-anchor="middle">${esc(l)}</text>`,
-      );
+    if (i % step !== 0) return;
+    const x = (PAD.l + i * gw + gw / 2).toFixed(1);
+    const y = H - PAD.b + 12;
+    parts.push(
+      slant
+        ? `<text x="${x}" y="${y}" font-size="9" text-anchor="end" transform="rotate(-35 ${x} ${y})">${esc(l)}</text>`
+        : `<text x="${x}" y="${y}" font-size="10" text-anchor="middle">${esc(l)}</text>`,
+    );
   });
   return frame(parts, max, yLabel, series);
 }

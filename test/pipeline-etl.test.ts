@@ -8,12 +8,14 @@ import {
   buildTrainingTable,
   buildTrainingTableSql,
   compactEventLog,
+  flattenEvent,
   forgetInLake,
   historyFromEvents,
   historyToEvents,
   lakeEventsRelation,
   openDuck,
   prepareEtl,
+  shadowFromLake,
   writeEventsToLake,
   type FlatEvent,
   type TrainingTable,
@@ -174,5 +176,33 @@ describe('the SQL ETL over the Parquet lake', () => {
     } finally {
       duck.close();
     }
+  });
+
+  it('joins shadow predictions to the orders they became and their deliveries', async () => {
+    const lake = path.join(dir, 'shadow');
+    const delivered = history.orders.filter((o) => o.delivered_at_ms !== null).slice(0, 40);
+    const shadow = delivered.map((o, i) => {
+      const actual = (o.delivered_at_ms! - o.created_at_ms) / 1000;
+      // Half the requests were a canary (answered by v2, shadowed by v1): the join must not care who served.
+      const [served, other] = i % 2 === 0 ? ['v1', 'v2'] : ['v2', 'v1'];
+      const p50 = (v: string): number => actual + (v === 'v1' ? 60 : 120);
+      return flattenEvent({
+        event_id: `shadow-${i}`,
+        type: 'app.shadow_prediction',
+        occurred_at: new Date(o.created_at_ms).toISOString(),
+        store_id: o.store_id,
+        destination: o.destination,
+        ordered_at: new Date(o.created_at_ms - 1000).toISOString(),
+        served: { version: served, p50: p50(served!) },
+        shadow: { version: other, p50: p50(other!) },
+      })!;
+    });
+    await writeEventsToLake(lake, [...historyToEvents(history, { pings: false }), ...shadow]);
+    const window = { fromMs: history.startMs, toMs: history.endMs };
+    const summary = await shadowFromLake(lake, 'v1', 'v2', window);
+    expect(summary?.samples).toBe(40);
+    expect(summary?.championMaeS).toBeCloseTo(60, 6);
+    expect(summary?.challengerMaeS).toBeCloseTo(120, 6);
+    expect(await shadowFromLake(lake, 'v1', undefined, window)).toBeUndefined();
   });
 });

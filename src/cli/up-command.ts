@@ -8,9 +8,10 @@ import { loadConfigOrExplain } from './start-command.js';
 
 const USAGE = `Usage: etaserve up [--predictors N] [--config FILE]
 
-Starts the local cluster: store, geo, N predictor replicas and the gateway, each its own process on its own port,
-with the gateway on the same port as \`etaserve start\`. This parent listens on no port. Like start, it trains a
-model first if none is registered. Ctrl-C or SIGTERM stops every child.
+Starts the local cluster: store, geo, N predictor replicas, the pipeline (continuous training) and the gateway,
+each its own process on its own port, with the gateway on the same port as \`etaserve start\`. This parent
+listens on no port. Like start, it trains a model first if none is registered. Ctrl-C or SIGTERM stops every
+child.
 
 Options:
   --predictors N  predictor replicas (default 2)
@@ -124,7 +125,14 @@ export async function runUpCommand(args: string[], out: Output): Promise<number>
         ETASERVE_TOPOLOGY_GEO_URL: geoUrl,
       }),
     );
-    await Promise.all(replicas.map((r) => waitReady(r, 120_000)));
+    // Continuous training: works from the shared data directory (event log, lake, registry), so it needs no port
+    // of the others; predictors pick up what it promotes through the registry aliases.
+    const pipeline = launch('pipeline', 'pipeline', url(config.pipeline.port), {
+      ETASERVE_PIPELINE_PORT: String(config.pipeline.port),
+      ETASERVE_TOPOLOGY_STORE_URL: storeUrl,
+      ETASERVE_TOPOLOGY_GEO_URL: geoUrl,
+    });
+    await Promise.all([...replicas, pipeline].map((r) => waitReady(r, 120_000)));
     const gateway = launch('gateway', 'gateway', url(config.gateway.port), {
       ETASERVE_GATEWAY_PORT: String(config.gateway.port),
       ETASERVE_TOPOLOGY_STORE_URL: storeUrl,

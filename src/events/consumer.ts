@@ -15,6 +15,9 @@ const RETRY_MS = [100, 250, 500, 1000, 2000, 5000];
 export class PollingSubscription implements Subscription {
   private stopped = false;
   private position: LogOffset | undefined;
+  /** Handled but not yet committed. */
+  private uncommitted: LogOffset | undefined;
+  private lastCommitMs = 0;
   private wake: (() => void) | undefined;
   private readonly done: Promise<void>;
   private readonly unlisten: (() => void) | undefined;
@@ -59,9 +62,10 @@ export class PollingSubscription implements Subscription {
         const { records, next } = await this.log.read(this.position, maxBatch);
         if (records.length > 0) {
           await this.handler(records);
-          await this.log.commit(this.group, next);
+          this.uncommitted = next;
         }
         this.position = next;
+        if (Date.now() - this.lastCommitMs >= (this.options.commitIntervalMs ?? 1000)) await this.commit();
         failures = 0;
         this.release();
         if (records.length < maxBatch) await this.sleep(pollMs);
@@ -70,6 +74,19 @@ export class PollingSubscription implements Subscription {
         await this.sleep(RETRY_MS[Math.min(failures++, RETRY_MS.length - 1)]!);
       }
     }
+    await this.commit().catch((e: unknown) => this.options.onError?.(e));
+  }
+
+  /**
+   * Offsets are committed at most once per commitIntervalMs (and at close), not per batch: a crash redelivers at
+   * most that much, which at-least-once consumers tolerate, and the log is not rewritten for every small batch.
+   */
+  private async commit(): Promise<void> {
+    this.lastCommitMs = Date.now();
+    const next = this.uncommitted;
+    if (next === undefined) return;
+    await this.log.commit(this.group, next);
+    if (this.uncommitted === next) this.uncommitted = undefined;
   }
 
   private release(): void {

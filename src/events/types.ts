@@ -95,8 +95,10 @@ export interface SubscribeOptions {
   /** Ignore the committed offset and start at `start`: in-memory projections rebuild from a window of the log. */
   ignoreCommitted?: boolean;
   maxBatch?: number;
-  /** How often an idle consumer looks for new records (ms); file logs also watch the directory. */
+  /** How often an idle consumer looks for new records (ms). */
   pollMs?: number;
+  /** Commit the offset at most this often (ms, default 1000) and at close; a crash redelivers up to that much. */
+  commitIntervalMs?: number;
   onError?: (error: unknown) => void;
 }
 

@@ -11,7 +11,9 @@ describe('ApiKeyStore', () => {
     const d = dir();
     const store = new ApiKeyStore(d);
     const { record, key } = store.create('checkout', ['predict']);
-    expect(readFileSync(path.join(d, 'api-keys.json'), 'utf8')).not.toContain(key.split('_')[2]);
+    const secret = /^es_[a-z0-9]{8}_(.+)$/.exec(key)![1]!;
+    expect(secret.length).toBeGreaterThanOrEqual(32);
+    expect(readFileSync(path.join(d, 'api-keys.json'), 'utf8')).not.toContain(secret);
     expect(store.authenticate(key)?.scopes).toEqual(['predict']);
     expect(store.authenticate(key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A'))).toBeUndefined();
     // Another process (a gateway) sees the key through the shared data directory.

@@ -49,6 +49,12 @@ export const geoConfigSchema = Type.Object(
       default: '',
       description: "Learned zone speeds (JSON); '' means <dataDir>/geo/zone-speeds.json",
     }),
+    speedsReloadMs: Type.Integer({
+      default: 5000,
+      minimum: 100,
+      maximum: 3_600_000,
+      description: 'How often geo checks the speeds file; a promoted model brings its own speeds',
+    }),
   },
   { default: {} },
 );

@@ -1,3 +1,4 @@
+import { stat } from 'node:fs/promises';
 import type { EventLog, Subscription } from '../events/index.js';
 import { Gauge, type ModuleContext, type Service } from '../platform/index.js';
 import type { GeoConfig } from './config.js';
@@ -62,11 +63,32 @@ export function createGeoModule(ctx: ModuleContext, config: GeoConfig, events?: 
     },
   });
 
+  // The champion is only right with the zone speeds it was trained on: follow the file when a promotion rewrites it.
+  let loadedMtimeMs = 0;
+  const watchSpeeds = async (): Promise<void> => {
+    const mtimeMs = await stat(file).then(
+      (s) => s.mtimeMs,
+      () => 0,
+    );
+    if (mtimeMs === 0 || mtimeMs === loadedMtimeMs) return;
+    loadedMtimeMs = mtimeMs;
+    await reloadSpeeds().catch((e: unknown) =>
+      log.error({ err: e, file }, 'new speeds file refused: keeping the old speeds'),
+    );
+  };
+  let watcher: NodeJS.Timeout | undefined;
+
   let projection: Subscription | undefined;
   const service: Service = {
     name: 'geo',
     start: async () => {
+      loadedMtimeMs = await stat(file).then(
+        (s) => s.mtimeMs,
+        () => 0,
+      );
       await reloadSpeeds();
+      watcher = setInterval(() => void watchSpeeds(), config.speedsReloadMs);
+      watcher.unref();
       if (events) {
         const replayMinutes = Math.ceil(config.riderTtlSeconds / 60) + 1;
         projection = startRiderProjection(events.log, geo.supply, {
@@ -77,6 +99,7 @@ export function createGeoModule(ctx: ModuleContext, config: GeoConfig, events?: 
       }
     },
     stop: async () => {
+      clearInterval(watcher);
       await projection?.close();
     },
   };

@@ -22,6 +22,11 @@ export const EVENT_COLUMNS = {
   lat: 'DOUBLE',
   lng: 'DOUBLE',
   available: 'BOOLEAN',
+  ordered_ms: 'BIGINT',
+  served_version: 'VARCHAR',
+  served_p50: 'DOUBLE',
+  shadow_version: 'VARCHAR',
+  shadow_p50: 'DOUBLE',
 } as const;
 
 export interface Duck {

@@ -20,6 +20,12 @@ export interface FlatEvent {
   lat: number | null;
   lng: number | null;
   available: boolean | null;
+  /** `app.shadow_prediction`: when the order was quoted, and both models' p50 (for the shadow join). */
+  ordered_ms: number | null;
+  served_version: string | null;
+  served_p50: number | null;
+  shadow_version: string | null;
+  shadow_p50: number | null;
 }
 
 /** What the lake keeps of an event as sent to `POST /v1/events` (flat, `occurred_at` ISO 8601). */
@@ -43,17 +49,27 @@ const EMPTY: Omit<FlatEvent, 'event_id' | 'type' | 'occurred_ms'> = {
   lat: null,
   lng: null,
   available: null,
+  ordered_ms: null,
+  served_version: null,
+  served_p50: null,
+  shadow_version: null,
+  shadow_p50: null,
 };
 
 const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFinite(v) ? v : null);
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
+export const SHADOW_EVENT = 'app.shadow_prediction';
+
 /** An event of the log as a lake row; undefined for event types the lake does not keep (app behaviour). */
 export function flattenEvent(e: LogEvent): FlatEvent | undefined {
-  if (!e.type.startsWith('order.') && e.type !== 'rider.location') return undefined;
+  if (!e.type.startsWith('order.') && e.type !== 'rider.location' && e.type !== SHADOW_EVENT)
+    return undefined;
   const occurred = Date.parse(e.occurred_at);
   if (!Number.isFinite(occurred)) return undefined;
   const dest = (e.destination ?? {}) as { lat?: unknown; lng?: unknown };
+  const served = (e.served ?? {}) as { version?: unknown; p50?: unknown };
+  const shadow = (e.shadow ?? {}) as { version?: unknown; p50?: unknown };
   return {
     event_id: e.event_id,
     type: e.type,
@@ -70,6 +86,11 @@ export function flattenEvent(e: LogEvent): FlatEvent | undefined {
     lat: num(e.lat),
     lng: num(e.lng),
     available: typeof e.available === 'boolean' ? e.available : null,
+    ordered_ms: typeof e.ordered_at === 'string' ? num(Date.parse(e.ordered_at)) : null,
+    served_version: str(served.version),
+    served_p50: num(served.p50),
+    shadow_version: str(shadow.version),
+    shadow_p50: num(shadow.p50),
   };
 }
 

@@ -15,7 +15,13 @@ export { openDuck, type Duck } from './duckdb.js';
 export { ensureChampion, type EnsureChampionOptions, type EnsureChampionResult } from './ensure-champion.js';
 export { ewmaBlock, trainingRowsSql } from './etl-sql.js';
 export { baselineMae, evaluateModel } from './evaluate.js';
-export { flattenEvent, historyToEvents, type FlatEvent, type LogEvent } from './history-events.js';
+export {
+  flattenEvent,
+  historyToEvents,
+  SHADOW_EVENT,
+  type FlatEvent,
+  type LogEvent,
+} from './history-events.js';
 export {
   compactEventLog,
   forgetInLake,
@@ -66,3 +72,4 @@ export {
 export { CronExpression } from './cron.js';
 export { createPipelineModule, type PipelineModule, type PipelineModuleDeps } from './module.js';
 export { scheduledRun, type ScheduledJobSpec, type ScheduledRunSummary } from './scheduled-run.js';
+export { shadowFromLake } from './shadow.js';

@@ -7,6 +7,7 @@ import type { PipelineConfig } from './config.js';
 import { compactEventLog, lakeDirOf } from './lake.js';
 import type { ShadowSummary } from './policy.js';
 import { runTraining, type TrainingData } from './run.js';
+import { shadowFromLake } from './shadow.js';
 import { countLakeOrders, parquetData, simulatedData } from './sources.js';
 import type { OrderHistory } from './training-table.js';
 
@@ -78,13 +79,25 @@ export async function scheduledRun(
   }
   const registry = openModelRegistry(spec.registry);
   try {
+    // The shadow join in the lake compares the current challenger with the champion on the same live orders.
+    const shadow =
+      (await shadowFromLake(
+        lake,
+        await registry.resolve('champion'),
+        await registry.resolve('challenger'),
+        window,
+      )) ?? spec.shadow;
+    if (shadow)
+      log(
+        `shadow: ${shadow.samples} orders, champion MAE ${shadow.championMaeS.toFixed(1)} s, challenger ${shadow.challengerMaeS.toFixed(1)} s`,
+      );
     const result = await runTraining(data, {
       registry,
       dataDir: spec.dataDir,
       pipeline: spec.pipeline,
       geo: spec.geo,
       log,
-      ...(spec.shadow ? { shadow: spec.shadow } : {}),
+      ...(shadow ? { shadow } : {}),
     });
     return {
       runId: result.runId,

@@ -34,7 +34,7 @@ interface Workload {
 function workloads(objects: K8sObject[]): Workload[] {
   const out: Workload[] = [];
   for (const o of objects) {
-    const spec = o.spec as Record<string, any> | undefined;  
+    const spec = o.spec as Record<string, any> | undefined;
     if (!spec) continue;
     const template = o.kind === 'CronJob' ? spec.jobTemplate?.spec?.template : spec.template;
     if (['Deployment', 'StatefulSet', 'Job', 'CronJob', 'DaemonSet'].includes(o.kind) && template) {

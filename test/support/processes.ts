@@ -116,7 +116,7 @@ export async function startAll(extraEnv: Record<string, string> = {}): Promise<P
 /** `etaserve up`: store, geo, N predictors and the gateway as separate processes. */
 export async function startCluster(predictors = 2, extraEnv: Record<string, string> = {}): Promise<Platform> {
   const { dir, cleanup } = freshDataDir();
-  const [gateway, store, geo] = [await freePort(), await freePort(), await freePort()];
+  const [gateway, store, geo, pipeline] = [await freePort(), await freePort(), await freePort(), await freePort()];
   // Predictor replicas take consecutive ports from the base.
   let base = 0;
   for (let attempt = 0; attempt < 20 && base === 0; attempt++) {
@@ -130,6 +130,7 @@ export async function startCluster(predictors = 2, extraEnv: Record<string, stri
     ETASERVE_GATEWAY_PORT: String(gateway),
     ETASERVE_STORE_PORT: String(store),
     ETASERVE_GEO_PORT: String(geo),
+    ETASERVE_PIPELINE_PORT: String(pipeline),
     ETASERVE_PREDICTOR_PORT: String(base),
     ETASERVE_DEMO_API_KEY: DEMO_KEY,
     ETASERVE_SIMULATOR_LIVE_REQUESTS_PER_SECOND: '0',

@@ -116,7 +116,12 @@ export async function startAll(extraEnv: Record<string, string> = {}): Promise<P
 /** `etaserve up`: store, geo, N predictors and the gateway as separate processes. */
 export async function startCluster(predictors = 2, extraEnv: Record<string, string> = {}): Promise<Platform> {
   const { dir, cleanup } = freshDataDir();
-  const [gateway, store, geo, pipeline] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [gateway, store, geo, pipeline] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
   // Predictor replicas take consecutive ports from the base.
   let base = 0;
   for (let attempt = 0; attempt < 20 && base === 0; attempt++) {

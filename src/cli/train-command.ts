@@ -19,6 +19,7 @@ import {
 } from '../pipeline/index.js';
 import { openModelRegistry, type ModelRegistry } from '../registry/index.js';
 import { simulatorConfigSchema, type SimulatorConfig } from '../simulator/index.js';
+import { listAllStores } from '../store/index.js';
 import { intFlag, type CommandOutput } from './simulate-command.js';
 
 export interface TrainCommandDeps extends CommandOutput {
@@ -192,14 +193,7 @@ export async function trainDepsFromConfig(
     loadStores: async () => {
       const catalog = await openCatalogFromConfig(config);
       try {
-        const stores = [];
-        let cursor: string | null = null;
-        do {
-          const page = await catalog.list({ limit: 500, cursor });
-          stores.push(...page.stores);
-          cursor = page.nextCursor;
-        } while (cursor);
-        return stores;
+        return await listAllStores(catalog);
       } finally {
         await catalog.close();
       }

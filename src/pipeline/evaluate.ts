@@ -11,19 +11,36 @@ export function evaluateModel(
   from: number,
   to: number,
 ): Record<string, number> {
+  return metricsOf(model.outputNames, predictRange(model, table, from, to), table, from, to);
+}
+
+/** The model's outputs for rows [from, to) of the table, row-major (rows × outputs). */
+export function predictRange(model: Model, table: TrainingTable, from: number, to: number): Float64Array {
   const n = to - from;
   const nF = table.columns.length;
-  const nOut = model.outputNames.length;
   const rows = new Float64Array(n * nF);
   for (let f = 0; f < nF; f++) {
     const col = table.columns[f]!;
     for (let i = 0; i < n; i++) rows[i * nF + f] = col[from + i]!;
   }
-  const out = new Float64Array(n * nOut);
+  const out = new Float64Array(n * model.outputNames.length);
   model.predictBatch(rows, n, out);
-  const p50 = model.outputNames.indexOf('p50');
-  const p10 = model.outputNames.indexOf('p10');
-  const p90 = model.outputNames.indexOf('p90');
+  return out;
+}
+
+/** Metrics of outputs already predicted for rows [from, to), so callers that keep them predict once. */
+export function metricsOf(
+  outputNames: readonly string[],
+  out: Float64Array,
+  table: TrainingTable,
+  from: number,
+  to: number,
+): Record<string, number> {
+  const n = to - from;
+  const nOut = outputNames.length;
+  const p50 = outputNames.indexOf('p50');
+  const p10 = outputNames.indexOf('p10');
+  const p90 = outputNames.indexOf('p90');
   const mid = p50 >= 0 ? p50 : 0;
   let abs = 0;
   let sq = 0;

@@ -1,6 +1,6 @@
 import { latLngToCell } from 'h3-js';
 import type { Model } from '../model/index.js';
-import { evaluateModel } from './evaluate.js';
+import { metricsOf, predictRange } from './evaluate.js';
 import type { OrderHistory, TrainingTable } from './training-table.js';
 
 /** One model's answers on the hold-out rows, and the metrics that follow from them. */
@@ -76,22 +76,15 @@ export function scoreHoldout(
   to: number,
 ): HoldoutScores {
   const n = to - from;
-  const nF = table.columns.length;
   const nOut = model.outputNames.length;
-  const rows = new Float64Array(n * nF);
-  for (let f = 0; f < nF; f++) {
-    const col = table.columns[f]!;
-    for (let i = 0; i < n; i++) rows[i * nF + f] = col[from + i]!;
-  }
-  const out = new Float64Array(n * nOut);
-  model.predictBatch(rows, n, out);
+  const out = predictRange(model, table, from, to);
   const at = (name: string): number => model.outputNames.indexOf(name);
   const pick = (k: number): Float64Array =>
     Float64Array.from({ length: n }, (_, i) => (k < 0 ? Number.NaN : out[i * nOut + k]!));
   const mid = at('p50') >= 0 ? at('p50') : 0;
   return {
     version,
-    metrics: evaluateModel(model, table, from, to),
+    metrics: metricsOf(model.outputNames, out, table, from, to),
     p10: pick(at('p10')),
     p50: pick(mid),
     p90: pick(at('p90')),

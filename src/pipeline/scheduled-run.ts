@@ -2,7 +2,7 @@ import { openEventLog, type EventsConfig } from '../events/index.js';
 import type { GeoConfig } from '../geo/index.js';
 import { openModelRegistry, type RegistryDatabase } from '../registry/index.js';
 import type { SimulatorConfig } from '../simulator/index.js';
-import { openStoreCatalog, type StoreConfig } from '../store/index.js';
+import { listAllStores, openStoreCatalog, type StoreConfig } from '../store/index.js';
 import type { PipelineConfig } from './config.js';
 import { compactEventLog, lakeDirOf } from './lake.js';
 import type { ShadowSummary } from './policy.js';
@@ -117,14 +117,7 @@ export async function scheduledRun(
 async function catalogStores(spec: ScheduledJobSpec): Promise<OrderHistory['stores']> {
   const catalog = await openStoreCatalog(spec.store, { dataDir: spec.dataDir });
   try {
-    const stores = [];
-    let cursor: string | null = null;
-    do {
-      const page = await catalog.list({ limit: 500, cursor });
-      stores.push(...page.stores);
-      cursor = page.nextCursor;
-    } while (cursor);
-    return stores;
+    return await listAllStores(catalog);
   } finally {
     await catalog.close();
   }

@@ -104,3 +104,15 @@ export function applyPatch(current: Store, patch: StorePatch): NewStore {
     prepProfile: patch.prepProfile ?? current.prepProfile,
   };
 }
+
+/** Every store of the catalog, page by page (for training, which joins orders to their stores). */
+export async function listAllStores(catalog: StoreCatalog, pageSize = 500): Promise<Store[]> {
+  const stores: Store[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: StorePage = await catalog.list({ limit: pageSize, cursor });
+    stores.push(...page.stores);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return stores;
+}

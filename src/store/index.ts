@@ -1,6 +1,7 @@
 export {
   decodeCursor,
   encodeCursor,
+  listAllStores,
   type ListOptions,
   type PutResult,
   type StoreCatalog,

@@ -6,7 +6,7 @@
  * (quick mode: peak-quick-<date>). Scenarios: ceiling (the generator's own), 1 model-serving, 2 eta-embedded,
  * 3 cluster, 4 eta-batch, 5 mixed (2-5: bench/peak/scenarios/platform-run.ts).
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { measureCeiling } from '../loadgen/ceiling.js';
 import path from 'node:path';
@@ -25,7 +25,8 @@ import type { PeakReport } from './report.js';
 import { runModelServing } from './scenarios/model-serving.js';
 import type { EtaserveMode } from './scenarios/model-serving.js';
 import { PLATFORM_SCENARIOS } from './scenarios/platform.js';
-import { runPlatform } from './scenarios/platform-run.js';
+import { BENCH_TMP, profileMisses, runPlatform } from './scenarios/platform-run.js';
+import { prepareTemplate } from './shapes.js';
 import { scenario1Verdicts } from './targets.js';
 
 const ALIASES: Record<string, string> = { '0': 'ceiling', '1': 'model-serving', s1: 'model-serving' };
@@ -47,14 +48,37 @@ async function main(): Promise<number> {
       warmup: { type: 'string' },
       'no-search': { type: 'boolean' },
       'results-dir': { type: 'string' },
+      'profile-into': { type: 'string' },
       note: { type: 'string', multiple: true },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
     console.log(
-      'npm run bench:peak [-- --quick] [--only ceiling,1,2,3,4,5] [--etaserve | --etaserve-url URL] [--model-name N] [--model-file F] [--no-write] [--name NAME] [--duration S] [--warmup S] [--no-search] [--results-dir DIR] [--note TEXT] [--render results.json]',
+      'npm run bench:peak [-- --quick] [--only ceiling,1,2,3,4,5] [--etaserve | --etaserve-url URL] [--model-name N] [--model-file F] [--no-write] [--name NAME] [--duration S] [--warmup S] [--no-search] [--results-dir DIR] [--profile-into results.json] [--note TEXT] [--render results.json]',
     );
+    return 0;
+  }
+  if (values['profile-into']) {
+    // Add the --cpu-prof run to an earlier report (its verdicts say which shapes missed) and re-render it.
+    const file = values['profile-into'];
+    const report = JSON.parse(readFileSync(file, 'utf8')) as PeakReport;
+    const cfg = peakConfig(false);
+    if (!report.platform) throw new Error(`${file} has no platform scenarios`);
+    const template = await prepareTemplate(BENCH_TMP, cfg.platform.city);
+    const scratch = path.join(BENCH_TMP, 'runs', String(process.pid));
+    report.platform.profiles = [];
+    await profileMisses(
+      cfg,
+      template,
+      scratch,
+      path.join(BENCH_TMP, 'profiles'),
+      report.platform,
+      console.log,
+    );
+    rmSync(scratch, { recursive: true, force: true });
+    writeFileSync(file, scrubPaths(compactJson(report)) + '\n');
+    writeFileSync(file.replace(/\.json$/, '.md'), scrubPaths(peakMarkdown(report)) + '\n');
     return 0;
   }
   if (values.render) {

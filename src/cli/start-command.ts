@@ -8,7 +8,9 @@ import {
   TARGETS,
   type AppConfig,
 } from '../app/index.js';
+import { isoInTimezone } from '../gateway/index.js';
 import { ConfigError, exitOnSignals } from '../platform/index.js';
+import { DEFAULT_TIMEZONE } from '../simulator/index.js';
 import { parseCommand } from './help.js';
 import type { Output } from './output.js';
 
@@ -22,6 +24,12 @@ Options:
   --target T     module(s) to run, comma-separated (default: all)
   --config FILE  YAML or JSON config file; ETASERVE_* environment variables override it
   -h, --help     this help`;
+
+/** 19:30 today in the simulated city, when its stores are open, whatever the time the demo starts. */
+function tonight(): string {
+  const now = isoInTimezone(Date.now(), DEFAULT_TIMEZONE);
+  return `${now.slice(0, 10)}T19:30:00${now.slice(19)}`;
+}
 
 export function loadConfigOrExplain(file: string | undefined, out: Output): AppConfig | undefined {
   try {
@@ -85,7 +93,7 @@ export async function runStartCommand(args: string[], out: Output): Promise<numb
     out.log(`  API docs: ${url}/docs`);
     out.log(`  demo API key (every scope): ${proc.gateway.demoApiKey}`);
     out.log(
-      `  try: curl -s ${url}/v1/eta -H 'authorization: Bearer ${proc.gateway.demoApiKey}' -H 'content-type: application/json' -d '{"store_id":"s-0001","destination":{"lat":48.86,"lng":2.347}}'`,
+      `  try: curl -s ${url}/v1/eta -H 'authorization: Bearer ${proc.gateway.demoApiKey}' -H 'content-type: application/json' -d '{"store_id":"s-0001","destination":{"lat":48.86,"lng":2.347},"ordered_at":"${tonight()}"}'`,
     );
   }
   if (targets.includes('all') && config.simulator.enabled && config.simulator.liveRequestsPerSecond > 0) {

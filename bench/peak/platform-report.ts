@@ -126,7 +126,7 @@ export function platformMarkdown(r: PlatformResults | undefined): string[] {
       `Promote ${mixed.newVersion}: call answered at ${mixed.promotedAtSec ?? '-'} s (${mixed.promoteMs ?? '-'} ms), every predictor on it at ${mixed.swappedAtSec ?? '-'} s. ` +
         `Events: ${n(mixed.events.achievedRate)} req/s x ${n(Math.round(mixed.events.itemsPerSec / Math.max(1, mixed.events.achievedRate)))} = ${n(mixed.events.itemsPerSec)} events/s, p99 ${mixed.events.latency.p99} ms.`,
       '',
-      '| s | sent | ok | non-2xx | p50 | p99 | max |',
+      '| s | sent | ok | failed (non-2xx, errors, timeouts) | p50 | p99 | max |',
       '|---|---|---|---|---|---|---|',
       ...t.map((p) => {
         const mark =

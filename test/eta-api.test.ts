@@ -13,7 +13,15 @@ const shapes: Record<string, Platform | undefined> = { all: undefined, up: undef
 
 beforeAll(async () => {
   await ensureTemplate();
-  [shapes.all, shapes.up] = await Promise.all([startAll(), startCluster(2)]);
+  // This suite tests what the API answers, not the feature deadline: on a loaded 2-core CI box a 50 ms deadline
+  // can pass under two clusters' start-up, and the answer would (rightly) be degraded.
+  const env = {
+    ETASERVE_PREDICTOR_FEATURE_DEADLINE_MS: '2000',
+    ETASERVE_TOPOLOGY_REMOTE_TIMEOUT_MS: '2000',
+    ETASERVE_GATEWAY_PREDICTOR_TIMEOUT_MS: '5000',
+    ETASERVE_GATEWAY_REQUEST_DEADLINE_MS: '5000',
+  };
+  [shapes.all, shapes.up] = await Promise.all([startAll(env), startCluster(2, env)]);
 }, 240_000);
 
 afterAll(async () => {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { CacheModule } from '../cache/index.js';
 import type { GeoFeatures } from '../geo/index.js';
-import type { ModuleContext, Service } from '../platform/index.js';
+import type { Logger, ModuleContext, Service } from '../platform/index.js';
 import type { ModelRegistry } from '../registry/index.js';
 import type { StoreCatalog, StoreFeatures } from '../store/index.js';
 import type { PredictorConfig } from './config.js';
@@ -105,6 +105,7 @@ export function createPredictorModule(
     name: 'predictor',
     start: async () => {
       await runtime.start();
+      await warmFeatureConnections(deps.stores, deps.geo, logger);
       drift.start();
     },
     stop: async () => {
@@ -125,4 +126,22 @@ export function createPredictorModule(
     explain: (request) => explainEta(predictor, request),
     features,
   };
+}
+
+/**
+ * Opens the connections to store and geo (and compiles their paths) before the predictor reports ready, so the
+ * first real request does not spend its feature deadline on TCP handshakes and answer degraded.
+ */
+async function warmFeatureConnections(
+  stores: StoreFeatures,
+  geo: GeoFeatures,
+  logger: Logger,
+): Promise<void> {
+  const here = { lat: 0, lng: 0 };
+  const results = await Promise.allSettled([
+    stores.getStoreFeatures(['warm-up'], Date.now()),
+    geo.trips(here, [{ id: 'warm-up', location: here, radiusKm: 1 }], Date.now()),
+  ]);
+  for (const r of results)
+    if (r.status === 'rejected') logger.warn({ err: r.reason }, 'feature warm-up failed: serving anyway');
 }

@@ -96,6 +96,12 @@ describe('AccuracyJoin', () => {
     expect(s.by_zone).toHaveLength(1);
     expect(s.pending_orders).toBe(1);
     expect(s.unmatched_deliveries).toBe(1);
+    // What the console plots as predicted against actual, in the order the deliveries arrived.
+    expect(s.pairs).toEqual([
+      { predicted_s: 1800, actual_s: 1700, model_version: 'v1' },
+      { predicted_s: 1800, actual_s: 2200, model_version: 'v1' },
+      { predicted_s: 1200, actual_s: 1300, model_version: 'v2' },
+    ]);
   });
 
   it('ignores cancelled orders and counts a repeated delivery once', () => {

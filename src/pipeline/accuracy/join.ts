@@ -88,9 +88,12 @@ export interface AccuracySummary {
   by_zone: Array<{ zone: string } & AccuracyStats>;
   pending_orders: number;
   unmatched_deliveries: number;
+  /** The window's latest deliveries, quoted against actual: the console's predicted-versus-actual chart. */
+  pairs: Array<{ predicted_s: number; actual_s: number; model_version: string }>;
 }
 
 const MAX_HOURS = 48;
+const MAX_PAIRS = 500;
 const MAX_ZONES = 50;
 
 export class AccuracyJoin {
@@ -213,6 +216,11 @@ export class AccuracyJoin {
         .map(([zone, a]) => ({ zone, ...a.stats() })),
       pending_orders: this.pending.size,
       unmatched_deliveries: this.unmatched,
+      pairs: this.recent.slice(-MAX_PAIRS).map((o) => ({
+        predicted_s: o.actualSeconds + o.errorSeconds,
+        actual_s: o.actualSeconds,
+        model_version: o.modelVersion,
+      })),
     };
   }
 }

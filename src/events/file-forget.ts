@@ -1,6 +1,6 @@
 import { promises as fs } from 'node:fs';
 import { encodeRecord, parseEvent } from './record-codec.js';
-import { collectOrders, redact, sameLengthJson, scopeOf } from './redact.js';
+import { collectOrders, forgetResult, redact, sameLengthJson, scopeOf } from './redact.js';
 import { scanSegment, type SegmentInfo } from './segments.js';
 import type { ForgetRequest, ForgetResult } from './types.js';
 
@@ -39,10 +39,5 @@ export async function forgetInSegments(
     }
     redacted += rewrites.length;
   }
-  return {
-    redacted,
-    orderIds: [...scope.orderIds],
-    riderIds: [...scope.riderIds],
-    customerIds: [...scope.customerIds],
-  };
+  return forgetResult(redacted, scope);
 }

@@ -1,6 +1,6 @@
 import { PollingSubscription, type PollingLog } from './consumer.js';
 import { DedupeIndex } from './dedupe.js';
-import { collectOrders, redact, scopeOf } from './redact.js';
+import { collectOrders, forgetResult, redact, scopeOf } from './redact.js';
 import type {
   AppendResult,
   EtaEvent,
@@ -111,12 +111,7 @@ export class MemoryEventLog implements PollingLog {
         redacted++;
       }
     }
-    const result = {
-      redacted,
-      orderIds: [...scope.orderIds],
-      riderIds: [...scope.riderIds],
-      customerIds: [...scope.customerIds],
-    };
+    const result = forgetResult(redacted, scope);
     for (const hook of this.hooks) await hook(request, result);
     return result;
   }

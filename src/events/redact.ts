@@ -1,4 +1,4 @@
-import type { EtaEvent, ForgetRequest } from './types.js';
+import type { EtaEvent, ForgetRequest, ForgetResult } from './types.js';
 
 /**
  * Personal data in events: who ordered (`customer_id`), where they live (`destination`), and where a rider was
@@ -67,4 +67,14 @@ export function sameLengthJson(original: Buffer, redacted: EtaEvent): Buffer {
   const out = Buffer.alloc(original.length, 0x20);
   json.copy(out);
   return out;
+}
+
+/** What every backend answers after forgetting: how many records it rewrote, and whom it covered. */
+export function forgetResult(redacted: number, scope: ForgetScope): ForgetResult {
+  return {
+    redacted,
+    orderIds: [...scope.orderIds],
+    riderIds: [...scope.riderIds],
+    customerIds: [...scope.customerIds],
+  };
 }

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { Redis } from 'ioredis';
-import { collectOrders, redact, scopeOf } from './redact.js';
+import { collectOrders, forgetResult, redact, scopeOf } from './redact.js';
 import { checkGroup } from './offsets-store.js';
 import { RedisSubscription, startIdOf } from './redis-subscription.js';
 import type {
@@ -187,12 +187,7 @@ export class RedisEventLog implements EventLog {
     await scan(async (r) => {
       if (redact(r.event, scope)) redacted += Number(await this.client.xdel(this.key, r.offset));
     });
-    const result = {
-      redacted,
-      orderIds: [...scope.orderIds],
-      riderIds: [...scope.riderIds],
-      customerIds: [...scope.customerIds],
-    };
+    const result = forgetResult(redacted, scope);
     for (const hook of this.hooks) await hook(request, result);
     return result;
   }

@@ -1,14 +1,6 @@
-import { Writable } from 'node:stream';
-import { Value } from 'typebox/value';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  cacheConfigSchema,
-  createCacheModule,
-  type CacheConfig,
-  type CacheModule,
-} from '../src/cache/index.js';
-import { createLogger, Registry, type ModuleContext } from '../src/platform/index.js';
 import { startRedisCluster } from './support/redis.js';
+import { cacheReplica, type CacheReplica } from './support/cache-replica.js';
 
 /** Two replicas on a real six-node Redis Cluster: cross-slot pages round-trip, and a master fails over. */
 
@@ -16,38 +8,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 const cluster = await startRedisCluster();
 
-interface Replica {
-  module: CacheModule;
-  registry: Registry;
-  logs: { level: string; msg: string }[];
-}
+type Replica = CacheReplica;
 
 async function replica(nodes: string[]): Promise<Replica> {
-  const logs: Replica['logs'] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(line));
-      done();
-    },
-  });
-  const registry = new Registry();
-  const ctx: ModuleContext = {
-    logger: createLogger({ level: 'info', destination }),
-    metrics: { registry, httpDuration: undefined as never },
-    // Only the logger and registry matter to the cache module.
-    platform: {
-      dataDir: '.',
-      drainTimeoutMs: 1000,
-      host: '127.0.0.1',
-    } as unknown as ModuleContext['platform'],
-  };
-  const config = Value.Default(cacheConfigSchema, {
-    redisClusterNodes: nodes,
-    l2TimeoutMs: 50,
-  }) as CacheConfig;
-  const module = createCacheModule(ctx, config);
-  await module.service.start!(new AbortController().signal);
-  return { module, registry, logs };
+  const r = cacheReplica({ redisClusterNodes: nodes, l2TimeoutMs: 50 });
+  await r.module.service.start!(new AbortController().signal);
+  return r;
 }
 
 const keys = Array.from({ length: 30 }, (_, i) => `store-${i}`);

@@ -1,15 +1,8 @@
-import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
-import { Value } from 'typebox/value';
 import { afterAll, describe, expect, it } from 'vitest';
-import {
-  cacheConfigSchema,
-  createCacheModule,
-  type CacheConfig,
-  type CacheModule,
-} from '../src/cache/index.js';
-import { createLogger, Registry, type ModuleContext } from '../src/platform/index.js';
+import type { Registry } from '../src/platform/index.js';
 import { startRedis } from './support/redis.js';
+import { cacheReplica, type CacheReplica } from './support/cache-replica.js';
 
 /** Two replicas of a service sharing one real Redis: L2 sharing, pub/sub invalidation, and an outage. */
 
@@ -17,34 +10,8 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 const redis = await startRedis();
 
-interface Replica {
-  module: CacheModule;
-  registry: Registry;
-  logs: { level: string; msg: string }[];
-}
-
-function replica(config: Partial<CacheConfig>): Replica {
-  const logs: Replica['logs'] = [];
-  const destination = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) logs.push(JSON.parse(line));
-      done();
-    },
-  });
-  const registry = new Registry();
-  const ctx: ModuleContext = {
-    logger: createLogger({ level: 'info', destination }),
-    metrics: { registry, httpDuration: undefined as never },
-    // Only the logger and registry matter to the cache module.
-    platform: {
-      dataDir: '.',
-      drainTimeoutMs: 1000,
-      host: '127.0.0.1',
-    } as unknown as ModuleContext['platform'],
-  };
-  const full = Value.Default(cacheConfigSchema, structuredClone(config)) as CacheConfig;
-  return { module: createCacheModule(ctx, full), registry, logs };
-}
+type Replica = CacheReplica;
+const replica = cacheReplica;
 
 async function gauge(registry: Registry, name: string): Promise<number> {
   return (await registry.getSingleMetric(name)!.get()).values[0]?.value ?? NaN;

@@ -1,40 +1,34 @@
 import type { ModelArtifact } from './artifact.js';
 
 /**
- * Trees as flat typed arrays for inference. Every node, leaves included, is 4 int32 words:
- *   [feature (sign bit set for a categorical split), float32 threshold bits or category-set offset, left, right]
- * A leaf points to itself on both sides, so a walk may take extra steps once it reaches a leaf. That
- * lets the fast kernel walk four trees in lockstep for a fixed number of steps, with the child chosen
- * arithmetically: four independent load chains overlap instead of waiting on each other, and there
- * are no branches to mispredict (categorical splits take a rarely-taken branch). Rows with a missing
- * value take the general one-tree-at-a-time walk.
+ * Trees as flat typed arrays for inference, every split reduced to one comparison: `row[i] > t` picks the
+ * second child. Each node, leaves included, is 4 int32 words: [row index, float32 t, first child, second child].
+ *
+ * The row the kernel reads is the input widened at load time (see `Predictor`): [x, −x, slots], x rounded to
+ * float32 as XGBoost compares it. A slot holds, for one categorical partition and one missing-value side, 1 when
+ * the row's category goes right and 0 when it goes left, so a categorical split is a numeric split at 0.5. Slots
+ * are grouped by feature and precomputed per category: widening copies one table row per categorical feature.
+ *
+ * Missing numeric values need no test either: NaN compares false, so a node whose missing values go left tests
+ * `x > nextDown(t)` (same as x ≥ t) with children [left, right], and one whose missing values go right tests
+ * `−x > −t` (same as x < t) with children [right, left].
+ *
+ * A leaf points to itself on both sides, so the kernel can walk four trees in lockstep for a fixed number of
+ * steps: four independent load chains overlap, and no data-dependent branch is mispredicted.
  */
-export const F_DEFAULT_LEFT = 1;
-export const F_CAT = 2;
-export const F_SET_LEFT = 4;
-export const LANES = 4;
-const CAT_NODE = 1 << 31;
-export const FEATURE = 0x7fffffff;
+export const LANES = 8;
 
 export interface Compiled {
   nFeatures: number;
   nOutputs: number;
   nodes: Int32Array;
+  /** The same buffer as `nodes`, read at word 1 of each node. */
   thresholds: Float32Array;
-  flags: Uint8Array;
   /** Leaf values by node index (0 for internal nodes). */
   values: Float64Array;
-  /** Category sets for the general walk: at catAt[node], the word count, then the bit words. */
-  cats: Uint32Array;
-  catAt: Int32Array;
-  /**
-   * For the fast walk: 8 words (256 bits) per categorical node at nodes[o + 1], bit c set when
-   * category c goes left, bit 255 for any other value. Words 0-7 stay zero for numeric nodes.
-   */
-  lut: Uint32Array;
-  /** Every category set fits below 255, so the fast walk can use `lut`. */
-  narrowCategories: boolean;
-  hasCategorical: boolean;
+  /** Values in the widened row: 2 · nFeatures + the slots. */
+  rowWidth: number;
+  categorical: CategoricalSlots;
   /** Root node of each tree, trees grouped by output. */
   roots: Int32Array;
   /** Trees of output k are roots[outStart[k], outStart[k + 1]). */
@@ -45,35 +39,128 @@ export interface Compiled {
   base: Float64Array;
 }
 
-function setWords(set: number[]): number {
-  return Math.ceil((Math.max(-1, ...set) + 1) / 32);
+/**
+ * Per categorical feature i (input feature `feature[i]`): its slots are row[slotAt[i], slotAt[i + 1]), filled
+ * from table row `tableRow(category)` of `table`, rows of that many values. Categories 0..categoryRows[i]-1 map
+ * through `rowOf` (from rowOfAt[i]); any other value uses `otherRow[i]`, a missing one `missingRow[i]`. Row
+ * numbers index the whole table, whose rows start at `rowStart`.
+ */
+export interface CategoricalSlots {
+  feature: Int32Array;
+  slotAt: Int32Array;
+  categoryRows: Int32Array;
+  rowOfAt: Int32Array;
+  rowOf: Int32Array;
+  otherRow: Int32Array;
+  missingRow: Int32Array;
+  rowStart: Int32Array;
+  table: Float64Array;
+}
+
+const f32 = new Float32Array(1);
+const i32 = new Int32Array(f32.buffer);
+
+/** The largest float32 below t (t itself for −∞): for float32 x, x ≥ t exactly when x > nextDown(t). */
+function nextDownF32(t: number): number {
+  f32[0] = t;
+  if (t === -Infinity) return t;
+  if (t === 0) i32[0] = 0x80000001;
+  else i32[0] += t > 0 ? -1 : 1;
+  return f32[0]!;
+}
+
+interface Slot {
+  set: Set<number>;
+  setGoesLeft: boolean;
+  missingGoesLeft: boolean;
+}
+
+/** Categorical splits with the same feature, partition and missing side share a slot. */
+class SlotCollector {
+  private readonly byFeature = new Map<number, { slots: Slot[]; index: Map<string, number> }>();
+  /** Nodes waiting for their slot's final row index. */
+  readonly uses: Array<{ o: number; feature: number; slot: number }> = [];
+
+  use(o: number, feature: number, set: number[], setGoesLeft: boolean, missingGoesLeft: boolean): void {
+    let f = this.byFeature.get(feature);
+    if (!f) this.byFeature.set(feature, (f = { slots: [], index: new Map() }));
+    const sorted = [...new Set(set)].sort((a, b) => a - b);
+    const key = `${setGoesLeft ? 1 : 0}${missingGoesLeft ? 1 : 0}:${sorted.join(',')}`;
+    let slot = f.index.get(key);
+    if (slot === undefined) {
+      slot = f.slots.length;
+      f.slots.push({ set: new Set(sorted), setGoesLeft, missingGoesLeft });
+      f.index.set(key, slot);
+    }
+    this.uses.push({ o, feature, slot });
+  }
+
+  /** Lays the slots out from `firstSlot` on and builds the table; returns it with each node's row index. */
+  build(firstSlot: number): {
+    slots: CategoricalSlots;
+    width: number;
+    rowIndex: (feature: number, slot: number) => number;
+  } {
+    const features = [...this.byFeature.keys()].sort((a, b) => a - b);
+    const n = features.length;
+    const out: CategoricalSlots = {
+      feature: Int32Array.from(features),
+      slotAt: new Int32Array(n + 1),
+      categoryRows: new Int32Array(n),
+      rowOfAt: new Int32Array(n + 1),
+      rowOf: new Int32Array(0),
+      otherRow: new Int32Array(n),
+      missingRow: new Int32Array(n),
+      rowStart: new Int32Array(0),
+      table: new Float64Array(0),
+    };
+    const rowOf: number[] = [];
+    const rows: number[][] = [];
+    const start = new Map<number, number>();
+    let at = firstSlot;
+    features.forEach((feature, i) => {
+      const { slots } = this.byFeature.get(feature)!;
+      start.set(feature, at);
+      out.slotAt[i] = at;
+      at += slots.length;
+      const goesRight = (s: Slot, c: number): number => (s.set.has(c) === s.setGoesLeft ? 0 : 1);
+      const maxCategory = Math.max(-1, ...slots.flatMap((s) => [...s.set]));
+      // Categories behaving alike in every slot share a table row: high-cardinality features stay small.
+      const distinct = new Map<string, number>();
+      const rowFor = (values: number[]): number => {
+        const key = values.join('');
+        let r = distinct.get(key);
+        if (r === undefined) {
+          r = rows.length;
+          rows.push(values);
+          distinct.set(key, r);
+        }
+        return r;
+      };
+      out.categoryRows[i] = maxCategory + 1;
+      for (let c = 0; c <= maxCategory; c++) rowOf.push(rowFor(slots.map((s) => goesRight(s, c))));
+      out.rowOfAt[i + 1] = rowOf.length;
+      out.otherRow[i] = rowFor(slots.map((s) => goesRight(s, -1)));
+      out.missingRow[i] = rowFor(slots.map((s) => (s.missingGoesLeft ? 0 : 1)));
+    });
+    out.slotAt[n] = at;
+    out.rowOf = Int32Array.from(rowOf);
+    out.rowStart = new Int32Array(rows.length + 1);
+    rows.forEach((r, k) => (out.rowStart[k + 1] = out.rowStart[k]! + r.length));
+    out.table = Float64Array.from(rows.flat());
+    return { slots: out, width: at - firstSlot, rowIndex: (feature, slot) => start.get(feature)! + slot };
+  }
 }
 
 export function compile(a: ModelArtifact): Compiled {
+  const nF = a.spec.length;
   const nOut = a.outputs.length;
   const nT = a.trees.length;
   const order = a.trees.map((_, i) => i).sort((x, y) => a.trees[x]!.output - a.trees[y]!.output || x - y);
-  let total = 0;
-  let catWords = 0;
-  let catNodes = 0;
-  let narrowCategories = true;
-  for (const t of a.trees) {
-    total += t.feature.length;
-    for (const c of t.categorical ?? []) {
-      catWords += 1 + setWords(c.set);
-      catNodes++;
-      if (c.set.some((v) => v >= 255)) narrowCategories = false;
-    }
-  }
-  const buf = new ArrayBuffer(Math.max(1, total) * 16);
-  const nodes = new Int32Array(buf);
-  const thresholds = new Float32Array(buf);
-  const flags = new Uint8Array(total);
+  const total = a.trees.reduce((n, t) => n + t.feature.length, 0);
+  const nodes = new Int32Array(Math.max(1, total) * 4);
+  const thresholds = new Float32Array(nodes.buffer);
   const values = new Float64Array(total);
-  const cats = new Uint32Array(catWords);
-  const catAtNode = new Int32Array(total);
-  const lut = new Uint32Array(8 + (narrowCategories ? catNodes * 8 : 0));
-  let lutAt = 8;
   const roots = new Int32Array(nT);
   const depth = new Int32Array(nT);
   const outStart = new Int32Array(nOut + 1);
@@ -84,8 +171,8 @@ export function compile(a: ModelArtifact): Compiled {
     if (lo >= 0) base[lo] -= a.calibration.adjustment;
     if (hi >= 0) base[hi] += a.calibration.adjustment;
   }
+  const slots = new SlotCollector();
   let at = 0;
-  let catAt = 0;
   order.forEach((ti, k) => {
     const t = a.trees[ti]!;
     outStart[t.output + 1] = k + 1;
@@ -113,34 +200,29 @@ export function compile(a: ModelArtifact): Compiled {
         values[me] = t.value[i]!;
         continue;
       }
-      nodes[o] = t.feature[i]! | (catOf.has(i) ? CAT_NODE : 0);
-      nodes[o + 2] = ref[t.left[i]!]!;
-      nodes[o + 3] = ref[t.right[i]!]!;
-      let fl = t.defaultLeft[i] ? F_DEFAULT_LEFT : 0;
+      const left = ref[t.left[i]!]!;
+      const right = ref[t.right[i]!]!;
+      const defaultLeft = t.defaultLeft[i] === 1;
       const c = catOf.get(i);
+      // A slot already answers missing values, so a categorical node keeps [left, right].
+      const swap = !c && !defaultLeft;
+      nodes[o + 2] = swap ? right : left;
+      nodes[o + 3] = swap ? left : right;
       if (c) {
-        fl |= F_CAT | (c.setGoesLeft ? F_SET_LEFT : 0);
-        const words = setWords(c.set);
-        cats[catAt] = words;
-        for (const v of c.set) cats[catAt + 1 + (v >>> 5)]! |= 1 << (v & 31);
-        catAtNode[me] = catAt;
-        catAt += 1 + words;
-        if (narrowCategories) {
-          const inSet = new Set(c.set);
-          for (let v = 0; v < 256; v++) {
-            const left = v === 255 ? !c.setGoesLeft : inSet.has(v) === c.setGoesLeft;
-            if (left) lut[lutAt + (v >>> 5)]! |= 1 << (v & 31);
-          }
-          nodes[o + 1] = lutAt;
-          lutAt += 8;
-        }
+        slots.use(o, t.feature[i]!, c.set, c.setGoesLeft, defaultLeft);
+        thresholds[o + 1] = 0.5;
+      } else if (defaultLeft) {
+        nodes[o] = t.feature[i]!;
+        thresholds[o + 1] = nextDownF32(t.threshold[i]!);
       } else {
-        thresholds[o + 1] = t.threshold[i]!;
+        nodes[o] = nF + t.feature[i]!;
+        thresholds[o + 1] = -Math.fround(t.threshold[i]!);
       }
-      flags[me] = fl;
     }
     at += queue.length;
   });
+  const built = slots.build(2 * nF);
+  for (const u of slots.uses) nodes[u.o] = built.rowIndex(u.feature, u.slot);
   for (let k = 1; k <= nOut; k++) outStart[k] = Math.max(outStart[k]!, outStart[k - 1]!);
   const groupDepth = new Int32Array(nT);
   for (let k = 0; k < nOut; k++) {
@@ -149,19 +231,14 @@ export function compile(a: ModelArtifact): Compiled {
         groupDepth[g] = Math.max(groupDepth[g]!, depth[t]!);
     }
   }
-  const hasCategorical = catWords > 0;
   return {
-    nFeatures: a.spec.length,
+    nFeatures: nF,
     nOutputs: nOut,
     nodes,
     thresholds,
-    flags,
     values,
-    cats,
-    catAt: catAtNode,
-    lut,
-    narrowCategories,
-    hasCategorical,
+    rowWidth: 2 * nF + built.width,
+    categorical: built.slots,
     roots,
     outStart,
     depth,

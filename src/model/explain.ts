@@ -11,7 +11,7 @@ function next(
   const c = cats.get(i);
   let left: boolean;
   if (v !== v) left = t.defaultLeft[i] === 1;
-  else if (c) left = c.set.has(Math.trunc(v)) === c.setGoesLeft;
+  else if (c) left = (v >= 0 && c.set.has(Math.trunc(v))) === c.setGoesLeft;
   else left = Math.fround(v) < t.threshold[i]!;
   return left ? t.left[i]! : t.right[i]!;
 }

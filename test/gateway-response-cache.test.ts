@@ -10,14 +10,14 @@ import {
 } from '../src/platform/index.js';
 import type { BatchEtaRequest, EtaPrediction, EtaResult } from '../src/predictor/index.js';
 
-function responses(): ResponseCache {
+function responses(section: Record<string, unknown> = {}): ResponseCache {
   const ctx = {
     logger: createLogger({ level: 'silent' }),
     metrics: createMetrics({ target: 'test' }),
     platform: Value.Default(platformConfigSchema, {}) as PlatformConfig,
   };
-  const cache = createCacheModule(ctx, Value.Default(cacheConfigSchema, {}) as CacheConfig);
-  return new ResponseCache(cache.cacheFor<EtaPrediction>('responses'));
+  const cache = createCacheModule(ctx, Value.Default(cacheConfigSchema, section) as CacheConfig);
+  return new ResponseCache(cache.cacheFor<EtaPrediction>('responses'), cache.keys);
 }
 
 const prediction = (storeId: string, version: string, degraded = false): EtaPrediction => ({
@@ -34,9 +34,10 @@ const prediction = (storeId: string, version: string, degraded = false): EtaPred
   degradedReasons: degraded ? ['no_predictor'] : [],
 });
 
-const order = (storeIds: string[], lat = 48.864): BatchEtaRequest => ({
+// 48.864,2.352 and 48.864,2.349 are 219 m apart in one res-8 cell; 48.865,2.353 is 133 m away in the next one.
+const order = (storeIds: string[], lat = 48.864, lng = 2.352): BatchEtaRequest => ({
   storeIds,
-  destination: { lat, lng: 2.352 },
+  destination: { lat, lng },
   orderedAtMs: Date.UTC(2026, 10, 26, 18, 5),
   items: 2,
 });
@@ -57,11 +58,30 @@ describe('the gateway response cache', () => {
     const p = predictor(() => 'v1');
     await cache.resolve(order(['s-1']), p.load);
     await cache.resolve(order(['s-1']), p.load);
-    // A few metres away, in the same res-9 cell.
-    const [again] = await cache.resolve(order(['s-1'], 48.86397), p.load);
+    // 219 m away, in the same res-8 cell (the default destination resolution).
+    const [again] = await cache.resolve(order(['s-1'], 48.864, 2.349), p.load);
     await cache.resolve(order(['s-1', 's-2']), p.load);
     expect(again!.ok && again!.value.modelVersion).toBe('v1');
     expect(p.asked).toEqual(['s-1', 's-2']);
+  });
+
+  it('asks the predictor again for a destination in another cell, however close', async () => {
+    const cache = responses();
+    const p = predictor(() => 'v1');
+    await cache.resolve(order(['s-1']), p.load);
+    await cache.resolve(order(['s-1']), p.load);
+    await cache.resolve(order(['s-1'], 48.865, 2.353), p.load);
+    expect(p.asked).toEqual(['s-1', 's-1']);
+  });
+
+  it('follows the configured destination resolution', async () => {
+    const cache = responses({ destinationCellResolution: 9 });
+    const p = predictor(() => 'v1');
+    await cache.resolve(order(['s-1']), p.load);
+    await cache.resolve(order(['s-1']), p.load);
+    // Same res-8 cell, but two res-9 cells apart.
+    await cache.resolve(order(['s-1'], 48.864, 2.349), p.load);
+    expect(p.asked).toEqual(['s-1', 's-1']);
   });
 
   it('keys answers by the model version that served them, so a new version is never answered from old keys', async () => {

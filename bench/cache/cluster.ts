@@ -3,12 +3,15 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import net from 'node:net';
 import path from 'node:path';
 import { REPO_ROOT } from '../lib/results.js';
+import type { Samples } from './ratios.js';
 
 const BIN = path.join(REPO_ROOT, 'bin', 'etaserve.js');
 
 export interface BenchCluster {
   gateway: string;
   predictors: string[];
+  /** Every process `up` started, by the name it prints (gateway, predictor-1, store, ...), for CPU accounting. */
+  pids: Record<string, number>;
   output(): string;
   stop(): Promise<void>;
 }
@@ -58,8 +61,11 @@ export async function startCluster(
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const stop = async (): Promise<void> => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    const late = setTimeout(() => child.kill('SIGKILL'), 20_000);
     await exited;
+    clearTimeout(late);
   };
+  process.once('exit', () => child.kill('SIGKILL'));
   const deadline = Date.now() + 300_000;
   while (!out.includes('local cluster is up')) {
     if (child.exitCode !== null || Date.now() > deadline) {
@@ -68,11 +74,12 @@ export async function startCluster(
     }
     await new Promise((r) => setTimeout(r, 200));
   }
+  await new Promise((r) => setTimeout(r, 300));
+  const pids: Record<string, number> = {};
+  for (const m of out.matchAll(/^\s+(\S+)\s+http:\/\/\S+\s+\(pid (\d+)\)/gm)) pids[m[1]!] = Number(m[2]);
   const url = (port: number): string => `http://127.0.0.1:${port}`;
-  return { gateway: url(base), predictors: [url(base + 3), url(base + 4)], output: () => out, stop };
+  return { gateway: url(base), predictors: [url(base + 3), url(base + 4)], pids, output: () => out, stop };
 }
-
-export type Samples = Map<string, number>;
 
 /** Every sample of `etaserve_cache_requests_total` and `etaserve_cache_evictions_total`, summed over processes. */
 export async function scrapeCache(urls: string[]): Promise<Samples> {

@@ -47,6 +47,11 @@ export interface MixOptions {
   catalogFile?: string;
   /** Prefix of generated event ids, so two runs against one event log never collide. Default `bench`. */
   eventIdPrefix?: string;
+  /**
+   * Seed of the draws (stores picked, destinations, baskets, times) apart from `seed`, which then fixes only the
+   * stores and their popularity: two runs over one catalog with different draws. Default: the draws follow `seed`.
+   */
+  drawSeed?: number;
 }
 
 /** A store as the mix needs it; `hours[d]` = open intervals of weekday d (0 = Monday) in local minutes. */
@@ -142,11 +147,12 @@ function catalogStores(file: string, weekStart: number): { stores: Store[]; offs
 }
 
 export function createMix(opts: MixOptions = {}): Mix {
-  const r = rng(opts.seed ?? 42);
+  const world = rng(opts.seed ?? 42);
+  const r = opts.drawSeed === undefined ? world : rng(opts.drawSeed);
   const weekStart = opts.weekStartMs ?? mondayBeforeTodayUtc();
   const { stores, offsets } = opts.catalogFile
     ? catalogStores(opts.catalogFile, weekStart)
-    : syntheticStores(opts.stores ?? 10_000, r);
+    : syntheticStores(opts.stores ?? 10_000, world);
   const n = stores.length;
   const zipf = zipfSampler(n, opts.zipfS ?? 1.1, r);
   const batchSize = opts.batchSize ?? 50;
@@ -154,7 +160,7 @@ export function createMix(opts: MixOptions = {}): Mix {
   // Popularity rank -> store index, shuffled (Fisher-Yates) so rank 0 is not always the first id.
   const byRank = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(r() * (i + 1));
+    const j = Math.floor(world() * (i + 1));
     [byRank[i], byRank[j]] = [byRank[j]!, byRank[i]!];
   }
   // Per market, its stores in popularity order, for list pages.

@@ -72,6 +72,18 @@ function writeBodies(file: string): void {
   writeFileSync(file, lines.join('\n') + '\n');
 }
 
+/** Sum and count of `etaserve_model_load_seconds` per thread (`loader`, `main`) in a /metrics page. */
+function loadSeconds(metrics: string): Record<string, { sum: number; count: number }> {
+  const out: Record<string, { sum: number; count: number }> = {};
+  for (const m of metrics.matchAll(/^etaserve_model_load_seconds_(sum|count)\{([^}]*)\} (\S+)$/gm)) {
+    const thread = /thread="([^"]+)"/.exec(m[2]!)?.[1];
+    if (!thread) continue;
+    const entry = (out[thread] ??= { sum: 0, count: 0 });
+    entry[m[1] as 'sum' | 'count'] += Number(m[3]);
+  }
+  return out;
+}
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length === 0 ? 0 : s[Math.floor(s.length / 2)]!;
@@ -115,6 +127,8 @@ async function main(): Promise<void> {
     });
     let promotedAtSec = Number.NaN;
     let measureStart = 0;
+    // Scraped a moment before the promotion (not during it), so the difference after the run is that load alone.
+    let loadsBefore: Record<string, { sum: number; count: number }> = {};
     try {
       const result = await runLoad(
         {
@@ -132,6 +146,13 @@ async function main(): Promise<void> {
         {
           onMeasureStart: () => {
             measureStart = Date.now();
+            setTimeout(
+              () =>
+                void fetch(`http://127.0.0.1:${port}/metrics`)
+                  .then((res) => res.text())
+                  .then((text) => (loadsBefore = loadSeconds(text))),
+              Math.max(0, swapAt - 3) * 1000,
+            );
             setTimeout(() => {
               const at = Date.now();
               // Through the admin API, not the CLI: a CLI process starting up would compete for the same cores.
@@ -152,6 +173,15 @@ async function main(): Promise<void> {
       const served =
         /etaserve_model_info\{version="(v\d+)"/.exec(metrics)?.[1] ??
         (shape === 'up' ? 'see the predictors' : '?');
+      const loadsAfter = loadSeconds(metrics);
+      /** Mean milliseconds of the promotion's load per thread (one process only: the gateway scrapes itself). */
+      const swapLoadMs = Object.fromEntries(
+        Object.entries(loadsAfter).map(([thread, after]) => {
+          const before = loadsBefore[thread] ?? { sum: 0, count: 0 };
+          const n = after.count - before.count;
+          return [thread, n > 0 ? ((after.sum - before.sum) / n) * 1000 : null];
+        }),
+      ) as Record<string, number | null>;
       const timeline = result.timeline ?? [];
       const swapSecond = Math.floor(promotedAtSec);
       const near = (p: TimelinePoint): boolean => p.second >= swapSecond - 1 && p.second <= swapSecond + 3;
@@ -179,6 +209,7 @@ async function main(): Promise<void> {
         baselineP99Ms: baseline,
         swapWindowMaxP99Ms: swapMax,
         spikeRatio: baseline > 0 ? swapMax / baseline : null,
+        swapLoadMs,
         timeline,
       };
       const rows = around.map(
@@ -188,11 +219,16 @@ async function main(): Promise<void> {
       const md = [
         `# Hot swap under load, ${shape === 'up' ? 'local cluster (2 predictor replicas)' : 'one process'}${cold ? ', promoting a version no predictor has loaded' : ', promoting the challenger'} (${new Date().toISOString().slice(0, 10)})`,
         '',
-        `\`npm run bench:swap -- --shape ${shape}${cold ? ' --cold' : ''} --rate ${rate} --duration ${duration} --swap-at ${swapAt}\`: \`etaserve ${shape === 'up' ? 'up --predictors 2' : 'start'}\` (response cache off so every request runs the model), open-loop POST /v1/eta at ${rate}/s; \`POST /v1/admin/models/v2/promote\` at t=${promotedAtSec.toFixed(1)} s of the measured window. The predictor polls the registry every second, loads, validates (golden predictions), warms and swaps.`,
+        `\`npm run bench:swap -- --shape ${shape}${cold ? ' --cold' : ''} --rate ${rate} --duration ${duration} --swap-at ${swapAt}\`: \`etaserve ${shape === 'up' ? 'up --predictors 2' : 'start'}\` (response cache off so every request runs the model), open-loop POST /v1/eta at ${rate}/s; \`POST /v1/admin/models/v2/promote\` at t=${promotedAtSec.toFixed(1)} s of the measured window. The predictor polls the registry every second; a loader thread reads, validates (golden predictions), compiles and warms the version, and the serving thread swaps it in.`,
         '',
         `- machine: ${os.cpus().length} cores, 1-minute load average ${os.loadavg()[0]!.toFixed(1)} at the end of the run`,
         `- requests: ${result.sent} sent, ${result.ok} ok, ${result.errors} errors, ${result.timeouts} timeouts; serving after the run: ${served}`,
         `- p99 per second, median outside the swap window: ${baseline.toFixed(2)} ms; worst second in [swap−1 s, swap+3 s]: ${swapMax.toFixed(2)} ms (×${data.spikeRatio?.toFixed(2) ?? '-'})`,
+        ...(swapLoadMs.loader != null
+          ? [
+              `- the promoted version's load (etaserve_model_load_seconds): ${swapLoadMs.loader.toFixed(1)} ms on the loader thread (read, parse, validate, compile, golden predictions, warm-up), ${swapLoadMs.main?.toFixed(2) ?? '-'} ms on the serving thread (wrap the transferred arrays, probe predictions)`,
+            ]
+          : []),
         '',
         '| second | sent | ok | p50 ms | p99 ms | max ms |',
         '|---|---|---|---|---|---|',

@@ -24,7 +24,6 @@ import {
   createPipelineModule,
   forgetInLake,
   lakeDirOf,
-  liveComparison,
   startAccuracyProjection,
   type AccuracyProjection,
 } from '../pipeline/index.js';
@@ -169,6 +168,7 @@ export async function composeProcess(
   if (modules.includes('predictor')) {
     predictorModule = createPredictorModule(ctx, config.predictor, {
       registry,
+      registryDatabase: registryDatabaseOf(config),
       stores: need(stores, 'store'),
       geo: need(geo, 'geo'),
       cache,
@@ -232,13 +232,9 @@ export async function composeProcess(
         store: config.store,
         events: { config: config.events, fallbackRedisUrl: config.cache.redisUrl },
       },
+      // Champion and challenger on the same shadowed orders, else each on the orders it served (canary).
       shadow: async () =>
-        accuracy &&
-        liveComparison(
-          accuracy.summary().by_model_version,
-          await registry.resolve('champion'),
-          await registry.resolve('challenger'),
-        ),
+        accuracy?.comparison(await registry.resolve('champion'), await registry.resolve('challenger')),
     });
     services.push(pipeline.service);
   }

@@ -1,4 +1,5 @@
 import { Type, type Static } from 'typebox';
+import { DEFAULT_DESTINATION_RESOLUTION } from './keys.js';
 
 /** The named caches every service shares; each has its own byte bound and TTL. */
 export const CACHE_NAMES = ['responses', 'store-profiles', 'store-live', 'geo-trips'] as const;
@@ -66,6 +67,13 @@ export const cacheConfigSchema = Type.Object(
       },
       1,
     ),
+    destinationCellResolution: Type.Integer({
+      default: DEFAULT_DESTINATION_RESOLUTION,
+      minimum: 7,
+      maximum: 12,
+      description:
+        "H3 resolution of the destination cell in response and geo-trip keys: orders to one cell share an answer and a travel estimate made to the cell's centre. 8 = cells of ~0.74 km²; 7 moves estimates by minutes, finer shares less",
+    }),
     l2TimeoutMs: Type.Integer({
       default: 30,
       minimum: 1,

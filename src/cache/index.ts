@@ -9,11 +9,13 @@ export {
   type InvalidationListener,
 } from './invalidation.js';
 export {
-  geoTripKey,
+  CacheKeys,
+  DEFAULT_DESTINATION_RESOLUTION,
+  GEO_TRIP_TIME_BUCKET_MS,
   RESPONSE_TIME_BUCKET_MS,
-  responseKey,
   storeKey,
   timeBucket,
+  type DestinationCell,
   type ResponseKeyParts,
 } from './keys.js';
 export { jsonCodec, MemoryL2, type Codec, type L2Outcome, type L2Store, type L2Write } from './l2.js';

@@ -3,7 +3,6 @@ import { describe, expect, it } from 'vitest';
 import { createLogger, Registry, type ModuleContext } from '../platform/index.js';
 import { cacheConfigSchema, type CacheConfig } from './config.js';
 import { decodeEnvelope, encodeEnvelope, freshness } from './entry.js';
-import { geoTripKey, responseKey, storeKey } from './keys.js';
 import { createCacheModule } from './module.js';
 
 const ctx = (): ModuleContext => ({
@@ -77,21 +76,5 @@ describe('entry clock', () => {
     expect(freshness(e, 700, 0, () => 0.999)).toBe('fresh');
     expect(freshness(e, 1200, 1)).toBe('stale');
     expect(freshness(e, 1500, 1)).toBe('expired');
-  });
-});
-
-describe('keys', () => {
-  it('bucket time, keep parts apart and escape separators', () => {
-    const at = Date.UTC(2026, 0, 1, 12, 7, 30);
-    const key = responseKey({
-      storeId: 's:1',
-      destinationCell: '89283082803ffff',
-      atMs: at,
-      basketBucket: '2-3',
-      modelVersion: 'v7',
-    });
-    expect(key).toBe(`s%3A1:89283082803ffff:${Date.UTC(2026, 0, 1, 12, 5)}:2-3:v7`);
-    expect(geoTripKey('s1', 'c')).toBe('s1:c');
-    expect(storeKey('a:b')).not.toBe(geoTripKey('a', 'b'));
   });
 });

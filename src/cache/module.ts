@@ -2,6 +2,7 @@ import type { ModuleContext, Service } from '../platform/index.js';
 import { CACHE_NAMES, settingsFor, type CacheConfig, type CacheName } from './config.js';
 import type { RefreshPolicy } from './entry.js';
 import { LocalInvalidationBus, RedisInvalidationBus, type InvalidationBus } from './invalidation.js';
+import { CacheKeys } from './keys.js';
 import type { Codec, L2Store } from './l2.js';
 import { cacheMetrics } from './metrics.js';
 import { RedisConnection } from './redis-connection.js';
@@ -24,6 +25,8 @@ export interface CacheModule {
   /** The cache of that name, created on first use; later calls return the same instance and ignore options. */
   cacheFor<V>(name: CacheName | (string & {}), options?: CacheForOptions<V>): TieredCache<V>;
   bus: InvalidationBus;
+  /** The keys of the shared caches, at the configured destination-cell resolution. */
+  keys: CacheKeys;
   /** Where each level stands, for the console and debugging. */
   stats(): ReturnType<TieredCache<unknown>['stats']>[];
 }
@@ -96,5 +99,11 @@ export function createCacheModule(ctx: ModuleContext, config: CacheConfig): Cach
     },
   };
 
-  return { service, cacheFor, bus, stats: () => [...caches.values()].map((c) => c.stats()) };
+  return {
+    service,
+    cacheFor,
+    bus,
+    keys: new CacheKeys(config.destinationCellResolution),
+    stats: () => [...caches.values()].map((c) => c.stats()),
+  };
 }

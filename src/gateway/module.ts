@@ -62,7 +62,7 @@ export function createGatewayModule(
     config,
     authorizePredict: authorizer('predict'),
     ...(config.responseCache && deps.cache
-      ? { responses: new ResponseCache(deps.cache.cacheFor<EtaPrediction>('responses')) }
+      ? { responses: new ResponseCache(deps.cache.cacheFor<EtaPrediction>('responses'), deps.cache.keys) }
       : {}),
     logger,
     metrics: ctx.metrics,

@@ -1,5 +1,4 @@
-import { latLngToCell } from 'h3-js';
-import { responseKey, type TieredCache } from '../cache/index.js';
+import type { CacheKeys, TieredCache } from '../cache/index.js';
 import type { BatchEtaRequest, EtaPrediction, EtaResult } from '../predictor/index.js';
 
 /** Basket size buckets: an order of 2 or 3 items gets the same answer, 8 or more likewise. */
@@ -28,17 +27,20 @@ export function basketBucket(items: number | undefined, subtotal: number | undef
 export class ResponseCache {
   private served = '';
 
-  constructor(private readonly cache: TieredCache<EtaPrediction>) {}
+  constructor(
+    private readonly cache: TieredCache<EtaPrediction>,
+    private readonly keys: CacheKeys,
+  ) {}
 
   /** Answers from the cache where it has them; the rest from `load`, then cached under the version that served. */
   async resolve(
     request: BatchEtaRequest,
     load: (storeIds: string[]) => Promise<EtaResult[]>,
   ): Promise<EtaResult[]> {
-    const cell = latLngToCell(request.destination.lat, request.destination.lng, 9);
+    const cell = this.keys.destinationCell(request.destination);
     const basket = basketBucket(request.items, request.subtotal);
     const keyOf = (storeId: string, version: string): string =>
-      responseKey({
+      this.keys.response({
         storeId,
         destinationCell: cell,
         atMs: request.orderedAtMs,

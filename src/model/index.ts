@@ -3,7 +3,8 @@ export type { FeatureSpec, TrainParams, TrainingData, TrainProgress } from './ty
 export { DEFAULT_PARAMS } from './types.js';
 export type { ModelArtifact, ArtifactTree, ArtifactOutput, OutputMetrics, Calibration } from './artifact.js';
 export { ModelLoadError, type ModelLoadErrorCode } from './errors.js';
-export type { Model } from './model.js';
+export { modelFromPortable, type Model, type PortableModel } from './model.js';
 export { loadModel, parseModel, type LoadResult } from './load.js';
 export { train } from './train.js';
 export { METRICS, mae, rmse, pinball } from './metrics.js';
+export { compileModel, portableBuffers } from './portable.js';

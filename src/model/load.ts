@@ -8,6 +8,12 @@ export type LoadResult = Result<Model>;
 
 /** Accepts an etaserve artifact or an XGBoost JSON model; anything else is refused with a reason. */
 export function loadModel(json: unknown): LoadResult {
+  const accepted = acceptArtifact(json);
+  return accepted.ok ? { ok: true, value: modelFromArtifact(accepted.value) } : accepted;
+}
+
+/** The validated artifact behind `loadModel`, converted from XGBoost JSON when needed. */
+export function acceptArtifact(json: unknown): Result<ModelArtifact> {
   let artifact: unknown = json;
   if (isXgboostJson(json)) {
     const converted = fromXgboost(json);
@@ -23,8 +29,7 @@ export function loadModel(json: unknown): LoadResult {
     };
   }
   const checked = validateArtifact(artifact);
-  if (!checked.ok) return checked;
-  return { ok: true, value: modelFromArtifact(checked.value as ModelArtifact) };
+  return checked.ok ? { ok: true, value: checked.value as ModelArtifact } : checked;
 }
 
 /**

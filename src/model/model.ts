@@ -1,5 +1,5 @@
 import type { ModelArtifact } from './artifact.js';
-import { compile } from './compile.js';
+import { compile, type Compiled } from './compile.js';
 import { Predictor } from './predict.js';
 import { Explainer } from './explain.js';
 import type { FeatureSpec } from './types.js';
@@ -18,17 +18,49 @@ export interface Model {
   importance(kind: 'gain' | 'split'): Array<{ feature: string; value: number }>;
 }
 
+/**
+ * A validated, compiled model as plain data (small JSON and typed arrays), so it can be built on one thread and
+ * posted to another with its arrays transferred rather than copied. The serving thread then only wraps it.
+ */
+export interface PortableModel {
+  spec: FeatureSpec[];
+  outputNames: string[];
+  compiled: Compiled;
+}
+
 /** Builds a model from an artifact that has already been validated. */
 export function modelFromArtifact(artifact: ModelArtifact): Model {
-  const compiled = compile(artifact);
-  const predictor = new Predictor(compiled);
-  const explainer = new Explainer(artifact, compiled.base);
-  const nF = artifact.spec.length;
-  const nOut = artifact.outputs.length;
+  return modelFromPortable(portableOf(artifact), () => artifact);
+}
+
+/** Compiles a validated artifact into its portable form. */
+export function portableOf(artifact: ModelArtifact): PortableModel {
   return {
     spec: artifact.spec,
     outputNames: artifact.outputs.map((o) => o.name),
-    artifact,
+    compiled: compile(artifact),
+  };
+}
+
+/**
+ * Wraps a portable model as a `Model`. Only prediction is built now; the artifact (needed by TreeSHAP and
+ * importance, never on the hot path) is asked of `artifact` on first use, so a swap does not pay for it.
+ */
+export function modelFromPortable(model: PortableModel, artifact: () => ModelArtifact): Model {
+  const { spec, outputNames, compiled } = model;
+  const predictor = new Predictor(compiled);
+  const nF = spec.length;
+  const nOut = outputNames.length;
+  let full: ModelArtifact | undefined;
+  let explainer: Explainer | undefined;
+  const source = (): ModelArtifact => (full ??= artifact());
+  const explain = (): Explainer => (explainer ??= new Explainer(source(), compiled.base));
+  return {
+    spec,
+    outputNames,
+    get artifact() {
+      return source();
+    },
     predict(row, out) {
       if (row.length < nF) throw new RangeError(`row has ${row.length} values, the model needs ${nF}`);
       if (out.length < nOut)
@@ -42,7 +74,7 @@ export function modelFromArtifact(artifact: ModelArtifact): Model {
         throw new RangeError(`out holds ${out.length} values, needs ${nRows * nOut}`);
       predictor.predictBatch(rows, nRows, out);
     },
-    contributions: (row, output = 0) => explainer.contributions(row, output),
-    importance: (kind) => explainer.importance(kind),
+    contributions: (row, output = 0) => explain().contributions(row, output),
+    importance: (kind) => explain().importance(kind),
   };
 }

@@ -1,6 +1,5 @@
-import { cellToLatLng, latLngToCell } from 'h3-js';
 import { LRUCache } from 'lru-cache';
-import { geoTripKey, storeKey, type TieredCache } from '../cache/index.js';
+import { storeKey, type CacheKeys, type TieredCache } from '../cache/index.js';
 import { haversineKm, type LatLng } from '../features/index.js';
 import type { GeoFeatures, TripEstimate, TripOrigin } from '../geo/index.js';
 import { EtaError, type Logger } from '../platform/index.js';
@@ -172,25 +171,24 @@ export class FeatureCache {
 }
 
 /**
- * Geo trip estimates cached per store and destination H3 cell (res 9, about 0.1 km²) and hour: the estimate is made
- * to the cell's centre, then distance and the delivery-radius check are taken to the exact destination, so a
- * destination just past the radius is still refused.
+ * Geo trip estimates cached per store, destination H3 cell (`cache.destinationCellResolution`) and hour. The
+ * estimate is made to the cell's centre, so every order to the cell shares it whichever came first; distance and
+ * the delivery-radius check are then taken to the exact destination, so a destination just past the radius is
+ * still refused.
  */
 export class CachedGeo implements GeoFeatures {
   constructor(
     private readonly geo: GeoFeatures,
     private readonly cache: TieredCache<TripEstimate>,
+    private readonly keys: CacheKeys,
   ) {}
 
   async trips(destination: LatLng, origins: readonly TripOrigin[], atMs: number): Promise<TripEstimate[]> {
-    const cell = latLngToCell(destination.lat, destination.lng, 9);
-    const [lat, lng] = cellToLatLng(cell);
-    const centre = { lat, lng };
-    const hour = Math.floor(atMs / HOUR_MS);
-    const keys = origins.map((o) => `${geoTripKey(o.id, cell)}@${hour}`);
+    const cell = this.keys.destinationCell(destination);
+    const keys = origins.map((o) => this.keys.geoTrip(o.id, cell, atMs));
     const found = await this.cache.getOrLoadMany(keys, async (missing) => {
       const wanted = missing.map((k) => origins[keys.indexOf(k)]!);
-      const trips = await this.geo.trips(centre, wanted, atMs);
+      const trips = await this.geo.trips(this.keys.cellCentre(cell), wanted, atMs);
       return new Map(trips.map((t, i) => [missing[i]!, t]));
     });
     return origins.map((o, i) => {

@@ -1,8 +1,10 @@
-import { readFile } from 'node:fs/promises';
-import { loadModel, type Model } from '../model/index.js';
+import { performance } from 'node:perf_hooks';
+import { modelFromPortable, type Model, type ModelArtifact } from '../model/index.js';
 import { FEATURE_NAMES } from '../features/index.js';
-import { Gauge, Counter, type Logger, type Metrics } from '../platform/index.js';
-import type { ModelRegistry } from '../registry/index.js';
+import { Gauge, Counter, Histogram, type Logger, type Metrics } from '../platform/index.js';
+import type { ModelRegistry, RegistryDatabase } from '../registry/index.js';
+import { checkProbe } from './model-checks.js';
+import { ModelLoader, ModelLoaderError, type LoadReply, type LoadSource } from './model-loader.js';
 
 export interface ActiveModel {
   model: Model;
@@ -16,19 +18,14 @@ export interface ActiveModel {
 
 export type LoadOutcome = { ok: true; active: ActiveModel } | { ok: false; reason: string };
 
-interface Golden {
-  rows: Array<Array<number | null>>;
-  predictions: number[][];
-}
-
 /** Told when the champion or challenger changes: the drift monitor reloads its profile, rollout its slot. */
 export type ModelChangeListener = (alias: 'champion' | 'challenger', active: ActiveModel | undefined) => void;
 
 /**
  * The models a predictor serves: the champion, and the challenger when one is set (for shadow and canary). A new
- * version is loaded, validated (schema, feature spec, golden predictions, sane outputs) and warmed off to the side,
- * then swapped in with one reference assignment, so requests never see a half-loaded model and a bad artifact never
- * replaces a good one.
+ * version is loaded, validated (schema, feature spec, golden predictions, sane outputs) and warmed on a loader
+ * thread, then swapped in with one reference assignment, so requests never see a half-loaded model, a bad artifact
+ * never replaces a good one, and a cold load does not stall the event loop.
  */
 export class ModelRuntime {
   private current: ActiveModel | undefined;
@@ -42,10 +39,15 @@ export class ModelRuntime {
   private readonly challengerInfo: Gauge<'version'>;
   private readonly failures: Counter<'reason'>;
   private readonly swaps: Counter<'alias'>;
+  private readonly loadSeconds: Histogram<'thread'>;
+  private readonly loader = new ModelLoader();
+  private readonly crashes = new Map<string, number>();
 
   constructor(
     private readonly options: {
       registry?: ModelRegistry;
+      /** The registry's database: the loader thread reads artifacts from it directly instead of through `registry`. */
+      registryDatabase?: RegistryDatabase;
       modelFile?: string;
       /** For ETA serving the spec must be the shared feature definition; raw OIP serving takes any model. */
       requireEtaFeatures: boolean;
@@ -80,6 +82,13 @@ export class ModelRuntime {
       labelNames: ['alias'],
       registers,
     });
+    this.loadSeconds = new Histogram({
+      name: 'etaserve_model_load_seconds',
+      help: 'Time to load a model version: on the loader thread (read to warm), and on the serving thread (hand-over)',
+      labelNames: ['thread'],
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
   }
 
   get active(): ActiveModel | undefined {
@@ -96,10 +105,7 @@ export class ModelRuntime {
 
   async start(): Promise<void> {
     if (this.options.modelFile) {
-      const outcome = await this.prepare(
-        JSON.parse(await readFile(this.options.modelFile, 'utf8')) as unknown,
-        'file',
-      );
+      const outcome = await this.prepare({ kind: 'file', path: this.options.modelFile }, 'file');
       if (!outcome.ok) throw new Error(`model file ${this.options.modelFile} refused: ${outcome.reason}`);
       this.swap('champion', outcome.active);
       return;
@@ -111,6 +117,7 @@ export class ModelRuntime {
 
   stop(): void {
     if (this.timer) clearInterval(this.timer);
+    void this.loader.close();
   }
 
   /** Checks the registry's aliases; loads the champion and challenger if they moved. Safe to call often. */
@@ -153,7 +160,11 @@ export class ModelRuntime {
     version: string,
   ): Promise<void> {
     if (this.refused.has(version)) return;
-    const outcome = await this.prepare(await registry.loadArtifact(version), version);
+    const where = this.options.registryDatabase;
+    const source: LoadSource = where
+      ? { kind: 'registry', where, version }
+      : { kind: 'json', json: await registry.loadArtifact(version) };
+    const outcome = await this.prepare(source, version);
     if (!outcome.ok) {
       this.refused.add(version);
       this.failures.inc({ reason: 'invalid' });
@@ -188,43 +199,56 @@ export class ModelRuntime {
   }
 
   /**
-   * Validates and warms an artifact; never touches the serving model. It runs beside live traffic on the same
-   * event loop, so each step yields and the warm-up goes in small chunks: a swap must not stall requests.
+   * Loads, validates and warms a version beside the serving one; never touches the serving model. The loader thread
+   * does the heavy part (read, parse, validate, compile, golden predictions, warm-up); this thread only wraps the
+   * transferred arrays and runs a few probe predictions, timed in etaserve_model_load_seconds{thread="main"}.
+   * Resolves to a verdict on the artifact; rejects when it could not be read, so a later poll tries again.
    */
-  async prepare(json: unknown, version: string): Promise<LoadOutcome> {
-    await yieldToRequests();
-    const { golden, ...artifact } = (typeof json === 'object' && json !== null ? json : {}) as Record<
-      string,
-      unknown
-    > & { golden?: Golden };
-    const loaded = loadModel(typeof json === 'object' && json !== null ? artifact : json);
-    if (!loaded.ok) return { ok: false, reason: loaded.error.message };
-    const model = loaded.value;
-    await yieldToRequests();
-    const names = model.spec.map((f) => f.name);
-    if (this.options.requireEtaFeatures && names.join(',') !== FEATURE_NAMES.join(',')) {
-      return {
-        ok: false,
-        reason: `feature spec [${names.join(', ')}] is not the ETA feature definition [${FEATURE_NAMES.join(', ')}]`,
-      };
+  async prepare(source: LoadSource, version: string): Promise<LoadOutcome> {
+    let reply: LoadReply;
+    try {
+      reply = await this.loader.load({
+        source,
+        expectFeatures: this.options.requireEtaFeatures ? [...FEATURE_NAMES] : null,
+        warmupRows: this.options.warmupRows,
+        probeRows: PROBE_ROWS,
+      });
+    } catch (e) {
+      // A loader that dies twice on the same version (out of memory on a huge artifact) is a verdict on it.
+      if (!(e instanceof ModelLoaderError) || e.code !== 'crashed') throw e;
+      const crashes = (this.crashes.get(version) ?? 0) + 1;
+      this.crashes.set(version, crashes);
+      if (crashes < 2) throw e;
+      return { ok: false, reason: e.message };
     }
+    if (reply.timings) this.loadSeconds.observe({ thread: 'loader' }, reply.timings.total_ms / 1000);
+    if (!reply.ok) {
+      if (!reply.refused)
+        throw new ModelLoaderError('unreadable', `model ${version} not read: ${reply.reason}`);
+      return { ok: false, reason: reply.reason };
+    }
+    const started = performance.now();
+    const bytes = reply.artifact;
+    const model = modelFromPortable(
+      reply.model,
+      () => JSON.parse(new TextDecoder().decode(bytes)) as ModelArtifact,
+    );
+    const mismatch = checkProbe(model, reply.probe);
     const indexOf = (name: string): number => model.outputNames.indexOf(name);
-    const p50 = indexOf('p50');
-    if (p50 < 0)
-      return { ok: false, reason: `model has no p50 output (outputs: ${model.outputNames.join(', ')})` };
-    if (golden) {
-      const failure = checkGolden(model, golden);
-      if (failure) return { ok: false, reason: failure };
-    }
-    const sanity = await warmUp(model, this.options.warmupRows);
-    if (sanity) return { ok: false, reason: sanity };
+    const mainMs = performance.now() - started;
+    this.loadSeconds.observe({ thread: 'main' }, mainMs / 1000);
+    this.options.logger.info(
+      { version, ...reply.timings, main_ms: Math.round(mainMs * 1000) / 1000 },
+      'model loaded off the event loop',
+    );
+    if (mismatch) return { ok: false, reason: mismatch };
     return {
       ok: true,
       active: {
         model,
         version,
         p10: indexOf('p10'),
-        p50,
+        p50: indexOf('p50'),
         p90: indexOf('p90'),
         loadedAt: new Date().toISOString(),
       },
@@ -232,58 +256,5 @@ export class ModelRuntime {
   }
 }
 
-function checkGolden(model: Model, golden: Golden): string | undefined {
-  const out = new Float64Array(model.outputNames.length);
-  for (let i = 0; i < golden.rows.length; i++) {
-    // JSON carries a missing feature as null; the model sees NaN, as online.
-    const row = Float64Array.from(golden.rows[i]!, (v) => (v === null ? Number.NaN : v));
-    model.predict(row, out);
-    const expected = golden.predictions[i]!;
-    for (let k = 0; k < expected.length; k++) {
-      const want = expected[k]!;
-      if (Math.abs(out[k]! - want) > 1e-6 * Math.max(1, Math.abs(want))) {
-        return `golden prediction ${i} output ${k}: got ${out[k]}, expected ${want}`;
-      }
-    }
-  }
-  return undefined;
-}
-
-/** Runs the model over plausible rows so the JIT has compiled the hot path before traffic arrives. */
-const yieldToRequests = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
-/** Rows per warm-up step: a few milliseconds of predictions between two turns of the event loop. */
-const WARMUP_CHUNK = 50;
-
-async function warmUp(model: Model, rows: number): Promise<string | undefined> {
-  const n = Math.max(1, rows);
-  const width = model.spec.length;
-  const input = new Float64Array(n * width);
-  let seed = 12345;
-  const rand = (): number => {
-    seed = (seed * 1103515245 + 12345) % 2147483648;
-    return seed / 2147483648;
-  };
-  for (let r = 0; r < n; r++) {
-    for (let f = 0; f < width; f++) {
-      const spec = model.spec[f]!;
-      input[r * width + f] =
-        spec.type === 'categorical' ? Math.floor(rand() * (spec.categories?.length ?? 1)) : rand() * 30;
-    }
-  }
-  const nOut = model.outputNames.length;
-  const out = new Float64Array(n * nOut);
-  const single = new Float64Array(nOut);
-  for (let from = 0; from < n; from += WARMUP_CHUNK) {
-    const to = Math.min(n, from + WARMUP_CHUNK);
-    model.predictBatch(
-      input.subarray(from * width, to * width),
-      to - from,
-      out.subarray(from * nOut, to * nOut),
-    );
-    for (let r = from; r < Math.min(to, 500); r++)
-      model.predict(input.subarray(r * width, (r + 1) * width), single);
-    await yieldToRequests();
-  }
-  for (const v of out) if (!Number.isFinite(v)) return 'model predicts a non-finite value on warm-up rows';
-  return undefined;
-}
+/** Probe rows predicted on this thread after the hand-over: enough to warm the model, small enough to not show. */
+const PROBE_ROWS = 16;

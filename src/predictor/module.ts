@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { CacheModule } from '../cache/index.js';
 import type { GeoFeatures } from '../geo/index.js';
 import type { Logger, ModuleContext, Service } from '../platform/index.js';
-import type { ModelRegistry } from '../registry/index.js';
+import type { ModelRegistry, RegistryDatabase } from '../registry/index.js';
 import type { StoreCatalog, StoreFeatures } from '../store/index.js';
 import type { PredictorConfig } from './config.js';
 import { Value } from 'typebox/value';
@@ -32,6 +32,8 @@ export function createPredictorModule(
   config: PredictorConfig,
   deps: {
     registry: ModelRegistry;
+    /** The registry's database, so the model loader thread reads artifacts itself (off the event loop). */
+    registryDatabase?: RegistryDatabase;
     stores: StoreFeatures & Partial<Pick<StoreCatalog, 'getMany'>>;
     geo: GeoFeatures;
     /** Without it (or a store multi-get), features are fetched on every request. */
@@ -45,6 +47,7 @@ export function createPredictorModule(
   const logger = ctx.logger.child({ module: 'predictor' });
   const runtime = new ModelRuntime({
     registry: deps.registry,
+    registryDatabase: deps.registryDatabase,
     modelFile: config.modelFile || undefined,
     requireEtaFeatures: !config.modelFile,
     warmupRows: config.warmupRows,
@@ -96,7 +99,7 @@ export function createPredictorModule(
     drift,
     stores: deps.stores,
     ...(features ? { features } : {}),
-    geo: cache ? new CachedGeo(deps.geo, cache.cacheFor('geo-trips')) : deps.geo,
+    geo: cache ? new CachedGeo(deps.geo, cache.cacheFor('geo-trips'), cache.keys) : deps.geo,
     featureDeadlineMs: config.featureDeadlineMs,
     logger,
     metrics: ctx.metrics,

@@ -1,10 +1,15 @@
 import { latLngToCell } from 'h3-js';
 import type { LogRecord } from '../../events/index.js';
+import type { ShadowSummary } from '../policy.js';
+import { ShadowJoin, type ShadowObservation, type ShadowPairs, type ShadowStats } from './shadow.js';
+import { SHADOW_EVENT, type ShadowQuote } from './shadow-match.js';
 
 /**
  * The join of what was quoted with what happened: `order.created` carries the quoted ETA, range, promise and model
  * version; `order.delivered` the truth. Each delivered order becomes one observation, aggregated per model version,
  * per hour of creation and per zone (H3 res 7 of the destination), and kept for a recent window for the gauges.
+ * `app.shadow_prediction` events add the answer of the model that did not serve (shadow.ts): both answers of a
+ * shadowed order are scored against its delivery, per pair of versions.
  */
 export interface Observation {
   orderId: string;
@@ -65,6 +70,8 @@ interface Quote {
   promisedAtMs: number;
   modelVersion: string;
   zone: string;
+  /** Both models' answers, when the request that became this order was shadowed. */
+  shadow?: ShadowQuote;
 }
 
 export interface AccuracyJoinOptions {
@@ -90,6 +97,12 @@ export interface AccuracySummary {
   unmatched_deliveries: number;
   /** The window's latest deliveries, quoted against actual: the console's predicted-versus-actual chart. */
   pairs: Array<{ predicted_s: number; actual_s: number; model_version: string }>;
+  /** Shadowed orders: each model's accuracy where it and `compared_with` both answered (one served, one shadow). */
+  shadow_by_model_version: Array<
+    { model_version: string; compared_with: string } & ShadowStats & { window: ShadowStats }
+  >;
+  /** Shadow predictions waiting for the order they became. */
+  shadow_quotes_pending: number;
 }
 
 const MAX_HOURS = 48;
@@ -106,21 +119,38 @@ export class AccuracyJoin {
   private recent: Observation[] = [];
   unmatched = 0;
   private readonly listeners: Array<(o: Observation) => void> = [];
+  private readonly shadow: ShadowJoin;
 
-  constructor(private readonly options: AccuracyJoinOptions) {}
+  constructor(private readonly options: AccuracyJoinOptions) {
+    this.shadow = new ShadowJoin(options.maxPending ?? 200_000, (orderId, quote) => {
+      const q = this.pending.get(orderId);
+      if (!q || q.shadow) return false;
+      q.shadow = quote;
+      return true;
+    });
+  }
 
   onObservation(listener: (o: Observation) => void): void {
     this.listeners.push(listener);
   }
 
+  onShadowObservation(listener: (o: ShadowObservation) => void): void {
+    this.shadow.onObservation(listener);
+  }
+
   apply(records: readonly LogRecord[]): void {
     for (const { event } of records) {
+      if (event.type === SHADOW_EVENT) {
+        this.shadow.predicted(event);
+        continue;
+      }
       const orderId = event.order_id;
       if (typeof orderId !== 'string') continue;
       if (event.type === 'order.created') this.created(orderId, event as unknown as CreatedFields);
       else if (event.type === 'order.delivered') this.delivered(orderId, Date.parse(event.occurred_at));
       else if (event.type === 'order.cancelled') this.pending.delete(orderId);
     }
+    this.shadow.expire();
   }
 
   private created(orderId: string, e: CreatedFields): void {
@@ -131,7 +161,9 @@ export class AccuracyJoin {
     const zone = e.destination
       ? latLngToCell(e.destination.lat, e.destination.lng, this.options.zoneResolution ?? 7)
       : 'unknown';
+    const shadow = this.shadow.created(orderId, e.store_id, e.destination, createdAtMs);
     this.pending.set(orderId, {
+      ...(shadow ? { shadow } : {}),
       createdAtMs,
       quoted: e.quoted_eta_seconds,
       low: e.quoted_range_seconds[0],
@@ -168,6 +200,7 @@ export class AccuracyJoin {
     aggregate(this.byZone, o.zone).add(o);
     this.recent.push(o);
     for (const l of this.listeners) l(o);
+    if (q.shadow) this.shadow.delivered(q.shadow, actualSeconds, atMs);
     if (this.byHour.size > MAX_HOURS) this.byHour.delete([...this.byHour.keys()].sort()[0]!);
   }
 
@@ -177,6 +210,7 @@ export class AccuracyJoin {
     let i = 0;
     while (i < this.recent.length && this.recent[i]!.deliveredAtMs < since) i++;
     if (i > 0) this.recent = this.recent.slice(i);
+    this.shadow.trim(since);
     const ttl = this.options.pendingTtlMs ?? 6 * 3_600_000;
     for (const [id, q] of this.pending) {
       if (nowMs - q.createdAtMs <= ttl) break;
@@ -190,6 +224,17 @@ export class AccuracyJoin {
     const by = new Map<string, Aggregate>();
     for (const o of this.recent) aggregate(by, o.modelVersion).add(o);
     return new Map([...by].map(([v, a]) => [v, a.stats()]));
+  }
+
+  /** Windowed stats per pair of shadowed versions: what the shadow gauges export. */
+  windowShadow(nowMs = (this.options.now ?? Date.now)()): ShadowPairs {
+    this.trim(nowMs);
+    return this.shadow.windowPairs();
+  }
+
+  /** The champion and the challenger on the same shadowed orders: what the promotion policy's shadow rule reads. */
+  shadowComparison(champion: string | undefined, challenger: string | undefined): ShadowSummary | undefined {
+    return this.shadow.comparison(champion, challenger);
   }
 
   summary(nowMs = (this.options.now ?? Date.now)()): AccuracySummary {
@@ -221,12 +266,15 @@ export class AccuracyJoin {
         actual_s: o.actualSeconds,
         model_version: o.modelVersion,
       })),
+      shadow_by_model_version: this.shadow.entries(this.shadow.windowPairs()),
+      shadow_quotes_pending: this.shadow.pendingQuotes,
     };
   }
 }
 
 interface CreatedFields {
   occurred_at: string;
+  store_id?: string;
   quoted_eta_seconds: number;
   quoted_range_seconds: [number, number];
   promised_at: string;

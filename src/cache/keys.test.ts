@@ -1,0 +1,84 @@
+import { Value } from 'typebox/value';
+import { describe, expect, it } from 'vitest';
+import { cacheConfigSchema, type CacheConfig } from './config.js';
+import { CacheKeys, storeKey } from './keys.js';
+
+// Three Paris destinations: A and B are 219 m apart in one res-8 cell (but two res-9 cells); C is 133 m from A
+// across a res-8 cell boundary.
+const A = { lat: 48.864, lng: 2.352 };
+const B = { lat: 48.864, lng: 2.349 };
+const C = { lat: 48.865, lng: 2.353 };
+const AT = Date.UTC(2026, 10, 26, 18, 7, 30);
+
+const keys = new CacheKeys();
+const response = (destination: { lat: number; lng: number }, modelVersion = 'v7', atMs = AT): string =>
+  keys.response({
+    storeId: 's-1',
+    destinationCell: keys.destinationCell(destination),
+    atMs,
+    basketBucket: '2-3/<30',
+    modelVersion,
+  });
+
+describe('cache keys', () => {
+  it('use H3 resolution 8 for destinations unless configured otherwise', () => {
+    const config = Value.Default(cacheConfigSchema, {}) as CacheConfig;
+    expect(config.destinationCellResolution).toBe(8);
+    expect(keys.destinationResolution).toBe(8);
+  });
+
+  it('give two destinations in one res-8 cell the same response and geo-trip key', () => {
+    expect(response(B)).toBe(response(A));
+    expect(keys.geoTrip('s-1', keys.destinationCell(B), AT)).toBe(
+      keys.geoTrip('s-1', keys.destinationCell(A), AT),
+    );
+  });
+
+  it('give destinations in different cells different keys, even close by', () => {
+    expect(response(C)).not.toBe(response(A));
+    expect(keys.geoTrip('s-1', keys.destinationCell(C), AT)).not.toBe(
+      keys.geoTrip('s-1', keys.destinationCell(A), AT),
+    );
+  });
+
+  it('follow the configured resolution in both keys', () => {
+    const fine = new CacheKeys(9);
+    expect(fine.destinationCell(B)).not.toBe(fine.destinationCell(A));
+    expect(fine.geoTrip('s-1', fine.destinationCell(B), AT)).not.toBe(
+      fine.geoTrip('s-1', fine.destinationCell(A), AT),
+    );
+    expect(() => new CacheKeys(16)).toThrow(/0-15/);
+  });
+
+  it('put the serving model version in the response key', () => {
+    expect(response(A, 'v8')).not.toBe(response(A, 'v7'));
+    expect(response(A, 'v7').endsWith(':v7')).toBe(true);
+  });
+
+  it('share a response within a 5-minute bucket and a geo trip within the hour', () => {
+    const cell = keys.destinationCell(A);
+    expect(response(A, 'v7', Date.UTC(2026, 10, 26, 18, 9, 59))).toBe(response(A));
+    expect(response(A, 'v7', Date.UTC(2026, 10, 26, 18, 10))).not.toBe(response(A));
+    expect(keys.geoTrip('s-1', cell, Date.UTC(2026, 10, 26, 18, 59))).toBe(keys.geoTrip('s-1', cell, AT));
+    expect(keys.geoTrip('s-1', cell, Date.UTC(2026, 10, 26, 19))).not.toBe(keys.geoTrip('s-1', cell, AT));
+  });
+
+  it('estimate to a centre that lies in the cell itself', () => {
+    const cell = keys.destinationCell(A);
+    expect(keys.destinationCell(keys.cellCentre(cell))).toBe(cell);
+  });
+
+  it('keep parts apart and escape separators', () => {
+    const cell = keys.destinationCell(A);
+    const key = keys.response({
+      storeId: 's:1',
+      destinationCell: cell,
+      atMs: AT,
+      basketBucket: '2-3',
+      modelVersion: 'v7',
+    });
+    expect(key).toBe(`s%3A1:${cell}:${Date.UTC(2026, 10, 26, 18, 5)}:2-3:v7`);
+    expect(keys.geoTrip('s1', cell, AT)).toBe(`s1:${cell}:${Date.UTC(2026, 10, 26, 18)}`);
+    expect(storeKey('a:b')).not.toBe(keys.geoTrip('a', cell, AT));
+  });
+});

@@ -180,6 +180,44 @@ describe('POST /v1/events', () => {
     expect(single.json().error.field).toBe('body');
   });
 
+  it('stores each event as sent, with its schema version, for readers in other processes', async () => {
+    const sent = [
+      created('r1', { note: 'Zürich → 東京' }),
+      {
+        type: 'order.ready',
+        event_id: 'r2',
+        occurred_at: '2026-01-05T12:05:00Z',
+        order_id: 'o',
+        store_id: 's',
+      },
+      { ...created('r3'), schema_version: 1 },
+      { ...created('r4'), extra: { __proto__: { admin: true } } },
+    ];
+    // One event with a prototype key (JSON.stringify writes it as an own key); one more sent pretty-printed.
+    const body = JSON.stringify(sent).replace('"extra":{}', '"extra":{"__proto__":{"admin":true}}');
+    const res = await post(body, { 'content-type': 'application/json' });
+    expect(res.json()).toMatchObject({ accepted: 3, rejected: [{ index: 3, code: 'invalid_value' }] });
+    const pretty = created('r5', { note: 'spaced' });
+    sent.push(pretty);
+    const json = { 'content-type': 'application/json' };
+    expect((await post(JSON.stringify([pretty], null, 2), json)).json()).toMatchObject({ accepted: 1 });
+    const reader = new FileEventLog({
+      dir,
+      mode: 'reader',
+      segmentBytes: 1 << 20,
+      retentionMs: 0,
+      maxDiskBytes: 0,
+      dedupeWindowMs: 86_400_000,
+      dedupeMaxIds: 10_000,
+    });
+    await reader.open();
+    const onDisk = (await reader.read('earliest', 10_000)).records.map((r) => r.event);
+    await reader.close();
+    for (const e of [...sent.slice(0, 3), pretty]) {
+      expect(onDisk.find((d) => d.event_id === e.event_id)).toEqual({ ...e, schema_version: 1 });
+    }
+  });
+
   it('needs an events key', async () => {
     const res = await app.inject({ method: 'POST', url: '/v1/events', payload: [created('k1')] });
     expect(res.statusCode).toBe(401);

@@ -47,7 +47,7 @@ async function sqlTable(events: FlatEvent[], lake: string): Promise<{ table: Tra
     await prepareEtl(duck, lakeEventsRelation(lake), history.stores);
     const h = await historyFromEvents(duck, history.stores);
     const table = await buildTrainingTableSql(duck, h, { speeds });
-    return { table, ids: Array.from(table.orderIndex, (i) => h.orders[i]!.order_id) };
+    return { table, ids: Array.from(table.orderIndex, (i) => h.orders.orderId(i)) };
   } finally {
     duck.close();
   }
@@ -60,7 +60,7 @@ describe('the SQL ETL over the Parquet lake', () => {
     const ts = buildTrainingTable(history, { speeds });
     const { table: sql, ids } = await sqlTable(historyToEvents(history), path.join(dir, 'same'));
     expect(sql.nRows).toBe(ts.nRows);
-    expect(ids).toEqual(Array.from(ts.orderIndex, (i) => history.orders[i]!.order_id));
+    expect(ids).toEqual(Array.from(ts.orderIndex, (i) => history.orders.orderId(i)));
     expect(Array.from(sql.target)).toEqual(Array.from(ts.target));
     const ewma = FEATURE_NAMES.indexOf('prep_ewma_s');
     let known = 0;
@@ -180,7 +180,7 @@ describe('the SQL ETL over the Parquet lake', () => {
 
   it('joins shadow predictions to the orders they became and their deliveries', async () => {
     const lake = path.join(dir, 'shadow');
-    const delivered = history.orders.filter((o) => o.delivered_at_ms !== null).slice(0, 40);
+    const delivered = [...history.orders].filter((o) => o.delivered_at_ms !== null).slice(0, 40);
     const shadow = delivered.map((o, i) => {
       const actual = (o.delivered_at_ms! - o.created_at_ms) / 1000;
       // Half the requests were a canary (answered by v2, shadowed by v1): the join must not care who served.

@@ -72,7 +72,7 @@ describe('a training run', () => {
 
   it('trains from a CSV through a column mapping', async () => {
     const header = 'id,store_lat,store_lng,dest_lat,dest_lng,date,time,minutes,kind';
-    const rows = data.history.orders
+    const rows = [...data.history.orders]
       .filter((o) => o.delivered_at_ms !== null)
       .map((o) => {
         const s = data.history.stores.find((x) => x.storeId === o.store_id)!;
@@ -102,7 +102,7 @@ describe('a training run', () => {
     });
     expect(loaded.skipped).toBe(0);
     expect(loaded.history.orders.length).toBe(rows.length);
-    expect(loaded.history.stores.length).toBe(new Set(data.history.orders.map((o) => o.store_id)).size);
+    expect(loaded.history.stores.length).toBe(new Set([...data.history.orders].map((o) => o.store_id)).size);
     const run = await runTraining(loaded, {
       registry,
       dataDir: dir,

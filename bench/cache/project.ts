@@ -25,6 +25,7 @@ const { values } = parseArgs({
     seed: { type: 'string', default: '42' },
     'response-ttl-ms': { type: 'string' },
     'live-ttl-ms': { type: 'string' },
+    'geo-ttl-ms': { type: 'string' },
   },
 });
 const config = Value.Default(cacheConfigSchema, {}) as CacheConfig;
@@ -55,7 +56,7 @@ const responses = new TtlModel(Number(values['response-ttl-ms'] ?? config.ttlMs.
 const replica = () => ({
   profiles: new TtlModel(config.ttlMs.storeProfiles),
   live: new TtlModel(Number(values['live-ttl-ms'] ?? config.ttlMs.storeLive)),
-  geo: new TtlModel(config.ttlMs.geoTrips),
+  geo: new TtlModel(Number(values['geo-ttl-ms'] ?? config.ttlMs.geoTrips)),
 });
 const replicas = Array.from({ length: values.shared ? 1 : Number(values.replicas) }, replica);
 const total = Math.round(rate * Number(values.minutes) * 60);

@@ -1,5 +1,5 @@
 /**
- * npm run bench:ingest [-- --quick] [--backends file,redis] [--duration S] [--name NAME] [--no-write]
+ * npm run bench:ingest [-- --quick] [--backends file,redis] [--batches 500,1] [--duration S] [--name NAME] [--no-write]
  *
  * Sustained events/s and ack latency of POST /v1/events on a real `etaserve start` (every module, projections
  * consuming the log as in the demo), for each event log backend, at 500 events per request and 1 event per request.
@@ -74,6 +74,7 @@ async function main(): Promise<number> {
     options: {
       quick: { type: 'boolean' },
       backends: { type: 'string' },
+      batches: { type: 'string' },
       duration: { type: 'string' },
       'no-write': { type: 'boolean' },
       name: { type: 'string' },
@@ -83,7 +84,7 @@ async function main(): Promise<number> {
   });
   if (values.help) {
     console.log(
-      'npm run bench:ingest [-- --quick] [--backends file,redis] [--duration S] [--name NAME] [--no-write]',
+      'npm run bench:ingest [-- --quick] [--backends file,redis] [--batches 500,1] [--duration S] [--name NAME] [--no-write]',
     );
     return 0;
   }
@@ -104,6 +105,7 @@ async function main(): Promise<number> {
   const quick = values.quick ?? false;
   const durationSec = Number(values.duration ?? (quick ? 5 : 10));
   const backends = (values.backends ?? 'file,redis').split(',');
+  const batches = (values.batches ?? '500,1').split(',').map(Number);
   const work = mkdtempSync(path.join(os.tmpdir(), 'etaserve-bench-ingest-'));
   const cases: Case[] = [];
   const direct: DirectResult[] = [];
@@ -163,7 +165,7 @@ async function main(): Promise<number> {
         readyTimeoutMs: 180_000,
       });
       try {
-        for (const batch of [500, 1]) {
+        for (const batch of batches) {
           console.log(`-- ${backend}, ${batch} event(s) per request`);
           const search = await maxRateSearch<MeasuredResult>({
             base: {

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { createCacheModule } from '../cache/index.js';
 import { createConsoleModule } from '../console/index.js';
-import { createEventsModule } from '../events/index.js';
+import { createEventsModule, eventBackend, openEventLog } from '../events/index.js';
 import {
   balancerOptions,
   createGatewayModule,
@@ -166,6 +166,21 @@ export async function composeProcess(
   let predictorModule: PredictorModule | undefined;
   let predictor: Predictor | undefined;
   if (modules.includes('predictor')) {
+    // Shadow comparisons go to the event log, for the accuracy join. A cluster's predictor process has no log of
+    // its own: a shared one (Redis Streams) takes appends from every replica; segment files only from their writer.
+    let shadowLog = events?.ingest ? events.log : undefined;
+    if (!shadowLog && eventBackend(config.events) === 'redis') {
+      const appender = openEventLog(config.events, config.platform.dataDir, {
+        role: 'writer',
+        fallbackRedisUrl: config.cache.redisUrl,
+      });
+      services.push({ name: 'shadow-log', start: () => appender.open(), stop: () => appender.close() });
+      shadowLog = appender;
+    } else if (!shadowLog && config.rollout.shadowSampleRate > 0) {
+      log.warn(
+        'shadow comparisons are not logged: a predictor of its own process needs events.backend=redis',
+      );
+    }
     predictorModule = createPredictorModule(ctx, config.predictor, {
       registry,
       registryDatabase: registryDatabaseOf(config),
@@ -173,8 +188,7 @@ export async function composeProcess(
       geo: need(geo, 'geo'),
       cache,
       rollout: config.rollout,
-      // Shadow comparisons go to the event log where this process writes it, for the accuracy join.
-      ...(events?.ingest ? { shadowSink: eventLogShadowSink(events.log, log) } : {}),
+      ...(shadowLog ? { shadowSink: eventLogShadowSink(shadowLog, log) } : {}),
     });
     services.push(predictorModule.service);
     predictor = predictorModule.predictor;

@@ -148,6 +148,7 @@ export async function runTrainCommand(args: string[], deps: TrainCommandDeps): P
       geo: deps.geo,
       log,
       promotion: values['no-promote'] ? 'challenger' : 'policy',
+      releasePings: true,
     });
     const r = result.record;
     log(

@@ -69,6 +69,9 @@ export class PollingSubscription implements Subscription {
         failures = 0;
         this.release();
         if (records.length < maxBatch) await this.sleep(pollMs);
+        // A full batch means more is waiting, and reads from the writer's tail resolve without I/O: without a
+        // turn of the event loop here, catching up would hold every request until the consumer is done.
+        else await new Promise<void>((resolve) => setImmediate(resolve));
       } catch (e) {
         this.options.onError?.(e);
         await this.sleep(RETRY_MS[Math.min(failures++, RETRY_MS.length - 1)]!);

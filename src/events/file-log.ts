@@ -2,16 +2,17 @@ import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { PollingSubscription, type PollingLog } from './consumer.js';
-import { DedupeIndex } from './dedupe.js';
+import { DedupeIndex, DURABLE, FRESH } from './dedupe.js';
 import { forgetInSegments } from './file-forget.js';
 import { OffsetsStore } from './offsets-store.js';
-import { encodeEvent, encodeRecord } from './record-codec.js';
+import { encodeRecords } from './record-codec.js';
 import { alive, eventIdOf } from './segment-io.js';
 import { readSegments } from './segment-reader.js';
 import { TAIL_RECORDS, TailCache } from './tail-cache.js';
 import { listSegments, scanSegment, segmentName, type SegmentInfo } from './segments.js';
 import type {
   AppendResult,
+  EncodedEvents,
   EtaEvent,
   ForgetHook,
   ForgetRequest,
@@ -42,9 +43,14 @@ export interface FileLogOptions {
 
 interface Job {
   ingestedAtMs: number;
-  events: EtaEvent[];
-  buffers: Buffer[];
-  resolve: (positions: number[]) => void;
+  events: readonly EtaEvent[];
+  /** Indexes into `events` of the records in `data`, in order. */
+  fresh: number[];
+  data: Buffer;
+  /** Bytes of each record in `data`. */
+  sizes: Uint32Array;
+  /** Told the position of the job's first record once it is durable. */
+  resolve: (position: number) => void;
   reject: (e: unknown) => void;
 }
 
@@ -141,7 +147,7 @@ export class FileEventLog implements PollingLog {
     return { base, file, size: 0, mtimeMs: this.now() };
   }
 
-  async append(events: readonly EtaEvent[]): Promise<AppendResult> {
+  async append(events: readonly EtaEvent[], encoded?: EncodedEvents): Promise<AppendResult> {
     if (!this.active)
       throw new Error(
         this.options.mode === 'reader'
@@ -150,36 +156,34 @@ export class FileEventLog implements PollingLog {
       );
     const now = this.now();
     const offsets: Array<LogOffset | null> = new Array<LogOffset | null>(events.length).fill(null);
-    const buffers: Buffer[] = [];
-    const accepted: EtaEvent[] = [];
     const fresh: number[] = [];
     const waits: Promise<unknown>[] = [];
-    const inBatch = new Set<string>();
+    const write = this.dedupe.openWrite();
     for (let i = 0; i < events.length; i++) {
-      const id = events[i]!.event_id;
-      if (inBatch.has(id)) continue;
-      if (this.dedupe.has(id, now)) {
-        const pending = this.dedupe.pendingWrite(id);
+      const seen = this.dedupe.claim(events[i]!.event_id, now, write);
+      if (seen === FRESH) fresh.push(i);
+      else if (seen !== DURABLE && seen !== write) {
+        const pending = this.dedupe.pendingWrite(seen);
         if (pending) waits.push(pending);
-        continue;
       }
-      inBatch.add(id);
-      fresh.push(i);
-      buffers.push(encodeRecord(encodeEvent(events[i]!), now));
-      accepted.push(events[i]!);
     }
-    if (buffers.length > 0) {
-      const write = new Promise<number[]>((resolve, reject) =>
-        this.queue.push({ ingestedAtMs: now, events: accepted, buffers, resolve, reject }),
+    if (fresh.length > 0) {
+      const { data, sizes } = encodeRecords(events, fresh, encoded, now);
+      const landed = new Promise<number>((resolve, reject) =>
+        this.queue.push({ ingestedAtMs: now, events, fresh, data, sizes, resolve, reject }),
       );
-      for (const id of inBatch) this.dedupe.markPending(id, write);
+      this.dedupe.attach(write, landed);
       this.flushing ??= this.flush();
+      let durable = false;
       try {
-        const positions = await write;
-        for (let k = 0; k < fresh.length; k++) offsets[fresh[k]!] = String(positions[k]!);
+        let at = await landed;
+        durable = true;
+        for (let k = 0; k < fresh.length; k++) {
+          offsets[fresh[k]!] = String(at);
+          at += sizes[k]!;
+        }
       } finally {
-        const durable = offsets[fresh[0]!] !== null;
-        for (const id of inBatch) this.dedupe.settle(id, durable, now);
+        this.dedupe.settle(write, durable, fresh.length);
       }
     }
     // A replay racing its original is acknowledged only once the original is durable.
@@ -196,30 +200,22 @@ export class FileEventLog implements PollingLog {
       while (this.queue.length > 0) {
         const jobs = this.queue.splice(0);
         try {
-          const data = Buffer.concat(jobs.flatMap((j) => j.buffers));
-          if (this.activeSize > 0 && this.activeSize + data.length > this.options.segmentBytes)
-            await this.rotate();
-          await this.writeAll(data, this.activeSize);
+          const buffers = jobs.map((j) => j.data);
+          const bytes = buffers.reduce((n, b) => n + b.length, 0);
+          if (this.activeSize > 0 && this.activeSize + bytes > this.options.segmentBytes) await this.rotate();
+          await this.writeAll(buffers, this.activeSize, bytes);
           await this.active!.datasync();
           let at = this.end;
           for (const job of jobs) {
-            const positions = job.buffers.map((b) => {
-              const p = at;
-              at += b.length;
-              return p;
-            });
-            job.resolve(positions);
-            for (let k = 0; k < positions.length; k++) {
-              this.tail.push(positions[k]!, {
-                offset: String(positions[k]!),
-                ingestedAtMs: job.ingestedAtMs,
-                event: job.events[k]!,
-              });
+            job.resolve(at);
+            for (let k = 0; k < job.fresh.length; k++) {
+              this.tail.push(at, job.ingestedAtMs, job.events[job.fresh[k]!]!);
+              at += job.sizes[k]!;
             }
           }
-          this.tail.end = this.end + data.length;
-          this.activeSize += data.length;
-          this.end += data.length;
+          this.tail.end = this.end + bytes;
+          this.activeSize += bytes;
+          this.end += bytes;
           const last = this.segments[this.segments.length - 1]!;
           last.size = this.activeSize;
           last.mtimeMs = this.now();
@@ -235,10 +231,13 @@ export class FileEventLog implements PollingLog {
     }
   }
 
-  private async writeAll(data: Buffer, position: number): Promise<void> {
-    let done = 0;
-    while (done < data.length) {
-      const { bytesWritten } = await this.active!.write(data, done, data.length - done, position + done);
+  /** One writev for a group commit: the jobs' buffers are never copied into one. */
+  private async writeAll(buffers: Buffer[], position: number, total: number): Promise<void> {
+    let done = (await this.active!.writev(buffers, position)).bytesWritten;
+    if (done === total) return;
+    const rest = Buffer.concat(buffers);
+    while (done < total) {
+      const { bytesWritten } = await this.active!.write(rest, done, total - done, position + done);
       done += bytesWritten;
     }
   }

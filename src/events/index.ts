@@ -1,3 +1,4 @@
+export { parseJsonArrayBody, parseNdjsonBody, type EventBatch } from './body.js';
 export { eventsConfigSchema, type EventsConfig } from './config.js';
 export { FileEventLog, type FileLogOptions } from './file-log.js';
 export { EventIngest, parseNdjson, type IngestAnswer, type IngestRejection, type RawItem } from './ingest.js';
@@ -5,6 +6,7 @@ export { MemoryEventLog } from './memory-log.js';
 export {
   createEventsModule,
   eventsDir,
+  eventBackend,
   openEventLog,
   type EventsModule,
   type EventsModuleOptions,
@@ -14,6 +16,7 @@ export { CURRENT_SCHEMA_VERSION, EVENT_SCHEMAS_V1 } from './schemas.js';
 export {
   ORDER_EVENT_TYPES,
   type AppendResult,
+  type EncodedEvents,
   type EtaEvent,
   type EventLog,
   type EventType,

@@ -1,5 +1,5 @@
 import { PollingSubscription, type PollingLog } from './consumer.js';
-import { DedupeIndex } from './dedupe.js';
+import { DedupeIndex, FRESH } from './dedupe.js';
 import { collectOrders, forgetResult, redact, scopeOf } from './redact.js';
 import type {
   AppendResult,
@@ -45,8 +45,7 @@ export class MemoryEventLog implements PollingLog {
   async append(events: readonly EtaEvent[]): Promise<AppendResult> {
     const now = (this.options.now ?? Date.now)();
     const offsets = events.map((e) => {
-      if (this.dedupe.has(e.event_id, now)) return null;
-      this.dedupe.add(e.event_id, now);
+      if (this.dedupe.claim(e.event_id, now) !== FRESH) return null;
       const offset = String(this.base + this.records.length);
       this.records.push({ offset, ingestedAtMs: now, event: structuredClone(e) });
       return offset;

@@ -29,13 +29,18 @@ export function eventsDir(config: EventsConfig, dataDir: string): string {
   return config.dir || path.join(dataDir, 'events');
 }
 
+/** The backend `config` selects: `auto` is Redis Streams when events.redisUrl is set, else segment files. */
+export function eventBackend(config: EventsConfig): 'file' | 'redis' | 'memory' {
+  return config.backend === 'auto' ? (config.redisUrl ? 'redis' : 'file') : config.backend;
+}
+
 export function openEventLog(
   config: EventsConfig,
   dataDir: string,
   options: EventsModuleOptions,
   ctx?: ModuleContext,
 ): EventLog {
-  const backend = config.backend === 'auto' ? (config.redisUrl ? 'redis' : 'file') : config.backend;
+  const backend = eventBackend(config);
   const dedupeWindowMs = config.dedupeWindowHours * HOUR;
   const retentionMs = config.retentionHours * HOUR;
   if (backend === 'redis') {

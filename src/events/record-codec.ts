@@ -1,5 +1,6 @@
 import zlib from 'node:zlib';
-import type { EtaEvent } from './types.js';
+import { CURRENT_SCHEMA_VERSION } from './schemas.js';
+import type { EncodedEvents, EtaEvent } from './types.js';
 
 /**
  * One record on disk: `length u32 | crc32 u32 | ingestedAtMs f64 | event JSON (length bytes)`, little endian. The
@@ -61,20 +62,65 @@ export function decodeRecord(buf: Buffer, at: number): Decoded {
   };
 }
 
-/**
- * The JSON of an event as validation already produced it (to measure its size), so the log need not stringify it a
- * second time. Only set when the event's first key is `event_id`, as the log stores it.
- */
-export const encodedJson = new WeakMap<object, string>();
-
 export function parseEvent(json: Buffer): EtaEvent {
   return JSON.parse(json.toString('utf8')) as EtaEvent;
 }
 
-/** An event's JSON with `event_id` first, as the log stores it (reusing what validation already serialised). */
-export function encodeEvent(e: EtaEvent): Buffer {
-  const known = encodedJson.get(e);
-  if (known !== undefined) return Buffer.from(known);
+const VERSION_SUFFIX = Buffer.from(`,"schema_version":${CURRENT_SCHEMA_VERSION}}`);
+
+/** An event's JSON with `event_id` first, as the log stores it (`eventIdOf` reads ids without parsing). */
+export function jsonOfEvent(e: EtaEvent): string {
+  for (const first in e) {
+    if (first === 'event_id') return JSON.stringify(e);
+    break;
+  }
   const { event_id, ...rest } = e;
-  return Buffer.from(JSON.stringify({ event_id, ...rest }));
+  return JSON.stringify({ event_id, ...rest });
+}
+
+/**
+ * The records of `events[picked[k]]`, k in order, in one buffer; `sizes[k]` is record k's length. Received bytes
+ * are copied as they are; only events without them are serialised.
+ */
+export function encodeRecords(
+  events: readonly EtaEvent[],
+  picked: readonly number[],
+  encoded: EncodedEvents | undefined,
+  ingestedAtMs: number,
+): { data: Buffer; sizes: Uint32Array } {
+  const sizes = new Uint32Array(picked.length);
+  const json: Array<string | undefined> = new Array<string | undefined>(picked.length);
+  let total = 0;
+  for (let k = 0; k < picked.length; k++) {
+    const i = picked[k]!;
+    let length: number;
+    if (encoded !== undefined && encoded.end[i]! > 0) {
+      length = encoded.end[i]! - encoded.start[i]!;
+      if (encoded.addVersion[i] === 1) length += VERSION_SUFFIX.length - 1;
+    } else {
+      json[k] = jsonOfEvent(events[i]!);
+      length = Buffer.byteLength(json[k]!);
+    }
+    sizes[k] = HEADER_BYTES + length;
+    total += HEADER_BYTES + length;
+  }
+  const data = Buffer.allocUnsafe(total);
+  let p = 0;
+  for (let k = 0; k < picked.length; k++) {
+    const i = picked[k]!;
+    const length = sizes[k]! - HEADER_BYTES;
+    data.writeUInt32LE(length, p);
+    data.writeDoubleLE(ingestedAtMs, p + 8);
+    const at = p + HEADER_BYTES;
+    const text = json[k];
+    if (text !== undefined) data.write(text, at, length, 'utf8');
+    else if (encoded!.addVersion[i] === 1) {
+      const upTo = encoded!.end[i]! - 1;
+      encoded!.body.copy(data, at, encoded!.start[i]!, upTo);
+      VERSION_SUFFIX.copy(data, at + upTo - encoded!.start[i]!);
+    } else encoded!.body.copy(data, at, encoded!.start[i]!, encoded!.end[i]!);
+    data.writeUInt32LE(crc32(data.subarray(p + 8, p + sizes[k]!)), p + 4);
+    p += sizes[k]!;
+  }
+  return { data, sizes };
 }

@@ -1,7 +1,20 @@
-import type { LogRecord, ReadResult } from './types.js';
+import type { EtaEvent, LogRecord, ReadResult } from './types.js';
+
+/** A record of the tail: its offset string is made only if a consumer asks (most never do). */
+class TailRecord implements LogRecord {
+  constructor(
+    private readonly position: number,
+    readonly ingestedAtMs: number,
+    readonly event: EtaEvent,
+  ) {}
+
+  get offset(): string {
+    return String(this.position);
+  }
+}
 
 /** Records kept in memory after their append, so consumers in the writing process read the tail without I/O. */
-export const TAIL_RECORDS = 50_000;
+export const TAIL_RECORDS = 10_000;
 
 /** The newest records, by position, as appended: a read inside it is served from memory. */
 export class TailCache {
@@ -11,9 +24,9 @@ export class TailCache {
 
   constructor(private readonly capacity: number) {}
 
-  push(position: number, record: LogRecord): void {
+  push(position: number, ingestedAtMs: number, event: EtaEvent): void {
     this.positions.push(position);
-    this.records.push(record);
+    this.records.push(new TailRecord(position, ingestedAtMs, event));
     if (this.positions.length > this.capacity * 1.5) {
       this.positions = this.positions.slice(-this.capacity);
       this.records = this.records.slice(-this.capacity);

@@ -81,6 +81,19 @@ export interface ReadResult {
   next: LogOffset;
 }
 
+/**
+ * The events of one append as their sender wrote them: byte ranges of the request body, so the log stores those
+ * bytes rather than serialising each event again. Index i describes the append's event i.
+ */
+export interface EncodedEvents {
+  body: Buffer;
+  start: Uint32Array;
+  /** 0 when event i has no bytes to reuse (it is serialised instead). */
+  end: Uint32Array;
+  /** 1 when ingest set `schema_version` (the sender left it out): it is appended to the stored JSON. */
+  addVersion: Uint8Array;
+}
+
 export interface AppendResult {
   /** Per input event, in order: its offset, or null when its event_id was already in the log (a duplicate). */
   offsets: Array<LogOffset | null>;
@@ -147,7 +160,8 @@ export interface LogStats {
 export interface EventLog {
   readonly kind: 'file' | 'redis' | 'memory';
   open(): Promise<void>;
-  append(events: readonly EtaEvent[]): Promise<AppendResult>;
+  /** `encoded`, when the caller has them, are the events' bytes as received: a log may store them as they are. */
+  append(events: readonly EtaEvent[], encoded?: EncodedEvents): Promise<AppendResult>;
   read(from: LogOffset | StartAt, max: number): Promise<ReadResult>;
   /** The offset a consumer group would resume from, or undefined when it never committed. */
   committed(group: string): Promise<LogOffset | undefined>;

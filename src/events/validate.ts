@@ -1,6 +1,5 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { err, ok, type Result } from '../platform/index.js';
-import { encodedJson } from './record-codec.js';
 import { APP_TYPE, CURRENT_SCHEMA_VERSION, EVENT_SCHEMAS_V1, SCHEMA_VERSIONS } from './schemas.js';
 import type { EtaEvent } from './types.js';
 
@@ -55,14 +54,13 @@ export class EventValidator {
       this.validators.set(type, ajv.compile(schema));
   }
 
-  /** `bytes` is the event's JSON size when the caller already knows it (an NDJSON line). */
+  /** `bytes` is the event's JSON size when the caller knows it (its bytes in the request body). */
   validate(raw: unknown, bytes?: number): Result<EtaEvent, Rejection> {
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       return err({ code: 'not_an_object', message: 'an event is a JSON object' });
     }
     const e = raw as Record<string, unknown>;
-    const json = bytes === undefined ? JSON.stringify(e) : undefined;
-    const size = bytes ?? Buffer.byteLength(json!);
+    const size = bytes ?? Buffer.byteLength(JSON.stringify(e));
     if (size > this.limits.maxEventBytes) {
       return err({
         code: 'too_large',
@@ -116,11 +114,7 @@ export class EventValidator {
       });
     }
     if (!validator(e)) return err(rejectionOf(validator.errors![0]!));
-    if (e.schema_version === undefined) {
-      e.schema_version = CURRENT_SCHEMA_VERSION;
-      if (json !== undefined && json.startsWith('{"event_id":'))
-        encodedJson.set(e, `${json.slice(0, -1)},"schema_version":${CURRENT_SCHEMA_VERSION}}`);
-    } else if (json !== undefined && json.startsWith('{"event_id":')) encodedJson.set(e, json);
+    e.schema_version ??= CURRENT_SCHEMA_VERSION;
     return ok(e as EtaEvent);
   }
 }

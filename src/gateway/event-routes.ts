@@ -1,6 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
-import { parseNdjson, type EventIngest, type RawItem } from '../events/index.js';
+import { parseJsonArrayBody, parseNdjsonBody, type EventBatch, type EventIngest } from '../events/index.js';
 import { EtaError, type HttpServer } from '../platform/index.js';
 import type { PreHandler } from './auth.js';
 
@@ -41,11 +41,25 @@ const ErrorBody = Type.Object({
  */
 export function eventRoutes(deps: EventRouteDeps): FastifyPluginAsync {
   const plugin = async (app: HttpServer): Promise<void> => {
-    app.addContentTypeParser(
-      'application/x-ndjson',
-      { parseAs: 'string', bodyLimit: deps.maxBatchBytes },
-      (_req, body, done) => done(null, body),
-    );
+    // The body's bytes, not a parsed tree: each event is stored as it came, never serialised a second time.
+    // Encapsulated: only the routes of this plugin parse JSON this way.
+    app.removeContentTypeParser('application/json');
+    for (const [type, split] of [
+      ['application/json', parseJsonArrayBody],
+      ['application/x-ndjson', parseNdjsonBody],
+    ] as const) {
+      app.addContentTypeParser(
+        type,
+        { parseAs: 'buffer', bodyLimit: deps.maxBatchBytes },
+        (_req, body, done) => {
+          try {
+            done(null, split(body as Buffer));
+          } catch (e) {
+            done(e as Error, undefined);
+          }
+        },
+      );
+    }
 
     app.post(
       '/v1/events',
@@ -62,19 +76,15 @@ export function eventRoutes(deps: EventRouteDeps): FastifyPluginAsync {
         },
       },
       async (req) => {
-        const body: unknown = req.body;
-        let items: RawItem[];
-        if (typeof body === 'string') items = parseNdjson(body);
-        else if (Array.isArray(body)) {
-          items = body.map((value: unknown) => ({ value }));
-        } else {
+        const batch = req.body as EventBatch | undefined;
+        if (!batch?.values) {
           throw new EtaError(
             'bad_request',
             'the body is a JSON array of events, or NDJSON with content-type application/x-ndjson',
             { field: 'body' },
           );
         }
-        return deps.ingest.ingest(items);
+        return deps.ingest.ingestBatch(batch);
       },
     );
 

@@ -142,7 +142,7 @@ export interface LearnOptions extends TravelOptions {
  * Speeds per zone and band from completed trips. Medians resist the odd rider who stopped for fuel; sparse zones
  * shrink toward the global band speed so one slow trip cannot brand a zone.
  */
-export function learnZoneSpeeds(trips: readonly ObservedTrip[], options: LearnOptions): ZoneSpeedTableJson {
+export function learnZoneSpeeds(trips: Iterable<ObservedTrip>, options: LearnOptions): ZoneSpeedTableJson {
   const prior = options.priorTrips ?? 10;
   const byBand: number[][] = Array.from({ length: BAND_COUNT }, () => []);
   const byZone = new Map<string, number[][]>();

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { utcOffsetMs } from '../features/index.js';
-import type { SimulatedOrder } from '../simulator/index.js';
+import { OrderTable, type SimulatedOrder } from '../simulator/index.js';
 import { readCsv } from './csv.js';
 import type { TrainingData } from './run.js';
 import type { OrderHistory } from './training-table.js';
@@ -162,7 +162,7 @@ export async function csvData(
   });
   orders.sort((a, b) => a.created_at_ms - b.created_at_ms);
   return {
-    history: { stores: [...stores.values()], orders },
+    history: { stores: [...stores.values()], orders: OrderTable.from(orders) },
     describe: `csv:${file.split(/[\\/]/).pop()}`,
     skipped,
   };

@@ -29,15 +29,28 @@ export const EVENT_COLUMNS = {
   shadow_p50: 'DOUBLE',
 } as const;
 
+/** One chunk of a result (up to 2048 rows): a column's values by name, BIGINT as number, absent as null. */
+export type Chunk = (column: string) => ReadonlyArray<number | string | boolean | null>;
+
 export interface Duck {
   conn: DuckDBConnection;
-  /** Rows as plain objects: BIGINT as number, so callers never see bigint. */
+  /** Rows as plain objects: BIGINT as number, so callers never see bigint. For small results. */
   all<R>(sql: string): Promise<R[]>;
+  /** A large result chunk by chunk, as columns: rows never become objects, and only one chunk is in memory. */
+  forEachChunk(sql: string, visit: (chunk: Chunk, rows: number) => void): Promise<void>;
   close(): void;
 }
 
-export async function openDuck(): Promise<Duck> {
-  const instance = await DuckDBInstance.create(':memory:');
+/**
+ * `memoryLimit` bounds DuckDB's buffer memory (outside the JS heap; by default 80% of the machine); sorts and
+ * windows past it spill to a temporary directory of this instance, removed at close.
+ */
+export async function openDuck(options: { memoryLimit?: string } = {}): Promise<Duck> {
+  const spill = path.join(tmpdir(), `etaserve-duck-${randomUUID()}`);
+  const instance = await DuckDBInstance.create(':memory:', {
+    temp_directory: spill,
+    ...(options.memoryLimit ? { memory_limit: options.memoryLimit } : {}),
+  });
   const conn = await instance.connect();
   return {
     conn,
@@ -45,11 +58,37 @@ export async function openDuck(): Promise<Duck> {
       const reader = await conn.runAndReadAll(sql);
       return reader.getRowObjectsJson() as unknown as R[];
     },
+    async forEachChunk(sql, visit) {
+      const result = await conn.stream(sql);
+      const names = result.columnNames();
+      for (;;) {
+        const chunk = await result.fetchChunk();
+        if (!chunk || chunk.rowCount === 0) return;
+        const columns = new Map<string, ReadonlyArray<number | string | boolean | null>>();
+        visit((name) => {
+          let values = columns.get(name);
+          if (values === undefined) {
+            const raw = chunk.getColumnValues(names.indexOf(name));
+            values = raw.map(plain);
+            columns.set(name, values);
+          }
+          return values;
+        }, chunk.rowCount);
+      }
+    },
     close() {
       conn.closeSync();
       instance.closeSync();
+      void rm(spill, { recursive: true, force: true });
     },
   };
+}
+
+/** BIGINT and DECIMAL (objects in the node API) as number; the rest as they come. */
+function plain(v: unknown): number | string | boolean | null {
+  if (typeof v === 'bigint') return Number(v);
+  if (typeof v === 'object' && v !== null) return Number(String(v));
+  return v as number | string | boolean | null;
 }
 
 export const sqlString = (s: string): string => `'${s.replace(/'/g, "''")}'`;

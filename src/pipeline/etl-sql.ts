@@ -39,13 +39,7 @@ export function trainingRowsSql(p: EtlParams): string {
   const avg = (d: number): string =>
     `CASE WHEN vm${d} IS NULL AND vp${d} IS NULL THEN NULL ELSE (COALESCE(vm${d}, 0) + COALESCE(vp${d}, 0)) / ((CASE WHEN vm${d} IS NULL THEN 0 ELSE 1 END) + (CASE WHEN vp${d} IS NULL THEN 0 ELSE 1 END)) END`;
   return `
-WITH ev AS (
-  SELECT * FROM (
-    SELECT e.*, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY occurred_ms) AS dup
-    FROM events e WHERE type LIKE 'order.%'
-  ) d WHERE dup = 1
-),
-orders AS (
+WITH orders AS (
   SELECT order_id,
     MAX(CASE WHEN type = 'order.created' THEN store_id END) AS store_id,
     MIN(CASE WHEN type = 'order.created' THEN occurred_ms END) AS created_ms,
@@ -57,7 +51,7 @@ orders AS (
     MAX(CASE WHEN type = 'order.created' THEN dest_lng END) AS dest_lng,
     MAX(CASE WHEN type = 'order.created' THEN items END) AS items,
     MAX(CASE WHEN type = 'order.created' THEN subtotal END) AS subtotal
-  FROM ev GROUP BY order_id
+  FROM events WHERE type LIKE 'order.%' GROUP BY order_id
 ),
 known AS (
   SELECT o.*, s.timezone, COALESCE(o.ready_ms, o.cancelled_ms) AS left_ms
@@ -68,14 +62,20 @@ targets AS (
   SELECT * FROM known
   WHERE delivered_ms IS NOT NULL AND created_ms >= ${p.fromMs} AND created_ms < ${p.toMs}
 ),
-kitchen AS (
-  SELECT t.order_id, COUNT(k.order_id) AS orders_in_kitchen
-  FROM targets t LEFT JOIN known k
+kitchen_hits AS (
+  -- An inner range join (the OR in WHERE, not ON): engines plan it as a hash or range join per store. In the ON of
+  -- an outer join it made DuckDB compare every target with every order, quadratic in the window.
+  SELECT t.order_id, COUNT(*) AS n
+  FROM targets t JOIN known k
     ON k.store_id = t.store_id
    AND k.accepted_ms < t.created_ms
    AND k.accepted_ms > t.created_ms - ${p.kitchenTtlMs}
-   AND (k.left_ms IS NULL OR k.left_ms >= t.created_ms)
+  WHERE k.left_ms IS NULL OR k.left_ms >= t.created_ms
   GROUP BY t.order_id
+),
+kitchen AS (
+  SELECT t.order_id, COALESCE(h.n, 0) AS orders_in_kitchen
+  FROM targets t LEFT JOIN kitchen_hits h ON h.order_id = t.order_id
 ),
 preps AS (
   SELECT store_id, order_id, created_ms, ready_ms AS at_ms, (ready_ms - accepted_ms) / 1000.0 AS x,
@@ -111,10 +111,14 @@ ewma AS (
 offsets AS (
   ${neighbours.map((d) => `SELECT ${d} AS d`).join(' UNION ALL ')} UNION ALL SELECT 99 AS d
 ),
+target_hours AS (
+  -- Once an order: the time zone conversion is the costly part, not the eight probes.
+  SELECT order_id, store_id, created_ms, ${hourOfWeek('created_ms', 'timezone')} AS how FROM targets
+),
 probes AS (
   SELECT t.order_id, t.store_id, t.created_ms, o.d,
-    CASE WHEN o.d = 99 THEN -1 ELSE MOD(${hourOfWeek('t.created_ms', 't.timezone')} + o.d + 168, 168) END AS slot
-  FROM targets t CROSS JOIN offsets o
+    CASE WHEN o.d = 99 THEN -1 ELSE MOD(t.how + o.d + 168, 168) END AS slot
+  FROM target_hours t CROSS JOIN offsets o
 ),
 stream AS (
   SELECT store_id, slot, at_ms AS t, 1 AS kind, k, v, CAST(NULL AS VARCHAR) AS order_id, CAST(NULL AS INTEGER) AS d FROM ewma
@@ -141,14 +145,12 @@ JOIN slots s ON s.order_id = t.order_id
 ORDER BY t.created_ms, t.order_id`;
 }
 
-/** Each order's lifecycle, for the targets and the zone speeds (rides that ended before the training cut). */
+/**
+ * Each order's lifecycle, for the targets and the zone speeds (rides that ended before the training cut). A batch
+ * compacted twice (a crash between its Parquet and its checkpoint) repeats identical rows, which MIN and MAX ignore:
+ * no pass over every event by `event_id` first, which over a year of events needed more memory than the whole run.
+ */
 export const ORDERS_SQL = `
-WITH ev AS (
-  SELECT * FROM (
-    SELECT e.*, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY occurred_ms) AS dup
-    FROM events e WHERE type LIKE 'order.%'
-  ) d WHERE dup = 1
-)
 SELECT order_id,
   MAX(CASE WHEN type = 'order.created' THEN store_id END) AS store_id,
   MAX(CASE WHEN type IN ('order.picked_up', 'order.delivered') THEN rider_id END) AS rider_id,
@@ -162,14 +164,15 @@ SELECT order_id,
   MAX(CASE WHEN type = 'order.created' THEN dest_lng END) AS dest_lng,
   MAX(CASE WHEN type = 'order.created' THEN items END) AS items,
   MAX(CASE WHEN type = 'order.created' THEN subtotal END) AS subtotal
-FROM ev GROUP BY order_id
+FROM events WHERE type LIKE 'order.%' GROUP BY order_id
 HAVING MIN(CASE WHEN type = 'order.created' THEN occurred_ms END) IS NOT NULL
 ORDER BY created_ms, order_id`;
 
-/** Rider positions in time order, for the geo module's rider-supply replay. */
+/**
+ * Rider positions in time order, for the geo module's rider-supply replay. A repeated ping (a batch compacted twice)
+ * sets the same position again, which changes nothing, so pings are not deduplicated.
+ */
 export const PINGS_SQL = `
-SELECT rider_id, occurred_ms, lat, lng, available FROM (
-  SELECT e.*, ROW_NUMBER() OVER (PARTITION BY event_id ORDER BY occurred_ms) AS dup
-  FROM events e WHERE type = 'rider.location' AND lat IS NOT NULL AND lng IS NOT NULL
-) d WHERE dup = 1
-ORDER BY occurred_ms, event_id`;
+SELECT rider_id, occurred_ms, lat, lng, available
+FROM events WHERE type = 'rider.location' AND lat IS NOT NULL AND lng IS NOT NULL
+ORDER BY occurred_ms, rider_id`;

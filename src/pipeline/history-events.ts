@@ -60,6 +60,8 @@ const num = (v: unknown): number | null => (typeof v === 'number' && Number.isFi
 const str = (v: unknown): string | null => (typeof v === 'string' ? v : null);
 
 export const SHADOW_EVENT = 'app.shadow_prediction';
+/** A shadow prediction matches the `order.created` of its store and destination nearest in time, within this. */
+export const SHADOW_MATCH_MS = 120_000;
 
 /** An event of the log as a lake row; undefined for event types the lake does not keep (app behaviour). */
 export function flattenEvent(e: LogEvent): FlatEvent | undefined {

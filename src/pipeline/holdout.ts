@@ -34,7 +34,10 @@ export function describeHoldout(
   const n = to - from;
   const hourCol = table.columns[table.spec.findIndex((s) => s.name === 'hour_local')]!;
   const stores = new Map(history.stores.map((s) => [s.storeId, s]));
-  const storeOf = (r: number): string => history.orders[table.orderIndex[r]!]?.store_id ?? '?';
+  const storeOf = (r: number): string => {
+    const i = table.orderIndex[r]!;
+    return i >= 0 && i < history.orders.length ? history.orders.storeId(i) : '?';
+  };
   const volume = new Map<string, number>();
   for (let r = from; r < to; r++) volume.set(storeOf(r), (volume.get(storeOf(r)) ?? 0) + 1);
   // Decile 1 = the busiest tenth of stores by hold-out orders.

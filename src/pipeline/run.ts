@@ -34,6 +34,8 @@ export interface TrainingRunOptions {
   /** `policy` (default) promotes when the policy passes; `challenger` registers as challenger for a person. */
   promotion?: 'policy' | 'challenger' | 'none';
   runId?: string;
+  /** The caller uses `data` once: its rider pings may go once the training table is built (see trainFromHistory). */
+  releasePings?: boolean;
 }
 
 export interface TrainingRunResult {
@@ -70,6 +72,7 @@ export async function runTraining(
     geo: options.geo,
     buildTable: data.buildTable,
     window: data.window,
+    releasePings: options.releasePings ?? false,
     onProgress: (p) => {
       if (p.stage !== 'train') log(`${p.stage}: ${p.message}`);
     },

@@ -1,12 +1,11 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
 import { openDuck } from './duckdb.js';
-import { SHADOW_EVENT } from './history-events.js';
+import { SHADOW_EVENT, SHADOW_MATCH_MS as MATCH_MS } from './history-events.js';
 import { lakeEventsRelation } from './lake.js';
 import type { ShadowSummary } from './policy.js';
 
 /** A quote and the order it became: same store, same destination, created within this of the quote. */
-const MATCH_MS = 120_000;
 
 /**
  * The shadow join, offline: `app.shadow_prediction` events (both models' p50 for one live request) matched to the

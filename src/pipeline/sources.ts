@@ -12,6 +12,11 @@ const DAY = 86_400_000;
 const WARMUP_MS = 7 * DAY;
 /** Deliveries of orders created near a window's end finish after it. */
 const TAIL_MS = DAY;
+/**
+ * DuckDB's buffer memory in a training run, beside the orders, pings and table held in JS: without a bound it takes
+ * most of the machine; past this the ETL's sorts and windows spill to disk instead.
+ */
+const ETL_DUCK_MEMORY = '384MB';
 
 export function simulatedData(o: {
   seed: number;
@@ -56,7 +61,7 @@ export async function parquetData(
     const partitions = isLake ? ` AND date >= ${day(lo)} AND date <= ${day(hi)}` : '';
     relation = `(SELECT * FROM ${base} WHERE occurred_ms >= ${lo} AND occurred_ms < ${hi}${partitions})`;
   }
-  const duck = await openDuck();
+  const duck = await openDuck({ memoryLimit: ETL_DUCK_MEMORY });
   try {
     await prepareEtl(duck, relation, stores);
     const history = await historyFromEvents(duck, stores);

@@ -1,7 +1,7 @@
 import { Value } from 'typebox/value';
 import { buildFeatureVector, FEATURE_COUNT, FEATURE_SPEC } from '../features/index.js';
 import { geoConfigSchema, RiderSupply, TravelEstimator, type GeoConfig } from '../geo/index.js';
-import type { RiderPings, SimulatedOrder } from '../simulator/index.js';
+import { OrderTable, type RiderPings } from '../simulator/index.js';
 import { storeConfigSchema, type StoreConfig } from '../store/index.js';
 import { sqlString, type Duck } from './duckdb.js';
 import { ORDERS_SQL, PINGS_SQL, trainingRowsSql } from './etl-sql.js';
@@ -25,54 +25,90 @@ export async function prepareEtl(duck: Duck, eventsRelation: string, stores: Sto
   );
 }
 
-/** The orders (and rider pings) the events describe, in creation order: the shape every trainer takes. */
+/** The orders (and rider pings) the events describe, in creation order: columns, read chunk by chunk. */
 export async function historyFromEvents(duck: Duck, stores: Stores): Promise<OrderHistory> {
-  const rows = await duck.all<Record<string, unknown>>(ORDERS_SQL);
-  const orders: SimulatedOrder[] = rows.map((r) => ({
-    order_id: String(r.order_id),
-    store_id: String(r.store_id),
-    rider_id: r.rider_id === null ? null : String(r.rider_id),
-    destination: { lat: n(r.dest_lat), lng: n(r.dest_lng) },
-    items: n(r.items ?? Number.NaN),
-    subtotal: n(r.subtotal ?? Number.NaN),
-    created_at_ms: n(r.created_ms),
-    accepted_at_ms: nOrNull(r.accepted_ms),
-    ready_at_ms: nOrNull(r.ready_ms),
-    picked_up_at_ms: nOrNull(r.picked_up_ms),
-    delivered_at_ms: nOrNull(r.delivered_ms),
-    cancelled: r.cancelled_ms !== null,
-    cancelled_at_ms: nOrNull(r.cancelled_ms),
-  }));
-  const pingRows = await duck.all<Record<string, unknown>>(PINGS_SQL);
-  let riderPings: RiderPings | undefined;
-  if (pingRows.length > 0) {
-    const ids = new Map<string, number>();
-    const count = pingRows.length;
-    riderPings = {
-      riderIds: [],
-      count,
-      rider: new Int32Array(count),
-      atMs: new Float64Array(count),
-      lat: new Float64Array(count),
-      lng: new Float64Array(count),
-      available: new Uint8Array(count),
-    };
-    pingRows.forEach((r, i) => {
-      const id = String(r.rider_id);
+  const orders = OrderTable.builder();
+  await duck.forEachChunk(ORDERS_SQL, (col, rows) => {
+    const [id, store, rider, lat, lng, items, subtotal] = [
+      col('order_id'),
+      col('store_id'),
+      col('rider_id'),
+      col('dest_lat'),
+      col('dest_lng'),
+      col('items'),
+      col('subtotal'),
+    ];
+    const [created, accepted, ready, pickedUp, delivered, cancelled] = [
+      col('created_ms'),
+      col('accepted_ms'),
+      col('ready_ms'),
+      col('picked_up_ms'),
+      col('delivered_ms'),
+      col('cancelled_ms'),
+    ];
+    for (let r = 0; r < rows; r++) {
+      orders.pushColumns(
+        String(id[r]),
+        String(store[r]),
+        rider[r] === null ? null : String(rider[r]),
+        n(lat[r]),
+        n(lng[r]),
+        { items: n(items[r] ?? Number.NaN), subtotal: n(subtotal[r] ?? Number.NaN) },
+        {
+          created: n(created[r]),
+          accepted: nOrNull(accepted[r]),
+          ready: nOrNull(ready[r]),
+          pickedUp: nOrNull(pickedUp[r]),
+          delivered: nOrNull(delivered[r]),
+          cancelled: nOrNull(cancelled[r]),
+        },
+      );
+    }
+  });
+  const riderPings = await pingsFromEvents(duck);
+  return { stores, orders: orders.finish(), ...(riderPings ? { riderPings } : {}) };
+}
+
+/** Rider positions straight into columns: counted first, so each column is allocated once at its size. */
+async function pingsFromEvents(duck: Duck): Promise<RiderPings | undefined> {
+  const [counted] = await duck.all<{ n: number }>(`SELECT COUNT(*) AS n FROM (${PINGS_SQL})`);
+  const count = Number(counted?.n ?? 0);
+  if (count === 0) return undefined;
+  const ids = new Map<string, number>();
+  const pings: RiderPings = {
+    riderIds: [],
+    count,
+    rider: new Int32Array(count),
+    atMs: new Float64Array(count),
+    lat: new Float64Array(count),
+    lng: new Float64Array(count),
+    available: new Uint8Array(count),
+  };
+  let i = 0;
+  await duck.forEachChunk(PINGS_SQL, (col, rows) => {
+    const [rider, at, lat, lng, available] = [
+      col('rider_id'),
+      col('occurred_ms'),
+      col('lat'),
+      col('lng'),
+      col('available'),
+    ];
+    for (let r = 0; r < rows && i < count; r++, i++) {
+      const id = String(rider[r]);
       let k = ids.get(id);
       if (k === undefined) {
-        k = riderPings!.riderIds.length;
+        k = pings.riderIds.length;
         ids.set(id, k);
-        riderPings!.riderIds.push(id);
+        pings.riderIds.push(id);
       }
-      riderPings!.rider[i] = k;
-      riderPings!.atMs[i] = n(r.occurred_ms);
-      riderPings!.lat[i] = n(r.lat);
-      riderPings!.lng[i] = n(r.lng);
-      riderPings!.available[i] = r.available === true ? 1 : 0;
-    });
-  }
-  return { stores, orders, ...(riderPings ? { riderPings } : {}) };
+      pings.rider[i] = k;
+      pings.atMs[i] = n(at[r]);
+      pings.lat[i] = n(lat[r]);
+      pings.lng[i] = n(lng[r]);
+      pings.available[i] = available[r] === true ? 1 : 0;
+    }
+  });
+  return pings;
 }
 
 /**
@@ -88,16 +124,16 @@ export async function buildTrainingTableSql(
 ): Promise<TrainingTable> {
   const geo = Value.Default(geoConfigSchema, { ...options.geo }) as GeoConfig;
   const storeConfig = Value.Default(storeConfigSchema, { ...options.store }) as StoreConfig;
-  const rows = await duck.all<Record<string, unknown>>(
-    trainingRowsSql({
-      fromMs: options.fromMs ?? -8.64e15,
-      toMs: options.toMs ?? 8.64e15,
-      alpha: storeConfig.prepEwmaAlpha,
-      kitchenTtlMs: storeConfig.kitchenOrderTtlMinutes * 60_000,
-    }),
-  );
+  const sql = trainingRowsSql({
+    fromMs: options.fromMs ?? -8.64e15,
+    toMs: options.toMs ?? 8.64e15,
+    alpha: storeConfig.prepEwmaAlpha,
+    kitchenTtlMs: storeConfig.kitchenOrderTtlMinutes * 60_000,
+  });
+  const [counted] = await duck.all<{ n: number }>(`SELECT COUNT(*) AS n FROM (${sql})`);
+  const nRows = Number(counted?.n ?? 0);
   const stores = new Map(history.stores.map((s) => [s.storeId, s]));
-  const indexOf = new Map(history.orders.map((o, i) => [o.order_id, i]));
+  const O = history.orders;
   const supply = new RiderSupply({
     resolution: geo.h3Resolution,
     ttlMs: options.riderTtlMs ?? geo.riderTtlSeconds * 1000,
@@ -106,7 +142,6 @@ export async function buildTrainingTableSql(
     detourFactor: geo.detourFactor,
     handoffSeconds: geo.handoffSeconds,
   });
-  const nRows = rows.length;
   const columns = Array.from({ length: FEATURE_COUNT }, () => new Float64Array(nRows));
   const target = new Float64Array(nRows);
   const createdAtMs = new Float64Array(nRows);
@@ -114,38 +149,64 @@ export async function buildTrainingTableSql(
   const vec = new Float64Array(FEATURE_COUNT);
   const pings = history.riderPings;
   let p = 0;
-  rows.forEach((r, row) => {
-    const store = stores.get(String(r.store_id))!;
-    const at = n(r.created_ms);
-    if (pings) {
-      for (; p < pings.count && pings.atMs[p]! < at; p++) {
-        supply.recordRiderLocation(
-          pings.riderIds[pings.rider[p]!]!,
-          pings.lat[p]!,
-          pings.lng[p]!,
-          pings.atMs[p]!,
-          pings.available[p] === 1,
-        );
-      }
+  let row = 0;
+  // Rows and orders are both in (created_ms, order_id) order: each row's order is found walking forward, no map.
+  let i = 0;
+  const orderOf = (created: number, id: string): number => {
+    for (let k = i; k < O.length && O.createdAtMs[k]! <= created; k++) {
+      if (O.createdAtMs[k] === created && O.orderId(k) === id) return (i = k);
     }
-    const destination = { lat: n(r.dest_lat), lng: n(r.dest_lng) };
-    const trip = travel.estimate(store.location, destination, at);
-    buildFeatureVector(
-      { orderedAtMs: at, items: nOrNull(r.items) ?? undefined, subtotal: nOrNull(r.subtotal) ?? undefined },
-      {
-        category: store.category,
-        timezone: store.timezone,
-        prepMeanSeconds: store.prepProfile.meanSeconds,
-        prepEwmaSeconds: nOrNull(r.prep_ewma_s),
-        ordersInKitchen: n(r.orders_in_kitchen),
-      },
-      { ...trip, ridersAvailable: pings ? supply.ridersNear(store.location, at) : null },
-      vec,
-    );
-    for (let f = 0; f < FEATURE_COUNT; f++) columns[f]![row] = vec[f]!;
-    target[row] = (n(r.delivered_ms) - at) / 1000;
-    createdAtMs[row] = at;
-    orderIndex[row] = indexOf.get(String(r.order_id)) ?? -1;
+    return -1;
+  };
+  await duck.forEachChunk(sql, (col, rows) => {
+    const [id, store, created, delivered, lat, lng, items, subtotal, prep, kitchen] = [
+      col('order_id'),
+      col('store_id'),
+      col('created_ms'),
+      col('delivered_ms'),
+      col('dest_lat'),
+      col('dest_lng'),
+      col('items'),
+      col('subtotal'),
+      col('prep_ewma_s'),
+      col('orders_in_kitchen'),
+    ];
+    for (let r = 0; r < rows && row < nRows; r++, row++) {
+      const s = stores.get(String(store[r]))!;
+      const at = n(created[r]);
+      if (pings) {
+        for (; p < pings.count && pings.atMs[p]! < at; p++) {
+          supply.recordRiderLocation(
+            pings.riderIds[pings.rider[p]!]!,
+            pings.lat[p]!,
+            pings.lng[p]!,
+            pings.atMs[p]!,
+            pings.available[p] === 1,
+          );
+        }
+      }
+      const trip = travel.estimate(s.location, { lat: n(lat[r]), lng: n(lng[r]) }, at);
+      buildFeatureVector(
+        {
+          orderedAtMs: at,
+          items: nOrNull(items[r]) ?? undefined,
+          subtotal: nOrNull(subtotal[r]) ?? undefined,
+        },
+        {
+          category: s.category,
+          timezone: s.timezone,
+          prepMeanSeconds: s.prepProfile.meanSeconds,
+          prepEwmaSeconds: nOrNull(prep[r]),
+          ordersInKitchen: n(kitchen[r]),
+        },
+        { ...trip, ridersAvailable: pings ? supply.ridersNear(s.location, at) : null },
+        vec,
+      );
+      for (let f = 0; f < FEATURE_COUNT; f++) columns[f]![row] = vec[f]!;
+      target[row] = (n(delivered[r]) - at) / 1000;
+      createdAtMs[row] = at;
+      orderIndex[row] = orderOf(at, String(id[r]));
+    }
   });
   return { spec: FEATURE_SPEC, columns, target, createdAtMs, orderIndex, nRows };
 }

@@ -27,7 +27,7 @@ describe('training from simulated history', () => {
     expect(new Set(stages)).toEqual(new Set(['speeds', 'features', 'train', 'evaluate']));
     const m = trained.metrics;
     expect(m.n_train! + m.n_valid! + m.n_test!).toBe(
-      history.orders.filter((o) => o.delivered_at_ms !== null).length,
+      [...history.orders].filter((o) => o.delivered_at_ms !== null).length,
     );
     expect(m.mae_s).toBeLessThan(m.baseline_mae_s!);
     expect(m.coverage_p10_p90).toBeGreaterThan(0.5);

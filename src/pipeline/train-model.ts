@@ -51,6 +51,12 @@ export interface TrainFromHistoryOptions {
   buildTable?: (speeds: ZoneSpeedTable) => Promise<TrainingTable>;
   /** Rows only for orders created in [fromMs, toMs): a window of a longer history. */
   window?: { fromMs: number; toMs: number };
+  /**
+   * Drop `history.riderPings` once the table is built. They are most of a history's memory (about 13 pings an
+   * order, 29 bytes each) and nothing after the table reads them, so a caller that is done with them lets boosting
+   * run without them.
+   */
+  releasePings?: boolean;
 }
 
 export interface TrainedModel {
@@ -79,11 +85,15 @@ export async function trainFromHistory(
   const progress = options.onProgress ?? (() => undefined);
   const split = options.split ?? { train: 0.7, valid: 0.15 };
   const w = options.window ?? { fromMs: Number.NEGATIVE_INFINITY, toMs: Number.POSITIVE_INFINITY };
-  const created = history.orders
-    .filter((o) => o.delivered_at_ms !== null && o.created_at_ms >= w.fromMs && o.created_at_ms < w.toMs)
-    .map((o) => o.created_at_ms);
-  if (created.length < 50) throw new RangeError(`too few delivered orders to train on: ${created.length}`);
-  const sorted = Float64Array.from(created).sort();
+  const O = history.orders;
+  const inWindow = (i: number): boolean =>
+    !Number.isNaN(O.deliveredAtMs[i]!) && O.createdAtMs[i]! >= w.fromMs && O.createdAtMs[i]! < w.toMs;
+  let n = 0;
+  for (let i = 0; i < O.length; i++) if (inWindow(i)) n++;
+  if (n < 50) throw new RangeError(`too few delivered orders to train on: ${n}`);
+  const sorted = new Float64Array(n);
+  for (let i = 0, k = 0; i < O.length; i++) if (inWindow(i)) sorted[k++] = O.createdAtMs[i]!;
+  sorted.sort();
   const trainEndMs = sorted[Math.floor(sorted.length * split.train)]!;
   const validEndMs = sorted[Math.floor(sorted.length * (split.train + split.valid))]!;
 
@@ -98,6 +108,7 @@ export async function trainFromHistory(
   const table = options.buildTable
     ? await options.buildTable(speeds.value)
     : buildTrainingTable(history, { speeds: speeds.value, geo: options.geo, ...options.window });
+  if (options.releasePings) delete history.riderPings;
   const nTrain = lowerBound(table.createdAtMs, trainEndMs);
   const nValid = lowerBound(table.createdAtMs, validEndMs);
   progress({

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FEATURE_NAMES } from '../features/index.js';
 import { Value } from 'typebox/value';
 import { GeoService, geoConfigSchema, ZoneSpeedTable, type GeoConfig } from '../geo/index.js';
-import { generateHistory, type SimulatedOrder } from '../simulator/index.js';
+import { generateHistory, OrderTable, type SimulatedOrder } from '../simulator/index.js';
 import {
   buildTrainingTable,
   learnSpeedsBefore,
@@ -63,13 +63,13 @@ function order(
 describe('buildTrainingTable', () => {
   it('builds one column-major row per delivered order, in creation order, with the target in seconds', () => {
     const table = buildTrainingTable(history, { speeds });
-    const delivered = history.orders.filter((o) => o.delivered_at_ms !== null);
+    const delivered = [...history.orders].filter((o) => o.delivered_at_ms !== null);
     expect(table.nRows).toBe(delivered.length);
     expect(table.columns).toHaveLength(FEATURE_NAMES.length);
     expect(table.columns.every((c) => c instanceof Float64Array && c.length === table.nRows)).toBe(true);
     for (let r = 1; r < table.nRows; r++)
       expect(table.createdAtMs[r]!).toBeGreaterThanOrEqual(table.createdAtMs[r - 1]!);
-    const o = history.orders[table.orderIndex[10]!]!;
+    const o = history.orders.get(table.orderIndex[10]!);
     expect(table.target[10]).toBe((o.delivered_at_ms! - o.created_at_ms) / 1000);
     expect(table.columns[col('riders_available')]!.some((v) => v > 0)).toBe(true);
   });
@@ -77,19 +77,21 @@ describe('buildTrainingTable', () => {
   it('does not change an order’s row when anything after its creation changes', () => {
     const base = buildTrainingTable(history, { speeds });
     const mid = base.orderIndex[Math.floor(base.nRows / 2)]!;
-    const cutoff = history.orders[mid]!.created_at_ms;
+    const cutoff = history.orders.get(mid).created_at_ms;
     const altered: OrderHistory = {
       stores: history.stores,
-      orders: history.orders.map((o) =>
-        o.created_at_ms <= cutoff
-          ? o
-          : {
-              ...o,
-              accepted_at_ms: o.created_at_ms + 1,
-              ready_at_ms: o.ready_at_ms === null ? null : o.created_at_ms + 2,
-              items: o.items + 5,
-              destination: { lat: o.destination.lat + 0.01, lng: o.destination.lng },
-            },
+      orders: OrderTable.from(
+        [...history.orders].map((o) =>
+          o.created_at_ms <= cutoff
+            ? o
+            : {
+                ...o,
+                accepted_at_ms: o.created_at_ms + 1,
+                ready_at_ms: o.ready_at_ms === null ? null : o.created_at_ms + 2,
+                items: o.items + 5,
+                destination: { lat: o.destination.lat + 0.01, lng: o.destination.lng },
+              },
+        ),
       ),
       riderPings: {
         ...history.riderPings,
@@ -116,7 +118,7 @@ describe('buildTrainingTable', () => {
       order('o3', T0 + 21 * MIN, T0 + 22 * MIN, T0 + 40 * MIN), // created the very ms o1 is ready: not yet known
       order('o4', T0 + 25 * MIN, T0 + 26 * MIN, T0 + 45 * MIN), // o1 known; o2 and o3 in the kitchen
     ];
-    const table = buildTrainingTable({ stores: [STORE], orders }, { speeds });
+    const table = buildTrainingTable({ stores: [STORE], orders: OrderTable.from(orders) }, { speeds });
     const ewma = table.columns[col('prep_ewma_s')]!;
     const kitchen = table.columns[col('orders_in_kitchen')]!;
     expect(Number.isNaN(ewma[0]!)).toBe(true);
@@ -129,14 +131,16 @@ describe('buildTrainingTable', () => {
   });
 
   it('learns zone speeds only from rides finished before the cut', () => {
-    const cut = history.orders[Math.floor(history.orders.length * 0.7)]!.created_at_ms;
+    const cut = history.orders.get(Math.floor(history.orders.length * 0.7)).created_at_ms;
     const before = learnSpeedsBefore(history, cut);
     const slowerLater = {
       ...history,
-      orders: history.orders.map((o) =>
-        o.delivered_at_ms !== null && o.delivered_at_ms >= cut
-          ? { ...o, delivered_at_ms: o.delivered_at_ms + 30 * MIN }
-          : o,
+      orders: OrderTable.from(
+        [...history.orders].map((o) =>
+          o.delivered_at_ms !== null && o.delivered_at_ms >= cut
+            ? { ...o, delivered_at_ms: o.delivered_at_ms + 30 * MIN }
+            : o,
+        ),
       ),
     };
     expect(learnSpeedsBefore(slowerLater, cut)).toEqual(before);
@@ -145,7 +149,7 @@ describe('buildTrainingTable', () => {
 
   it('computes the trip features exactly as the online geo service does', async () => {
     const learned = ZoneSpeedTable.fromJSON(
-      learnSpeedsBefore(history, history.orders[history.orders.length >> 1]!.created_at_ms),
+      learnSpeedsBefore(history, history.orders.get(history.orders.length >> 1).created_at_ms),
     );
     if (!learned.ok) throw new Error(learned.error);
     const table = buildTrainingTable(history, { speeds: learned.value });
@@ -155,7 +159,7 @@ describe('buildTrainingTable', () => {
     let p = 0;
     const names = ['distance_km', 'travel_estimate_s', 'zone_speed_kmh', 'riders_available'];
     for (let r = 0; r < table.nRows; r += 97) {
-      const o = history.orders[table.orderIndex[r]!]!;
+      const o = history.orders.get(table.orderIndex[r]!);
       for (; p < pings.count && pings.atMs[p]! < o.created_at_ms; p++) {
         geo.recordRiderLocation(
           pings.riderIds[pings.rider[p]!]!,

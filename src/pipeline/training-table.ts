@@ -11,13 +11,16 @@ import {
   type ZoneSpeedTableJson,
 } from '../geo/index.js';
 import type { FeatureSpec } from '../model/index.js';
-import type { RiderPings, SimulatedOrder } from '../simulator/index.js';
+import type { OrderTable, RiderPings } from '../simulator/index.js';
 import { LiveState, storeConfigSchema, type NewStore, type StoreConfig } from '../store/index.js';
 
-/** What a training table needs of a history: the catalog, the orders with their timestamps, rider positions. */
+/**
+ * What a training table needs of a history: the catalog, the orders with their timestamps, rider positions. Orders
+ * and pings are columns (no object per row), so a million orders train in well under a gigabyte.
+ */
 export interface OrderHistory {
   stores: ReadonlyArray<Pick<NewStore, 'storeId' | 'location' | 'category' | 'timezone' | 'prepProfile'>>;
-  orders: readonly SimulatedOrder[];
+  orders: OrderTable;
   riderPings?: RiderPings;
 }
 
@@ -76,29 +79,42 @@ export function buildTrainingTable(history: OrderHistory, options: TrainingTable
   const fromMs = options.fromMs ?? Number.NEGATIVE_INFINITY;
   const toMs = options.toMs ?? Number.POSITIVE_INFINITY;
 
-  const times: number[] = [];
-  const kinds: number[] = [];
-  const refs: number[] = [];
+  const O = history.orders;
+  const storeOf = O.storeIds.map((id) => stores.get(id));
+  const has = (t: number): boolean => !Number.isNaN(t);
+  const leftAt = (i: number): number => (has(O.readyAtMs[i]!) ? O.readyAtMs[i]! : O.cancelledAtMs[i]!);
+  const isRow = (i: number): boolean =>
+    has(O.deliveredAtMs[i]!) && O.createdAtMs[i]! >= fromMs && O.createdAtMs[i]! < toMs;
+  // Counted first: three typed columns of the right length, no array growing past a million entries.
+  let nEvents = 0;
+  for (let i = 0; i < O.length; i++) {
+    if (!storeOf[O.store[i]!]) continue;
+    if (has(O.acceptedAtMs[i]!)) nEvents += has(leftAt(i)) ? 2 : 1;
+    if (isRow(i)) nEvents++;
+  }
+  const times = new Float64Array(nEvents);
+  const kinds = new Uint8Array(nEvents);
+  const refs = new Int32Array(nEvents);
+  let e = 0;
   const push = (t: number, kind: number, i: number): void => {
-    times.push(t);
-    kinds.push(kind);
-    refs.push(i);
+    times[e] = t;
+    kinds[e] = kind;
+    refs[e++] = i;
   };
-  history.orders.forEach((o, i) => {
-    if (!stores.has(o.store_id)) return;
-    if (o.accepted_at_ms !== null) {
-      push(o.accepted_at_ms, ACCEPTED, i);
-      const left = o.ready_at_ms ?? o.cancelled_at_ms;
-      if (left !== null) push(left, LEFT_KITCHEN, i);
+  for (let i = 0; i < O.length; i++) {
+    if (!storeOf[O.store[i]!]) continue;
+    if (has(O.acceptedAtMs[i]!)) {
+      push(O.acceptedAtMs[i]!, ACCEPTED, i);
+      if (has(leftAt(i))) push(leftAt(i), LEFT_KITCHEN, i);
     }
-    if (o.delivered_at_ms !== null && o.created_at_ms >= fromMs && o.created_at_ms < toMs)
-      push(o.created_at_ms, ROW, i);
-  });
-  const order = Uint32Array.from(times, (_, k) => k).sort(
-    (a, b) => times[a]! - times[b]! || kinds[a]! - kinds[b]! || a - b,
-  );
+    if (isRow(i)) push(O.createdAtMs[i]!, ROW, i);
+  }
+  const order = new Uint32Array(nEvents);
+  for (let k = 0; k < nEvents; k++) order[k] = k;
+  order.sort((a, b) => times[a]! - times[b]! || kinds[a]! - kinds[b]! || a - b);
 
-  const nRows = kinds.reduce((n, k) => n + (k === ROW ? 1 : 0), 0);
+  let nRows = 0;
+  for (let k = 0; k < nEvents; k++) if (kinds[k] === ROW) nRows++;
   const columns = Array.from({ length: FEATURE_COUNT }, () => new Float64Array(nRows));
   const target = new Float64Array(nRows);
   const createdAtMs = new Float64Array(nRows);
@@ -109,19 +125,19 @@ export function buildTrainingTable(history: OrderHistory, options: TrainingTable
   let row = 0;
 
   for (const k of order) {
-    const o = history.orders[refs[k]!]!;
+    const i = refs[k]!;
     const kind = kinds[k]!;
+    const store = storeOf[O.store[i]!]!;
     if (kind === ACCEPTED) {
-      live.orderAccepted(o.store_id, o.order_id, o.accepted_at_ms!);
+      live.orderAccepted(store.storeId, O.orderId(i), O.acceptedAtMs[i]!);
       continue;
     }
-    const store = stores.get(o.store_id)!;
     if (kind === LEFT_KITCHEN) {
-      if (o.ready_at_ms !== null) live.orderReady(o.store_id, o.order_id, o.ready_at_ms, store.timezone);
-      else live.orderCancelled(o.store_id, o.order_id);
+      if (has(O.readyAtMs[i]!)) live.orderReady(store.storeId, O.orderId(i), O.readyAtMs[i]!, store.timezone);
+      else live.orderCancelled(store.storeId, O.orderId(i));
       continue;
     }
-    const at = o.created_at_ms;
+    const at = O.createdAtMs[i]!;
     if (pings) {
       for (; p < pings.count && pings.atMs[p]! < at; p++) {
         supply.recordRiderLocation(
@@ -133,10 +149,10 @@ export function buildTrainingTable(history: OrderHistory, options: TrainingTable
         );
       }
     }
-    const state = live.get(o.store_id, at, store.timezone);
-    const trip = travel.estimate(store.location, o.destination, at);
+    const state = live.get(store.storeId, at, store.timezone);
+    const trip = travel.estimate(store.location, { lat: O.destLat[i]!, lng: O.destLng[i]! }, at);
     buildFeatureVector(
-      { orderedAtMs: at, items: o.items, subtotal: o.subtotal },
+      { orderedAtMs: at, items: O.items[i]!, subtotal: O.subtotal[i]! },
       {
         category: store.category,
         timezone: store.timezone,
@@ -148,33 +164,34 @@ export function buildTrainingTable(history: OrderHistory, options: TrainingTable
       vec,
     );
     for (let f = 0; f < FEATURE_COUNT; f++) columns[f]![row] = vec[f]!;
-    target[row] = (o.delivered_at_ms! - at) / 1000;
+    target[row] = (O.deliveredAtMs[i]! - at) / 1000;
     createdAtMs[row] = at;
-    orderIndex[row] = refs[k]!;
+    orderIndex[row] = i;
     row++;
   }
   return { spec: FEATURE_SPEC, columns, target, createdAtMs, orderIndex, nRows };
 }
 
-/** Completed rides (pickup to door) that ended before `untilMs`: what geo may learn speeds from. */
-export function ridesBefore(history: OrderHistory, untilMs: number): ObservedTrip[] {
+/** Completed rides (pickup to door) that ended before `untilMs`, one at a time: what geo may learn speeds from. */
+export function* ridesBefore(history: OrderHistory, untilMs: number): Generator<ObservedTrip> {
   const stores = new Map<string, { location: LatLng; timezone: string }>(
     history.stores.map((s) => [s.storeId, s]),
   );
-  const trips: ObservedTrip[] = [];
-  for (const o of history.orders) {
-    const s = stores.get(o.store_id);
-    if (!s || o.picked_up_at_ms === null || o.delivered_at_ms === null || o.delivered_at_ms >= untilMs)
-      continue;
-    trips.push({
+  const O = history.orders;
+  const storeOf = O.storeIds.map((id) => stores.get(id));
+  for (let i = 0; i < O.length; i++) {
+    const s = storeOf[O.store[i]!];
+    const picked = O.pickedUpAtMs[i]!;
+    const delivered = O.deliveredAtMs[i]!;
+    if (!s || Number.isNaN(picked) || Number.isNaN(delivered) || delivered >= untilMs) continue;
+    yield {
       origin: s.location,
-      destination: o.destination,
-      departedAtMs: o.picked_up_at_ms,
-      durationSeconds: (o.delivered_at_ms - o.picked_up_at_ms) / 1000,
+      destination: { lat: O.destLat[i]!, lng: O.destLng[i]! },
+      departedAtMs: picked,
+      durationSeconds: (delivered - picked) / 1000,
       timezone: s.timezone,
-    });
+    };
   }
-  return trips;
 }
 
 /** Zone speeds learned only from rides finished before `untilMs`, with the geo module's settings. */

@@ -2,7 +2,8 @@ import { utcOffsetMs, type LatLng } from '../features/index.js';
 import { buildCity, isOpen, offsetKm, type City, type SimulatedStore } from './city.js';
 import { Rng } from './prng.js';
 import { approxKm, buildFleet, nextAvailableMs, type Fleet } from './riders.js';
-import { pingsFor, type RiderPings, type RiderTrack } from './pings.js';
+import { OrderTable } from './order-table.js';
+import { pingsFor, pushTrack, type RiderPings, type RiderTracks } from './pings.js';
 import {
   DAY_FACTOR,
   demandCdf,
@@ -51,7 +52,7 @@ export interface SimulatedHistory {
   city: City;
   stores: SimulatedStore[];
   /** In order of creation. */
-  orders: SimulatedOrder[];
+  orders: OrderTable;
   riderPings: RiderPings;
   startMs: number;
   endMs: number;
@@ -88,8 +89,8 @@ export function generateHistory(options: HistoryOptions): SimulatedHistory {
   const cdfs = [demandCdf(false), demandCdf(true)];
   const meanDayFactor = DAY_FACTOR.reduce((a, b) => a + b, 0) / 7;
   const kitchens: Array<number[]> = city.stores.map(() => []);
-  const tracks: RiderTrack[][] = fleet.ids.map(() => []);
-  const orders: SimulatedOrder[] = [];
+  const tracks: RiderTracks = fleet.ids.map(() => []);
+  const orders = OrderTable.builder(Math.ceil(options.ordersPerDay * options.days * 1.1));
 
   for (let day = 0; day < options.days; day++) {
     const midnight = midnights[day]!;
@@ -128,7 +129,7 @@ export function generateHistory(options: HistoryOptions): SimulatedHistory {
   return {
     city,
     stores: city.stores,
-    orders,
+    orders: orders.finish(),
     riderPings,
     startMs: midnights[0]!,
     endMs: midnights[options.days]!,
@@ -157,7 +158,7 @@ function simulateOrder(
   city: City,
   fleet: Fleet,
   kitchen: number[],
-  tracks: RiderTrack[][],
+  tracks: RiderTracks,
   rng: Rng,
   ctx: OrderContext,
   index: number,
@@ -257,16 +258,20 @@ function simulateOrder(
   order.rider_id = fleet.ids[best]!;
   order.picked_up_at_ms = pickedUp;
   order.delivered_at_ms = delivered;
-  tracks[best]!.push({
-    assignedMs: accepted,
-    departMs: depart,
-    arriveMs: arrival,
-    pickedUpMs: pickedUp,
-    deliveredMs: delivered,
+  pushTrack(
+    tracks,
+    best,
+    {
+      assignedMs: accepted,
+      departMs: depart,
+      arriveMs: arrival,
+      pickedUpMs: pickedUp,
+      deliveredMs: delivered,
+    },
     from,
-    store: s.location,
-    to: destination,
-  });
+    s.location,
+    destination,
+  );
   fleet.freeAtMs[best] = delivered;
   fleet.lat[best] = destination.lat;
   fleet.lng[best] = destination.lng;

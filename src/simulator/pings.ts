@@ -1,19 +1,44 @@
-import type { LatLng } from '../features/index.js';
 import { shiftWindows, type Fleet } from './riders.js';
 
-/** One delivery of a rider: sent at `departMs` from `from`, at the store at `arriveMs`, at the door at `deliveredMs`. */
-export interface RiderTrack {
-  assignedMs: number;
-  departMs: number;
-  arriveMs: number;
-  pickedUpMs: number;
-  deliveredMs: number;
-  from: LatLng;
-  store: LatLng;
-  to: LatLng;
+/**
+ * Each rider's deliveries, packed: TRACK_FIELDS numbers a job, in assignment order. Sent at `depart` from `from`,
+ * at the store at `arrive`, at the door at `delivered`. Numbers, not an object a job: a year of a city is a million.
+ */
+export type RiderTracks = number[][];
+export const TRACK_FIELDS = 11;
+const ASSIGNED = 0;
+const DEPART = 1;
+const ARRIVE = 2;
+const PICKED_UP = 3;
+const DELIVERED = 4;
+const FROM = 5;
+const STORE = 7;
+const TO = 9;
+
+export function pushTrack(
+  tracks: RiderTracks,
+  rider: number,
+  t: { assignedMs: number; departMs: number; arriveMs: number; pickedUpMs: number; deliveredMs: number },
+  from: { lat: number; lng: number },
+  store: { lat: number; lng: number },
+  to: { lat: number; lng: number },
+): void {
+  tracks[rider]!.push(
+    t.assignedMs,
+    t.departMs,
+    t.arriveMs,
+    t.pickedUpMs,
+    t.deliveredMs,
+    from.lat,
+    from.lng,
+    store.lat,
+    store.lng,
+    to.lat,
+    to.lng,
+  );
 }
 
-/** Rider positions as columns, in time order: hundreds of thousands of pings without an object each. */
+/** Rider positions as columns, in time order: millions of pings without an object each. */
 export interface RiderPings {
   riderIds: string[];
   count: number;
@@ -26,69 +51,127 @@ export interface RiderPings {
   available: Uint8Array;
 }
 
-const lerp = (a: LatLng, b: LatLng, f: number): [number, number] => {
-  const t = Math.min(1, Math.max(0, f));
-  return [a.lat + (b.lat - a.lat) * t, a.lng + (b.lng - a.lng) * t];
-};
+/** One rider's pings, in time order: every `intervalMs` of each shift, riding in a straight line along each leg. */
+class RiderCursor {
+  day = -1;
+  t = 0;
+  private stop = 0;
+  private job = 0;
+  private lat: number;
+  private lng: number;
 
-/** Every on-shift rider reports every `intervalMs`, riding in a straight line along each leg of a job. */
+  constructor(
+    readonly rider: number,
+    private readonly jobs: number[],
+    private readonly fleet: Fleet,
+    private readonly midnights: Float64Array,
+    private readonly days: number,
+    private readonly intervalMs: number,
+  ) {
+    this.lat = jobs[FROM]!;
+    this.lng = jobs[FROM + 1]!;
+  }
+
+  /** Moves to the next ping time; false when the rider has no more. */
+  next(): boolean {
+    if (this.day >= 0) this.t += this.intervalMs;
+    const end = this.midnights[this.days]!;
+    while (this.day < 0 || this.t >= this.stop) {
+      if (++this.day >= this.days) return false;
+      const [s, e] = shiftWindows(this.fleet, this.rider, this.midnights[this.day]!);
+      this.t = s + ((this.rider * 7919) % this.intervalMs);
+      this.stop = Math.min(e, end);
+    }
+    return true;
+  }
+
+  /** The position and availability at `t`, written at `i` of the columns. */
+  write(out: RiderPings, i: number): void {
+    const { jobs, t } = this;
+    const n = jobs.length / TRACK_FIELDS;
+    while (this.job < n && jobs[this.job * TRACK_FIELDS + DELIVERED]! <= t) {
+      this.lat = jobs[this.job * TRACK_FIELDS + TO]!;
+      this.lng = jobs[this.job * TRACK_FIELDS + TO + 1]!;
+      this.job++;
+    }
+    let lat = this.lat;
+    let lng = this.lng;
+    const j = this.job * TRACK_FIELDS;
+    const busy = this.job < n && jobs[j + ASSIGNED]! <= t;
+    if (this.job < n && t >= jobs[j + DEPART]!) {
+      const leg = (a: number, b: number, t0: number, t1: number): void => {
+        const f = Math.min(1, Math.max(0, (t - t0) / (t1 - t0)));
+        lat = jobs[j + a]! + (jobs[j + b]! - jobs[j + a]!) * f;
+        lng = jobs[j + a + 1]! + (jobs[j + b + 1]! - jobs[j + a + 1]!) * f;
+      };
+      if (t < jobs[j + ARRIVE]!) leg(FROM, STORE, jobs[j + DEPART]!, jobs[j + ARRIVE]!);
+      else if (t < jobs[j + PICKED_UP]!) {
+        lat = jobs[j + STORE]!;
+        lng = jobs[j + STORE + 1]!;
+      } else leg(STORE, TO, jobs[j + PICKED_UP]!, jobs[j + DELIVERED]!);
+    }
+    out.rider[i] = this.rider;
+    out.atMs[i] = t;
+    out.lat[i] = Math.round(lat * 1e6) / 1e6;
+    out.lng[i] = Math.round(lng * 1e6) / 1e6;
+    out.available[i] = busy ? 0 : 1;
+  }
+}
+
+/**
+ * Every on-shift rider reports every `intervalMs`. Each rider's pings come in time order, so a merge of the riders
+ * (a heap on the next ping time, ties by rider) writes the columns in time order directly: counted first, then
+ * filled, never held twice or sorted.
+ */
 export function pingsFor(
   fleet: Fleet,
-  tracks: RiderTrack[][],
+  tracks: RiderTracks,
   midnights: Float64Array,
   days: number,
   intervalMs: number,
 ): RiderPings {
-  const rider: number[] = [];
-  const atMs: number[] = [];
-  const lat: number[] = [];
-  const lng: number[] = [];
-  const available: number[] = [];
-  const end = midnights[days]!;
-  for (let r = 0; r < fleet.ids.length; r++) {
-    const jobs = tracks[r]!;
-    let j = 0;
-    let pos: LatLng | undefined = jobs[0]?.from;
-    if (!pos) continue;
-    for (let d = 0; d < days; d++) {
-      const [s, e] = shiftWindows(fleet, r, midnights[d]!);
-      for (let t = s + ((r * 7919) % intervalMs); t < Math.min(e, end); t += intervalMs) {
-        while (j < jobs.length && jobs[j]!.deliveredMs <= t) pos = jobs[j++]!.to;
-        const job = jobs[j];
-        let p: [number, number] = [pos.lat, pos.lng];
-        const busy = job !== undefined && job.assignedMs <= t;
-        if (job && t >= job.departMs) {
-          if (t < job.arriveMs)
-            p = lerp(job.from, job.store, (t - job.departMs) / (job.arriveMs - job.departMs));
-          else if (t < job.pickedUpMs) p = [job.store.lat, job.store.lng];
-          else p = lerp(job.store, job.to, (t - job.pickedUpMs) / (job.deliveredMs - job.pickedUpMs));
-        }
-        rider.push(r);
-        atMs.push(t);
-        lat.push(p[0]);
-        lng.push(p[1]);
-        available.push(busy ? 0 : 1);
-      }
-    }
-  }
-  const order = new Uint32Array(atMs.length);
-  for (let i = 0; i < order.length; i++) order[i] = i;
-  order.sort((a, b) => atMs[a]! - atMs[b]! || a - b);
+  const cursors = (): RiderCursor[] =>
+    tracks
+      .map((jobs, r) =>
+        jobs.length > 0 ? new RiderCursor(r, jobs, fleet, midnights, days, intervalMs) : undefined,
+      )
+      .filter((c): c is RiderCursor => c !== undefined && c.next());
+  let count = 0;
+  for (const c of cursors())
+    do count++;
+    while (c.next());
   const out: RiderPings = {
     riderIds: fleet.ids,
-    count: order.length,
-    rider: new Int32Array(order.length),
-    atMs: new Float64Array(order.length),
-    lat: new Float64Array(order.length),
-    lng: new Float64Array(order.length),
-    available: new Uint8Array(order.length),
+    count,
+    rider: new Int32Array(count),
+    atMs: new Float64Array(count),
+    lat: new Float64Array(count),
+    lng: new Float64Array(count),
+    available: new Uint8Array(count),
   };
-  order.forEach((src, i) => {
-    out.rider[i] = rider[src]!;
-    out.atMs[i] = atMs[src]!;
-    out.lat[i] = Math.round(lat[src]! * 1e6) / 1e6;
-    out.lng[i] = Math.round(lng[src]! * 1e6) / 1e6;
-    out.available[i] = available[src]!;
-  });
+  const heap = cursors();
+  const before = (a: RiderCursor, b: RiderCursor): boolean => a.t < b.t || (a.t === b.t && a.rider < b.rider);
+  const down = (i: number): void => {
+    for (;;) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < heap.length && before(heap[l]!, heap[m]!)) m = l;
+      if (r < heap.length && before(heap[r]!, heap[m]!)) m = r;
+      if (m === i) return;
+      [heap[i], heap[m]] = [heap[m]!, heap[i]!];
+      i = m;
+    }
+  };
+  for (let i = (heap.length >> 1) - 1; i >= 0; i--) down(i);
+  for (let i = 0; i < count; i++) {
+    const c = heap[0]!;
+    c.write(out, i);
+    if (!c.next()) {
+      const last = heap.pop()!;
+      if (heap.length > 0) heap[0] = last;
+    }
+    down(0);
+  }
   return out;
 }

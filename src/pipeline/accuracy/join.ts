@@ -2,7 +2,8 @@ import { latLngToCell } from 'h3-js';
 import type { LogRecord } from '../../events/index.js';
 import type { ShadowSummary } from '../policy.js';
 import { ShadowJoin, type ShadowObservation, type ShadowPairs, type ShadowStats } from './shadow.js';
-import { SHADOW_EVENT, type ShadowQuote } from './shadow-match.js';
+import { SHADOW_EVENT } from '../history-events.js';
+import type { ShadowQuote } from './shadow-match.js';
 
 /**
  * The join of what was quoted with what happened: `order.created` carries the quoted ETA, range, promise and model

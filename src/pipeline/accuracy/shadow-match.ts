@@ -6,8 +6,6 @@ import type { EtaEvent } from '../../events/index.js';
  * is matched as the offline join (src/pipeline/shadow.ts) does: to the `order.created` of the same store and
  * destination created nearest in time, within SHADOW_MATCH_MS.
  */
-export const SHADOW_EVENT = 'app.shadow_prediction';
-export const SHADOW_MATCH_MS = 120_000;
 
 export interface ShadowAnswer {
   version: string;

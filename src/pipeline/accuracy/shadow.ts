@@ -1,9 +1,9 @@
 import type { EtaEvent } from '../../events/index.js';
+import { SHADOW_MATCH_MS } from '../history-events.js';
 import type { ShadowSummary } from '../policy.js';
 import {
   matchKey,
   NearestInTime,
-  SHADOW_MATCH_MS,
   shadowQuoteOf,
   type ShadowAnswer,
   type ShadowQuote,

@@ -1,0 +1,166 @@
+/**
+ * node --import tsx bench/train/prepare-log.ts --data DIR --days N --orders-per-day M [--seed S]
+ *
+ * Sets a data directory up the way a platform that has been ingesting for a while has it: the simulated city's
+ * stores in `stores.jsonl` (for `etaserve stores import`) and its whole history in the event log, as the events the
+ * delivery platform sends (`order.*` with every lifecycle step, `rider.location` every few minutes), appended in
+ * time order. Run in its own process, so the benchmark's training run starts with none of this in memory.
+ * Prints one JSON line: what it wrote and the window it covers.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { Value } from 'typebox/value';
+import {
+  eventsConfigSchema,
+  openEventLog,
+  type EtaEvent,
+  type EventsConfig,
+} from '../../src/events/index.js';
+import { generateHistory, type SimulatedStore } from '../../src/simulator/index.js';
+
+const DAY = 86_400_000;
+const BATCH = 5000;
+
+/** A store as `etaserve stores import` takes it (the API's snake_case). */
+const storeJson = (s: SimulatedStore): Record<string, unknown> => ({
+  store_id: s.storeId,
+  name: s.name,
+  location: s.location,
+  category: s.category,
+  timezone: s.timezone,
+  opening_hours: s.openingHours,
+  delivery_radius_km: s.deliveryRadiusKm,
+  prep_profile: { mean_seconds: s.prepProfile.meanSeconds, p90_seconds: s.prepProfile.p90Seconds },
+});
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      data: { type: 'string' },
+      days: { type: 'string' },
+      'orders-per-day': { type: 'string' },
+      seed: { type: 'string' },
+    },
+  });
+  if (!values.data) throw new Error('--data DIR is required');
+  const days = Number(values.days ?? 365);
+  const now = Date.now();
+  const history = generateHistory({
+    seed: Number(values.seed ?? 42),
+    days,
+    stores: 300,
+    ordersPerDay: Number(values['orders-per-day'] ?? 2800),
+    startMs: Math.floor(now / DAY) * DAY - days * DAY,
+  });
+  mkdirSync(values.data, { recursive: true });
+  writeFileSync(
+    path.join(values.data, 'stores.jsonl'),
+    history.stores.map((s) => JSON.stringify(storeJson(s))).join('\n') + '\n',
+  );
+  const config = Value.Default(eventsConfigSchema, {
+    backend: 'file',
+    // Every id of a year is in the log once: the index need not remember more than a day of them here.
+    dedupeMaxIds: 1_000_000,
+  }) as EventsConfig;
+  const log = openEventLog(config, values.data, { role: 'writer' });
+  await log.open();
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  let batch: EtaEvent[] = [];
+  let events = 0;
+  const add = async (e: EtaEvent): Promise<void> => {
+    batch.push(e);
+    if (batch.length >= BATCH) await flush();
+  };
+  const flush = async (): Promise<void> => {
+    if (batch.length === 0) return;
+    events += batch.length;
+    await log.append(batch);
+    batch = [];
+  };
+
+  const O = history.orders;
+  const P = history.riderPings;
+  let p = 0;
+  for (let i = 0; i < O.length; i++) {
+    const created = O.createdAtMs[i]!;
+    for (; p < P.count && P.atMs[p]! < created; p++) {
+      await add({
+        event_id: `ping:${p}:${P.atMs[p]}`,
+        type: 'rider.location',
+        occurred_at: iso(P.atMs[p]!),
+        rider_id: P.riderIds[P.rider[p]!]!,
+        lat: P.lat[p]!,
+        lng: P.lng[p]!,
+        available: P.available[p] === 1,
+      });
+    }
+    const id = O.orderId(i);
+    const store = O.storeId(i);
+    const rider = O.rider[i]! >= 0 ? O.riderIds[O.rider[i]!]! : undefined;
+    await add({
+      event_id: `${id}:created`,
+      type: 'order.created',
+      occurred_at: iso(created),
+      order_id: id,
+      store_id: store,
+      destination: { lat: O.destLat[i]!, lng: O.destLng[i]! },
+      items: O.items[i]!,
+      subtotal: O.subtotal[i]!,
+      quoted_eta_seconds: 1800,
+      quoted_range_seconds: [1400, 2400],
+      promised_at: iso(created + 1_800_000),
+      model_version: 'simulated',
+    });
+    const steps: Array<[string, Float64Array, boolean]> = [
+      ['order.accepted', O.acceptedAtMs, false],
+      ['order.ready', O.readyAtMs, false],
+      ['order.picked_up', O.pickedUpAtMs, true],
+      ['order.delivered', O.deliveredAtMs, true],
+      ['order.cancelled', O.cancelledAtMs, false],
+    ];
+    for (const [type, at, withRider] of steps) {
+      if (Number.isNaN(at[i]!)) continue;
+      await add({
+        event_id: `${id}:${type.slice(6)}`,
+        type: type as EtaEvent['type'],
+        occurred_at: iso(at[i]!),
+        order_id: id,
+        store_id: store,
+        ...(withRider && rider !== undefined ? { rider_id: rider } : {}),
+      });
+    }
+  }
+  for (; p < P.count; p++) {
+    await add({
+      event_id: `ping:${p}:${P.atMs[p]}`,
+      type: 'rider.location',
+      occurred_at: iso(P.atMs[p]!),
+      rider_id: P.riderIds[P.rider[p]!]!,
+      lat: P.lat[p]!,
+      lng: P.lng[p]!,
+      available: P.available[p] === 1,
+    });
+  }
+  await flush();
+  const stats = await log.stats();
+  await log.close();
+  console.log(
+    JSON.stringify({
+      orders: O.length,
+      pings: P.count,
+      events,
+      logBytes: stats.bytes,
+      fromMs: history.startMs,
+      toMs: history.endMs,
+    }),
+  );
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    console.error(e);
+    process.exit(1);
+  },
+);

@@ -2,7 +2,7 @@
 // Needs the shared datasets and peers beside the repo (../shared); writes bench/results/model-<date>.*.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { availableParallelism, cpus } from 'node:os';
+import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
 import { loadModel, parseModel, train, type Model, type TrainingData } from '../../src/model/index.js';
 import { doordash, foodIndia, timeSplit, toCsv, type Table } from './data.js';
@@ -162,6 +162,7 @@ function peerSingleRow() {
 const fmt = (x: unknown, d = 3) => (typeof x === 'number' ? x.toFixed(d) : '-');
 
 async function main(): Promise<void> {
+  const loadBefore = loadavg()[0]!.toFixed(2);
   if (!existsSync(join(shared, 'data')))
     throw new Error('the shared datasets (../shared/data beside the repo) are needed');
   mkdirSync(tmp, { recursive: true });
@@ -236,7 +237,7 @@ async function main(): Promise<void> {
     cpu: cpus()[0]?.model,
     cores: availableParallelism(),
     node: process.version,
-    note: 'shared machine (load average about 10 on 2 cores during these runs); etaserve predict timings are CPU time, training is wall time; the reference script times wall clock',
+    note: `1-minute load average ${loadBefore} before and ${loadavg()[0]!.toFixed(2)} after the runs; etaserve predict timings are CPU time, training is wall time; the reference script times wall clock`,
     reference: reused
       ? 'XGBoost and sklearn figures reused from an earlier run on the same files'
       : 'all figures from this run',

@@ -41,15 +41,41 @@ export interface Duck {
   close(): void;
 }
 
+export interface DuckOptions {
+  /** Bounds DuckDB's buffer memory (outside the JS heap; by default 80% of the machine). */
+  memoryLimit?: string;
+  /**
+   * A database file in the spill directory instead of memory: tables the caller creates can then leave memory
+   * for disk under the limit, as an in-memory database's tables cannot.
+   */
+  onDisk?: boolean;
+  /**
+   * For a large batch job beside a full JS heap: one thread (each keeps its own scan and sort buffers), results in
+   * any order unless the query says ORDER BY, no cache of the Parquet files read (each is read once or twice), and
+   * the allocator gives freed memory back to the system after every task rather than keeping it for the next.
+   */
+  lean?: boolean;
+}
+
+const LEAN = {
+  threads: '1',
+  preserve_insertion_order: 'false',
+  enable_external_file_cache: 'false',
+  allocator_flush_threshold: '16MB',
+  allocator_bulk_deallocation_flush_threshold: '16MB',
+};
+
 /**
- * `memoryLimit` bounds DuckDB's buffer memory (outside the JS heap; by default 80% of the machine); sorts and
- * windows past it spill to a temporary directory of this instance, removed at close.
+ * Sorts and windows past `memoryLimit` spill to a temporary directory of this instance, removed at close with the
+ * database file, if any.
  */
-export async function openDuck(options: { memoryLimit?: string } = {}): Promise<Duck> {
+export async function openDuck(options: DuckOptions = {}): Promise<Duck> {
   const spill = path.join(tmpdir(), `etaserve-duck-${randomUUID()}`);
-  const instance = await DuckDBInstance.create(':memory:', {
+  if (options.onDisk) await mkdir(spill, { recursive: true });
+  const instance = await DuckDBInstance.create(options.onDisk ? path.join(spill, 'etl.duckdb') : ':memory:', {
     temp_directory: spill,
     ...(options.memoryLimit ? { memory_limit: options.memoryLimit } : {}),
+    ...(options.lean ? LEAN : {}),
   });
   const conn = await instance.connect();
   return {

@@ -30,33 +30,25 @@ const hourOfWeek = (ms: string, tz: string): string =>
  * `orders_in_kitchen` (accepted strictly before, within the TTL, not yet ready or cancelled strictly before) and
  * `prep_ewma_s` (the EWMA of prep times that ended strictly before, for the order's local hour of week, else the
  * nearest neighbouring hours', else the store's overall EWMA). Mirrors the store module's LiveState exactly.
+ *
+ * Reads `orders` (ORDERS_TABLE_SQL: one row per order, numbered `idx` in creation order) and answers `idx` with the
+ * two features, unordered. Every feature is partitioned by store, so `storeIds` (a group of stores) gives exactly
+ * those stores' rows of the whole answer: the caller runs one group at a time to bound the sorts and windows.
  */
-export function trainingRowsSql(p: EtlParams): string {
+export function trainingRowsSql(p: EtlParams, storeIds?: readonly string[]): string {
   const q = 1 - p.alpha;
   const m = ewmaBlock(p.alpha);
   const neighbours = [0, -1, 1, -2, 2, -3, 3];
   const slotOf = (d: number): string => (d === 0 ? 'v0' : d < 0 ? `vm${-d}` : `vp${d}`);
   const avg = (d: number): string =>
     `CASE WHEN vm${d} IS NULL AND vp${d} IS NULL THEN NULL ELSE (COALESCE(vm${d}, 0) + COALESCE(vp${d}, 0)) / ((CASE WHEN vm${d} IS NULL THEN 0 ELSE 1 END) + (CASE WHEN vp${d} IS NULL THEN 0 ELSE 1 END)) END`;
+  const group = storeIds ? ` AND o.store_id IN (${storeIds.map(quote).join(', ')})` : '';
   return `
-WITH orders AS (
-  SELECT order_id,
-    MAX(CASE WHEN type = 'order.created' THEN store_id END) AS store_id,
-    MIN(CASE WHEN type = 'order.created' THEN occurred_ms END) AS created_ms,
-    MIN(CASE WHEN type = 'order.accepted' THEN occurred_ms END) AS accepted_ms,
-    MIN(CASE WHEN type = 'order.ready' THEN occurred_ms END) AS ready_ms,
-    MIN(CASE WHEN type = 'order.cancelled' THEN occurred_ms END) AS cancelled_ms,
-    MIN(CASE WHEN type = 'order.delivered' THEN occurred_ms END) AS delivered_ms,
-    MAX(CASE WHEN type = 'order.created' THEN dest_lat END) AS dest_lat,
-    MAX(CASE WHEN type = 'order.created' THEN dest_lng END) AS dest_lng,
-    MAX(CASE WHEN type = 'order.created' THEN items END) AS items,
-    MAX(CASE WHEN type = 'order.created' THEN subtotal END) AS subtotal
-  FROM events WHERE type LIKE 'order.%' GROUP BY order_id
-),
-known AS (
-  SELECT o.*, s.timezone, COALESCE(o.ready_ms, o.cancelled_ms) AS left_ms
+WITH known AS (
+  SELECT o.idx, o.order_id, o.store_id, o.created_ms, o.accepted_ms, o.ready_ms, o.delivered_ms, s.timezone,
+    COALESCE(o.ready_ms, o.cancelled_ms) AS left_ms
   FROM orders o JOIN stores s ON s.store_id = o.store_id
-  WHERE o.created_ms IS NOT NULL
+  WHERE o.created_ms IS NOT NULL${group}
 ),
 targets AS (
   SELECT * FROM known
@@ -65,17 +57,17 @@ targets AS (
 kitchen_hits AS (
   -- An inner range join (the OR in WHERE, not ON): engines plan it as a hash or range join per store. In the ON of
   -- an outer join it made DuckDB compare every target with every order, quadratic in the window.
-  SELECT t.order_id, COUNT(*) AS n
+  SELECT t.idx, COUNT(*) AS n
   FROM targets t JOIN known k
     ON k.store_id = t.store_id
    AND k.accepted_ms < t.created_ms
    AND k.accepted_ms > t.created_ms - ${p.kitchenTtlMs}
   WHERE k.left_ms IS NULL OR k.left_ms >= t.created_ms
-  GROUP BY t.order_id
+  GROUP BY t.idx
 ),
 kitchen AS (
-  SELECT t.order_id, COALESCE(h.n, 0) AS orders_in_kitchen
-  FROM targets t LEFT JOIN kitchen_hits h ON h.order_id = t.order_id
+  SELECT t.idx, COALESCE(h.n, 0) AS orders_in_kitchen
+  FROM targets t LEFT JOIN kitchen_hits h ON h.idx = t.idx
 ),
 preps AS (
   SELECT store_id, order_id, created_ms, ready_ms AS at_ms, (ready_ms - accepted_ms) / 1000.0 AS x,
@@ -113,60 +105,66 @@ offsets AS (
 ),
 target_hours AS (
   -- Once an order: the time zone conversion is the costly part, not the eight probes.
-  SELECT order_id, store_id, created_ms, ${hourOfWeek('created_ms', 'timezone')} AS how FROM targets
+  SELECT idx, store_id, created_ms, ${hourOfWeek('created_ms', 'timezone')} AS how FROM targets
 ),
 probes AS (
-  SELECT t.order_id, t.store_id, t.created_ms, o.d,
+  SELECT t.idx, t.store_id, t.created_ms, o.d,
     CASE WHEN o.d = 99 THEN -1 ELSE MOD(t.how + o.d + 168, 168) END AS slot
   FROM target_hours t CROSS JOIN offsets o
 ),
 stream AS (
-  SELECT store_id, slot, at_ms AS t, 1 AS kind, k, v, CAST(NULL AS VARCHAR) AS order_id, CAST(NULL AS INTEGER) AS d FROM ewma
+  SELECT store_id, slot, at_ms AS t, 1 AS kind, k, v, CAST(NULL AS BIGINT) AS idx, CAST(NULL AS INTEGER) AS d FROM ewma
   UNION ALL
-  SELECT store_id, slot, created_ms AS t, 0 AS kind, 0 AS k, CAST(NULL AS DOUBLE) AS v, order_id, d FROM probes
+  SELECT store_id, slot, created_ms AS t, 0 AS kind, 0 AS k, CAST(NULL AS DOUBLE) AS v, idx, d FROM probes
 ),
 as_of AS (
-  SELECT order_id, d, LAST_VALUE(v IGNORE NULLS)
+  SELECT idx, d, LAST_VALUE(v IGNORE NULLS)
     OVER (PARTITION BY store_id, slot ORDER BY t, kind, k ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS v, kind
   FROM stream
 ),
 slots AS (
-  SELECT order_id,
+  SELECT idx,
     ${neighbours.map((d) => `MAX(CASE WHEN d = ${d} THEN v END) AS ${slotOf(d)}`).join(',\n    ')},
     MAX(CASE WHEN d = 99 THEN v END) AS overall
-  FROM as_of WHERE kind = 0 GROUP BY order_id
+  FROM as_of WHERE kind = 0 GROUP BY idx
 )
-SELECT t.order_id, t.store_id, t.created_ms, t.delivered_ms, t.dest_lat, t.dest_lng, t.items, t.subtotal,
-  k.orders_in_kitchen,
+SELECT t.idx, k.orders_in_kitchen,
   COALESCE(s.v0, ${avg(1)}, ${avg(2)}, ${avg(3)}, s.overall) AS prep_ewma_s
 FROM targets t
-JOIN kitchen k ON k.order_id = t.order_id
-JOIN slots s ON s.order_id = t.order_id
-ORDER BY t.created_ms, t.order_id`;
+JOIN kitchen k ON k.idx = t.idx
+JOIN slots s ON s.idx = t.idx`;
 }
 
+const quote = (s: string): string => `'${s.replace(/'/g, "''")}'`;
+
 /**
- * Each order's lifecycle, for the targets and the zone speeds (rides that ended before the training cut). A batch
- * compacted twice (a crash between its Parquet and its checkpoint) repeats identical rows, which MIN and MAX ignore:
- * no pass over every event by `event_id` first, which over a year of events needed more memory than the whole run.
+ * Each order's lifecycle, for the targets and the zone speeds (rides that ended before the training cut), numbered
+ * `idx` in creation order (the order of `OrderTable`): built once as a table, so the per-store-group ETL queries
+ * read a million rows rather than every event again. A batch compacted twice (a crash between its Parquet and its
+ * checkpoint) repeats identical rows, which MIN and MAX ignore: no pass over every event by `event_id` first, which
+ * over a year of events needed more memory than the whole run.
  */
-export const ORDERS_SQL = `
-SELECT order_id,
-  MAX(CASE WHEN type = 'order.created' THEN store_id END) AS store_id,
-  MAX(CASE WHEN type IN ('order.picked_up', 'order.delivered') THEN rider_id END) AS rider_id,
-  MIN(CASE WHEN type = 'order.created' THEN occurred_ms END) AS created_ms,
-  MIN(CASE WHEN type = 'order.accepted' THEN occurred_ms END) AS accepted_ms,
-  MIN(CASE WHEN type = 'order.ready' THEN occurred_ms END) AS ready_ms,
-  MIN(CASE WHEN type = 'order.picked_up' THEN occurred_ms END) AS picked_up_ms,
-  MIN(CASE WHEN type = 'order.delivered' THEN occurred_ms END) AS delivered_ms,
-  MIN(CASE WHEN type = 'order.cancelled' THEN occurred_ms END) AS cancelled_ms,
-  MAX(CASE WHEN type = 'order.created' THEN dest_lat END) AS dest_lat,
-  MAX(CASE WHEN type = 'order.created' THEN dest_lng END) AS dest_lng,
-  MAX(CASE WHEN type = 'order.created' THEN items END) AS items,
-  MAX(CASE WHEN type = 'order.created' THEN subtotal END) AS subtotal
-FROM events WHERE type LIKE 'order.%' GROUP BY order_id
-HAVING MIN(CASE WHEN type = 'order.created' THEN occurred_ms END) IS NOT NULL
-ORDER BY created_ms, order_id`;
+export const ORDERS_TABLE_SQL = `
+CREATE OR REPLACE TABLE orders AS
+SELECT *, ROW_NUMBER() OVER (ORDER BY created_ms, order_id) - 1 AS idx FROM (
+  SELECT order_id,
+    MAX(CASE WHEN type = 'order.created' THEN store_id END) AS store_id,
+    MAX(CASE WHEN type IN ('order.picked_up', 'order.delivered') THEN rider_id END) AS rider_id,
+    MIN(CASE WHEN type = 'order.created' THEN occurred_ms END) AS created_ms,
+    MIN(CASE WHEN type = 'order.accepted' THEN occurred_ms END) AS accepted_ms,
+    MIN(CASE WHEN type = 'order.ready' THEN occurred_ms END) AS ready_ms,
+    MIN(CASE WHEN type = 'order.picked_up' THEN occurred_ms END) AS picked_up_ms,
+    MIN(CASE WHEN type = 'order.delivered' THEN occurred_ms END) AS delivered_ms,
+    MIN(CASE WHEN type = 'order.cancelled' THEN occurred_ms END) AS cancelled_ms,
+    MAX(CASE WHEN type = 'order.created' THEN dest_lat END) AS dest_lat,
+    MAX(CASE WHEN type = 'order.created' THEN dest_lng END) AS dest_lng,
+    MAX(CASE WHEN type = 'order.created' THEN items END) AS items,
+    MAX(CASE WHEN type = 'order.created' THEN subtotal END) AS subtotal
+  FROM events WHERE type LIKE 'order.%' GROUP BY order_id
+  HAVING MIN(CASE WHEN type = 'order.created' THEN occurred_ms END) IS NOT NULL
+) lifecycle`;
+
+export const ORDERS_SQL = 'SELECT * FROM orders ORDER BY idx';
 
 /**
  * Rider positions in time order, for the geo module's rider-supply replay. A repeated ping (a batch compacted twice)

@@ -4,14 +4,17 @@ import { geoConfigSchema, RiderSupply, TravelEstimator, type GeoConfig } from '.
 import { OrderTable, type RiderPings } from '../simulator/index.js';
 import { storeConfigSchema, type StoreConfig } from '../store/index.js';
 import { sqlString, type Duck } from './duckdb.js';
-import { ORDERS_SQL, PINGS_SQL, trainingRowsSql } from './etl-sql.js';
+import { ORDERS_SQL, ORDERS_TABLE_SQL, PINGS_SQL, trainingRowsSql } from './etl-sql.js';
 import type { OrderHistory, TrainingTable, TrainingTableOptions } from './training-table.js';
 
 type Stores = OrderHistory['stores'];
 const n = (v: unknown): number => Number(v);
 const nOrNull = (v: unknown): number | null => (v === null || v === undefined ? null : Number(v));
 
-/** Makes `events` (over any relation: the lake's Parquet, a loaded table) and `stores` visible to the ETL SQL. */
+/**
+ * Makes `events` (over any relation: the lake's Parquet, a loaded table) and `stores` visible to the ETL SQL, and
+ * builds `orders`, each order's lifecycle, from the events once.
+ */
 export async function prepareEtl(duck: Duck, eventsRelation: string, stores: Stores): Promise<void> {
   await duck.conn.run(`CREATE OR REPLACE VIEW events AS SELECT * FROM ${eventsRelation}`);
   const values = stores.map(
@@ -23,10 +26,21 @@ export async function prepareEtl(duck: Duck, eventsRelation: string, stores: Sto
       ? 'CREATE OR REPLACE TABLE stores (store_id VARCHAR, category VARCHAR, timezone VARCHAR, prep_mean_s DOUBLE)'
       : `CREATE OR REPLACE TABLE stores AS SELECT * FROM (VALUES ${values.join(', ')}) AS s(store_id, category, timezone, prep_mean_s)`,
   );
+  await duck.conn.run(ORDERS_TABLE_SQL);
 }
 
-/** The orders (and rider pings) the events describe, in creation order: columns, read chunk by chunk. */
+/**
+ * The orders (and rider pings) the events describe, in creation order (`idx` of the `orders` table): columns, read
+ * chunk by chunk. `prepareEtl` first.
+ */
 export async function historyFromEvents(duck: Duck, stores: Stores): Promise<OrderHistory> {
+  const orders = await ordersFromEvents(duck);
+  const riderPings = await pingsFromEvents(duck);
+  return { stores, orders, ...(riderPings ? { riderPings } : {}) };
+}
+
+/** The `orders` table as columns, in `idx` order. */
+export async function ordersFromEvents(duck: Duck): Promise<OrderHistory['orders']> {
   const orders = OrderTable.builder();
   await duck.forEachChunk(ORDERS_SQL, (col, rows) => {
     const [id, store, rider, lat, lng, items, subtotal] = [
@@ -65,12 +79,11 @@ export async function historyFromEvents(duck: Duck, stores: Stores): Promise<Ord
       );
     }
   });
-  const riderPings = await pingsFromEvents(duck);
-  return { stores, orders: orders.finish(), ...(riderPings ? { riderPings } : {}) };
+  return orders.finish();
 }
 
 /** Rider positions straight into columns: counted first, so each column is allocated once at its size. */
-async function pingsFromEvents(duck: Duck): Promise<RiderPings | undefined> {
+export async function pingsFromEvents(duck: Duck): Promise<RiderPings | undefined> {
   const [counted] = await duck.all<{ n: number }>(`SELECT COUNT(*) AS n FROM (${PINGS_SQL})`);
   const count = Number(counted?.n ?? 0);
   if (count === 0) return undefined;
@@ -112,28 +125,102 @@ async function pingsFromEvents(duck: Duck): Promise<RiderPings | undefined> {
 }
 
 /**
- * The training table from SQL: the store-state features (orders in the kitchen, prep EWMA as of creation) come
- * from the point-in-time ETL in etl-sql.ts; the trip features come from the geo module's estimator and rider
- * supply (H3 cells and the speed table are not portable SQL); `buildFeatureVector`, the one feature definition,
- * assembles each row, as it does online. `history` must be `historyFromEvents` of the same events.
+ * Orders per query of the point-in-time ETL: its joins and windows grow with the orders it sees, partly outside
+ * DuckDB's memory limit, so a year runs as groups of whole stores of about this many orders each (a store busier
+ * than that is a group by itself), and DuckDB's memory stays that of one group.
  */
-export async function buildTrainingTableSql(
+const GROUP_ORDERS = 50_000;
+
+/** Whole stores, in store order, packed into groups of about `GROUP_ORDERS` orders. */
+async function storeGroups(duck: Duck, groupOrders: number): Promise<string[][]> {
+  const counts = await duck.all<{ store_id: string; n: number }>(
+    'SELECT store_id, COUNT(*) AS n FROM orders WHERE store_id IS NOT NULL GROUP BY store_id ORDER BY store_id',
+  );
+  const groups: string[][] = [];
+  let size = Number.POSITIVE_INFINITY;
+  for (const c of counts) {
+    if (size + Number(c.n) > groupOrders) {
+      groups.push([]);
+      size = 0;
+    }
+    groups.at(-1)!.push(c.store_id);
+    size += Number(c.n);
+  }
+  return groups;
+}
+
+/** Store-state features by order (`idx`, the OrderTable's index), and which orders are training rows. */
+export interface StoreStateByOrder {
+  isRow: Uint8Array;
+  ordersInKitchen: Int32Array;
+  /** NaN where the store had no prep time yet. */
+  prepEwma: Float64Array;
+  nRows: number;
+}
+
+/**
+ * The store-state features (orders in the kitchen, prep EWMA as of creation) from the point-in-time ETL in
+ * etl-sql.ts, one group of stores at a time, into arrays indexed by order: nothing sorts the whole window, and no
+ * row becomes an object. After this, DuckDB is no longer needed.
+ */
+export async function storeStateFromSql(
   duck: Duck,
-  history: OrderHistory,
-  options: TrainingTableOptions,
-): Promise<TrainingTable> {
-  const geo = Value.Default(geoConfigSchema, { ...options.geo }) as GeoConfig;
+  history: Pick<OrderHistory, 'orders'>,
+  options: Pick<TrainingTableOptions, 'fromMs' | 'toMs' | 'store'> & { groupOrders?: number },
+): Promise<StoreStateByOrder> {
   const storeConfig = Value.Default(storeConfigSchema, { ...options.store }) as StoreConfig;
-  const sql = trainingRowsSql({
+  const params = {
     fromMs: options.fromMs ?? -8.64e15,
     toMs: options.toMs ?? 8.64e15,
     alpha: storeConfig.prepEwmaAlpha,
     kitchenTtlMs: storeConfig.kitchenOrderTtlMinutes * 60_000,
-  });
-  const [counted] = await duck.all<{ n: number }>(`SELECT COUNT(*) AS n FROM (${sql})`);
-  const nRows = Number(counted?.n ?? 0);
-  const stores = new Map(history.stores.map((s) => [s.storeId, s]));
+  };
+  const size = history.orders.length;
+  const state = {
+    isRow: new Uint8Array(size),
+    ordersInKitchen: new Int32Array(size),
+    prepEwma: new Float64Array(size),
+    nRows: 0,
+  };
+  for (const group of await storeGroups(duck, options.groupOrders ?? GROUP_ORDERS)) {
+    await duck.forEachChunk(trainingRowsSql(params, group), (col, rows) => {
+      const [idx, inKitchen, prep] = [col('idx'), col('orders_in_kitchen'), col('prep_ewma_s')];
+      for (let r = 0; r < rows; r++) {
+        const i = n(idx[r]);
+        state.isRow[i] = 1;
+        state.ordersInKitchen[i] = n(inKitchen[r]);
+        state.prepEwma[i] = prep[r] === null ? Number.NaN : n(prep[r]);
+        state.nRows++;
+      }
+    });
+  }
+  return state;
+}
+
+/**
+ * The training table from SQL: the store-state features from `storeStateFromSql`; the trip features from the geo
+ * module's estimator and rider supply (H3 cells and the speed table are not portable SQL), replayed in creation
+ * order; `buildFeatureVector`, the one feature definition, assembles each row, as it does online. `history` must be
+ * `historyFromEvents` of the same events.
+ */
+export async function buildTrainingTableSql(
+  duck: Duck,
+  history: OrderHistory,
+  options: TrainingTableOptions & { groupOrders?: number },
+): Promise<TrainingTable> {
+  return assembleTable(history, await storeStateFromSql(duck, history, options), options);
+}
+
+/** Rows in creation order from the store state by order, with the trip features replayed alongside. */
+export function assembleTable(
+  history: OrderHistory,
+  state: StoreStateByOrder,
+  options: TrainingTableOptions,
+): TrainingTable {
+  const geo = Value.Default(geoConfigSchema, { ...options.geo }) as GeoConfig;
+  const { isRow, ordersInKitchen: kitchen, prepEwma, nRows } = state;
   const O = history.orders;
+  const stores = new Map(history.stores.map((s) => [s.storeId, s]));
   const supply = new RiderSupply({
     resolution: geo.h3Resolution,
     ttlMs: options.riderTtlMs ?? geo.riderTtlSeconds * 1000,
@@ -148,65 +235,47 @@ export async function buildTrainingTableSql(
   const orderIndex = new Int32Array(nRows);
   const vec = new Float64Array(FEATURE_COUNT);
   const pings = history.riderPings;
+  const orNull = (v: number): number | null => (Number.isNaN(v) ? null : v);
   let p = 0;
   let row = 0;
-  // Rows and orders are both in (created_ms, order_id) order: each row's order is found walking forward, no map.
-  let i = 0;
-  const orderOf = (created: number, id: string): number => {
-    for (let k = i; k < O.length && O.createdAtMs[k]! <= created; k++) {
-      if (O.createdAtMs[k] === created && O.orderId(k) === id) return (i = k);
-    }
-    return -1;
-  };
-  await duck.forEachChunk(sql, (col, rows) => {
-    const [id, store, created, delivered, lat, lng, items, subtotal, prep, kitchen] = [
-      col('order_id'),
-      col('store_id'),
-      col('created_ms'),
-      col('delivered_ms'),
-      col('dest_lat'),
-      col('dest_lng'),
-      col('items'),
-      col('subtotal'),
-      col('prep_ewma_s'),
-      col('orders_in_kitchen'),
-    ];
-    for (let r = 0; r < rows && row < nRows; r++, row++) {
-      const s = stores.get(String(store[r]))!;
-      const at = n(created[r]);
-      if (pings) {
-        for (; p < pings.count && pings.atMs[p]! < at; p++) {
-          supply.recordRiderLocation(
-            pings.riderIds[pings.rider[p]!]!,
-            pings.lat[p]!,
-            pings.lng[p]!,
-            pings.atMs[p]!,
-            pings.available[p] === 1,
-          );
-        }
+  // Orders are in (created_ms, order_id) order, the order of the rows; pings replay up to each creation.
+  for (let i = 0; i < O.length; i++) {
+    if (isRow[i] === 0) continue;
+    const s = stores.get(O.storeId(i))!;
+    const at = O.createdAtMs[i]!;
+    if (pings) {
+      for (; p < pings.count && pings.atMs[p]! < at; p++) {
+        supply.recordRiderLocation(
+          pings.riderIds[pings.rider[p]!]!,
+          pings.lat[p]!,
+          pings.lng[p]!,
+          pings.atMs[p]!,
+          pings.available[p] === 1,
+        );
       }
-      const trip = travel.estimate(s.location, { lat: n(lat[r]), lng: n(lng[r]) }, at);
-      buildFeatureVector(
-        {
-          orderedAtMs: at,
-          items: nOrNull(items[r]) ?? undefined,
-          subtotal: nOrNull(subtotal[r]) ?? undefined,
-        },
-        {
-          category: s.category,
-          timezone: s.timezone,
-          prepMeanSeconds: s.prepProfile.meanSeconds,
-          prepEwmaSeconds: nOrNull(prep[r]),
-          ordersInKitchen: n(kitchen[r]),
-        },
-        { ...trip, ridersAvailable: pings ? supply.ridersNear(s.location, at) : null },
-        vec,
-      );
-      for (let f = 0; f < FEATURE_COUNT; f++) columns[f]![row] = vec[f]!;
-      target[row] = (n(delivered[r]) - at) / 1000;
-      createdAtMs[row] = at;
-      orderIndex[row] = orderOf(at, String(id[r]));
     }
-  });
+    const trip = travel.estimate(s.location, { lat: O.destLat[i]!, lng: O.destLng[i]! }, at);
+    buildFeatureVector(
+      {
+        orderedAtMs: at,
+        items: orNull(O.items[i]!) ?? undefined,
+        subtotal: orNull(O.subtotal[i]!) ?? undefined,
+      },
+      {
+        category: s.category,
+        timezone: s.timezone,
+        prepMeanSeconds: s.prepProfile.meanSeconds,
+        prepEwmaSeconds: orNull(prepEwma[i]!),
+        ordersInKitchen: kitchen[i]!,
+      },
+      { ...trip, ridersAvailable: pings ? supply.ridersNear(s.location, at) : null },
+      vec,
+    );
+    for (let f = 0; f < FEATURE_COUNT; f++) columns[f]![row] = vec[f]!;
+    target[row] = (O.deliveredAtMs[i]! - at) / 1000;
+    createdAtMs[row] = at;
+    orderIndex[row] = i;
+    row++;
+  }
   return { spec: FEATURE_SPEC, columns, target, createdAtMs, orderIndex, nRows };
 }

@@ -81,19 +81,20 @@ async function main(): Promise<void> {
 
   const O = history.orders;
   const P = history.riderPings;
+  const pingEvent = (k: number): EtaEvent => ({
+    event_id: `ping:${k}:${P.atMs[k]}`,
+    type: 'rider.location',
+    occurred_at: iso(P.atMs[k]!),
+    rider_id: P.riderIds[P.rider[k]!]!,
+    lat: P.lat[k]!,
+    lng: P.lng[k]!,
+    available: P.available[k] === 1,
+  });
   let p = 0;
   for (let i = 0; i < O.length; i++) {
     const created = O.createdAtMs[i]!;
     for (; p < P.count && P.atMs[p]! < created; p++) {
-      await add({
-        event_id: `ping:${p}:${P.atMs[p]}`,
-        type: 'rider.location',
-        occurred_at: iso(P.atMs[p]!),
-        rider_id: P.riderIds[P.rider[p]!]!,
-        lat: P.lat[p]!,
-        lng: P.lng[p]!,
-        available: P.available[p] === 1,
-      });
+      await add(pingEvent(p));
     }
     const id = O.orderId(i);
     const store = O.storeId(i);
@@ -132,15 +133,7 @@ async function main(): Promise<void> {
     }
   }
   for (; p < P.count; p++) {
-    await add({
-      event_id: `ping:${p}:${P.atMs[p]}`,
-      type: 'rider.location',
-      occurred_at: iso(P.atMs[p]!),
-      rider_id: P.riderIds[P.rider[p]!]!,
-      lat: P.lat[p]!,
-      lng: P.lng[p]!,
-      available: P.available[p] === 1,
-    });
+    await add(pingEvent(p));
   }
   await flush();
   const stats = await log.stats();

@@ -1,7 +1,7 @@
 import { Counter, EtaError, Histogram, LATENCY_BUCKETS, type Registry } from '../platform/index.js';
 import { poisoned, type EventBatch } from './body.js';
 import type { EventValidator, RejectCode } from './validate.js';
-import type { EncodedEvents, EtaEvent, EventLog } from './types.js';
+import { ORDER_EVENT_TYPES, type EncodedEvents, type EtaEvent, type EventLog } from './types.js';
 
 export interface IngestRejection {
   /** Position of the event in the batch (NDJSON: among the non-blank lines), from 0. */
@@ -40,17 +40,7 @@ export function parseNdjson(body: string): RawItem[] {
 }
 
 /** Bounded metric labels: the known types, every app event as one, anything else as another. */
-const LABELS = [
-  'order.created',
-  'order.accepted',
-  'order.ready',
-  'order.picked_up',
-  'order.delivered',
-  'order.cancelled',
-  'rider.location',
-  'app',
-  'unknown',
-] as const;
+const LABELS = [...ORDER_EVENT_TYPES, 'rider.location', 'app', 'unknown'] as const;
 const LABEL_OF = new Map<string, number>(LABELS.slice(0, 7).map((l, i) => [l, i]));
 const APP = 7;
 const UNKNOWN = 8;

@@ -1,7 +1,7 @@
 import { Value } from 'typebox/value';
 import { buildFeatureVector, FEATURE_COUNT, FEATURE_SPEC } from '../features/index.js';
 import { geoConfigSchema, RiderSupply, TravelEstimator, type GeoConfig } from '../geo/index.js';
-import { OrderTable, type RiderPings } from '../simulator/index.js';
+import { allocatePings, OrderTable, type RiderPings } from '../simulator/index.js';
 import { storeConfigSchema, type StoreConfig } from '../store/index.js';
 import { sqlString, type Duck } from './duckdb.js';
 import { ORDERS_SQL, ORDERS_TABLE_SQL, PINGS_SQL, trainingRowsSql } from './etl-sql.js';
@@ -88,15 +88,7 @@ export async function pingsFromEvents(duck: Duck): Promise<RiderPings | undefine
   const count = Number(counted?.n ?? 0);
   if (count === 0) return undefined;
   const ids = new Map<string, number>();
-  const pings: RiderPings = {
-    riderIds: [],
-    count,
-    rider: new Int32Array(count),
-    atMs: new Float64Array(count),
-    lat: new Float64Array(count),
-    lng: new Float64Array(count),
-    available: new Uint8Array(count),
-  };
+  const pings = allocatePings([], count);
   let i = 0;
   await duck.forEachChunk(PINGS_SQL, (col, rows) => {
     const [rider, at, lat, lng, available] = [

@@ -39,6 +39,19 @@ export function pushTrack(
 }
 
 /** Rider positions as columns, in time order: millions of pings without an object each. */
+/** Room for `count` pings of riders named by `riderIds`. */
+export function allocatePings(riderIds: string[], count: number): RiderPings {
+  return {
+    riderIds,
+    count,
+    rider: new Int32Array(count),
+    atMs: new Float64Array(count),
+    lat: new Float64Array(count),
+    lng: new Float64Array(count),
+    available: new Uint8Array(count),
+  };
+}
+
 export interface RiderPings {
   riderIds: string[];
   count: number;
@@ -140,15 +153,7 @@ export function pingsFor(
   for (const c of cursors())
     do count++;
     while (c.next());
-  const out: RiderPings = {
-    riderIds: fleet.ids,
-    count,
-    rider: new Int32Array(count),
-    atMs: new Float64Array(count),
-    lat: new Float64Array(count),
-    lng: new Float64Array(count),
-    available: new Uint8Array(count),
-  };
+  const out = allocatePings(fleet.ids, count);
   const heap = cursors();
   const before = (a: RiderCursor, b: RiderCursor): boolean => a.t < b.t || (a.t === b.t && a.rider < b.rider);
   const down = (i: number): void => {

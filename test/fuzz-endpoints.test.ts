@@ -3,6 +3,7 @@ import { composeProcess, type ComposedProcess } from '../src/app/compose.js';
 import { loadAppConfig } from '../src/app/config.js';
 import { prepareFirstRun } from '../src/app/first-run.js';
 import { createLogger } from '../src/platform/index.js';
+import { Rng } from '../src/simulator/index.js';
 import { DEMO_KEY, freshDataDir } from './support/processes.js';
 import { ensureTemplate } from './support/template.js';
 
@@ -13,17 +14,6 @@ import { ensureTemplate } from './support/template.js';
  */
 const SEED = Number(process.env.FUZZ_SEED ?? 20261126);
 const CASES_PER_ENDPOINT = 400;
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const VALID: Record<string, Record<string, unknown>> = {
   '/v1/eta': {
@@ -183,7 +173,8 @@ describe('malformed requests at every public endpoint', () => {
     expect(endpoints.map((e) => e.url)).toEqual(
       expect.arrayContaining(['/v1/eta', '/v1/eta/batch', '/v1/stores']),
     );
-    const random = rng(SEED);
+    const seeded = new Rng(SEED);
+    const random = (): number => seeded.next();
     const next = generator(random);
     const failures: string[] = [];
     let n = 0;

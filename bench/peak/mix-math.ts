@@ -1,4 +1,5 @@
 /** Random draws, time and distance helpers of the peak mix (`mix.ts`): small, deterministic for a seed. */
+import { utcOffsetMs } from '../../src/features/index.js';
 
 /** mulberry32: small, fast, good enough for load mixes. Returns [0, 1). */
 export function rng(seed: number): () => number {
@@ -68,18 +69,7 @@ export function mondayBeforeTodayUtc(): number {
 
 /** Offset of `timeZone` from UTC at `atMs`, hours (e.g. 1 for Europe/Paris in winter). */
 export function utcOffsetHours(timeZone: string, atMs: number): number {
-  const parts = new Intl.DateTimeFormat('en-US', {
-    timeZone,
-    hourCycle: 'h23',
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    hour: 'numeric',
-    minute: 'numeric',
-  }).formatToParts(new Date(atMs));
-  const v = (t: string): number => Number(parts.find((p) => p.type === t)?.value ?? 0);
-  const local = Date.UTC(v('year'), v('month') - 1, v('day'), v('hour'), v('minute'));
-  return Math.round((local - atMs) / 900_000) / 4;
+  return utcOffsetMs(timeZone, atMs) / 3_600_000;
 }
 
 /** Equirectangular distance: within a fraction of a percent of haversine over a city. */

@@ -1,7 +1,7 @@
 import type { ArtifactTree, OutputMetrics } from './artifact.js';
 import type { BinnedData } from './dataset.js';
 import type { TreeGrower, GrowNode } from './grow.js';
-import type { HistInput } from './histogram.js';
+import { HIST_STRIDE, type HistInput } from './histogram.js';
 import { METRICS } from './metrics.js';
 import type { Objective } from './objectives/index.js';
 import { Rng } from './rng.js';
@@ -94,7 +94,7 @@ function sampleFeatures(
     chosen = all.slice(0, k).sort((a, b) => a - b);
   }
   const feats = Int32Array.from(chosen);
-  const foff = Int32Array.from(chosen, (f) => offsets[f]! * 3);
+  const foff = Int32Array.from(chosen, (f) => offsets[f]! * HIST_STRIDE);
   const fbins = Int32Array.from(chosen, (f) => data.featureBins[f]!.nBins);
   return [feats, foff, fbins];
 }
@@ -150,6 +150,7 @@ export function boost(
       feats: feats!,
       foff: foff!,
       fbins: fbins!,
+      unitHessian: objective.unitHessian,
     };
     const nodes = grower.grow(hin, m);
     const values = new Float64Array(nodes.length);

@@ -1,5 +1,12 @@
 import type { BinnedData } from './dataset.js';
-import { buildHistogram, subtractInto, type HistInput } from './histogram.js';
+import {
+  HIST_STRIDE,
+  serialBuilder,
+  subtractInto,
+  type HistBuilder,
+  type HistInput,
+  type HistTask,
+} from './histogram.js';
 import { Partition } from './partition.js';
 import { findBestSplit, type SplitInfo, type SplitParams } from './split.js';
 
@@ -23,9 +30,6 @@ export interface GrowNode {
   hist: Float64Array | null;
 }
 
-/** Starts the second half of a histogram elsewhere; the returned function waits for it. */
-export type HalfBuilder = (inp: HistInput, begin: number, end: number, out: Float64Array) => () => void;
-
 export class TreeGrower {
   readonly partition: Partition;
   private readonly pool: Float64Array[] = [];
@@ -35,11 +39,10 @@ export class TreeGrower {
     private readonly data: BinnedData,
     private readonly params: GrowParams,
     rows: Uint32Array,
-    private readonly scratch: Float64Array,
-    private readonly half?: HalfBuilder,
+    private readonly builder: HistBuilder = serialBuilder,
   ) {
     this.partition = new Partition(rows);
-    this.histSize = data.histOffsets[data.nFeatures]! * 3;
+    this.histSize = data.histOffsets[data.nFeatures]! * HIST_STRIDE;
   }
 
   private take(): Float64Array {
@@ -49,20 +52,6 @@ export class TreeGrower {
   private release(node: GrowNode): void {
     if (node.hist) this.pool.push(node.hist);
     node.hist = null;
-  }
-
-  private build(inp: HistInput, node: GrowNode): void {
-    const hist = this.take();
-    const half = this.half;
-    buildHistogram(
-      inp,
-      node.begin,
-      node.end,
-      hist,
-      this.scratch,
-      half && ((b, e, out) => half(inp, b, e, out)),
-    );
-    node.hist = hist;
   }
 
   private canSplit(node: GrowNode): boolean {
@@ -77,7 +66,6 @@ export class TreeGrower {
       inp.foff,
       node.G,
       node.H,
-      node.C,
       this.params,
     );
     if (!node.split) this.release(node);
@@ -106,61 +94,88 @@ export class TreeGrower {
       root.H += hess[rows[i]!]!;
     }
     if (!this.canSplit(root) || maxLeaves < 2) return nodes;
-    this.build(inp, root);
+    root.hist = this.take();
+    this.builder.build(inp, [{ begin: 0, end: nRows, hist: root.hist }]);
     this.evaluate(inp, root);
-    const open: GrowNode[] = root.split ? [root] : [];
+    let open: GrowNode[] = root.split ? [root] : [];
     let leaves = 1;
+    // Depth-wise splits a whole level at once and leaf-wise the best node, so one batch of histograms
+    // is built per level or per split.
     while (open.length > 0 && leaves < maxLeaves) {
-      let pick = 0;
+      let group = open;
+      open = [];
       if (p.growth === 'leafwise') {
-        for (let i = 1; i < open.length; i++) if (open[i]!.split!.gain > open[pick]!.split!.gain) pick = i;
+        let pick = 0;
+        for (let i = 1; i < group.length; i++) if (group[i]!.split!.gain > group[pick]!.split!.gain) pick = i;
+        open = group;
+        group = open.splice(pick, 1);
       }
-      const node = open.splice(pick, 1)[0]!;
-      const s = node.split!;
-      const mid = this.partition.split(
-        node.begin,
-        node.end,
-        this.data.bins,
-        this.data.nFeatures,
-        s.feature,
-        s.leftOfBin,
-      );
-      const mk = (begin: number, end: number, G: number, H: number): GrowNode => ({
-        depth: node.depth + 1,
-        begin,
-        end,
-        G,
-        H,
-        C: end - begin,
-        split: null,
-        left: -1,
-        right: -1,
-        hist: null,
-      });
-      const L = mk(node.begin, mid, s.gl, s.hl);
-      const R = mk(mid, node.end, s.gr, s.hr);
-      node.left = nodes.length;
-      node.right = nodes.length + 1;
-      nodes.push(L, R);
-      leaves++;
-      const more = leaves < maxLeaves && (this.canSplit(L) || this.canSplit(R));
-      if (!more) {
-        this.release(node);
-        continue;
+      const tasks: HistTask[] = [];
+      const built: GrowNode[] = [];
+      for (const node of group) {
+        if (leaves >= maxLeaves) {
+          this.release(node);
+          continue;
+        }
+        const [L, R] = this.splitNode(node, nodes);
+        leaves++;
+        if (!(leaves < maxLeaves && (this.canSplit(L) || this.canSplit(R)))) {
+          this.release(node);
+          continue;
+        }
+        const small = L.C <= R.C ? L : R;
+        small.hist = this.take();
+        tasks.push({ begin: small.begin, end: small.end, hist: small.hist });
+        built.push(node);
       }
-      const small = L.C <= R.C ? L : R;
-      const large = small === L ? R : L;
-      this.build(inp, small);
-      subtractInto(inp, node.hist!, small.hist!);
-      large.hist = node.hist;
-      node.hist = null;
-      for (const child of [L, R]) {
-        if (this.canSplit(child)) this.evaluate(inp, child);
-        else this.release(child);
-        if (child.split) open.push(child);
+      this.builder.build(inp, tasks);
+      for (const node of built) {
+        const L = nodes[node.left]!;
+        const R = nodes[node.right]!;
+        const small = L.C <= R.C ? L : R;
+        const large = small === L ? R : L;
+        subtractInto(inp, node.hist!, small.hist!);
+        large.hist = node.hist;
+        node.hist = null;
+        for (const child of [L, R]) {
+          if (this.canSplit(child)) this.evaluate(inp, child);
+          else this.release(child);
+          if (child.split) open.push(child);
+        }
       }
     }
     for (const n of open) this.release(n);
     return nodes;
+  }
+
+  /** Partitions a node's rows by its split and appends its two children. */
+  private splitNode(node: GrowNode, nodes: GrowNode[]): [GrowNode, GrowNode] {
+    const s = node.split!;
+    const mid = this.partition.split(
+      node.begin,
+      node.end,
+      this.data.bins,
+      this.data.nFeatures,
+      s.feature,
+      s.leftOfBin,
+    );
+    const mk = (begin: number, end: number, G: number, H: number): GrowNode => ({
+      depth: node.depth + 1,
+      begin,
+      end,
+      G,
+      H,
+      C: end - begin,
+      split: null,
+      left: -1,
+      right: -1,
+      hist: null,
+    });
+    const L = mk(node.begin, mid, s.gl, s.hl);
+    const R = mk(mid, node.end, s.gr, s.hr);
+    node.left = nodes.length;
+    node.right = nodes.length + 1;
+    nodes.push(L, R);
+    return [L, R];
   }
 }

@@ -1,9 +1,9 @@
 import { parentPort, workerData } from 'node:worker_threads';
-import { accumulate, zeroHistogram, type HistInput } from './histogram.js';
-import { DONE, QUIT, TASK, type SharedTrainingBuffers } from './parallel.js';
+import { buildFeatures, type HistInput } from './histogram.js';
+import { DONE, QUIT, TASK, type SharedTrainingBuffers, type WorkerChannel } from './parallel.js';
 
-const d = workerData as SharedTrainingBuffers & { ctrl: Int32Array; active: Int32Array };
-const { ctrl, active } = d;
+const d = workerData as SharedTrainingBuffers & WorkerChannel;
+const { ctrl, active, ranges, arena, histSize } = d;
 const nF = d.nFeatures;
 
 parentPort?.postMessage('ready');
@@ -14,7 +14,8 @@ for (;;) {
     Atomics.wait(ctrl, 0, s);
     continue;
   }
-  const nA = ctrl[3]!;
+  const nTasks = ctrl[1]!;
+  const nA = ctrl[2]!;
   const inp: HistInput = {
     bins: d.bins,
     nFeatures: nF,
@@ -24,9 +25,12 @@ for (;;) {
     feats: active.subarray(0, nA),
     foff: active.subarray(nF, nF + nA),
     fbins: active.subarray(2 * nF, 2 * nF + nA),
+    unitHessian: ctrl[4] === 1,
   };
-  zeroHistogram(inp, d.scratch);
-  accumulate(inp, ctrl[1]!, ctrl[2]!, d.scratch);
+  for (let t = 0; t < nTasks; t++) {
+    const task = { begin: ranges[2 * t]!, end: ranges[2 * t + 1]!, hist: arena.subarray(t * histSize) };
+    buildFeatures(inp, task, ctrl[3]!, nA);
+  }
   Atomics.store(ctrl, 0, DONE);
   Atomics.notify(ctrl, 0);
 }

@@ -1,10 +1,9 @@
 /**
- * Per-node histograms: for every active feature and bin, the sums of gradient, hessian and row count,
- * stored as [g, h, c] triples at (histOffsets[f] + bin) * 3.
+ * Per-node histograms: for every active feature and bin, the sums of gradient and hessian, stored as
+ * [g, h] pairs at (histOffsets[f] + bin) * HIST_STRIDE. No row counts: as in XGBoost, a bin or child is
+ * empty when its hessian sum is, which saves a third of the writes of the hottest loop in training.
  */
-
-/** Rows at or above this are built as two fixed halves, so one or two threads give identical sums. */
-export const CHUNKED_ROWS = 8192;
+export const HIST_STRIDE = 2;
 
 export interface HistInput {
   bins: Uint8Array;
@@ -12,33 +11,124 @@ export interface HistInput {
   rows: Uint32Array;
   grad: Float32Array;
   hess: Float32Array;
-  /** Active feature indices and their histogram offsets (already multiplied by 3). */
+  /** Active feature indices (ascending) and their histogram offsets (already multiplied by HIST_STRIDE). */
   feats: Int32Array;
   foff: Int32Array;
   /** Bins per active feature. */
   fbins: Int32Array;
+  /** Every hessian is 1 (squared and quantile losses): the hessian array is not read. */
+  unitHessian: boolean;
 }
 
-export function zeroHistogram(inp: HistInput, hist: Float64Array): void {
-  const { feats, foff, fbins } = inp;
-  for (let j = 0; j < feats.length; j++) hist.fill(0, foff[j]!, foff[j]! + fbins[j]! * 3);
+/** One node's histogram to build: rows[begin, end) summed into `hist`. */
+export interface HistTask {
+  begin: number;
+  end: number;
+  hist: Float64Array;
 }
 
-/** Accumulates rows[begin, end) into hist (which must be zeroed first). One plain scan over rows. */
-export function accumulate(inp: HistInput, begin: number, end: number, hist: Float64Array): void {
-  const { bins, nFeatures: nF, rows, grad, hess, feats, foff } = inp;
-  const nA = feats.length;
-  if (nA === nF) {
+/** Zeroes then fills active features [j0, j1) of one task's histogram. */
+export function buildFeatures(inp: HistInput, task: HistTask, j0: number, j1: number): void {
+  const { foff, fbins } = inp;
+  const hist = task.hist;
+  hist.fill(0, foff[j0]!, j1 > j0 ? foff[j1 - 1]! + fbins[j1 - 1]! * HIST_STRIDE : foff[j0]!);
+  accumulatorFor(inp, j0, j1)(inp.rows, inp.bins, inp.grad, inp.hess, task.begin, task.end, hist);
+}
+
+/** `accumulate` specialised to one feature set: see `accumulatorFor`. */
+export type Accumulator = (
+  rows: Uint32Array,
+  bins: Uint8Array,
+  grad: Float32Array,
+  hess: Float32Array,
+  begin: number,
+  end: number,
+  hist: Float64Array,
+) => void;
+
+/** Above this many features a generated loop body would be too long to pay. */
+const MAX_UNROLLED = 256;
+const compiled = new Map<string, Accumulator>();
+const perInput = new WeakMap<HistInput, Map<number, Accumulator>>();
+
+/**
+ * The histogram loop, generated once per feature set with the features' row positions and histogram
+ * offsets as constants and the feature loop unrolled: it runs over twice as fast as `accumulate`,
+ * whose inner loop reloads offsets and checks bounds for every feature of every row. Falls back to
+ * `accumulate` where code generation is disallowed.
+ */
+export function accumulatorFor(inp: HistInput, j0: number, j1: number): Accumulator {
+  let mine = perInput.get(inp);
+  if (!mine) perInput.set(inp, (mine = new Map()));
+  const slot = j0 * 65_536 + j1;
+  let acc = mine.get(slot);
+  if (acc) return acc;
+  const { nFeatures: nF, feats, foff, unitHessian } = inp;
+  const lines: string[] = [];
+  for (let j = j0; j < j1; j++) {
+    lines.push(`o = ${foff[j]} + (bins[base + ${feats[j]}] << 1); hist[o] += g; hist[o + 1] += h;`);
+  }
+  const body = [
+    'for (let i = begin; i < end; i++) {',
+    `const row = rows[i]; const base = row * ${nF}; const g = grad[row];`,
+    `const h = ${unitHessian ? '1' : 'hess[row]'}; let o;`,
+    ...lines,
+    '}',
+  ].join('\n');
+  acc = compiled.get(body) ?? (j1 - j0 <= MAX_UNROLLED ? generate(body) : undefined);
+  if (acc) {
+    // Sampled feature sets differ per tree: keep the cache bounded.
+    if (compiled.size >= 512) compiled.clear();
+    compiled.set(body, acc);
+  } else {
+    acc = (_rows, _bins, _grad, _hess, begin, end, hist) => accumulate(inp, begin, end, j0, j1, hist);
+  }
+  mine.set(slot, acc);
+  return acc;
+}
+
+function generate(body: string): Accumulator | undefined {
+  try {
+    return new Function(
+      'rows',
+      'bins',
+      'grad',
+      'hess',
+      'begin',
+      'end',
+      'hist',
+      `'use strict';\n${body}`,
+    ) as Accumulator;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Adds rows[begin, end) into active features [j0, j1) of hist. Each bin sums its rows in row order
+ * whichever features a thread takes, so one or two threads give identical histograms.
+ */
+export function accumulate(
+  inp: HistInput,
+  begin: number,
+  end: number,
+  j0: number,
+  j1: number,
+  hist: Float64Array,
+): void {
+  const { bins, nFeatures: nF, rows, grad, hess, feats, foff, unitHessian } = inp;
+  // `<< 1` is `* HIST_STRIDE`, spelled as a shift because this is the hottest loop of training.
+  if (feats.length === nF) {
+    // Every feature is active, so active index j is feature j.
     for (let i = begin; i < end; i++) {
       const row = rows[i]!;
       const base = row * nF;
       const g = grad[row]!;
-      const h = hess[row]!;
-      for (let f = 0; f < nF; f++) {
-        const o = foff[f]! + bins[base + f]! * 3;
+      const h = unitHessian ? 1 : hess[row]!;
+      for (let f = j0; f < j1; f++) {
+        const o = foff[f]! + (bins[base + f]! << 1);
         hist[o] += g;
         hist[o + 1] += h;
-        hist[o + 2]++;
       }
     }
     return;
@@ -47,21 +137,12 @@ export function accumulate(inp: HistInput, begin: number, end: number, hist: Flo
     const row = rows[i]!;
     const base = row * nF;
     const g = grad[row]!;
-    const h = hess[row]!;
-    for (let j = 0; j < nA; j++) {
-      const o = foff[j]! + bins[base + feats[j]!]! * 3;
+    const h = unitHessian ? 1 : hess[row]!;
+    for (let j = j0; j < j1; j++) {
+      const o = foff[j]! + (bins[base + feats[j]!]! << 1);
       hist[o] += g;
       hist[o + 1] += h;
-      hist[o + 2]++;
     }
-  }
-}
-
-export function addInto(inp: HistInput, target: Float64Array, other: Float64Array): void {
-  const { feats, foff, fbins } = inp;
-  for (let j = 0; j < feats.length; j++) {
-    const end = foff[j]! + fbins[j]! * 3;
-    for (let o = foff[j]!; o < end; o++) target[o] += other[o]!;
   }
 }
 
@@ -69,37 +150,18 @@ export function addInto(inp: HistInput, target: Float64Array, other: Float64Arra
 export function subtractInto(inp: HistInput, parent: Float64Array, child: Float64Array): void {
   const { feats, foff, fbins } = inp;
   for (let j = 0; j < feats.length; j++) {
-    const end = foff[j]! + fbins[j]! * 3;
+    const end = foff[j]! + fbins[j]! * HIST_STRIDE;
     for (let o = foff[j]!; o < end; o++) parent[o] -= child[o]!;
   }
 }
 
-/**
- * Builds one node's histogram. Large nodes are built as two halves summed in a fixed order; `half`
- * (a worker, when there is one) may build the second half concurrently.
- */
-export function buildHistogram(
-  inp: HistInput,
-  begin: number,
-  end: number,
-  hist: Float64Array,
-  scratch: Float64Array,
-  half?: (begin: number, end: number, out: Float64Array) => () => void,
-): void {
-  zeroHistogram(inp, hist);
-  if (end - begin < CHUNKED_ROWS) {
-    accumulate(inp, begin, end, hist);
-    return;
-  }
-  const mid = begin + ((end - begin) >>> 1);
-  if (half) {
-    const wait = half(mid, end, scratch);
-    accumulate(inp, begin, mid, hist);
-    wait();
-  } else {
-    accumulate(inp, begin, mid, hist);
-    zeroHistogram(inp, scratch);
-    accumulate(inp, mid, end, scratch);
-  }
-  addInto(inp, hist, scratch);
+/** Builds the histograms of a batch of nodes: one tree level (depth-wise) or one split (leaf-wise). */
+export interface HistBuilder {
+  build(inp: HistInput, tasks: HistTask[]): void;
 }
+
+export const serialBuilder: HistBuilder = {
+  build(inp, tasks) {
+    for (const t of tasks) buildFeatures(inp, t, 0, inp.feats.length);
+  },
+};

@@ -24,10 +24,15 @@ export class Partition {
     const tmp = this.tmp;
     let l = begin;
     let r = 0;
+    // Branch-free: a split's side is a coin flip to the branch predictor. Writing rows[l] is safe
+    // because l never passes i, whose row has been read.
     for (let i = begin; i < end; i++) {
       const row = rows[i]!;
-      if (leftOfBin[bins[row * nF + feature]!] === 1) rows[l++] = row;
-      else tmp[r++] = row;
+      const left = leftOfBin[bins[row * nF + feature]!]!;
+      rows[l] = row;
+      tmp[r] = row;
+      l += left;
+      r += 1 - left;
     }
     rows.set(tmp.subarray(0, r), l);
     return l;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { binNumeric, buildFeatureBins, MISSING_BIN } from './binning.js';
 import { binDataset } from './dataset.js';
-import { accumulate, zeroHistogram, subtractInto, type HistInput } from './histogram.js';
+import { accumulate, accumulatorFor, HIST_STRIDE, subtractInto, type HistInput } from './histogram.js';
 import { findBestSplit, leafWeight, splitGain } from './split.js';
 import { loadModel, train } from './index.js';
 
@@ -55,17 +55,57 @@ describe('histograms', () => {
       feats: Int32Array.of(0),
       foff: Int32Array.of(0),
       fbins: Int32Array.of(fbs[0]!.nBins),
+      unitHessian: false,
     };
-    const size = fbs[0]!.nBins * 3;
+    const size = fbs[0]!.nBins * HIST_STRIDE;
     const parent = new Float64Array(size);
     const small = new Float64Array(size);
     const large = new Float64Array(size);
-    zeroHistogram(inp, parent);
-    accumulate(inp, 0, n, parent);
-    accumulate(inp, 0, 100, small);
-    accumulate(inp, 100, n, large);
+    accumulate(inp, 0, n, 0, 1, parent);
+    accumulate(inp, 0, 100, 0, 1, small);
+    accumulate(inp, 100, n, 0, 1, large);
     subtractInto(inp, parent, small);
     parent.forEach((v, i) => expect(v).toBeCloseTo(large[i]!, 9));
+  });
+});
+
+describe('the generated histogram loop', () => {
+  const n = 500;
+  const nF = 5;
+  const columns = Array.from({ length: nF }, (_, f) =>
+    Float64Array.from({ length: n }, (_, i) => (i % 7 === f ? NaN : ((i * (f + 3) * 7919) % 97) / 7)),
+  );
+  const spec = columns.map((_, f) => ({ name: `x${f}`, type: 'numeric' as const }));
+  const fbs = buildFeatureBins(spec, columns, 32, 0);
+  const d = binDataset(columns, n, fbs);
+  const grad = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 3);
+  const hess = Float32Array.from({ length: n }, (_, i) => 0.5 + (i % 3));
+  // Every other row, so the loop follows the row list rather than a plain range.
+  const rows = Uint32Array.from({ length: n / 2 }, (_, i) => 2 * i);
+
+  it.each([
+    { name: 'every feature, unit hessian', feats: [0, 1, 2, 3, 4], unitHessian: true, j0: 0, j1: 5 },
+    { name: 'every feature, given hessians', feats: [0, 1, 2, 3, 4], unitHessian: false, j0: 0, j1: 5 },
+    { name: "sampled features, a thread's half", feats: [0, 2, 4], unitHessian: false, j0: 1, j1: 3 },
+  ])('sums exactly what the plain loop sums: $name', ({ feats, unitHessian, j0, j1 }) => {
+    const inp: HistInput = {
+      bins: d.bins,
+      nFeatures: nF,
+      rows,
+      grad,
+      hess,
+      feats: Int32Array.from(feats),
+      foff: Int32Array.from(feats, (f) => d.histOffsets[f]! * HIST_STRIDE),
+      fbins: Int32Array.from(feats, (f) => fbs[f]!.nBins),
+      unitHessian,
+    };
+    const size = d.histOffsets[nF]! * HIST_STRIDE;
+    const plain = new Float64Array(size);
+    const generated = new Float64Array(size);
+    accumulate(inp, 10, 200, j0, j1, plain);
+    accumulatorFor(inp, j0, j1)(rows, d.bins, grad, hess, 10, 200, generated);
+    expect(Array.from(generated)).toEqual(Array.from(plain));
+    expect(plain.some((v) => v !== 0)).toBe(true);
   });
 });
 
@@ -108,10 +148,11 @@ describe('a tiny known dataset', () => {
       feats: Int32Array.of(0),
       foff: Int32Array.of(0),
       fbins: Int32Array.of(fbs[0]!.nBins),
+      unitHessian: true,
     };
-    const hist = new Float64Array(fbs[0]!.nBins * 3);
-    accumulate(inp, 0, 4, hist);
-    const s = findBestSplit(hist, fbs, inp.feats, inp.foff, 0, 4, 4, {
+    const hist = new Float64Array(fbs[0]!.nBins * HIST_STRIDE);
+    accumulate(inp, 0, 4, 0, 1, hist);
+    const s = findBestSplit(hist, fbs, inp.feats, inp.foff, 0, 4, {
       lambda: 0,
       minChildWeight: 0,
       minSplitGain: 0,

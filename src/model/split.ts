@@ -1,4 +1,5 @@
 import type { FeatureBins } from './binning.js';
+import { HIST_STRIDE } from './histogram.js';
 
 /** The best split of one node. Bins are the training bins; `leftOfBin` answers "does bin b go left". */
 export interface SplitInfo {
@@ -12,10 +13,8 @@ export interface SplitInfo {
   leftOfBin: Uint8Array;
   gl: number;
   hl: number;
-  cl: number;
   gr: number;
   hr: number;
-  cr: number;
 }
 
 export interface SplitParams {
@@ -23,6 +22,12 @@ export interface SplitParams {
   minChildWeight: number;
   minSplitGain: number;
 }
+
+/**
+ * Histograms hold no counts, so a child is empty when its hessian sum is; it needs at least this much
+ * hessian even with minChildWeight 0 (XGBoost's kRtEps), so float rounding never makes an empty child.
+ */
+const MIN_CHILD_HESSIAN = 1e-6;
 
 /** Leaf weight minimising the second-order loss with L2 penalty. */
 export function leafWeight(g: number, h: number, lambda: number): number {
@@ -43,6 +48,8 @@ const CAT_SMOOTH = 10;
 
 const order = new Int32Array(256);
 const keys = new Float64Array(256);
+/** The category order of the best categorical split so far; read before the next findBestSplit. */
+const bestOrder = new Int32Array(256);
 
 interface Best {
   gain: number;
@@ -53,7 +60,6 @@ interface Best {
   catOrder: Int32Array | null;
   gl: number;
   hl: number;
-  cl: number;
 }
 
 function scanNumeric(
@@ -63,50 +69,44 @@ function scanNumeric(
   f: number,
   G: number,
   H: number,
-  C: number,
   p: SplitParams,
   best: Best,
 ): void {
-  const { lambda, minChildWeight: mcw } = p;
+  const lambda = p.lambda;
+  const mcw = Math.max(p.minChildWeight, MIN_CHILD_HESSIAN);
   const gm = hist[o]!;
   const hm = hist[o + 1]!;
-  const cm = hist[o + 2]!;
   const parent = leafScore(G, H, lambda);
   let gl = 0;
   let hl = 0;
-  let cl = 0;
   // b = nBins-1 puts every value left; only meaningful when missing values go right.
   for (let b = 1; b < nBins; b++) {
-    const k = o + b * 3;
+    const k = o + b * HIST_STRIDE;
     gl += hist[k]!;
     hl += hist[k + 1]!;
-    cl += hist[k + 2]!;
-    if (cl === 0) continue;
+    if (hl === 0) continue;
     // Missing right.
     let gr = G - gl;
     let hr = H - hl;
-    let cr = C - cl;
-    if (cr > 0 && hl >= mcw && hr >= mcw) {
+    if (hl >= mcw && hr >= mcw) {
       const gain = leafScore(gl, hl, lambda) + leafScore(gr, hr, lambda) - parent;
       if (gain > best.gain) {
         best.gain = gain;
         best.f = f;
         best.bin = b;
-        best.defaultLeft = cm > 0 ? false : hl >= hr;
+        best.defaultLeft = hm > 0 ? false : hl >= hr;
         best.catOrder = null;
         best.gl = gl;
         best.hl = hl;
-        best.cl = cl;
       }
     }
-    if (cm === 0 || b === nBins - 1) continue;
+    if (hm === 0 || b === nBins - 1) continue;
     // Missing left.
     const gl2 = gl + gm;
     const hl2 = hl + hm;
     gr = G - gl2;
     hr = H - hl2;
-    cr = C - cl - cm;
-    if (cr > 0 && hl2 >= mcw && hr >= mcw) {
+    if (hl2 >= mcw && hr >= mcw) {
       const gain = leafScore(gl2, hl2, lambda) + leafScore(gr, hr, lambda) - parent;
       if (gain > best.gain) {
         best.gain = gain;
@@ -116,7 +116,6 @@ function scanNumeric(
         best.catOrder = null;
         best.gl = gl2;
         best.hl = hl2;
-        best.cl = cl + cm;
       }
     }
   }
@@ -130,45 +129,57 @@ function scanCategorical(
   f: number,
   G: number,
   H: number,
-  C: number,
   p: SplitParams,
   best: Best,
 ): void {
-  const { lambda, minChildWeight: mcw } = p;
+  const lambda = p.lambda;
+  const mcw = Math.max(p.minChildWeight, MIN_CHILD_HESSIAN);
   let m = 0;
   for (let b = 0; b < nBins; b++) {
-    const k = o + b * 3;
-    if (hist[k + 2]! > 0) {
+    const k = o + b * HIST_STRIDE;
+    if (hist[k + 1]! > 0) {
       order[m] = b;
       keys[b] = hist[k]! / (hist[k + 1]! + CAT_SMOOTH);
       m++;
     }
   }
   if (m < 2) return;
-  const sorted = Array.from(order.subarray(0, m)).sort((a, b) => keys[a]! - keys[b]! || a - b);
+  // By (key, bin). Insertion sort for the usual handful of categories seen in a node, with no
+  // comparator calls or allocation; a stable library sort for many.
+  const sorted = order;
+  if (m > 32) sorted.subarray(0, m).sort((a, b) => keys[a]! - keys[b]! || a - b);
+  else {
+    for (let i = 1; i < m; i++) {
+      const b = sorted[i]!;
+      const kb = keys[b]!;
+      let j = i - 1;
+      for (; j >= 0 && keys[sorted[j]!]! > kb; j--) sorted[j + 1] = sorted[j]!;
+      sorted[j + 1] = b;
+    }
+  }
   const parent = leafScore(G, H, lambda);
   let gl = 0;
   let hl = 0;
-  let cl = 0;
+  let changed = false;
   for (let i = 0; i < m - 1; i++) {
-    const k = o + sorted[i]! * 3;
+    const k = o + sorted[i]! * HIST_STRIDE;
     gl += hist[k]!;
     hl += hist[k + 1]!;
-    cl += hist[k + 2]!;
     const gr = G - gl;
     const hr = H - hl;
-    if (hl < mcw || hr < mcw || C - cl <= 0) continue;
+    if (hl < mcw || hr < mcw) continue;
     const gain = leafScore(gl, hl, lambda) + leafScore(gr, hr, lambda) - parent;
     if (gain > best.gain) {
       best.gain = gain;
       best.f = f;
       best.catLen = i + 1;
-      best.catOrder = Int32Array.from(sorted);
+      best.catOrder = bestOrder;
+      changed = true;
       best.gl = gl;
       best.hl = hl;
-      best.cl = cl;
     }
   }
+  if (changed) bestOrder.set(sorted.subarray(0, m));
 }
 
 export function findBestSplit(
@@ -178,7 +189,6 @@ export function findBestSplit(
   foff: Int32Array,
   G: number,
   H: number,
-  C: number,
   p: SplitParams,
 ): SplitInfo | null {
   const best: Best = {
@@ -190,13 +200,12 @@ export function findBestSplit(
     catOrder: null,
     gl: 0,
     hl: 0,
-    cl: 0,
   };
   for (let j = 0; j < feats.length; j++) {
     const f = feats[j]!;
     const fb = featureBins[f]!;
-    if (fb.kind === 'numeric') scanNumeric(hist, foff[j]!, fb.nBins, f, G, H, C, p, best);
-    else scanCategorical(hist, foff[j]!, fb.nBins, f, G, H, C, p, best);
+    if (fb.kind === 'numeric') scanNumeric(hist, foff[j]!, fb.nBins, f, G, H, p, best);
+    else scanCategorical(hist, foff[j]!, fb.nBins, f, G, H, p, best);
   }
   if (best.f < 0) return null;
   const nBins = featureBins[best.f]!.nBins;
@@ -220,9 +229,7 @@ export function findBestSplit(
     leftOfBin,
     gl: best.gl,
     hl: best.hl,
-    cl: best.cl,
     gr: G - best.gl,
     hr: H - best.hl,
-    cr: C - best.cl,
   };
 }

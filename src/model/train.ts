@@ -12,6 +12,7 @@ import { boost } from './boost.js';
 import { conformalize } from './calibrate.js';
 import { binDataset, localAlloc, sharedAlloc } from './dataset.js';
 import { TreeGrower } from './grow.js';
+import { HIST_STRIDE } from './histogram.js';
 import { modelFromArtifact } from './model.js';
 import { OBJECTIVES } from './objectives/index.js';
 import { startHistWorker } from './parallel.js';
@@ -127,20 +128,19 @@ export async function train(
   const featureBins = buildFeatureBins(spec, trainData.columns, p.maxBins, p.seed);
   const binned = binDataset(trainData.columns, n, featureBins, alloc);
   const vBinned = valid && binDataset(valid.columns, valid.target.length, featureBins);
-  const histSize = binned.histOffsets[binned.nFeatures]! * 3;
+  const histSize = binned.histOffsets[binned.nFeatures]! * HIST_STRIDE;
   const grad = new Float32Array(alloc(n * 4));
   const hess = new Float32Array(alloc(n * 4));
   const rows = new Uint32Array(alloc(n * 4));
-  const scratch = new Float64Array(alloc(histSize * 8));
   const worker =
     threads > 1
-      ? await startHistWorker({ bins: binned.bins, nFeatures: binned.nFeatures, rows, grad, hess, scratch })
+      ? await startHistWorker({ bins: binned.bins, nFeatures: binned.nFeatures, rows, grad, hess, histSize })
       : undefined;
   const outputs: ModelArtifact['outputs'] = [];
   const trees: ModelArtifact['trees'] = [];
   const metrics: ModelArtifact['metrics'] = { outputs: [] };
   try {
-    const grower = new TreeGrower(binned, p, rows, scratch, worker?.half);
+    const grower = new TreeGrower(binned, p, rows, worker);
     const quantiles = p.objective === 'quantile' ? p.quantiles : [undefined];
     for (const [k, q] of quantiles.entries()) {
       const objective = OBJECTIVES[p.objective](q ?? 0.5);

@@ -4,6 +4,8 @@ export interface Objective {
   readonly quantile?: number;
   /** The metric early stopping watches (see metrics.ts). */
   readonly metric: 'rmse' | 'pinball';
+  /** Every hessian is 1, so histograms need not read them. */
+  readonly unitHessian: boolean;
   initScore(target: Float64Array): number;
   gradients(target: Float64Array, score: Float64Array, grad: Float32Array, hess: Float32Array): void;
   /** Leaf value from the residuals (target - score) of its rows; may reorder `residuals`. */

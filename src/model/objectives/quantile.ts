@@ -10,6 +10,7 @@ export function quantile(alpha: number): Objective {
     name: 'quantile',
     quantile: alpha,
     metric: 'pinball',
+    unitHessian: true,
     initScore(target) {
       return percentile(Float64Array.from(target), alpha);
     },

@@ -4,6 +4,7 @@ export function squared(): Objective {
   return {
     name: 'squared',
     metric: 'rmse',
+    unitHessian: true,
     initScore(target) {
       let s = 0;
       for (let i = 0; i < target.length; i++) s += target[i]!;

@@ -45,6 +45,19 @@ export class TreeGrower {
     this.histSize = data.histOffsets[data.nFeatures]! * HIST_STRIDE;
   }
 
+  /** Feature-major copies of the training bins, made on a feature's first split. */
+  private readonly columns: Uint8Array[] = [];
+
+  private column(f: number): Uint8Array {
+    let c = this.columns[f];
+    if (!c) {
+      const { bins, nFeatures: nF, nRows } = this.data;
+      c = this.columns[f] = new Uint8Array(nRows);
+      for (let i = 0; i < nRows; i++) c[i] = bins[i * nF + f]!;
+    }
+    return c;
+  }
+
   private take(): Float64Array {
     return this.pool.pop() ?? new Float64Array(this.histSize);
   }
@@ -151,14 +164,7 @@ export class TreeGrower {
   /** Partitions a node's rows by its split and appends its two children. */
   private splitNode(node: GrowNode, nodes: GrowNode[]): [GrowNode, GrowNode] {
     const s = node.split!;
-    const mid = this.partition.split(
-      node.begin,
-      node.end,
-      this.data.bins,
-      this.data.nFeatures,
-      s.feature,
-      s.leftOfBin,
-    );
+    const mid = this.partition.split(node.begin, node.end, this.column(s.feature), s.leftOfBin);
     const mk = (begin: number, end: number, G: number, H: number): GrowNode => ({
       depth: node.depth + 1,
       begin,

@@ -12,14 +12,8 @@ export class Partition {
   }
 
   /** Moves the rows of [begin, end) that go left to the front; returns the first right position. */
-  split(
-    begin: number,
-    end: number,
-    bins: Uint8Array,
-    nF: number,
-    feature: number,
-    leftOfBin: Uint8Array,
-  ): number {
+  /** `column` holds one feature's bin of every row, so the scan reads it in row order. */
+  split(begin: number, end: number, column: Uint8Array, leftOfBin: Uint8Array): number {
     const rows = this.rows;
     const tmp = this.tmp;
     let l = begin;
@@ -28,7 +22,7 @@ export class Partition {
     // because l never passes i, whose row has been read.
     for (let i = begin; i < end; i++) {
       const row = rows[i]!;
-      const left = leftOfBin[bins[row * nF + feature]!]!;
+      const left = leftOfBin[column[row]!]!;
       rows[l] = row;
       tmp[r] = row;
       l += left;

@@ -82,8 +82,12 @@ function scanNumeric(
   // b = nBins-1 puts every value left; only meaningful when missing values go right.
   for (let b = 1; b < nBins; b++) {
     const k = o + b * HIST_STRIDE;
-    gl += hist[k]!;
-    hl += hist[k + 1]!;
+    const gb = hist[k]!;
+    const hb = hist[k + 1]!;
+    // An empty bin splits the rows as the bin before it did; most bins of a deep node are empty.
+    if (hb === 0 && gb === 0) continue;
+    gl += gb;
+    hl += hb;
     if (hl === 0) continue;
     // Missing right.
     let gr = G - gl;

@@ -1,6 +1,6 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { buildFeatures, type HistInput } from './histogram.js';
-import { awaitChange, DONE, QUIT, TASK, type SharedTrainingBuffers, type WorkerChannel } from './parallel.js';
+import { DONE, QUIT, TASK, type SharedTrainingBuffers, type WorkerChannel } from './parallel.js';
 
 const d = workerData as SharedTrainingBuffers & WorkerChannel;
 const { ctrl, active, ranges, arena, histSize } = d;
@@ -11,7 +11,7 @@ for (;;) {
   const s = Atomics.load(ctrl, 0);
   if (s === QUIT) break;
   if (s !== TASK) {
-    awaitChange(ctrl, s);
+    Atomics.wait(ctrl, 0, s);
     continue;
   }
   const nTasks = ctrl[1]!;

@@ -10,25 +10,6 @@ export const QUIT = 3;
 
 /** Below this many row-features a batch is built on one thread: waking the other costs more. */
 const PARALLEL_WORK = 16_384;
-/**
- * How long a thread polls before it sleeps on the shared word. A futex wake costs this VM about 0.1 ms,
- * as long as a whole small level takes to build, and the next level follows within a fraction of a
- * millisecond; OpenMP runtimes spin for the same reason.
- */
-export const SPIN_MS = 2;
-
-/** Waits until ctrl[0] leaves `state`: polls for SPIN_MS, then sleeps (up to `sleepMs` at a time). */
-export function awaitChange(ctrl: Int32Array, state: number, sleepMs = Infinity): number {
-  const until = performance.now() + SPIN_MS;
-  for (let i = 0; ; i++) {
-    const s = Atomics.load(ctrl, 0);
-    if (s !== state) return s;
-    if ((i & 1023) === 1023 && performance.now() > until) break;
-  }
-  Atomics.wait(ctrl, 0, state, sleepMs);
-  return Atomics.load(ctrl, 0);
-}
-
 /** Bytes of shared histograms the worker writes a batch into; larger batches go in several rounds. */
 const ARENA_BYTES = 32 << 20;
 
@@ -109,8 +90,9 @@ export async function startHistWorker(buffers: SharedTrainingBuffers): Promise<H
     Atomics.store(ctrl, 0, TASK);
     Atomics.notify(ctrl, 0);
     for (const t of tasks) buildFeatures(inp, t, 0, split);
-    for (let s = Atomics.load(ctrl, 0); s !== DONE; s = awaitChange(ctrl, s, 1000)) {
+    for (let s = Atomics.load(ctrl, 0); s !== DONE; s = Atomics.load(ctrl, 0)) {
       if (failure) throw new Error('histogram worker failed', { cause: failure });
+      Atomics.wait(ctrl, 0, s, 1000);
     }
     Atomics.store(ctrl, 0, IDLE);
     const { foff, fbins } = inp;

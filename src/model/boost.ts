@@ -26,14 +26,39 @@ export interface BoostResult {
   metrics: OutputMetrics;
 }
 
-/** Follows the training bins down a grown tree; for rows the partition did not place (valid, out of bag). */
-function leafOf(nodes: GrowNode[], bins: Uint8Array, base: number): number {
-  let i = 0;
-  for (let n = nodes[0]!; n.left >= 0; n = nodes[i]!) {
-    const s = n.split!;
-    i = s.leftOfBin[bins[base + s.feature]!] === 1 ? n.left : n.right;
+/**
+ * A grown tree flattened for routing rows the partition did not place (validation, out of bag):
+ * typed arrays rather than node objects, as every validation row walks every tree.
+ */
+class Router {
+  private readonly feature: Int32Array;
+  private readonly next: Int32Array;
+  /** leftOfBin of node i at i * 256. */
+  private readonly goesLeft: Uint8Array;
+
+  constructor(nodes: GrowNode[]) {
+    const n = nodes.length;
+    this.feature = new Int32Array(n).fill(-1);
+    this.next = new Int32Array(2 * n);
+    this.goesLeft = new Uint8Array(n * 256);
+    nodes.forEach((node, i) => {
+      if (node.left < 0) return;
+      this.feature[i] = node.split!.feature;
+      this.next[2 * i] = node.left;
+      this.next[2 * i + 1] = node.right;
+      this.goesLeft.set(node.split!.leftOfBin, i * 256);
+    });
   }
-  return i;
+
+  /** The leaf of the row whose bins start at `base`. */
+  leafOf(bins: Uint8Array, base: number): number {
+    const { feature, next, goesLeft } = this;
+    let i = 0;
+    for (let f = feature[0]!; f >= 0; f = feature[i]!) {
+      i = next[2 * i + 1 - goesLeft[i * 256 + bins[base + f]!]!]!;
+    }
+    return i;
+  }
 }
 
 function toArtifactTree(
@@ -172,13 +197,14 @@ export function boost(
       const v = values[i]!;
       for (let k = node.begin; k < node.end; k++) score[rows[k]!] += v;
     }
-    const bins = train.bins;
-    if (inBag) {
-      for (let r = 0; r < n; r++) if (inBag[r] === 0) score[r] += values[leafOf(nodes, bins, r * nF)]!;
+    const router = inBag || vScore ? new Router(nodes) : undefined;
+    if (inBag && router) {
+      const bins = train.bins;
+      for (let r = 0; r < n; r++) if (inBag[r] === 0) score[r] += values[router.leafOf(bins, r * nF)]!;
     }
-    if (valid && vScore) {
+    if (valid && vScore && router) {
       const vb = valid.data.bins;
-      for (let r = 0; r < valid.data.nRows; r++) vScore[r] += values[leafOf(nodes, vb, r * nF)]!;
+      for (let r = 0; r < valid.data.nRows; r++) vScore[r] += values[router.leafOf(vb, r * nF)]!;
     }
     trees.push(toArtifactTree(nodes, values, train, output));
     trainLoss = metric(target, score, q);

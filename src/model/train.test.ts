@@ -42,6 +42,20 @@ describe('training', () => {
     expect(JSON.stringify(c.trees)).not.toBe(JSON.stringify(a.trees));
   });
 
+  it('reports the losses its trees give, with rows left out of the bag', async () => {
+    const a = await train(trainSet, validSet, { ...fast, nTrees: 30, subsample: 0.6, seed: 7 });
+    const m = model(a);
+    const rmse = (d: typeof trainSet): number => {
+      const out = new Float64Array(1);
+      let se = 0;
+      for (let i = 0; i < d.target.length; i++) se += (m.predict(rowOf(d, i), out)[0]! - d.target[i]!) ** 2;
+      return Math.sqrt(se / d.target.length);
+    };
+    const reported = a.metrics.outputs[0]!;
+    expect(reported.trainLoss).toBeCloseTo(rmse(trainSet), 4);
+    expect(reported.validLoss).toBeCloseTo(rmse(validSet), 4);
+  });
+
   it('stops early when validation loss stops improving', async () => {
     // Pure noise: nothing to learn, so validation loss bottoms out quickly.
     const noise = (seed: number) => {

@@ -11,7 +11,12 @@ beforeAll(async () => {
   await ensureTemplate();
   redis = await startRedis();
   if (!redis) return;
-  cluster = await startCluster(2, { ETASERVE_CACHE_REDIS_URL: redis.url });
+  // Short TTLs, so L1 keeps missing and the test sees L2 use stop and resume within its window.
+  cluster = await startCluster(2, {
+    ETASERVE_CACHE_REDIS_URL: redis.url,
+    ETASERVE_CACHE_TTL_MS_RESPONSES: '5000',
+    ETASERVE_CACHE_TTL_MS_STORE_LIVE: '2000',
+  });
 }, 180_000);
 
 afterAll(async () => {

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { createCacheModule } from '../cache/index.js';
+import { cacheConfigFor, createCacheModule } from '../cache/index.js';
 import { createConsoleModule } from '../console/index.js';
 import { createEventsModule, eventBackend, openEventLog } from '../events/index.js';
 import {
@@ -104,7 +104,12 @@ export async function composeProcess(
   const internalRoutes: Array<{ plugin: FastifyPluginAsync; prefix?: string }> = [];
   const remoteTimeout = config.topology.remoteTimeoutMs;
 
-  const cache = createCacheModule(ctx, config.cache);
+  // Store changes reach this process through Redis, or in process from its own store module; where they cannot,
+  // live state and answers are cached only briefly (cache.unheardTtlMs), and answers carry no generation.
+  const redis = config.cache.redisUrl !== '' || config.cache.redisClusterNodes.length > 0;
+  const hearsStoreChanges = redis || modules.includes('store');
+  const cache = createCacheModule(ctx, cacheConfigFor(config.cache, hearsStoreChanges));
+  if (hearsStoreChanges) cache.keys.followGenerations(cache.bus, config.cache.unheardTtlMs.responses);
   services.push(cache.service);
 
   // The event log: the gateway's process writes it (POST /v1/events); store and geo processes project it.
@@ -131,7 +136,13 @@ export async function composeProcess(
   let stores: (StoreFeatures & Partial<StoreCatalog>) | undefined;
   let catalog: StoreCatalog | undefined;
   if (modules.includes('store')) {
-    const store = createStoreModule(ctx, config.store, projectFrom);
+    const store = createStoreModule(ctx, config.store, projectFrom, {
+      liveCache: cache.cacheFor('store-live'),
+      keys: cache.keys,
+      bus: cache.bus,
+      periodMs: config.cache.changeCoalesceMs,
+      retentionMs: config.cache.ttlMs.storeLive * (1 + config.cache.refresh.graceRatio),
+    });
     services.push(store.service);
     stores = store.store;
     catalog = store.catalog;

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { DEFAULT_DESTINATION_RESOLUTION } from './keys.js';
+import { DEFAULT_DESTINATION_RESOLUTION, RESPONSE_TIME_BUCKET_MS } from './keys.js';
 
 /** The named caches every service shares; each has its own byte bound and TTL. */
 export const CACHE_NAMES = ['responses', 'store-profiles', 'store-live', 'geo-trips'] as const;
@@ -60,19 +60,48 @@ export const cacheConfigSchema = Type.Object(
       'Freshness',
       'ms',
       {
-        responses: 5_000,
+        // A response's key moves to a new generation when its store changes and to a new time bucket every 5
+        // minutes. Half a bucket: a hot answer is recomputed once within its bucket (what no announcement covers,
+        // such as rider supply, stays minutes old at most), and the L1 holds half as many dead answers.
+        responses: RESPONSE_TIME_BUCKET_MS / 2,
         'store-profiles': 300_000,
-        'store-live': 2_000,
-        'geo-trips': 600_000,
+        // Invalidated when the store's live state changes: the TTL is only a bound on a missed invalidation.
+        'store-live': 60_000,
+        // Rider supply rides along in each entry: this bounds its age (zone speeds change only with a promotion).
+        'geo-trips': 120_000,
       },
       1,
     ),
+    unheardTtlMs: Type.Object(
+      {
+        responses: Type.Integer({
+          default: 5_000,
+          minimum: 1,
+          description:
+            'Freshness of gateway responses (ms) in a process that cannot hear store changes (no Redis, no store module in the process); also how long answers live while Redis is down',
+        }),
+        storeLive: Type.Integer({
+          default: 2_000,
+          minimum: 1,
+          description:
+            'Freshness of live store state (ms) in a process that cannot hear store changes (no Redis, no store module in the process)',
+        }),
+      },
+      { default: {} },
+    ),
+    changeCoalesceMs: Type.Integer({
+      default: 250,
+      minimum: 10,
+      maximum: 10_000,
+      description:
+        "How often the store module publishes its stores' changes (live state, profile writes): a store changing many times in this window costs one invalidation",
+    }),
     destinationCellResolution: Type.Integer({
       default: DEFAULT_DESTINATION_RESOLUTION,
       minimum: 7,
       maximum: 12,
       description:
-        "H3 resolution of the destination cell in response and geo-trip keys: orders to one cell share an answer and a travel estimate made to the cell's centre. 8 = cells of ~0.74 km²; 7 moves estimates by minutes, finer shares less",
+        'H3 resolution of the destination cell in response keys: orders to one cell with alike baskets share an answer. 8 = cells of ~0.74 km²; 7 moves answers by minutes, finer shares less',
     }),
     l2TimeoutMs: Type.Integer({
       default: 30,
@@ -117,4 +146,21 @@ const CONFIG_KEY: Record<CacheName, 'responses' | 'storeProfiles' | 'storeLive' 
 export function settingsFor(config: CacheConfig, name: CacheName): { ttlMs: number; l1MaxBytes: number } {
   const key = CONFIG_KEY[name];
   return { ttlMs: config.ttlMs[key], l1MaxBytes: config.l1MaxBytes[key] };
+}
+
+/**
+ * The section as one process applies it. Live state and responses live long only because every change of a store
+ * is announced (src/store/live-changes.ts); a process that cannot hear those announcements (no Redis to carry them,
+ * and no store module of its own) keeps them only as long as `unheardTtlMs` says.
+ */
+export function cacheConfigFor(config: CacheConfig, hearsStoreChanges: boolean): CacheConfig {
+  if (hearsStoreChanges) return config;
+  return {
+    ...config,
+    ttlMs: {
+      ...config.ttlMs,
+      responses: Math.min(config.ttlMs.responses, config.unheardTtlMs.responses),
+      storeLive: Math.min(config.ttlMs.storeLive, config.unheardTtlMs.storeLive),
+    },
+  };
 }

@@ -1,6 +1,14 @@
-export { CACHE_NAMES, cacheConfigSchema, type CacheConfig, type CacheName } from './config.js';
+export {
+  CACHE_NAMES,
+  cacheConfigFor,
+  cacheConfigSchema,
+  type CacheConfig,
+  type CacheName,
+} from './config.js';
 export type { RefreshPolicy } from './entry.js';
 export {
+  GENERATION_CHANNEL,
+  GENERATIONS_KEY,
   INVALIDATION_CHANNEL,
   LocalInvalidationBus,
   RedisInvalidationBus,
@@ -12,10 +20,12 @@ export {
   CacheKeys,
   DEFAULT_DESTINATION_RESOLUTION,
   GEO_TRIP_TIME_BUCKET_MS,
+  MODELS_GENERATION,
   RESPONSE_TIME_BUCKET_MS,
   storeKey,
   timeBucket,
   type DestinationCell,
+  type GenerationSource,
   type ResponseKeyParts,
 } from './keys.js';
 export { jsonCodec, MemoryL2, type Codec, type L2Outcome, type L2Store, type L2Write } from './l2.js';

@@ -1,8 +1,13 @@
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../platform/index.js';
+import type { GenerationSource } from './keys.js';
 import type { RedisClient, RedisConnection } from './redis-connection.js';
 
 export const INVALIDATION_CHANNEL = 'etaserve:invalidate';
+/** Where advanced generations are announced: `{"generations": {"<store id>": n, ...}}`. */
+export const GENERATION_CHANNEL = 'etaserve:generations';
+/** The hash of every store's current generation, so a process that starts or reconnects learns them all. */
+export const GENERATIONS_KEY = 'etaserve:generations';
 
 /** How long start waits for the subscription before going on without it. */
 const SUBSCRIBE_WAIT_MS = 2000;
@@ -14,11 +19,17 @@ const SUBSCRIBE_WAIT_MS = 2000;
 export type InvalidationEvent = { type: 'invalidate'; cache: string; keys: string[] } | { type: 'resync' };
 export type InvalidationListener = (event: InvalidationEvent) => void;
 
-export interface InvalidationBus {
+export interface InvalidationBus extends GenerationSource {
   /** Tells every replica (this one included) to drop the keys. Resolves false when it could not be sent. */
   publish(cache: string, keys: string[]): Promise<boolean>;
   /** Returns the unsubscribe function. */
   subscribe(listener: InvalidationListener): () => void;
+  /**
+   * Moves each store to its next change generation in every process (keys built on generations, the gateway's
+   * responses, then name new entries). Resolves false when it could not: the caller tries again, since a change
+   * whose generation never moved would leave old answers in use.
+   */
+  advance(storeIds: readonly string[]): Promise<boolean>;
   start(): Promise<void>;
   close(): Promise<void>;
 }
@@ -26,6 +37,7 @@ export interface InvalidationBus {
 /** The embedded default and the test double: replicas in one process hear each other through an emitter. */
 export class LocalInvalidationBus implements InvalidationBus {
   private readonly emitter = new EventEmitter();
+  private readonly generations = new Map<string, number>();
 
   constructor() {
     // Every cache of a process subscribes; that is not a leak.
@@ -42,6 +54,15 @@ export class LocalInvalidationBus implements InvalidationBus {
     return () => this.emitter.off('event', listener);
   }
 
+  generation(storeId: string): number {
+    return this.generations.get(storeId) ?? 0;
+  }
+
+  async advance(storeIds: readonly string[]): Promise<boolean> {
+    for (const id of storeIds) this.generations.set(id, this.generation(id) + 1);
+    return true;
+  }
+
   /** Lets a test model a replica that reconnected after missing messages. */
   resync(): void {
     this.emitter.emit('event', { type: 'resync' } satisfies InvalidationEvent);
@@ -54,12 +75,38 @@ export class LocalInvalidationBus implements InvalidationBus {
   }
 }
 
-/** Redis pub/sub on `etaserve:invalidate`; one subscriber connection per process, shared by every cache. */
+/** The work's result, or undefined once `ms` have passed (the work goes on, but nobody waits for it). */
+async function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  try {
+    return await Promise.race([work, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
+
+/** Fields per HSCAN call when learning generations: each call stays small enough for the command deadline. */
+const SCAN_COUNT = 1000;
+
+/**
+ * Redis pub/sub on `etaserve:invalidate`; one subscriber connection per process, shared by every cache. Store
+ * generations live in the hash `etaserve:generations` (HINCRBY, so every process agrees on the numbers) and are
+ * announced on `etaserve:generations`. A process trusts its generations only from the moment it has scanned the
+ * hash with the subscription in place until its subscriber connection drops: in between nothing can be missed.
+ */
 export class RedisInvalidationBus implements InvalidationBus {
   private readonly local = new LocalInvalidationBus();
   private subscriber: RedisClient | undefined;
   private everReady = false;
   private disconnected = false;
+  private closed = false;
+  private readonly generations = new Map<string, number>();
+  private synced = false;
+  /** Moves at every connection change, so a scan that outlived its connection cannot mark the bus synced. */
+  private epoch = 0;
 
   constructor(
     private readonly connection: RedisConnection,
@@ -67,26 +114,43 @@ export class RedisInvalidationBus implements InvalidationBus {
     private readonly timeoutMs: number,
   ) {}
 
-  async publish(cache: string, keys: string[]): Promise<boolean> {
-    if (!this.connection.ready) return false;
-    const message = JSON.stringify({ cache, keys });
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<false>(
-      (resolve) => (timer = setTimeout(() => resolve(false), this.timeoutMs)),
-    );
-    const sent = this.connection.client.publish(INVALIDATION_CHANNEL, message).then(
-      () => true,
-      () => false,
-    );
-    try {
-      return await Promise.race([sent, deadline]);
-    } finally {
-      clearTimeout(timer);
-    }
+  publish(cache: string, keys: string[]): Promise<boolean> {
+    return this.send(INVALIDATION_CHANNEL, JSON.stringify({ cache, keys }));
   }
 
   subscribe(listener: InvalidationListener): () => void {
     return this.local.subscribe(listener);
+  }
+
+  generation(storeId: string): number | undefined {
+    return this.synced ? (this.generations.get(storeId) ?? 0) : undefined;
+  }
+
+  async advance(storeIds: readonly string[]): Promise<boolean> {
+    if (storeIds.length === 0) return true;
+    if (!this.connection.ready) return false;
+    const pipeline = this.connection.client.pipeline();
+    for (const id of storeIds) pipeline.hincrby(GENERATIONS_KEY, id, 1);
+    const replies = await this.exec(pipeline);
+    if (!replies || replies.length !== storeIds.length) return false;
+    const advanced: Array<[string, number]> = [];
+    const behind: Array<[string, number]> = [];
+    for (const [i, [error, value]] of replies.entries()) {
+      if (error) return false;
+      const id = storeIds[i]!;
+      // A failed-over Redis may have lost increments; a generation must still never repeat one already in use.
+      const known = this.synced ? (this.generations.get(id) ?? 0) : 0;
+      const n = Math.max(Number(value), known + 1);
+      if (n > Number(value)) behind.push([id, n]);
+      advanced.push([id, n]);
+    }
+    if (behind.length > 0) {
+      const fix = this.connection.client.pipeline();
+      for (const [id, n] of behind) fix.hset(GENERATIONS_KEY, id, n);
+      if (!(await this.exec(fix))) return false;
+    }
+    for (const [id, n] of advanced) this.heard(id, n);
+    return this.send(GENERATION_CHANNEL, JSON.stringify({ generations: advanced }));
   }
 
   async start(): Promise<void> {
@@ -95,9 +159,15 @@ export class RedisInvalidationBus implements InvalidationBus {
     sub.on('error', () => undefined); // reported by the command connection; reconnection is automatic
     sub.on('close', () => {
       if (this.everReady) this.disconnected = true;
+      // Changes published from now on are not heard: keys built on generations stop trusting them at once.
+      this.synced = false;
+      this.epoch++;
     });
     sub.on('ready', () => {
       this.everReady = true;
+      const epoch = ++this.epoch;
+      this.generations.clear();
+      void this.sync(epoch);
       if (!this.disconnected) return;
       this.disconnected = false;
       // Invalidations published while this replica was not listening are lost; drop L1 instead of serving them.
@@ -106,30 +176,18 @@ export class RedisInvalidationBus implements InvalidationBus {
       );
       this.local.resync();
     });
-    sub.on('message', (channel: string, message: string) => {
-      if (channel !== INVALIDATION_CHANNEL) return;
-      try {
-        const parsed = JSON.parse(message) as { cache?: unknown; keys?: unknown };
-        if (typeof parsed.cache !== 'string' || !Array.isArray(parsed.keys)) return;
-        const keys = parsed.keys.filter((k): k is string => typeof k === 'string');
-        void this.local.publish(parsed.cache, keys);
-      } catch {
-        this.logger.warn({ channel }, 'ignoring malformed invalidation message');
-      }
-    });
+    sub.on('message', (channel: string, message: string) => this.onMessage(channel, message));
     // Queued until the connection is up. Start waits a little for it, so invalidations published right after start
     // are heard, but a Redis that is down does not hold start up: the subscription completes in the background.
-    const subscribed = sub.subscribe(INVALIDATION_CHANNEL).then(
+    const subscribed = sub.subscribe(INVALIDATION_CHANNEL, GENERATION_CHANNEL).then(
       () => true,
       () => false,
     );
-    let timer: NodeJS.Timeout | undefined;
-    const waited = new Promise<false>(
-      (resolve) => (timer = setTimeout(() => resolve(false), SUBSCRIBE_WAIT_MS)),
-    );
+    const deadline = Date.now() + SUBSCRIBE_WAIT_MS;
     // Nothing to wait for while Redis is down: the connection retries in the background.
-    const ok = this.connection.ready ? await Promise.race([subscribed, waited]) : false;
-    clearTimeout(timer);
+    let ok = this.connection.ready && (await within(subscribed, SUBSCRIBE_WAIT_MS)) === true;
+    while (ok && !this.synced && Date.now() < deadline) await sleep(10);
+    ok &&= this.synced;
     if (!ok)
       this.logger.warn(
         'invalidation bus not subscribed yet: continuing, it subscribes once Redis is reachable',
@@ -137,6 +195,8 @@ export class RedisInvalidationBus implements InvalidationBus {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
+    this.synced = false;
     await this.local.close();
     const sub = this.subscriber;
     this.subscriber = undefined;
@@ -145,6 +205,75 @@ export class RedisInvalidationBus implements InvalidationBus {
       await sub.quit();
     } catch {
       sub.disconnect();
+    }
+  }
+
+  /** The pipeline's replies; undefined when it failed or outlived the command deadline. */
+  private async exec(pipeline: ReturnType<RedisClient['pipeline']>) {
+    return (await within(pipeline.exec(), this.timeoutMs).catch(() => undefined)) ?? undefined;
+  }
+
+  private async send(channel: string, message: string): Promise<boolean> {
+    if (!this.connection.ready) return false;
+    const sent = this.connection.client.publish(channel, message).then(
+      () => true,
+      () => false,
+    );
+    return (await within(sent, this.timeoutMs)) ?? false;
+  }
+
+  private heard(storeId: string, generation: number): void {
+    if (Number.isFinite(generation) && generation > (this.generations.get(storeId) ?? 0))
+      this.generations.set(storeId, generation);
+  }
+
+  /**
+   * Learns every generation once the subscription is in place: one advanced after the scan is announced to this
+   * subscriber, one before it is in the hash. Retries (the command connection may come up later) until this
+   * connection ends.
+   */
+  private async sync(epoch: number): Promise<void> {
+    for (let attempt = 1; !this.closed && epoch === this.epoch; attempt++) {
+      try {
+        await this.subscriber?.subscribe(INVALIDATION_CHANNEL, GENERATION_CHANNEL);
+        let cursor = '0';
+        do {
+          const [next, flat] = await this.connection.client.hscan(
+            GENERATIONS_KEY,
+            cursor,
+            'COUNT',
+            SCAN_COUNT,
+          );
+          if (epoch !== this.epoch) return;
+          for (let i = 0; i + 1 < flat.length; i += 2) this.heard(flat[i]!, Number(flat[i + 1]));
+          cursor = next;
+        } while (cursor !== '0');
+        this.synced = true;
+        return;
+      } catch {
+        await sleep(Math.min(100 * attempt, 2000));
+      }
+    }
+  }
+
+  private onMessage(channel: string, message: string): void {
+    try {
+      if (channel === GENERATION_CHANNEL) {
+        const parsed = JSON.parse(message) as { generations?: unknown };
+        if (!Array.isArray(parsed.generations)) return;
+        for (const pair of parsed.generations as unknown[]) {
+          if (Array.isArray(pair) && typeof pair[0] === 'string' && typeof pair[1] === 'number')
+            this.heard(pair[0], pair[1]);
+        }
+        return;
+      }
+      if (channel !== INVALIDATION_CHANNEL) return;
+      const parsed = JSON.parse(message) as { cache?: unknown; keys?: unknown };
+      if (typeof parsed.cache !== 'string' || !Array.isArray(parsed.keys)) return;
+      const keys = parsed.keys.filter((k): k is string => typeof k === 'string');
+      void this.local.publish(parsed.cache, keys);
+    } catch {
+      this.logger.warn({ channel }, 'ignoring malformed invalidation message');
     }
   }
 }

@@ -1,7 +1,7 @@
 import { Value } from 'typebox/value';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { cacheConfigSchema, type CacheConfig } from './config.js';
-import { CacheKeys, storeKey } from './keys.js';
+import { CacheKeys, MODELS_GENERATION, storeKey } from './keys.js';
 
 // Three Paris destinations: A and B are 219 m apart in one res-8 cell (but two res-9 cells); C is 133 m from A
 // across a res-8 cell boundary.
@@ -80,5 +80,60 @@ describe('cache keys', () => {
     expect(key).toBe(`s%3A1:${cell}:${Date.UTC(2026, 10, 26, 18, 5)}:2-3:v7`);
     expect(keys.geoTrip('s1', cell, AT)).toBe(`s1:${cell}:${Date.UTC(2026, 10, 26, 18)}`);
     expect(storeKey('a:b')).not.toBe(keys.geoTrip('a', cell, AT));
+  });
+
+  it('give a store one travel key per hour and one live-state key per hour, whatever the destination', () => {
+    expect(keys.geoTravel('s-1', AT)).toBe(keys.geoTravel('s-1', Date.UTC(2026, 10, 26, 18, 59)));
+    expect(keys.geoTravel('s-1', AT)).not.toBe(keys.geoTravel('s-1', Date.UTC(2026, 10, 26, 19)));
+    expect(keys.geoTravel('s-1', AT)).not.toBe(keys.geoTravel('s-2', AT));
+    expect(keys.storeLive('s:1', AT)).toBe(`s%3A1@${Math.floor(AT / 3_600_000)}`);
+  });
+
+  it("move a store's response keys to a new generation when it changes, and no other store's", () => {
+    const followed = new CacheKeys();
+    const generations = new Map<string, number>();
+    followed.followGenerations({ generation: (id) => generations.get(id) ?? 0 }, 5_000);
+    const of = (storeId: string): string =>
+      followed.response({
+        storeId,
+        destinationCell: followed.destinationCell(A),
+        atMs: AT,
+        basketBucket: '2-3/<30',
+        modelVersion: 'v7',
+      });
+    const [one, two] = [of('s-1'), of('s-2')];
+    expect(of('s-1')).toBe(one);
+    generations.set('s-1', 1);
+    expect(of('s-1')).not.toBe(one);
+    expect(of('s-2')).toBe(two);
+    // Another champion or challenger: every store's answers move.
+    const [oneNow, twoNow] = [of('s-1'), of('s-2')];
+    generations.set(MODELS_GENERATION, 1);
+    expect(of('s-1')).not.toBe(oneNow);
+    expect(of('s-2')).not.toBe(twoNow);
+  });
+
+  it('keep response keys for a few seconds only while generations are not known', () => {
+    const followed = new CacheKeys();
+    followed.followGenerations({ generation: () => undefined }, 5_000);
+    const key = (): string =>
+      followed.response({
+        storeId: 's-1',
+        destinationCell: followed.destinationCell(A),
+        atMs: AT,
+        basketBucket: '2-3/<30',
+        modelVersion: 'v7',
+      });
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.UTC(2026, 10, 26, 18, 7, 30));
+      const first = key();
+      vi.setSystemTime(Date.UTC(2026, 10, 26, 18, 7, 34, 999));
+      expect(key()).toBe(first);
+      vi.setSystemTime(Date.UTC(2026, 10, 26, 18, 7, 35));
+      expect(key()).not.toBe(first);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

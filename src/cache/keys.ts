@@ -13,14 +13,15 @@ export function timeBucket(atMs: number, bucketMs: number): number {
 }
 
 export const RESPONSE_TIME_BUCKET_MS = 5 * 60_000;
-/** Travel speeds change by hour-of-week band, so one estimate serves a store and cell for the hour. */
+/** Travel speeds change by hour-of-week band, so one store's travel terms serve it for the hour. */
 export const GEO_TRIP_TIME_BUCKET_MS = 3_600_000;
+/** Live state holds a prep-time EWMA per hour of week: one entry per store and (UTC) hour of the order. */
+const STORE_LIVE_HOUR_MS = 3_600_000;
 /**
- * H3 resolution 8: cells of about 0.74 km² (mean edge about 530 m). Estimates are made to the cell's centre, so a
- * trip's length is off by the destination's distance from the centre projected on the trip: about 0.2 km on
- * average and at most about 0.55 km, some 40 s (at most under 2 min) of urban riding, well inside an ETA's
- * p10-p90 range. Resolution 9 (edge ~200 m) split the mix's destinations over so many cells that answers were
- * rarely shared within a response's few seconds of life. See docs/caching.md.
+ * H3 resolution 8: cells of about 0.74 km² (mean edge about 530 m). Orders to one cell (with alike baskets, in one
+ * time bucket) share the answer computed for the first of them, so its distance may be off by up to the cell's
+ * width. Resolution 9 (edge ~200 m) split the mix's destinations over so many cells that answers were rarely
+ * shared; 7 would move answers by minutes. See docs/caching.md.
  */
 export const DEFAULT_DESTINATION_RESOLUTION = 8;
 
@@ -39,14 +40,46 @@ export interface ResponseKeyParts {
 }
 
 /**
- * Key builders for one destination-cell resolution (`cache.destinationCellResolution`): the response key and the
- * geo-trip key share the cell, so a coarser or finer cell changes both together.
+ * The generation that moves when a predictor starts serving another champion or challenger. The gateway learns which
+ * version serves only from answers, so without it an answer cached under the old version would keep being read
+ * until a miss taught it the new one. Not a store id: those never contain '*'.
+ */
+export const MODELS_GENERATION = '*models';
+
+/** Where response keys read a store's change generation (the invalidation bus). */
+export interface GenerationSource {
+  /**
+   * The store's change generation as this process last heard it (0 before any change); undefined while this
+   * process cannot be sure it heard every change (the bus is down or not synced yet).
+   */
+  generation(storeId: string): number | undefined;
+}
+
+/**
+ * Key builders for one destination-cell resolution (`cache.destinationCellResolution`), which response keys use;
+ * live state and travel terms are per store, whatever the destination.
  */
 export class CacheKeys {
+  private generations: GenerationSource | undefined;
+  private unsyncedWindowMs = 0;
+
   constructor(readonly destinationResolution: number = DEFAULT_DESTINATION_RESOLUTION) {
     if (!Number.isInteger(destinationResolution) || destinationResolution < 0 || destinationResolution > 15) {
       throw new Error(`cache: H3 resolution must be an integer 0-15, got ${destinationResolution}`);
     }
+  }
+
+  /**
+   * From now on a response key ends with its store's change generation (and the models' one), so a change to the
+   * store (live state, profile) moves its answers to new keys in every replica at once and the old ones are never
+   * read again. While
+   * the source is not sure of a generation, keys change every `unsyncedWindowMs` instead: answers then live no
+   * longer than that, as if no change could be heard. Call only where every change of a store reaches `source`.
+   */
+  followGenerations(source: GenerationSource, unsyncedWindowMs: number): void {
+    if (!(unsyncedWindowMs >= 1)) throw new Error('cache: unsyncedWindowMs must be at least 1 ms');
+    this.generations = source;
+    this.unsyncedWindowMs = unsyncedWindowMs;
   }
 
   destinationCell(destination: { lat: number; lng: number }): DestinationCell {
@@ -61,18 +94,40 @@ export class CacheKeys {
 
   /** `responses`: one ETA answer, shared by orders alike enough to get the same prediction. */
   response(p: ResponseKeyParts): string {
-    return join(
+    const key = join(
       p.storeId,
       p.destinationCell,
       timeBucket(p.atMs, RESPONSE_TIME_BUCKET_MS),
       p.basketBucket,
       p.modelVersion,
     );
+    if (!this.generations) return key;
+    const store = this.generations.generation(p.storeId);
+    const models = this.generations.generation(MODELS_GENERATION);
+    if (store === undefined || models === undefined)
+      return `${key}:u${Math.floor(Date.now() / this.unsyncedWindowMs)}`;
+    return `${key}:g${store}.${models}`;
   }
 
-  /** `geo-trips`: travel estimate from a store to a destination cell's centre, for the hour of `atMs`. */
+  /**
+   * `geo-trips`: a store's travel terms for the hour of `atMs` (handoff, seconds per km, zone speed, riders), which
+   * turn any destination's distance into geo's estimate (src/predictor/cached-geo.ts).
+   */
+  geoTravel(storeId: string, atMs: number): string {
+    return join(storeId, timeBucket(atMs, GEO_TRIP_TIME_BUCKET_MS));
+  }
+
+  /**
+   * Travel estimate from a store to a destination cell's centre, for the hour of `atMs`: the geo-trip key before
+   * `geoTravel`, still used by the predictor's former CachedGeo in feature-cache.ts.
+   */
   geoTrip(storeId: string, destinationCell: DestinationCell, atMs: number): string {
     return join(storeId, destinationCell, timeBucket(atMs, GEO_TRIP_TIME_BUCKET_MS));
+  }
+
+  /** `store-live`: one store's live state for orders in the (UTC) hour of `atMs`. */
+  storeLive(storeId: string, atMs: number): string {
+    return `${storeKey(storeId)}@${Math.floor(atMs / STORE_LIVE_HOUR_MS)}`;
   }
 }
 

@@ -21,11 +21,12 @@ describe('cache config', () => {
     expect(c.redisUrl).toBe('');
     expect(c.redisClusterNodes).toEqual([]);
     expect(c.ttlMs).toEqual({
-      responses: 5_000,
+      responses: 150_000,
       storeProfiles: 300_000,
-      storeLive: 2_000,
-      geoTrips: 600_000,
+      storeLive: 60_000,
+      geoTrips: 120_000,
     });
+    expect(c.unheardTtlMs).toEqual({ responses: 5_000, storeLive: 2_000 });
     expect(c.l2TimeoutMs).toBe(30);
     expect(Value.Check(cacheConfigSchema, c)).toBe(true);
     expect(Value.Check(cacheConfigSchema, config({ redisClusterNodes: ['no-port'] }))).toBe(false);

@@ -27,8 +27,12 @@ export class SharedLevel<V> {
     return `etaserve:${this.cache}:${key}`;
   }
 
-  /** Entries still servable (fresh or inside their grace window), in one round trip. */
-  async read(keys: string[]): Promise<Map<string, Entry<V>>> {
+  /**
+   * Entries still servable (fresh or inside their grace window), in one round trip. A background refresh reads
+   * uncounted: its reader was already counted at L1, and counting it again would inflate the hit ratio.
+   */
+  async read(keys: string[], counted = true): Promise<Map<string, Entry<V>>> {
+    const count = counted ? this.count : (): void => {};
     const out = new Map<string, Entry<V>>();
     if (!this.store) return out;
     const result = await this.store.mget(keys.map((k) => this.key(k)));
@@ -37,13 +41,13 @@ export class SharedLevel<V> {
     keys.forEach((key, i) => {
       const text = result.value[i];
       const head = text === undefined ? undefined : decodeEnvelope(text);
-      if (!head || now >= head.staleUntil) return void this.count('miss');
+      if (!head || now >= head.staleUntil) return void count('miss');
       try {
         out.set(key, { ...head, value: this.codec.decode(head.payload) });
-        this.count(now < head.freshUntil ? 'hit' : 'stale');
+        count(now < head.freshUntil ? 'hit' : 'stale');
       } catch {
         // A value another version wrote and this one cannot read is a miss, not an error.
-        this.count('miss');
+        count('miss');
       }
     });
     return out;

@@ -240,7 +240,7 @@ export class TieredCache<V> {
     };
     void (async () => {
       const now = Date.now();
-      const remote = await this.l2.read(keys);
+      const remote = await this.l2.read(keys, mode === 'miss');
       const toLoad: string[] = [];
       for (const key of keys) {
         const entry = remote.get(key);

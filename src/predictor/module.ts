@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { CacheModule } from '../cache/index.js';
+import { MODELS_GENERATION, type CacheModule } from '../cache/index.js';
 import type { GeoFeatures } from '../geo/index.js';
 import type { Logger, ModuleContext, Service } from '../platform/index.js';
 import type { ModelRegistry, RegistryDatabase } from '../registry/index.js';
@@ -9,7 +9,8 @@ import { Value } from 'typebox/value';
 import { DriftMonitor } from './drift.js';
 import { EtaPredictor } from './eta.js';
 import { Rollout, rolloutConfigSchema, type RolloutConfig, type ShadowSink } from './rollout.js';
-import { CachedGeo, FeatureCache } from './feature-cache.js';
+import { CachedGeo } from './cached-geo.js';
+import { FeatureCache } from './feature-cache.js';
 import { explainEta, explainRoutes, type EtaExplanation } from './explain.js';
 import { ModelRuntime } from './model-runtime.js';
 import { oipRoutes } from './oip.js';
@@ -108,6 +109,8 @@ export function createPredictorModule(
     name: 'predictor',
     start: async () => {
       await runtime.start();
+      // A later champion or challenger changes answers the gateways hold: move every answer to new keys.
+      if (cache) runtime.onChange(() => void cache.bus.advance([MODELS_GENERATION]));
       await warmFeatureConnections(deps.stores, deps.geo, logger);
       drift.start();
     },

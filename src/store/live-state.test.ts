@@ -91,4 +91,30 @@ describe('LiveState', () => {
     expect(() => live.seed('s1', 168, 600)).toThrow(RangeError);
     expect(() => live.seed('s1', 3, -1)).toThrow(RangeError);
   });
+
+  it('reports every change of what it answers, and no repeat or unknown event', () => {
+    const changed: string[] = [];
+    const live = new LiveState({
+      alpha: 0.5,
+      kitchenOrderTtlMs: 3 * HOUR,
+      onChange: (id) => changed.push(id),
+    });
+    live.orderAccepted('s1', 'a', MONDAY_NOON);
+    live.orderAccepted('s1', 'a', MONDAY_NOON + MIN); // replayed
+    live.orderReady('s1', 'a', MONDAY_NOON + 10 * MIN, TZ);
+    live.orderReady('s1', 'a', MONDAY_NOON + 11 * MIN, TZ); // its pickup, after ready
+    live.orderCancelled('s1', 'a'); // its delivery
+    live.orderCancelled('s2', 'never');
+    expect(changed).toEqual(['s1', 's1']);
+    // An order left in the kitchen (its ready event lost) stops counting with time alone; the sweep says so.
+    live.orderAccepted('s2', 'lost', MONDAY_NOON);
+    live.orderAccepted('s3', 'fresh', MONDAY_NOON + 2 * HOUR);
+    changed.length = 0;
+    live.sweep(MONDAY_NOON + 3 * HOUR + MIN);
+    expect(changed).toEqual(['s2']);
+    live.seed('s3', 12, 600);
+    live.forget('s3');
+    live.forget('s3');
+    expect(changed).toEqual(['s2', 's3', 's3']);
+  });
 });

@@ -10,6 +10,11 @@ export interface LiveStateOptions {
   timezoneOf?: (storeId: string) => string | undefined;
   /** Beyond this many open orders in one store (lost events), the oldest are dropped. */
   maxOrdersPerStore?: number;
+  /**
+   * Called after what `get` answers for the store may have changed (an order in or out of its kitchen, a prep time,
+   * an order aged out by `sweep`), so caches of it can be dropped. Not called for repeated or unknown events.
+   */
+  onChange?: (storeId: string) => void;
 }
 
 const HOURS_PER_WEEK = 168;
@@ -60,6 +65,7 @@ export class LiveState {
     if (s.kitchen.has(orderId)) return;
     if (s.kitchen.size >= this.maxOrders) s.kitchen.delete(s.kitchen.keys().next().value!);
     s.kitchen.set(orderId, atMs);
+    this.options.onChange?.(storeId);
   }
 
   /**
@@ -71,6 +77,7 @@ export class LiveState {
     const acceptedAt = s?.kitchen.get(orderId);
     if (!s || acceptedAt === undefined) return null;
     s.kitchen.delete(orderId);
+    this.options.onChange?.(storeId);
     const seconds = (atMs - acceptedAt) / 1000;
     if (!(seconds > 0) || atMs - acceptedAt > this.options.kitchenOrderTtlMs) return null;
     const tz = timezone ?? this.options.timezoneOf?.(storeId) ?? 'UTC';
@@ -79,7 +86,7 @@ export class LiveState {
   }
 
   orderCancelled(storeId: string, orderId: string): void {
-    this.stores.get(storeId)?.kitchen.delete(orderId);
+    if (this.stores.get(storeId)?.kitchen.delete(orderId)) this.options.onChange?.(storeId);
   }
 
   /** History from elsewhere (a projection replayed, a test): sets the slot, and nudges the store's overall EWMA. */
@@ -95,6 +102,7 @@ export class LiveState {
     s.slots[hourOfWeek] = ewmaSeconds;
     const { alpha } = this.options;
     s.overall = Number.isNaN(s.overall) ? ewmaSeconds : s.overall + alpha * (ewmaSeconds - s.overall);
+    this.options.onChange?.(storeId);
   }
 
   /**
@@ -122,17 +130,22 @@ export class LiveState {
     return Number.isNaN(s.overall) ? null : s.overall;
   }
 
-  /** Drops orders older than the TTL, and stores left with nothing. Returns how many orders expired. */
+  /**
+   * Drops orders older than the TTL, and stores left with nothing. Returns how many orders expired. `get` stops
+   * counting such an order by itself, with time alone; the sweep is when caches of the count hear of it.
+   */
   sweep(nowMs: number): number {
     const since = nowMs - this.options.kitchenOrderTtlMs;
     let expired = 0;
     for (const [storeId, s] of this.stores) {
+      const before = expired;
       for (const [orderId, acceptedAt] of s.kitchen) {
         if (acceptedAt <= since) {
           s.kitchen.delete(orderId);
           expired++;
         }
       }
+      if (expired > before) this.options.onChange?.(storeId);
       if (s.kitchen.size === 0 && !s.slots) this.stores.delete(storeId);
     }
     return expired;
@@ -140,7 +153,7 @@ export class LiveState {
 
   /** A deleted store's state goes with it. */
   forget(storeId: string): void {
-    this.stores.delete(storeId);
+    if (this.stores.delete(storeId)) this.options.onChange?.(storeId);
   }
 
   /** Stores with any state: for a gauge. */

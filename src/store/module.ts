@@ -9,13 +9,14 @@ import {
 import type { ListOptions, PutResult, StoreCatalog, StorePage, UpsertManyResult } from './catalog.js';
 import type { EventLog, Subscription } from '../events/index.js';
 import type { StoreConfig } from './config.js';
+import { StoreChangeNotifier, type StoreChangeNotifierDeps } from './live-changes.js';
 import { startLiveProjection } from './live-projection.js';
 import { LiveState } from './live-state.js';
 import { openStoreCatalog } from './open.js';
 import { CachedCatalog } from './profile-cache.js';
 import { storeInternalRoutes, type StoreRoutes } from './routes.js';
 import { StoreService } from './service.js';
-import type { NewStore, Store } from './types.js';
+import type { NewStore, Store, StoreFeatureRecord } from './types.js';
 import type { StorePatch } from './validate.js';
 
 export interface StoreModule {
@@ -29,9 +30,23 @@ export interface StoreModule {
   internalRoutes: StoreRoutes;
 }
 
-/** The database opens at start, not at wiring: until then (and after stop) calls fail with `not_ready`. */
+/**
+ * The database opens at start, not at wiring: until then (and after stop) calls fail with `not_ready`. Every write
+ * reaches the database through here, so here is where written stores are reported changed (also after a failed
+ * write: it may have reached the database).
+ */
 class OpenedLater implements StoreCatalog {
   inner: StoreCatalog | undefined;
+
+  constructor(private readonly written: (storeIds: readonly string[]) => void) {}
+
+  private async writing<T>(storeIds: readonly string[], write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } finally {
+      this.written(storeIds);
+    }
+  }
 
   private get db(): StoreCatalog {
     if (!this.inner) throw new EtaError('not_ready', 'the store catalog is not open', { retryAfter: 1 });
@@ -41,17 +56,43 @@ class OpenedLater implements StoreCatalog {
   get = async (id: string): Promise<Store | undefined> => this.db.get(id);
   getMany = async (ids: readonly string[]): Promise<Map<string, Store>> => this.db.getMany(ids);
   list = async (options?: ListOptions): Promise<StorePage> => this.db.list(options);
-  create = async (store: NewStore): Promise<Store> => this.db.create(store);
-  put = async (store: NewStore): Promise<PutResult> => this.db.put(store);
-  patch = async (id: string, patch: StorePatch): Promise<Store> => this.db.patch(id, patch);
-  delete = async (id: string): Promise<void> => this.db.delete(id);
-  upsertMany = async (stores: readonly NewStore[]): Promise<UpsertManyResult> => this.db.upsertMany(stores);
+  create = async (store: NewStore): Promise<Store> =>
+    this.writing([store.storeId], () => this.db.create(store));
+  put = async (store: NewStore): Promise<PutResult> =>
+    this.writing([store.storeId], () => this.db.put(store));
+  patch = async (id: string, patch: StorePatch): Promise<Store> =>
+    this.writing([id], () => this.db.patch(id, patch));
+  delete = async (id: string): Promise<void> => this.writing([id], () => this.db.delete(id));
+  upsertMany = async (stores: readonly NewStore[]): Promise<UpsertManyResult> =>
+    this.writing(
+      stores.map((s) => s.storeId),
+      () => this.db.upsertMany(stores),
+    );
   count = async (): Promise<number> => this.db.count();
 
   async close(): Promise<void> {
     const inner = this.inner;
     this.inner = undefined;
     await inner?.close();
+  }
+}
+
+/** Tells the notifier which hours of live state are being loaded, so it can drop exactly those on a change. */
+class AnnouncingStoreService extends StoreService {
+  constructor(
+    catalog: StoreCatalog,
+    liveState: LiveState,
+    private readonly notifier: StoreChangeNotifier,
+  ) {
+    super(catalog, liveState);
+  }
+
+  override getStoreFeatures(
+    storeIds: readonly string[],
+    atMs: number,
+  ): Promise<Map<string, StoreFeatureRecord>> {
+    this.notifier.loaded(storeIds, atMs);
+    return super.getStoreFeatures(storeIds, atMs);
   }
 }
 
@@ -67,12 +108,21 @@ export interface StoreEvents {
   pollMs: number;
 }
 
+/**
+ * Where store changes are announced, so other processes' caches of live state and answers follow them (see
+ * StoreChangeNotifier); without it, those caches rely on their TTLs alone.
+ */
+export type StoreChanges = Omit<StoreChangeNotifierDeps, 'logger'>;
+
 export function createStoreModule(
   ctx: ModuleContext,
   config: StoreConfig,
   events?: StoreEvents,
+  changes?: StoreChanges,
 ): StoreModule {
   const log = ctx.logger.child({ module: 'store' });
+  const notifier = changes && new StoreChangeNotifier({ ...changes, logger: log });
+  const changed = notifier?.storeChanged;
   const registers = [ctx.metrics.registry];
   const lookups = metric(
     ctx.metrics.registry,
@@ -85,7 +135,7 @@ export function createStoreModule(
         registers,
       }),
   );
-  const opened = new OpenedLater();
+  const opened = new OpenedLater((ids) => ids.forEach((id) => changed?.(id)));
   const catalog = new CachedCatalog(opened, {
     size: config.profileCacheSize,
     ttlMs: config.profileCacheTtlMs,
@@ -95,6 +145,7 @@ export function createStoreModule(
     alpha: config.prepEwmaAlpha,
     kitchenOrderTtlMs: config.kitchenOrderTtlMinutes * 60_000,
     timezoneOf: (storeId) => catalog.peek(storeId)?.timezone,
+    ...(changed ? { onChange: changed } : {}),
   });
   metric(
     ctx.metrics.registry,
@@ -109,7 +160,9 @@ export function createStoreModule(
         },
       }),
   );
-  const store = new StoreService(catalog, liveState);
+  const store = notifier
+    ? new AnnouncingStoreService(catalog, liveState, notifier)
+    : new StoreService(catalog, liveState);
   let sweeper: NodeJS.Timeout | undefined;
   let projection: Subscription | undefined;
 
@@ -118,13 +171,18 @@ export function createStoreModule(
     async start() {
       opened.inner = await openStoreCatalog(config, ctx.platform, log);
       log.info({ database: config.database, stores: await opened.inner.count() }, 'store catalog open');
-      sweeper = setInterval(() => liveState.sweep(Date.now()), 60_000);
+      sweeper = setInterval(() => {
+        liveState.sweep(Date.now());
+        notifier?.prune();
+      }, 60_000);
       sweeper.unref();
       if (events) projection = startLiveProjection(events.log, liveState, { ...events, logger: log });
+      notifier?.start();
     },
     async stop() {
       clearInterval(sweeper);
       await projection?.close();
+      await notifier?.stop();
       await catalog.close();
     },
     check: () => (opened.inner ? { ready: true } : { ready: false, reason: 'catalog not open' }),

@@ -27,26 +27,17 @@ describe('cache keys', () => {
     expect(keys.destinationResolution).toBe(8);
   });
 
-  it('give two destinations in one res-8 cell the same response and geo-trip key', () => {
+  it('give two destinations in one res-8 cell the same response key', () => {
     expect(response(B)).toBe(response(A));
-    expect(keys.geoTrip('s-1', keys.destinationCell(B), AT)).toBe(
-      keys.geoTrip('s-1', keys.destinationCell(A), AT),
-    );
   });
 
   it('give destinations in different cells different keys, even close by', () => {
     expect(response(C)).not.toBe(response(A));
-    expect(keys.geoTrip('s-1', keys.destinationCell(C), AT)).not.toBe(
-      keys.geoTrip('s-1', keys.destinationCell(A), AT),
-    );
   });
 
-  it('follow the configured resolution in both keys', () => {
+  it('follow the configured resolution', () => {
     const fine = new CacheKeys(9);
     expect(fine.destinationCell(B)).not.toBe(fine.destinationCell(A));
-    expect(fine.geoTrip('s-1', fine.destinationCell(B), AT)).not.toBe(
-      fine.geoTrip('s-1', fine.destinationCell(A), AT),
-    );
     expect(() => new CacheKeys(16)).toThrow(/0-15/);
   });
 
@@ -56,16 +47,10 @@ describe('cache keys', () => {
   });
 
   it('share a response within a 5-minute bucket and a geo trip within the hour', () => {
-    const cell = keys.destinationCell(A);
     expect(response(A, 'v7', Date.UTC(2026, 10, 26, 18, 9, 59))).toBe(response(A));
     expect(response(A, 'v7', Date.UTC(2026, 10, 26, 18, 10))).not.toBe(response(A));
-    expect(keys.geoTrip('s-1', cell, Date.UTC(2026, 10, 26, 18, 59))).toBe(keys.geoTrip('s-1', cell, AT));
-    expect(keys.geoTrip('s-1', cell, Date.UTC(2026, 10, 26, 19))).not.toBe(keys.geoTrip('s-1', cell, AT));
-  });
-
-  it('estimate to a centre that lies in the cell itself', () => {
-    const cell = keys.destinationCell(A);
-    expect(keys.destinationCell(keys.cellCentre(cell))).toBe(cell);
+    expect(keys.geoTravel('s-1', Date.UTC(2026, 10, 26, 18, 59))).toBe(keys.geoTravel('s-1', AT));
+    expect(keys.geoTravel('s-1', Date.UTC(2026, 10, 26, 19))).not.toBe(keys.geoTravel('s-1', AT));
   });
 
   it('keep parts apart and escape separators', () => {
@@ -78,8 +63,8 @@ describe('cache keys', () => {
       modelVersion: 'v7',
     });
     expect(key).toBe(`s%3A1:${cell}:${Date.UTC(2026, 10, 26, 18, 5)}:2-3:v7`);
-    expect(keys.geoTrip('s1', cell, AT)).toBe(`s1:${cell}:${Date.UTC(2026, 10, 26, 18)}`);
-    expect(storeKey('a:b')).not.toBe(keys.geoTrip('a', cell, AT));
+    expect(keys.geoTravel('s:1', AT)).toBe(`s%3A1:${Date.UTC(2026, 10, 26, 18)}`);
+    expect(storeKey('a:b')).not.toBe(storeKey('a'));
   });
 
   it('give a store one travel key per hour and one live-state key per hour, whatever the destination', () => {

@@ -2,7 +2,7 @@
  * The keys of the shared caches, built in one place so every service and replica agrees on them. Parts are joined
  * with ':'; an id containing ':' is escaped so two different tuples never make the same key.
  */
-import { cellToLatLng, latLngToCell } from 'h3-js';
+import { latLngToCell } from 'h3-js';
 
 const part = (value: string | number): string => String(value).replaceAll('%', '%25').replaceAll(':', '%3A');
 const join = (...parts: (string | number)[]): string => parts.map(part).join(':');
@@ -86,12 +86,6 @@ export class CacheKeys {
     return latLngToCell(destination.lat, destination.lng, this.destinationResolution) as DestinationCell;
   }
 
-  /** The point estimates for a cell are made to, so a cached value does not depend on which order filled it. */
-  cellCentre(cell: DestinationCell): { lat: number; lng: number } {
-    const [lat, lng] = cellToLatLng(cell);
-    return { lat, lng };
-  }
-
   /** `responses`: one ETA answer, shared by orders alike enough to get the same prediction. */
   response(p: ResponseKeyParts): string {
     const key = join(
@@ -115,14 +109,6 @@ export class CacheKeys {
    */
   geoTravel(storeId: string, atMs: number): string {
     return join(storeId, timeBucket(atMs, GEO_TRIP_TIME_BUCKET_MS));
-  }
-
-  /**
-   * Travel estimate from a store to a destination cell's centre, for the hour of `atMs`: the geo-trip key before
-   * `geoTravel`, still used by the predictor's former CachedGeo in feature-cache.ts.
-   */
-  geoTrip(storeId: string, destinationCell: DestinationCell, atMs: number): string {
-    return join(storeId, destinationCell, timeBucket(atMs, GEO_TRIP_TIME_BUCKET_MS));
   }
 
   /** `store-live`: one store's live state for orders in the (UTC) hour of `atMs`. */

@@ -5,7 +5,8 @@ export { ExplainClient, type EtaExplanation, type FeatureContribution } from './
 export { createPredictorModule, type PredictorModule } from './module.js';
 export type { ActiveModel } from './model-runtime.js';
 export type { BatchEtaRequest, EtaPrediction, EtaRequest, EtaResult, Predictor } from './types.js';
-export { CachedGeo, FeatureCache, invalidateOnWrite, type StoreFeaturesWithStatus } from './feature-cache.js';
+export { CachedGeo } from './cached-geo.js';
+export { FeatureCache, invalidateOnWrite, type StoreFeaturesWithStatus } from './feature-cache.js';
 export {
   eventLogShadowSink,
   rolloutConfigSchema,

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Logger } from '../platform/index.js';
+import { within, type Logger } from '../platform/index.js';
 import type { GenerationSource } from './keys.js';
 import type { RedisClient, RedisConnection } from './redis-connection.js';
 
@@ -72,17 +72,6 @@ export class LocalInvalidationBus implements InvalidationBus {
 
   async close(): Promise<void> {
     this.emitter.removeAllListeners();
-  }
-}
-
-/** The work's result, or undefined once `ms` have passed (the work goes on, but nobody waits for it). */
-async function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
   }
 }
 

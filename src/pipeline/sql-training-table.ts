@@ -1,7 +1,7 @@
 import { Value } from 'typebox/value';
 import { buildFeatureVector, FEATURE_COUNT, FEATURE_SPEC } from '../features/index.js';
 import { geoConfigSchema, RiderSupply, TravelEstimator, type GeoConfig } from '../geo/index.js';
-import { allocatePings, OrderTable, type RiderPings } from '../simulator/index.js';
+import { allocatePings, OrderTable, replayPings, type RiderPings } from '../simulator/index.js';
 import { storeConfigSchema, type StoreConfig } from '../store/index.js';
 import { sqlString, type Duck } from './duckdb.js';
 import { ORDERS_SQL, ORDERS_TABLE_SQL, PINGS_SQL, trainingRowsSql } from './etl-sql.js';
@@ -235,17 +235,7 @@ export function assembleTable(
     if (isRow[i] === 0) continue;
     const s = stores.get(O.storeId(i))!;
     const at = O.createdAtMs[i]!;
-    if (pings) {
-      for (; p < pings.count && pings.atMs[p]! < at; p++) {
-        supply.recordRiderLocation(
-          pings.riderIds[pings.rider[p]!]!,
-          pings.lat[p]!,
-          pings.lng[p]!,
-          pings.atMs[p]!,
-          pings.available[p] === 1,
-        );
-      }
-    }
+    if (pings) p = replayPings(pings, p, at, supply);
     const trip = travel.estimate(s.location, { lat: O.destLat[i]!, lng: O.destLng[i]! }, at);
     buildFeatureVector(
       {

@@ -11,7 +11,7 @@ import {
   type ZoneSpeedTableJson,
 } from '../geo/index.js';
 import type { FeatureSpec } from '../model/index.js';
-import type { OrderTable, RiderPings } from '../simulator/index.js';
+import { replayPings, type OrderTable, type RiderPings } from '../simulator/index.js';
 import { LiveState, storeConfigSchema, type NewStore, type StoreConfig } from '../store/index.js';
 
 /**
@@ -138,17 +138,7 @@ export function buildTrainingTable(history: OrderHistory, options: TrainingTable
       continue;
     }
     const at = O.createdAtMs[i]!;
-    if (pings) {
-      for (; p < pings.count && pings.atMs[p]! < at; p++) {
-        supply.recordRiderLocation(
-          pings.riderIds[pings.rider[p]!]!,
-          pings.lat[p]!,
-          pings.lng[p]!,
-          pings.atMs[p]!,
-          pings.available[p] === 1,
-        );
-      }
-    }
+    if (pings) p = replayPings(pings, p, at, supply);
     const state = live.get(store.storeId, at, store.timezone);
     const trip = travel.estimate(store.location, { lat: O.destLat[i]!, lng: O.destLng[i]! }, at);
     buildFeatureVector(

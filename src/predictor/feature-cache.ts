@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { storeKey, type TieredCache } from '../cache/index.js';
-import { EtaError, type Logger } from '../platform/index.js';
+import { EtaError, within, type Logger } from '../platform/index.js';
 import {
   featureRecord,
   type Store,
@@ -32,16 +32,6 @@ export interface FeatureCacheDeps {
   logger: Logger;
   /** Last known values kept past the caches' grace, for when the store service is down (entries). */
   lastKnownMax?: number;
-}
-
-async function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
-  try {
-    return await Promise.race([work, late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /**

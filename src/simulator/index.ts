@@ -17,6 +17,6 @@ export {
 export { LiveCity, type LiveCityOptions, type LiveEtaRequest } from './live.js';
 export { LiveEvents, type LiveEventsOptions, type QuotedEta, type SimEvent } from './live-events.js';
 export { OrderTable, OrderTableBuilder } from './order-table.js';
-export { allocatePings, type RiderPings } from './pings.js';
+export { allocatePings, replayPings, type RiderLocationSink, type RiderPings } from './pings.js';
 export { Rng } from './prng.js';
 export { writeHistory } from './write-history.js';

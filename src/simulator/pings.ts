@@ -64,6 +64,31 @@ export interface RiderPings {
   available: Uint8Array;
 }
 
+/** Where replayed pings go: the geo module's rider supply, in the training tables. */
+export interface RiderLocationSink {
+  recordRiderLocation(riderId: string, lat: number, lng: number, atMs: number, available: boolean): void;
+}
+
+/** Feeds `sink` the pings from index `from` that precede `untilMs`; returns the index of the first one left. */
+export function replayPings(
+  pings: RiderPings,
+  from: number,
+  untilMs: number,
+  sink: RiderLocationSink,
+): number {
+  let p = from;
+  for (; p < pings.count && pings.atMs[p]! < untilMs; p++) {
+    sink.recordRiderLocation(
+      pings.riderIds[pings.rider[p]!]!,
+      pings.lat[p]!,
+      pings.lng[p]!,
+      pings.atMs[p]!,
+      pings.available[p] === 1,
+    );
+  }
+  return p;
+}
+
 /** One rider's pings, in time order: every `intervalMs` of each shift, riding in a straight line along each leg. */
 class RiderCursor {
   day = -1;

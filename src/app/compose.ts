@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { cacheConfigFor, createCacheModule } from '../cache/index.js';
+import { cacheConfigFor, createCacheModule, usesRedis } from '../cache/index.js';
 import { createConsoleModule } from '../console/index.js';
 import { createEventsModule, eventBackend, openEventLog } from '../events/index.js';
 import {
@@ -106,8 +106,7 @@ export async function composeProcess(
 
   // Store changes reach this process through Redis, or in process from its own store module; where they cannot,
   // live state and answers are cached only briefly (cache.unheardTtlMs), and answers carry no generation.
-  const redis = config.cache.redisUrl !== '' || config.cache.redisClusterNodes.length > 0;
-  const hearsStoreChanges = redis || modules.includes('store');
+  const hearsStoreChanges = usesRedis(config.cache) || modules.includes('store');
   const cache = createCacheModule(ctx, cacheConfigFor(config.cache, hearsStoreChanges));
   if (hearsStoreChanges) cache.keys.followGenerations(cache.bus, config.cache.unheardTtlMs.responses);
   services.push(cache.service);

@@ -153,6 +153,11 @@ export function settingsFor(config: CacheConfig, name: CacheName): { ttlMs: numb
  * is announced (src/store/live-changes.ts); a process that cannot hear those announcements (no Redis to carry them,
  * and no store module of its own) keeps them only as long as `unheardTtlMs` says.
  */
+/** A Redis (standalone or Cluster) is configured as L2, and as the bus that carries invalidations between processes. */
+export function usesRedis(config: CacheConfig): boolean {
+  return config.redisUrl !== '' || config.redisClusterNodes.length > 0;
+}
+
 export function cacheConfigFor(config: CacheConfig, hearsStoreChanges: boolean): CacheConfig {
   if (hearsStoreChanges) return config;
   return {

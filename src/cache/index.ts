@@ -1,6 +1,7 @@
 export {
   CACHE_NAMES,
   cacheConfigFor,
+  usesRedis,
   cacheConfigSchema,
   type CacheConfig,
   type CacheName,

@@ -1,5 +1,5 @@
 import type { ModuleContext, Service } from '../platform/index.js';
-import { CACHE_NAMES, settingsFor, type CacheConfig, type CacheName } from './config.js';
+import { CACHE_NAMES, settingsFor, usesRedis, type CacheConfig, type CacheName } from './config.js';
 import type { RefreshPolicy } from './entry.js';
 import { LocalInvalidationBus, RedisInvalidationBus, type InvalidationBus } from './invalidation.js';
 import { CacheKeys } from './keys.js';
@@ -39,7 +39,7 @@ export function createCacheModule(ctx: ModuleContext, config: CacheConfig): Cach
   }
   const logger = ctx.logger.child({ module: 'cache' });
   const metrics = cacheMetrics(ctx.metrics.registry);
-  const useRedis = config.redisUrl !== '' || config.redisClusterNodes.length > 0;
+  const useRedis = usesRedis(config);
   const connection = useRedis
     ? new RedisConnection({
         url: config.redisUrl,

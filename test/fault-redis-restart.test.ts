@@ -24,9 +24,11 @@ afterAll(async () => {
   await redis?.stop();
 }, 60_000);
 
-/** Lookups in L2 (hits, misses, stale) over every cache of a process. */
-const l2Lookups = (url: string): Promise<number> =>
-  metricSum(url, 'etaserve_cache_requests_total', { level: 'l2' });
+/**
+ * L2 calls Redis answered, over every cache of a process. Not lookups: hot keys are refreshed in the background,
+ * and a refresh's L2 read is not a lookup, so a busy predictor may go minutes without one.
+ */
+const l2Calls = (url: string): Promise<number> => metricSum(url, 'etaserve_cache_l2_calls_total');
 
 it('Redis stopped and started again: no failed request, and the shared L2 is used again', async (ctx) => {
   if (!redis || !cluster) return ctx.skip();
@@ -35,7 +37,7 @@ it('Redis stopped and started again: no failed request, and the shared L2 is use
   await warmedUp(traffic);
   traffic.mark();
   expect(await metricSum(cluster.url, 'etaserve_cache_l2_up')).toBe(1);
-  expect(await l2Lookups(cluster.url)).toBeGreaterThan(0);
+  expect(await l2Calls(cluster.url)).toBeGreaterThan(0);
 
   await redis.kill9();
   await waitFor(async () => (await metricSum(cluster!.url, 'etaserve_cache_l2_up')) === 0, 10_000, 'L2 down');
@@ -48,13 +50,12 @@ it('Redis stopped and started again: no failed request, and the shared L2 is use
     20_000,
     'L2 back up in the gateway and the predictor',
   );
-  const [gatewayBefore, predictorBefore] = [await l2Lookups(cluster.url), await l2Lookups(predictor)];
-  // The predictor looks up L2 only when its L1 entries expire and a request reaches it past the response cache.
+  const [gatewayBefore, predictorBefore] = [await l2Calls(cluster.url), await l2Calls(predictor)];
+  // The predictor calls L2 when its L1 entries expire or refresh (short TTLs above) past the response cache.
   await waitFor(
-    async () =>
-      (await l2Lookups(cluster!.url)) > gatewayBefore && (await l2Lookups(predictor)) > predictorBefore,
+    async () => (await l2Calls(cluster!.url)) > gatewayBefore && (await l2Calls(predictor)) > predictorBefore,
     20_000,
-    'L2 lookups again in the gateway and the predictor',
+    'L2 calls answered again in the gateway and the predictor',
   );
   const seen = await traffic.stop();
   expect(seen.failures).toEqual([]);

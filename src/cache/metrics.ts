@@ -10,6 +10,7 @@ export interface CacheMetrics {
   evictions: Counter<'cache' | 'level'>;
   loadSeconds: Histogram<'cache'>;
   loadFailures: Counter<'cache' | 'mode'>;
+  l2Calls: Counter<'cache' | 'op'>;
   l2Failures: Counter<'cache' | 'op' | 'reason'>;
   l2Up: Gauge;
 }
@@ -46,6 +47,12 @@ export function cacheMetrics(registry: Registry): CacheMetrics {
       name: 'etaserve_cache_load_failures_total',
       help: 'Loader failures by cache and mode (miss: the caller gets the error; refresh: the stale value stays)',
       labelNames: ['cache', 'mode'],
+      registers,
+    }),
+    l2Calls: new Counter({
+      name: 'etaserve_cache_l2_calls_total',
+      help: 'L2 calls that Redis answered, by cache and op (get, set, del); refreshes included',
+      labelNames: ['cache', 'op'],
       registers,
     }),
     l2Failures: new Counter({

@@ -78,7 +78,8 @@ export class SharedLevel<V> {
   }
 
   private succeeded<T>(op: string, result: L2Outcome<T>): result is { ok: true; value: T } {
-    if (!result.ok) this.recordFailure(op, result.error);
+    if (result.ok) this.metrics.l2Calls.labels(this.cache, op).inc();
+    else this.recordFailure(op, result.error);
     return result.ok;
   }
 }

@@ -281,6 +281,25 @@ describe('two levels and invalidation', () => {
     expect(a.stats().l1.entries).toBe(0);
   });
 
+  it('counts a background refresh as L2 calls answered, not as an L2 lookup', async () => {
+    const registry = new Registry();
+    const cache = makeCache<string>(
+      { l2: new MemoryL2(), ttlMs: 20, refresh: { graceRatio: 5, xfetchBeta: 0 } },
+      registry,
+    );
+    const loader = countingLoader(1);
+    await cache.getOrLoad('k', loader.load); // miss: one counted L2 read, then the write
+    const calls = (op: string): Promise<number> =>
+      metricValue(registry, 'etaserve_cache_l2_calls_total', { cache: 'responses', op });
+    expect([await calls('get'), await calls('set')]).toEqual([1, 1]);
+    await sleep(30);
+    expect(await cache.getOrLoad('k', loader.load)).toBe('k#1'); // stale, served while refreshing
+    while (cache.stats().inflight > 0) await sleep(2);
+    expect(loader.calls()).toBe(2);
+    expect([await calls('get'), await calls('set')]).toEqual([2, 2]);
+    expect(cache.stats().l2.hits + cache.stats().l2.misses).toBe(1);
+  });
+
   it('serves from L1 and the loader when L2 is down, counting the failures', async () => {
     const registry = new Registry();
     const l2 = new MemoryL2();

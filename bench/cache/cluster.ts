@@ -51,6 +51,11 @@ export async function startCluster(
       ETASERVE_DEMO_API_KEY: demoKey,
       ETASERVE_SIMULATOR_LIVE_REQUESTS_PER_SECOND: '0',
       ETASERVE_LOG_LEVEL: 'error',
+      // Node options for the cluster's processes only, not the generator's: for profiling, a `--require` of a script
+      // that starts an inspector CPU profile (Node 20 refuses --cpu-prof in NODE_OPTIONS).
+      ...(process.env.BENCH_CLUSTER_NODE_OPTIONS
+        ? { NODE_OPTIONS: process.env.BENCH_CLUSTER_NODE_OPTIONS }
+        : {}),
       ...env,
     },
     stdio: ['ignore', 'pipe', 'pipe'],

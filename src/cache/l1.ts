@@ -11,6 +11,8 @@ export function entryBytes(key: string, payload: string): number {
 /**
  * The in-process level: an LRU bounded in bytes (approximated by the encoded size), so a replica's memory does not
  * depend on how large values happen to be. Entries leave at `staleUntil`; freshness inside that is the caller's.
+ * The entry carries its own clock, so expiry is checked here rather than by lru-cache's per-entry TTLs, which
+ * cost a clock read and bookkeeping on every get and set of the hot path.
  */
 export class L1<V> {
   private readonly lru: LRUCache<string, Entry<V>>;
@@ -21,9 +23,6 @@ export class L1<V> {
       maxSize: maxBytes,
       sizeCalculation: (entry, key) => entryBytes(key, entry.payload),
       // Expired entries are dropped when touched or pushed out by the byte bound; no timer per entry.
-      ttlAutopurge: false,
-      allowStale: false,
-      updateAgeOnGet: false,
       dispose: (_value, _key, reason) => {
         if (reason !== 'evict') return;
         this.evicted++;
@@ -32,15 +31,17 @@ export class L1<V> {
     });
   }
 
-  get(key: string): Entry<V> | undefined {
-    return this.lru.get(key);
+  get(key: string, now = Date.now()): Entry<V> | undefined {
+    const entry = this.lru.get(key);
+    if (entry === undefined || now < entry.staleUntil) return entry;
+    this.lru.delete(key);
+    return undefined;
   }
 
   set(key: string, entry: Entry<V>, now: number): void {
-    const ttl = entry.staleUntil - now;
-    if (ttl <= 0) return;
+    if (entry.staleUntil <= now) return;
     // An entry larger than the whole bound is not kept; lru-cache refuses it without evicting others.
-    this.lru.set(key, entry, { ttl });
+    this.lru.set(key, entry);
   }
 
   delete(key: string): void {

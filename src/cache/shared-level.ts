@@ -1,6 +1,9 @@
 import { decodeEnvelope, encodeEnvelope, type Entry } from './entry.js';
 import type { Codec, L2Outcome, L2Store } from './l2.js';
+import { counterSeries, type CounterSeries } from '../platform/index.js';
 import type { CacheMetrics, L2FailureReason, LookupResult } from './metrics.js';
+
+type L2Op = 'get' | 'set' | 'del';
 
 /**
  * One cache's view of L2: its key namespace, the envelope that carries each entry's clock, and the counting of
@@ -9,6 +12,8 @@ import type { CacheMetrics, L2FailureReason, LookupResult } from './metrics.js';
  */
 export class SharedLevel<V> {
   failures = 0;
+  /** Bound once: every L2 call that Redis answers adds to one of these. */
+  private readonly calls: Record<L2Op, CounterSeries>;
 
   constructor(
     private readonly store: L2Store | undefined,
@@ -16,7 +21,10 @@ export class SharedLevel<V> {
     private readonly codec: Codec<V>,
     private readonly metrics: CacheMetrics,
     private readonly count: (result: LookupResult) => void,
-  ) {}
+  ) {
+    const series = (op: L2Op): CounterSeries => counterSeries(metrics.l2Calls, { cache, op });
+    this.calls = { get: series('get'), set: series('set'), del: series('del') };
+  }
 
   get enabled(): boolean {
     return this.store !== undefined;
@@ -77,8 +85,8 @@ export class SharedLevel<V> {
     this.metrics.l2Failures.labels(this.cache, op, reason).inc();
   }
 
-  private succeeded<T>(op: string, result: L2Outcome<T>): result is { ok: true; value: T } {
-    if (result.ok) this.metrics.l2Calls.labels(this.cache, op).inc();
+  private succeeded<T>(op: L2Op, result: L2Outcome<T>): result is { ok: true; value: T } {
+    if (result.ok) this.calls[op].inc();
     else this.recordFailure(op, result.error);
     return result.ok;
   }

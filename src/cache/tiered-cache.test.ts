@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Registry } from '../platform/index.js';
+import { currentContext, Registry, withContext, type RequestContext } from '../platform/index.js';
 import { LocalInvalidationBus } from './invalidation.js';
 import { MemoryL2 } from './l2.js';
 import { cacheMetrics } from './metrics.js';
@@ -312,5 +312,22 @@ describe('two levels and invalidation', () => {
     expect(
       await metricValue(registry, 'etaserve_cache_l2_failures_total', { op: 'get', reason: 'down' }),
     ).toBe(1);
+  });
+
+  it('loads for the request that asked, so the loader’s calls carry its trace, with or without L2', async () => {
+    const ctx: RequestContext = { requestId: 'r-1', traceId: 'a'.repeat(32), spanId: 'b'.repeat(16) };
+    for (const l2 of [undefined, new MemoryL2()]) {
+      const cache = makeCache<string>(l2 ? { l2 } : {});
+      let seen: RequestContext | undefined;
+      const pending = withContext(ctx, () =>
+        cache.getOrLoadMany(['k'], async (keys) => {
+          seen = currentContext();
+          return new Map(keys.map((k) => [k, 'v']));
+        }),
+      );
+      expect(currentContext()).toBeUndefined();
+      expect((await pending).get('k')).toBe('v');
+      expect(seen).toBe(ctx);
+    }
   });
 });

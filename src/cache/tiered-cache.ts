@@ -1,4 +1,12 @@
-import type { Logger } from '../platform/index.js';
+import {
+  counterSeries,
+  currentContext,
+  histogramSeries,
+  withContext,
+  type CounterSeries,
+  type HistogramSeries,
+  type Logger,
+} from '../platform/index.js';
 import { freshness, timesFor, type Entry, type RefreshPolicy } from './entry.js';
 import type { InvalidationBus } from './invalidation.js';
 import { L1 } from './l1.js';
@@ -8,6 +16,16 @@ import { SharedLevel } from './shared-level.js';
 import { defer, type Deferred, type Flight } from './flight.js';
 
 export type Loader<V> = (key: string) => Promise<V>;
+
+const NOTHING: ReadonlyMap<string, never> = new Map<string, never>();
+
+/** `found` in the order of `keys` (a single key's map already is). */
+function inOrder<V>(keys: readonly string[], found: Map<string, V>): Map<string, V> {
+  if (keys.length === 1) return found;
+  const ordered = new Map<string, V>();
+  for (const key of keys) if (found.has(key)) ordered.set(key, found.get(key)!);
+  return ordered;
+}
 /** Loads the keys it is given; a key missing from the map has no value and is not cached. */
 export type BatchLoader<V> = (keys: string[]) => Promise<ReadonlyMap<string, V>>;
 
@@ -63,11 +81,31 @@ export class TieredCache<V> {
   private readonly counts = { l1: { hit: 0, stale: 0, miss: 0 }, l2: { hit: 0, stale: 0, miss: 0 } };
   private loads = 0;
   private loadFailures = 0;
+  /** The metric series of this cache, bound once: a lookup adds to a number rather than asking prom-client. */
+  private readonly series: {
+    requests: Record<CacheLevel, Record<LookupResult, CounterSeries>>;
+    loadSeconds: HistogramSeries;
+    loadFailures: Record<'miss' | 'refresh', CounterSeries>;
+  };
 
   constructor(private readonly options: TieredCacheOptions<V>) {
     this.name = options.name;
     this.codec = options.codec ?? (jsonCodec as Codec<V>);
-    const evictions = options.metrics.evictions.labels(options.name, 'l1');
+    const { metrics, name } = options;
+    const lookups = (level: CacheLevel): Record<LookupResult, CounterSeries> => ({
+      hit: counterSeries(metrics.requests, { cache: name, level, result: 'hit' }),
+      stale: counterSeries(metrics.requests, { cache: name, level, result: 'stale' }),
+      miss: counterSeries(metrics.requests, { cache: name, level, result: 'miss' }),
+    });
+    this.series = {
+      requests: { l1: lookups('l1'), l2: lookups('l2') },
+      loadSeconds: histogramSeries(metrics.loadSeconds, { cache: name }),
+      loadFailures: {
+        miss: counterSeries(metrics.loadFailures, { cache: name, mode: 'miss' }),
+        refresh: counterSeries(metrics.loadFailures, { cache: name, mode: 'refresh' }),
+      },
+    };
+    const evictions = counterSeries(metrics.evictions, { cache: name, level: 'l1' });
     this.l1 = new L1<V>(options.l1MaxBytes, () => evictions.inc());
     this.l2 = new SharedLevel<V>(options.l2, options.name, this.codec, options.metrics, (r) =>
       this.count('l2', r),
@@ -110,20 +148,34 @@ export class TieredCache<V> {
   /**
    * The values of a list page in one L2 round trip and at most one batch load for what is still missing. Keys
    * already being loaded (by either path) are awaited, not loaded again. The result keeps the order of `keys`.
+   * When L1 holds every key, the answer is ready without waiting on anything (the common case, kept cheap).
    */
-  async getOrLoadMany(
+  getOrLoadMany(keys: string[], loader: BatchLoader<V>, options: LoadOptions = {}): Promise<Map<string, V>> {
+    try {
+      const found = this.resolveMany(keys, loader, options);
+      return found instanceof Map ? Promise.resolve(found) : found;
+    } catch (e) {
+      return Promise.reject(e);
+    }
+  }
+
+  /**
+   * `getOrLoadMany` that answers at once, without a promise, when L1 holds every key (fresh or servable stale):
+   * for callers on the request path that would otherwise put a timer or a race around an answer already there.
+   */
+  resolveMany(
     keys: string[],
     loader: BatchLoader<V>,
     options: LoadOptions = {},
-  ): Promise<Map<string, V>> {
+  ): Map<string, V> | Promise<Map<string, V>> {
     const ttlMs = options.ttlMs ?? this.options.ttlMs;
     const now = Date.now();
     const found = new Map<string, V>();
     const waits: Promise<void>[] = [];
     const missing: string[] = [];
     const refresh: string[] = [];
-    for (const key of new Set(keys)) {
-      const entry = this.l1.get(key);
+    for (const key of keys.length === 1 ? keys : new Set(keys)) {
+      const entry = this.l1.get(key, now);
       const state = entry ? freshness(entry, now, this.options.refresh.xfetchBeta) : 'expired';
       if (entry && state !== 'expired') {
         found.set(key, this.count('l1', state === 'stale' ? 'stale' : 'hit', entry.value));
@@ -142,10 +194,8 @@ export class TieredCache<V> {
         waits.push(flight.promise.then((v) => void (v !== undefined && found.set(key, v))));
       }
     }
-    await Promise.all(waits);
-    const ordered = new Map<string, V>();
-    for (const key of keys) if (found.has(key)) ordered.set(key, found.get(key)!);
-    return ordered;
+    if (waits.length === 0) return inOrder(keys, found);
+    return Promise.all(waits).then(() => inOrder(keys, found));
   }
 
   /** Stores a value in L1 and L2 as if just loaded. */
@@ -238,9 +288,13 @@ export class TieredCache<V> {
       if (error !== undefined) d.reject(error);
       else d.resolve(value);
     };
+    // Without L2 the loader is called at once rather than after an empty round trip.
+    const shared = this.l2.enabled;
+    // The loader runs for the request that started the load (its calls carry that request's trace).
+    const ctx = currentContext();
     void (async () => {
       const now = Date.now();
-      const remote = await this.l2.read(keys, mode === 'miss');
+      const remote = shared ? await this.l2.read(keys, mode === 'miss') : NOTHING;
       const toLoad: string[] = [];
       for (const key of keys) {
         const entry = remote.get(key);
@@ -260,10 +314,10 @@ export class TieredCache<V> {
       let loaded: ReadonlyMap<string, V>;
       const started = performance.now();
       try {
-        loaded = await loader(toLoad);
+        loaded = await withContext(ctx, () => loader(toLoad));
       } catch (e) {
         this.loadFailures++;
-        this.options.metrics.loadFailures.labels(this.name, mode).inc();
+        this.series.loadFailures[mode].inc();
         if (mode === 'refresh')
           this.options.logger?.debug({ cache: this.name, err: e }, 'background refresh failed');
         for (const key of toLoad) settle(key, undefined, e ?? new Error('loader failed'));
@@ -271,7 +325,7 @@ export class TieredCache<V> {
       }
       const loadMs = performance.now() - started;
       this.loads++;
-      this.options.metrics.loadSeconds.labels(this.name).observe(loadMs / 1000);
+      this.series.loadSeconds.observe(loadMs / 1000);
       const writes: [string, Entry<V>][] = [];
       for (const key of toLoad) {
         const value = loaded.get(key);
@@ -280,12 +334,14 @@ export class TieredCache<V> {
         this.l1.set(key, entry, Date.now());
         writes.push([key, entry]);
       }
-      // Waiters are answered once L2 holds the value (bounded by the L2 deadline), so a replica asked next finds it.
-      await this.l2.write(writes);
-      // An invalidation that arrived during the write may have deleted before the write landed: delete again.
-      await this.l2.delete(
-        writes.filter(([key]) => deferred.get(key)!.flight.dropped === 'invalidated').map(([k]) => k),
-      );
+      if (shared) {
+        // Waiters are answered once L2 holds the value (bounded by the L2 deadline), so a replica asked next finds it.
+        await this.l2.write(writes);
+        // An invalidation that arrived during the write may have deleted before the write landed: delete again.
+        await this.l2.delete(
+          writes.filter(([key]) => deferred.get(key)!.flight.dropped === 'invalidated').map(([k]) => k),
+        );
+      }
       for (const key of toLoad) settle(key, loaded.get(key));
     })().catch((e: unknown) => {
       // A bug above (a codec that throws, say) must still release every waiter.
@@ -303,7 +359,7 @@ export class TieredCache<V> {
   private count<T>(level: CacheLevel, result: LookupResult, value: T): T;
   private count<T>(level: CacheLevel, result: LookupResult, value?: T): T | undefined {
     this.counts[level][result]++;
-    this.options.metrics.requests.labels(this.name, level, result).inc();
+    this.series.requests[level][result].inc();
     return value;
   }
 }

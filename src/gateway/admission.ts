@@ -30,7 +30,8 @@ export class Admission {
 
   /** Called when a request arrives: undefined when admitted (then `release` must follow), else the error to send. */
   admit(url: string): EtaError | undefined {
-    const path = url.split('?', 1)[0]!;
+    const query = url.indexOf('?');
+    const path = query < 0 ? url : url.slice(0, query);
     if (EXEMPT.has(path)) return undefined;
     const limit =
       path === '/v1/eta/batch'

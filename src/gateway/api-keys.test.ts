@@ -44,4 +44,15 @@ describe('ApiKeyStore', () => {
     expect(store.authenticate('demo-key-123')?.keyId).toBe('demo');
     expect(() => readFileSync(path.join(d, 'api-keys.json'))).toThrow();
   });
+
+  it('a key used a lot still stops working within a second of its revocation by another process', () => {
+    const d = dir();
+    const gateway = new ApiKeyStore(d);
+    const { record, key } = new ApiKeyStore(d).create('app', ['predict']);
+    const now = Date.now();
+    for (let i = 0; i < 100; i++) expect(gateway.authenticate(key, now + i)?.keyId).toBe(record.id);
+    expect(gateway.authenticate(key.slice(0, -1) + (key.endsWith('A') ? 'B' : 'A'), now)).toBeUndefined();
+    new ApiKeyStore(d).revoke(record.id);
+    expect(gateway.authenticate(key, now + 1100)).toBeUndefined();
+  });
 });

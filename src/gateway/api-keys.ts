@@ -28,6 +28,24 @@ const KEY_FORMAT = /^es_([a-z0-9]{8})_([A-Za-z0-9_-]{32,64})$/;
 
 const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
 
+/** cyrb53: a fast 53-bit string hash, salted per process below; for cache keys, never for keys at rest. */
+function cyrb53(text: string, seed: number): number {
+  let h1 = 0xdeadbeef ^ seed;
+  let h2 = 0x41c6ce57 ^ seed;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text.charCodeAt(i);
+    h1 = Math.imul(h1 ^ ch, 2654435761);
+    h2 = Math.imul(h2 ^ ch, 1597334677);
+  }
+  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
+  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
+  return 4294967296 * (2097151 & h2) + (h1 >>> 0);
+}
+
+/** How long a verified key is trusted without hashing it again; the key file is re-read every second anyway. */
+const VERIFIED_FOR_MS = 1000;
+const VERIFIED_MAX = 10_000;
+
 export function newKeyMaterial(): { id: string; secret: string; key: string } {
   const id = randomBytes(6)
     .toString('base64url')
@@ -50,6 +68,13 @@ export class ApiKeyStore {
   private lastCheck = 0;
   private readonly file: string;
   private readonly builtIn = new Map<string, { hash: string; principal: Principal }>();
+  /**
+   * Keys verified in the last second, so a busy client's key is not hashed with SHA-256 on every request. Keyed by
+   * two salted 53-bit hashes of the key, so no key is held here; emptied whenever the keys change.
+   */
+  private readonly verified = new Map<number, { check: number; principal: Principal; until: number }>();
+  private readonly salts = [randomBytes(4).readUInt32LE(0), randomBytes(4).readUInt32LE(0)] as const;
+  private generation = 0;
 
   constructor(dataDir: string) {
     this.file = path.join(dataDir, 'api-keys.json');
@@ -64,6 +89,30 @@ export class ApiKeyStore {
   }
 
   authenticate(key: string, nowMs = Date.now()): Principal | undefined {
+    this.refresh(nowMs);
+    const id = cyrb53(key, this.salts[0]);
+    const hit = this.verified.get(id);
+    if (hit && nowMs < hit.until && hit.check === cyrb53(key, this.salts[1])) return hit.principal;
+    const generation = this.generation;
+    const principal = this.verify(key, nowMs);
+    if (principal && generation === this.generation) {
+      if (this.verified.size >= VERIFIED_MAX) this.verified.clear();
+      const expiresAt = this.expiryOf(principal);
+      this.verified.set(id, {
+        check: cyrb53(key, this.salts[1]),
+        principal,
+        until: Math.min(nowMs + VERIFIED_FOR_MS, expiresAt),
+      });
+    }
+    return principal;
+  }
+
+  private expiryOf(principal: Principal): number {
+    const expiresAt = this.records.get(principal.keyId)?.expiresAt;
+    return expiresAt && principal.keyId !== 'demo' ? Date.parse(expiresAt) : Infinity;
+  }
+
+  private verify(key: string, nowMs: number): Principal | undefined {
     const builtIn = this.builtIn.get(key.slice(0, 64));
     if (builtIn && safeEqual(builtIn.hash, sha256(key))) return builtIn.principal;
     const match = KEY_FORMAT.exec(key);
@@ -134,6 +183,13 @@ export class ApiKeyStore {
     const parsed = JSON.parse(readFileSync(this.file, 'utf8')) as { keys: ApiKeyRecord[] };
     this.records = new Map(parsed.keys.map((k) => [k.id, k]));
     this.mtimeMs = mtimeMs;
+    this.forgetVerified();
+  }
+
+  /** A key created, rotated, revoked or read anew: what was verified before is verified again. */
+  private forgetVerified(): void {
+    this.generation++;
+    this.verified.clear();
   }
 
   private save(): void {
@@ -142,6 +198,7 @@ export class ApiKeyStore {
     writeFileSync(tmp, JSON.stringify({ keys: [...this.records.values()] }, null, 2), { mode: 0o600 });
     renameSync(tmp, this.file);
     this.mtimeMs = statSync(this.file).mtimeMs;
+    this.forgetVerified();
   }
 }
 

@@ -1,7 +1,9 @@
 import {
   Counter,
+  currentContext,
   EtaError,
   Gauge,
+  withContext,
   type CallOptions,
   type Metrics,
   type Registry,
@@ -168,9 +170,11 @@ export class PredictorBalancer implements Predictor {
   }
 
   predictBatch(request: BatchEtaRequest): Promise<EtaResult[]> {
-    return this.resilient((ctx) => this.attempt(ctx, (p, call) => p.predictBatch(request, call)))(
-      rootContext(),
-    );
+    // Retries and hedges start after awaits: each attempt restores the request's trace for its call.
+    const trace = currentContext();
+    return this.resilient((ctx) =>
+      withContext(trace, () => this.attempt(ctx, (p, call) => p.predictBatch(request, call))),
+    )(rootContext());
   }
 
   /** Breaker state per replica, for the console and tests. */
@@ -215,6 +219,7 @@ export class PredictorBalancer implements Predictor {
   private pick(tried: ReadonlySet<string>): Replica {
     const all = this.replicas;
     if (all.length === 1) return all[0]!;
+    if (tried.size === 0 && all.every(isHealthy)) return twoChoices(all);
     const untried = all.filter((r) => !tried.has(r.name));
     const pool = untried.length > 0 ? untried : all;
     const ejected = pool.filter((r) => r.outlier.ejected).length;
@@ -223,11 +228,21 @@ export class PredictorBalancer implements Predictor {
     if (healthy.length === 0) healthy = pool.filter((r) => r.breaker.current !== 'open');
     const candidates = healthy.length > 0 ? healthy : pool;
     if (candidates.length === 1) return candidates[0]!;
-    const i = Math.floor(Math.random() * candidates.length);
-    let j = Math.floor(Math.random() * (candidates.length - 1));
-    if (j >= i) j++;
-    const a = candidates[i]!;
-    const b = candidates[j]!;
-    return a.inFlight <= b.inFlight ? a : b;
+    return twoChoices(candidates);
   }
+}
+
+/** The first attempt when every replica is healthy, the usual case, needs none of the filtering above. */
+function isHealthy(r: Replica): boolean {
+  return !r.outlier.ejected && r.breaker.current !== 'open';
+}
+
+/** Two distinct replicas at random; the one with fewer calls in flight. */
+function twoChoices(candidates: readonly Replica[]): Replica {
+  const i = Math.floor(Math.random() * candidates.length);
+  let j = Math.floor(Math.random() * (candidates.length - 1));
+  if (j >= i) j++;
+  const a = candidates[i]!;
+  const b = candidates[j]!;
+  return a.inFlight <= b.inFlight ? a : b;
 }

@@ -1,5 +1,6 @@
-import { Pool } from 'undici';
-import { outgoingTraceparent, requestContext } from './context.js';
+import { Pool, type Dispatcher } from 'undici';
+import type { CancelSignal } from './cancellation.js';
+import { currentContext, outgoingTraceparent } from './context.js';
 import { EtaError, HTTP_STATUS, type ErrorCode } from './errors.js';
 
 export interface HttpClientOptions {
@@ -12,13 +13,89 @@ export interface HttpClientOptions {
 
 export interface CallOptions {
   timeoutMs?: number;
-  signal?: AbortSignal;
+  signal?: CancelSignal;
   headers?: Record<string, string>;
+}
+
+interface Answer {
+  statusCode: number;
+  text: string;
+}
+
+/** Why a call was cut short: our deadline, or the caller's signal. */
+class Cut extends Error {
+  constructor(readonly byDeadline: boolean) {
+    super(byDeadline ? 'deadline' : 'aborted');
+  }
+}
+
+/**
+ * One call as an undici dispatch handler that collects the body as it arrives: no response stream, no abort-signal
+ * plumbing inside undici. `headersSeen` tells a remote that broke off its answer from one never reached.
+ */
+class Exchange implements Dispatcher.DispatchHandler {
+  headersSeen = false;
+  private statusCode = 0;
+  private readonly chunks: Buffer[] = [];
+  private abortFn: ((reason?: Error) => void) | undefined;
+  private cut: Cut | undefined;
+
+  constructor(
+    private readonly resolve: (answer: Answer) => void,
+    private readonly reject: (error: unknown) => void,
+  ) {}
+
+  /** Aborts the call now or, when it is not connected yet, as soon as undici hands it over. */
+  abort(cut: Cut): void {
+    if (this.cut) return;
+    this.cut = cut;
+    this.abortFn?.(cut);
+  }
+
+  onConnect(abort: (reason?: Error) => void): void {
+    if (this.cut) abort(this.cut);
+    else this.abortFn = abort;
+  }
+
+  onHeaders(statusCode: number): boolean {
+    // An informational answer (1xx) precedes the real one.
+    if (statusCode < 200) return true;
+    this.headersSeen = true;
+    this.statusCode = statusCode;
+    return true;
+  }
+
+  onData(chunk: Buffer): boolean {
+    this.chunks.push(chunk);
+    return true;
+  }
+
+  onComplete(): void {
+    const { chunks } = this;
+    const text =
+      chunks.length === 0
+        ? ''
+        : chunks.length === 1
+          ? chunks[0]!.toString()
+          : Buffer.concat(chunks).toString();
+    this.resolve({ statusCode: this.statusCode, text });
+  }
+
+  onError(error: Error): void {
+    this.reject(error);
+  }
+}
+
+function onDeadline(exchange: Exchange): void {
+  exchange.abort(new Cut(true));
 }
 
 /**
  * JSON over a keep-alive undici pool, with a deadline per call and the caller's trace passed on. A remote error
  * keeps its code (a remote `store_not_found` is ours too); a failure to reach the remote is `upstream_unavailable`.
+ * Calls go through `dispatch` with one timer each rather than `request` with `AbortSignal.timeout`: a timeout signal
+ * cannot be cleared, so every call used to build and fire a DOMException once its deadline passed, long after the
+ * answer came; together with the response stream that was a large share of a hop's CPU.
  */
 export class HttpClient {
   private readonly pool: Pool;
@@ -42,50 +119,60 @@ export class HttpClient {
     call: CallOptions = {},
   ): Promise<T> {
     const timeoutMs = call.timeoutMs ?? this.options.timeoutMs;
-    const timeout = AbortSignal.timeout(timeoutMs);
-    const signal = call.signal ? AbortSignal.any([call.signal, timeout]) : timeout;
-    const headers: Record<string, string> = { accept: 'application/json', ...call.headers };
-    const traceparent = outgoingTraceparent();
-    if (traceparent) headers.traceparent = traceparent;
-    const requestId = requestContext.getStore()?.requestId;
-    if (requestId) headers['x-request-id'] = requestId;
+    const headers: Record<string, string> = call.headers
+      ? { accept: 'application/json', ...call.headers }
+      : { accept: 'application/json' };
+    const ctx = currentContext();
+    if (ctx) {
+      headers.traceparent = outgoingTraceparent(ctx)!;
+      headers['x-request-id'] = ctx.requestId;
+    }
     let payload: string | undefined;
     if (body !== undefined) {
       payload = JSON.stringify(body);
       headers['content-type'] = 'application/json';
     }
-    let res;
+    let answer: Answer;
+    let exchange!: Exchange;
+    const answered = new Promise<Answer>((resolve, reject) => {
+      exchange = new Exchange(resolve, reject);
+    });
+    const timer = setTimeout(onDeadline, timeoutMs, exchange);
+    const signal = call.signal;
+    const onAbort = (): void => exchange.abort(new Cut(false));
+    if (signal?.aborted) onAbort();
+    else signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      res = await this.pool.request({ method, path, headers, body: payload, signal });
+      this.pool.dispatch({ method, path, headers, body: payload }, exchange);
+      answer = await answered;
     } catch (e) {
-      if (timeout.aborted) {
+      const cause = e instanceof Cut && !e.byDeadline ? (signal?.reason ?? e) : e;
+      if (e instanceof Cut && e.byDeadline) {
         throw new EtaError(
           'deadline_exceeded',
-          `${this.options.name} did not answer within ${timeoutMs} ms`,
-          { cause: e },
+          exchange.headersSeen
+            ? `${this.options.name} broke off its answer`
+            : `${this.options.name} did not answer within ${timeoutMs} ms`,
+          { cause },
         );
       }
       throw new EtaError(
         'upstream_unavailable',
-        `${this.options.name} is unreachable: ${(e as Error).message}`,
-        { cause: e },
+        exchange.headersSeen
+          ? `${this.options.name} broke off its answer`
+          : `${this.options.name} is unreachable: ${(cause as Error)?.message ?? String(cause)}`,
+        { cause },
       );
+    } finally {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', onAbort);
     }
-    let text: string;
-    try {
-      text = await res.body.text();
-    } catch (e) {
-      throw new EtaError(
-        timeout.aborted ? 'deadline_exceeded' : 'upstream_unavailable',
-        `${this.options.name} broke off its answer`,
-        { cause: e },
-      );
-    }
+    const { statusCode, text } = answer;
     const parsed = text === '' ? undefined : (JSON.parse(text) as unknown);
-    if (res.statusCode >= 200 && res.statusCode < 300) return parsed as T;
+    if (statusCode >= 200 && statusCode < 300) return parsed as T;
     const remote = (parsed as { error?: { code?: string; message?: string; field?: string } } | undefined)
       ?.error;
-    if (res.statusCode < 500 && remote?.code && remote.code in HTTP_STATUS) {
+    if (statusCode < 500 && remote?.code && remote.code in HTTP_STATUS) {
       const { code, message, field, ...details } = remote as Record<string, unknown> & {
         code: ErrorCode;
         message: string;
@@ -95,7 +182,7 @@ export class HttpClient {
     }
     throw new EtaError(
       'upstream_unavailable',
-      `${this.options.name} answered ${res.statusCode}${remote?.message ? `: ${remote.message}` : ''}`,
+      `${this.options.name} answered ${statusCode}${remote?.message ? `: ${remote.message}` : ''}`,
     );
   }
 

@@ -9,10 +9,10 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
-import { contextFromHeaders, requestContext } from './context.js';
+import { contextFromHeaders, withContext, type RequestContext } from './context.js';
 import { EtaError } from './errors.js';
-import type { Logger } from './logger.js';
-import type { Metrics } from './metrics.js';
+import { lazyChildLogger, type Logger } from './logger.js';
+import { histogramSeries, type HistogramSeries, type Metrics } from './metrics.js';
 
 export type HttpServer = FastifyInstance<
   Server,
@@ -43,6 +43,9 @@ export interface HttpServerOptions {
 }
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
+
+const CONTEXT = Symbol('etaserve.requestContext');
+type RawWithContext = IncomingMessage & { [CONTEXT]?: RequestContext };
 
 function makeAjv(options: AjvOptions): Ajv {
   // allowUnionTypes: fastify's own schemas use `type: [..]`; no coercion of bodies, so "12" is not a number.
@@ -122,11 +125,19 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     forceCloseConnections: 'idle',
     return503OnClosing: true,
     requestIdHeader: false,
-    genReqId: (req) =>
-      contextFromHeaders(
+    // The trace context is read once here and kept on the raw request for the onRequest hook.
+    genReqId: (req) => {
+      const ctx = contextFromHeaders(
         req.headers.traceparent as string | undefined,
         req.headers['x-request-id'] as string | undefined,
-      ).requestId,
+      );
+      (req as RawWithContext)[CONTEXT] = ctx;
+      return ctx.requestId;
+    },
+    // `req.log` becomes a real child logger only if the request logs. An empty options object would also send pino
+    // down its slow path (formatters rebuilt per child).
+    childLoggerFactory: (logger, bindings, opts) =>
+      lazyChildLogger(logger as Logger, bindings, opts.level === undefined ? undefined : opts),
     ajv: { customOptions: { coerceTypes: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
@@ -135,10 +146,21 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     return ajv.compile(schema as object);
   });
 
+  const contextOf = (req: FastifyRequest): RequestContext => {
+    const raw = req.raw as RawWithContext;
+    return (raw[CONTEXT] ??= contextFromHeaders(req.headers.traceparent as string | undefined, req.id));
+  };
+
+  // Every route's handler runs with its request's context current, so the calls it makes carry the trace.
+  app.addHook('onRoute', (route) => {
+    const handler = route.handler as (this: unknown, req: FastifyRequest, reply: FastifyReply) => unknown;
+    route.handler = function traced(this: unknown, req: FastifyRequest, reply: FastifyReply) {
+      return withContext(contextOf(req), () => handler.call(this, req, reply));
+    } as typeof route.handler;
+  });
+
   app.addHook('onRequest', (req, reply, done) => {
-    const ctx = contextFromHeaders(req.headers.traceparent as string | undefined, req.id);
-    void reply.header('x-request-id', ctx.requestId);
-    requestContext.enterWith(ctx);
+    void reply.header('x-request-id', contextOf(req).requestId);
     const admission = options.admission;
     if (admission) {
       const refusal = admission.admit(req.url);
@@ -157,12 +179,21 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     done(null, payload);
   });
 
+  // One series per route, method and status (a bounded set: route patterns, not URLs).
+  const durations = new Map<string, HistogramSeries>();
   app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
-    options.metrics.httpDuration.observe(
-      { route, method: req.method, status_code: String(reply.statusCode) },
-      reply.elapsedTime / 1000,
-    );
+    const key = `${reply.statusCode} ${req.method} ${route}`;
+    let series = durations.get(key);
+    if (!series) {
+      series = histogramSeries(options.metrics.httpDuration, {
+        route,
+        method: req.method,
+        status_code: String(reply.statusCode),
+      });
+      durations.set(key, series);
+    }
+    series.observe(reply.elapsedTime / 1000);
     done();
   });
 

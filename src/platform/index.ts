@@ -1,6 +1,13 @@
+export { Cancellation, NEVER_CANCELLED, type CancelSignal } from './cancellation.js';
 export { ConfigError, configLeaves, describeExpected, loadConfig, type LoadConfigOptions } from './config.js';
 export { configReference } from './config-reference.js';
-export { contextFromHeaders, outgoingTraceparent, requestContext, type RequestContext } from './context.js';
+export {
+  contextFromHeaders,
+  currentContext,
+  outgoingTraceparent,
+  withContext,
+  type RequestContext,
+} from './context.js';
 export { EtaError, HTTP_STATUS, isEtaError, type ErrorCode, type EtaErrorOptions } from './errors.js';
 export { HttpClient, type CallOptions, type HttpClientOptions } from './http-client.js';
 export {
@@ -14,11 +21,15 @@ export { exitOnSignals, ServiceManager, type Service, type ServiceState } from '
 export { createLogger, type Logger, type LoggerOptions } from './logger.js';
 export {
   Counter,
+  counterSeries,
   createMetrics,
   Gauge,
   Histogram,
+  histogramSeries,
   LATENCY_BUCKETS,
   Registry,
+  type CounterSeries,
+  type HistogramSeries,
   type Metrics,
 } from './metrics.js';
 export { platformConfigSchema, type PlatformConfig } from './platform-config.js';

@@ -9,11 +9,17 @@ import {
 import type { GeoFeatures, TripEstimate } from '../geo/index.js';
 import {
   Counter,
+  counterSeries,
+  currentContext,
   EtaError,
   Histogram,
+  histogramSeries,
   LATENCY_BUCKETS,
+  type CounterSeries,
+  type HistogramSeries,
   type Logger,
   type Metrics,
+  withContext,
 } from '../platform/index.js';
 import type { StoreFeatureRecord, StoreFeatures } from '../store/index.js';
 import type { FeatureCache } from './feature-cache.js';
@@ -71,8 +77,15 @@ export function fallbackTrip(id: string, from: LatLng, to: LatLng, radiusKm: num
  * with the shared definition, one vectorised model call for the whole batch.
  */
 export class EtaPredictor implements Predictor {
-  private readonly stage: Histogram<'stage'>;
+  private readonly stage: Record<'features' | 'model' | 'total', HistogramSeries>;
   private readonly degraded: Counter<'reason'>;
+  private readonly degradedBy = new Map<string, CounterSeries>();
+  /**
+   * Feature rows and model outputs, reused by every call: each is filled and read in one synchronous stretch, and
+   * whoever keeps rows or outputs past the call (shadow scoring, explanations) copies them.
+   */
+  private rowsBuffer = new Float64Array(FEATURE_COUNT * 16);
+  private outBuffer = new Float64Array(64);
 
   constructor(
     private readonly deps: {
@@ -90,13 +103,18 @@ export class EtaPredictor implements Predictor {
       drift?: DriftMonitor;
     },
   ) {
-    this.stage = new Histogram({
+    const stage = new Histogram({
       name: 'etaserve_predict_stage_seconds',
       help: 'Time per prediction stage (features, model, total)',
       labelNames: ['stage'],
       buckets: LATENCY_BUCKETS,
       registers: [deps.metrics.registry],
     });
+    this.stage = {
+      features: histogramSeries(stage, { stage: 'features' }),
+      model: histogramSeries(stage, { stage: 'model' }),
+      total: histogramSeries(stage, { stage: 'total' }),
+    };
     this.degraded = new Counter({
       name: 'etaserve_degraded_predictions_total',
       help: 'Predictions answered with degraded features, by reason',
@@ -127,6 +145,8 @@ export class EtaPredictor implements Predictor {
     onRow?: (row: Float64Array, active: ActiveModel) => void,
   ): Promise<EtaResult[]> {
     const started = performance.now();
+    // The geo call comes after an await: it carries this request's trace explicitly.
+    const trace = currentContext();
     const active = this.deps.runtime.active;
     if (!active) throw new EtaError('model_not_loaded', 'no model is loaded yet');
     const { featureDeadlineMs } = this.deps;
@@ -163,7 +183,7 @@ export class EtaPredictor implements Predictor {
     if (servable.length === 0) return results;
 
     const reasons: string[] = [...degradedReasons];
-    for (const reason of degradedReasons) this.degraded.inc({ reason });
+    for (const reason of degradedReasons) this.countDegraded(reason);
     const origins = servable.map(({ store }) => ({
       id: store.storeId,
       location: store.location,
@@ -172,19 +192,21 @@ export class EtaPredictor implements Predictor {
     let trips: TripEstimate[];
     try {
       trips = await withDeadline(
-        this.deps.geo.trips(request.destination, origins, request.orderedAtMs),
+        withContext(trace, () => this.deps.geo.trips(request.destination, origins, request.orderedAtMs)),
         featureDeadlineMs,
         'geo features',
       );
     } catch (e) {
       this.deps.logger.warn({ err: e }, 'geo unavailable: straight-line estimates');
       reasons.push('geo_unavailable');
-      this.degraded.inc({ reason: 'geo_unavailable' });
+      this.countDegraded('geo_unavailable');
       trips = origins.map((o) => fallbackTrip(o.id, o.location, request.destination, o.radiusKm));
     }
     const featuresDone = performance.now();
 
-    const rows = new Float64Array(servable.length * FEATURE_COUNT);
+    if (this.rowsBuffer.length < servable.length * FEATURE_COUNT)
+      this.rowsBuffer = new Float64Array(servable.length * FEATURE_COUNT);
+    const rows = this.rowsBuffer.subarray(0, servable.length * FEATURE_COUNT);
     const order = { orderedAtMs: request.orderedAtMs, items: request.items, subtotal: request.subtotal };
     const inArea: number[] = [];
     servable.forEach(({ index, store }, i) => {
@@ -223,7 +245,9 @@ export class EtaPredictor implements Predictor {
     const serving = this.deps.rollout?.choose(active) ?? active;
     const { model } = serving;
     const width = model.outputNames.length;
-    const out = new Float64Array(inArea.length * width);
+    if (this.outBuffer.length < inArea.length * width)
+      this.outBuffer = new Float64Array(inArea.length * width);
+    const out = this.outBuffer.subarray(0, inArea.length * width);
     model.predictBatch(rows.subarray(0, inArea.length * FEATURE_COUNT), inArea.length, out);
     if (onRow)
       for (let r = 0; r < inArea.length; r++)
@@ -265,9 +289,19 @@ export class EtaPredictor implements Predictor {
         },
       };
     });
-    this.stage.observe({ stage: 'features' }, (featuresDone - started) / 1000);
-    this.stage.observe({ stage: 'model' }, (modelDone - featuresDone) / 1000);
-    this.stage.observe({ stage: 'total' }, (performance.now() - started) / 1000);
+    this.stage.features.observe((featuresDone - started) / 1000);
+    this.stage.model.observe((modelDone - featuresDone) / 1000);
+    this.stage.total.observe((performance.now() - started) / 1000);
     return results;
+  }
+
+  /** Reasons are a short closed list (`geo_unavailable`, `store_features_stale`, ...), so series stay few. */
+  private countDegraded(reason: string): void {
+    let series = this.degradedBy.get(reason);
+    if (!series) {
+      series = counterSeries(this.degraded, { reason });
+      this.degradedBy.set(reason, series);
+    }
+    series.inc();
   }
 }

@@ -34,6 +34,11 @@ export interface FeatureCacheDeps {
   lastKnownMax?: number;
 }
 
+/** Keeps `value` as the last known one; a value already kept (an L1 hit, the usual case) is only touched. */
+function remember<V extends object>(last: LRUCache<string, V>, id: string, value: V): void {
+  if (last.get(id) !== value) last.set(id, value);
+}
+
 /**
  * Store features through the shared caches: profiles (long TTL, invalidated on update) and live state (a second or
  * two), each by store. Open or closed is computed here from the profile's hours at the order's time, so one cached
@@ -51,9 +56,15 @@ export class FeatureCache {
   }
 
   async storeFeatures(storeIds: readonly string[], atMs: number): Promise<StoreFeaturesWithStatus> {
-    const ids = [...new Set(storeIds)];
+    const ids = storeIds.length === 1 ? [storeIds[0]!] : [...new Set(storeIds)];
     const reasons = new Set<string>();
-    const [profiles, live] = await Promise.all([this.profiles(ids, reasons), this.live(ids, atMs, reasons)]);
+    const profilesNow = this.profiles(ids, reasons);
+    const liveNow = this.live(ids, atMs, reasons);
+    // Both from L1, the usual case: no promise to wait for, no deadline timer.
+    const [profiles, live] =
+      profilesNow instanceof Map && liveNow instanceof Map
+        ? [profilesNow, liveNow]
+        : await Promise.all([profilesNow, liveNow]);
     const records = new Map<string, StoreFeatureRecord>();
     for (const id of ids) {
       const profile = profiles.get(id);
@@ -74,9 +85,9 @@ export class FeatureCache {
     return this.deps.profileCache.invalidate(...storeIds.map(storeKey));
   }
 
-  private async profiles(ids: string[], reasons: Set<string>): Promise<Map<string, Store>> {
+  private profiles(ids: string[], reasons: Set<string>): Map<string, Store> | Promise<Map<string, Store>> {
     const keys = ids.map(storeKey);
-    const load = this.deps.profileCache.getOrLoadMany(keys, async (missing) => {
+    const load = this.deps.profileCache.resolveMany(keys, async (missing) => {
       const wanted = missing.map((k) => ids[keys.indexOf(k)]!);
       const found = await this.deps.profiles(wanted);
       const out = new Map<string, Store>();
@@ -86,34 +97,45 @@ export class FeatureCache {
       });
       return out;
     });
-    const byKey = await this.orLastKnown(load, ids, this.lastProfile, 'profiles');
-    if (!byKey) {
-      const known = ids.filter((id) => this.lastProfile.has(id));
-      // A store never seen cannot be answered for without the store service.
-      if (known.length < ids.length) {
-        throw new EtaError(
-          'upstream_unavailable',
-          'the store service is unavailable and has not answered for this store yet',
-        );
-      }
-      reasons.add('store_features_stale');
-      return new Map(known.map((id) => [id, this.lastProfile.get(id)!]));
+    if (load instanceof Map) return this.profilesFound(ids, keys, load);
+    return this.orLastKnown(load, ids, this.lastProfile, 'profiles').then((byKey) =>
+      byKey ? this.profilesFound(ids, keys, byKey) : this.lastKnownProfiles(ids, reasons),
+    );
+  }
+
+  private lastKnownProfiles(ids: string[], reasons: Set<string>): Map<string, Store> {
+    const known = ids.filter((id) => this.lastProfile.has(id));
+    // A store never seen cannot be answered for without the store service.
+    if (known.length < ids.length) {
+      throw new EtaError(
+        'upstream_unavailable',
+        'the store service is unavailable and has not answered for this store yet',
+      );
     }
+    reasons.add('store_features_stale');
+    return new Map(known.map((id) => [id, this.lastProfile.get(id)!]));
+  }
+
+  private profilesFound(ids: string[], keys: string[], byKey: Map<string, Store>): Map<string, Store> {
     const out = new Map<string, Store>();
     ids.forEach((id, i) => {
       const store = byKey.get(keys[i]!);
       if (!store) return;
       out.set(id, store);
-      this.lastProfile.set(id, store);
+      remember(this.lastProfile, id, store);
     });
     return out;
   }
 
-  private async live(ids: string[], atMs: number, reasons: Set<string>): Promise<Map<string, Live>> {
+  private live(
+    ids: string[],
+    atMs: number,
+    reasons: Set<string>,
+  ): Map<string, Live> | Promise<Map<string, Live>> {
     // Live state depends on the order's hour (prep EWMA per hour of week): one entry per store and hour.
     const hour = Math.floor(atMs / HOUR_MS);
     const keys = ids.map((id) => `${storeKey(id)}@${hour}`);
-    const load = this.deps.liveCache.getOrLoadMany(keys, async (missing) => {
+    const load = this.deps.liveCache.resolveMany(keys, async (missing) => {
       const wanted = missing.map((k) => ids[keys.indexOf(k)]!);
       const records = await this.deps.stores.getStoreFeatures(wanted, atMs);
       const out = new Map<string, Live>();
@@ -124,17 +146,21 @@ export class FeatureCache {
       });
       return out;
     });
-    const byKey = await this.orLastKnown(load, ids, this.lastLive, 'live state');
-    if (!byKey) {
+    if (load instanceof Map) return this.liveFound(ids, keys, load);
+    return this.orLastKnown(load, ids, this.lastLive, 'live state').then((byKey) => {
+      if (byKey) return this.liveFound(ids, keys, byKey);
       reasons.add(ids.every((id) => this.lastLive.has(id)) ? 'store_features_stale' : 'store_live_default');
       return new Map(ids.map((id) => [id, this.lastLive.get(id) ?? DEFAULT_LIVE]));
-    }
+    });
+  }
+
+  private liveFound(ids: string[], keys: string[], byKey: Map<string, Live>): Map<string, Live> {
     const out = new Map<string, Live>();
     ids.forEach((id, i) => {
       const live = byKey.get(keys[i]!);
       if (!live) return;
       out.set(id, live);
-      this.lastLive.set(id, live);
+      remember(this.lastLive, id, live);
     });
     return out;
   }

@@ -1,8 +1,8 @@
-import { EtaError } from '../../platform/index.js';
+import { EtaError, NEVER_CANCELLED, type CancelSignal } from '../../platform/index.js';
 
 /** What one attempt gets: a signal that aborts it when the request's deadline passes or a hedge won. */
 export interface CallContext {
-  signal: AbortSignal;
+  signal: CancelSignal;
   /** Milliseconds left before the request's deadline (Infinity without one). */
   remainingMs(): number;
   /** Replicas this request already tried, so a retry or a hedge goes elsewhere. */
@@ -19,9 +19,11 @@ export function compose(...wrappers: Wrapper[]): Wrapper {
   return <T>(call: Call<T>): Call<T> => wrappers.reduceRight((inner, wrap) => wrap(inner), call);
 }
 
-/** The context a request starts with: nothing tried, no deadline until `deadline` sets one. */
+const unbounded = (): number => Infinity;
+
+/** The context a request starts with: nothing tried, no deadline until `deadline` sets one, nothing to abort. */
 export function rootContext(): CallContext {
-  return { signal: new AbortController().signal, remainingMs: () => Infinity, tried: new Set() };
+  return { signal: NEVER_CANCELLED, remainingMs: unbounded, tried: new Set() };
 }
 
 /**

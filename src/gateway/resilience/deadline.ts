@@ -1,4 +1,4 @@
-import { EtaError } from '../../platform/index.js';
+import { Cancellation, EtaError } from '../../platform/index.js';
 import type { Call, CallContext } from './call.js';
 
 /**
@@ -9,7 +9,7 @@ export function deadline(ms: number) {
   return <T>(call: Call<T>): Call<T> =>
     async (outer: CallContext): Promise<T> => {
       const until = performance.now() + Math.min(ms, outer.remainingMs());
-      const controller = new AbortController();
+      const controller = new Cancellation();
       const onOuterAbort = (): void => controller.abort(outer.signal.reason);
       outer.signal.addEventListener('abort', onOuterAbort, { once: true });
       let timer: NodeJS.Timeout | undefined;

@@ -1,3 +1,4 @@
+import { Cancellation } from '../../platform/index.js';
 import type { Call, CallContext } from './call.js';
 import type { RetryBudget } from './retry-budget.js';
 
@@ -17,11 +18,11 @@ export function hedge(options: HedgeOptions) {
     if (options.delayMs <= 0) return call;
     return (ctx) =>
       new Promise<T>((resolve, reject) => {
-        const controllers: AbortController[] = [];
+        const controllers: Cancellation[] = [];
         let running = 0;
         let done = false;
         const launch = (): void => {
-          const controller = new AbortController();
+          const controller = new Cancellation();
           controllers.push(controller);
           const abort = (): void => controller.abort(ctx.signal.reason);
           ctx.signal.addEventListener('abort', abort, { once: true });

@@ -1,0 +1,125 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cancellation } from './cancellation.js';
+import { EtaError, isEtaError } from './errors.js';
+import { HttpClient } from './http-client.js';
+import { createHttpServer, type HttpServer } from './http-server.js';
+import { createLogger } from './logger.js';
+import { createMetrics } from './metrics.js';
+
+const failure = async (p: Promise<unknown>): Promise<EtaError> => {
+  try {
+    await p;
+  } catch (e) {
+    if (isEtaError(e)) return e;
+    throw e;
+  }
+  throw new Error('expected a failure');
+};
+
+const server = (): HttpServer =>
+  createHttpServer({
+    name: 'test',
+    logger: createLogger({ level: 'silent' }),
+    metrics: createMetrics(),
+    readiness: () => ({ ready: true, reasons: [] }),
+  });
+
+/** A remote that echoes the trace headers it got, answers slowly on demand, and fails with a typed error. */
+describe('HttpClient', () => {
+  let remote: HttpServer;
+  let front: HttpServer;
+  let client: HttpClient;
+  let frontUrl: string;
+
+  beforeAll(async () => {
+    remote = server();
+    remote.post('/echo', async (req) => ({
+      body: req.body,
+      traceparent: req.headers.traceparent ?? null,
+      requestId: req.headers['x-request-id'] ?? null,
+    }));
+    remote.get('/slow', async () => {
+      await new Promise((r) => setTimeout(r, 300));
+      return { late: true };
+    });
+    remote.get('/missing', async () => {
+      throw new EtaError('store_not_found', 'store s-1 does not exist', { field: 'store_id' });
+    });
+    const remoteUrl = await remote.listen({ port: 0, host: '127.0.0.1' });
+    client = new HttpClient({ name: 'remote', baseUrl: remoteUrl, timeoutMs: 2000 });
+
+    // A service in front that calls the remote from its handler, before and after an await.
+    front = server();
+    front.get('/relay', async () => {
+      const first = await client.request<{ traceparent: string; requestId: string }>('POST', '/echo', {});
+      await new Promise((r) => setTimeout(r, 5));
+      const later = await client.request<{ traceparent: string | null }>('POST', '/echo', {});
+      return { first, later };
+    });
+    frontUrl = await front.listen({ port: 0, host: '127.0.0.1' });
+  });
+
+  afterAll(async () => {
+    await client.close();
+    await front.close();
+    await remote.close();
+  });
+
+  it('sends JSON and reads JSON', async () => {
+    const res = await client.request<{ body: unknown }>('POST', '/echo', { a: 1, b: ['x'] });
+    expect(res.body).toEqual({ a: 1, b: ['x'] });
+  });
+
+  it('passes on the trace of the request being served, and a new span for the call', async () => {
+    const trace = '0af7651916cd43dd8448eb211c80319c';
+    const res = await fetch(`${frontUrl}/relay`, {
+      headers: { traceparent: `00-${trace}-b7ad6b7169203331-01`, 'x-request-id': 'checkout-42' },
+    });
+    expect(res.headers.get('x-request-id')).toBe('checkout-42');
+    const { first, later } = (await res.json()) as {
+      first: { traceparent: string; requestId: string };
+      later: { traceparent: string | null };
+    };
+    expect(first.traceparent).toMatch(new RegExp(`^00-${trace}-[0-9a-f]{16}-01$`));
+    expect(first.traceparent).not.toContain('b7ad6b7169203331');
+    expect(first.requestId).toBe('checkout-42');
+    // After an await the handler's context is no longer current: no trace rather than another request's.
+    expect(later.traceparent === null || later.traceparent.includes(trace)).toBe(true);
+  });
+
+  it('sends no trace from outside a request', async () => {
+    const res = await client.request<{ traceparent: string | null }>('POST', '/echo', {});
+    expect(res.traceparent).toBeNull();
+  });
+
+  it('keeps a remote error code and field', async () => {
+    const e = await failure(client.request('GET', '/missing'));
+    expect(e.code).toBe('store_not_found');
+    expect(e.field).toBe('store_id');
+  });
+
+  it('gives up at its deadline with deadline_exceeded', async () => {
+    const e = await failure(client.request('GET', '/slow', undefined, { timeoutMs: 50 }));
+    expect(e.code).toBe('deadline_exceeded');
+    expect(e.message).toContain('did not answer within 50 ms');
+  });
+
+  it('stops when the caller aborts, with the caller’s reason', async () => {
+    const cancel = new Cancellation();
+    setTimeout(() => cancel.abort(new Error('hedge lost')), 30);
+    const e = await failure(client.request('GET', '/slow', undefined, { signal: cancel.signal }));
+    expect(e.code).toBe('upstream_unavailable');
+    expect(e.message).toContain('hedge lost');
+    // A DOM AbortSignal works too.
+    const e2 = await failure(client.request('GET', '/slow', undefined, { signal: AbortSignal.timeout(30) }));
+    expect(e2.code).toBe('upstream_unavailable');
+  });
+
+  it('reports an unreachable remote as upstream_unavailable', async () => {
+    const nowhere = new HttpClient({ name: 'nowhere', baseUrl: 'http://127.0.0.1:9', timeoutMs: 1000 });
+    const e = await failure(nowhere.request('GET', '/'));
+    expect(e.code).toBe('upstream_unavailable');
+    expect(e.message).toContain('nowhere is unreachable');
+    await nowhere.close();
+  });
+});

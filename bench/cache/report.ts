@@ -170,7 +170,7 @@ export function summary(variants: Variant[], c: ReportContext): string {
     'The headline **combined hit ratio** is hits over lookups summed over the four caches (responses at the gateway; store profiles, live store state and geo trips at the predictors) and both levels, the figure `etaserve_cache_requests_total` gives a dashboard: a lookup counts as a hit when L1 or L2 answered it (fresh or stale). Two request-level figures follow it: requests the response cache answered, and requests answered without waiting for any store or geo load (a range, since counters do not say which request missed which cache).',
     '',
     ...variants.filter((v) => v.cached).flatMap(hitTables),
-    `What bounds it: live store state lives ${c.liveWindowSec} s (TTL plus grace), and under Zipf(1.1) ${pct(c.liveColdShare)} of requests at ${c.rate} req/s are for stores asked less than once in that window, so their live state is loaded almost every time. Response and geo-trip keys split each store further by destination cell (and responses by 5-minute bucket and basket), so only popular stores share them within a response's few seconds of life.`,
+    `What bounds it: live store state lives ${c.liveWindowSec} s (TTL plus grace), and under Zipf(1.1) ${pct(c.liveColdShare)} of requests at ${c.rate} req/s are for stores asked less than once in that window, so their live state is loaded almost every time. Response and geo-trip keys split each store further by destination cell (and responses by 5-minute bucket and basket), so only popular stores share them within an entry's life.`,
     '',
     '## CPU per request, by process (measured window; share of one core in brackets)',
     '',

@@ -1,7 +1,7 @@
 import { Value } from 'typebox/value';
 import { describe, expect, it, vi } from 'vitest';
 import { cacheConfigSchema, type CacheConfig } from './config.js';
-import { CacheKeys, MODELS_GENERATION, storeKey } from './keys.js';
+import { CacheKeys, MODELS_GENERATION, RESPONSE_TIME_BUCKET_MS, responseBucket, storeKey } from './keys.js';
 
 // Three Paris destinations: A and B are 219 m apart in one res-8 cell (but two res-9 cells); C is 133 m from A
 // across a res-8 cell boundary.
@@ -46,11 +46,26 @@ describe('cache keys', () => {
     expect(response(A, 'v7').endsWith(':v7')).toBe(true);
   });
 
-  it('share a response within a 5-minute bucket and a geo trip within the hour', () => {
-    expect(response(A, 'v7', Date.UTC(2026, 10, 26, 18, 9, 59))).toBe(response(A));
-    expect(response(A, 'v7', Date.UTC(2026, 10, 26, 18, 10))).not.toBe(response(A));
+  it('share a response within the store’s 5-minute bucket and a geo trip within the hour', () => {
+    const start = responseBucket('s-1', AT);
+    expect(start).toBeLessThanOrEqual(AT);
+    expect(response(A, 'v7', start)).toBe(response(A));
+    expect(response(A, 'v7', start + RESPONSE_TIME_BUCKET_MS - 1)).toBe(response(A));
+    expect(response(A, 'v7', start - 1)).not.toBe(response(A));
+    expect(response(A, 'v7', start + RESPONSE_TIME_BUCKET_MS)).not.toBe(response(A));
     expect(keys.geoTravel('s-1', Date.UTC(2026, 10, 26, 18, 59))).toBe(keys.geoTravel('s-1', AT));
     expect(keys.geoTravel('s-1', Date.UTC(2026, 10, 26, 19))).not.toBe(keys.geoTravel('s-1', AT));
+  });
+
+  it('roll stores’ answers over to new buckets spread over the 5 minutes, not all at once', () => {
+    const slices = new Array<number>(10).fill(0);
+    for (let i = 0; i < 2000; i++) {
+      const phase = (responseBucket(`store-${i}`, AT) % RESPONSE_TIME_BUCKET_MS) / RESPONSE_TIME_BUCKET_MS;
+      slices[Math.floor(phase * 10)]!++;
+    }
+    // Each 30-second slice of the 5 minutes sees about a tenth of the stores' rollovers.
+    for (const n of slices) expect(n).toBeGreaterThan(140);
+    for (const n of slices) expect(n).toBeLessThan(260);
   });
 
   it('keep parts apart and escape separators', () => {
@@ -62,7 +77,7 @@ describe('cache keys', () => {
       basketBucket: '2-3',
       modelVersion: 'v7',
     });
-    expect(key).toBe(`s%3A1:${cell}:${Date.UTC(2026, 10, 26, 18, 5)}:2-3:v7`);
+    expect(key).toBe(`s%3A1:${cell}:${responseBucket('s:1', AT)}:2-3:v7`);
     expect(keys.geoTravel('s:1', AT)).toBe(`s%3A1:${Date.UTC(2026, 10, 26, 18)}`);
     expect(storeKey('a:b')).not.toBe(storeKey('a'));
   });

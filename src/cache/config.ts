@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { DEFAULT_DESTINATION_RESOLUTION, RESPONSE_TIME_BUCKET_MS } from './keys.js';
+import { DEFAULT_DESTINATION_RESOLUTION } from './keys.js';
 
 /** The named caches every service shares; each has its own byte bound and TTL. */
 export const CACHE_NAMES = ['responses', 'store-profiles', 'store-live', 'geo-trips'] as const;
@@ -60,10 +60,10 @@ export const cacheConfigSchema = Type.Object(
       'Freshness',
       'ms',
       {
-        // A response's key moves to a new generation when its store changes and to a new time bucket every 5
-        // minutes. Half a bucket: a hot answer is recomputed once within its bucket (what no announcement covers,
-        // such as rider supply, stays minutes old at most), and the L1 holds half as many dead answers.
-        responses: RESPONSE_TIME_BUCKET_MS / 2,
+        // A response's key moves to a new generation when its store changes and to a new time bucket every quarter
+        // hour. The TTL bounds what no announcement covers, such as rider supply: a hot answer is recomputed in the
+        // background every 2.5 minutes, so it is never more than a few minutes old.
+        responses: 150_000,
         'store-profiles': 300_000,
         // Invalidated when the store's live state changes: the TTL is only a bound on a missed invalidation.
         'store-live': 60_000,

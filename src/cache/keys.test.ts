@@ -1,7 +1,7 @@
 import { Value } from 'typebox/value';
 import { describe, expect, it, vi } from 'vitest';
 import { cacheConfigSchema, type CacheConfig } from './config.js';
-import { CacheKeys, MODELS_GENERATION, RESPONSE_TIME_BUCKET_MS, responseBucket, storeKey } from './keys.js';
+import { CacheKeys, MODELS_GENERATION, RESPONSE_TIME_BUCKET_MS, storeKey, timeBucket } from './keys.js';
 
 // Three Paris destinations: A and B are 219 m apart in one res-8 cell (but two res-9 cells); C is 133 m from A
 // across a res-8 cell boundary.
@@ -46,26 +46,41 @@ describe('cache keys', () => {
     expect(response(A, 'v7').endsWith(':v7')).toBe(true);
   });
 
-  it('share a response within the store’s 5-minute bucket and a geo trip within the hour', () => {
-    const start = responseBucket('s-1', AT);
-    expect(start).toBeLessThanOrEqual(AT);
-    expect(response(A, 'v7', start)).toBe(response(A));
-    expect(response(A, 'v7', start + RESPONSE_TIME_BUCKET_MS - 1)).toBe(response(A));
-    expect(response(A, 'v7', start - 1)).not.toBe(response(A));
-    expect(response(A, 'v7', start + RESPONSE_TIME_BUCKET_MS)).not.toBe(response(A));
+  it('share a response within the quarter hour and a geo trip within the hour', () => {
+    expect(response(A, 'v7', Date.UTC(2026, 10, 26, 18, 0))).toBe(response(A));
+    expect(response(A, 'v7', Date.UTC(2026, 10, 26, 18, 14, 59, 999))).toBe(response(A));
+    expect(response(A, 'v7', Date.UTC(2026, 10, 26, 17, 59, 59, 999))).not.toBe(response(A));
+    expect(response(A, 'v7', Date.UTC(2026, 10, 26, 18, 15))).not.toBe(response(A));
     expect(keys.geoTravel('s-1', Date.UTC(2026, 10, 26, 18, 59))).toBe(keys.geoTravel('s-1', AT));
     expect(keys.geoTravel('s-1', Date.UTC(2026, 10, 26, 19))).not.toBe(keys.geoTravel('s-1', AT));
   });
 
-  it('roll stores’ answers over to new buckets spread over the 5 minutes, not all at once', () => {
-    const slices = new Array<number>(10).fill(0);
-    for (let i = 0; i < 2000; i++) {
-      const phase = (responseBucket(`store-${i}`, AT) % RESPONSE_TIME_BUCKET_MS) / RESPONSE_TIME_BUCKET_MS;
-      slices[Math.floor(phase * 10)]!++;
+  it('never put two local hours or weekdays in one time bucket, in any timezone', () => {
+    const zones = [
+      'Asia/Kolkata',
+      'Asia/Kathmandu',
+      'America/St_Johns',
+      'Australia/Eucla',
+      'Europe/Paris',
+      'UTC',
+    ];
+    const formats = new Map(
+      zones.map((zone) => [
+        zone,
+        new Intl.DateTimeFormat('en-GB', {
+          timeZone: zone,
+          hour: 'numeric',
+          weekday: 'short',
+          hourCycle: 'h23',
+        }),
+      ]),
+    );
+    const local = (zone: string, atMs: number): string => formats.get(zone)!.format(atMs);
+    const start = Date.UTC(2026, 2, 25); // across the European change to summer time
+    for (let atMs = start; atMs < start + 7 * 86_400_000; atMs += 7 * 60_000 + 13_000) {
+      const bucket = timeBucket(atMs, RESPONSE_TIME_BUCKET_MS);
+      for (const zone of zones) expect(local(zone, atMs)).toBe(local(zone, bucket));
     }
-    // Each 30-second slice of the 5 minutes sees about a tenth of the stores' rollovers.
-    for (const n of slices) expect(n).toBeGreaterThan(140);
-    for (const n of slices) expect(n).toBeLessThan(260);
   });
 
   it('keep parts apart and escape separators', () => {
@@ -77,7 +92,7 @@ describe('cache keys', () => {
       basketBucket: '2-3',
       modelVersion: 'v7',
     });
-    expect(key).toBe(`s%3A1:${cell}:${responseBucket('s:1', AT)}:2-3:v7`);
+    expect(key).toBe(`s%3A1:${cell}:${Date.UTC(2026, 10, 26, 18, 0)}:2-3:v7`);
     expect(keys.geoTravel('s:1', AT)).toBe(`s%3A1:${Date.UTC(2026, 10, 26, 18)}`);
     expect(storeKey('a:b')).not.toBe(storeKey('a'));
   });

@@ -12,24 +12,12 @@ export function timeBucket(atMs: number, bucketMs: number): number {
   return Math.floor(atMs / bucketMs) * bucketMs;
 }
 
-export const RESPONSE_TIME_BUCKET_MS = 5 * 60_000;
-
-/** FNV-1a, 32 bits: a stable spread of store ids, for bucket phases only. */
-function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
-  return h >>> 0;
-}
-
 /**
- * Start of the store's response time bucket that `atMs` falls in. Each store's 5-minute buckets begin at its own
- * phase (from its id), so the stores' answers roll over to new keys spread over the 5 minutes rather than all at
- * the wall-clock boundary, which made every hot answer miss at once: a burst of predictor load every 5 minutes.
+ * Quarter hours of UTC are quarter hours in every timezone (every offset is a multiple of 15 minutes), so inside
+ * one bucket every store's local hour and weekday, the model's only time features, are fixed: the time part of a
+ * response key is exact. What ages inside a bucket (rider supply, a missed announcement) is bounded by the TTL.
  */
-export function responseBucket(storeId: string, atMs: number): number {
-  const phase = fnv1a(storeId) % RESPONSE_TIME_BUCKET_MS;
-  return timeBucket(atMs + phase, RESPONSE_TIME_BUCKET_MS) - phase;
-}
+export const RESPONSE_TIME_BUCKET_MS = 15 * 60_000;
 /** Travel speeds change by hour-of-week band, so one store's travel terms serve it for the hour. */
 export const GEO_TRIP_TIME_BUCKET_MS = 3_600_000;
 /** Live state holds a prep-time EWMA per hour of week: one entry per store and (UTC) hour of the order. */
@@ -48,7 +36,7 @@ export type DestinationCell = string & { readonly __destinationCell: unique symb
 export interface ResponseKeyParts {
   storeId: string;
   destinationCell: DestinationCell;
-  /** Order time, bucketed by RESPONSE_TIME_BUCKET_MS at the store's phase (`responseBucket`). */
+  /** Order time, bucketed by RESPONSE_TIME_BUCKET_MS (UTC quarter hours). */
   atMs: number;
   /** Basket size bucket, as the gateway defines it (for example: items 1, 2-3, 4-7, 8+). */
   basketBucket: string | number;
@@ -108,7 +96,7 @@ export class CacheKeys {
     const key = join(
       p.storeId,
       p.destinationCell,
-      responseBucket(p.storeId, p.atMs),
+      timeBucket(p.atMs, RESPONSE_TIME_BUCKET_MS),
       p.basketBucket,
       p.modelVersion,
     );

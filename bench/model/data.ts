@@ -10,12 +10,24 @@ export interface Table {
   rows: number[][];
   target: number[];
   targetUnit: string;
+  /**
+   * When each order was placed and when its outcome became known, in minutes on one clock per table. Not
+   * features: they let an online method replay outcomes in the order a live system would have seen them.
+   */
+  placed: number[];
+  delivered: number[];
+}
+
+export interface OrderTimes {
+  placed: Float64Array;
+  delivered: Float64Array;
 }
 
 export interface Split {
   train: TrainingData;
   valid: TrainingData;
   test: TrainingData;
+  times: { valid: OrderTimes; test: OrderTimes };
 }
 
 function parseCsv(text: string): { header: string[]; rows: string[][] } {
@@ -77,6 +89,7 @@ export function foodIndia(dataDir: string): Table {
     const courier = r[c('Delivery_person_ID')] ?? '';
     return {
       t,
+      timeKnown: Boolean(time && time !== 'NaN'),
       y: num(r[c('Time_taken(min)')]),
       x: [
         num(r[c('Delivery_person_Age')]),
@@ -122,6 +135,9 @@ export function foodIndia(dataDir: string): Table {
     rows: ok.map((r) => r.x),
     target: ok.map((r) => r.y),
     targetUnit: 'minutes',
+    placed: ok.map((r) => r.t / 60_000),
+    // An order without a time sorts at midnight; its outcome counts as known only once its day is over.
+    delivered: ok.map((r) => r.t / 60_000 + (r.timeKnown ? r.y : 1440)),
   };
 }
 
@@ -224,6 +240,8 @@ export function doordash(dataDir: string): Table {
     rows: out,
     target: orders.map((o) => o.delivered - o.placed),
     targetUnit: 'minutes',
+    placed: orders.map((o) => o.placed),
+    delivered: orders.map((o) => o.delivered),
   };
 }
 
@@ -237,7 +255,16 @@ export function timeSplit(t: Table): Split {
     columns: t.spec.map((_, f) => Float64Array.from(t.rows.slice(lo, hi), (r) => r[f]!)),
     target: Float64Array.from(t.target.slice(lo, hi)),
   });
-  return { train: part(0, a), valid: part(a, b), test: part(b, n) };
+  const times = (lo: number, hi: number): OrderTimes => ({
+    placed: Float64Array.from(t.placed.slice(lo, hi)),
+    delivered: Float64Array.from(t.delivered.slice(lo, hi)),
+  });
+  return {
+    train: part(0, a),
+    valid: part(a, b),
+    test: part(b, n),
+    times: { valid: times(a, b), test: times(b, n) },
+  };
 }
 
 export function toCsv(d: TrainingData): string {

@@ -1,18 +1,31 @@
 // Model benchmark: etaserve's GBDT vs XGBoost hist and scikit-learn HGB on the same time-ordered tables.
-// Needs the shared datasets and peers beside the repo (../shared); writes bench/results/model-<date>.*.
-//   npm run bench:model -- [--repeats=3] [--reuse-reference]
+// Needs the shared datasets and peers beside the repo (../shared); writes <results-dir>/model-<date>.*.
+//   npm run bench:model -- [--repeats=3] [--reuse-reference] [--results-dir=bench/results]
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join, resolve } from 'node:path';
-import { loadModel, parseModel, train, type Model, type TrainingData } from '../../src/model/index.js';
-import { doordash, foodIndia, timeSplit, toCsv, type Table } from './data.js';
+import {
+  AdaptiveConformal,
+  conformityScore,
+  loadModel,
+  parseModel,
+  train,
+  type Calibration,
+  type Model,
+  type TrainingData,
+} from '../../src/model/index.js';
+import { doordash, foodIndia, timeSplit, toCsv, type OrderTimes, type Table } from './data.js';
 
 const root = resolve(import.meta.dirname, '../..');
 const shared = resolve(root, '../shared');
 const tmp = join(root, 'bench/tmp/model');
 const PY = '/usr/bin/python3';
 const PARAMS = { nTrees: 1000, maxDepth: 6, learningRate: 0.05 };
+const RESULTS = resolve(
+  root,
+  process.argv.find((a) => a.startsWith('--results-dir='))?.slice('--results-dir='.length) ?? 'bench/results',
+);
 
 function pointMetrics(y: Float64Array, p: Float64Array) {
   let ae = 0,
@@ -77,6 +90,75 @@ function timePredict(m: Model, rows: Float64Array, n: number) {
   return { predict_us_single_row: singleUs, predict_us_per_row_bulk: bulkUs };
 }
 
+/** Raw p10/p90 of a split: the compiled model serves them already widened by the static CQR adjustment. */
+function rawBounds(m: Model, d: TrainingData, adjustment: number) {
+  const n = d.target.length;
+  const p = new Float64Array(n * 3);
+  m.predictBatch(rowMajor(d), n, p);
+  const lo = Float64Array.from({ length: n }, (_, i) => p[i * 3]! + adjustment);
+  const hi = Float64Array.from({ length: n }, (_, i) => p[i * 3 + 2]! - adjustment);
+  return { lo, hi, y: d.target };
+}
+
+/**
+ * Online adaptive conformal inference replayed over the test split in placement order. Each order's range uses
+ * only outcomes of orders delivered before it was placed: validation orders delivered before the first test
+ * order start the score window (those still in flight then are left out), and test outcomes are observed as
+ * their deliveries pass.
+ */
+function onlineAci(
+  calibration: Calibration,
+  valid: ReturnType<typeof rawBounds> & OrderTimes,
+  test: ReturnType<typeof rawBounds> & OrderTimes,
+) {
+  const start = test.placed[0]!;
+  const known = [...valid.delivered.keys()]
+    .filter((i) => valid.delivered[i]! < start)
+    .sort((a, b) => valid.delivered[a]! - valid.delivered[b]!);
+  const aci = AdaptiveConformal.fromCalibration(
+    calibration,
+    known.map((i) => conformityScore(valid.y[i]!, valid.lo[i]!, valid.hi[i]!)),
+  );
+  const n = test.y.length;
+  const byDelivery = [...test.delivered.keys()].sort((a, b) => test.delivered[a]! - test.delivered[b]!);
+  const issued = new Float64Array(n);
+  const range = new Float64Array(2);
+  let d = 0,
+    inside = 0,
+    width = 0,
+    outstanding = 0,
+    maxOutstanding = 0;
+  for (let i = 0; i < n; i++) {
+    for (; d < n && test.delivered[byDelivery[d]!]! < test.placed[i]!; d++) {
+      const j = byDelivery[d]!;
+      if (j >= i) throw new Error(`order ${j} delivered before order ${i} was placed, yet placed after it`);
+      aci.observe(test.lo[j]!, test.hi[j]!, test.y[j]!, issued[j]!);
+    }
+    // Ranges given whose outcome is not back yet: the delay in ACI's feedback loop (γ × this should stay under ~0.5).
+    outstanding += i - d;
+    maxOutstanding = Math.max(maxOutstanding, i - d);
+    issued[i] = aci.adjustment;
+    aci.interval(test.lo[i]!, test.hi[i]!, range);
+    if (test.y[i]! >= range[0]! && test.y[i]! <= range[1]!) inside++;
+    width += range[1]! - range[0]!;
+  }
+  return {
+    model: `etaserve-gbdt, online ACI (γ ${aci.gamma}, window ${aci.window}; range only)`,
+    interval: [0.1, 0.9],
+    coverage: inside / n,
+    mean_width: width / n,
+    gamma: aci.gamma,
+    window: aci.window,
+    start_scores: known.length,
+    valid_in_flight_at_start: valid.y.length - known.length,
+    outcomes_observed: aci.observed,
+    outstanding_mean: outstanding / n,
+    outstanding_max: maxOutstanding,
+    final_alpha: aci.alpha,
+    alpha_clamped: aci.clamped,
+  };
+}
+
 const REPEATS = Number(process.argv.find((a) => a.startsWith('--repeats='))?.slice('--repeats='.length) ?? 3);
 
 async function timeTraining(s: ReturnType<typeof timeSplit>): Promise<number> {
@@ -110,7 +192,15 @@ async function runEtaserve(table: Table, s: ReturnType<typeof timeSplit>) {
     width += qp[i * 3 + 2]! - qp[i * 3]!;
   }
   const p50 = Float64Array.from({ length: n }, (_, i) => qp[i * 3 + 1]!);
-  return {
+  const cal = q.calibration;
+  const online =
+    cal &&
+    onlineAci(
+      cal,
+      { ...rawBounds(qm.value, s.valid, cal.adjustment), ...s.times.valid },
+      { ...rawBounds(qm.value, s.test, cal.adjustment), ...s.times.test },
+    );
+  const ours = {
     model: 'etaserve-gbdt (this repo)',
     train_seconds: trainSeconds,
     trees: sq.trees.length,
@@ -125,6 +215,7 @@ async function runEtaserve(table: Table, s: ReturnType<typeof timeSplit>) {
     calibration: q.calibration,
     threads: sq.params.threads,
   };
+  return { ours, online };
 }
 
 function peerSingleRow() {
@@ -175,7 +266,7 @@ async function main(): Promise<void> {
   if (!existsSync(join(shared, 'data')))
     throw new Error('the shared datasets (../shared/data beside the repo) are needed');
   mkdirSync(tmp, { recursive: true });
-  mkdirSync(join(root, 'bench/results'), { recursive: true });
+  mkdirSync(RESULTS, { recursive: true });
   const datasets = [];
   for (const table of [foodIndia(join(shared, 'data')), doordash(join(shared, 'data'))]) {
     const s = timeSplit(table);
@@ -189,10 +280,12 @@ async function main(): Promise<void> {
         return [k, f];
       }),
     );
-    const ours = await runEtaserve(table, s);
+    const { ours, online } = await runEtaserve(table, s);
     console.log(
       `  etaserve: MAE ${fmt(ours.mae)} RMSE ${fmt(ours.rmse)} coverage ${fmt(ours.coverage)} train ${fmt(ours.train_seconds, 2)} s`,
     );
+    if (online)
+      console.log(`  online ACI: coverage ${fmt(online.coverage)} width ${fmt(online.mean_width, 2)}`);
     const refOut = join(tmp, `${table.name}-reference.json`);
     const runReference = (out: string): void => {
       execFileSync(
@@ -251,7 +344,7 @@ async function main(): Promise<void> {
       name: table.name,
       rows: { train: s.train.target.length, valid: s.valid.target.length, test: s.test.target.length },
       features: table.spec,
-      results: [ours, ...ref.results],
+      results: [ours, ...(online ? [online] : []), ...ref.results],
     });
   }
   const peer = peerSingleRow();
@@ -270,7 +363,7 @@ async function main(): Promise<void> {
       : 'all figures from this run',
   };
   writeFileSync(
-    join(root, `bench/results/model-${date}.json`),
+    join(RESULTS, `model-${date}.json`),
     JSON.stringify({ date, machine, params: PARAMS, datasets, peerModel: peer }, null, 2),
   );
   const md = [
@@ -288,9 +381,15 @@ async function main(): Promise<void> {
     );
     for (const r of d.results as Array<Record<string, unknown>>) {
       md.push(
-        `| ${String(r.model)} | ${fmt(r.mae)} | ${fmt(r.rmse)} | ${fmt(r.within_5)} | ${fmt(r.within_10)} | ${fmt(r.coverage)} | ${fmt(r.mean_width, 2)} | ${fmt(r.train_seconds, 2)} | ${fmt(r.quantile_train_seconds, 2)} | ${String(r.trees)} | ${fmt(r.predict_us_single_row, 2)} | ${fmt(r.predict_us_per_row_bulk, 2)} |`,
+        `| ${String(r.model)} | ${fmt(r.mae)} | ${fmt(r.rmse)} | ${fmt(r.within_5)} | ${fmt(r.within_10)} | ${fmt(r.coverage)} | ${fmt(r.mean_width, 2)} | ${fmt(r.train_seconds, 2)} | ${fmt(r.quantile_train_seconds, 2)} | ${r.trees === undefined ? '-' : String(r.trees)} | ${fmt(r.predict_us_single_row, 2)} | ${fmt(r.predict_us_per_row_bulk, 2)} |`,
       );
     }
+    const aci = (d.results as Array<Record<string, unknown>>).find((r) => 'gamma' in r);
+    if (aci)
+      md.push(
+        '',
+        `The etaserve-gbdt row's range is static CQR, calibrated once on valid (as the artifact serves it). The online ACI row adapts that range as outcomes arrive (Gibbs & Candès 2021; docs/pipeline.md): test orders replayed in placement order, each range using only outcomes delivered before the order was placed; ${String(aci.start_scores)} validation scores to start (${String(aci.valid_in_flight_at_start)} still in flight left out), ${String(aci.outcomes_observed)} test outcomes observed, ${fmt(aci.outstanding_mean, 1)} orders in flight on average (at most ${String(aci.outstanding_max)}), final α ${fmt(aci.final_alpha)}.`,
+      );
     md.push('');
   }
   md.push(
@@ -299,8 +398,8 @@ async function main(): Promise<void> {
     `${peer.rows} golden rows, worst relative error ${peer.parity_worst_relative_error.toExponential(2)}; single-row predict ${fmt(peer.predict_us_single_row, 2)} µs, bulk ${fmt(peer.predict_us_per_row_bulk, 2)} µs/row (target ≤ 5 µs single).`,
     '',
   );
-  writeFileSync(join(root, `bench/results/model-${date}.md`), md.join('\n'));
-  console.log(`wrote bench/results/model-${date}.json and .md`);
+  writeFileSync(join(RESULTS, `model-${date}.md`), md.join('\n'));
+  console.log(`wrote ${RESULTS}/model-${date}.json and .md`);
 }
 
 await main();

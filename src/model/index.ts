@@ -8,3 +8,10 @@ export { loadModel, parseModel, type LoadResult } from './load.js';
 export { train } from './train.js';
 export { METRICS, mae, rmse, pinball } from './metrics.js';
 export { compileModel, portableBuffers } from './portable.js';
+export { conformityScore, conformityScores } from './calibrate.js';
+export {
+  AdaptiveConformal,
+  DEFAULT_ACI_GAMMA,
+  DEFAULT_ACI_WINDOW,
+  type AdaptiveConformalOptions,
+} from './adaptive-calibration.js';

@@ -68,6 +68,9 @@ export class RedisRateLimiter implements RateLimiter {
       maxRetriesPerRequest: 0,
       lazyConnect: true,
       commandTimeout: timeoutMs,
+      // Every request takes a token: the scripts of one event-loop turn go out in one write, not one write (and
+      // one syscall) each, which was a tenth of the gateway's CPU at 2,000 req/s.
+      enableAutoPipelining: true,
     };
     const client =
       redis.clusterNodes.length > 0

@@ -1,6 +1,7 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CacheKeys } from '../src/cache/index.js';
 import { cacheReplica, type CacheReplica } from './support/cache-replica.js';
+import { waitFor } from './support/processes.js';
 import { startRedis } from './support/redis.js';
 
 /**
@@ -10,14 +11,6 @@ import { startRedis } from './support/redis.js';
 
 const redis = await startRedis();
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, check: () => boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}
 
 const responseKey = (keys: CacheKeys, storeId: string): string =>
   keys.response({
@@ -51,9 +44,10 @@ describe.skipIf(!redis)('store generations over Redis', () => {
     expect(responseKey(store.module.keys, 's-1')).toBe(before);
 
     expect(await store.module.bus.advance(['s-1'])).toBe(true);
-    await until(
-      'the gateway to hear the generation',
+    await waitFor(
       () => responseKey(gateway.module.keys, 's-1') !== before,
+      15_000,
+      'the gateway to hear the generation',
     );
     const after = responseKey(gateway.module.keys, 's-1');
     expect(responseKey(store.module.keys, 's-1')).toBe(after);
@@ -68,20 +62,24 @@ describe.skipIf(!redis)('store generations over Redis', () => {
     const store = await start();
     const gateway = await start();
     await store.module.bus.advance(['s-3']);
-    await until('the generation', () => gateway.module.bus.generation('s-3') === 1);
+    await waitFor(() => gateway.module.bus.generation('s-3') === 1, 15_000, 'the generation');
     const synced = responseKey(gateway.module.keys, 's-3');
 
     await redis!.kill9();
-    await until('the bus to notice', () => gateway.module.bus.generation('s-3') === undefined);
+    await waitFor(() => gateway.module.bus.generation('s-3') === undefined, 15_000, 'the bus to notice');
     expect(responseKey(gateway.module.keys, 's-3')).not.toBe(synced);
     // A change made meanwhile cannot be announced: the store module keeps trying (src/store/live-changes.ts).
     expect(await store.module.bus.advance(['s-3'])).toBe(false);
 
     await redis!.restart();
     // The restarted Redis is empty: every process starts the generations over, and every L1 was dropped with them.
-    await until('the gateway to sync again', () => gateway.module.bus.generation('s-3') !== undefined);
+    await waitFor(
+      () => gateway.module.bus.generation('s-3') !== undefined,
+      15_000,
+      'the gateway to sync again',
+    );
     while (!(await store.module.bus.advance(['s-3']))) await sleep(50);
-    await until('the new generation', () => gateway.module.bus.generation('s-3') === 1);
+    await waitFor(() => gateway.module.bus.generation('s-3') === 1, 15_000, 'the new generation');
     expect(gateway.logs.some((l) => /dropping L1/.test(l.msg))).toBe(true);
   }, 60_000);
 });

@@ -3,6 +3,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import type { Registry } from '../src/platform/index.js';
 import { startRedis } from './support/redis.js';
 import { cacheReplica, type CacheReplica } from './support/cache-replica.js';
+import { waitFor } from './support/processes.js';
 
 /** Two replicas of a service sharing one real Redis: L2 sharing, pub/sub invalidation, and an outage. */
 
@@ -15,18 +16,6 @@ const replica = cacheReplica;
 
 async function gauge(registry: Registry, name: string): Promise<number> {
   return (await registry.getSingleMetric(name)!.get()).values[0]?.value ?? NaN;
-}
-
-async function until(
-  what: string,
-  check: () => Promise<boolean> | boolean,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
 }
 
 describe.skipIf(!redis)('cache with a real Redis', () => {
@@ -89,7 +78,7 @@ describe.skipIf(!redis)('cache with a real Redis', () => {
     await cacheB.getOrLoad('s9', async () => 'unused');
     expect(cacheA.stats().l1.entries).toBe(1);
     await cacheB.invalidate('s9');
-    await until('replica A to drop s9', () => cacheA.stats().l1.entries === 0, 2000);
+    await waitFor(() => cacheA.stats().l1.entries === 0, 2000, 'replica A to drop s9');
     expect(await cacheA.getOrLoad('s9', async () => 'quiet')).toBe('quiet');
   });
 
@@ -126,12 +115,13 @@ describe.skipIf(!redis)('cache with a real Redis', () => {
     expect(cacheA.stats().l2.failures).toBeGreaterThan(0);
 
     await redis!.restart();
-    await until('both replicas to reconnect', async () => {
-      return (
+    await waitFor(
+      async () =>
         (await gauge(a.registry, 'etaserve_cache_l2_up')) === 1 &&
-        (await gauge(b.registry, 'etaserve_cache_l2_up')) === 1
-      );
-    });
+        (await gauge(b.registry, 'etaserve_cache_l2_up')) === 1,
+      10_000,
+      'both replicas to reconnect',
+    );
     const hitsBefore = cacheB.stats().l2.hits;
     await cacheA.getOrLoad('after-outage', async () => 'fresh');
     expect(await cacheB.getOrLoad('after-outage', async () => 'not used')).toBe('fresh');

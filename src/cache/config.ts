@@ -148,16 +148,16 @@ export function settingsFor(config: CacheConfig, name: CacheName): { ttlMs: numb
   return { ttlMs: config.ttlMs[key], l1MaxBytes: config.l1MaxBytes[key] };
 }
 
-/**
- * The section as one process applies it. Live state and responses live long only because every change of a store
- * is announced (src/store/live-changes.ts); a process that cannot hear those announcements (no Redis to carry them,
- * and no store module of its own) keeps them only as long as `unheardTtlMs` says.
- */
 /** A Redis (standalone or Cluster) is configured as L2, and as the bus that carries invalidations between processes. */
 export function usesRedis(config: CacheConfig): boolean {
   return config.redisUrl !== '' || config.redisClusterNodes.length > 0;
 }
 
+/**
+ * The section as one process applies it. Live state and responses live long only because every change of a store
+ * is announced (src/store/live-changes.ts); a process that cannot hear those announcements (no Redis to carry them,
+ * and no store module of its own) keeps them only as long as `unheardTtlMs` says.
+ */
 export function cacheConfigFor(config: CacheConfig, hearsStoreChanges: boolean): CacheConfig {
   if (hearsStoreChanges) return config;
   return {

@@ -45,6 +45,18 @@ export interface HttpServerOptions {
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 const CONTEXT = Symbol('etaserve.requestContext');
+const ROUTES = Symbol('etaserve.routeTable');
+
+/** One route as fastify registered it: a method and a URL pattern. */
+export interface RouteEntry {
+  method: string;
+  url: string;
+}
+
+/** Every route this server registered, recorded from fastify's own `onRoute` (HEAD included). */
+export function routesOf(app: HttpServer): readonly RouteEntry[] {
+  return (app as unknown as { [ROUTES]: RouteEntry[] })[ROUTES];
+}
 type RawWithContext = IncomingMessage & { [CONTEXT]?: RequestContext };
 
 function makeAjv(options: AjvOptions): Ajv {
@@ -151,8 +163,11 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     return (raw[CONTEXT] ??= contextFromHeaders(req.headers.traceparent as string | undefined, req.id));
   };
 
+  const table: RouteEntry[] = [];
+  (app as unknown as { [ROUTES]: RouteEntry[] })[ROUTES] = table;
   // Every route's handler runs with its request's context current, so the calls it makes carry the trace.
   app.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) table.push({ method, url: route.url });
     const handler = route.handler as (this: unknown, req: FastifyRequest, reply: FastifyReply) => unknown;
     route.handler = function traced(this: unknown, req: FastifyRequest, reply: FastifyReply) {
       return withContext(contextOf(req), () => handler.call(this, req, reply));

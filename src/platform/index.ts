@@ -16,6 +16,8 @@ export {
   type HttpServer,
   type HttpServerOptions,
   type Readiness,
+  routesOf,
+  type RouteEntry,
 } from './http-server.js';
 export { exitOnSignals, ServiceManager, type Service, type ServiceState } from './lifecycle.js';
 export { createLogger, type Logger, type LoggerOptions } from './logger.js';

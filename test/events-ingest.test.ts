@@ -62,7 +62,7 @@ describe('POST /v1/events', () => {
       name: 'test',
       logger: createLogger({ level: 'silent' }),
       metrics,
-      readiness: () => ({ ready: true, reasons: [] }),
+      readiness: () => ({ status: 'ready', ready: true, reasons: [] }),
     });
     await app.register(
       eventRoutes({

@@ -15,7 +15,7 @@ beforeAll(async () => {
     name: 'admission-test',
     logger: createLogger({ level: 'silent' }),
     metrics: createMetrics({ target: 'test' }),
-    readiness: () => ({ ready: true, reasons: [] }),
+    readiness: () => ({ status: 'ready', ready: true, reasons: [] }),
     admission: new Admission({ maxInFlight: 4, batchMaxInFlight: 2 }),
   });
   // Stand-ins for the ETA routes that hold their request until released: a stalled predictor.

@@ -65,7 +65,7 @@ describe('StoreClient against a store process', () => {
       name: 'store',
       logger,
       metrics: ctx.metrics,
-      readiness: () => ({ ready: true, reasons: [] }),
+      readiness: () => ({ status: 'ready', ready: true, reasons: [] }),
     });
     await app.register(mod.internalRoutes);
     const address = await app.listen({ port: 0, host: '127.0.0.1' });

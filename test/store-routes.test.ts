@@ -67,7 +67,7 @@ describe('store HTTP routes', () => {
       name: 'store-test',
       logger,
       metrics: ctx.metrics,
-      readiness: () => ({ ready: true, reasons: [] }),
+      readiness: () => ({ status: 'ready', ready: true, reasons: [] }),
     });
     await app.register(mod.internalRoutes);
     await app.register(

@@ -21,7 +21,7 @@ const server = (): HttpServer =>
     name: 'test',
     logger: createLogger({ level: 'silent' }),
     metrics: createMetrics(),
-    readiness: () => ({ ready: true, reasons: [] }),
+    readiness: () => ({ status: 'ready', ready: true, reasons: [] }),
   });
 
 /** A remote that echoes the trace headers it got, answers slowly on demand, and fails with a typed error. */

@@ -22,7 +22,12 @@ export type HttpServer = FastifyInstance<
   TypeBoxTypeProvider
 >;
 
+/**
+ * `ready` and `degraded` both answer /readyz with 200 (a degraded process still serves, and taking every replica
+ * out of a load balancer would turn degradation into an outage); `unready` answers 503.
+ */
 export interface Readiness {
+  status: 'ready' | 'degraded' | 'unready';
   ready: boolean;
   reasons: string[];
 }
@@ -227,7 +232,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     const readiness = options.readiness();
     return reply
       .code(readiness.ready ? 200 : 503)
-      .send({ ready: readiness.ready, reasons: readiness.reasons });
+      .send({ status: readiness.status, ready: readiness.ready, reasons: readiness.reasons });
   });
   app.get('/metrics', { logLevel: 'warn' }, async (_req, reply) => {
     const body = await options.metrics.registry.metrics();

@@ -8,8 +8,11 @@ export interface Service {
   readonly name: string;
   start?(signal: AbortSignal): Promise<void>;
   stop?(): Promise<void>;
-  /** The module's own readiness (for example: a model is loaded). */
-  check?(): { ready: boolean; reason?: string };
+  /**
+   * The module's own readiness (for example: a model is loaded). `degraded` means it still serves, with less:
+   * the process stays in its load balancer and says why.
+   */
+  check?(): { ready: boolean; degraded?: boolean; reason?: string };
 }
 
 export class ServiceManager {
@@ -68,16 +71,26 @@ export class ServiceManager {
 
   readiness(): Readiness {
     const reasons: string[] = [];
-    if (this.draining) reasons.push('draining');
+    let unready = false;
+    if (this.draining) {
+      reasons.push('draining');
+      unready = true;
+    }
     for (const service of this.services) {
       const state = this.states.get(service.name);
-      if (state !== 'running') reasons.push(`${service.name} is ${state}`);
-      else {
+      if (state !== 'running') {
+        reasons.push(`${service.name} is ${state}`);
+        unready = true;
+      } else {
         const check = service.check?.();
-        if (check && !check.ready) reasons.push(`${service.name}: ${check.reason ?? 'not ready'}`);
+        if (check && (!check.ready || check.degraded)) {
+          reasons.push(`${service.name}: ${check.reason ?? (check.ready ? 'degraded' : 'not ready')}`);
+          if (!check.ready) unready = true;
+        }
       }
     }
-    return { ready: reasons.length === 0, reasons };
+    const status = unready ? 'unready' : reasons.length > 0 ? 'degraded' : 'ready';
+    return { status, ready: !unready, reasons };
   }
 }
 

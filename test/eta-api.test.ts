@@ -192,7 +192,7 @@ describe.each(['all', 'up'])('the public API on %s', (shape) => {
 
   it('serves health, readiness, metrics, OpenAPI docs and the Open Inference Protocol', async () => {
     expect((await get(`${url()}/healthz`)).status).toBe(200);
-    expect((await get(`${url()}/readyz`)).body).toEqual({ ready: true, reasons: [] });
+    expect((await get(`${url()}/readyz`)).body).toEqual({ status: 'ready', ready: true, reasons: [] });
     const metrics = await get(`${url()}/metrics`);
     expect(metrics.body).toMatch(
       /etaserve_http_request_duration_seconds_bucket\{[^}]*route="\/v1\/eta",method="POST",status_code="200"/,

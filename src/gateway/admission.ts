@@ -12,7 +12,9 @@ const EXEMPT = new Set(['/healthz', '/readyz', '/metrics']);
 /**
  * Admission control: a bound on the requests in flight in this process. Past it a request is refused at once
  * (503 `overloaded` with Retry-After) before its body is read, instead of waiting in an unbounded queue. List-page
- * batches are shed first, at a lower bound, so checkout ETAs keep going longest.
+ * batches are shed first, at a lower bound, so checkout ETAs keep going longest. The server asks `check` after
+ * authentication and before reading the body, and counts a request (`admit`) once its body is in: a client that
+ * stalls mid-body holds a socket until the request timeout, never a slot.
  */
 export class Admission {
   private inFlight = 0;
@@ -28,24 +30,34 @@ export class Admission {
     return this.shed;
   }
 
-  /** Called when a request arrives: undefined when admitted (then `release` must follow), else the error to send. */
+  /** Whether a request would be refused now, without counting it: the error to send, or undefined. */
+  check(url: string): EtaError | undefined {
+    const limit = this.limitFor(url);
+    if (limit === undefined || this.inFlight < limit) return undefined;
+    this.shed++;
+    return new EtaError('overloaded', 'the gateway is at capacity; retry shortly', { retryAfter: 1 });
+  }
+
+  /** Counts a request in: undefined when admitted (then `release` must follow), else the error to send. */
   admit(url: string): EtaError | undefined {
-    const query = url.indexOf('?');
-    const path = query < 0 ? url : url.slice(0, query);
-    if (EXEMPT.has(path)) return undefined;
-    const limit =
-      path === '/v1/eta/batch'
-        ? Math.min(this.options.batchMaxInFlight, this.options.maxInFlight)
-        : this.options.maxInFlight;
-    if (this.inFlight >= limit) {
-      this.shed++;
-      return new EtaError('overloaded', 'the gateway is at capacity; retry shortly', { retryAfter: 1 });
-    }
+    if (this.limitFor(url) === undefined) return undefined;
+    const refusal = this.check(url);
+    if (refusal) return refusal;
     this.inFlight++;
     return undefined;
   }
 
   release(): void {
     this.inFlight--;
+  }
+
+  /** The bound for this URL; undefined for probes, which are never counted. */
+  private limitFor(url: string): number | undefined {
+    const query = url.indexOf('?');
+    const path = query < 0 ? url : url.slice(0, query);
+    if (EXEMPT.has(path)) return undefined;
+    return path === '/v1/eta/batch'
+      ? Math.min(this.options.batchMaxInFlight, this.options.maxInFlight)
+      : this.options.maxInFlight;
   }
 }

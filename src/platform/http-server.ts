@@ -3,16 +3,20 @@ import { Ajv, type Options as AjvOptions } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import Fastify, {
   LogController,
+  type ConnectionError,
   type FastifyError,
   type FastifyInstance,
   type FastifyReply,
   type FastifyRequest,
 } from 'fastify';
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { Value } from 'typebox/value';
 import { contextFromHeaders, withContext, type RequestContext } from './context.js';
 import { EtaError } from './errors.js';
 import { lazyChildLogger, type Logger } from './logger.js';
 import { histogramSeries, type HistogramSeries, type Metrics } from './metrics.js';
+import { httpServerConfigSchema, type HttpServerConfig } from './platform-config.js';
 
 export type HttpServer = FastifyInstance<
   Server,
@@ -40,8 +44,16 @@ export interface HttpServerOptions {
   /** While draining, answers close their connection, so keep-alive clients cannot hold shutdown open. */
   isDraining?: () => boolean;
   bodyLimitBytes?: number;
-  /** Admission control: asked first for every request; a refusal is sent before the body is read. */
+  /** Timeouts and connection bounds (`platform.http`); each one left out takes its default. */
+  http?: Partial<HttpServerConfig>;
+  /**
+   * Admission control, asked after the route's own onRequest hooks (authentication) and before the body is read:
+   * `check` refuses at once when the process is full. A request holds a slot (`admit`, then `release` when its
+   * answer is done) only once its body has arrived, so a client that sends headers and stalls holds a socket until
+   * the request timeout, never the capacity of requests that are ready to run.
+   */
   admission?: {
+    check?(url: string): EtaError | undefined;
     admit(url: string): EtaError | undefined;
     release(): void;
   };
@@ -122,6 +134,74 @@ function toEtaError(error: FastifyError): EtaError {
   return new EtaError('internal', 'internal error', { cause: error });
 }
 
+/**
+ * Errors Node's HTTP parser meets before fastify sees a request (a body or headers that never arrive in time, headers
+ * over the size bound, malformed HTTP): answered in the one error shape, then the socket is closed.
+ */
+function clientErrorHandler(error: ConnectionError, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const mapped =
+    error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+      ? new EtaError('request_timeout', 'the request did not arrive whole in time', { field: 'body' })
+      : error.code === 'HPE_HEADER_OVERFLOW'
+        ? new EtaError('headers_too_large', 'the request line and headers are too large', {
+            field: 'headers',
+          })
+        : new EtaError('bad_request', 'malformed HTTP request', { field: 'request' });
+  // As Node does: answer only when no response of this socket has started, else the bytes would corrupt it.
+  const current = (socket as Socket & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (socket.writable && !current?.headersSent) {
+    const body = JSON.stringify(mapped.toBody());
+    socket.write(
+      `HTTP/1.1 ${mapped.status} ${STATUS_CODES[mapped.status]}\r\nContent-Type: application/json\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
+/**
+ * Whether some route answers `path` (with another method): every registered pattern as a regular expression.
+ * `:name` and `:name(regex)` match within a segment, `*` matches the rest.
+ */
+function patternOf(url: string): RegExp {
+  let source = '';
+  for (let i = 0; i < url.length;) {
+    const c = url[i]!;
+    if (c === ':' && url[i + 1] === ':') {
+      source += ':';
+      i += 2;
+    } else if (c === ':') {
+      let j = i + 1;
+      while (j < url.length && /[\w$]/.test(url[j]!)) j++;
+      if (url[j] === '(') {
+        let depth = 0;
+        let k = j;
+        for (; k < url.length; k++) {
+          if (url[k] === '\\') k++;
+          else if (url[k] === '(') depth++;
+          else if (url[k] === ')' && --depth === 0) break;
+        }
+        source += `(?:${url.slice(j + 1, k).replace(/^\^|\$$/g, '')})`;
+        i = k + 1;
+      } else {
+        source += '[^/]+';
+        i = j;
+      }
+    } else if (c === '*') {
+      source += '.*';
+      i++;
+    } else {
+      source += c.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
+      i++;
+    }
+  }
+  return new RegExp(`^${source}$`);
+}
+
+const hasBody = (req: FastifyRequest): boolean =>
+  req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
+
 export function sendError(reply: FastifyReply, error: EtaError): FastifyReply {
   if (error.retryAfter !== undefined) void reply.header('retry-after', String(error.retryAfter));
   return reply.code(error.status).type('application/json').send(error.toBody());
@@ -134,9 +214,22 @@ export function sendError(reply: FastifyReply, error: EtaError): FastifyReply {
 export function createHttpServer(options: HttpServerOptions): HttpServer {
   const bodyAjv = makeAjv({ coerceTypes: false });
   const paramAjv = makeAjv({ coerceTypes: 'array' });
+  const limits = Value.Default(httpServerConfigSchema, { ...options.http }) as HttpServerConfig;
+  const requestTimeout = limits.requestTimeoutMs;
   const app = Fastify({
     loggerInstance: options.logger,
     bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
+    requestTimeout,
+    keepAliveTimeout: limits.keepAliveTimeoutMs,
+    http: {
+      // Node refuses a headers timeout longer than the request timeout.
+      headersTimeout: Math.min(limits.headersTimeoutMs, requestTimeout),
+      requestTimeout,
+      maxHeaderSize: limits.maxHeaderBytes,
+      // How often Node looks for requests past their timeouts (30 s by default, longer than the timeouts).
+      connectionsCheckingInterval: Math.min(1000, Math.max(50, Math.floor(requestTimeout / 4))),
+    },
+    clientErrorHandler,
     // Access logs per request cost more than the ETA itself; latency goes to metrics instead.
     logController: new LogController({ disableRequestLogging: true }),
     forceCloseConnections: 'idle',
@@ -157,6 +250,9 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       lazyChildLogger(logger as Logger, bindings, opts.level === undefined ? undefined : opts),
     ajv: { customOptions: { coerceTypes: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.server.maxConnections = limits.maxConnections;
+  // Bodies are JSON (and NDJSON where a route says so): anything else is 415, not a 400 from a string body.
+  app.removeContentTypeParser('text/plain');
 
   app.setValidatorCompiler(({ schema, httpPart }) => {
     const ajv = httpPart === 'body' ? bodyAjv : paramAjv;
@@ -181,8 +277,22 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
 
   app.addHook('onRequest', (req, reply, done) => {
     void reply.header('x-request-id', contextOf(req).requestId);
-    const admission = options.admission;
-    if (admission) {
+    done();
+  });
+
+  // Admission after every onRequest hook (a route's authentication included), so requests without a valid key
+  // are refused before they count, and before the body is read.
+  const admission = options.admission;
+  if (admission) {
+    app.addHook('preParsing', (req, reply, payload, done) => {
+      const refusal = admission.check ? admission.check(req.url) : undefined;
+      if (refusal) {
+        sendError(reply, refusal);
+        return;
+      }
+      done(null, payload);
+    });
+    app.addHook('preValidation', (req, reply, done) => {
       const refusal = admission.admit(req.url);
       if (refusal) {
         sendError(reply, refusal);
@@ -190,12 +300,15 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       }
       // 'close' fires whether the answer was sent or the client went away.
       reply.raw.once('close', () => admission.release());
-    }
-    done();
-  });
+      done();
+    });
+  }
 
-  app.addHook('onSend', (_req, reply, payload, done) => {
-    if (options.isDraining?.()) void reply.header('connection', 'close');
+  app.addHook('onSend', (req, reply, payload, done) => {
+    // An answer sent before the request's body arrived (a refusal, 413) closes the connection: the rest of the body
+    // would otherwise have to be read, or waited for, before the next request on it.
+    if (options.isDraining?.() || (!req.raw.complete && hasBody(req)))
+      void reply.header('connection', 'close');
     done(null, payload);
   });
 
@@ -223,9 +336,27 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     return sendError(reply, mapped);
   });
 
-  app.setNotFoundHandler((req, reply) =>
-    sendError(reply, new EtaError('not_found', `no route ${req.method} ${req.url.split('?')[0]}`)),
-  );
+  // Built at the first unmatched request, once every route is registered.
+  let patterns: Array<{ method: string; pattern: RegExp }> | undefined;
+  app.setNotFoundHandler((req, reply) => {
+    const path = req.url.split('?')[0]!;
+    patterns ??= table.map((r) => ({ method: r.method, pattern: patternOf(r.url) }));
+    const allowed = [...new Set(patterns.filter((r) => r.pattern.test(path)).map((r) => r.method))].sort();
+    if (allowed.length > 0) {
+      void reply.header('allow', allowed.join(', '));
+      return sendError(
+        reply,
+        new EtaError(
+          'method_not_allowed',
+          `${req.method} is not allowed on ${path}; use ${allowed.join(', ')}`,
+          {
+            field: 'method',
+          },
+        ),
+      );
+    }
+    return sendError(reply, new EtaError('not_found', `no route ${req.method} ${path}`));
+  });
 
   app.get('/healthz', { logLevel: 'warn' }, async () => ({ status: 'ok', service: options.name }));
   app.get('/readyz', { logLevel: 'warn' }, async (_req, reply) => {

@@ -1,5 +1,50 @@
 import { Type, type Static } from 'typebox';
 
+/**
+ * Timeouts and bounds of every HTTP server (`platform.http`): a client that sends nothing, or headers and then never
+ * its body, is answered 408 and dropped instead of holding a socket and a request slot for minutes.
+ */
+export const httpServerConfigSchema = Type.Object(
+  {
+    headersTimeoutMs: Type.Integer({
+      default: 10_000,
+      minimum: 100,
+      maximum: 600_000,
+      description:
+        'A connection must send a request line and all its headers within this long (capped at requestTimeoutMs)',
+    }),
+    requestTimeoutMs: Type.Integer({
+      default: 30_000,
+      minimum: 100,
+      maximum: 600_000,
+      description:
+        'A request must arrive whole, headers and body, within this long; past it 408 and the socket closes',
+    }),
+    keepAliveTimeoutMs: Type.Integer({
+      default: 65_000,
+      minimum: 1000,
+      maximum: 600_000,
+      description:
+        'An idle keep-alive connection is closed after this long; above a load balancer idle timeout (60 s on most) so the balancer closes first',
+    }),
+    maxConnections: Type.Integer({
+      default: 4096,
+      minimum: 16,
+      maximum: 1_000_000,
+      description: 'Open connections per server; past it new connections are closed at once',
+    }),
+    maxHeaderBytes: Type.Integer({
+      default: 16_384,
+      minimum: 1024,
+      maximum: 1_048_576,
+      description: 'Largest request line and headers; past it 431',
+    }),
+  },
+  { default: {} },
+);
+
+export type HttpServerConfig = Static<typeof httpServerConfigSchema>;
+
 /** The `platform` section: what every process shares. Its variables drop the section name (`ETASERVE_DATA_DIR`). */
 export const platformConfigSchema = Type.Object(
   {
@@ -18,6 +63,7 @@ export const platformConfigSchema = Type.Object(
       maximum: 600_000,
       description: 'On SIGTERM, how long in-flight requests may take to finish',
     }),
+    http: httpServerConfigSchema,
     host: Type.String({
       default: '127.0.0.1',
       description: 'Address the servers bind to (0.0.0.0 in containers)',

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseJsonArrayBody, parseNdjsonBody, poisoned } from './body.js';
+import { nestingDepth, parseJsonArrayBody, parseNdjsonBody, poisoned } from './body.js';
 
 const slices = (b: { body: Buffer; start: Uint32Array; end: Uint32Array }): string[] =>
   Array.from(b.start, (s, i) => b.body.toString('utf8', s, b.end[i]));
@@ -49,5 +49,26 @@ describe('request bodies split into events', () => {
     expect(batch.values.map(poisoned)).toEqual([false, true]);
     expect(poisoned(JSON.parse('{"constructor":{"prototype":{"admin":true}}}'))).toBe(true);
     expect(poisoned({ constructor: 'a string is harmless' })).toBe(false);
+  });
+});
+
+describe('hostile nesting', () => {
+  const deep = (depth: number, inner: string): string => '{"a":'.repeat(depth) + inner + '}'.repeat(depth);
+
+  it('walks 100k levels without recursion, reading prototype keys as plain data', () => {
+    const body = `[{"event_id":"a"},{"event_id":"b","x":${deep(100_000, '{"constructor":{"prototype":{"admin":true}}}')}}]`;
+    const batch = parseJsonArrayBody(Buffer.from(body));
+    expect(batch.suspect).toBe(true);
+    expect(batch.values.map(poisoned)).toEqual([false, true]);
+    // A `constructor` key that is data, at any depth, is not a poisoned prototype.
+    expect(poisoned(JSON.parse(deep(100_000, '{"constructor":"string"}')))).toBe(false);
+    expect(poisoned(JSON.parse(deep(100_000, '{"constructor":{"name":"x"}}')))).toBe(false);
+  });
+
+  it('measures nesting without recursion, giving up past the limit', () => {
+    expect(nestingDepth(42, 32)).toBe(0);
+    expect(nestingDepth({ a: 1, b: [1, { c: 2 }] }, 32)).toBe(3);
+    expect(nestingDepth(JSON.parse(deep(100_000, '1')), 32)).toBe(33);
+    expect(nestingDepth(JSON.parse(`[${'['.repeat(50_000)}${']'.repeat(50_000)}]`), 32)).toBe(33);
   });
 });

@@ -143,18 +143,46 @@ export function parseNdjsonBody(body: Buffer): EventBatch {
   return { body, values, ...(anyError ? { errors } : {}), start, end, suspect };
 }
 
-/** Whether a parsed value carries a key that could poison a prototype when copied (as fastify refuses them). */
+/**
+ * Whether a parsed value carries a key that could poison a prototype when copied (as fastify refuses them): an own
+ * `__proto__`, or an own `constructor` holding an own `prototype`. An explicit stack, not recursion, so any depth the
+ * body limit allows is walked without overflowing the call stack; keys are read as own data only.
+ */
 export function poisoned(value: unknown): boolean {
-  if (typeof value !== 'object' || value === null) return false;
-  if (Array.isArray(value)) return value.some(poisoned);
-  if (Object.prototype.hasOwnProperty.call(value, '__proto__')) return true;
-  const ctor = (value as Record<string, unknown>).constructor;
-  if (
-    Object.prototype.hasOwnProperty.call(value, 'constructor') &&
-    typeof ctor === 'object' &&
-    ctor !== null &&
-    Object.prototype.hasOwnProperty.call(ctor, 'prototype')
-  )
-    return true;
-  return Object.values(value).some(poisoned);
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const node = stack.pop();
+    if (typeof node !== 'object' || node === null) continue;
+    if (Array.isArray(node)) {
+      for (const item of node) stack.push(item);
+      continue;
+    }
+    if (Object.hasOwn(node, '__proto__')) return true;
+    if (Object.hasOwn(node, 'constructor')) {
+      const ctor = (node as Record<string, unknown>).constructor;
+      if (typeof ctor === 'object' && ctor !== null && Object.hasOwn(ctor, 'prototype')) return true;
+    }
+    for (const key of Object.keys(node)) stack.push((node as Record<string, unknown>)[key]);
+  }
+  return false;
+}
+
+/**
+ * How deeply `value` nests (a scalar is 0, `{}` is 1), counted without recursion and given up past `limit`: then
+ * `limit + 1`. Events are flat but for a few small objects, so anything deep is refused before any recursive code
+ * (JSON.stringify, the log, projections) meets it.
+ */
+export function nestingDepth(value: unknown, limit: number): number {
+  let deepest = 0;
+  const stack: Array<[unknown, number]> = [[value, 0]];
+  while (stack.length > 0) {
+    const [node, depth] = stack.pop()!;
+    if (typeof node !== 'object' || node === null) continue;
+    const here = depth + 1;
+    if (here > limit) return limit + 1;
+    if (here > deepest) deepest = here;
+    const children = Array.isArray(node) ? node : Object.values(node);
+    for (const child of children) if (typeof child === 'object' && child !== null) stack.push([child, here]);
+  }
+  return deepest;
 }

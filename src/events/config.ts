@@ -42,6 +42,12 @@ export const eventsConfigSchema = Type.Object(
       minimum: 0,
       description: 'The oldest segments are deleted while the log is larger than this (0 = no bound)',
     }),
+    maxFutureHours: Type.Number({
+      default: 168,
+      minimum: 0,
+      description:
+        'Events whose occurred_at is more than this far ahead of now are refused (events older than retentionHours are too)',
+    }),
     retentionCheckMinutes: Type.Number({
       default: 5,
       minimum: 0.01,

@@ -81,6 +81,8 @@ export function createEventsModule(
   const validator = new EventValidator({
     maxEventBytes: config.maxEventBytes,
     maxAppPayloadBytes: config.maxAppPayloadBytes,
+    maxFutureMs: config.maxFutureHours * HOUR,
+    maxAgeMs: config.retentionHours * HOUR,
   });
   const ingest = writer
     ? new EventIngest(log, validator, { maxBatchEvents: config.maxBatchEvents }, ctx.metrics.registry)

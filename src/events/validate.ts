@@ -1,5 +1,6 @@
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import { err, ok, type Result } from '../platform/index.js';
+import { nestingDepth } from './body.js';
 import { APP_TYPE, CURRENT_SCHEMA_VERSION, EVENT_SCHEMAS_V1, SCHEMA_VERSIONS } from './schemas.js';
 import type { EtaEvent } from './types.js';
 
@@ -13,6 +14,7 @@ export type RejectCode =
   | 'unsupported_version'
   | 'bad_timestamp'
   | 'too_large'
+  | 'too_deep'
   | 'invalid_json';
 
 export interface Rejection {
@@ -43,11 +45,28 @@ function rejectionOf(e: ErrorObject): Rejection {
   return { code, message, field };
 }
 
+/** Deepest nesting an event may have: events are flat but for small objects and pairs. */
+export const MAX_EVENT_DEPTH = 32;
+
+const HOUR_MS = 3_600_000;
+
+export interface EventLimits {
+  maxEventBytes: number;
+  maxAppPayloadBytes: number;
+  /** `occurred_at` at most this far ahead of now; absent = no bound. */
+  maxFutureMs?: number;
+  /** `occurred_at` at most this old (the log's retention); absent or 0 = no bound but the Unix epoch. */
+  maxAgeMs?: number;
+  now?: () => number;
+}
+
 /** Validates events one by one against their type's schema; compiled once. */
 export class EventValidator {
   private readonly validators = new Map<string, ValidateFunction>();
+  private readonly now: () => number;
 
-  constructor(private readonly limits: { maxEventBytes: number; maxAppPayloadBytes: number }) {
+  constructor(private readonly limits: EventLimits) {
+    this.now = limits.now ?? Date.now;
     const ajv = new Ajv({ allErrors: false, strict: false, coerceTypes: false });
     ajv.addFormat('iso-with-offset', { type: 'string', validate: isIsoWithOffset });
     for (const [type, schema] of Object.entries(EVENT_SCHEMAS_V1))
@@ -60,6 +79,10 @@ export class EventValidator {
       return err({ code: 'not_an_object', message: 'an event is a JSON object' });
     }
     const e = raw as Record<string, unknown>;
+    // Before anything recursive (JSON.stringify below, the log, projections) walks it.
+    if (nestingDepth(e, MAX_EVENT_DEPTH) > MAX_EVENT_DEPTH) {
+      return err({ code: 'too_deep', message: `an event nests at most ${MAX_EVENT_DEPTH} levels deep` });
+    }
     const size = bytes ?? Buffer.byteLength(JSON.stringify(e));
     if (size > this.limits.maxEventBytes) {
       return err({
@@ -88,6 +111,8 @@ export class EventValidator {
         field: 'occurred_at',
       });
     }
+    const window = this.outsideWindow(Date.parse(e.occurred_at as string));
+    if (window) return err({ code: 'bad_timestamp', message: `occurred_at ${window}`, field: 'occurred_at' });
     if (e.schema_version !== undefined && !SCHEMA_VERSIONS.includes(e.schema_version as 1)) {
       return err({
         code: 'unsupported_version',
@@ -116,5 +141,17 @@ export class EventValidator {
     if (!validator(e)) return err(rejectionOf(validator.errors![0]!));
     e.schema_version ??= CURRENT_SCHEMA_VERSION;
     return ok(e as EtaEvent);
+  }
+
+  /** Why an event time is implausible (an event dated 0001 or 3000), or undefined. */
+  private outsideWindow(atMs: number): string | undefined {
+    const now = this.now();
+    const { maxFutureMs, maxAgeMs } = this.limits;
+    if (maxFutureMs !== undefined && atMs > now + maxFutureMs)
+      return `is more than ${maxFutureMs / HOUR_MS} hours ahead of now`;
+    if (maxAgeMs !== undefined && maxAgeMs > 0 && atMs < now - maxAgeMs)
+      return `is older than the event log keeps events (${maxAgeMs / HOUR_MS} hours)`;
+    if (atMs < 0) return 'is before 1970';
+    return undefined;
   }
 }

@@ -12,5 +12,11 @@ export {
   type StoreSnapshot,
   type TripSnapshot,
 } from './definition.js';
-export { isValidTimezone, localTime, utcOffsetMs, type LocalTime } from './local-time.js';
+export {
+  formatIsoWithOffset,
+  isValidTimezone,
+  localTime,
+  utcOffsetMs,
+  type LocalTime,
+} from './local-time.js';
 export { haversineKm, type LatLng } from './geometry.js';

@@ -73,3 +73,27 @@ export function localTime(timezone: string, epochMs: number): LocalTime {
   const hour = minuteOfDay / 60 + local.getUTCSeconds() / 3600;
   return { weekday, hour, hourOfWeek: weekday * 24 + local.getUTCHours(), minuteOfDay };
 }
+
+const pad2 = (n: number): string => String(n).padStart(2, '0');
+
+/**
+ * ISO 8601 in a timezone's offset at that instant: "2026-11-26T19:42:00+01:00". Offsets before standard time were
+ * local mean time, not whole minutes (Paris in 1900 was +00:09:21), and ISO 8601 offsets are ±HH:MM: the offset is
+ * rounded to a whole minute and the wall time written in that offset, so the text still names the exact instant.
+ */
+export function formatIsoWithOffset(epochMs: number, timezone: string): string {
+  const offsetMinutes = Math.round(utcOffsetMs(timezone, epochMs) / 60_000);
+  const d = new Date(epochMs + offsetMinutes * 60_000);
+  const year = d.getUTCFullYear();
+  const iso = d.toISOString();
+  // Years past 9999 or before 0 are written as ISO 8601's expanded ±YYYYYY, as toISOString does.
+  const yyyy = year >= 0 && year <= 9999 ? String(year).padStart(4, '0') : iso.slice(0, iso.indexOf('-', 1));
+  const ms = d.getUTCMilliseconds();
+  const abs = Math.abs(offsetMinutes);
+  return (
+    `${yyyy}-${pad2(d.getUTCMonth() + 1)}-${pad2(d.getUTCDate())}` +
+    `T${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}:${pad2(d.getUTCSeconds())}` +
+    (ms === 0 ? '' : `.${String(ms).padStart(3, '0')}`) +
+    `${offsetMinutes < 0 ? '-' : '+'}${pad2(Math.floor(abs / 60))}:${pad2(abs % 60)}`
+  );
+}

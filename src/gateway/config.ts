@@ -20,6 +20,20 @@ export const gatewayConfigSchema = Type.Object(
       maximum: 1000,
       description: 'Most stores in one /v1/eta/batch',
     }),
+    orderedAtMaxPastDays: Type.Number({
+      default: 30,
+      minimum: 0,
+      maximum: 3650,
+      description:
+        'An ETA request whose ordered_at is further back than this is refused (400, field ordered_at)',
+    }),
+    orderedAtMaxFutureDays: Type.Number({
+      default: 7,
+      minimum: 0,
+      maximum: 3650,
+      description:
+        'An ETA request whose ordered_at is further ahead than this is refused (400, field ordered_at)',
+    }),
     predictorTimeoutMs: Type.Integer({
       default: 250,
       minimum: 1,

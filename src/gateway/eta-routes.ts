@@ -39,8 +39,32 @@ function answer(p: EtaPrediction, orderedAtMs: number, config: GatewayConfig, re
   };
 }
 
-function orderedAt(value: string | undefined): number {
-  return value === undefined ? Date.now() : Date.parse(value);
+const DAY_MS = 86_400_000;
+
+/**
+ * The order time in epoch ms: now when absent. A time outside the plausible window (an order in 1900 or in 3000)
+ * is refused with the field named: the model, the opening hours and the promise would all be nonsense for it.
+ */
+export function orderedAt(
+  value: string | undefined,
+  window: Pick<GatewayConfig, 'orderedAtMaxPastDays' | 'orderedAtMaxFutureDays'>,
+  nowMs = Date.now(),
+): number {
+  if (value === undefined) return nowMs;
+  const at = Date.parse(value);
+  if (!Number.isFinite(at))
+    throw new EtaError('bad_request', 'ordered_at must be ISO 8601 with an offset', { field: 'ordered_at' });
+  if (
+    at < nowMs - window.orderedAtMaxPastDays * DAY_MS ||
+    at > nowMs + window.orderedAtMaxFutureDays * DAY_MS
+  ) {
+    throw new EtaError(
+      'bad_request',
+      `ordered_at must be from ${window.orderedAtMaxPastDays} days before now to ${window.orderedAtMaxFutureDays} days after`,
+      { field: 'ordered_at' },
+    );
+  }
+  return at;
 }
 
 export function etaRoutes(deps: EtaRouteDeps): FastifyPluginAsync {
@@ -81,7 +105,7 @@ export function etaRoutes(deps: EtaRouteDeps): FastifyPluginAsync {
       },
       async (req) => {
         const b = req.body;
-        const at = orderedAt(b.ordered_at);
+        const at = orderedAt(b.ordered_at, deps.config);
         const [result] = await resolve(
           {
             storeIds: [b.store_id],
@@ -115,7 +139,7 @@ export function etaRoutes(deps: EtaRouteDeps): FastifyPluginAsync {
             field: 'store_ids',
           });
         }
-        const at = orderedAt(b.ordered_at);
+        const at = orderedAt(b.ordered_at, deps.config);
         const results = await resolve(
           {
             storeIds: b.store_ids,

@@ -1,4 +1,4 @@
-import { utcOffsetMs } from '../features/index.js';
+import { formatIsoWithOffset } from '../features/index.js';
 import type { EtaPrediction } from '../predictor/index.js';
 import type { GatewayConfig } from './config.js';
 
@@ -25,15 +25,7 @@ export function isoInTimezone(epochMs: number, timezone: string): string {
   return text;
 }
 
-function format(epochMs: number, timezone: string): string {
-  const offsetMs = utcOffsetMs(timezone, epochMs);
-  const local = new Date(epochMs + offsetMs).toISOString().slice(0, 19);
-  const sign = offsetMs < 0 ? '-' : '+';
-  const abs = Math.abs(offsetMs) / 60000;
-  const hh = String(Math.floor(abs / 60)).padStart(2, '0');
-  const mm = String(abs % 60).padStart(2, '0');
-  return `${local}${sign}${hh}:${mm}`;
-}
+const format = (epochMs: number, timezone: string): string => formatIsoWithOffset(epochMs, timezone);
 
 export type PromisePolicy = Pick<
   GatewayConfig,

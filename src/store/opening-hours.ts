@@ -1,4 +1,4 @@
-import { localTime, utcOffsetMs } from '../features/index.js';
+import { formatIsoWithOffset, localTime, utcOffsetMs } from '../features/index.js';
 import { WEEKDAYS, type OpeningHours } from './types.js';
 import { parseClock } from './validate.js';
 
@@ -72,19 +72,9 @@ export function localToEpochMs(timezone: string, localMs: number): number {
   return hi;
 }
 
-const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
-
-/** ISO 8601 with the timezone's offset at that instant: "2026-11-26T11:00:00+01:00". */
+/** ISO 8601 with the timezone's offset at that instant: "2026-11-26T11:00:00+01:00" (the shared formatter). */
 export function formatWithOffset(timezone: string, epochMs: number): string {
-  const offset = utcOffsetMs(timezone, epochMs);
-  const d = new Date(epochMs + offset);
-  const sign = offset < 0 ? '-' : '+';
-  const abs = Math.abs(offset) / MINUTE_MS;
-  return (
-    `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())}` +
-    `T${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}` +
-    `${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`
-  );
+  return formatIsoWithOffset(epochMs, timezone);
 }
 
 /** Epoch ms of the next opening after `atMs`; null when open now or never open. */

@@ -33,6 +33,7 @@ describe.skipIf(!redis)('Redis Streams event log', () => {
       url: redis!.url,
       stream,
       dedupeWindowMs: 3_600_000,
+      dedupeMaxIds: 100_000,
       retentionMs: 0,
       maxDiskBytes: 0,
     });

@@ -54,15 +54,16 @@ export const eventsConfigSchema = Type.Object(
       description: 'How often retention runs',
     }),
     dedupeWindowHours: Type.Number({
-      default: 24,
+      default: 0.25,
       minimum: 0,
       description:
-        'A repeated event_id within this long of the first is a duplicate (also bounded by dedupeMaxIds)',
+        'A repeated event_id within this long of the first is always a duplicate (forgotten by window x 16/15); held exactly, as 127-bit hashes: in the writer process (file log) or the events Redis',
     }),
     dedupeMaxIds: Type.Integer({
-      default: 2_000_000,
+      default: 24_000_000,
       minimum: 1000,
-      description: 'Most event ids remembered for deduplication; the oldest go first',
+      description:
+        'Memory bound of dedupe: most event ids held (file log: 27-40 bytes each, ~0.65-1 GB at the bound; Redis: about 70 bytes each). Reaching it forgets the oldest ids early, logged and counted in etaserve_events_dedupe_window_shortened_total',
     }),
     maxBatchEvents: Type.Integer({
       default: 5000,

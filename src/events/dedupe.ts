@@ -1,9 +1,15 @@
 /**
- * The event ids seen within the dedupe window. At 20,000 events/s the window holds millions of ids; as strings in a
- * Map they were ~100 heap bytes each, and every major GC walked them while acknowledgements waited. Here an id is a
- * 96-bit hash in typed arrays (a ring in arrival order, and an open-addressing table into it): ~32 bytes an id,
- * invisible to the garbage collector. Two ids share a hash with probability ~n/2^96 per event (about 1e-23 with two
- * million ids held), so a fresh event wrongly answered as a duplicate is not a practical risk.
+ * The event ids seen within the dedupe window, held exactly: an id is a 127-bit hash (cyrb128's four lanes, the low
+ * bit of one forced to 1 to mark a slot used). Two different ids share a hash with probability about n²/2^128:
+ * 1e-24 with 18 million ids held, so an event is never wrongly answered as a duplicate in practice. The hash is not
+ * cryptographic: a sender could craft two ids that collide, and lose only its own second event.
+ *
+ * Ids live in time buckets (window / 15 wide), each an open-addressing table in typed arrays (invisible to the
+ * garbage collector): 20 bytes a slot (hash 16 + write 4), tables grown 1.5x at 3/4 full and sized from the previous
+ * bucket, so 27-40 bytes an id. A whole bucket is dropped once all of it is older than the window, so a repeat
+ * within the window is always found and an id is forgotten between window and window + one bucket after it came.
+ * Memory follows traffic, up to `maxIds`: reaching it before the window drops the oldest bucket, and `onShortened`
+ * is told (logged and counted), never silently.
  *
  * Ids still being written are pending under their write's number: a replay racing its original waits for the
  * original's fsync rather than being told "duplicate" for an event that might not land.
@@ -13,13 +19,20 @@
 export const FRESH = -1;
 /** `claim` found the id durable: a duplicate. A positive answer is the number of the write still landing it. */
 export const DURABLE = 0;
+/** A slot freed by a failed write: it keeps its hash for probing, and matches nothing. */
+const FREED = -1;
 
-const MIN_CAPACITY = 1024;
+/** Bytes of one slot: four hash lanes and the write. */
+export const SLOT_BYTES = 20;
+/** Buckets per window: ids are forgotten at most window / BUCKETS late. */
+export const BUCKETS = 15;
+const MIN_SLOTS = 64;
+const MAX_LOAD = 0.75;
 const MAX_WRITE = 0x7fffffff;
-const HASH = new Int32Array(3);
+const HASH = new Int32Array(4);
 
-/** cyrb128 (public domain, bryc) over UTF-16 code units, three of its four lanes kept. */
-function hashId(id: string): void {
+/** cyrb128 (public domain, bryc) over UTF-16 code units, into HASH; lane 0 is never 0 (0 marks an empty slot). */
+export function hashId(id: string): Int32Array {
   let a = 1779033703;
   let b = 3144134277;
   let c = 1013904242;
@@ -36,39 +49,98 @@ function hashId(id: string): void {
   c = Math.imul(a ^ (c >>> 17), 951274213);
   d = Math.imul(b ^ (d >>> 19), 2716044179);
   a ^= b ^ c ^ d;
-  HASH[0] = a;
+  HASH[0] = a | 1;
   HASH[1] = b ^ a;
   HASH[2] = c ^ a;
+  HASH[3] = d ^ a;
+  return HASH;
+}
+
+/** The bucket width for a window: used by the file log here and by the Redis backend's keys. */
+export function bucketMsOf(windowMs: number): number {
+  return Math.max(1, Math.ceil(windowMs / BUCKETS));
+}
+
+class Bucket {
+  used = 0;
+  h0: Int32Array;
+  h1: Int32Array;
+  h2: Int32Array;
+  h3: Int32Array;
+  writeOf: Int32Array;
+
+  constructor(
+    readonly index: number,
+    public slots: number,
+  ) {
+    this.h0 = new Int32Array(slots);
+    this.h1 = new Int32Array(slots);
+    this.h2 = new Int32Array(slots);
+    this.h3 = new Int32Array(slots);
+    this.writeOf = new Int32Array(slots);
+  }
+
+  private home(a: number): number {
+    // Multiply-shift onto any table size (not only powers of two), so growth can be 1.5x.
+    return Math.floor(((a >>> 1) * this.slots) / 2147483648);
+  }
+
+  /** The slot holding this hash (not freed), or -1. */
+  find(a: number, b: number, c: number, d: number): number {
+    for (let s = this.home(a); ; s = s + 1 === this.slots ? 0 : s + 1) {
+      const x = this.h0[s]!;
+      if (x === 0) return -1;
+      if (x === a && this.h1[s] === b && this.h2[s] === c && this.h3[s] === d && this.writeOf[s] !== FREED)
+        return s;
+    }
+  }
+
+  /** Stores a hash known not to be here; false when the table must grow first. */
+  insert(a: number, b: number, c: number, d: number, write: number): boolean {
+    if (this.used + 1 > this.slots * MAX_LOAD) return false;
+    let s = this.home(a);
+    while (this.h0[s] !== 0) s = s + 1 === this.slots ? 0 : s + 1;
+    this.h0[s] = a;
+    this.h1[s] = b;
+    this.h2[s] = c;
+    this.h3[s] = d;
+    this.writeOf[s] = write;
+    this.used++;
+    return true;
+  }
+
+  grown(): Bucket {
+    const next = new Bucket(this.index, Math.ceil(this.slots * 1.5));
+    for (let s = 0; s < this.slots; s++) {
+      if (this.h0[s] === 0 || this.writeOf[s] === FREED) continue;
+      next.insert(this.h0[s]!, this.h1[s]!, this.h2[s]!, this.h3[s]!, this.writeOf[s]!);
+    }
+    return next;
+  }
+}
+
+export interface ShortenedWindow {
+  /** Ids dropped before their window was over. */
+  droppedIds: number;
+  /** How far back ids are still held after the drop (ms), against the configured window. */
+  heldMs: number;
+  windowMs: number;
 }
 
 export class DedupeIndex {
-  private capacity: number;
-  private h0: Int32Array;
-  private h1: Int32Array;
-  private h2: Int32Array;
-  private at: Float64Array;
-  /** The write landing each entry; settled writes leave their number behind, which then reads as durable. */
-  private writeOf: Int32Array;
-  /** Ring position + 1 of each entry, by hash; 0 is empty. */
-  private slots: Int32Array;
-  private mask: number;
-  private head = 0;
-  private count = 0;
+  readonly bucketMs: number;
+  /** Ascending by index. */
+  private buckets: Bucket[] = [];
+  private total = 0;
   private nextWrite = 1;
   private readonly writes = new Map<number, Promise<unknown>>();
 
   constructor(
     private readonly windowMs: number,
     private readonly maxIds: number,
+    private readonly onShortened?: (info: ShortenedWindow) => void,
   ) {
-    this.capacity = Math.min(MIN_CAPACITY, maxIds);
-    this.h0 = new Int32Array(this.capacity);
-    this.h1 = new Int32Array(this.capacity);
-    this.h2 = new Int32Array(this.capacity);
-    this.at = new Float64Array(this.capacity);
-    this.writeOf = new Int32Array(this.capacity);
-    this.slots = new Int32Array(tableSize(this.capacity));
-    this.mask = this.slots.length - 1;
+    this.bucketMs = bucketMsOf(windowMs);
   }
 
   /** A number for the next write; its ids are claimed under it, then `attach` gives its promise. */
@@ -87,27 +159,30 @@ export class DedupeIndex {
     return this.writes.get(write);
   }
 
+  /** Whether bucket `index` may hold an id seen within the window before `nowMs`. */
+  private live(index: number, nowMs: number): boolean {
+    return (index + 1) * this.bucketMs > nowMs - this.windowMs;
+  }
+
   /**
    * Holds `id` unless a live entry has it: FRESH when it was not there (now held, pending under `write`, or durable
    * for write 0), DURABLE when it is a duplicate, or the number of the write still landing it.
    */
   claim(id: string, nowMs: number, write = 0): number {
-    hashId(id);
-    const a = HASH[0]!;
-    const b = HASH[1]!;
-    const c = HASH[2]!;
-    for (let slot = a & this.mask; ; slot = (slot + 1) & this.mask) {
-      const e = this.slots[slot]!;
-      if (e === 0) break;
-      const k = e - 1;
-      if (this.h0[k] !== a || this.h1[k] !== b || this.h2[k] !== c) continue;
-      const pending = this.writeOf[k]!;
-      if (pending !== 0 && this.writes.has(pending)) return pending;
-      if (nowMs - this.at[k]! < this.windowMs) return DURABLE;
-      // Expired: the id may come again. The new entry takes over the slot; the old one dies at eviction.
-      break;
+    const h = hashId(id);
+    const a = h[0]!;
+    const b = h[1]!;
+    const c = h[2]!;
+    const d = h[3]!;
+    for (let i = this.buckets.length - 1; i >= 0; i--) {
+      const bucket = this.buckets[i]!;
+      if (!this.live(bucket.index, nowMs)) break;
+      const s = bucket.find(a, b, c, d);
+      if (s < 0) continue;
+      const pending = bucket.writeOf[s]!;
+      return pending !== 0 && this.writes.has(pending) ? pending : DURABLE;
     }
-    this.link(this.push(a, b, c, nowMs, write));
+    this.insert(a, b, c, d, nowMs, write);
     return FRESH;
   }
 
@@ -116,116 +191,70 @@ export class DedupeIndex {
     this.claim(id, atMs, 0);
   }
 
-  /**
-   * The write landed, or failed: then the `claimed` ids it held are free again, and a retry is not a duplicate.
-   * They are the newest entries of that write, so the walk back from the newest is short.
-   */
-  settle(write: number, durable: boolean, claimed: number): void {
+  /** The write landed, or failed: then the ids it claimed are free again, and a retry is not a duplicate. */
+  settle(write: number, durable: boolean, ids: Iterable<string>): void {
     this.writes.delete(write);
-    if (durable || claimed === 0) return;
-    let left = claimed;
-    for (let n = this.count - 1; n >= 0 && left > 0; n--) {
-      const k = (this.head + n) % this.capacity;
-      if (this.writeOf[k] !== write) continue;
-      this.unlink(k);
-      this.writeOf[k] = 0;
-      this.at[k] = Number.NEGATIVE_INFINITY;
-      left--;
+    if (durable) return;
+    for (const id of ids) {
+      const h = hashId(id);
+      for (const bucket of this.buckets) {
+        const s = bucket.find(h[0]!, h[1]!, h[2]!, h[3]!);
+        if (s >= 0 && bucket.writeOf[s] === write) bucket.writeOf[s] = FREED;
+      }
     }
   }
 
-  /** Drops ids older than the window; called now and then, not per event. */
+  /** Drops the buckets wholly older than the window; called now and then, not per event. */
   expire(nowMs: number): void {
-    while (this.count > 0 && nowMs - this.at[this.head]! >= this.windowMs) this.dropOldest();
+    while (this.buckets.length > 0 && !this.live(this.buckets[0]!.index, nowMs)) this.drop();
   }
 
+  /** Ids held (slots used, freed ones included). */
   get size(): number {
-    return this.count;
+    return this.total;
   }
 
-  private push(a: number, b: number, c: number, atMs: number, write: number): number {
-    if (this.count === this.capacity) {
-      this.expire(atMs);
-      if (this.count === this.capacity) {
-        if (this.capacity < this.maxIds) this.grow();
-        else this.dropOldest();
-      }
+  /** Bytes of the typed arrays. */
+  get bytes(): number {
+    return this.buckets.reduce((n, b) => n + b.slots * SLOT_BYTES, 0);
+  }
+
+  private drop(): number {
+    const gone = this.buckets.shift()!;
+    this.total -= gone.used;
+    return gone.used;
+  }
+
+  private insert(a: number, b: number, c: number, d: number, atMs: number, write: number): void {
+    if (this.total >= this.maxIds) this.makeRoom(atMs);
+    const index = Math.floor(atMs / this.bucketMs);
+    let k = this.buckets.length - 1;
+    while (k >= 0 && this.buckets[k]!.index > index) k--;
+    let bucket = this.buckets[k];
+    if (!bucket || bucket.index !== index) {
+      // Sized from the bucket before it: steady traffic fills it to about 2/3 without growing.
+      const before = this.buckets[k]?.used ?? 0;
+      bucket = new Bucket(index, Math.max(MIN_SLOTS, Math.ceil((before * 1.05) / (MAX_LOAD * 0.9))));
+      this.buckets.splice(k + 1, 0, bucket);
+      k++;
     }
-    const k = (this.head + this.count) % this.capacity;
-    this.h0[k] = a;
-    this.h1[k] = b;
-    this.h2[k] = c;
-    this.at[k] = atMs;
-    this.writeOf[k] = write;
-    this.count++;
-    return k;
-  }
-
-  private dropOldest(): void {
-    this.unlink(this.head);
-    this.head = (this.head + 1) % this.capacity;
-    this.count--;
-  }
-
-  /** Removes the table's pointer to ring entry `k`, if it still points there (backward-shift deletion). */
-  private unlink(k: number): void {
-    const mask = this.mask;
-    let i = this.h0[k]! & mask;
-    while (this.slots[i] !== 0 && this.slots[i] !== k + 1) i = (i + 1) & mask;
-    if (this.slots[i] === 0) return;
-    for (;;) {
-      this.slots[i] = 0;
-      let j = i;
-      for (;;) {
-        j = (j + 1) & mask;
-        const e = this.slots[j]!;
-        if (e === 0) return;
-        const home = this.h0[e - 1]! & mask;
-        const stays = i <= j ? home > i && home <= j : home > i || home <= j;
-        if (stays) continue;
-        this.slots[i] = e;
-        i = j;
-        break;
-      }
+    if (!bucket.insert(a, b, c, d, write)) {
+      const grown = bucket.grown();
+      this.total += grown.used - bucket.used; // freed slots are not copied
+      this.buckets[k] = bucket = grown;
+      bucket.insert(a, b, c, d, write);
     }
+    this.total++;
   }
 
-  private grow(): void {
-    const capacity = Math.min(this.maxIds, this.capacity * 2);
-    const copy = <T extends Int32Array | Float64Array>(from: T, to: T): T => {
-      for (let n = 0; n < this.count; n++) to[n] = from[(this.head + n) % this.capacity]!;
-      return to;
-    };
-    this.h0 = copy(this.h0, new Int32Array(capacity));
-    this.h1 = copy(this.h1, new Int32Array(capacity));
-    this.h2 = copy(this.h2, new Int32Array(capacity));
-    this.at = copy(this.at, new Float64Array(capacity));
-    this.writeOf = copy(this.writeOf, new Int32Array(capacity));
-    this.capacity = capacity;
-    this.head = 0;
-    this.slots = new Int32Array(tableSize(capacity));
-    this.mask = this.slots.length - 1;
-    // Oldest first, so an id claimed again after it expired ends up pointing at its newest entry.
-    for (let n = 0; n < this.count; n++) if (this.at[n] !== Number.NEGATIVE_INFINITY) this.link(n);
+  /** At the memory bound: expired buckets go first, then the oldest live ones, which shortens the window (told). */
+  private makeRoom(nowMs: number): void {
+    this.expire(nowMs);
+    let dropped = 0;
+    while (this.total >= this.maxIds && this.buckets.length > 0) dropped += this.drop();
+    if (dropped === 0) return;
+    const oldest = this.buckets[0];
+    const heldMs = oldest ? Math.max(0, nowMs - oldest.index * this.bucketMs) : 0;
+    this.onShortened?.({ droppedIds: dropped, heldMs, windowMs: this.windowMs });
   }
-
-  /** Points the table at ring entry `k`: in place of an entry with the same hash, or in the first empty slot. */
-  private link(k: number): void {
-    const a = this.h0[k]!;
-    for (let slot = a & this.mask; ; slot = (slot + 1) & this.mask) {
-      const e = this.slots[slot]!;
-      const o = e - 1;
-      if (e === 0 || (this.h0[o] === a && this.h1[o] === this.h1[k] && this.h2[o] === this.h2[k])) {
-        this.slots[slot] = k + 1;
-        return;
-      }
-    }
-  }
-}
-
-/** A power of two at least twice the capacity: linear probing stays short at half load. */
-function tableSize(capacity: number): number {
-  let n = 2;
-  while (n < capacity * 2) n *= 2;
-  return n;
 }

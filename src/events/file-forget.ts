@@ -1,4 +1,4 @@
-import { promises as fs } from 'node:fs';
+import type { FsLike } from './fs-like.js';
 import { encodeRecord, parseEvent } from './record-codec.js';
 import { collectOrders, forgetResult, redact, sameLengthJson, scopeOf } from './redact.js';
 import { scanSegment, type SegmentInfo } from './segments.js';
@@ -10,13 +10,14 @@ import type { ForgetRequest, ForgetResult } from './types.js';
  * A record being rewritten while a reader reads it fails its checksum for that moment; readers retry.
  */
 export async function forgetInSegments(
+  fs: FsLike,
   segments: readonly SegmentInfo[],
   request: ForgetRequest,
 ): Promise<ForgetResult> {
   const scope = scopeOf(request);
   if ('customerId' in request) {
     for (const seg of segments) {
-      await scanSegment(seg.file, (_pos, _at, json) => {
+      await scanSegment(fs, seg.file, (_pos, _at, json) => {
         if (json.includes('customer_id')) collectOrders(parseEvent(json), scope);
       });
     }
@@ -24,10 +25,10 @@ export async function forgetInSegments(
   let redacted = 0;
   for (const seg of segments) {
     const rewrites: Array<{ at: number; record: Buffer }> = [];
-    await scanSegment(seg.file, (pos, ingestedAtMs, json) => {
+    await scanSegment(fs, seg.file, (pos, ingestedAtMs, json, format) => {
       const out = redact(parseEvent(json), scope);
       if (!out) return;
-      rewrites.push({ at: pos, record: encodeRecord(sameLengthJson(json, out), ingestedAtMs) });
+      rewrites.push({ at: pos, record: encodeRecord(sameLengthJson(json, out), ingestedAtMs, format) });
     });
     if (rewrites.length === 0) continue;
     const handle = await fs.open(seg.file, 'r+');

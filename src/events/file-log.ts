@@ -1,15 +1,16 @@
-import { promises as fs } from 'node:fs';
 import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { PollingSubscription, type PollingLog } from './consumer.js';
-import { DedupeIndex, DURABLE, FRESH } from './dedupe.js';
+import { DamageLedger, type DamageReport } from './damage.js';
+import { DedupeIndex, DURABLE, FRESH, type ShortenedWindow } from './dedupe.js';
 import { forgetInSegments } from './file-forget.js';
+import { nodeFs, syncDir, type FsLike } from './fs-like.js';
 import { OffsetsStore } from './offsets-store.js';
 import { encodeRecords } from './record-codec.js';
 import { alive, eventIdOf } from './segment-io.js';
 import { readSegments } from './segment-reader.js';
 import { TAIL_RECORDS, TailCache } from './tail-cache.js';
-import { listSegments, scanSegment, segmentName, type SegmentInfo } from './segments.js';
+import { listSegments, scanSegment, segmentName, type Damage, type SegmentInfo } from './segments.js';
 import type {
   AppendResult,
   EncodedEvents,
@@ -37,8 +38,20 @@ export interface FileLogOptions {
   dedupeWindowMs: number;
   dedupeMaxIds: number;
   now?: () => number;
+  /** The file operations; node:fs/promises unless a test injects faults around it. */
+  fs?: FsLike;
   /** Told when open cut a torn tail, so it is logged. */
   onRepair?: (info: { file: string; keptBytes: number; cutBytes: number; reason: string }) => void;
+  /** Told once per damaged place found (at open or by a read), so it is logged and counted. */
+  onDamage?: (report: DamageReport) => void;
+  /** Told when the dedupe memory bound forgot ids before their window was over. */
+  onDedupeShortened?: (info: ShortenedWindow) => void;
+}
+
+/** What readiness shows of the log: damage found, and whether appends fail now. */
+export interface LogHealth {
+  appendable: boolean;
+  problems: string[];
 }
 
 interface Job {
@@ -55,8 +68,10 @@ interface Job {
 }
 
 /**
- * The embedded event log: append-only segment files with a length and CRC32 per record. Appends are group
- * committed (every append waiting while an fsync runs shares the next one) and acknowledged after the fsync.
+ * The embedded event log: append-only segment files of framed records (marker, CRC32, length: record-codec.ts).
+ * Appends are group committed (every append waiting while an fsync runs shares the next one) and acknowledged after
+ * the fsync. Damage is stepped over and reported (damage.ts), a torn tail is cut, and a failed write, fsync or
+ * rotation fails only the appends it hit: the next one tries again.
  */
 export class FileEventLog implements PollingLog {
   readonly kind = 'file' as const;
@@ -75,11 +90,21 @@ export class FileEventLog implements PollingLog {
   private lockFile: string | undefined;
   private appendsSinceExpire = 0;
   private readonly tail = new TailCache(TAIL_RECORDS);
+  private readonly fs: FsLike;
+  private readonly damage: DamageLedger;
+  /** The last append failure, until an append succeeds again. */
+  private appendFault: string | undefined;
+  /** A new segment was created but its directory entry is not yet fsync'd: nothing is written before it is. */
+  private dirUnsynced = false;
+  /** Unacknowledged bytes past activeSize that a failed truncate left: cut before the next write. */
+  private dirtyTail = false;
 
   constructor(private readonly options: FileLogOptions) {
     this.now = options.now ?? Date.now;
-    this.dedupe = new DedupeIndex(options.dedupeWindowMs, options.dedupeMaxIds);
-    this.offsets = new OffsetsStore(path.join(options.dir, 'consumers'));
+    this.fs = options.fs ?? nodeFs;
+    this.dedupe = new DedupeIndex(options.dedupeWindowMs, options.dedupeMaxIds, options.onDedupeShortened);
+    this.offsets = new OffsetsStore(path.join(options.dir, 'consumers'), this.fs);
+    this.damage = new DamageLedger(this.fs, options.dir, this.now, options.onDamage);
   }
 
   get dir(): string {
@@ -87,64 +112,103 @@ export class FileEventLog implements PollingLog {
   }
 
   async open(): Promise<void> {
-    await fs.mkdir(this.options.dir, { recursive: true });
-    this.segments = await listSegments(this.options.dir);
+    await this.fs.mkdir(this.options.dir, { recursive: true });
+    this.segments = await listSegments(this.fs, this.options.dir);
     if (this.options.mode === 'reader') return;
     await this.lock();
     if (this.segments.length === 0) this.segments.push(await this.createSegment(0));
     const last = this.segments[this.segments.length - 1]!;
-    const scan = await scanSegment(last.file);
-    if (scan.validBytes < last.size) {
-      await fs.truncate(last.file, scan.validBytes);
+    const scan = await scanSegment(this.fs, last.file);
+    last.format = scan.format;
+    for (const d of scan.damage) await this.reportDamage(last.file, d, 'active');
+    if (scan.tail && scan.format === 1) {
+      // Format 1 has no marker: what follows damage cannot be told from a torn write. Keep a copy, then cut.
+      await this.reportDamage(last.file, scan.tail, 'format1');
+    }
+    if (scan.tail) {
+      await this.fs.truncate(last.file, scan.validBytes);
       this.options.onRepair?.({
         file: path.basename(last.file),
         keptBytes: scan.validBytes,
-        cutBytes: last.size - scan.validBytes,
-        reason: scan.stoppedBy ?? 'torn',
+        cutBytes: scan.tail.bytes,
+        reason: scan.tail.reason,
       });
       last.size = scan.validBytes;
     }
-    this.active = await fs.open(last.file, 'r+');
+    this.active = await this.fs.open(last.file, 'r+');
     await this.active.datasync();
     this.activeSize = last.size;
     this.end = last.base + last.size;
+    // New records are format 2: a format-1 segment being appended to is sealed as it is.
+    if (scan.format === 1 && last.size > 0) {
+      await this.rotate();
+      await syncDir(this.fs, this.options.dir);
+      this.dirUnsynced = false;
+    }
     await this.rebuildDedupe();
+  }
+
+  private async reportDamage(file: string, d: Damage, kind: 'active' | 'sealed' | 'format1'): Promise<void> {
+    await this.damage.report(kind, file, d.reason, d.at, d.bytes);
   }
 
   /** Replays the ids of the segments written within the dedupe window, so a replay after a restart is still a no-op. */
   private async rebuildDedupe(): Promise<void> {
     const since = this.now() - this.options.dedupeWindowMs;
+    const active = this.segments[this.segments.length - 1];
     for (const seg of this.segments) {
-      if (seg.mtimeMs < since && seg !== this.segments[this.segments.length - 1]) continue;
-      await scanSegment(seg.file, (_pos, at, json) => {
+      if (seg.mtimeMs < since && seg !== active) continue;
+      const scan = await scanSegment(this.fs, seg.file, (_pos, at, json) => {
         const id = eventIdOf(json);
         if (id !== undefined && at >= since) this.dedupe.add(id, at);
       });
+      seg.format = scan.format;
+      if (seg === active) continue; // reported above
+      const kind = scan.format === 1 ? 'format1' : 'sealed';
+      for (const d of [...scan.damage, ...(scan.tail ? [scan.tail] : [])])
+        await this.reportDamage(seg.file, d, kind);
     }
   }
 
   private async lock(): Promise<void> {
     const file = path.join(this.options.dir, 'writer.lock');
     try {
-      const pid = Number(await fs.readFile(file, 'utf8'));
+      const pid = Number(await this.fs.readFile(file, 'utf8'));
       if (pid && pid !== process.pid && alive(pid)) {
         throw new Error(`the event log in ${this.options.dir} is being written by process ${pid}`);
       }
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
-    await fs.writeFile(file, String(process.pid));
+    await this.fs.writeFile(file, String(process.pid));
     this.lockFile = file;
   }
 
+  /** An empty segment file, its name fsync'd into the directory (the first one, at open). */
   private async createSegment(base: number): Promise<SegmentInfo> {
     const file = path.join(this.options.dir, segmentName(base));
-    const handle = await fs.open(file, 'wx');
+    const handle = await this.openNew(file);
     await handle.close();
-    // The new name must survive a crash as surely as the records that will be in it.
-    const dir = await fs.open(this.options.dir, 'r');
-    await dir.sync().finally(() => dir.close());
-    return { base, file, size: 0, mtimeMs: this.now() };
+    await syncDir(this.fs, this.options.dir);
+    return { base, file, size: 0, mtimeMs: this.now(), format: 2 };
+  }
+
+  /**
+   * A new segment file, open for writing. One left by a rotation that failed after creating it is emptied: it was
+   * never in the log, so nothing in it was acknowledged.
+   */
+  private async openNew(file: string): Promise<FileHandle> {
+    try {
+      return await this.fs.open(file, 'wx+');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      const handle = await this.fs.open(file, 'r+');
+      await handle.truncate(0).catch(async (err: unknown) => {
+        await handle.close();
+        throw err;
+      });
+      return handle;
+    }
   }
 
   async append(events: readonly EtaEvent[], encoded?: EncodedEvents): Promise<AppendResult> {
@@ -183,7 +247,11 @@ export class FileEventLog implements PollingLog {
           at += sizes[k]!;
         }
       } finally {
-        this.dedupe.settle(write, durable, fresh.length);
+        this.dedupe.settle(
+          write,
+          durable,
+          fresh.map((i) => events[i]!.event_id),
+        );
       }
     }
     // A replay racing its original is acknowledged only once the original is durable.
@@ -202,7 +270,16 @@ export class FileEventLog implements PollingLog {
         try {
           const buffers = jobs.map((j) => j.data);
           const bytes = buffers.reduce((n, b) => n + b.length, 0);
+          if (this.dirtyTail) {
+            await this.active!.truncate(this.activeSize);
+            this.dirtyTail = false;
+          }
           if (this.activeSize > 0 && this.activeSize + bytes > this.options.segmentBytes) await this.rotate();
+          if (this.dirUnsynced) {
+            // The new segment's name must survive a crash as surely as the records that will be in it.
+            await syncDir(this.fs, this.options.dir);
+            this.dirUnsynced = false;
+          }
           await this.writeAll(buffers, this.activeSize, bytes);
           await this.active!.datasync();
           let at = this.end;
@@ -219,10 +296,13 @@ export class FileEventLog implements PollingLog {
           const last = this.segments[this.segments.length - 1]!;
           last.size = this.activeSize;
           last.mtimeMs = this.now();
+          this.appendFault = undefined;
           for (const l of this.listeners) l();
         } catch (e) {
-          // Whatever reached the file unacknowledged is cut, so the next batch starts at a record boundary.
-          await this.active?.truncate(this.activeSize).catch(() => undefined);
+          this.appendFault = (e as Error).message ?? String(e);
+          // Whatever reached the file unacknowledged is cut, so the next batch starts at a record boundary; if
+          // the cut fails too, the next batch cuts first (stale records after a shorter batch would look valid).
+          await this.active?.truncate(this.activeSize).catch(() => (this.dirtyTail = true));
           for (const job of jobs) job.reject(e);
         }
       }
@@ -242,12 +322,26 @@ export class FileEventLog implements PollingLog {
     }
   }
 
+  /**
+   * Starts a new segment at the end of the log. The log switches to it only once it is open, so a failure leaves
+   * the old segment active and the next append tries again; its directory entry is fsync'd before the first write.
+   */
   private async rotate(): Promise<void> {
-    await this.active!.close();
-    const seg = await this.createSegment(this.end);
-    this.segments.push(seg);
-    this.active = await fs.open(seg.file, 'r+');
+    const file = path.join(this.options.dir, segmentName(this.end));
+    const handle = await this.openNew(file);
+    const old = this.active;
+    this.active = handle;
     this.activeSize = 0;
+    this.segments.push({ base: this.end, file, size: 0, mtimeMs: this.now(), format: 2 });
+    this.dirUnsynced = true;
+    await old?.close().catch(() => undefined);
+  }
+
+  /** Readiness: damage found (degraded) and whether the last append failed. */
+  health(): LogHealth {
+    const problems = this.damage.problems();
+    if (this.appendFault !== undefined) problems.unshift(`event log cannot append: ${this.appendFault}`);
+    return { appendable: this.appendFault === undefined, problems };
   }
 
   addAppendListener(listener: () => void): () => void {
@@ -260,7 +354,8 @@ export class FileEventLog implements PollingLog {
   }
 
   private async knownSegments(refresh: boolean): Promise<SegmentInfo[]> {
-    if (this.options.mode === 'reader' && refresh) this.segments = await listSegments(this.options.dir);
+    if (this.options.mode === 'reader' && refresh)
+      this.segments = await listSegments(this.fs, this.options.dir);
     return this.segments;
   }
 
@@ -287,17 +382,39 @@ export class FileEventLog implements PollingLog {
     const writer = this.options.mode === 'writer';
     return readSegments(
       {
+        fs: this.fs,
         segments: (refresh) => this.knownSegments(refresh),
         followsWriter: !writer,
         ...(writer ? { durableEnd: this.end } : {}),
+        onDamage: (file, d) => {
+          const sealed = file !== this.segments.at(-1)?.file;
+          const kind =
+            this.segments.find((x) => x.file === file)?.format === 1
+              ? 'format1'
+              : sealed
+                ? 'sealed'
+                : 'active';
+          void this.reportDamage(file, d, kind);
+        },
       },
       pos,
       max,
     );
   }
 
+  /**
+   * A damaged offsets file (empty, truncated) is reported and answered with the earliest retained position: the
+   * group reads again what it may have read (its handlers are idempotent) rather than skip anything.
+   */
   async committed(group: string): Promise<LogOffset | undefined> {
-    return this.offsets.get(group);
+    const stored = await this.offsets.get(group);
+    if (stored === undefined || 'offset' in stored) return stored?.offset;
+    await this.damage.report(
+      'offsets',
+      path.join('consumers', `${group}.json`),
+      `${stored.damaged}; group ${group} starts again at the earliest retained record`,
+    );
+    return String(await this.position('earliest'));
   }
 
   async commit(group: string, next: LogOffset): Promise<void> {
@@ -308,27 +425,57 @@ export class FileEventLog implements PollingLog {
     return new PollingSubscription(this, group, handler, options);
   }
 
+  /**
+   * Whole segments go, oldest first, while the oldest is past the retention period (the privacy bound: always
+   * applied) or the log is over maxDiskBytes. A segment some consumer group has not read past is still deleted
+   * then, but counted in `unread` (the module logs it and counts it in a metric): the disk bound is the last resort.
+   */
   async enforceRetention(nowMs: number): Promise<RetentionResult> {
     const result: RetentionResult = { segmentsDeleted: 0, bytesDeleted: 0 };
     if (this.options.mode !== 'writer') return result;
     const { retentionMs, maxDiskBytes } = this.options;
     let total = this.segments.reduce((a, s) => a + s.size, 0);
+    let positions: Map<string, number> | undefined;
     while (this.segments.length > 1) {
       const oldest = this.segments[0]!;
       const expired = retentionMs > 0 && nowMs - oldest.mtimeMs > retentionMs;
       const over = maxDiskBytes > 0 && total > maxDiskBytes;
       if (!expired && !over) break;
-      await fs.rm(oldest.file, { force: true });
+      positions ??= await this.groupPositions();
+      const upTo = this.segments[1]!.base;
+      const behind = [...positions].filter(([, at]) => at < upTo);
+      await this.fs.rm(oldest.file, { force: true });
       this.segments.shift();
       total -= oldest.size;
       result.segmentsDeleted++;
       result.bytesDeleted += oldest.size;
+      if (behind.length > 0) {
+        result.unread ??= {
+          segments: 0,
+          bytes: 0,
+          groups: [],
+          reason: expired ? 'retention' : 'maxDiskBytes',
+        };
+        result.unread.segments++;
+        result.unread.bytes += upTo - Math.max(oldest.base, Math.min(...behind.map(([, at]) => at)));
+        for (const [g] of behind) if (!result.unread.groups.includes(g)) result.unread.groups.push(g);
+        if (over && !expired) result.unread.reason = 'maxDiskBytes';
+      }
     }
     return result;
   }
 
+  /** Where each consumer group with an offsets file stands; a damaged file counts as not read at all. */
+  private async groupPositions(): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for (const [group, stored] of await this.offsets.all()) {
+      out.set(group, stored && 'offset' in stored ? Number(stored.offset) : 0);
+    }
+    return out;
+  }
+
   async forget(request: ForgetRequest): Promise<ForgetResult> {
-    const result = await forgetInSegments(await listSegments(this.options.dir), request);
+    const result = await forgetInSegments(this.fs, await listSegments(this.fs, this.options.dir), request);
     this.tail.clear();
     for (const hook of this.hooks) await hook(request, result);
     return result;
@@ -350,11 +497,16 @@ export class FileEventLog implements PollingLog {
     return this.dedupe.size;
   }
 
+  /** Bytes the dedupe index holds (typed arrays): for a gauge. */
+  get dedupeBytes(): number {
+    return this.dedupe.bytes;
+  }
+
   async close(): Promise<void> {
     await this.flushing;
     await this.active?.close();
     this.active = undefined;
-    if (this.lockFile) await fs.rm(this.lockFile, { force: true });
+    if (this.lockFile) await this.fs.rm(this.lockFile, { force: true });
     this.lockFile = undefined;
   }
 }

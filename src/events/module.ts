@@ -1,10 +1,18 @@
 import path from 'node:path';
-import { Gauge, type ModuleContext, type Service } from '../platform/index.js';
+import {
+  Counter,
+  Gauge,
+  type Logger,
+  type ModuleContext,
+  type Registry,
+  type Service,
+} from '../platform/index.js';
 import type { EventsConfig } from './config.js';
 import { FileEventLog } from './file-log.js';
 import { EventIngest } from './ingest.js';
 import { MemoryEventLog } from './memory-log.js';
 import { RedisEventLog } from './redis-log.js';
+import type { ShortenedWindow } from './dedupe.js';
 import type { EventLog } from './types.js';
 import { EventValidator } from './validate.js';
 
@@ -34,6 +42,40 @@ export function eventBackend(config: EventsConfig): 'file' | 'redis' | 'memory' 
   return config.backend === 'auto' ? (config.redisUrl ? 'redis' : 'file') : config.backend;
 }
 
+/** The metrics of the log's faults, registered once per registry. */
+function faultMetrics(registry: Registry): {
+  damage: Counter<'kind'>;
+  shortened: Counter;
+  unread: Counter<'reason'>;
+} {
+  const existing = <T>(name: string): T | undefined => registry.getSingleMetric(name) as T | undefined;
+  return {
+    damage:
+      existing<Counter<'kind'>>('etaserve_events_log_damage_total') ??
+      new Counter({
+        name: 'etaserve_events_log_damage_total',
+        help: 'Damaged places found in the event log (kind: active, sealed, format1, offsets); each is quarantined and logged',
+        labelNames: ['kind'],
+        registers: [registry],
+      }),
+    shortened:
+      existing<Counter>('etaserve_events_dedupe_window_shortened_total') ??
+      new Counter({
+        name: 'etaserve_events_dedupe_window_shortened_total',
+        help: 'Event ids forgotten by dedupe before their window was over, because the id bound (events.dedupeMaxIds) was reached',
+        registers: [registry],
+      }),
+    unread:
+      existing<Counter<'reason'>>('etaserve_events_retention_unread_dropped_total') ??
+      new Counter({
+        name: 'etaserve_events_retention_unread_dropped_total',
+        help: 'Segments (file) or entries (Redis) deleted by retention before every consumer group had read them',
+        labelNames: ['reason'],
+        registers: [registry],
+      }),
+  };
+}
+
 export function openEventLog(
   config: EventsConfig,
   dataDir: string,
@@ -43,20 +85,35 @@ export function openEventLog(
   const backend = eventBackend(config);
   const dedupeWindowMs = config.dedupeWindowHours * HOUR;
   const retentionMs = config.retentionHours * HOUR;
+  const log: Logger | undefined = ctx?.logger.child({ module: 'events' });
+  const metrics = ctx ? faultMetrics(ctx.metrics.registry) : undefined;
+  const onDedupeShortened = (info: ShortenedWindow): void => {
+    metrics?.shortened.inc(info.droppedIds);
+    log?.warn(
+      info,
+      'event log dedupe reached events.dedupeMaxIds before its window: the oldest ids were forgotten early (raise dedupeMaxIds or shorten dedupeWindowHours)',
+    );
+  };
   if (backend === 'redis') {
     const url = config.redisUrl || options.fallbackRedisUrl;
     if (!url) throw new Error('events.backend=redis needs events.redisUrl (or cache.redisUrl)');
+    if (!config.redisUrl)
+      log?.warn(
+        "events.redisUrl is empty: the event log shares the cache's Redis; give it its own (noeviction, appendonly yes)",
+      );
     return new RedisEventLog({
       url,
       stream: config.redisStream,
       dedupeWindowMs,
+      dedupeMaxIds: config.dedupeMaxIds,
       retentionMs,
       maxDiskBytes: config.maxDiskBytes,
+      onProblem: (p) => (p.level === 'error' ? log?.error(p.message) : log?.warn(p.message)),
+      onDedupeShortened,
     });
   }
   if (backend === 'memory')
     return new MemoryEventLog({ dedupeWindowMs, dedupeMaxIds: config.dedupeMaxIds, retentionMs });
-  const log = ctx?.logger.child({ module: 'events' });
   return new FileEventLog({
     dir: eventsDir(config, dataDir),
     mode: options.role,
@@ -66,7 +123,20 @@ export function openEventLog(
     dedupeWindowMs,
     dedupeMaxIds: config.dedupeMaxIds,
     onRepair: (info) => log?.warn(info, 'event log: cut a torn tail left by a crash'),
+    onDamage: (report) => {
+      metrics?.damage.inc({ kind: report.kind });
+      log?.error(
+        report,
+        'event log: damaged data found; stepped over it, kept a copy, every intact record is still read',
+      );
+    },
+    onDedupeShortened,
   });
+}
+
+/** What the log says about its own health: damage found, settings at risk, appends failing. */
+function healthOf(log: EventLog): { appendable: boolean; problems: string[] } | undefined {
+  return (log as { health?: () => { appendable: boolean; problems: string[] } }).health?.();
 }
 
 /** The event log of this process, its retention timer and, in the writer, the ingest behind POST /v1/events. */
@@ -106,7 +176,13 @@ export function createEventsModule(
   const retention = async (): Promise<void> => {
     try {
       const r = await log.enforceRetention(Date.now());
-      if (r.segmentsDeleted > 0) logger.info(r, 'event log retention deleted old data');
+      if (r.unread) {
+        faultMetrics(ctx.metrics.registry).unread.inc({ reason: r.unread.reason }, r.unread.segments);
+        logger.error(
+          r,
+          `event log retention (${r.unread.reason}) deleted data consumer groups had not read: ${r.unread.groups.join(', ')}`,
+        );
+      } else if (r.segmentsDeleted > 0) logger.info(r, 'event log retention deleted old data');
     } catch (e) {
       logger.warn({ err: e }, 'event log retention failed');
     }
@@ -114,6 +190,11 @@ export function createEventsModule(
 
   const service: Service = {
     name: 'events',
+    check() {
+      const health = opened ? healthOf(log) : undefined;
+      if (!health || health.problems.length === 0) return { ready: true };
+      return { ready: true, degraded: true, reason: health.problems.join('; ') };
+    },
     async start() {
       await log.open();
       opened = true;

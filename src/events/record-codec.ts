@@ -3,12 +3,21 @@ import { CURRENT_SCHEMA_VERSION } from './schemas.js';
 import type { EncodedEvents, EtaEvent } from './types.js';
 
 /**
- * One record on disk: `length u32 | crc32 u32 | ingestedAtMs f64 | event JSON (length bytes)`, little endian. The
- * CRC covers the timestamp and the JSON, so a torn or overwritten tail is told apart from a record.
+ * One record on disk (format 2): `magic 4 | crc32 u32 | length u32 | ingestedAtMs f64 | event JSON`, little endian.
+ * The CRC covers the length, the timestamp and the JSON. The magic lets a reader find the next record after a
+ * damaged one: its bytes (0xe7 'L' 'G' 0x02) cannot occur in UTF-8 JSON (0xe7 must be followed by a continuation
+ * byte, and 0x02 is escaped in JSON strings), and its last byte is the format version.
+ *
+ * Format 1 (before the magic): `length u32 | crc32 u32 | ingestedAtMs f64 | JSON`, the CRC over timestamp and JSON.
+ * A segment is format 1 when it does not start with the magic (a format-1 length is at most 16 MiB, so its fourth
+ * byte is 0 or 1, never 0x02 after 0xe7 'L' 'G'). Format-1 segments are still read; new records are always format 2.
  */
-export const HEADER_BYTES = 16;
+export const MAGIC = Buffer.from([0xe7, 0x4c, 0x47, 0x02]);
+export const HEADER_BYTES = 20;
+export const V1_HEADER_BYTES = 16;
 /** A length beyond this is garbage, not a record: no event may be this large. */
 export const MAX_RECORD_BYTES = 16 * 1024 * 1024;
+export type Format = 1 | 2;
 
 const TABLE = (() => {
   const t = new Uint32Array(256);
@@ -30,10 +39,26 @@ function crc32Table(data: Uint8Array): number {
 const nativeCrc = (zlib as unknown as { crc32?: (data: Uint8Array) => number }).crc32;
 export const crc32: (data: Uint8Array) => number = nativeCrc ? (d) => nativeCrc(d) >>> 0 : crc32Table;
 
-export function encodeRecord(json: Buffer, ingestedAtMs: number): Buffer {
+/** The format of a segment whose first bytes are `head` (an empty segment is written in format 2). */
+export function formatOf(head: Buffer): Format {
+  if (head.length === 0) return 2;
+  const n = Math.min(head.length, MAGIC.length);
+  return head.subarray(0, n).equals(MAGIC.subarray(0, n)) ? 2 : 1;
+}
+
+export function encodeRecord(json: Buffer, ingestedAtMs: number, format: Format = 2): Buffer {
+  if (format === 1) {
+    const buf = Buffer.allocUnsafe(V1_HEADER_BYTES + json.length);
+    buf.writeUInt32LE(json.length, 0);
+    buf.writeDoubleLE(ingestedAtMs, 8);
+    json.copy(buf, V1_HEADER_BYTES);
+    buf.writeUInt32LE(crc32(buf.subarray(8)), 4);
+    return buf;
+  }
   const buf = Buffer.allocUnsafe(HEADER_BYTES + json.length);
-  buf.writeUInt32LE(json.length, 0);
-  buf.writeDoubleLE(ingestedAtMs, 8);
+  MAGIC.copy(buf, 0);
+  buf.writeUInt32LE(json.length, 8);
+  buf.writeDoubleLE(ingestedAtMs, 12);
   json.copy(buf, HEADER_BYTES);
   buf.writeUInt32LE(crc32(buf.subarray(8)), 4);
   return buf;
@@ -42,24 +67,49 @@ export function encodeRecord(json: Buffer, ingestedAtMs: number): Buffer {
 export type Decoded =
   | { kind: 'record'; bytes: number; ingestedAtMs: number; json: Buffer }
   /** Fewer bytes than the header or the length asks for: a tail still being written, or torn. */
-  | { kind: 'partial' }
-  /** A length or checksum that cannot be a record. */
+  | { kind: 'partial'; need: number }
+  /** A magic, length or checksum that cannot be a record. */
   | { kind: 'corrupt'; reason: string };
 
-export function decodeRecord(buf: Buffer, at: number): Decoded {
-  if (buf.length - at < HEADER_BYTES) return { kind: 'partial' };
-  const length = buf.readUInt32LE(at);
+export function decodeRecord(buf: Buffer, at: number, format: Format = 2): Decoded {
+  if (format === 1) return decodeV1(buf, at);
+  const have = buf.length - at;
+  const head = Math.min(have, MAGIC.length);
+  for (let i = 0; i < head; i++)
+    if (buf[at + i] !== MAGIC[i]) return { kind: 'corrupt', reason: 'no record marker' };
+  if (have < HEADER_BYTES) return { kind: 'partial', need: HEADER_BYTES };
+  const length = buf.readUInt32LE(at + 8);
   if (length === 0 || length > MAX_RECORD_BYTES) return { kind: 'corrupt', reason: `bad length ${length}` };
-  if (buf.length - at < HEADER_BYTES + length) return { kind: 'partial' };
-  const crc = buf.readUInt32LE(at + 4);
-  if (crc32(buf.subarray(at + 8, at + HEADER_BYTES + length)) !== crc)
+  if (have < HEADER_BYTES + length) return { kind: 'partial', need: HEADER_BYTES + length };
+  if (crc32(buf.subarray(at + 8, at + HEADER_BYTES + length)) !== buf.readUInt32LE(at + 4))
     return { kind: 'corrupt', reason: 'checksum mismatch' };
   return {
     kind: 'record',
     bytes: HEADER_BYTES + length,
-    ingestedAtMs: buf.readDoubleLE(at + 8),
+    ingestedAtMs: buf.readDoubleLE(at + 12),
     json: buf.subarray(at + HEADER_BYTES, at + HEADER_BYTES + length),
   };
+}
+
+function decodeV1(buf: Buffer, at: number): Decoded {
+  if (buf.length - at < V1_HEADER_BYTES) return { kind: 'partial', need: V1_HEADER_BYTES };
+  const length = buf.readUInt32LE(at);
+  if (length === 0 || length > MAX_RECORD_BYTES) return { kind: 'corrupt', reason: `bad length ${length}` };
+  if (buf.length - at < V1_HEADER_BYTES + length) return { kind: 'partial', need: V1_HEADER_BYTES + length };
+  const crc = buf.readUInt32LE(at + 4);
+  if (crc32(buf.subarray(at + 8, at + V1_HEADER_BYTES + length)) !== crc)
+    return { kind: 'corrupt', reason: 'checksum mismatch' };
+  return {
+    kind: 'record',
+    bytes: V1_HEADER_BYTES + length,
+    ingestedAtMs: buf.readDoubleLE(at + 8),
+    json: buf.subarray(at + V1_HEADER_BYTES, at + V1_HEADER_BYTES + length),
+  };
+}
+
+/** Where the next record marker after `from` is in `buf`, or -1. Format 1 has none: damage there ends the segment. */
+export function nextMarker(buf: Buffer, from: number, format: Format): number {
+  return format === 2 ? buf.indexOf(MAGIC, from) : -1;
 }
 
 export function parseEvent(json: Buffer): EtaEvent {
@@ -109,8 +159,9 @@ export function encodeRecords(
   for (let k = 0; k < picked.length; k++) {
     const i = picked[k]!;
     const length = sizes[k]! - HEADER_BYTES;
-    data.writeUInt32LE(length, p);
-    data.writeDoubleLE(ingestedAtMs, p + 8);
+    MAGIC.copy(data, p);
+    data.writeUInt32LE(length, p + 8);
+    data.writeDoubleLE(ingestedAtMs, p + 12);
     const at = p + HEADER_BYTES;
     const text = json[k];
     if (text !== undefined) data.write(text, at, length, 'utf8');

@@ -1,6 +1,6 @@
-import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { decodeRecord } from './record-codec.js';
+import type { FsLike } from './fs-like.js';
+import { decodeRecord, formatOf, MAGIC, nextMarker, type Format } from './record-codec.js';
 
 /**
  * Segment files: `<base>.seg`, where base is the byte position of the segment's first record across the whole log
@@ -11,13 +11,15 @@ export interface SegmentInfo {
   file: string;
   size: number;
   mtimeMs: number;
+  /** Known once read: format 1 segments were written before records had a marker (record-codec.ts). */
+  format?: Format;
 }
 
 const NAME = /^(\d{20})\.seg$/;
 
 export const segmentName = (base: number): string => `${String(base).padStart(20, '0')}.seg`;
 
-export async function listSegments(dir: string): Promise<SegmentInfo[]> {
+export async function listSegments(fs: FsLike, dir: string): Promise<SegmentInfo[]> {
   let names: string[];
   try {
     names = await fs.readdir(dir);
@@ -56,57 +58,89 @@ export function segmentAt(segments: readonly SegmentInfo[], position: number): n
   return found;
 }
 
+/** Bytes of a segment that are not whole records, by file offset. */
+export interface Damage {
+  at: number;
+  bytes: number;
+  reason: string;
+}
+
 export interface ScanResult {
-  /** Bytes of whole, valid records from the start of the file. */
-  validBytes: number;
+  format: Format;
+  size: number;
+  /** Whole, valid records seen. */
   records: number;
-  /** Why the scan stopped before the end of the file, if it did. */
-  stoppedBy?: string;
+  /** The end of the last valid record: what a torn tail is cut back to. */
+  validBytes: number;
+  /** Damaged ranges with a valid record after them: never cut, the records after them are kept. */
+  damage: Damage[];
+  /** Bytes after the last valid record with nothing valid after them: a torn write, or damage of format 1. */
+  tail?: Damage;
 }
 
 /**
- * Walks a segment's records, handing each to `visit`, and stops at the first that is torn or corrupt. The writer
- * truncates the file to `validBytes` at open: nothing after a bad record was acknowledged, because every batch is
- * fsync'd before the next is written.
+ * Walks a segment's records, handing each to `visit`. A damaged record is stepped over: the walk looks for the next
+ * record marker whose record is whole and passes its CRC, so one bad byte costs one record, not the rest of the
+ * file. What follows the last valid record is reported as `tail` (the writer cuts that at open: nothing there was
+ * acknowledged, since every batch is fsync'd before the next is written).
  */
 export async function scanSegment(
+  fs: FsLike,
   file: string,
-  visit?: (position: number, ingestedAtMs: number, json: Buffer) => void,
+  visit?: (position: number, ingestedAtMs: number, json: Buffer, format: Format) => void,
   chunkBytes = 4 * 1024 * 1024,
 ): Promise<ScanResult> {
   const handle = await fs.open(file, 'r');
   try {
     const size = (await handle.stat()).size;
-    let pos = 0;
-    let records = 0;
-    let carry = Buffer.alloc(0);
-    let carryAt = 0;
-    while (carryAt + carry.length < size) {
-      const want = Math.min(chunkBytes, size - carryAt - carry.length);
+    let buf = Buffer.alloc(0);
+    let base = 0; // file offset of buf[0]
+    let at = 0;
+    let readTo = 0;
+    const more = async (): Promise<boolean> => {
+      if (readTo >= size) return false;
+      const want = Math.min(chunkBytes, size - readTo);
       const chunk = Buffer.allocUnsafe(want);
-      const { bytesRead } = await handle.read(chunk, 0, want, carryAt + carry.length);
-      const buf = carry.length
-        ? Buffer.concat([carry, chunk.subarray(0, bytesRead)])
-        : chunk.subarray(0, bytesRead);
-      let at = 0;
-      for (;;) {
-        const d = decodeRecord(buf, at);
-        if (d.kind === 'record') {
-          visit?.(carryAt + at, d.ingestedAtMs, d.json);
-          at += d.bytes;
-          records++;
-          continue;
-        }
-        if (d.kind === 'corrupt') return { validBytes: carryAt + at, records, stoppedBy: d.reason };
-        break;
+      const { bytesRead } = await handle.read(chunk, 0, want, readTo);
+      if (bytesRead === 0) return false;
+      readTo += bytesRead;
+      buf = Buffer.concat([buf.subarray(at), chunk.subarray(0, bytesRead)]);
+      base += at;
+      at = 0;
+      return true;
+    };
+    await more();
+    const format = formatOf(buf.subarray(0, MAGIC.length));
+    let records = 0;
+    let validBytes = 0;
+    const damage: Damage[] = [];
+    let bad: { at: number; reason: string } | undefined;
+    for (;;) {
+      if (at >= buf.length && !(await more())) break;
+      const d = decodeRecord(buf, at, format);
+      if (d.kind === 'record') {
+        if (bad) damage.push({ at: bad.at, bytes: base + at - bad.at, reason: bad.reason });
+        bad = undefined;
+        visit?.(base + at, d.ingestedAtMs, d.json, format);
+        at += d.bytes;
+        records++;
+        validBytes = base + at;
+        continue;
       }
-      carry = buf.subarray(at);
-      carryAt += at;
-      pos = carryAt;
-      if (bytesRead === 0) break;
+      if (d.kind === 'partial' && (await more())) continue;
+      bad ??= { at: base + at, reason: d.kind === 'partial' ? 'torn record' : d.reason };
+      let q = nextMarker(buf, at + 1, format);
+      while (q < 0 && format === 2) {
+        // A marker may straddle two chunks: keep its first bytes.
+        at = Math.max(at + 1, buf.length - (MAGIC.length - 1));
+        if (!(await more())) break;
+        q = nextMarker(buf, at, format);
+      }
+      if (q < 0) break;
+      at = q;
     }
-    if (pos < size) return { validBytes: pos, records, stoppedBy: 'torn record at the tail' };
-    return { validBytes: pos, records };
+    const tail = bad ? { at: bad.at, bytes: size - bad.at, reason: bad.reason } : undefined;
+    return { format, size, records, validBytes, damage, ...(tail ? { tail } : {}) };
   } finally {
     await handle.close();
   }

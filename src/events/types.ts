@@ -143,6 +143,8 @@ export type ForgetHook = (request: ForgetRequest, result: ForgetResult) => Promi
 export interface RetentionResult {
   segmentsDeleted: number;
   bytesDeleted: number;
+  /** Data deleted that some consumer group had not read yet: always logged and counted, never silent. */
+  unread?: { segments: number; bytes: number; groups: string[]; reason: 'retention' | 'maxDiskBytes' };
 }
 
 export interface LogStats {

@@ -7,16 +7,60 @@ import type { Model } from '../model/index.js';
 
 type Tensor = OipInferBody['inputs'][number];
 
+/** Most rows one inference request may ask for: a bound on what a request can make the process allocate. */
+export const OIP_MAX_ROWS = 10_000;
+
+const INTEGER_TYPES = new Set(['INT32', 'INT64']);
+
+/** The values of a tensor, flat (row-major); nested rows are flattened one level. */
+function flatten(t: Tensor): Array<number | null> {
+  return t.data.some(Array.isArray) ? t.data.flat() : (t.data as Array<number | null>);
+}
+
+/**
+ * Checks every input against its own data before anything is allocated: rows within OIP_MAX_ROWS, the shape's
+ * element count equal to the number of values (so `shape: [1e9, 12]` with three values is a 400, not gigabytes),
+ * and integer datatypes holding integers. Returns each input's values, flat.
+ */
+function checkTensors(inputs: Tensor[]): Array<Array<number | null>> {
+  return inputs.map((t, i) => {
+    const rows = t.shape[0]!;
+    if (rows > OIP_MAX_ROWS)
+      throw new EtaError(
+        'bad_request',
+        `input ${t.name} has ${rows} rows; at most ${OIP_MAX_ROWS} per request`,
+        {
+          field: `inputs.${i}.shape`,
+        },
+      );
+    const elements = t.shape.reduce((n, d) => n * d, 1);
+    // Counted before flattening: a nested row may not hide values from the count.
+    let count = 0;
+    for (const v of t.data) count += Array.isArray(v) ? v.length : 1;
+    if (count !== elements) {
+      throw new EtaError(
+        'bad_request',
+        `input ${t.name} holds ${count} values; shape [${t.shape.join(', ')}] says ${elements}`,
+        { field: `inputs.${i}.data` },
+      );
+    }
+    const data = flatten(t);
+    if (INTEGER_TYPES.has(t.datatype) && !data.every((v) => v === null || Number.isInteger(v))) {
+      throw new EtaError('bad_request', `input ${t.name} is ${t.datatype} but holds a fraction`, {
+        field: `inputs.${i}.data`,
+      });
+    }
+    return data;
+  });
+}
+
 /**
  * Rows from an Open Inference Protocol request: either one [N, F] tensor in the model's feature order, or one [N]
  * tensor per feature, named after it. `null` is a missing value.
  */
 export function rowsFromTensors(model: Model, inputs: Tensor[]): { rows: Float64Array; n: number } {
   const width = model.spec.length;
-  const flat = (t: Tensor): Array<number | null> =>
-    t.data.length > 0 && Array.isArray(t.data[0])
-      ? (t.data as Array<Array<number | null>>).flat()
-      : (t.data as Array<number | null>);
+  const values = checkTensors(inputs);
   if (inputs.length === 1 && (inputs[0]!.shape.length === 2 || width === 1)) {
     const t = inputs[0]!;
     const n = t.shape[0]!;
@@ -25,28 +69,31 @@ export function rowsFromTensors(model: Model, inputs: Tensor[]): { rows: Float64
       throw new EtaError('bad_request', `input ${t.name} has ${cols} columns; the model takes ${width}`, {
         field: 'inputs.0.shape',
       });
-    const data = flat(t);
-    if (data.length !== n * width)
-      throw new EtaError(
-        'bad_request',
-        `input ${t.name} holds ${data.length} values; shape says ${n * width}`,
-        { field: 'inputs.0.data' },
-      );
+    const data = values[0]!;
     const rows = new Float64Array(n * width);
     for (let i = 0; i < data.length; i++) rows[i] = data[i] ?? Number.NaN;
     return { rows, n };
   }
-  const byName = new Map(inputs.map((t, i) => [t.name, { t, i }]));
+  const byName = new Map(inputs.map((t, i) => [t.name, i]));
   const n = inputs[0]!.shape[0]!;
+  inputs.forEach((t, i) => {
+    if (t.shape.length !== 1 || t.shape[0] !== n)
+      throw new EtaError(
+        'bad_request',
+        `input ${t.name} has shape [${t.shape.join(', ')}]; expected [${n}]`,
+        {
+          field: `inputs.${i}.shape`,
+        },
+      );
+  });
+  const found = model.spec.map((feature) => {
+    const i = byName.get(feature.name);
+    if (i === undefined)
+      throw new EtaError('bad_request', `no input named ${feature.name}`, { field: 'inputs' });
+    return values[i]!;
+  });
   const rows = new Float64Array(n * width);
-  model.spec.forEach((feature, f) => {
-    const found = byName.get(feature.name);
-    if (!found) throw new EtaError('bad_request', `no input named ${feature.name}`, { field: 'inputs' });
-    const data = flat(found.t);
-    if (data.length !== n)
-      throw new EtaError('bad_request', `input ${feature.name} holds ${data.length} values, expected ${n}`, {
-        field: `inputs.${found.i}.data`,
-      });
+  found.forEach((data, f) => {
     for (let r = 0; r < n; r++) rows[r * width + f] = data[r] ?? Number.NaN;
   });
   return { rows, n };

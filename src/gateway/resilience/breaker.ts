@@ -1,5 +1,5 @@
 import { EtaError } from '../../platform/index.js';
-import { isReplicaFailure, type Call } from './call.js';
+import { isReplicaFailure, lostHedge, type Call } from './call.js';
 
 /** The values of `etaserve_breaker_state`. */
 export const BREAKER_STATE = { closed: 0, 'half-open': 1, open: 2 } as const;
@@ -58,6 +58,14 @@ export class CircuitBreaker {
     return true;
   }
 
+  /**
+   * The probe was cancelled before it could tell anything (a hedge on another replica won): the breaker stays
+   * half-open and the next call may probe. Neither the failure streak nor the window changes.
+   */
+  probeAbandoned(): void {
+    if (this.state === 'half-open') this.probing = false;
+  }
+
   success(): void {
     this.consecutive = 0;
     this.count(false);
@@ -97,19 +105,25 @@ export class CircuitBreaker {
   }
 }
 
-/** Wraps a call to one replica in its breaker. Only replica failures count; a 4xx answer is a healthy replica. */
+/**
+ * Wraps a call to one replica in its breaker. Only replica failures count; a 4xx answer is a healthy replica. An
+ * attempt cut short by the deadline is a failure (a hung replica must not pass its probe); one cancelled because a
+ * hedge won counts neither way.
+ */
 export function breaker(b: CircuitBreaker) {
   return <T>(call: Call<T>): Call<T> =>
     async (ctx) => {
       if (!b.admit()) throw new EtaError('upstream_unavailable', `${b.name}: circuit breaker open`);
+      // Admitted while not closed: this call holds the one probe slot.
+      const probe = b.current !== 'closed';
       try {
         const value = await call(ctx);
         b.success();
         return value;
       } catch (e) {
-        // A hedge that lost was aborted by us; that says nothing about the replica.
-        if (ctx.signal.aborted) b.success();
-        else if (isReplicaFailure(e)) b.failure();
+        if (lostHedge(ctx)) {
+          if (probe) b.probeAbandoned();
+        } else if (isReplicaFailure(e) || ctx.signal.aborted) b.failure();
         else b.success();
         throw e;
       }

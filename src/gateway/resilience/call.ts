@@ -27,6 +27,21 @@ export function rootContext(): CallContext {
 }
 
 /**
+ * The abort reason a hedge gives the attempts that lost the race: they were cancelled because another replica
+ * answered, which says nothing about their own replica (not a failure, not a success).
+ */
+export class HedgeLost extends Error {
+  constructor() {
+    super('hedge lost');
+    this.name = 'HedgeLost';
+  }
+}
+
+/** Whether this attempt was cancelled because a hedge won, rather than failed or timed out. */
+export const lostHedge = (ctx: CallContext): boolean =>
+  ctx.signal.aborted && ctx.signal.reason instanceof HedgeLost;
+
+/**
  * Failures another replica may not share: unreachable, too slow, not loaded, overloaded. A 4xx (a bad request, an
  * unknown store) would fail the same everywhere and is never retried.
  */

@@ -1,5 +1,5 @@
 import { Cancellation } from '../../platform/index.js';
-import type { Call, CallContext } from './call.js';
+import { HedgeLost, type Call, type CallContext } from './call.js';
 import type { RetryBudget } from './retry-budget.js';
 
 export interface HedgeOptions {
@@ -34,7 +34,7 @@ export function hedge(options: HedgeOptions) {
               if (done) return;
               done = true;
               clearTimeout(timer);
-              for (const c of controllers) if (c !== controller) c.abort(new Error('hedge lost'));
+              for (const c of controllers) if (c !== controller) c.abort(new HedgeLost());
               resolve(value);
             },
             (e: unknown) => {

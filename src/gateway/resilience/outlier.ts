@@ -1,4 +1,4 @@
-import { isReplicaFailure, type Call } from './call.js';
+import { isReplicaFailure, lostHedge, type Call } from './call.js';
 
 export interface OutlierOptions {
   /** Ejected after this many failures in a row. */
@@ -58,7 +58,8 @@ export function outlier(detector: OutlierDetector) {
         detector.success();
         return value;
       } catch (e) {
-        if (!ctx.signal.aborted && isReplicaFailure(e)) detector.failure();
+        // As for the breaker: a deadline is a failure, a lost hedge is nothing.
+        if (!lostHedge(ctx) && (isReplicaFailure(e) || ctx.signal.aborted)) detector.failure();
         throw e;
       }
     };

@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { createMetrics, EtaError } from '../../platform/index.js';
 import type { BatchEtaRequest, EtaResult } from '../../predictor/index.js';
 import { PredictorBalancer, type BalancerOptions, type ReplicaPredictor } from '../balancer.js';
-import { CircuitBreaker, DEFAULT_BREAKER } from './breaker.js';
-import { rootContext } from './call.js';
+import { breaker, CircuitBreaker, DEFAULT_BREAKER } from './breaker.js';
+import { compose, rootContext, type Call, type CallContext } from './call.js';
 import { deadline } from './deadline.js';
 import { hedge } from './hedge.js';
 import { RetryBudget } from './retry-budget.js';
@@ -179,5 +179,69 @@ describe('the resilience wrappers', () => {
     b.success();
     expect(b.admit()).toBe(true);
     expect(states).toEqual(['open', 'half-open', 'closed']);
+  });
+});
+
+describe('breaker outcomes of cancelled attempts', () => {
+  /** A breaker on a fake clock, tripped open and past its open time: the next call is its one probe. */
+  const halfOpen = (): CircuitBreaker => {
+    let now = 0;
+    const b = new CircuitBreaker(
+      'r',
+      { ...DEFAULT_BREAKER, consecutiveFailures: 1, openMs: 1000 },
+      undefined,
+      () => now,
+    );
+    b.failure();
+    now = 1000;
+    expect(b.current).toBe('half-open');
+    return b;
+  };
+  /** A replica that never answers: the attempt ends only when it is cancelled, as the HTTP client's does. */
+  const hung: Call<string> = (ctx: CallContext) =>
+    new Promise((_, reject) =>
+      ctx.signal.addEventListener('abort', () => reject(new EtaError('deadline_exceeded', 'abandoned'))),
+    );
+  const answers: Call<string> = async () => 'answer';
+
+  it('a probe cut short by the deadline is a failure: the breaker reopens instead of closing', async () => {
+    const b = halfOpen();
+    await expect(deadline(20)(breaker(b)(hung))(rootContext())).rejects.toMatchObject({
+      code: 'deadline_exceeded',
+    });
+    // The rejection reaches the breaker once the attempt itself has ended.
+    await sleep(10);
+    expect(b.current).toBe('open');
+  });
+
+  /** Two attempts raced by a hedge: the first on `first` (hung), the hedge on `second`, which answers. */
+  const race = async (first: CircuitBreaker, second: CircuitBreaker): Promise<string> => {
+    let attempts = 0;
+    const attempt: Call<string> = (ctx) =>
+      attempts++ === 0 ? breaker(first)(hung)(ctx) : breaker(second)(answers)(ctx);
+    const hedged = compose(deadline(2000), hedge({ delayMs: 10, budget: new RetryBudget() }))(attempt);
+    const value = await hedged(rootContext());
+    await sleep(10);
+    return value;
+  };
+
+  it('a probe that lost a hedge race is not a success: the breaker stays half-open and may probe again', async () => {
+    const b = halfOpen();
+    expect(await race(b, new CircuitBreaker('other'))).toBe('answer');
+    expect(b.current).toBe('half-open');
+    // Its probe slot is free again for the next call.
+    expect(b.admit()).toBe(true);
+    expect(b.admit()).toBe(false);
+  });
+
+  it('a lost hedge is not a failure either, and does not reset the failure streak', async () => {
+    const b = new CircuitBreaker('r', { ...DEFAULT_BREAKER, consecutiveFailures: 3, openMs: 60_000 });
+    b.failure();
+    b.failure();
+    expect(await race(b, new CircuitBreaker('other'))).toBe('answer');
+    expect(b.current).toBe('closed');
+    // The streak is still two: one more failure opens it.
+    b.failure();
+    expect(b.current).toBe('open');
   });
 });

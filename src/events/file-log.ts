@@ -394,7 +394,7 @@ export class FileEventLog implements PollingLog {
               : sealed
                 ? 'sealed'
                 : 'active';
-          void this.reportDamage(file, d, kind);
+          return this.reportDamage(file, d, kind);
         },
       },
       pos,

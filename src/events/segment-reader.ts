@@ -13,7 +13,7 @@ export interface SegmentView {
   /** The writer's own end of durable data: a read never returns what is not yet acknowledged. */
   durableEnd?: number;
   /** Told of damage a read stepped over, so it is reported (never skipped silently). */
-  onDamage(file: string, damage: Damage): void;
+  onDamage(file: string, damage: Damage): Promise<void>;
 }
 
 /**
@@ -84,7 +84,8 @@ export async function readSegments(view: SegmentView, start: number, max: number
     const inProgress = !nextSeg && view.durableEnd === undefined;
     if (next === undefined && inProgress) break;
     const upTo = next ?? end;
-    if (Number.isFinite(upTo)) view.onDamage(seg.file, { at: from, bytes: upTo - from, reason: stop.reason });
+    if (Number.isFinite(upTo))
+      await view.onDamage(seg.file, { at: from, bytes: upTo - from, reason: stop.reason });
     if (next !== undefined) pos = seg.base + next;
     else if (nextSeg) pos = nextSeg.base;
     else {

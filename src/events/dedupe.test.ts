@@ -69,7 +69,7 @@ describe('DedupeIndex', () => {
     index.attach(write, landed);
     expect(index.claim('x', 1)).toBe(write);
     expect(index.pendingWrite(write)).toBe(landed);
-    index.settle(write, false, ["x", "y"]);
+    index.settle(write, false, ['x', 'y']);
     expect(index.pendingWrite(write)).toBeUndefined();
     expect(index.claim('x', 2)).toBe(FRESH);
     expect(index.claim('y', 2)).toBe(FRESH);
@@ -77,7 +77,7 @@ describe('DedupeIndex', () => {
     const next = index.openWrite();
     expect(index.claim('z', 3, next)).toBe(FRESH);
     index.attach(next, landed);
-    index.settle(next, true, ["z"]);
+    index.settle(next, true, ['z']);
     expect(index.claim('z', 4)).toBe(DURABLE);
   });
 });

@@ -30,8 +30,11 @@ export interface RedisLogOptions {
    */
   stream: string;
   dedupeWindowMs: number;
-  /** Most ids the dedupe buckets hold together; reaching it drops the oldest bucket, told to onDedupeShortened. */
-  dedupeMaxIds: number;
+  /**
+   * Most ids the dedupe buckets hold together (default 24,000,000, as events.dedupeMaxIds); reaching it drops the
+   * oldest bucket, told to onDedupeShortened.
+   */
+  dedupeMaxIds?: number;
   retentionMs: number;
   maxDiskBytes: number;
   now?: () => number;
@@ -179,7 +182,11 @@ export class RedisEventLog implements EventLog {
     const now = this.now();
     const current = Math.floor(now / this.bucketMs);
     const expireAt = (current + 1) * this.bucketMs + this.options.dedupeWindowMs;
-    const args: Array<string | Buffer> = [String(now), String(expireAt), String(this.options.dedupeMaxIds)];
+    const args: Array<string | Buffer> = [
+      String(now),
+      String(expireAt),
+      String(this.options.dedupeMaxIds ?? 24_000_000),
+    ];
     for (const e of events) args.push(Buffer.from(hashId(e.event_id).slice().buffer), JSON.stringify(e));
     const keys = [this.key, ...this.bucketKeys(now)];
     const [ids, dropped] = (await this.client.eval(APPEND, keys.length, ...keys, ...args)) as [

@@ -38,13 +38,16 @@ export class Admission {
     return new EtaError('overloaded', 'the gateway is at capacity; retry shortly', { retryAfter: 1 });
   }
 
-  /** Counts a request in: undefined when admitted (then `release` must follow), else the error to send. */
-  admit(url: string): EtaError | undefined {
-    if (this.limitFor(url) === undefined) return undefined;
+  /**
+   * Counts a request in: the error to send when refused; true when counted (then `release` must follow); false for
+   * probes, which are never counted (and must not be released).
+   */
+  admit(url: string): EtaError | boolean {
+    if (this.limitFor(url) === undefined) return false;
     const refusal = this.check(url);
     if (refusal) return refusal;
     this.inFlight++;
-    return undefined;
+    return true;
   }
 
   release(): void {

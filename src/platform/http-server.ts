@@ -54,7 +54,8 @@ export interface HttpServerOptions {
    */
   admission?: {
     check?(url: string): EtaError | undefined;
-    admit(url: string): EtaError | undefined;
+    /** The refusal to send, or whether the request was counted (true: `release` follows its answer). */
+    admit(url: string): EtaError | boolean;
     release(): void;
   };
 }
@@ -293,13 +294,13 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
       done(null, payload);
     });
     app.addHook('preValidation', (req, reply, done) => {
-      const refusal = admission.admit(req.url);
-      if (refusal) {
-        sendError(reply, refusal);
+      const admitted = admission.admit(req.url);
+      if (admitted instanceof EtaError) {
+        sendError(reply, admitted);
         return;
       }
-      // 'close' fires whether the answer was sent or the client went away.
-      reply.raw.once('close', () => admission.release());
+      // 'close' fires whether the answer was sent or the client went away. Probes are not counted, so not released.
+      if (admitted) reply.raw.once('close', () => admission.release());
       done();
     });
   }

@@ -45,14 +45,36 @@ import {
 } from '../store/index.js';
 import type { AppConfig } from './config.js';
 import { registryDatabaseOf, registryFromConfig } from './first-run.js';
+import { internalTokenGuard, isLoopback, resolveInternalToken, StartupError } from './internal-auth.js';
 import { MODULES, PRIMARY_ORDER, resolveTargets, type ModuleName } from './modules.js';
+
+/**
+ * One HTTP listener of a process. `public`: the public API (/v1, docs), health, readiness, metrics and the console,
+ * every route but those behind an API key. `internal`: the routes other processes of the deployment call
+ * (/internal/*, OIP v2 on a predictor process), behind the internal token; health, readiness and metrics stay open.
+ */
+export interface Listener {
+  name: 'public' | 'internal';
+  app: HttpServer;
+  port: number;
+  host: string;
+}
+
+export interface ComposeOptions {
+  /** A child of `etaserve up` (one machine): a demo shape like `start --target all` when bound to loopback. */
+  localCluster?: boolean;
+}
 
 export interface ComposedProcess {
   modules: ModuleName[];
+  /** The primary listener: `listeners[0]`. */
   app: HttpServer;
   manager: ServiceManager;
   logger: Logger;
+  /** The primary listener's port. */
   port: number;
+  /** Every listener of this process, the primary one first. */
+  listeners: Listener[];
   gateway: GatewayModule | undefined;
   predictor: PredictorModule | undefined;
   catalog: StoreCatalog | undefined;
@@ -90,9 +112,24 @@ export async function composeProcess(
   config: AppConfig,
   targets: readonly string[],
   logger?: Logger,
+  options: ComposeOptions = {},
 ): Promise<ComposedProcess> {
   const remote = remoteModules(config);
   const modules = resolveTargets(targets, remote);
+  const host = config.platform.host;
+  // Every module this process needs runs in it: nothing calls it from outside, so it serves no internal route.
+  const oneProcess = modules.includes('gateway') && remote.size === 0;
+  // The demo key exists only where no other machine can reach it: the one-machine demo shapes on loopback.
+  const demo =
+    modules.includes('gateway') &&
+    isLoopback(host) &&
+    (targets.includes('all') || options.localCluster === true);
+  if (modules.includes('gateway') && !demo && config.gateway.demoApiKey !== '')
+    throw new StartupError(
+      'gateway.demoApiKey (ETASERVE_DEMO_API_KEY) is only for the demo shapes bound to loopback (etaserve start --target all, etaserve up): ' +
+        'unset it; outside them the first start creates an admin key, or set gateway.adminKeyFile',
+    );
+  const internalToken = resolveInternalToken(config.platform);
   const name = targets.includes('all') ? 'all' : modules.filter((m) => targets.includes(m)).join('+');
   const log = logger ?? createLogger({ level: config.platform.logLevel, name: `etaserve-${name}` });
   const ctx: ModuleContext = {
@@ -148,7 +185,12 @@ export async function composeProcess(
     internalRoutes.push({ plugin: store.internalRoutes as unknown as FastifyPluginAsync });
   } else if (remote.has('store')) {
     const client = new StoreClient(
-      new HttpClient({ name: 'store', baseUrl: config.topology.storeUrl, timeoutMs: remoteTimeout }),
+      new HttpClient({
+        name: 'store',
+        baseUrl: config.topology.storeUrl,
+        timeoutMs: remoteTimeout,
+        internalToken,
+      }),
     );
     stores = client;
     catalog = client;
@@ -165,7 +207,12 @@ export async function composeProcess(
     });
   } else if (remote.has('geo')) {
     geo = new GeoClient(
-      new HttpClient({ name: 'geo', baseUrl: config.topology.geoUrl, timeoutMs: remoteTimeout }),
+      new HttpClient({
+        name: 'geo',
+        baseUrl: config.topology.geoUrl,
+        timeoutMs: remoteTimeout,
+        internalToken,
+      }),
     );
   }
 
@@ -206,7 +253,7 @@ export async function composeProcess(
   } else if (remote.has('predictor') && modules.includes('gateway')) {
     const replicas = config.topology.predictorUrls.map((url) => ({
       name: url,
-      predictor: new PredictorClient(url, config.gateway.predictorTimeoutMs),
+      predictor: new PredictorClient(url, config.gateway.predictorTimeoutMs, { internalToken }),
     }));
     predictor = new PredictorBalancer(replicas, balancerOptions(config.gateway), ctx.metrics);
   }
@@ -232,6 +279,7 @@ export async function composeProcess(
       cache,
       registry,
       redis: { url: config.cache.redisUrl, clusterNodes: config.cache.redisClusterNodes },
+      demo,
       ...(events?.ingest
         ? {
             events: {
@@ -263,21 +311,32 @@ export async function composeProcess(
     services.push(pipeline.service);
   }
 
-  const app = createHttpServer({
-    name,
+  const serverOptions = {
     logger: log,
     metrics: ctx.metrics,
     // Called per request, after `manager` below exists.
     readiness: () => manager.readiness(),
     isDraining: () => manager.isDraining,
     bodyLimitBytes: config.gateway.bodyLimitBytes,
+    http: config.platform.http,
+  };
+  const app = createHttpServer({
+    name,
+    ...serverOptions,
     ...(gateway ? { admission: gateway.admission } : {}),
   });
+  // OIP v2 is internal on a predictor process; on a gateway's process it is public, behind a predict key.
+  if (predictorModule && !gateway) internalRoutes.push({ plugin: predictorModule.oip });
   const internal: FastifyPluginAsync = async (scope) => {
+    if (internalToken) scope.addHook('onRequest', internalTokenGuard(internalToken));
     for (const r of internalRoutes) await scope.register(r.plugin, r.prefix ? { prefix: r.prefix } : {});
   };
+  const port = portOf(config, modules, targets);
+  const listeners: Listener[] = [];
   if (gateway) {
-    const explainClient = predictorModule ? undefined : new ExplainClient(config.topology.predictorUrls);
+    const explainClient = predictorModule
+      ? undefined
+      : new ExplainClient(config.topology.predictorUrls, undefined, internalToken);
     const consoleModule = createConsoleModule({
       name,
       modules,
@@ -292,7 +351,7 @@ export async function composeProcess(
     });
     services.push(consoleModule.service);
     app.addHook('onResponse', consoleModule.countStoreRequests);
-    const extra: FastifyPluginAsync[] = [internal, consoleModule.routes];
+    const extra: FastifyPluginAsync[] = [consoleModule.routes];
     if (catalog)
       extra.push(
         storeCatalogRoutes({
@@ -301,21 +360,68 @@ export async function composeProcess(
           authorizeRead: gateway.authorizer('predict', 'admin'),
         }) as unknown as FastifyPluginAsync,
       );
+    if (predictorModule) {
+      const oip = predictorModule.oip;
+      const authorizePredict = gateway.authorizer('predict');
+      extra.push(async (scope) => {
+        scope.addHook('onRequest', authorizePredict);
+        await scope.register(oip);
+      });
+    }
     await gateway.register(app, extra);
+    listeners.push({ name: 'public', app, port, host });
+    // A gateway process that also runs store, geo or predictor in a multi-process shape: other processes reach
+    // those modules only on a second, internal listener; without one they serve this process alone.
+    if (!oneProcess && internalRoutes.length > 0) {
+      if (config.platform.internalPort > 0) {
+        const internalApp = createHttpServer({ name: `${name}-internal`, ...serverOptions });
+        await internalApp.register(internal);
+        listeners.push({ name: 'internal', app: internalApp, port: config.platform.internalPort, host });
+      } else {
+        log.info(
+          { modules: modules.filter((m) => m !== 'gateway') },
+          'these modules serve this process only; set platform.internalPort to serve them to other processes',
+        );
+      }
+    }
   } else {
     await app.register(internal);
+    listeners.push({ name: 'internal', app, port, host });
   }
 
-  const port = portOf(config, modules, targets);
+  const servesInternal = listeners.some((l) => l.name === 'internal') && internalRoutes.length > 0;
+  if (servesInternal && !internalToken) {
+    if (!isLoopback(host))
+      throw new StartupError(
+        `refusing to serve internal routes on ${host} without an internal token: set platform.internalTokenFile ` +
+          '(ETASERVE_INTERNAL_TOKEN_FILE, a mounted secret) or platform.internalToken (ETASERVE_INTERNAL_TOKEN) in every process',
+      );
+    log.warn(
+      'internal routes are open to every local process: set platform.internalToken (etaserve up sets one)',
+    );
+  }
+
   const http: Service = {
     name: 'http',
     start: async () => {
-      await app.listen({ port, host: config.platform.host });
+      for (const l of listeners) await l.app.listen({ port: l.port, host: l.host });
     },
-    stop: () => app.close(),
+    stop: async () => {
+      await Promise.all(listeners.map((l) => l.app.close()));
+    },
   };
   const manager = new ServiceManager([...services, http], log);
-  return { modules, app, manager, logger: log, port, gateway, predictor: predictorModule, catalog };
+  return {
+    modules,
+    app,
+    manager,
+    logger: log,
+    port,
+    listeners,
+    gateway,
+    predictor: predictorModule,
+    catalog,
+  };
 }
 
 function need<T>(value: T | undefined, module: string): T {

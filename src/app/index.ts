@@ -1,4 +1,13 @@
-export { composeProcess, describeModules, remoteModules, VERSION, type ComposedProcess } from './compose.js';
+export {
+  composeProcess,
+  describeModules,
+  remoteModules,
+  VERSION,
+  type ComposedProcess,
+  type ComposeOptions,
+  type Listener,
+} from './compose.js';
+export { INTERNAL_TOKEN_HEADER, isLoopback, StartupError } from './internal-auth.js';
 export { appConfigSchema, loadAppConfig, topologyConfigSchema, type AppConfig } from './config.js';
 export { openCatalogFromConfig, prepareFirstRun, registryFromConfig } from './first-run.js';
 export { startLiveTraffic } from './live-traffic.js';

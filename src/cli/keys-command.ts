@@ -1,4 +1,4 @@
-import { ApiKeyStore, SCOPES, type Scope } from '../gateway/index.js';
+import { ApiKeyFileError, ApiKeyStore, SCOPES, type Scope } from '../gateway/index.js';
 import { parseCommand } from './help.js';
 import type { Output } from './output.js';
 import { loadConfigOrExplain } from './start-command.js';
@@ -35,7 +35,26 @@ export async function runKeysCommand(args: string[], out: Output): Promise<numbe
   const config = loadConfigOrExplain(parsed.values.config as string | undefined, out);
   if (!config) return 1;
   const keys = new ApiKeyStore(config.platform.dataDir);
-  const id = parsed.positionals[0];
+  try {
+    return run(sub, keys, parsed.positionals[0], parsed.values, out);
+  } catch (e) {
+    // A damaged key file is refused, never overwritten with what could be read of it.
+    if (e instanceof ApiKeyFileError) {
+      out.error(e.message);
+      return 1;
+    }
+    throw e;
+  }
+}
+
+function run(
+  sub: string,
+  keys: ApiKeyStore,
+  id: string | undefined,
+  values: Record<string, unknown>,
+  out: Output,
+): number {
+  const parsed = { values };
   switch (sub) {
     case 'create': {
       const name = parsed.values.name as string | undefined;

@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import { prepareFirstRun } from '../app/index.js';
+import { isLoopback, prepareFirstRun } from '../app/index.js';
 import { newDemoKey } from '../gateway/index.js';
 import { parseCommand } from './help.js';
 import type { Output } from './output.js';
@@ -11,7 +12,8 @@ const USAGE = `Usage: etaserve up [--predictors N] [--config FILE]
 Starts the local cluster: store, geo, N predictor replicas, the pipeline (continuous training) and the gateway,
 each its own process on its own port, with the gateway on the same port as \`etaserve start\`. This parent
 listens on no port. Like start, it trains a model first if none is registered. Ctrl-C or SIGTERM stops every
-child.
+child. The children share an internal token generated for this run (unless platform.internalToken or
+platform.internalTokenFile is set); on a loopback host the gateway has a demo key with every scope.
 
 Options:
   --predictors N  predictor replicas (default 2)
@@ -65,7 +67,13 @@ export async function runUpCommand(args: string[], out: Output): Promise<number>
   const storeUrl = url(config.store.port);
   const geoUrl = url(config.geo.port);
   const predictorUrls = Array.from({ length: predictors }, (_, i) => url(config.predictor.port + i));
-  const demoKey = config.gateway.demoApiKey || newDemoKey();
+  // The demo key only on loopback (a demo shape); elsewhere the gateway creates or reads an admin key itself.
+  const demoKey = isLoopback(host) ? config.gateway.demoApiKey || newDemoKey() : undefined;
+  // Every internal route of the children requires this token; each child's clients send it.
+  const tokenEnv: Record<string, string> =
+    config.platform.internalToken || config.platform.internalTokenFile
+      ? {}
+      : { ETASERVE_INTERNAL_TOKEN: randomBytes(32).toString('base64url') };
   const children: Child[] = [];
   let stopping = false;
 
@@ -74,7 +82,7 @@ export async function runUpCommand(args: string[], out: Output): Promise<number>
       process.execPath,
       [BIN, 'start', '--target', target, ...(configFile ? ['--config', configFile] : [])],
       {
-        env: { ...process.env, ...env },
+        env: { ...process.env, ...tokenEnv, ...env },
         stdio: ['ignore', 'inherit', 'inherit'],
       },
     );
@@ -138,7 +146,7 @@ export async function runUpCommand(args: string[], out: Output): Promise<number>
       ETASERVE_TOPOLOGY_STORE_URL: storeUrl,
       ETASERVE_TOPOLOGY_GEO_URL: geoUrl,
       ETASERVE_TOPOLOGY_PREDICTOR_URLS: predictorUrls.join(','),
-      ETASERVE_DEMO_API_KEY: demoKey,
+      ...(demoKey ? { ETASERVE_DEMO_API_KEY: demoKey, ETASERVE_LOCAL_CLUSTER: '1' } : {}),
     });
     await waitReady(gateway, 60_000);
   } catch (e) {
@@ -151,6 +159,6 @@ export async function runUpCommand(args: string[], out: Output): Promise<number>
   for (const child of children)
     out.log(`  ${child.name.padEnd(12)} ${child.url}  (pid ${child.process.pid})`);
   out.log(`  console:     ${url(config.gateway.port)}/`);
-  out.log(`  demo API key (every scope): ${demoKey}`);
+  if (demoKey) out.log(`  demo API key (every scope): ${demoKey}`);
   return new Promise<number>(() => undefined);
 }

@@ -45,7 +45,7 @@ export function adminRoutes(deps: {
     app.post(
       '/v1/admin/explain',
       {
-        preHandler: deps.guard,
+        onRequest: deps.guard,
         schema: {
           summary: 'One ETA with its feature vector and each feature’s contribution to p10, p50 and p90',
           tags: ['admin'],
@@ -70,7 +70,7 @@ export function adminRoutes(deps: {
     app.get(
       '/v1/admin/stores/traffic',
       {
-        preHandler: deps.guard,
+        onRequest: deps.guard,
         schema: {
           summary: 'ETA requests per store over the last 15 minutes, busiest first',
           tags: ['admin'],

@@ -18,11 +18,11 @@ export function liveRoutes(sampler: LiveSampler, guard: AdminGuard): FastifyPlug
       open.clear();
     });
 
-    app.get('/v1/admin/live', { preHandler: guard, schema: { hide: true } }, async () => ({
+    app.get('/v1/admin/live', { onRequest: guard, schema: { hide: true } }, async () => ({
       points: sampler.history(),
     }));
 
-    app.get('/v1/admin/stream', { preHandler: guard, schema: { hide: true } }, async (req, reply) => {
+    app.get('/v1/admin/stream', { onRequest: guard, schema: { hide: true } }, async (req, reply) => {
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {

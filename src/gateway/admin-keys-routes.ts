@@ -61,7 +61,7 @@ const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody 
 /** `/v1/admin/keys`: create, list, rotate and revoke API keys (admin scope). The same store as `etaserve keys`. */
 export function adminKeysRoutes(keys: ApiKeyStore, authorizeAdmin: PreHandler): FastifyPluginAsync {
   const plugin = async (app: HttpServer): Promise<void> => {
-    const base = { preHandler: authorizeAdmin };
+    const base = { onRequest: authorizeAdmin };
     const tags = ['admin'];
     const security = [{ bearer: [] }];
 

@@ -40,7 +40,7 @@ export function adminModelRoutes(deps: {
   authorizeAdmin: PreHandler;
 }): FastifyPluginAsync {
   const { registry } = deps;
-  const common = { preHandler: deps.authorizeAdmin };
+  const common = { onRequest: deps.authorizeAdmin };
   const plugin = async (app: HttpServer): Promise<void> => {
     app.get(
       '/v1/admin/models',

@@ -9,16 +9,24 @@ declare module 'fastify' {
   }
 }
 
-/** A route preHandler; declared without `this` so it fits every typed route. */
-export type PreHandler = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+/**
+ * A route-level `onRequest` hook; declared without `this` so it fits every typed route. It runs before the body is
+ * read and validated, so a key without the scope gets 403 (and no key 401) whatever the body.
+ */
+export type AuthHook = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+/** The former name, from when the check was a preHandler (after body validation). */
+export type PreHandler = AuthHook;
 
-/** A preHandler that admits a request only with a valid key holding one of `scopes`, within its rate limit. */
+/**
+ * An `onRequest` hook that admits a request only with a valid key holding one of `scopes`, within its rate limit.
+ * Register it as `onRequest`, never as `preHandler`: the scope check must come before body validation.
+ */
 export function authorize(
   keys: ApiKeyStore,
   limiter: RateLimiter,
   defaultLimit: number,
   ...scopes: Scope[]
-): PreHandler {
+): AuthHook {
   return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const header = req.headers.authorization;
     if (!header)

@@ -44,7 +44,12 @@ export const gatewayConfigSchema = Type.Object(
       default: '',
       env: 'ETASERVE_DEMO_API_KEY',
       description:
-        'A key with every scope for demos and benchmarks; generated and printed at start when empty',
+        'The demo key (every scope), only in the loopback demo shapes (start --target all, up); generated and printed at start when empty; refused elsewhere',
+    }),
+    adminKeyFile: Type.String({
+      default: '',
+      description:
+        'File holding an admin key (a mounted secret), accepted by its hash; without it the first start outside the demo shapes creates an admin key and prints it once',
     }),
     demoRateLimitPerSecond: Type.Integer({
       default: 100_000,

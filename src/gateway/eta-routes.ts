@@ -95,7 +95,7 @@ export function etaRoutes(deps: EtaRouteDeps): FastifyPluginAsync {
     app.post(
       '/v1/eta',
       {
-        preHandler: deps.authorizePredict,
+        onRequest: deps.authorizePredict,
         schema: {
           summary: 'The ETA for one order at checkout',
           security: [{ bearer: [] }],
@@ -124,7 +124,7 @@ export function etaRoutes(deps: EtaRouteDeps): FastifyPluginAsync {
     app.post(
       '/v1/eta/batch',
       {
-        preHandler: deps.authorizePredict,
+        onRequest: deps.authorizePredict,
         schema: {
           summary: 'ETAs for the stores of a list page: one destination, up to 100 stores',
           security: [{ bearer: [] }],

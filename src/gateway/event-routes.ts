@@ -64,7 +64,7 @@ export function eventRoutes(deps: EventRouteDeps): FastifyPluginAsync {
     app.post(
       '/v1/events',
       {
-        preHandler: deps.authorizeEvents,
+        onRequest: deps.authorizeEvents,
         bodyLimit: deps.maxBatchBytes,
         schema: {
           summary:
@@ -91,7 +91,7 @@ export function eventRoutes(deps: EventRouteDeps): FastifyPluginAsync {
     app.get(
       '/v1/admin/accuracy',
       {
-        preHandler: deps.authorizeAdmin,
+        onRequest: deps.authorizeAdmin,
         schema: {
           summary:
             'Online accuracy: quoted ETAs joined with actual deliveries, by model version, hour and zone',

@@ -1,4 +1,12 @@
-export { ApiKeyStore, newDemoKey, SCOPES, type ApiKeyRecord, type Scope } from './api-keys.js';
+export {
+  ApiKeyFileError,
+  ApiKeyStore,
+  KEY_REFRESH_MS,
+  newDemoKey,
+  SCOPES,
+  type ApiKeyRecord,
+  type Scope,
+} from './api-keys.js';
 export {
   balancerOptions,
   PredictorBalancer,

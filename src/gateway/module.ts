@@ -8,8 +8,9 @@ import { adminKeysRoutes } from './admin-keys-routes.js';
 import { adminModelRoutes } from './admin-models-routes.js';
 import type { ModelRegistry } from '../registry/index.js';
 import type { StoreCatalog, StoreFeatures } from '../store/index.js';
+import { readFileSync } from 'node:fs';
 import { ApiKeyStore, newDemoKey, SCOPES, type Scope } from './api-keys.js';
-import { authorize, type PreHandler } from './auth.js';
+import { authorize, type AuthHook } from './auth.js';
 import { registerCors } from './cors.js';
 import type { GatewayConfig } from './config.js';
 import { registerApiDocs } from './docs.js';
@@ -21,8 +22,12 @@ import { ResponseCache } from './response-cache.js';
 export interface GatewayModule {
   service: Service;
   keys: ApiKeyStore;
-  demoApiKey: string;
-  authorizer: (...scopes: Scope[]) => PreHandler;
+  /** The demo key, in the loopback demo shapes only (`demo: true`); undefined everywhere else. */
+  demoApiKey: string | undefined;
+  /** Set by the service's start when it created the first admin key (no key file yet): to be printed once. */
+  readonly firstAdminKey: string | undefined;
+  /** An `onRequest` hook: key, scope and rate limit, checked before the body is read. */
+  authorizer: (...scopes: Scope[]) => AuthHook;
   /** Admission control for the process's HTTP server (`createHttpServer({ admission })`). */
   admission: Admission;
   /** Registers the API docs first, then the public routes, then `extra` plugins (store catalog, console). */
@@ -43,17 +48,27 @@ export function createGatewayModule(
     events?: { ingest: EventIngest; maxBatchBytes: number; accuracy?: () => unknown };
     /** The model registry, for the admin model API (list, promote, rollback, challenger). */
     registry?: ModelRegistry;
+    /**
+     * A loopback demo shape (`start --target all`, `up`): a demo key with every scope, printed at each start.
+     * Elsewhere there is none: the admin key comes from gateway.adminKeyFile or is created at the first start.
+     */
+    demo?: boolean;
   },
 ): GatewayModule {
   const logger = ctx.logger.child({ module: 'gateway' });
-  const keys = new ApiKeyStore(ctx.platform.dataDir);
-  const demoApiKey = config.demoApiKey || newDemoKey();
-  keys.addBuiltIn(demoApiKey, SCOPES, config.demoRateLimitPerSecond);
+  const keys = new ApiKeyStore(ctx.platform.dataDir, {
+    // A key file damaged while running: the keys read before stay in force until it is repaired.
+    onDamage: (err) => logger.error({ err }, 'API key file damaged; keeping the keys read before'),
+  });
+  const demoApiKey = deps.demo ? config.demoApiKey || newDemoKey() : undefined;
+  if (demoApiKey) keys.addBuiltIn(demoApiKey, SCOPES, config.demoRateLimitPerSecond);
+  if (config.adminKeyFile) keys.addBuiltIn(readAdminKeyFile(config.adminKeyFile), SCOPES, null, 'admin-file');
+  let firstAdminKey: string | undefined;
   const redis =
     deps.redis && (deps.redis.url !== '' || deps.redis.clusterNodes.length > 0) ? deps.redis : undefined;
   const limiter: RateLimiter =
     config.rateLimitRedis && redis ? new RedisRateLimiter(redis, logger) : new LocalRateLimiter();
-  const authorizer = (...scopes: Scope[]): PreHandler =>
+  const authorizer = (...scopes: Scope[]): AuthHook =>
     authorize(keys, limiter, config.defaultRateLimitPerSecond, ...scopes);
 
   const routes = etaRoutes({
@@ -69,9 +84,20 @@ export function createGatewayModule(
   });
 
   return {
-    service: { name: 'gateway', stop: async () => limiter.close?.() },
+    service: {
+      name: 'gateway',
+      // A damaged key file stops the start here, with its name, rather than failing every request later.
+      start: async () => {
+        if (demoApiKey || config.adminKeyFile) keys.load();
+        else firstAdminKey = keys.createFirstAdminKey();
+      },
+      stop: async () => limiter.close?.(),
+    },
     keys,
     demoApiKey,
+    get firstAdminKey() {
+      return firstAdminKey;
+    },
     authorizer,
     admission: new Admission({ maxInFlight: config.maxInFlight, batchMaxInFlight: config.batchMaxInFlight }),
     async register(app, extra) {
@@ -100,6 +126,21 @@ export function createGatewayModule(
       for (const plugin of extra) await app.register(plugin);
     },
   };
+}
+
+/** The admin key of a mounted secret: only its hash is kept in memory. */
+function readAdminKeyFile(file: string): string {
+  let key: string;
+  try {
+    key = readFileSync(file, 'utf8').trim();
+  } catch (e) {
+    throw new Error(`cannot read the admin key file ${file} (gateway.adminKeyFile): ${(e as Error).message}`);
+  }
+  if (key.length < 32)
+    throw new Error(
+      `the admin key in ${file} (gateway.adminKeyFile) is too short: use at least 32 random characters`,
+    );
+  return key;
 }
 
 /**

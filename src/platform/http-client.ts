@@ -9,7 +9,12 @@ export interface HttpClientOptions {
   baseUrl: string;
   connections?: number;
   timeoutMs: number;
+  /** The shared internal token (platform.internalToken), sent on every call; empty or absent = none. */
+  internalToken?: string;
 }
+
+/** The header that carries the internal token between the processes of one deployment. */
+export const INTERNAL_TOKEN_HEADER = 'x-etaserve-internal-token';
 
 export interface CallOptions {
   timeoutMs?: number;
@@ -122,6 +127,7 @@ export class HttpClient {
     const headers: Record<string, string> = call.headers
       ? { accept: 'application/json', ...call.headers }
       : { accept: 'application/json' };
+    if (this.options.internalToken) headers[INTERNAL_TOKEN_HEADER] = this.options.internalToken;
     const ctx = currentContext();
     if (ctx) {
       headers.traceparent = outgoingTraceparent(ctx)!;

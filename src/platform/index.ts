@@ -9,7 +9,12 @@ export {
   type RequestContext,
 } from './context.js';
 export { EtaError, HTTP_STATUS, isEtaError, type ErrorCode, type EtaErrorOptions } from './errors.js';
-export { HttpClient, type CallOptions, type HttpClientOptions } from './http-client.js';
+export {
+  HttpClient,
+  INTERNAL_TOKEN_HEADER,
+  type CallOptions,
+  type HttpClientOptions,
+} from './http-client.js';
 export {
   createHttpServer,
   sendError,

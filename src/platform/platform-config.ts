@@ -68,6 +68,22 @@ export const platformConfigSchema = Type.Object(
       default: '127.0.0.1',
       description: 'Address the servers bind to (0.0.0.0 in containers)',
     }),
+    internalPort: Type.Integer({
+      default: 0,
+      minimum: 0,
+      maximum: 65535,
+      description:
+        'Port of the internal listener of a gateway process that also runs store, geo or predictor for other processes; 0 = none (those modules then serve only their own process)',
+    }),
+    internalToken: Type.String({
+      default: '',
+      description:
+        'Shared token every internal route requires (header x-etaserve-internal-token) and every internal client sends; required to serve internal routes on a non-loopback address',
+    }),
+    internalTokenFile: Type.String({
+      default: '',
+      description: 'File holding the internal token (a mounted secret); wins over internalToken',
+    }),
   },
   { default: {} },
 );

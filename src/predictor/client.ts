@@ -10,9 +10,15 @@ export class PredictorClient implements Predictor {
   constructor(
     readonly baseUrl: string,
     timeoutMs: number,
-    connections = 64,
+    options: { connections?: number; internalToken?: string } = {},
   ) {
-    this.http = new HttpClient({ name: `predictor ${baseUrl}`, baseUrl, timeoutMs, connections });
+    this.http = new HttpClient({
+      name: `predictor ${baseUrl}`,
+      baseUrl,
+      timeoutMs,
+      connections: options.connections ?? 64,
+      ...(options.internalToken ? { internalToken: options.internalToken } : {}),
+    });
   }
 
   async predict(request: EtaRequest, call?: CallOptions): Promise<EtaResult> {

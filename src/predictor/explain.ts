@@ -121,9 +121,10 @@ export function explainRoutes(predictor: EtaPredictor): FastifyPluginAsync {
 export class ExplainClient {
   private readonly clients: HttpClient[];
 
-  constructor(baseUrls: readonly string[], timeoutMs = 2000) {
+  constructor(baseUrls: readonly string[], timeoutMs = 2000, internalToken = '') {
     this.clients = baseUrls.map(
-      (baseUrl) => new HttpClient({ name: `predictor ${baseUrl}`, baseUrl, timeoutMs, connections: 2 }),
+      (baseUrl) =>
+        new HttpClient({ name: `predictor ${baseUrl}`, baseUrl, timeoutMs, connections: 2, internalToken }),
     );
   }
 

@@ -21,7 +21,10 @@ export interface PredictorModule {
   service: Service;
   predictor: Predictor;
   runtime: ModelRuntime;
+  /** Internal routes (`/internal/predict/*`), for gateways and consoles of other processes. */
   routes: FastifyPluginAsync[];
+  /** Open Inference Protocol v2 (`/v2/*`): internal on a predictor process, behind a predict key on a gateway's. */
+  oip: FastifyPluginAsync;
   /** An ETA with its feature vector and contributions (the console's "why"). */
   explain: (request: EtaRequest) => Promise<EtaExplanation>;
   /** Present when features are cached: store writes call `invalidate` so profiles are dropped everywhere. */
@@ -124,11 +127,8 @@ export function createPredictorModule(
     service,
     predictor,
     runtime,
-    routes: [
-      predictorInternalRoutes(predictor),
-      oipRoutes(runtime, config.modelName),
-      explainRoutes(predictor),
-    ],
+    routes: [predictorInternalRoutes(predictor), explainRoutes(predictor)],
+    oip: oipRoutes(runtime, config.modelName),
     explain: (request) => explainEta(predictor, request),
     features,
   };

@@ -1,5 +1,5 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import type { FastifyPluginAsync, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyPluginAsync, onRequestAsyncHookHandler } from 'fastify';
 import type { Server } from 'node:http';
 import { EtaError, type Logger } from '../platform/index.js';
 import type { StoreCatalog } from './catalog.js';
@@ -62,10 +62,10 @@ function patchFrom(body: unknown, storeId: string): StorePatch {
 
 export interface StoreCatalogRoutesOptions {
   catalog: StoreCatalog;
-  /** preHandler for writes (the gateway's admin scope). */
-  authorizeAdmin: preHandlerAsyncHookHandler;
-  /** preHandler for reads (predict or admin); reads need admin when absent. */
-  authorizeRead?: preHandlerAsyncHookHandler;
+  /** onRequest hook for writes (the gateway's admin scope); before body validation, so 403 comes before 400. */
+  authorizeAdmin: onRequestAsyncHookHandler;
+  /** onRequest hook for reads (predict or admin); reads need admin when absent. */
+  authorizeRead?: onRequestAsyncHookHandler;
 }
 
 /** The public `/v1/stores` CRUD the gateway mounts (bare: the paths are full). */
@@ -78,7 +78,7 @@ export function storeCatalogRoutes(options: StoreCatalogRoutesOptions): StoreRou
     app.get(
       '/v1/stores',
       {
-        preHandler: read,
+        onRequest: read,
         schema: {
           tags,
           summary: 'List stores, by store_id, a page at a time',
@@ -95,7 +95,7 @@ export function storeCatalogRoutes(options: StoreCatalogRoutesOptions): StoreRou
     app.get(
       '/v1/stores/:store_id',
       {
-        preHandler: read,
+        onRequest: read,
         schema: {
           tags,
           summary: 'One store',
@@ -113,7 +113,7 @@ export function storeCatalogRoutes(options: StoreCatalogRoutesOptions): StoreRou
     app.post(
       '/v1/stores',
       {
-        preHandler: admin,
+        onRequest: admin,
         schema: { tags, summary: 'Create a store', body: StoreBody, response: { 201: StoreJson, ...errors } },
       },
       async (req, reply) => {
@@ -126,7 +126,7 @@ export function storeCatalogRoutes(options: StoreCatalogRoutesOptions): StoreRou
     app.put(
       '/v1/stores/:store_id',
       {
-        preHandler: admin,
+        onRequest: admin,
         schema: {
           tags,
           summary: 'Create or replace a store',
@@ -144,7 +144,7 @@ export function storeCatalogRoutes(options: StoreCatalogRoutesOptions): StoreRou
     app.patch(
       '/v1/stores/:store_id',
       {
-        preHandler: admin,
+        onRequest: admin,
         schema: {
           tags,
           summary: 'Change some fields of a store',
@@ -160,7 +160,7 @@ export function storeCatalogRoutes(options: StoreCatalogRoutesOptions): StoreRou
     app.delete(
       '/v1/stores/:store_id',
       {
-        preHandler: admin,
+        onRequest: admin,
         schema: {
           tags,
           summary: 'Delete a store',
@@ -177,8 +177,9 @@ export function storeCatalogRoutes(options: StoreCatalogRoutesOptions): StoreRou
 }
 
 /**
- * The internal API of a store process: feature records for predictors, and the catalog for a remote gateway. No
- * authentication: it is reachable only inside the cluster (see the NetworkPolicy). Register it bare.
+ * The internal API of a store process: feature records for predictors, and the catalog for a remote gateway. No key
+ * auth here: the composition root registers it only on an internal listener, behind the shared internal token
+ * (src/app/internal-auth.ts), and never in a one-process shape. Register it bare.
  */
 export function storeInternalRoutes(service: StoreService): StoreRoutes {
   const p = STORE_INTERNAL_PREFIX;

@@ -1,0 +1,71 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { EtaError, INTERNAL_TOKEN_HEADER, type PlatformConfig } from '../platform/index.js';
+
+export { INTERNAL_TOKEN_HEADER };
+
+/** A refusal to start: a listener or key setup that would leave something open. */
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}
+
+/** Shorter than this is guessable; `etaserve up` and the manifests' examples use 32 random bytes. */
+const MIN_TOKEN_LENGTH = 16;
+
+/** 127.0.0.0/8, ::1 and localhost: addresses no other machine can reach. */
+export function isLoopback(host: string): boolean {
+  const h = host.trim().toLowerCase();
+  return h === 'localhost' || h === '::1' || h === '[::1]' || /^127(\.\d{1,3}){3}$/.test(h);
+}
+
+/** The internal token from `platform.internalTokenFile` (wins) or `platform.internalToken`; '' when neither. */
+export function resolveInternalToken(platform: PlatformConfig): string {
+  if (platform.internalTokenFile) {
+    let text: string;
+    try {
+      text = readFileSync(platform.internalTokenFile, 'utf8');
+    } catch (e) {
+      throw new StartupError(
+        `cannot read the internal token file ${platform.internalTokenFile} (platform.internalTokenFile): ${(e as Error).message}`,
+      );
+    }
+    const token = text.trim();
+    if (token === '')
+      throw new StartupError(
+        `the internal token file ${platform.internalTokenFile} (platform.internalTokenFile) is empty`,
+      );
+    return checkLength(token, `the token in ${platform.internalTokenFile}`);
+  }
+  return platform.internalToken === '' ? '' : checkLength(platform.internalToken, 'platform.internalToken');
+}
+
+function checkLength(token: string, what: string): string {
+  if (token.length < MIN_TOKEN_LENGTH)
+    throw new StartupError(`${what} is too short: use at least ${MIN_TOKEN_LENGTH} random characters`);
+  return token;
+}
+
+const digest = (s: string): Buffer => createHash('sha256').update(s).digest();
+
+/**
+ * An `onRequest` hook that admits a request only with the internal token. Both sides are hashed first, so the
+ * comparison is in constant time whatever the length of what the caller sent.
+ */
+export function internalTokenGuard(
+  token: string,
+): (req: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  const expected = digest(token);
+  return async (req) => {
+    const sent = req.headers[INTERNAL_TOKEN_HEADER];
+    if (typeof sent !== 'string' || sent === '')
+      throw new EtaError('unauthorized', `missing ${INTERNAL_TOKEN_HEADER}: this is an internal route`, {
+        field: INTERNAL_TOKEN_HEADER,
+      });
+    if (!timingSafeEqual(digest(sent), expected))
+      throw new EtaError('forbidden', `wrong ${INTERNAL_TOKEN_HEADER}`, { field: INTERNAL_TOKEN_HEADER });
+  };
+}

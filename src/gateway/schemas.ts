@@ -11,7 +11,8 @@ const LatLng = Type.Object(
 const StoreId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
 const OrderedAt = Type.String({
   format: 'date-time',
-  description: 'ISO 8601 with an offset; defaults to now',
+  description:
+    'ISO 8601 with an offset; defaults to now. Refused (400) outside gateway.orderedAtMaxPastDays before now to gateway.orderedAtMaxFutureDays after (30 and 7 days by default)',
 });
 
 export const EtaBody = Type.Object(

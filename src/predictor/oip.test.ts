@@ -5,13 +5,12 @@ import type { OipInferBody } from './schemas.js';
 
 type Tensor = OipInferBody['inputs'][number];
 const model = { spec: [{ name: 'a' }, { name: 'b' }, { name: 'c' }] } as unknown as Model;
-const tensor = (shape: number[], data: Tensor['data'], extra: Partial<Tensor> = {}): Tensor => ({
-  name: 'input-0',
-  datatype: 'FP64',
-  shape,
-  data,
-  ...extra,
-});
+/** A tensor as a client sends it (the datatype's literal union does not survive typebox's static type). */
+const tensor = (
+  shape: number[],
+  data: Tensor['data'],
+  extra: { name?: string; datatype?: string } = {},
+): Tensor => ({ name: 'input-0', datatype: 'FP64', shape, data, ...extra }) as unknown as Tensor;
 const refusal = (inputs: Tensor[]): unknown => {
   try {
     rowsFromTensors(model, inputs);

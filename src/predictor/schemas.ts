@@ -12,7 +12,8 @@ export const InternalBatchBody = Type.Object(
   {
     store_ids: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 100 }),
     destination: LatLngSchema,
-    ordered_at_ms: Type.Number(),
+    // Within what a Date can hold: the gateway checks the plausible window; this keeps nonsense from the model.
+    ordered_at_ms: Type.Number({ minimum: 0, maximum: 8.64e15 }),
     items: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
     subtotal: Type.Optional(Type.Number({ minimum: 0, maximum: 1_000_000 })),
   },

@@ -9,6 +9,7 @@ import { OffsetsStore } from './offsets-store.js';
 import { encodeRecords } from './record-codec.js';
 import { alive, eventIdOf } from './segment-io.js';
 import { readSegments } from './segment-reader.js';
+import { enforceSegmentRetention } from './retention.js';
 import { TAIL_RECORDS, TailCache } from './tail-cache.js';
 import { listSegments, scanSegment, segmentName, type Damage, type SegmentInfo } from './segments.js';
 import type {
@@ -425,53 +426,10 @@ export class FileEventLog implements PollingLog {
     return new PollingSubscription(this, group, handler, options);
   }
 
-  /**
-   * Whole segments go, oldest first, while the oldest is past the retention period (the privacy bound: always
-   * applied) or the log is over maxDiskBytes. A segment some consumer group has not read past is still deleted
-   * then, but counted in `unread` (the module logs it and counts it in a metric): the disk bound is the last resort.
-   */
+  /** See retention.ts: the time bound always applies, and unread data deleted is reported in the result. */
   async enforceRetention(nowMs: number): Promise<RetentionResult> {
-    const result: RetentionResult = { segmentsDeleted: 0, bytesDeleted: 0 };
-    if (this.options.mode !== 'writer') return result;
-    const { retentionMs, maxDiskBytes } = this.options;
-    let total = this.segments.reduce((a, s) => a + s.size, 0);
-    let positions: Map<string, number> | undefined;
-    while (this.segments.length > 1) {
-      const oldest = this.segments[0]!;
-      const expired = retentionMs > 0 && nowMs - oldest.mtimeMs > retentionMs;
-      const over = maxDiskBytes > 0 && total > maxDiskBytes;
-      if (!expired && !over) break;
-      positions ??= await this.groupPositions();
-      const upTo = this.segments[1]!.base;
-      const behind = [...positions].filter(([, at]) => at < upTo);
-      await this.fs.rm(oldest.file, { force: true });
-      this.segments.shift();
-      total -= oldest.size;
-      result.segmentsDeleted++;
-      result.bytesDeleted += oldest.size;
-      if (behind.length > 0) {
-        result.unread ??= {
-          segments: 0,
-          bytes: 0,
-          groups: [],
-          reason: expired ? 'retention' : 'maxDiskBytes',
-        };
-        result.unread.segments++;
-        result.unread.bytes += upTo - Math.max(oldest.base, Math.min(...behind.map(([, at]) => at)));
-        for (const [g] of behind) if (!result.unread.groups.includes(g)) result.unread.groups.push(g);
-        if (over && !expired) result.unread.reason = 'maxDiskBytes';
-      }
-    }
-    return result;
-  }
-
-  /** Where each consumer group with an offsets file stands; a damaged file counts as not read at all. */
-  private async groupPositions(): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
-    for (const [group, stored] of await this.offsets.all()) {
-      out.set(group, stored && 'offset' in stored ? Number(stored.offset) : 0);
-    }
-    return out;
+    if (this.options.mode !== 'writer') return { segmentsDeleted: 0, bytesDeleted: 0 };
+    return enforceSegmentRetention(this.fs, this.segments, this.options, this.offsets, nowMs);
   }
 
   async forget(request: ForgetRequest): Promise<ForgetResult> {

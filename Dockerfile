@@ -81,6 +81,9 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/bin ./bin
 
 # ETASERVE_HOST: listen on every interface inside the container (the default 127.0.0.1 is unreachable from outside).
+# So the image is never a demo shape: no demo key. The first start creates an admin key, keeps its hash in /data and
+# prints it once (or mount one: gateway.adminKeyFile). A module of its own process serving internal routes on 0.0.0.0
+# refuses to start without the internal token (platform.internalTokenFile, a mounted secret). See docs/security.md.
 # ETASERVE_DATA_DIR: the volume; with `--read-only` (Docker) or readOnlyRootFilesystem (Kubernetes), only /data and
 # /tmp are writable.
 ENV NODE_ENV=production \

@@ -219,13 +219,16 @@ describe.skipIf(!bin)('policy', () => {
             for (const from of c.envFrom ?? []) {
               if (from.configMapRef && !exists('ConfigMap', ns, from.configMapRef.name))
                 problems.push(`${id(w.object)}: ConfigMap ${from.configMapRef.name}`);
-              if (from.secretRef && !exists('Secret', ns, from.secretRef.name))
+              // An optional Secret (dev: SQLite needs no database URL) may be absent.
+              if (from.secretRef && !from.secretRef.optional && !exists('Secret', ns, from.secretRef.name))
                 problems.push(`${id(w.object)}: Secret ${from.secretRef.name}`);
             }
           }
           for (const v of w.pod.volumes ?? []) {
             if (v.configMap && !exists('ConfigMap', ns, v.configMap.name))
               problems.push(`${id(w.object)}: ConfigMap ${v.configMap.name}`);
+            if (v.secret && !v.secret.optional && !exists('Secret', ns, v.secret.secretName))
+              problems.push(`${id(w.object)}: Secret ${v.secret.secretName}`);
             if (
               v.persistentVolumeClaim &&
               !exists('PersistentVolumeClaim', ns, v.persistentVolumeClaim.claimName)

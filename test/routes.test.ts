@@ -319,7 +319,7 @@ describe('gateway start', () => {
     proc.gateway!.keys.create('app', ['predict']);
     const file = proc.gateway!.keys.file;
     writeFileSync(file, readFileSync(file, 'utf8').slice(0, 40));
-    await expect(proc.gateway!.service.start!()).rejects.toThrow(file);
+    await expect(proc.gateway!.service.start!(new AbortController().signal)).rejects.toThrow(file);
   });
 });
 

@@ -9,7 +9,8 @@ import { parisEvening } from './support/times.js';
  * closed without taking the capacity of requests that are ready; every refusal, the ones Node's parser makes
  * included, is in the one error shape.
  */
-const REQUEST_TIMEOUT_MS = 1000;
+/** Short, so the test is quick; long enough that a loaded machine still answers the valid request within it. */
+const REQUEST_TIMEOUT_MS = 3000;
 /** Above the gateway's admission bound (512 in flight): enough stalled requests to starve it if they counted. */
 const STALLED = 600;
 
@@ -24,6 +25,8 @@ beforeAll(async () => {
   });
   const address = platform.proc.app.server.address();
   port = typeof address === 'object' && address ? address.port : 0;
+  // A first ETA warms the model and caches, so the one raced against stalled requests is not the slowest.
+  expect((await postEta(order())).status).toBe(200);
 }, 120_000);
 
 afterAll(() => platform?.stop(), 60_000);
@@ -124,7 +127,8 @@ describe('slow connections', () => {
     // The check is only conclusive if the valid request was answered while every stalled one still waited; on a
     // machine too slow for that within the timeout, the round is run again rather than passed.
     let conclusive = false;
-    for (let round = 0; round < 3 && !conclusive; round++) {
+    const rounds: number[] = [];
+    for (let round = 0; round < 4 && !conclusive; round++) {
       // Keyed requests, the harder case: they pass authentication and then never send their body.
       const stalled = Array.from({ length: STALLED }, () => open(stalledHead));
       await waitFor(
@@ -140,6 +144,7 @@ describe('slow connections', () => {
       expect(valid.status, JSON.stringify(valid.body)).toBe(200);
       expect(valid.body.eta_seconds).toBeGreaterThan(0);
       conclusive = waitingThen === STALLED;
+      rounds.push(waitingThen);
 
       // Every stalled socket is answered 408 in the error shape and closed by the server, not by us.
       await Promise.race([
@@ -156,7 +161,9 @@ describe('slow connections', () => {
         [],
       );
     }
-    expect(conclusive, 'the valid request was answered while all stalled requests waited').toBe(true);
+    expect(conclusive, `the valid request answered while all stalled ones waited (waiting: ${rounds})`).toBe(
+      true,
+    );
   }, 180_000);
 
   it('requests without a key are refused before their body is read, and their sockets closed', async () => {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_KEY, postJson, startAll, startCluster, waitFor, type Platform } from './support/processes.js';
 import { ensureTemplate } from './support/template.js';
+import { nextLocalMs } from './support/times.js';
 
 /**
  * Order events sent to POST /v1/events reach the store's live state through the log, in both shapes (in the
@@ -8,8 +9,11 @@ import { ensureTemplate } from './support/template.js';
  */
 const STORE = 's-0001';
 const destination = { lat: 48.8566, lng: 2.3522 };
-/** An hour when the store is open; prep times count in the hour of week their order was accepted. */
-const ORDERED_AT = Date.parse('2026-11-26T19:40:00+01:00');
+/**
+ * An hour when the store is open, one to two days ago: the events before it are within the log's retention, and
+ * prep times count in the hour of week their order was accepted.
+ */
+const ORDERED_AT = nextLocalMs('Europe/Paris', 19, 40, { nowMs: Date.now() - 2 * 24 * 3600_000 });
 
 async function etaPrep(url: string, n: number): Promise<number> {
   // A slightly different basket each time, so no cached answer hides the change.

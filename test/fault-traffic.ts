@@ -1,10 +1,12 @@
 import { DEMO_KEY } from './support/processes.js';
+import { parisEvening } from './support/times.js';
 
 /**
  * Steady client traffic for the fault tests: a few concurrent loops of `POST /v1/eta`, counting what a client saw.
  * A failure is anything but a 200 with an ETA (a 5xx, a 4xx, a connection error); `degraded` 200s are counted apart.
  */
-export const ORDERED_AT = '2026-11-26T19:05:00+01:00';
+/** Tonight (or tomorrow night) in Paris, when the simulated city's stores are open. */
+export const ORDERED_AT = parisEvening();
 export const NEAR = { lat: 48.864, lng: 2.352 };
 export const STORES = ['s-0001', 's-0002', 's-0003'];
 

@@ -5,6 +5,7 @@ import { prepareFirstRun } from '../src/app/first-run.js';
 import { createLogger } from '../src/platform/index.js';
 import { DEMO_KEY, freshDataDir } from './support/processes.js';
 import { ensureTemplate } from './support/template.js';
+import { parisEvening } from './support/times.js';
 
 export { DEMO_KEY };
 
@@ -55,7 +56,7 @@ export const ORDER = {
   store_id: 's-0001',
   destination: { lat: 48.864, lng: 2.352 },
   items: 2,
-  ordered_at: '2026-11-26T19:05:00+01:00',
+  ordered_at: parisEvening(),
 };
 
 export const bearer = (key: string): Record<string, string> => ({ authorization: `Bearer ${key}` });

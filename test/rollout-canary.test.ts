@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openModelRegistry } from '../src/registry/index.js';
 import { ensureTemplate } from './support/template.js';
 import { DEMO_KEY, postJson, startAll, type Platform } from './support/processes.js';
+import { parisEvening } from './support/times.js';
 
 let platform: Platform;
 
@@ -24,7 +25,7 @@ const order = (i: number, items = 2): Record<string, unknown> => ({
   destination: { lat: 48.84 + (i % 40) * 1e-3, lng: 2.33 + Math.floor(i / 40) * 1e-3 },
   items,
   subtotal: items * 12,
-  ordered_at: '2026-11-26T18:30:00Z',
+  ordered_at: parisEvening(30),
 });
 
 async function metrics(): Promise<string> {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openModelRegistry, type SqlModelRegistry } from '../src/registry/index.js';
 import { ensureTemplate } from './support/template.js';
 import { BIN, DEMO_KEY, postJson, startAll, type Platform } from './support/processes.js';
+import { parisEvening } from './support/times.js';
 
 const exec = promisify(execFile);
 let platform: Platform;
@@ -14,7 +15,7 @@ const order = (i: number): Record<string, unknown> => ({
   store_id: 's-0001',
   destination: { lat: 48.86 + i * 1e-4, lng: 2.35 },
   items: 2,
-  ordered_at: '2026-11-26T18:30:00Z',
+  ordered_at: parisEvening(30),
 });
 
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -41,32 +41,101 @@ function KeyForm({ onKey }: { onKey: (key: string) => void }) {
   );
 }
 
-function Ready() {
-  const [ready, setReady] = useState<boolean | null>(null);
+interface Readiness {
+  status: 'ready' | 'degraded' | 'unready' | 'unreachable' | 'checking';
+  reasons: string[];
+}
+
+/**
+ * /readyz, every 5 s: 200 for ready and degraded (the body says which), 503 for unready. An older gateway answers
+ * without a status, so the HTTP code decides then.
+ */
+function useReadiness(): Readiness {
+  const [state, setState] = useState<Readiness>({ status: 'checking', reasons: [] });
   useEffect(() => {
     let live = true;
-    const check = (): void => {
-      fetch('/readyz')
-        .then((r) => live && setReady(r.ok))
-        .catch(() => live && setReady(false));
+    const check = async (): Promise<void> => {
+      try {
+        const r = await fetch('/readyz', { headers: { accept: 'application/json' } });
+        let body: { status?: unknown; reasons?: unknown } = {};
+        try {
+          body = (await r.json()) as typeof body;
+        } catch {
+          // A plain-text answer: the HTTP code alone decides.
+        }
+        const status =
+          body.status === 'ready' || body.status === 'degraded' || body.status === 'unready'
+            ? body.status
+            : r.ok
+              ? 'ready'
+              : 'unready';
+        const reasons = Array.isArray(body.reasons) ? body.reasons.map(String) : [];
+        if (live) setState({ status, reasons });
+      } catch {
+        if (live) setState({ status: 'unreachable', reasons: ['the gateway did not answer /readyz'] });
+      }
     };
-    check();
-    const t = setInterval(check, 5000);
+    void check();
+    const t = setInterval(() => void check(), 5000);
     return () => {
       live = false;
       clearInterval(t);
     };
   }, []);
+  return state;
+}
+
+function Ready({ state }: { state: Readiness }) {
+  const tone =
+    state.status === 'ready'
+      ? 'good'
+      : state.status === 'degraded'
+        ? 'warn'
+        : state.status === 'checking'
+          ? ''
+          : 'bad';
+  const label = state.status === 'unready' ? 'not ready' : state.status;
   return (
-    <span className={`ready ${ready ? 'good' : ready === false ? 'bad' : ''}`} title="/readyz">
-      <span className="dot" /> {ready === null ? 'checking' : ready ? 'ready' : 'not ready'}
+    <span className={`ready ${tone}`} title="/readyz">
+      <span className="dot" /> {label}
     </span>
+  );
+}
+
+/** Degraded or unready, said on every page with the gateway's reasons, not only as a dot in the sidebar. */
+function ReadinessBanner({ state }: { state: Readiness }) {
+  if (state.status === 'ready' || state.status === 'checking') return null;
+  const headline =
+    state.status === 'degraded'
+      ? 'Degraded: the platform still answers, with less (fallback ETAs or missing parts).'
+      : state.status === 'unready'
+        ? 'Not ready: the gateway cannot serve ETAs now.'
+        : 'The gateway is unreachable.';
+  return (
+    <div
+      className={`note banner ${state.status === 'degraded' ? 'warn' : 'error'}`}
+      role="alert"
+      data-testid="readiness-banner"
+      data-status={state.status}
+    >
+      <span className="note-text">
+        <strong>{headline}</strong>
+        {state.reasons.length > 0 && (
+          <ul>
+            {state.reasons.map((r) => (
+              <li key={r}>{r}</li>
+            ))}
+          </ul>
+        )}
+      </span>
+    </div>
   );
 }
 
 export function App() {
   const page = usePage();
   const [key, setKeyState] = useState(getKey);
+  const readiness = useReadiness();
   const changeKey = (k: string): void => {
     setKey(k);
     setKeyState(k);
@@ -95,7 +164,7 @@ export function App() {
           ))}
         </nav>
         <div className="side-foot">
-          <Ready />
+          <Ready state={readiness} />
           {key && (
             <button type="button" className="link" onClick={() => changeKey('')}>
               Forget key
@@ -107,6 +176,7 @@ export function App() {
         </div>
       </aside>
       <main className="content">
+        <ReadinessBanner state={readiness} />
         {!key ? (
           <KeyForm onKey={changeKey} />
         ) : page === '/live' ? (

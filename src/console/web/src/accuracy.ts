@@ -97,15 +97,48 @@ export function accuracyByZone(
     .sort((a, b) => (b.n ?? 0) - (a.n ?? 0));
 }
 
-export function psiOf(body: Json): Record<string, number> {
-  const v = body.psi ?? body.drift;
-  const out: Record<string, number> = {};
-  if (Array.isArray(v))
-    for (const e of v as Json[]) {
-      const x = num(e.psi, e.value);
-      if (x !== null) out[String(e.feature ?? e.name)] = x;
+/** One feature's drift: its PSI and, from servers that judge it, a verdict and the sample counts behind it. */
+export interface DriftFigure {
+  psi: number | null;
+  status?: 'ok' | 'drift' | 'insufficient';
+  samples?: number;
+  minSamples?: number;
+}
+
+function figure(v: unknown): DriftFigure | null {
+  if (typeof v === 'number') return Number.isFinite(v) ? { psi: v } : null;
+  if (!v || typeof v !== 'object') return null;
+  const e = v as Json;
+  const out: DriftFigure = { psi: num(e.psi, e.value) };
+  if (e.status === 'ok' || e.status === 'drift' || e.status === 'insufficient') out.status = e.status;
+  const samples = num(e.samples, e.n);
+  const min = num(e.min_samples, e.minSamples);
+  if (samples !== null) out.samples = samples;
+  if (min !== null) out.minSamples = min;
+  return out.psi === null && out.status === undefined ? null : out;
+}
+
+/**
+ * Drift per feature from any of the shapes a payload may carry: `{feature: psi}`, `{feature: {psi, status,
+ * samples, min_samples}}`, or an array of `{feature, ...}`, under `psi`, `drift` or `drift.features`.
+ */
+export function driftOf(body: Json | null | undefined): Record<string, DriftFigure> {
+  const out: Record<string, DriftFigure> = {};
+  if (!body) return out;
+  for (const key of ['psi', 'drift']) {
+    let v = body[key];
+    if (v && typeof v === 'object' && !Array.isArray(v) && 'features' in v) v = (v as Json).features;
+    if (Array.isArray(v)) {
+      for (const e of v as Json[]) {
+        const f = figure(e);
+        if (f) out[String(e.feature ?? e.name)] = f;
+      }
+    } else if (v && typeof v === 'object') {
+      for (const [k, x] of Object.entries(v)) {
+        const f = figure(x);
+        if (f) out[k] = f;
+      }
     }
-  else if (v && typeof v === 'object')
-    for (const [k, x] of Object.entries(v)) if (typeof x === 'number') out[k] = x;
+  }
   return out;
 }

@@ -1,6 +1,7 @@
 import { useEffect, useRef } from 'react';
 import uPlot from 'uplot';
 import 'uplot/dist/uPlot.min.css';
+import { browserZone } from '../format';
 
 function clock(unixSeconds: number, seconds: boolean): string {
   const d = new Date(unixSeconds * 1000);
@@ -30,8 +31,13 @@ interface ChartProps {
   xLabel?: string;
   yMin?: number;
   yMax?: number;
+  /** A fixed x domain (hours of day: 0–23), whatever the number of points; ticks at whole steps. */
+  xDomain?: [number, number];
   testId?: string;
 }
+
+/** A young history spans a few seconds: draw at least this much, so ticks stay a readable distance apart. */
+const MIN_TIME_SPAN_S = 60;
 
 /**
  * uPlot behind a React component: the plot is built once per series layout and then only fed new data, so a
@@ -46,11 +52,12 @@ export function Chart({
   xLabel,
   yMin,
   yMax,
+  xDomain,
   testId,
 }: ChartProps) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
-  const layout = JSON.stringify({ series, time, yLabel, xLabel, yMin, yMax, height });
+  const layout = JSON.stringify({ series, time, yLabel, xLabel, yMin, yMax, height, xDomain });
 
   useEffect(() => {
     const el = box.current;
@@ -59,7 +66,15 @@ export function Chart({
       width: Math.max(el.clientWidth, 200),
       height,
       scales: {
-        x: { time },
+        x: xDomain
+          ? { time, range: (): uPlot.Range.MinMax => [xDomain[0], xDomain[1]] }
+          : time
+            ? {
+                time,
+                range: (_u, lo, hi): uPlot.Range.MinMax =>
+                  hi - lo >= MIN_TIME_SPAN_S ? [lo, hi] : [hi - MIN_TIME_SPAN_S, hi],
+              }
+            : { time },
         y:
           yMin !== undefined || yMax !== undefined ? { range: (_u, lo, hi) => [yMin ?? lo, yMax ?? hi] } : {},
       },
@@ -70,10 +85,20 @@ export function Chart({
           stroke: '#64748b',
           grid: { stroke: '#eef2f6' },
           ticks: { stroke: '#e2e8f0' },
-          label: xLabel,
+          // Times on the browser's clock, and the axis says which.
+          label: xLabel ?? (time ? `time (${browserZone()})` : undefined),
+          // Room for "19:42:05" and a gap: uPlot drops ticks until labels fit, so they never overlap.
+          space: time ? 90 : xDomain ? 28 : 50,
+          ...(xDomain ? { incrs: [1, 2, 3, 6, 12] } : {}),
           // Clock times only: the charts cover minutes, and a date line would crowd a phone screen.
           // Whole seconds at least: a young history would otherwise get half-second ticks with repeated labels.
-          ...(time ? { incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600] } : {}),
+          ...(time
+            ? {
+                incrs: [
+                  1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400,
+                ],
+              }
+            : {}),
           ...(time
             ? {
                 values: (_u: uPlot, splits: number[], _a: number, _s: number, step: number) =>

@@ -56,12 +56,35 @@ export function Badge({
   return <span className={`badge ${tone ?? 'muted'}`}>{children}</span>;
 }
 
-export function ErrorNote({ error }: { error: unknown }) {
+/**
+ * The one way a failed action or read shows itself: the server's own message (`{"error":{"message"}}`), visibly,
+ * announced to screen readers. Every page puts its failures through this.
+ */
+export function ErrorNote({
+  error,
+  onDismiss,
+  children,
+}: {
+  error: unknown;
+  onDismiss?: () => void;
+  /** A follow-up offered with the message (for example "Promote anyway"). */
+  children?: ReactNode;
+}) {
   if (!error) return null;
   const message = error instanceof Error ? error.message : String(error);
+  const status = (error as { status?: unknown }).status;
   return (
-    <div className="note error" role="alert">
-      {message}
+    <div className="note error" role="alert" data-testid="error-note">
+      <span className="note-text">
+        {message}
+        {typeof status === 'number' && <span className="muted small"> (HTTP {status})</span>}
+      </span>
+      {children && <span className="note-actions">{children}</span>}
+      {onDismiss && (
+        <button type="button" className="link note-close" aria-label="Dismiss" onClick={onDismiss}>
+          ×
+        </button>
+      )}
     </div>
   );
 }
@@ -80,6 +103,7 @@ export function Confirm({
   confirmLabel,
   tone,
   busy,
+  disabled,
   onConfirm,
   onCancel,
 }: {
@@ -88,6 +112,8 @@ export function Confirm({
   confirmLabel: string;
   tone?: 'danger' | 'primary';
   busy?: boolean;
+  /** The confirm button waits for something (a reason). */
+  disabled?: boolean;
   onConfirm: () => void;
   onCancel: () => void;
 }) {
@@ -110,7 +136,7 @@ export function Confirm({
             type="button"
             className={`btn ${tone === 'danger' ? 'danger' : 'primary'}`}
             onClick={onConfirm}
-            disabled={busy}
+            disabled={busy || disabled}
           >
             {busy ? 'Working…' : confirmLabel}
           </button>

@@ -1,6 +1,13 @@
 import { useEffect, useMemo, useState } from 'react';
 import { get } from '../api';
-import { accuracyByVersion, accuracyByZone, accuracyPairs, accuracyWindows, psiOf } from '../accuracy';
+import {
+  accuracyByVersion,
+  accuracyByZone,
+  accuracyPairs,
+  accuracyWindows,
+  driftOf,
+  type DriftFigure,
+} from '../accuracy';
 import { Chart, type Series } from '../components/Chart';
 import { Badge, Card, Empty, ErrorNote, Loading, Stat } from '../components/ui';
 import { fmtNum, fmtPct, PALETTE } from '../format';
@@ -11,6 +18,17 @@ type Json = Record<string, unknown>;
 /** PSI above 0.25 is the usual sign that a feature's population moved; 0.1–0.25 is worth a look. */
 function psiTone(x: number): 'good' | 'warn' | 'bad' {
   return x >= 0.25 ? 'bad' : x >= 0.1 ? 'warn' : 'good';
+}
+
+/**
+ * A server that judges drift has the last word: red only for its 'drift', grey when it had too few samples to
+ * judge. Without a verdict, the PSI thresholds as before.
+ */
+function driftTone(f: DriftFigure): 'good' | 'warn' | 'bad' | 'muted' {
+  if (f.status === 'insufficient') return 'muted';
+  if (f.status === 'drift') return 'bad';
+  const tone = psiTone(f.psi ?? 0);
+  return f.status === 'ok' && tone === 'bad' ? 'warn' : tone;
 }
 
 const minutes = (s: number | null): string => (s === null ? '–' : `${fmtNum(s / 60, 2)} min`);
@@ -44,7 +62,10 @@ export function Accuracy() {
   const versions = useMemo(() => (body ? accuracyByVersion(body) : []), [body]);
   const zones = useMemo(() => (body ? accuracyByZone(body).slice(0, 12) : []), [body]);
   const latest = points[points.length - 1];
-  const psi = useMemo(() => ({ ...(latest?.psi ?? {}), ...(body ? psiOf(body) : {}) }), [body, latest]);
+  const drift = useMemo(
+    () => ({ ...driftOf(latest as unknown as Json | undefined), ...driftOf(body) }),
+    [body, latest],
+  );
 
   // The last 15 minutes per model version, from the accuracy gauges the live stream samples.
   const liveVersions = useMemo(() => {
@@ -73,8 +94,14 @@ export function Accuracy() {
   const hourXs = hourly.map((w) => w.t);
   const sortedPairs = [...pairs].sort((a, b) => a.predicted - b.predicted);
   const pairMax = Math.max(60, ...pairs.map((p) => Math.max(p.predicted, p.actual) / 60));
-  const psiRows = Object.entries(psi).sort((a, b) => b[1] - a[1]);
-  const psiMax = Math.max(0.3, ...psiRows.map(([, v]) => v));
+  // Judged features first (drift, then by PSI); those without enough samples last.
+  const psiRows = Object.entries(drift).sort(
+    (a, b) =>
+      Number(a[1].status === 'insufficient') - Number(b[1].status === 'insufficient') ||
+      Number(b[1].status === 'drift') - Number(a[1].status === 'drift') ||
+      (b[1].psi ?? 0) - (a[1].psi ?? 0),
+  );
+  const psiMax = Math.max(0.3, ...psiRows.map(([, v]) => v.psi ?? 0));
   const hasLive = liveVersions.length > 0;
 
   return (
@@ -200,18 +227,32 @@ export function Accuracy() {
         <Card title="Feature drift (PSI)">
           {psiRows.length > 0 ? (
             <ul className="bars" data-testid="psi">
-              {psiRows.map(([f, v]) => (
-                <li key={f}>
-                  <span className="bar-label mono">{f}</span>
-                  <span className="bar-track">
-                    <span
-                      className={`bar-fill ${psiTone(v)}`}
-                      style={{ width: `${Math.min(100, (v / psiMax) * 100)}%` }}
-                    />
-                  </span>
-                  <Badge tone={psiTone(v)}>{v.toFixed(3)}</Badge>
-                </li>
-              ))}
+              {psiRows.map(([f, v]) => {
+                const tone = driftTone(v);
+                const insufficient = v.status === 'insufficient';
+                return (
+                  <li key={f} data-feature={f} data-status={v.status ?? ''}>
+                    <span className="bar-label mono">{f}</span>
+                    <span className="bar-track">
+                      <span
+                        className={`bar-fill ${insufficient ? 'insufficient' : tone}`}
+                        style={{ width: `${Math.min(100, ((v.psi ?? 0) / psiMax) * 100)}%` }}
+                      />
+                    </span>
+                    {insufficient ? (
+                      <Badge tone="muted">
+                        insufficient samples ({fmtNum(v.samples ?? null, 0)} of{' '}
+                        {fmtNum(v.minSamples ?? null, 0)})
+                      </Badge>
+                    ) : (
+                      <Badge tone={tone === 'muted' ? 'muted' : tone}>
+                        {v.psi === null ? '–' : v.psi.toFixed(3)}
+                        {v.status === 'drift' ? ' drift' : ''}
+                      </Badge>
+                    )}
+                  </li>
+                );
+              })}
             </ul>
           ) : (
             <Empty>No drift figures yet: PSI needs live traffic and a model with a training profile.</Empty>

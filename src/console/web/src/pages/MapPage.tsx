@@ -1,7 +1,15 @@
 import { useEffect, useMemo, useRef, useState, type MouseEvent } from 'react';
 import { allStores, get, post, type BatchAnswer, type StoreJson } from '../api';
 import { Card, Empty, ErrorNote, Loading } from '../components/ui';
-import { etaColour, fmtMin, fmtPct, localInputValue, orderedAtIso } from '../format';
+import {
+  etaColour,
+  fmtMin,
+  fmtPct,
+  localInputValue,
+  mainZone,
+  zoneInputIso,
+  zoneInputValue,
+} from '../format';
 import { boundsOf, gridCells, haversineKm, latLngToCell, Projection, type LatLng } from '../geo';
 import { drawMap, isEta, type Answer } from './map-draw';
 
@@ -28,7 +36,14 @@ export function MapPage() {
 
   useEffect(() => {
     const abort = new AbortController();
-    allStores(abort.signal).then(setStores, (e: unknown) => !abort.signal.aborted && setError(e));
+    allStores(abort.signal).then(
+      (list) => {
+        setStores(list);
+        // The order time is read on the stores' clock, so it starts at their now.
+        if (list.length) setOrderedAt(zoneInputValue(new Date(), mainZone(list)));
+      },
+      (e: unknown) => !abort.signal.aborted && setError(e),
+    );
     const loadTraffic = (): void =>
       void get<Traffic>('/v1/admin/stores/traffic', abort.signal).then(setTraffic, () => undefined);
     loadTraffic();
@@ -50,6 +65,7 @@ export function MapPage() {
     return () => ro.disconnect();
   }, [stores !== null]);
 
+  const zone = useMemo(() => (stores?.length ? mainZone(stores) : 'UTC'), [stores]);
   const share = useMemo(() => new Map((traffic?.stores ?? []).map((s) => [s.store_id, s.share])), [traffic]);
   const maxShare = Math.max(1e-9, ...share.values());
   const box = useMemo(
@@ -133,7 +149,7 @@ export function MapPage() {
         destination: { lat: dest.lat, lng: dest.lng },
         store_ids: nearby.map(({ s }) => s.store_id),
       };
-      const at = orderedAtIso(orderedAt);
+      const at = zoneInputIso(orderedAt, zone);
       if (at) body.ordered_at = at;
       const r = await post<BatchAnswer>('/v1/eta/batch', body);
       setAnswers(r.results);
@@ -161,7 +177,7 @@ export function MapPage() {
           </p>
         </div>
         <label className="field inline">
-          <span>Order time</span>
+          <span>Order time ({zone})</span>
           <input
             type="datetime-local"
             name="ordered-at"

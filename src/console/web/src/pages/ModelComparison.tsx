@@ -1,6 +1,6 @@
 import { Chart } from '../components/Chart';
 import { Card, Empty } from '../components/ui';
-import { PALETTE } from '../format';
+import { globalTime, PALETTE } from '../format';
 import { errorByHour, formatMetric, METRIC_LABELS, numbers, section, type ModelVersion } from '../models';
 import type { LivePoint } from './Live';
 
@@ -25,6 +25,7 @@ export function Comparison({
   details,
   accuracy,
   rollout,
+  zone,
 }: {
   champion: ModelVersion;
   challenger?: ModelVersion;
@@ -32,7 +33,10 @@ export function Comparison({
   accuracy: Json | null;
   /** The live stream's latest shadow and canary figures. */
   rollout?: Pick<LivePoint, 'shadow' | 'served_by'>;
+  /** The stores' zone: the online error is folded onto the hour of day on their clock. */
+  zone?: string | null;
 }) {
+  const clockZone = zone ?? 'UTC';
   const cd = details[champion.version] ?? champion.raw;
   const xd = challenger ? (details[challenger.version] ?? challenger.raw) : undefined;
   const cm = { ...champion.metrics, ...numbers(section(section(cd, 'model'), 'metrics')) };
@@ -48,7 +52,7 @@ export function Comparison({
   const canary = rollout?.served_by?.challenger;
   // Per version when the registry has it; otherwise the online join's error by hour of day, all versions together.
   const perVersion = errorByHour(cd).length > 0 || errorByHour(xd).length > 0;
-  const ch = perVersion ? errorByHour(cd) : onlineByHourOfDay(accuracy);
+  const ch = perVersion ? errorByHour(cd) : onlineByHourOfDay(accuracy, clockZone);
   const xh = perVersion ? errorByHour(xd) : [];
   const hours = [...new Set([...ch, ...xh].map(([h]) => h))].sort((a, b) => a - b);
   const rows = COMPARED.filter((k) => cm[k] !== undefined || xm[k] !== undefined);
@@ -127,7 +131,8 @@ export function Comparison({
               { label: perVersion ? champion.version : 'online, all versions', colour: PALETTE[0]! },
               ...(perVersion && challenger ? [{ label: challenger.version, colour: PALETTE[2]! }] : []),
             ]}
-            xLabel={perVersion ? 'hour of day' : 'hour of day (your time)'}
+            xDomain={[0, 23]}
+            xLabel={perVersion ? 'hour of day (store local)' : `hour of day (${clockZone})`}
             yLabel="MAE, min"
             height={200}
           />
@@ -140,7 +145,7 @@ export function Comparison({
             <ul className="moves">
               {history.map((h) => (
                 <li key={`${h.at}-${h.alias}`}>
-                  <span className="muted">{new Date(h.at).toLocaleString()}</span>
+                  <span className="muted">{globalTime(h.at)}</span>
                   <span>
                     {h.alias}: {h.previous ?? '–'} → <strong>{h.version ?? '–'}</strong>
                   </span>
@@ -197,15 +202,16 @@ function onlineOf(accuracy: Json | null, version: string): Record<string, number
   return out;
 }
 
-/** The join's hourly buckets (UTC hours) folded onto the hour of day in the browser's zone, weighted by orders. */
-function onlineByHourOfDay(accuracy: Json | null): Array<[number, number]> {
+/** The join's hourly buckets (UTC hours) folded onto the hour of day in the stores' zone, weighted by orders. */
+function onlineByHourOfDay(accuracy: Json | null, zone: string): Array<[number, number]> {
+  const hourIn = new Intl.DateTimeFormat('en-GB', { timeZone: zone, hour: 'numeric', hourCycle: 'h23' });
   const rows = Array.isArray(accuracy?.by_hour) ? (accuracy.by_hour as Json[]) : [];
   const acc = new Map<number, { sum: number; n: number }>();
   for (const r of rows) {
     const t = Date.parse(`${String(r.hour)}:00:00Z`);
     const n = typeof r.deliveries === 'number' ? r.deliveries : 0;
     if (Number.isNaN(t) || typeof r.mae_seconds !== 'number' || n === 0) continue;
-    const h = new Date(t).getHours();
+    const h = Number(hourIn.format(new Date(t))) % 24;
     const a = acc.get(h) ?? { sum: 0, n: 0 };
     a.sum += r.mae_seconds * n;
     a.n += n;

@@ -1,13 +1,31 @@
 import { useCallback, useEffect, useState } from 'react';
-import { get, post } from '../api';
+import { ApiError, get, post } from '../api';
 import { Badge, Card, Confirm, Empty, ErrorNote, Loading } from '../components/ui';
+import { browserZone, globalTime, mainZone } from '../format';
 import { formatMetric, toModelList, type ModelVersion } from '../models';
 import type { LivePoint } from './Live';
 import { Comparison } from './ModelComparison';
 
 type Json = Record<string, unknown>;
 type Action =
-  { kind: 'promote'; version: string } | { kind: 'challenger'; version: string } | { kind: 'rollback' };
+  | { kind: 'promote'; version: string }
+  | { kind: 'force'; version: string; refusal: string }
+  | { kind: 'challenger'; version: string }
+  | { kind: 'rollback' };
+
+/** One line of `GET /v1/admin/audit`: promotions, rollbacks and forced actions, newest first. */
+interface AuditEntry {
+  at: string;
+  action: string;
+  version: string | null;
+  previous: string | null;
+  actor: string | null;
+  forced: boolean;
+  reason: string | null;
+  summary: string | null;
+}
+/** The audit log, or why there is none to show: the endpoint may not exist on an older gateway. */
+type Audit = { entries: AuditEntry[] } | { unavailable: true } | { error: unknown };
 
 function aliasBadges(m: ModelVersion) {
   return m.aliases.map((a) => (
@@ -20,6 +38,12 @@ function aliasBadges(m: ModelVersion) {
 export function Models() {
   const [models, setModels] = useState<ModelVersion[] | null>(null);
   const [error, setError] = useState<unknown>(null);
+  // A failed action's error lives apart from the list's: reloading the list after the action must not clear it.
+  const [actionError, setActionError] = useState<unknown>(null);
+  const [refused, setRefused] = useState<{ version: string; message: string } | null>(null);
+  const [reason, setReason] = useState('');
+  const [audit, setAudit] = useState<Audit | null>(null);
+  const [zone, setZone] = useState<string | null>(null);
   const [details, setDetails] = useState<Record<string, Json>>({});
   const [action, setAction] = useState<Action | null>(null);
   const [busy, setBusy] = useState(false);
@@ -30,6 +54,11 @@ export function Models() {
   const load = useCallback(async () => {
     try {
       // Online figures come from the prediction-vs-actual join; the page works without them.
+      void get<{ entries: AuditEntry[] }>('/v1/admin/audit?limit=20').then(
+        (r) => setAudit({ entries: Array.isArray(r?.entries) ? r.entries : [] }),
+        (e: unknown) =>
+          setAudit(e instanceof ApiError && e.status === 404 ? { unavailable: true } : { error: e }),
+      );
       void get<Json>('/v1/admin/accuracy').then(setAccuracy, () => setAccuracy(null));
       void get<{ points: LivePoint[] }>('/v1/admin/live').then(
         (r) => setRollout(r.points[r.points.length - 1]),
@@ -52,14 +81,30 @@ export function Models() {
   useEffect(() => {
     void load();
   }, [load]);
+  useEffect(() => {
+    // The stores' clock for the hour-of-day chart; the browser's zone, named, if the catalog cannot be read.
+    void get<{ stores: Array<{ timezone: string }> }>('/v1/stores?limit=1000').then(
+      (r) => setZone(r.stores.length ? mainZone(r.stores) : browserZone()),
+      () => setZone(browserZone()),
+    );
+  }, []);
 
   const run = async (): Promise<void> => {
     if (!action) return;
     setBusy(true);
+    setNotice(null);
+    setActionError(null);
+    setRefused(null);
     try {
-      if (action.kind === 'promote') {
-        await post(`/v1/admin/models/${encodeURIComponent(action.version)}/promote`);
-        setNotice(`${action.version} is now the champion.`);
+      if (action.kind === 'promote' || action.kind === 'force') {
+        const path = `/v1/admin/models/${encodeURIComponent(action.version)}/promote`;
+        await post(path, action.kind === 'force' ? { force: true, reason: reason.trim() } : {});
+        setNotice(
+          action.kind === 'force'
+            ? `${action.version} is now the champion (forced: ${reason.trim()}).`
+            : `${action.version} is now the champion.`,
+        );
+        setReason('');
       } else if (action.kind === 'challenger') {
         await post(`/v1/admin/models/${encodeURIComponent(action.version)}/challenger`);
         setNotice(`${action.version} is now the challenger.`);
@@ -73,9 +118,11 @@ export function Models() {
               : 'the previous version';
         setNotice(`Rolled back: ${to} is the champion again.`);
       }
-      setError(null);
     } catch (e) {
-      setError(e);
+      setActionError(e);
+      // A guard-rail refusal can be overridden, with a reason that lands in the audit log.
+      if (action.kind === 'promote' && e instanceof ApiError && e.status === 409)
+        setRefused({ version: action.version, message: e.message });
     } finally {
       setBusy(false);
       setAction(null);
@@ -110,6 +157,17 @@ export function Models() {
           {notice}
         </div>
       )}
+      <ErrorNote error={actionError} onDismiss={() => (setActionError(null), setRefused(null))}>
+        {refused && (
+          <button
+            type="button"
+            className="btn small danger"
+            onClick={() => setAction({ kind: 'force', version: refused.version, refusal: refused.message })}
+          >
+            Promote anyway
+          </button>
+        )}
+      </ErrorNote>
       <ErrorNote error={error} />
       <Card title="Versions">
         {!models ? (
@@ -142,11 +200,7 @@ export function Models() {
                       {m.version}
                     </td>
                     <td className="aliases">{aliasBadges(m)}</td>
-                    <td className="hide-sm nowrap">
-                      {m.createdAt
-                        ? new Date(m.createdAt).toLocaleString([], { dateStyle: 'short', timeStyle: 'short' })
-                        : '–'}
-                    </td>
+                    <td className="hide-sm nowrap">{m.createdAt ? globalTime(m.createdAt) : '–'}</td>
                     <td className="num">{formatMetric('mae_s', m.metrics.mae_s)}</td>
                     <td className="num hide-sm">{formatMetric('rmse_s', m.metrics.rmse_s)}</td>
                     <td className="num">{formatMetric('within_5min', m.metrics.within_5min)}</td>
@@ -187,19 +241,38 @@ export function Models() {
           details={details}
           accuracy={accuracy}
           rollout={rollout}
+          zone={zone}
         />
       )}
+      <AuditLog audit={audit} />
       {action && (
         <Confirm
           title={
             action.kind === 'promote'
               ? `Promote ${action.version}?`
-              : action.kind === 'challenger'
-                ? `Make ${action.version} the challenger?`
-                : 'Roll back the champion?'
+              : action.kind === 'force'
+                ? `Promote ${action.version} anyway?`
+                : action.kind === 'challenger'
+                  ? `Make ${action.version} the challenger?`
+                  : 'Roll back the champion?'
           }
           body={
-            action.kind === 'challenger' ? (
+            action.kind === 'force' ? (
+              <>
+                <p>The server refused: {action.refusal}</p>
+                <label className="field">
+                  <span>Reason (kept in the audit log)</span>
+                  <textarea
+                    name="force-reason"
+                    rows={3}
+                    value={reason}
+                    onChange={(e) => setReason(e.target.value)}
+                    placeholder="why this version must serve despite the guard rail"
+                    autoFocus
+                  />
+                </label>
+              </>
+            ) : action.kind === 'challenger' ? (
               <p>
                 <strong>{action.version}</strong> becomes the challenger: it scores shadow traffic beside the
                 champion, and serves the canary share if one is configured.
@@ -225,16 +298,68 @@ export function Models() {
           confirmLabel={
             action.kind === 'promote'
               ? 'Promote'
-              : action.kind === 'challenger'
-                ? 'Make challenger'
-                : 'Roll back'
+              : action.kind === 'force'
+                ? 'Promote anyway'
+                : action.kind === 'challenger'
+                  ? 'Make challenger'
+                  : 'Roll back'
           }
-          tone={action.kind === 'rollback' ? 'danger' : 'primary'}
+          tone={action.kind === 'rollback' || action.kind === 'force' ? 'danger' : 'primary'}
           busy={busy}
+          disabled={action.kind === 'force' && reason.trim() === ''}
           onConfirm={() => void run()}
           onCancel={() => setAction(null)}
         />
       )}
     </div>
+  );
+}
+
+/** Who moved which alias, when and why, newest first; forced promotions stand out. */
+function AuditLog({ audit }: { audit: Audit | null }) {
+  return (
+    <Card title="Audit log">
+      {!audit ? (
+        <Loading what="the audit log" />
+      ) : 'unavailable' in audit ? (
+        <Empty>audit log unavailable: this gateway has no audit endpoint.</Empty>
+      ) : 'error' in audit ? (
+        <ErrorNote error={audit.error} />
+      ) : audit.entries.length === 0 ? (
+        <Empty>No promotion or rollback recorded yet.</Empty>
+      ) : (
+        <div className="table-wrap">
+          <table className="table compact" data-testid="audit-log">
+            <thead>
+              <tr>
+                <th>Time ({browserZone()})</th>
+                <th>Action</th>
+                <th>Version</th>
+                <th className="hide-sm">Previous</th>
+                <th className="hide-sm">By</th>
+                <th>Reason / summary</th>
+              </tr>
+            </thead>
+            <tbody>
+              {audit.entries.map((e, i) => (
+                <tr key={`${e.at}-${i}`}>
+                  <td className="nowrap">{globalTime(e.at)}</td>
+                  <td>
+                    {e.action} {e.forced && <Badge tone="bad">forced</Badge>}
+                  </td>
+                  <td className="mono">{e.version ?? '–'}</td>
+                  <td className="mono hide-sm">{e.previous ?? '–'}</td>
+                  <td className="hide-sm">{e.actor ?? '–'}</td>
+                  <td>
+                    {e.reason && <div>{e.reason}</div>}
+                    {e.summary && <div className="muted small">{e.summary}</div>}
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </Card>
   );
 }

@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react';
 import { allStores, ApiError, post, type EtaAnswer, type StoreJson } from '../api';
 import { Badge, Card, Empty, ErrorNote } from '../components/ui';
-import { fmtMin, localInputValue, orderedAtIso } from '../format';
+import { fmtMin, localInputValue, orderedAtIso, zoneInputIso, zoneInputValue, zoneTime } from '../format';
 
 interface Contribution {
   feature: string;
@@ -69,6 +69,8 @@ export function TryIt() {
         const first = list[0];
         if (first) {
           setStoreId(first.store_id);
+          // The order time is read on the store's clock, so it starts at the store's now.
+          setOrderedAt(zoneInputValue(new Date(), first.timezone));
           const p = near(first);
           setLat(String(p.lat));
           setLng(String(p.lng));
@@ -99,7 +101,8 @@ export function TryIt() {
       items: Number(items),
       subtotal: Number(subtotal),
     };
-    const at = orderedAtIso(orderedAt);
+    const zone = stores.find((x) => x.store_id === storeId)?.timezone;
+    const at = zone ? zoneInputIso(orderedAt, zone) : orderedAtIso(orderedAt);
     if (at) body.ordered_at = at;
     try {
       const [answer, explanation] = await Promise.all([
@@ -111,9 +114,12 @@ export function TryIt() {
     } catch (err) {
       setEta(null);
       setWhy(null);
+      const opensAt = err instanceof ApiError ? err.details?.opens_at : undefined;
       setError(
         err instanceof ApiError && err.code === 'store_closed'
-          ? new Error(`${err.message}. Pick an order time within its opening hours.`)
+          ? new Error(
+              `${err.message}.${typeof opensAt === 'string' && zone ? ` It opens at ${zoneTime(opensAt, zone)}.` : ''} Pick an order time within its opening hours.`,
+            )
           : err,
       );
     } finally {
@@ -209,7 +215,7 @@ export function TryIt() {
               </label>
             </div>
             <label className="field">
-              <span>Order time</span>
+              <span>Order time{store ? ` (${store.timezone})` : ''}</span>
               <input
                 name="ordered-at"
                 type="datetime-local"
@@ -236,7 +242,9 @@ export function TryIt() {
                   <div className="muted">
                     range {Math.round(eta.range_seconds[0] / 60)}–{Math.round(eta.range_seconds[1] / 60)} min
                     · promised by{' '}
-                    {new Date(eta.promised_at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })}{' '}
+                    <span data-testid="promised-at">
+                      {store ? zoneTime(eta.promised_at, store.timezone) : zoneTime(eta.promised_at, 'UTC')}
+                    </span>{' '}
                     · {eta.components.distance_km.toFixed(1)} km
                     {eta.degraded && <Badge tone="warn">degraded</Badge>}
                   </div>

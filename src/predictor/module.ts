@@ -77,6 +77,7 @@ export function createPredictorModule(
       threshold: rolloutConfig.driftPsiThreshold,
       minRows: rolloutConfig.driftMinRows,
       intervalMs: rolloutConfig.driftIntervalMs,
+      windowMs: rolloutConfig.driftWindowMs,
     },
     ctx.metrics,
     logger,

@@ -28,12 +28,19 @@ export const rolloutConfigSchema = Type.Object(
     driftMinRows: Type.Integer({
       default: 500,
       minimum: 1,
-      description: 'Requests a drift window needs before PSI is published',
+      description:
+        'Live rows a feature needs in the drift window before its PSI is judged; fewer: status insufficient, no PSI',
     }),
     driftIntervalMs: Type.Integer({
       default: 60_000,
       minimum: 100,
-      description: 'How often feature drift is computed',
+      description: 'How often the drift window is judged',
+    }),
+    driftWindowMs: Type.Integer({
+      default: 3_600_000,
+      minimum: 1_000,
+      description:
+        'Span of live traffic judged for drift (sliding, in 60 slices), each row against training rows of its hour',
     }),
   },
   { default: {} },

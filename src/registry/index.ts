@@ -4,7 +4,7 @@ export { promote, rollback, setChallenger } from './actions.js';
 export { InMemoryModelRegistry } from './memory-registry.js';
 export { importFileRegistry } from './legacy.js';
 export { REGISTRY_MIGRATIONS } from './migrations.js';
-export { histogramBin, populationStability } from './profile.js';
+export { histogramBin, hourOfWeek, HOURS_OF_WEEK, populationStability } from './profile.js';
 export { openModelRegistry, type RegistryDatabase } from './open.js';
 export { SqlModelRegistry } from './sql-registry.js';
 export {
@@ -12,6 +12,7 @@ export {
   type AliasChange,
   type FeatureHistogram,
   type FeatureProfile,
+  type HourOfWeekProfile,
   type GoldenSet,
   type ModelAlias,
   type ModelRecord,

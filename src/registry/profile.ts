@@ -31,3 +31,13 @@ export function populationStability(histogram: FeatureHistogram, counts: ArrayLi
   }
   return psi;
 }
+
+/** Hours in a week: the time-conditioned drift histograms are indexed by local hour of week. */
+export const HOURS_OF_WEEK = 168;
+
+/** Local hour of week of a feature row: Monday 0 … Sunday 6, times 24, plus the hour; -1 when either is missing. */
+export function hourOfWeek(weekday: number, hour: number): number {
+  if (!Number.isFinite(weekday) || !Number.isFinite(hour)) return -1;
+  const h = Math.floor(weekday) * 24 + Math.floor(hour);
+  return h >= 0 && h < HOURS_OF_WEEK ? h : -1;
+}

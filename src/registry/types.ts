@@ -31,6 +31,19 @@ export interface FeatureHistogram {
 export interface FeatureProfile {
   rows: number;
   features: FeatureHistogram[];
+  /**
+   * The same bins counted per local hour of week (Monday 0:00 = 0 … 167), so a window of live traffic is compared
+   * with training rows of the hours it covers. Absent in profiles registered before drift was time-conditioned:
+   * those are compared with all hours, and the drift report says so.
+   */
+  byHourOfWeek?: HourOfWeekProfile;
+}
+
+export interface HourOfWeekProfile {
+  /** Training rows per hour of week (168). */
+  rows: number[];
+  /** counts[feature][hour]: bin counts like `FeatureHistogram.shares` (edges.length + 2), or [] for an hour with no rows. */
+  counts: number[][][];
 }
 
 export interface RegisterMeta {

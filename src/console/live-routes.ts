@@ -22,7 +22,9 @@ export function liveRoutes(sampler: LiveSampler, guard: AdminGuard): FastifyPlug
       points: sampler.history(),
     }));
 
-    app.get('/v1/admin/stream', { onRequest: guard, schema: { hide: true } }, async (req, reply) => {
+    // No HEAD twin: a stream's headers go out with its first write, which HEAD never makes, so it would hang.
+    const stream = { onRequest: guard, schema: { hide: true }, exposeHeadRoute: false };
+    app.get('/v1/admin/stream', stream, async (req, reply) => {
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, {

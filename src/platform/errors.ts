@@ -16,6 +16,7 @@ export const HTTP_STATUS = {
   store_closed: 409,
   conflict: 409,
   payload_too_large: 413,
+  uri_too_long: 414,
   unsupported_media_type: 415,
   headers_too_large: 431,
   out_of_delivery_area: 422,

@@ -203,6 +203,16 @@ function patternOf(url: string): RegExp {
 const hasBody = (req: FastifyRequest): boolean =>
   req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
 
+function frameworkError(error: FastifyError): EtaError {
+  switch (error.code) {
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return new EtaError('uri_too_long', 'a path parameter is too long', { field: 'url' });
+    case 'FST_ERR_BAD_URL':
+      return new EtaError('bad_request', 'the URL is malformed', { field: 'url' });
+  }
+  return toEtaError(error);
+}
+
 export function sendError(reply: FastifyReply, error: EtaError): FastifyReply {
   if (error.retryAfter !== undefined) void reply.header('retry-after', String(error.retryAfter));
   return reply.code(error.status).type('application/json').send(error.toBody());
@@ -219,6 +229,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const requestTimeout = limits.requestTimeoutMs;
   const app = Fastify({
     loggerInstance: options.logger,
+    // Errors the router raises before any route runs (a bad URL, an over-long path parameter) get the one shape too.
+    frameworkErrors: (error, _req, reply) => {
+      sendError(reply, frameworkError(error));
+    },
     bodyLimit: options.bodyLimitBytes ?? 1024 * 1024,
     requestTimeout,
     keepAliveTimeout: limits.keepAliveTimeoutMs,

@@ -279,6 +279,8 @@ describe('fuzz over real HTTP, every route of every listener', () => {
     expect(neverOk.filter((r) => deep.some((d) => r.endsWith(` ${d}`)))).toEqual([]);
     expect(stats.cases).toBeGreaterThan(1500);
     expect(failures.map((f) => f.line)).toEqual([]);
+    // Every refusal a client can read says what went wrong in the one error shape.
+    expect(Object.fromEntries(stats.badShape)).toEqual({});
   }, 240_000);
 
   it('transport faults over raw sockets: no 5xx, every connection answered or closed within the timeouts', async () => {

@@ -99,6 +99,30 @@ export function rowsFromTensors(model: Model, inputs: Tensor[]): { rows: Float64
   return { rows, n };
 }
 
+/**
+ * What the model's inputs mean, for the metadata's `parameters`. The listed input stays one [-1, F] tensor
+ * "input-0" (the layout of tree-model servers such as Triton's FIL backend, and the one clients such as tritonclient
+ * build from metadata, one tensor per listed input); its columns are named here, in order, from the loaded model's
+ * own feature spec (the feature definition it was trained with). OIP parameter values are scalars, hence the
+ * comma-separated lists. Categorical features take the index of their category.
+ */
+export function featureParameters(model: Pick<Model, 'spec'>): Record<string, string | number> & {
+  feature_names: string;
+  feature_count: number;
+  input_layout: string;
+} {
+  const out: Record<string, string | number> = {};
+  for (const f of model.spec) {
+    if (f.type === 'categorical' && f.categories) out[`${f.name}_categories`] = f.categories.join(',');
+  }
+  return {
+    feature_names: model.spec.map((f) => f.name).join(','),
+    feature_count: model.spec.length,
+    input_layout: `one [N, ${model.spec.length}] FP64 tensor input-0 with the columns of feature_names in order, or one [N] tensor per feature named after it; null is a missing value`,
+    ...out,
+  };
+}
+
 export function oipRoutes(runtime: ModelRuntime, modelName: string): FastifyPluginAsync {
   const plugin = async (app: HttpServer): Promise<void> => {
     const resolve = (params: ModelParams): NonNullable<ModelRuntime['active']> => {
@@ -131,6 +155,7 @@ export function oipRoutes(runtime: ModelRuntime, modelName: string): FastifyPlug
         platform: 'etaserve-gbdt',
         inputs: [{ name: 'input-0', datatype: 'FP64', shape: [-1, model.spec.length] }],
         outputs: model.outputNames.map((name) => ({ name, datatype: 'FP64', shape: [-1] })),
+        parameters: featureParameters(model),
       };
     };
     app.get('/v2/models/:name', metadata, describe);

@@ -99,6 +99,20 @@ export const OipModelMetadata = Type.Object({
   outputs: Type.Array(
     Type.Object({ name: Type.String(), datatype: Type.String(), shape: Type.Array(Type.Integer()) }),
   ),
+  // OIP parameters are scalars (string, number, boolean), so lists travel comma-separated.
+  parameters: Type.Optional(
+    Type.Object(
+      {
+        feature_names: Type.String({
+          description:
+            'The columns of input-0, in order, comma-separated (also the names of per-feature inputs)',
+        }),
+        feature_count: Type.Integer(),
+        input_layout: Type.String(),
+      },
+      { additionalProperties: Type.Union([Type.String(), Type.Number(), Type.Boolean()]) },
+    ),
+  ),
 });
 
 export const ModelParams = Type.Object({

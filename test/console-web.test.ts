@@ -18,6 +18,11 @@ async function text(locator: Locator): Promise<string> {
   return (await locator.count()) > 0 ? ((await locator.first().textContent()) ?? '') : '';
 }
 
+/** The x labels a chart last drew (the canvas holds no text; the chart copies them to an attribute). */
+async function xLabels(chart: Locator): Promise<string[]> {
+  return JSON.parse((await chart.getAttribute('data-x-labels')) ?? '[]') as string[];
+}
+
 /** Today at 19:30 in Paris, as a datetime-local value: the simulated stores are open then. */
 function eveningInParis(): string {
   const day = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Paris' }).format(new Date());
@@ -91,7 +96,8 @@ describe.skipIf(!CHROMIUM)('the console in a browser, against a running etaserve
         '--no-first-run',
       ],
       viewport: { width: 1280, height: 800 },
-      timezoneId: 'Europe/Paris',
+      // Not the stores' zone (Europe/Paris): store times must follow the store, not the browser.
+      timezoneId: 'America/New_York',
       locale: 'en-GB',
     });
     page = context.pages()[0] ?? (await context.newPage());
@@ -133,6 +139,14 @@ describe.skipIf(!CHROMIUM)('the console in a browser, against a running etaserve
     const [t1, ...rates] = JSON.parse((await chart.getAttribute('data-last'))!) as number[];
     expect(t1).toBeGreaterThan(t0!);
     expect(Math.max(...rates)).toBeGreaterThan(0);
+    // A young history still gets readable time ticks: each label once, and no more than the width holds.
+    await expect.poll(async () => (await xLabels(chart)).length).toBeGreaterThan(0);
+    const labels = await xLabels(chart);
+    const width = (await chart.boundingBox())!.width;
+    expect(new Set(labels).size).toBe(labels.length);
+    expect(labels.length).toBeLessThanOrEqual(Math.floor(width / 60) + 1);
+    // The axis names the clock its times are on.
+    expect(await chart.getAttribute('data-x-axis')).toBe('time (America/New_York)');
     await shot('live');
   });
 
@@ -154,9 +168,24 @@ describe.skipIf(!CHROMIUM)('the console in a browser, against a running etaserve
     await expect
       .poll(() => page.locator('select[name=store] option').count(), { timeout: 15_000 })
       .toBeGreaterThan(10);
+    await expect
+      .poll(() => text(page.locator('label', { has: page.locator('input[name=ordered-at]') })))
+      .toContain('Europe/Paris');
     await page.locator('input[name=ordered-at]').fill(eveningInParis());
+    const answered = page.waitForResponse(
+      (r) => r.url().endsWith('/v1/eta') && r.request().method() === 'POST',
+    );
     await page.getByRole('button', { name: 'Get ETA' }).click();
+    const eta = (await (await answered).json()) as { promised_at: string };
     await expect.poll(() => text(page.getByTestId('try-answer')), { timeout: 15_000 }).toMatch(/\d+ min/);
+    // The promise on the store's clock, the zone named, though the browser runs in New York.
+    const paris = new Intl.DateTimeFormat('en-GB', {
+      timeZone: 'Europe/Paris',
+      hour: '2-digit',
+      minute: '2-digit',
+      hourCycle: 'h23',
+    }).format(new Date(eta.promised_at));
+    expect(await text(page.getByTestId('promised-at'))).toBe(`${paris} Europe/Paris`);
     await expect
       .poll(() => page.getByTestId('contributions').locator('li').count())
       .toBeGreaterThanOrEqual(5);
@@ -177,6 +206,29 @@ describe.skipIf(!CHROMIUM)('the console in a browser, against a running etaserve
     await shot('accuracy');
   });
 
+  it('shows the server’s message when there is nothing to roll back', async () => {
+    await open('/models');
+    const row = page.locator('[data-testid=models-table] tr[data-version=v1]');
+    await expect.poll(() => text(row), { timeout: 15_000 }).toContain('champion');
+    await page.getByRole('button', { name: 'Roll back champion' }).click();
+    const answered = page.waitForResponse((r) => r.url().endsWith('/v1/admin/models/rollback'));
+    await page.getByRole('dialog').getByRole('button', { name: 'Roll back' }).click();
+    const res = await answered;
+    expect(res.status()).toBe(409);
+    const { error } = (await res.json()) as { error: { message: string } };
+    expect(error.message.length).toBeGreaterThan(0);
+    // Still there after the list reloads: the reload must not wipe the action's error.
+    await expect
+      .poll(() => text(page.getByRole('alert').filter({ hasText: error.message })), { timeout: 10_000 })
+      .toContain(error.message);
+    await expect.poll(() => text(row)).toContain('champion');
+    // The audit log card is there, with entries or saying plainly that the gateway has none.
+    await expect
+      .poll(() => text(page.locator('section', { has: page.getByRole('heading', { name: 'Audit log' }) })))
+      .toMatch(/audit log unavailable|No promotion or rollback|v\d/);
+    await shot('models-rollback-refused');
+  });
+
   it('promotes a new version and rolls it back, and the models list follows', async () => {
     // A second training run on the same data registers v2 without making it the champion.
     await exec(process.execPath, [BIN, 'train', '--days', '7', '--trees', '60'], {
@@ -188,17 +240,53 @@ describe.skipIf(!CHROMIUM)('the console in a browser, against a running etaserve
     await expect.poll(() => text(row('v1'))).toContain('champion');
     await expect.poll(() => text(row('v2'))).not.toContain('champion');
 
-    // The training run made v2 the challenger: the page compares the two before anyone promotes.
+    // A training run makes v2 the challenger only when the promotion policy would pass it; otherwise a person
+    // does, from this page. Training finished before the page opened, so the row's state is settled here.
+    if (!(await text(row('v2'))).includes('challenger')) {
+      await row('v2').getByRole('button', { name: 'Challenge' }).click();
+      await page.getByRole('dialog').getByRole('button', { name: 'Make challenger' }).click();
+      await expect.poll(() => text(row('v2')), { timeout: 10_000 }).toContain('challenger');
+    }
     await expect
       .poll(() => text(page.getByRole('heading', { name: /Champion v1 vs challenger v2/ })), {
         timeout: 10_000,
       })
       .toContain('challenger v2');
     await expect.poll(() => text(page.getByTestId('comparison'))).toMatch(/MAE\d+\.\d+ min\d+\.\d+ min/);
+    // Error by hour of day: hours 0–23 on the x axis, however few hours have orders.
+    const hours = page.getByTestId('chart-hours');
+    await hours.waitFor();
+    await expect.poll(async () => (await xLabels(hours)).length).toBeGreaterThan(2);
+    // The drawn scale: the whole day with half an hour of margin, not the few hours that have orders.
+    expect(Number(await hours.getAttribute('data-x-min'))).toBe(-0.5);
+    expect(Number(await hours.getAttribute('data-x-max'))).toBe(23.5);
+    const hourLabels = (await xLabels(hours)).map(Number);
+    expect(hourLabels.every((h) => Number.isInteger(h) && h >= 0 && h <= 23)).toBe(true);
+    expect(hourLabels[0]).toBe(0);
+    expect(hourLabels[hourLabels.length - 1]).toBeGreaterThanOrEqual(18);
     await shot('models-compare');
 
     await row('v2').getByRole('button', { name: 'Promote' }).click();
+    const answered = page.waitForResponse((r) => r.url().endsWith('/v1/admin/models/v2/promote'));
     await page.getByRole('dialog').getByRole('button', { name: 'Promote' }).click();
+    const res = await answered;
+    if (res.status() === 409) {
+      // The guard rail refused v2: its message is shown, and forcing asks for a reason.
+      const { error } = (await res.json()) as { error: { message: string } };
+      const alert = page.getByRole('alert').filter({ hasText: error.message });
+      await alert.waitFor();
+      await shot('models-promote-refused');
+      await alert.getByRole('button', { name: 'Promote anyway' }).click();
+      const dialog = page.getByRole('dialog');
+      expect(await dialog.getByRole('button', { name: 'Promote anyway' }).isDisabled()).toBe(true);
+      await dialog.locator('textarea[name=force-reason]').fill('console test: forcing v2');
+      const forced = page.waitForResponse((r) => r.url().endsWith('/v1/admin/models/v2/promote'));
+      await dialog.getByRole('button', { name: 'Promote anyway' }).click();
+      const sent = (await forced).request().postDataJSON() as { force?: boolean; reason?: string };
+      expect(sent).toEqual({ force: true, reason: 'console test: forcing v2' });
+    } else {
+      expect(res.status()).toBe(200);
+    }
     await expect.poll(() => text(row('v2')), { timeout: 10_000 }).toContain('champion');
     await expect.poll(() => text(row('v1'))).not.toContain('champion');
     await shot('models');

@@ -85,14 +85,18 @@ export function zoneTime(at: string | number | Date, zone: string, now: Date = n
   return sameDay ? `${clock} ${zone}` : `${f.year}-${pad(f.month!)}-${pad(f.day!)} ${clock} ${zone}`;
 }
 
-/** A global timestamp (audit log, registry) in the browser's zone, the zone named. */
-export function globalTime(at: string | number | Date): string {
+/**
+ * A global timestamp (audit log, registry) in the browser's zone, the zone named; `named: false` where a column
+ * header already names it.
+ */
+export function globalTime(at: string | number | Date, named = true): string {
   const d = at instanceof Date ? at : new Date(at);
   if (Number.isNaN(d.getTime())) return '–';
   const zone = browserZone();
   const f = wallFields(d, zone);
   const pad = (n: number): string => String(n).padStart(2, '0');
-  return `${f.year}-${pad(f.month!)}-${pad(f.day!)} ${pad(f.hour!)}:${pad(f.minute!)}:${pad(f.second!)} ${zone}`;
+  const stamp = `${f.year}-${pad(f.month!)}-${pad(f.day!)} ${pad(f.hour!)}:${pad(f.minute!)}:${pad(f.second!)}`;
+  return named ? `${stamp} ${zone}` : stamp;
 }
 
 /** The value of a datetime-local input for a moment, on the clock of a zone. */

@@ -57,6 +57,9 @@ export function Chart({
 }: ChartProps) {
   const box = useRef<HTMLDivElement>(null);
   const plot = useRef<uPlot | null>(null);
+  // The x labels last drawn, for tests and screen readers: the canvas itself holds no text.
+  const drawnX = useRef<string[]>([]);
+  const axisLabel = xLabel ?? (time ? `time (${browserZone()})` : undefined);
   const layout = JSON.stringify({ series, time, yLabel, xLabel, yMin, yMax, height, xDomain });
 
   useEffect(() => {
@@ -66,8 +69,9 @@ export function Chart({
       width: Math.max(el.clientWidth, 200),
       height,
       scales: {
+        // Half a step of margin each side, so the first and last categories are drawn whole.
         x: xDomain
-          ? { time, range: (): uPlot.Range.MinMax => [xDomain[0], xDomain[1]] }
+          ? { time, range: (): uPlot.Range.MinMax => [xDomain[0] - 0.5, xDomain[1] + 0.5] }
           : time
             ? {
                 time,
@@ -79,6 +83,15 @@ export function Chart({
           yMin !== undefined || yMax !== undefined ? { range: (_u, lo, hi) => [yMin ?? lo, yMax ?? hi] } : {},
       },
       legend: { live: false },
+      hooks: {
+        draw: [
+          (u) => {
+            el.dataset.xMin = String(u.scales.x?.min ?? '');
+            el.dataset.xMax = String(u.scales.x?.max ?? '');
+            el.dataset.xLabels = JSON.stringify(drawnX.current);
+          },
+        ],
+      },
       cursor: { drag: { x: false, y: false } },
       axes: [
         {
@@ -86,10 +99,15 @@ export function Chart({
           grid: { stroke: '#eef2f6' },
           ticks: { stroke: '#e2e8f0' },
           // Times on the browser's clock, and the axis says which.
-          label: xLabel ?? (time ? `time (${browserZone()})` : undefined),
+          label: axisLabel,
           // Room for "19:42:05" and a gap: uPlot drops ticks until labels fit, so they never overlap.
           space: time ? 90 : xDomain ? 28 : 50,
-          ...(xDomain ? { incrs: [1, 2, 3, 6, 12] } : {}),
+          ...(xDomain
+            ? {
+                incrs: [1, 2, 3, 6, 12],
+                values: (_u: uPlot, splits: number[]) => (drawnX.current = splits.map((v) => String(v))),
+              }
+            : {}),
           // Clock times only: the charts cover minutes, and a date line would crowd a phone screen.
           // Whole seconds at least: a young history would otherwise get half-second ticks with repeated labels.
           ...(time
@@ -102,7 +120,7 @@ export function Chart({
           ...(time
             ? {
                 values: (_u: uPlot, splits: number[], _a: number, _s: number, step: number) =>
-                  splits.map((s) => clock(s, step < 60)),
+                  (drawnX.current = splits.map((s) => clock(s, step < 60))),
               }
             : {}),
         },
@@ -151,6 +169,7 @@ export function Chart({
       ref={box}
       data-testid={testId}
       data-points={data[0]?.length ?? 0}
+      data-x-axis={axisLabel}
       data-last={JSON.stringify(last)}
     />
   );

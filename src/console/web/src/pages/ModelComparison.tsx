@@ -135,6 +135,7 @@ export function Comparison({
             xLabel={perVersion ? 'hour of day (store local)' : `hour of day (${clockZone})`}
             yLabel="MAE, min"
             height={200}
+            testId="chart-hours"
           />
         ) : (
           <Empty>No delivered orders joined with their quotes yet.</Empty>

@@ -185,7 +185,7 @@ export function Models() {
                 <tr>
                   <th>Version</th>
                   <th>Aliases</th>
-                  <th className="hide-sm">Created</th>
+                  <th className="hide-sm">Created ({browserZone()})</th>
                   <th className="num">MAE</th>
                   <th className="num hide-sm">RMSE</th>
                   <th className="num">±5 min</th>
@@ -200,7 +200,7 @@ export function Models() {
                       {m.version}
                     </td>
                     <td className="aliases">{aliasBadges(m)}</td>
-                    <td className="hide-sm nowrap">{m.createdAt ? globalTime(m.createdAt) : '–'}</td>
+                    <td className="hide-sm nowrap">{m.createdAt ? globalTime(m.createdAt, false) : '–'}</td>
                     <td className="num">{formatMetric('mae_s', m.metrics.mae_s)}</td>
                     <td className="num hide-sm">{formatMetric('rmse_s', m.metrics.rmse_s)}</td>
                     <td className="num">{formatMetric('within_5min', m.metrics.within_5min)}</td>
@@ -343,7 +343,7 @@ function AuditLog({ audit }: { audit: Audit | null }) {
             <tbody>
               {audit.entries.map((e, i) => (
                 <tr key={`${e.at}-${i}`}>
-                  <td className="nowrap">{globalTime(e.at)}</td>
+                  <td className="nowrap">{globalTime(e.at, false)}</td>
                   <td>
                     {e.action} {e.forced && <Badge tone="bad">forced</Badge>}
                   </td>

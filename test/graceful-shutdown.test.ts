@@ -1,5 +1,16 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { freePort, freshDataDir, run, waitReady, type Running } from './support/processes.js';
+import { spawn } from 'node:child_process';
+import {
+  BIN,
+  DEMO_KEY,
+  Fatal,
+  freePort,
+  freshDataDir,
+  run,
+  waitFor,
+  waitReady,
+  type Running,
+} from './support/processes.js';
 import { ensureTemplate } from './support/template.js';
 
 /**
@@ -63,3 +74,68 @@ describe('graceful shutdown', () => {
     expect(await exited).toBe(0);
   });
 });
+
+/**
+ * One SIGTERM to the process group of `etaserve up`, as a terminal's Ctrl-C or a container runtime sends it: every
+ * child drains once (no "second signal") and exits 0, and so does the parent.
+ */
+describe('graceful shutdown of etaserve up', () => {
+  it('drains every process on one SIGTERM to the group and exits 0', async () => {
+    await ensureTemplate();
+    const { dir, cleanup } = freshDataDir();
+    const ports = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+    // Its own process group, so the group signal reaches this cluster and not the test runner.
+    const parent = spawn(process.execPath, [BIN, 'up', '--predictors', '1'], {
+      env: {
+        ...process.env,
+        ETASERVE_LOG_LEVEL: 'warn',
+        ETASERVE_DATA_DIR: dir,
+        ETASERVE_GATEWAY_PORT: String(ports[0]),
+        ETASERVE_STORE_PORT: String(ports[1]),
+        ETASERVE_GEO_PORT: String(ports[2]),
+        ETASERVE_PIPELINE_PORT: String(ports[3]),
+        ETASERVE_PREDICTOR_PORT: String(ports[4]),
+        ETASERVE_DEMO_API_KEY: DEMO_KEY,
+        ETASERVE_SIMULATOR_LIVE_REQUESTS_PER_SECOND: '0',
+      },
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    parent.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+    parent.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => parent.once('exit', (code) => resolve(code)));
+    const pids: number[] = [];
+    try {
+      await waitFor(
+        () => {
+          if (parent.exitCode !== null) throw new Fatal(`etaserve up exited:\n${output}`);
+          return output.includes('local cluster is up');
+        },
+        150_000,
+        'etaserve up',
+      );
+      for (const m of output.matchAll(/\(pid (\d+)\)$/gm)) pids.push(Number(m[1]));
+      expect(pids.length).toBe(5); // store, geo, predictor-1, pipeline, gateway
+
+      process.kill(-parent.pid!, 'SIGTERM');
+      expect(await exited).toBe(0);
+      expect(output).not.toContain('second signal');
+      expect(output).not.toContain('while stopping');
+      for (const pid of pids) expect(alive(pid)).toBe(false);
+    } finally {
+      if (parent.exitCode === null) process.kill(-parent.pid!, 'SIGKILL');
+      for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+      cleanup();
+    }
+  }, 240_000);
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

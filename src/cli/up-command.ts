@@ -11,8 +11,14 @@ const USAGE = `Usage: etaserve up [--predictors N] [--config FILE]
 
 Starts the local cluster: store, geo, N predictor replicas, the pipeline (continuous training) and the gateway,
 each its own process on its own port, with the gateway on the same port as \`etaserve start\`. This parent
-listens on no port. Like start, it trains a model first if none is registered. Ctrl-C or SIGTERM stops every
-child. The children share an internal token generated for this run (unless platform.internalToken or
+listens on no port. Like start, it trains a model first if none is registered.
+
+Ctrl-C or SIGTERM (to this process or to its process group) drains and stops every child, the gateway first,
+and exits 0 when each of them exited 0. A child that crashes (non-zero exit or a signal) is restarted after
+0.5 s, the delay doubling per crash up to 30 s and reset once it stays up a minute (ETASERVE_UP_RESTART_DELAY_MS
+sets the first delay); each restart is logged with the running count etaserve_up_restarts_total.
+
+The children share an internal token generated for this run (unless platform.internalToken or
 platform.internalTokenFile is set); on a loopback host the gateway has a demo key with every scope.
 
 Options:
@@ -22,17 +28,30 @@ Options:
 
 const BIN = fileURLToPath(new URL('../../bin/etaserve.js', import.meta.url));
 
+/** A crashed child comes back after this, doubling per crash up to MAX_RESTART_DELAY_MS. */
+const RESTART_DELAY_MS = 500;
+const MAX_RESTART_DELAY_MS = 30_000;
+/** A child that stayed up this long is healthy again: its next crash waits the first delay. */
+const STABLE_MS = 60_000;
+
 interface Child {
   name: string;
   url: string;
   process: ChildProcess;
+  /** How to start it again. */
+  target: string;
+  env: Record<string, string>;
+  startedAt: number;
+  /** Crashes since it was last stable (the backoff's exponent). */
+  attempts: number;
+  restartTimer?: NodeJS.Timeout;
 }
 
 async function waitReady(child: Child, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
-    if (child.process.exitCode !== null)
-      throw new Error(`${child.name} exited with code ${child.process.exitCode} while starting`);
+    if (child.process.exitCode !== null || child.process.signalCode !== null)
+      throw new Error(`${child.name} exited (${exitReason(child.process)}) while starting`);
     try {
       const res = await fetch(`${child.url}/readyz`, { signal: AbortSignal.timeout(1000) });
       if (res.ok) return;
@@ -42,6 +61,10 @@ async function waitReady(child: Child, timeoutMs: number): Promise<void> {
     await new Promise((r) => setTimeout(r, 150));
   }
   throw new Error(`${child.name} was not ready within ${timeoutMs / 1000} s`);
+}
+
+function exitReason(p: { exitCode: number | null; signalCode: NodeJS.Signals | null }): string {
+  return p.signalCode ? `signal ${p.signalCode}` : `code ${p.exitCode}`;
 }
 
 export async function runUpCommand(args: string[], out: Output): Promise<number> {
@@ -76,48 +99,96 @@ export async function runUpCommand(args: string[], out: Output): Promise<number>
       : { ETASERVE_INTERNAL_TOKEN: randomBytes(32).toString('base64url') };
   const children: Child[] = [];
   let stopping = false;
+  // Crashes are restarted once the cluster is up; while it starts, a crash means it cannot start.
+  let supervising = false;
+  let restartsTotal = 0;
+  const firstDelay = Number(process.env.ETASERVE_UP_RESTART_DELAY_MS ?? RESTART_DELAY_MS) || RESTART_DELAY_MS;
+  const maxDelay = Math.max(firstDelay, MAX_RESTART_DELAY_MS);
 
-  const launch = (name: string, target: string, childUrl: string, env: Record<string, string>): Child => {
+  const spawnChild = (child: Child): void => {
     const proc = spawn(
       process.execPath,
-      [BIN, 'start', '--target', target, ...(configFile ? ['--config', configFile] : [])],
+      [BIN, 'start', '--target', child.target, ...(configFile ? ['--config', configFile] : [])],
       {
-        env: { ...process.env, ...tokenEnv, ...env },
-        stdio: ['ignore', 'inherit', 'inherit'],
+        env: { ...process.env, ...tokenEnv, ...child.env },
+        // Its own process group: a signal to this parent's group (Ctrl-C, a container runtime) reaches the parent
+        // only, which forwards it once, in order. The IPC channel tells the child when the parent is gone.
+        detached: true,
+        stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       },
     );
-    const child = { name, url: childUrl, process: proc };
+    child.process = proc;
+    child.startedAt = Date.now();
     proc.on('exit', (code, signal) => {
-      if (!stopping)
-        out.error(`${name} exited (${signal ?? `code ${code}`}); the rest of the cluster keeps running`);
+      if (stopping) return;
+      const why = exitReason({ exitCode: code, signalCode: signal });
+      if (!supervising) return; // waitReady reports it
+      if (code === 0 && !signal) {
+        out.error(`${child.name} exited (code 0) without being asked to; not restarting it`);
+        return;
+      }
+      const upMs = Date.now() - child.startedAt;
+      if (upMs >= STABLE_MS) child.attempts = 0;
+      child.attempts++;
+      restartsTotal++;
+      const delay = Math.min(maxDelay, firstDelay * 2 ** (child.attempts - 1));
+      out.error(
+        `${child.name} exited (${why}) after ${(upMs / 1000).toFixed(1)} s; restart attempt ${child.attempts} in ${(delay / 1000).toFixed(1)} s (etaserve_up_restarts_total ${restartsTotal})`,
+      );
+      child.restartTimer = setTimeout(() => {
+        child.restartTimer = undefined;
+        if (stopping) return;
+        spawnChild(child);
+        out.log(`${child.name} restarted (pid ${child.process.pid})`);
+      }, delay);
     });
+  };
+
+  const launch = (name: string, target: string, childUrl: string, env: Record<string, string>): Child => {
+    const child: Child = {
+      name,
+      url: childUrl,
+      target,
+      env,
+      attempts: 0,
+      startedAt: 0,
+      process: undefined as unknown as ChildProcess,
+    };
+    spawnChild(child);
     children.push(child);
     return child;
   };
 
-  const stopAll = async (): Promise<void> => {
+  /** Stops every child, the gateway first; true when each one that was running exited 0. */
+  const stopAll = async (): Promise<boolean> => {
     stopping = true;
+    let clean = true;
+    for (const child of children) clearTimeout(child.restartTimer);
     // The gateway first, so nothing new reaches the modules behind it while they drain.
     for (const child of [...children].reverse()) {
-      if (child.process.exitCode === null && child.process.signalCode === null) child.process.kill('SIGTERM');
-      await new Promise<void>((resolve) => {
-        if (child.process.exitCode !== null || child.process.signalCode !== null) return resolve();
-        const timer = setTimeout(() => {
-          child.process.kill('SIGKILL');
-          resolve();
-        }, config.platform.drainTimeoutMs + 3000);
-        child.process.once('exit', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
+      const proc = child.process;
+      if (proc.exitCode !== null || proc.signalCode !== null) continue;
+      const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+      proc.kill('SIGTERM');
+      const timer = setTimeout(() => proc.kill('SIGKILL'), config.platform.drainTimeoutMs + 3000);
+      await exited;
+      clearTimeout(timer);
+      if (proc.exitCode !== 0) {
+        clean = false;
+        out.error(`${child.name} exited (${exitReason(proc)}) while stopping`);
+      }
     }
+    return clean;
   };
 
   const onSignal = (): void => {
+    // The signal is forwarded once: a repeat (a second Ctrl-C) waits for the same drain.
     if (stopping) return;
     out.log('stopping the cluster…');
-    void stopAll().then(() => process.exit(0));
+    void stopAll().then((clean) => {
+      if (restartsTotal > 0) out.log(`etaserve_up_restarts_total ${restartsTotal}`);
+      process.exit(clean ? 0 : 1);
+    });
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -155,6 +226,7 @@ export async function runUpCommand(args: string[], out: Output): Promise<number>
     return 1;
   }
 
+  supervising = true;
   out.log('etaserve local cluster is up:');
   for (const child of children)
     out.log(`  ${child.name.padEnd(12)} ${child.url}  (pid ${child.process.pid})`);

@@ -72,7 +72,13 @@ interface Replica {
   inFlight: number;
   breaker: CircuitBreaker;
   outlier: OutlierDetector;
+  /** Why the last readiness probe failed; undefined when it answered ready (or was never probed). */
+  probeFailure?: string;
 }
+
+/** How often the balancer asks each remote replica's /readyz, so readiness is right even without traffic. */
+const PROBE_INTERVAL_MS = 2000;
+const PROBE_TIMEOUT_MS = 1500;
 
 function metric<T>(registry: Registry, name: string, make: () => T): T {
   return (registry.getSingleMetric(name) as T | undefined) ?? make();
@@ -88,6 +94,7 @@ export class PredictorBalancer implements Predictor {
   private readonly budget: RetryBudget;
   private readonly resilient: <T>(call: Call<T>) => Call<T>;
   private readonly attemptTimeoutMs: number;
+  private probeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     replicas: Array<{ name: string; predictor: ReplicaPredictor }>,
@@ -187,6 +194,49 @@ export class PredictorBalancer implements Predictor {
     }));
   }
 
+  /**
+   * Which replicas can serve: a replica is down when its breaker is open, it was ejected, or its last readiness
+   * probe failed. With none up, the gateway answers only fallback ETAs (it is degraded, not unready).
+   */
+  health(): { up: string[]; down: Array<{ name: string; why: string }> } {
+    const up: string[] = [];
+    const down: Array<{ name: string; why: string }> = [];
+    for (const r of this.replicas) {
+      const why =
+        r.probeFailure ??
+        (r.breaker.current === 'open'
+          ? 'breaker open'
+          : r.outlier.ejected
+            ? 'ejected as an outlier'
+            : undefined);
+      if (why) down.push({ name: r.name, why });
+      else up.push(r.name);
+    }
+    return { up, down };
+  }
+
+  /** Probes the remote replicas' /readyz every few seconds until stopProbes (in-process replicas are not probed). */
+  startProbes(intervalMs = PROBE_INTERVAL_MS): void {
+    const remote = this.replicas.filter(
+      (r) => typeof (r.predictor as { baseUrl?: unknown }).baseUrl === 'string',
+    );
+    if (remote.length === 0 || this.probeTimer) return;
+    let running = false;
+    const probeAll = async (): Promise<void> => {
+      if (running) return;
+      running = true;
+      await Promise.all(remote.map((r) => probe(r))).finally(() => (running = false));
+    };
+    void probeAll();
+    this.probeTimer = setInterval(() => void probeAll(), intervalMs);
+    this.probeTimer.unref();
+  }
+
+  stopProbes(): void {
+    clearInterval(this.probeTimer);
+    this.probeTimer = undefined;
+  }
+
   /** One attempt on one replica, through its breaker and outlier detector. */
   private attempt<T>(
     ctx: CallContext,
@@ -229,6 +279,17 @@ export class PredictorBalancer implements Predictor {
     const candidates = healthy.length > 0 ? healthy : pool;
     if (candidates.length === 1) return candidates[0]!;
     return twoChoices(candidates);
+  }
+}
+
+async function probe(r: Replica): Promise<void> {
+  const baseUrl = (r.predictor as unknown as { baseUrl: string }).baseUrl;
+  try {
+    const res = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
+    await res.body?.cancel();
+    r.probeFailure = res.ok ? undefined : `not ready (HTTP ${res.status})`;
+  } catch (e) {
+    r.probeFailure = (e as Error).name === 'TimeoutError' ? 'readiness probe timed out' : 'unreachable';
   }
 }
 

@@ -4,6 +4,7 @@ import type { EventIngest } from '../events/index.js';
 import type { HttpServer, Logger, ModuleContext, Service } from '../platform/index.js';
 import { FeatureCache, type EtaPrediction, type Predictor } from '../predictor/index.js';
 import { Admission } from './admission.js';
+import { PredictorBalancer } from './balancer.js';
 import { adminKeysRoutes } from './admin-keys-routes.js';
 import { adminModelRoutes } from './admin-models-routes.js';
 import type { ModelRegistry } from '../registry/index.js';
@@ -90,8 +91,24 @@ export function createGatewayModule(
       start: async () => {
         if (demoApiKey || config.adminKeyFile) keys.load();
         else firstAdminKey = keys.createFirstAdminKey();
+        if (deps.predictor instanceof PredictorBalancer) deps.predictor.startProbes();
       },
-      stop: async () => limiter.close?.(),
+      stop: async () => {
+        if (deps.predictor instanceof PredictorBalancer) deps.predictor.stopProbes();
+        await limiter.close?.();
+      },
+      // With no predictor replica up the gateway still answers, with fallback ETAs: degraded, so a load balancer
+      // keeps it (docs/gateway-resilience.md, "Readiness").
+      check: () => {
+        if (!(deps.predictor instanceof PredictorBalancer)) return { ready: true };
+        const { up, down } = deps.predictor.health();
+        if (up.length > 0) return { ready: true };
+        return {
+          ready: true,
+          degraded: true,
+          reason: `no predictor replica is up (${down.map((d) => `${d.name}: ${d.why}`).join('; ')}): answering with fallback ETAs`,
+        };
+      },
     },
     keys,
     demoApiKey,

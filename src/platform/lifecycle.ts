@@ -96,17 +96,27 @@ export class ServiceManager {
 
 /**
  * SIGTERM or SIGINT: turn unready, stop accepting, finish in-flight work up to the deadline, close clients, exit 0.
- * A second signal exits at once.
+ * A second SIGINT (a person pressing Ctrl-C again) exits at once. A repeated SIGTERM does not: a container runtime
+ * or a supervisor that signals the process group and also forwards the signal delivers it twice, and that must
+ * still drain. A process started by `etaserve up` (with an IPC channel) also drains when its parent goes away,
+ * so a killed parent leaves no orphan serving.
  */
 export function exitOnSignals(manager: ServiceManager, logger: Logger, drainTimeoutMs: number): void {
   let stopping = false;
-  const onSignal = (signal: NodeJS.Signals): void => {
+  const onSignal = (signal: NodeJS.Signals | 'disconnect'): void => {
     if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
-      process.exit(1);
+      if (signal === 'SIGINT') {
+        logger.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      logger.info({ signal }, 'already draining');
+      return;
     }
     stopping = true;
-    logger.info({ signal, drainTimeoutMs }, 'draining');
+    logger.info(
+      { signal, drainTimeoutMs },
+      signal === 'disconnect' ? 'parent went away: draining' : 'draining',
+    );
     manager.beginDrain();
     const timer = setTimeout(() => {
       logger.error({ drainTimeoutMs }, 'drain deadline passed: exiting');
@@ -127,4 +137,9 @@ export function exitOnSignals(manager: ServiceManager, logger: Logger, drainTime
   };
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
+  if (process.send) {
+    process.once('disconnect', () => onSignal('disconnect'));
+    // The channel only watches the parent: it must not keep the process alive by itself.
+    process.channel?.unref();
+  }
 }

@@ -139,6 +139,9 @@ export async function startCluster(predictors = 2, extraEnv: Record<string, stri
     ETASERVE_PREDICTOR_PORT: String(base),
     ETASERVE_DEMO_API_KEY: DEMO_KEY,
     ETASERVE_SIMULATOR_LIVE_REQUESTS_PER_SECOND: '0',
+    // Fault tests kill a module and watch the cluster without it: `up` restarts it only after 10 minutes here
+    // (test/up-supervision.test.ts sets a short delay to test the restart itself).
+    ETASERVE_UP_RESTART_DELAY_MS: '600000',
     ...extraEnv,
   });
   const url = `http://127.0.0.1:${gateway}`;

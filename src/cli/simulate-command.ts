@@ -6,6 +6,7 @@ import {
   writeHistory,
   type SimulatorConfig,
 } from '../simulator/index.js';
+import { toNewStoreJson } from '../store/index.js';
 
 export interface CommandOutput {
   log: (line: string) => void;
@@ -16,8 +17,9 @@ const DAY = 86_400_000;
 
 export const SIMULATE_USAGE = `etaserve simulate --out DIR [--days N] [--stores N] [--orders-per-day N] [--seed S]
 
-Writes a simulated city's history: stores.jsonl (catalog entries), orders.csv (every lifecycle timestamp),
-rider_pings.csv (rider positions). The same seed gives the same city and history.`;
+Writes a simulated city's history: stores.jsonl (catalog entries in the store API's shape, ready for
+etaserve stores import), orders.csv (every lifecycle timestamp), rider_pings.csv (rider positions).
+The same seed gives the same city and history.`;
 
 /** A positive integer flag, or the default; undefined (after printing why) when it is not one. */
 export function intFlag(
@@ -79,7 +81,8 @@ export async function runSimulateCommand(args: string[], deps: CommandOutput): P
     ordersPerDay,
     startMs: Math.floor(Date.now() / DAY) * DAY - days * DAY,
   });
-  const counts = await writeHistory(values.out, history);
+  // The store API's snake_case shape, so `etaserve stores import` reads the file back as it is.
+  const counts = await writeHistory(values.out, history, toNewStoreJson);
   deps.log(
     `wrote ${counts.stores} stores, ${counts.orders} orders and ${counts.pings} rider pings (${days} days, seed ${seed}) to ${values.out} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );

@@ -84,12 +84,12 @@ describe('generateHistory', () => {
   it('writes stores.jsonl, orders.csv and rider_pings.csv', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'sim-'));
     try {
-      const counts = await writeHistory(dir, history);
+      const counts = await writeHistory(dir, history, (s) => ({ store_id: s.storeId }));
       const orders = (await readFile(path.join(dir, 'orders.csv'), 'utf8')).trim().split('\n');
       expect(orders[0]).toContain('created_at_ms');
       expect(orders.length - 1).toBe(counts.orders);
       const stores = (await readFile(path.join(dir, 'stores.jsonl'), 'utf8')).trim().split('\n');
-      expect(JSON.parse(stores[0]!).storeId).toBe('s-0001');
+      expect(JSON.parse(stores[0]!).store_id).toBe('s-0001');
       const pings = (await readFile(path.join(dir, 'rider_pings.csv'), 'utf8')).trim().split('\n');
       expect(pings.length - 1).toBe(counts.pings);
     } finally {

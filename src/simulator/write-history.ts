@@ -2,6 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { once } from 'node:events';
+import type { SimulatedStore } from './city.js';
 import type { SimulatedHistory } from './history.js';
 
 const ORDER_COLUMNS = [
@@ -31,15 +32,17 @@ async function writeLines(file: string, lines: Iterable<string>): Promise<void> 
 
 const cell = (v: number | string | null | boolean): string => (v === null ? '' : String(v));
 
-/** stores.jsonl (catalog entries), orders.csv (every timestamp, empty when never reached), rider_pings.csv. */
+/** stores.jsonl (catalog entries, as the store API and `stores import` take them), orders.csv (every timestamp, empty when never reached), rider_pings.csv. */
 export async function writeHistory(
   dir: string,
   history: SimulatedHistory,
+  /** A store as one line of stores.jsonl: the caller's (the CLI passes the store API's shape, which import reads). */
+  storeJson: (store: SimulatedStore) => unknown,
 ): Promise<{ stores: number; orders: number; pings: number }> {
   await mkdir(dir, { recursive: true });
   await writeLines(
     path.join(dir, 'stores.jsonl'),
-    history.stores.map((s) => `${JSON.stringify(s)}\n`),
+    history.stores.map((s) => `${JSON.stringify(storeJson(s))}\n`),
   );
   await writeLines(path.join(dir, 'orders.csv'), orderLines(history));
   await writeLines(path.join(dir, 'rider_pings.csv'), pingLines(history));

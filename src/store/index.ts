@@ -22,6 +22,8 @@ export {
 export { applyToLiveState, startLiveProjection, type LiveProjectionOptions } from './live-projection.js';
 export { createStoreModule, type StoreEvents, type StoreModule } from './module.js';
 export { openStoreCatalog, sqliteFileOf } from './open.js';
+// The API's JSON shape of a store, for files the CLI writes (simulate's stores.jsonl).
+export { toNewStoreJson } from './json.js';
 export { formatWithOffset, isOpen, nextOpening, nextOpeningMs } from './opening-hours.js';
 export { openPostgresCatalog, PostgresCatalog, type PostgresCatalogOptions } from './postgres-catalog.js';
 export {

@@ -60,8 +60,11 @@ describe('a training run', () => {
     expect(await registry.resolve('champion')).toBe(champion);
     expect(await registry.resolve('challenger')).toBe(run.record.version);
     const decision = lines.find((l) => l.includes('policy decision'))!;
-    expect(decision).toMatch(/keep the champion: failed "hold-out MAE at least 2\.0% better"/);
-    expect(decision).toMatch(/candidate \d+\.\d s vs champion \d+\.\d s: -?0\.00% better/);
+    // Plain wording since the promotion guard rails: minutes, "higher"/"lower"/"the same", never "-0.00% better".
+    expect(decision).toMatch(
+      /keep the champion: challenger v\d+ MAE \d+\.\d min vs champion v\d+ \d+\.\d min, the same \(rule: MAE at least 2\.0% lower/,
+    );
+    expect(decision).not.toMatch(/better/);
     expect(run.report.champion?.version).toBe(champion);
     expect(run.report.champion?.metrics.mae_s).toBeCloseTo(run.report.candidate.metrics.mae_s!, 6);
     expect(run.report.maeByHour.every((h) => h.champion_s !== null)).toBe(true);

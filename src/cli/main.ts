@@ -68,7 +68,7 @@ const COMMANDS: Record<string, Command> = {
     const config = loadConfigOrExplain(configIndex >= 0 ? args[configIndex + 1] : undefined, out);
     if (!config) return 1;
     const rest = configIndex >= 0 ? args.filter((_, i) => i !== configIndex && i !== configIndex + 1) : args;
-    return runModelsCommand(rest, out, () => registryFromConfig(config));
+    return runModelsCommand(rest, out, () => registryFromConfig(config), config.pipeline.policy);
   },
   model: async (args, out) => (await import('./model-command.js')).runModelCommand(args, out),
   keys: async (args, out) => (await import('./keys-command.js')).runKeysCommand(args, out),

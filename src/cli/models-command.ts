@@ -1,43 +1,89 @@
-import { promote, rollback, setChallenger, type ModelRecord, type ModelRegistry } from '../registry/index.js';
+import { Value } from 'typebox/value';
+import {
+  auditedRollback,
+  describeComparison,
+  guardedPromote,
+  policyConfigSchema,
+  type PolicyConfig,
+} from '../pipeline/index.js';
+import { setChallenger, type ModelRecord, type ModelRegistry } from '../registry/index.js';
 import { parseCommand } from './help.js';
-import type { Output } from './output.js';
+import { formatTable, type Column, type Output } from './output.js';
 
-export const MODELS_USAGE = `Usage: etaserve models <list|show|promote|rollback|challenger> [VERSION] [--json] [--config FILE]
+export const MODELS_USAGE = `Usage: etaserve models <list|show|promote|rollback|challenger|audit> [VERSION] [--json] [--config FILE]
 
 The model registry (in the catalog's database, shared by every process):
   list                 versions, newest first, with aliases and hold-out metrics
   show VERSION         one version, its metrics and the alias moves that involved it
-  promote VERSION      make it the champion; predictors validate, warm and swap it in within a poll
+  promote VERSION      make it the champion; predictors validate, warm and swap it in within a poll.
+                       The policy compares it with the champion on the same recent orders and refuses a worse
+                       one, or one with other features or from another city, unless forced:
+    --force --reason TEXT   promote anyway; the reason goes into the audit log
   rollback             move the champion back to the version it replaced
-  challenger VERSION   make it the challenger (shadow and canary); "challenger none" clears it`;
+  challenger VERSION   make it the challenger (shadow and canary); "challenger none" clears it
+  audit [--limit N]    promotions, rollbacks, refusals and retention deletions, newest first`;
 
 const min = (s: number | undefined): string => (s === undefined ? '-' : (s / 60).toFixed(2));
 const pct = (v: number | undefined): string => (v === undefined ? '-' : `${(v * 100).toFixed(1)}%`);
 
-function line(r: ModelRecord): string {
-  return [
-    r.version.padEnd(6),
-    (r.aliases.join(',') || '-').padEnd(20),
-    r.createdAt.slice(0, 19).padEnd(20),
-    min(r.metrics.mae_s).padStart(8),
-    pct(r.metrics.coverage_p10_p90).padStart(8),
-    ` ${r.source}`,
-  ].join(' ');
-}
+const MODEL_COLUMNS: Column[] = [
+  { key: 'version', header: 'VERSION' },
+  { key: 'aliases', header: 'ALIASES', format: (v) => (v as string[]).join(',') || '-' },
+  { key: 'createdAt', header: 'CREATED', format: (v) => String(v).slice(0, 19) },
+  {
+    key: 'metrics',
+    header: 'MAE min',
+    align: 'right',
+    format: (m) => min((m as ModelRecord['metrics']).mae_s),
+  },
+  {
+    key: 'metrics',
+    header: 'p10-p90',
+    align: 'right',
+    format: (m) => pct((m as ModelRecord['metrics']).coverage_p10_p90),
+  },
+  { key: 'source', header: 'SOURCE', maxWidth: 70 },
+];
+
+const AUDIT_COLUMNS: Column[] = [
+  { key: 'at', header: 'AT', format: (v) => String(v).slice(0, 19) },
+  { key: 'action', header: 'ACTION' },
+  { key: 'version', header: 'VERSION', format: (v) => (v as string | null) ?? '-' },
+  { key: 'previous', header: 'PREVIOUS', format: (v) => (v as string | null) ?? '-' },
+  { key: 'actor', header: 'ACTOR' },
+  { key: 'forced', header: 'FORCED', format: (v) => (v ? 'yes' : 'no') },
+  { key: 'reason', header: 'REASON', maxWidth: 40, format: (v) => (v as string | null) ?? '-' },
+  { key: 'summary', header: 'SUMMARY', maxWidth: 120 },
+];
+
+const table = (rows: object[], columns: Column[]): string =>
+  formatTable(rows as Record<string, unknown>[], columns).join('\n');
 
 export async function runModelsCommand(
   args: string[],
   out: Output,
   openRegistry: () => ModelRegistry,
+  policy: PolicyConfig = Value.Default(policyConfigSchema, {}) as PolicyConfig,
 ): Promise<number> {
-  const parsed = parseCommand(args, { json: { type: 'boolean' } }, MODELS_USAGE, out, true);
+  const parsed = parseCommand(
+    args,
+    {
+      json: { type: 'boolean' },
+      force: { type: 'boolean' },
+      reason: { type: 'string' },
+      limit: { type: 'string' },
+    },
+    MODELS_USAGE,
+    out,
+    true,
+  );
   if ('exit' in parsed) return parsed.exit;
   const [action, version] = parsed.positionals;
   const json = parsed.values.json === true;
   const needsVersion = action === 'show' || action === 'promote' || action === 'challenger';
   if (
     !action ||
-    !['list', 'show', 'promote', 'rollback', 'challenger'].includes(action) ||
+    !['list', 'show', 'promote', 'rollback', 'challenger', 'audit'].includes(action) ||
     (needsVersion && !version)
   ) {
     out.error(MODELS_USAGE);
@@ -49,11 +95,7 @@ export async function runModelsCommand(
     switch (action) {
       case 'list': {
         const records = await registry.list();
-        const header = `${'VERSION'.padEnd(6)} ${'ALIASES'.padEnd(20)} ${'CREATED'.padEnd(20)} ${'MAE min'.padStart(8)} ${'p10-p90'.padStart(8)}  SOURCE`;
-        print(
-          records,
-          records.length === 0 ? 'no models registered' : [header, ...records.map(line)].join('\n'),
-        );
+        print(records, records.length === 0 ? 'no models registered' : table(records, MODEL_COLUMNS));
         return 0;
       }
       case 'show': {
@@ -77,7 +119,12 @@ export async function runModelsCommand(
         print(
           { model: record, history },
           [
-            line(record),
+            table([record], MODEL_COLUMNS),
+            ...(record.domain
+              ? [
+                  `domain: ${record.domain.stores} stores in ${record.domain.timezones.join(', ') || '?'}, ${record.domain.features.length} features`,
+                ]
+              : ['domain: not recorded (registered before domains were)']),
             'metrics:',
             ...metrics,
             'alias history:',
@@ -87,16 +134,40 @@ export async function runModelsCommand(
         return 0;
       }
       case 'promote': {
-        const previous = await registry.resolve('champion');
-        const record = await promote(registry, version!, 'promote (CLI)');
+        const outcome = await guardedPromote(registry, version!, {
+          policy,
+          actor: 'cli',
+          force: parsed.values.force === true,
+          ...(typeof parsed.values.reason === 'string' ? { reason: parsed.values.reason } : {}),
+          overrideHint: 'use --force --reason TEXT',
+        });
         print(
-          { model: record, previous: previous ?? null },
-          `champion: ${previous ?? '-'} -> ${record.version}`,
+          {
+            model: outcome.record,
+            previous: outcome.previous,
+            forced: outcome.forced,
+            decision: outcome.decision.summary,
+            comparison: outcome.comparison,
+          },
+          [
+            `champion: ${outcome.previous ?? '-'} -> ${outcome.record.version}${outcome.forced ? ' (forced)' : ''}`,
+            describeComparison(outcome.comparison),
+          ].join('\n'),
         );
         return 0;
       }
+      case 'audit': {
+        const limit = parsed.values.limit === undefined ? 50 : Number(parsed.values.limit);
+        if (!Number.isInteger(limit) || limit < 1) {
+          out.error(`--limit must be a positive integer (got ${String(parsed.values.limit)})`);
+          return 2;
+        }
+        const entries = await registry.audit(limit);
+        print({ entries }, entries.length === 0 ? 'the audit log is empty' : table(entries, AUDIT_COLUMNS));
+        return 0;
+      }
       case 'rollback': {
-        const moved = await rollback(registry);
+        const moved = await auditedRollback(registry, 'cli');
         print(moved, `champion rolled back: ${moved.from} -> ${moved.to}`);
         return 0;
       }

@@ -47,8 +47,11 @@ describe('etaserve train', () => {
     );
     expect(rc).toBe(0);
     expect(lines.some((l) => l.includes('registered v1 (champion)'))).toBe(true);
-    const metrics = JSON.parse(lines[lines.length - 1]!);
-    expect(metrics.mae_s).toBeGreaterThan(0);
+    // A human summary ends the run (JSON only with --json).
+    expect(lines.find((l) => l.startsWith('version'))).toMatch(/v1 \(champion\)/);
+    expect(lines.find((l) => l.startsWith('MAE'))).toMatch(/^MAE\s+\d+\.\d min/);
+    expect(lines.find((l) => l.startsWith('promoted'))).toMatch(/yes: promote: there is no champion/);
+    expect(() => JSON.parse(lines[lines.length - 1]!)).toThrow();
     const registry = openModelRegistry({ database: 'sqlite', sqliteFile: path.join(dir, 'etaserve.db') });
     expect(await registry.resolve('champion')).toBe('v1');
     await registry.close();

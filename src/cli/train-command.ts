@@ -5,6 +5,7 @@ import type { GeoConfig } from '../geo/index.js';
 import {
   compactEventLog,
   csvData,
+  describeComparison,
   formatMetrics,
   lakeDirOf,
   parquetData,
@@ -35,7 +36,7 @@ export interface TrainCommandDeps extends CommandOutput {
   geo?: Partial<GeoConfig>;
 }
 
-export const TRAIN_USAGE = `etaserve train [SOURCE] [--trees N] [--no-promote]
+export const TRAIN_USAGE = `etaserve train [SOURCE] [--trees N] [--no-promote] [--json]
 
 Trains a p10/p50/p90 model (time-ordered train/valid/test split), scores it and the champion on the same hold-out,
 applies the promotion policy, registers it, and writes a report (JSON and HTML) under <dataDir>/reports/<run-id>/.
@@ -48,7 +49,8 @@ Sources (default: simulated history):
 
 Options:
   --trees N       boosting rounds per quantile (default: pipeline.trees)
-  --no-promote    register as challenger even when the policy would promote (the first model is always champion)`;
+  --no-promote    register as challenger even when the policy would promote (the first model is always champion)
+  --json          end with the run's result as JSON (for scripts) instead of the summary`;
 
 const DAY = 86_400_000;
 
@@ -69,6 +71,7 @@ export async function runTrainCommand(args: string[], deps: TrainCommandDeps): P
         csv: { type: 'string' },
         mapping: { type: 'string' },
         'no-promote': { type: 'boolean' },
+        json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -149,19 +152,57 @@ export async function runTrainCommand(args: string[], deps: TrainCommandDeps): P
       log,
       promotion: values['no-promote'] ? 'challenger' : 'policy',
       releasePings: true,
+      actor: 'cli',
     });
     const r = result.record;
-    log(
-      `registered ${r.version}${r.aliases.length ? ` (${r.aliases.join(', ')})` : ''}; ${result.decision.summary}`,
-    );
-    deps.log(formatMetrics(r.metrics));
-    deps.log(`report: ${result.reportFiles.html}`);
-    deps.log(JSON.stringify(r.metrics));
+    if (values.json) {
+      deps.log(
+        JSON.stringify(
+          {
+            version: r.version,
+            aliases: r.aliases,
+            promoted: result.promoted,
+            decision: result.decision.summary,
+            comparison: result.comparison,
+            metrics: r.metrics,
+            rows: result.report.window.rows,
+            deleted: result.deleted,
+            report: result.reportFiles.html,
+          },
+          null,
+          2,
+        ),
+      );
+      return 0;
+    }
+    const w = result.report.window;
+    const c = result.comparison;
+    deps.log('');
+    for (const line of summaryLines([
+      ['version', `${r.version}${r.aliases.length ? ` (${r.aliases.join(', ')})` : ' (no alias)'}`],
+      ['rows', `${w.rows} orders: ${w.train} train, ${w.valid} validation, ${w.test} hold-out`],
+      ['MAE', `${minutes(r.metrics.mae_s)} (naive quote ${minutes(r.metrics.baseline_mae_s)})`],
+      ['coverage', `${pct(r.metrics.coverage_p10_p90)} of hold-out orders inside p10–p90`],
+      ['comparison', c.champion ? describeComparison(c) : 'no champion to compare with'],
+      ['promoted', `${result.promoted ? 'yes' : 'no'}: ${result.decision.summary}`],
+      ['details', formatMetrics(r.metrics)],
+      ['report', result.reportFiles.html],
+    ]))
+      deps.log(line);
     return 0;
   } finally {
     await data.close?.();
     await registry.close();
   }
+}
+
+const minutes = (s: number | undefined): string => (s === undefined ? '-' : `${(s / 60).toFixed(1)} min`);
+const pct = (v: number | undefined): string => (v === undefined ? '-' : `${(v * 100).toFixed(1)}%`);
+
+/** Label and value lines, labels padded to one width (the CLI's table printer is for rows, not a record). */
+function summaryLines(pairs: Array<[string, string]>): string[] {
+  const width = Math.max(...pairs.map(([k]) => k.length));
+  return pairs.map(([k, v]) => `${k.padEnd(width)}  ${v}`);
 }
 
 function parseWindow(

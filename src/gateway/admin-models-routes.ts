@@ -1,7 +1,15 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
+import { Value } from 'typebox/value';
+import {
+  auditedRollback,
+  guardedPromote,
+  MIN_FORCE_REASON,
+  policyConfigSchema,
+  type PolicyConfig,
+} from '../pipeline/index.js';
 import { EtaError, type HttpServer } from '../platform/index.js';
-import { promote, rollback, setChallenger, type ModelRegistry } from '../registry/index.js';
+import { setChallenger, type ModelRegistry } from '../registry/index.js';
 import type { PreHandler } from './auth.js';
 import { ErrorBody } from './schemas.js';
 
@@ -20,7 +28,35 @@ const AliasChangeBody = Type.Object({
   reason: Type.String(),
 });
 const VersionParams = Type.Object({ version: Type.String({ pattern: '^v[1-9][0-9]*$', maxLength: 16 }) });
-const errors = { 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
+const PromoteBody = Type.Object(
+  {
+    force: Type.Optional(
+      Type.Boolean({ description: 'Promote even though the policy refuses; needs a reason (audited)' }),
+    ),
+    reason: Type.Optional(Type.String({ maxLength: 500, description: 'Why; required with force' })),
+  },
+  { additionalProperties: false },
+);
+const ComparisonBody = Type.Object({
+  basis: Type.String(),
+  rows: Type.Integer(),
+  challenger: Type.Object({ version: Type.String(), mae_s: Type.Union([Type.Number(), Type.Null()]) }),
+  champion: Type.Union([
+    Type.Object({ version: Type.String(), mae_s: Type.Union([Type.Number(), Type.Null()]) }),
+    Type.Null(),
+  ]),
+});
+const AuditBody = Type.Object({
+  at: Type.String(),
+  action: Type.String({ description: 'promote, rollback, promote_refused or retention' }),
+  version: Type.Union([Type.String(), Type.Null()]),
+  previous: Type.Union([Type.String(), Type.Null()]),
+  actor: Type.String({ description: 'API key id, "cli", "schedule" or "pipeline"' }),
+  forced: Type.Boolean(),
+  reason: Type.Union([Type.String(), Type.Null()]),
+  summary: Type.String(),
+});
+const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody, 409: ErrorBody };
 
 type Record_ = Awaited<ReturnType<ModelRegistry['list']>>[number];
 const body = (r: Record_): Static<typeof ModelBody> => ({
@@ -38,8 +74,11 @@ const body = (r: Record_): Static<typeof ModelBody> => ({
 export function adminModelRoutes(deps: {
   registry: ModelRegistry;
   authorizeAdmin: PreHandler;
+  /** The promotion policy (pipeline.policy); its defaults when absent. */
+  policy?: PolicyConfig;
 }): FastifyPluginAsync {
   const { registry } = deps;
+  const policy = deps.policy ?? (Value.Default(policyConfigSchema, {}) as PolicyConfig);
   const common = { onRequest: deps.authorizeAdmin };
   const plugin = async (app: HttpServer): Promise<void> => {
     app.get(
@@ -87,18 +126,44 @@ export function adminModelRoutes(deps: {
         ...common,
         schema: {
           summary: 'Make this version the champion; predictors load, validate and swap it in',
+          description: `The promotion policy compares it with the champion on the same recent hold-out orders. A challenger with a higher MAE, a coverage drop, other features or another training domain (city) is refused with 409 and the numbers, unless the body says {"force": true, "reason": "..."} (a reason of at least ${MIN_FORCE_REASON} characters). Every promotion and refusal is in GET /v1/admin/audit.`,
           security: [{ bearer: [] }],
           params: VersionParams,
+          body: Type.Optional(PromoteBody),
           response: {
-            200: Type.Object({ model: ModelBody, previous: Type.Union([Type.String(), Type.Null()]) }),
+            200: Type.Object({
+              model: ModelBody,
+              previous: Type.Union([Type.String(), Type.Null()]),
+              forced: Type.Boolean(),
+              decision: Type.String(),
+              comparison: ComparisonBody,
+            }),
             ...errors,
           },
         },
       },
       async (req) => {
-        const previous = (await registry.resolve('champion')) ?? null;
-        const model = await promote(registry, req.params.version, `promote (admin API${who(req.principal)})`);
-        return { model: body(model), previous };
+        const b = (req.body ?? {}) as Static<typeof PromoteBody>;
+        const outcome = await guardedPromote(registry, req.params.version, {
+          policy,
+          actor: actorOf(req.principal),
+          ...(b.force !== undefined ? { force: b.force } : {}),
+          ...(b.reason !== undefined ? { reason: b.reason } : {}),
+        });
+        const side = (s: { version: string; mae_s: number } | undefined) =>
+          s ? { version: s.version, mae_s: Number.isFinite(s.mae_s) ? s.mae_s : null } : null;
+        return {
+          model: body(outcome.record),
+          previous: outcome.previous,
+          forced: outcome.forced,
+          decision: outcome.decision.summary,
+          comparison: {
+            basis: outcome.comparison.basis,
+            rows: outcome.comparison.rows,
+            challenger: side(outcome.comparison.challenger)!,
+            champion: side(outcome.comparison.champion),
+          },
+        };
       },
     );
     app.post(
@@ -124,17 +189,35 @@ export function adminModelRoutes(deps: {
         ...common,
         schema: {
           summary: 'Move the champion back to the version it replaced',
+          description:
+            'Audited. With nothing to roll back: 409 with a plain message, and no audit entry (nothing happened).',
           security: [{ bearer: [] }],
           response: { 200: Type.Object({ from: Type.String(), to: Type.String() }), ...errors },
         },
       },
-      async () => rollback(registry),
+      async (req) => auditedRollback(registry, actorOf(req.principal)),
+    );
+    app.get(
+      '/v1/admin/audit',
+      {
+        ...common,
+        schema: {
+          summary: 'The audit log of promotions, rollbacks, refusals and retention deletions, newest first',
+          security: [{ bearer: [] }],
+          querystring: Type.Object({
+            limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000, default: 50 })),
+          }),
+          response: { 200: Type.Object({ entries: Type.Array(AuditBody) }), ...errors },
+        },
+      },
+      async (req) => ({ entries: await registry.audit(req.query.limit ?? 50) }),
     );
   };
   return plugin as unknown as FastifyPluginAsync;
 }
 
-const who = (p: { keyId?: string } | undefined): string => (p?.keyId ? ` by ${p.keyId}` : '');
+/** The audit log's actor: the API key id, else "api". */
+const actorOf = (p: { keyId?: string } | undefined): string => p?.keyId ?? 'api';
 
 function notFound(version: string): EtaError {
   return new EtaError('model_not_found', `no model version ${version}`, { field: 'version' });

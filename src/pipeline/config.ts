@@ -94,6 +94,19 @@ export const pipelineConfigSchema = Type.Object(
       maximum: 10_000_000,
       description: 'Events per Parquet write when compacting the event log',
     }),
+    keepVersions: Type.Integer({
+      default: 10,
+      minimum: 0,
+      maximum: 10_000,
+      description:
+        'Retention: registered versions kept besides the champion, the challenger and the previous champions; older ones are deleted with their artifacts after each training run',
+    }),
+    keepPreviousChampions: Type.Integer({
+      default: 3,
+      minimum: 0,
+      maximum: 1000,
+      description: 'Retention: previous champions kept so that rollback can reach them',
+    }),
     policy: policyConfigSchema,
   },
   { default: {} },

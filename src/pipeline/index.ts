@@ -32,13 +32,31 @@ export {
   type EventSource,
 } from './lake.js';
 export {
-  decidePromotion,
+  checkCompatibility,
+  describeComparison,
+  describeMae,
+  judgePromotion,
   liveComparison,
+  relative,
+  type Comparison,
+  type Compatibility,
+  type ModelSide,
   type PolicyCheck,
   type PolicyDecision,
   type ShadowSummary,
 } from './policy.js';
 export { featureProfile, goldenSet } from './profile.js';
+export {
+  applyRetention,
+  auditedRollback,
+  compareVersions,
+  guardedPromote,
+  MIN_FORCE_REASON,
+  refusalMessage,
+  type PromoteOptions,
+  type PromoteOutcome,
+  type Retention,
+} from './promotion.js';
 export type { RunReport } from './report/report.js';
 export {
   newRunId,

@@ -35,6 +35,8 @@ export interface ScheduledRunSummary {
   source: string;
   report: string;
   compacted: number;
+  /** Nothing was trained: the lake holds too little and a champion already serves. */
+  skipped?: boolean;
 }
 
 /**
@@ -66,8 +68,25 @@ export async function scheduledRun(
   if (inLake >= spec.pipeline.minLakeOrders) {
     data = await parquetData(lake, await catalogStores(spec), window);
   } else {
+    // The simulated city only ever makes the first model: retraining on it every tick learnt nothing new and
+    // registered a near-copy of the champion each time (the demo's pile of versions).
+    const champion = await withRegistry(spec, (r) => r.resolve('champion'));
+    if (champion) {
+      const decision = `skipped: ${inLake} delivered orders in the lake's window, fewer than the ${spec.pipeline.minLakeOrders} a run needs (pipeline.minLakeOrders); champion ${champion} keeps serving`;
+      log(decision);
+      return {
+        runId: '-',
+        version: champion,
+        promoted: false,
+        decision,
+        source: 'lake',
+        report: '',
+        compacted,
+        skipped: true,
+      };
+    }
     log(
-      `${inLake} delivered orders in the lake's window (< ${spec.pipeline.minLakeOrders}): training on the simulated city`,
+      `${inLake} delivered orders in the lake's window (< ${spec.pipeline.minLakeOrders}) and no champion: the first model trains on the simulated city`,
     );
     data = simulatedData({
       seed: spec.simulator.seed,
@@ -97,6 +116,7 @@ export async function scheduledRun(
       pipeline: spec.pipeline,
       geo: spec.geo,
       log,
+      actor: 'schedule',
       ...(shadow ? { shadow } : {}),
     });
     return {
@@ -110,6 +130,18 @@ export async function scheduledRun(
     };
   } finally {
     await data.close?.();
+    await registry.close();
+  }
+}
+
+async function withRegistry<T>(
+  spec: ScheduledJobSpec,
+  fn: (registry: ReturnType<typeof openModelRegistry>) => Promise<T>,
+): Promise<T> {
+  const registry = openModelRegistry(spec.registry);
+  try {
+    return await fn(registry);
+  } finally {
     await registry.close();
   }
 }

@@ -97,7 +97,12 @@ export async function parquetData(
   }
 }
 
-/** Delivered orders in a window of a lake, without building anything: the schedule asks before choosing a source. */
+/**
+ * Delivered orders of a window of a lake, without building anything: the schedule asks before choosing a source.
+ * An order counts by when it was created, as the training read takes it, and its delivery may come up to a day after
+ * the window: the live simulator stamps a delivery with its true (uncompressed) time, ahead of the wall clock, so
+ * counting by the delivery's own time found 0 while the accuracy join already saw the deliveries.
+ */
 export async function countLakeOrders(
   lake: string,
   window: { fromMs: number; toMs: number },
@@ -110,7 +115,10 @@ export async function countLakeOrders(
   const duck = await openDuck();
   try {
     const [row] = await duck.all<{ n: number | string }>(
-      `SELECT COUNT(DISTINCT order_id) AS n FROM ${lakeEventsRelation(lake)} WHERE type = 'order.delivered' AND occurred_ms >= ${window.fromMs} AND occurred_ms < ${window.toMs}`,
+      `SELECT COUNT(DISTINCT c.order_id) AS n
+       FROM ${lakeEventsRelation(lake)} c JOIN ${lakeEventsRelation(lake)} d ON d.order_id = c.order_id
+       WHERE c.type = 'order.created' AND c.occurred_ms >= ${window.fromMs} AND c.occurred_ms < ${window.toMs}
+         AND d.type = 'order.delivered' AND d.occurred_ms < ${window.toMs + TAIL_MS}`,
     );
     return Number(row?.n ?? 0);
   } finally {

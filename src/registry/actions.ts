@@ -35,7 +35,10 @@ export async function rollback(registry: ModelRegistry): Promise<{ from: string;
   }
   const current = await registry.resolve('champion');
   while (stack.length > 0 && stack[stack.length - 1] !== current) stack.pop();
-  const to = stack[stack.length - 2];
+  // Retention may have deleted an old champion: rollback skips to the newest one still registered.
+  let to: string | undefined;
+  for (let i = stack.length - 2; i >= 0 && to === undefined; i--)
+    if (await registry.get(stack[i]!)) to = stack[i];
   if (!current || !to)
     throw new EtaError('conflict', 'there is no earlier champion to roll back to', { field: 'version' });
   await registry.setAlias('champion', to, `rollback from ${current}`);

@@ -10,6 +10,10 @@ export { SqlModelRegistry } from './sql-registry.js';
 export {
   MODEL_ALIASES,
   type AliasChange,
+  type AuditAction,
+  type AuditEntry,
+  type EvaluationSet,
+  type ModelDomain,
   type FeatureHistogram,
   type FeatureProfile,
   type HourOfWeekProfile,

@@ -1,6 +1,8 @@
 import { EtaError } from '../platform/index.js';
 import type {
   AliasChange,
+  AuditEntry,
+  EvaluationSet,
   FeatureProfile,
   GoldenSet,
   ModelAlias,
@@ -13,6 +15,7 @@ interface Stored extends Omit<ModelRecord, 'aliases'> {
   artifact: string;
   golden?: GoldenSet;
   profile?: FeatureProfile;
+  evaluation?: EvaluationSet;
 }
 
 /** For tests and single-process tools: the same contract as the SQL registry, nothing on disk. */
@@ -20,16 +23,20 @@ export class InMemoryModelRegistry implements ModelRegistry {
   private readonly records: Stored[] = [];
   private readonly aliases = new Map<ModelAlias, string>();
   private readonly history: AliasChange[] = [];
+  private readonly auditLog: AuditEntry[] = [];
+  private nextNumber = 1;
 
   async register(artifact: unknown, meta: RegisterMeta): Promise<ModelRecord> {
     const record: Stored = {
-      version: `v${this.records.length + 1}`,
+      version: `v${this.nextNumber++}`,
       createdAt: new Date().toISOString(),
       source: meta.source,
       metrics: { ...meta.metrics },
       artifact: JSON.stringify(artifact),
       golden: meta.golden,
       profile: meta.profile,
+      ...(meta.domain ? { domain: meta.domain } : {}),
+      ...(meta.evaluation ? { evaluation: meta.evaluation } : {}),
     };
     this.records.push(record);
     return this.toRecord(record);
@@ -89,9 +96,33 @@ export class InMemoryModelRegistry implements ModelRegistry {
     return String(this.history.length);
   }
 
+  async loadEvaluation(version: string): Promise<EvaluationSet | undefined> {
+    return this.records.find((x) => x.version === version)?.evaluation;
+  }
+
+  async remove(version: string): Promise<void> {
+    const held = [...this.aliases].find(([, v]) => v === version);
+    if (held)
+      throw new EtaError('conflict', `${version} is the ${held[0]}: it cannot be deleted`, {
+        field: 'version',
+      });
+    const i = this.records.findIndex((r) => r.version === version);
+    if (i >= 0) this.records.splice(i, 1);
+  }
+
+  async appendAudit(entry: Omit<AuditEntry, 'at'> & { at?: string }): Promise<AuditEntry> {
+    const full: AuditEntry = { ...entry, at: entry.at ?? new Date().toISOString() };
+    this.auditLog.push(full);
+    return full;
+  }
+
+  async audit(limit = 50): Promise<AuditEntry[]> {
+    return [...this.auditLog].reverse().slice(0, Math.max(1, limit));
+  }
+
   async close(): Promise<void> {}
 
-  private toRecord({ artifact: _a, golden: _g, profile: _p, ...meta }: Stored): ModelRecord {
+  private toRecord({ artifact: _a, golden: _g, profile: _p, evaluation: _e, ...meta }: Stored): ModelRecord {
     const aliases = [...this.aliases]
       .filter(([, v]) => v === meta.version)
       .map(([a]) => a)

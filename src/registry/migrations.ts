@@ -31,4 +31,22 @@ CREATE TABLE model_alias_history (
 );
 CREATE INDEX model_alias_history_alias ON model_alias_history (alias, seq);`,
   },
+  {
+    version: 2,
+    name: 'model_domain_evaluation_audit',
+    sql: `
+ALTER TABLE model_versions ADD COLUMN domain TEXT;
+ALTER TABLE model_versions ADD COLUMN evaluation TEXT;
+CREATE TABLE model_audit (
+  seq INTEGER PRIMARY KEY,
+  at TEXT NOT NULL,
+  action TEXT NOT NULL,
+  version TEXT,
+  previous TEXT,
+  actor TEXT NOT NULL,
+  forced INTEGER NOT NULL,
+  reason TEXT,
+  summary TEXT NOT NULL
+);`,
+  },
 ];

@@ -2,8 +2,11 @@ import { EtaError, runMigrations, type SqlRunner } from '../platform/index.js';
 import { REGISTRY_MIGRATIONS } from './migrations.js';
 import type {
   AliasChange,
+  AuditEntry,
+  EvaluationSet,
   FeatureProfile,
   ModelAlias,
+  ModelDomain,
   ModelRecord,
   ModelRegistry,
   RegisterMeta,
@@ -17,6 +20,20 @@ interface VersionRow {
   created_at: string;
   source: string;
   metrics: string;
+  domain: string | null;
+}
+
+const VERSION_COLUMNS = 'version, created_at, source, metrics, domain';
+
+interface AuditRow {
+  at: string;
+  action: AuditEntry['action'];
+  version: string | null;
+  previous: string | null;
+  actor: string;
+  forced: number | string | boolean;
+  reason: string | null;
+  summary: string;
 }
 
 /**
@@ -54,8 +71,8 @@ export class SqlModelRegistry implements ModelRegistry {
           );
           const next = Number(row?.n ?? 0) + 1;
           await tx.query(
-            `INSERT INTO model_versions (version_number, version, created_at, source, metrics, artifact, golden, profile)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
+            `INSERT INTO model_versions (version_number, version, created_at, source, metrics, artifact, golden, profile, domain, evaluation)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
             [
               next,
               `v${next}`,
@@ -65,6 +82,8 @@ export class SqlModelRegistry implements ModelRegistry {
               artifactJson,
               meta.golden ? JSON.stringify(meta.golden) : null,
               meta.profile ? JSON.stringify(meta.profile) : null,
+              meta.domain ? JSON.stringify(meta.domain) : null,
+              meta.evaluation ? JSON.stringify(meta.evaluation) : null,
             ],
           );
           return next;
@@ -75,6 +94,7 @@ export class SqlModelRegistry implements ModelRegistry {
           source: meta.source,
           metrics: { ...meta.metrics },
           aliases: [],
+          ...(meta.domain ? { domain: meta.domain } : {}),
         };
       } catch (e) {
         if (!isUniqueViolation(e) || attempt >= MAX_CLAIM_ATTEMPTS) throw e;
@@ -85,7 +105,7 @@ export class SqlModelRegistry implements ModelRegistry {
   async list(): Promise<ModelRecord[]> {
     await this.ready();
     const rows = await this.db.query<VersionRow>(
-      'SELECT version, created_at, source, metrics FROM model_versions ORDER BY version_number DESC',
+      `SELECT ${VERSION_COLUMNS} FROM model_versions ORDER BY version_number DESC`,
     );
     const aliases = await this.aliases();
     return rows.map((r) => toRecord(r, aliases));
@@ -95,7 +115,7 @@ export class SqlModelRegistry implements ModelRegistry {
     if (!VERSION.test(version)) return undefined;
     await this.ready();
     const [row] = await this.db.query<VersionRow>(
-      'SELECT version, created_at, source, metrics FROM model_versions WHERE version = $1',
+      `SELECT ${VERSION_COLUMNS} FROM model_versions WHERE version = $1`,
       [version],
     );
     return row && toRecord(row, await this.aliases());
@@ -187,6 +207,70 @@ export class SqlModelRegistry implements ModelRegistry {
     return String(row?.n ?? 0);
   }
 
+  async loadEvaluation(version: string): Promise<EvaluationSet | undefined> {
+    await this.ready();
+    const [row] = await this.db.query<{ evaluation: string | null }>(
+      'SELECT evaluation FROM model_versions WHERE version = $1',
+      [version],
+    );
+    return row?.evaluation ? (JSON.parse(row.evaluation) as EvaluationSet) : undefined;
+  }
+
+  async remove(version: string): Promise<void> {
+    await this.ready();
+    await this.db.transaction(async (tx) => {
+      const held = await tx.query<{ alias: string }>('SELECT alias FROM model_aliases WHERE version = $1', [
+        version,
+      ]);
+      if (held.length > 0)
+        throw new EtaError('conflict', `${version} is the ${held[0]!.alias}: it cannot be deleted`, {
+          field: 'version',
+        });
+      await tx.query('DELETE FROM model_versions WHERE version = $1', [version]);
+    });
+  }
+
+  async appendAudit(entry: Omit<AuditEntry, 'at'> & { at?: string }): Promise<AuditEntry> {
+    await this.ready();
+    const full: AuditEntry = { ...entry, at: entry.at ?? new Date().toISOString() };
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.db.transaction(async (tx) => {
+          const [row] = await tx.query<{ n: number | string | null }>(
+            'SELECT MAX(seq) AS n FROM model_audit',
+          );
+          await tx.query(
+            `INSERT INTO model_audit (seq, at, action, version, previous, actor, forced, reason, summary)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+            [
+              Number(row?.n ?? 0) + 1,
+              full.at,
+              full.action,
+              full.version,
+              full.previous,
+              full.actor,
+              full.forced ? 1 : 0,
+              full.reason,
+              full.summary,
+            ],
+          );
+        });
+        return full;
+      } catch (e) {
+        if (!isUniqueViolation(e) || attempt >= MAX_CLAIM_ATTEMPTS) throw e;
+      }
+    }
+  }
+
+  async audit(limit = 50): Promise<AuditEntry[]> {
+    await this.ready();
+    const rows = await this.db.query<AuditRow>(
+      'SELECT at, action, version, previous, actor, forced, reason, summary FROM model_audit ORDER BY seq DESC LIMIT $1',
+      [Math.max(1, Math.trunc(limit))],
+    );
+    return rows.map((r) => ({ ...r, forced: r.forced === true || Number(r.forced) === 1 }));
+  }
+
   close(): Promise<void> {
     return this.onClose();
   }
@@ -211,6 +295,7 @@ function toRecord(row: VersionRow, aliases: Map<ModelAlias, string>): ModelRecor
     source: row.source,
     metrics: JSON.parse(row.metrics) as Record<string, number>,
     aliases: held,
+    ...(row.domain ? { domain: JSON.parse(row.domain) as ModelDomain } : {}),
   };
 }
 

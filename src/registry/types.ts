@@ -10,6 +10,51 @@ export interface ModelRecord {
   /** Evaluation metrics recorded at registration (mae_s, rmse_s, coverage_p10_p90, ...). */
   metrics: Record<string, number>;
   aliases: ModelAlias[];
+  /** What it was trained on (recorded at training since the audit log came in); absent on older entries. */
+  domain?: ModelDomain;
+}
+
+/**
+ * Where a model's training data came from, so that a model of another city or another feature set is never compared
+ * with (or promoted over) the champion as if it were the same problem.
+ */
+export interface ModelDomain {
+  /** Feature names in input order. */
+  features: string[];
+  /** IANA timezones of the training stores. */
+  timezones: string[];
+  stores: number;
+  /** Sorted store ids (at most 5,000): a model of the same city shares most of them. */
+  storeIds: string[];
+  /** Of the training stores' locations. */
+  bbox: { minLat: number; maxLat: number; minLng: number; maxLng: number } | null;
+}
+
+/** The newest hold-out rows of a training run: a promotion scores champion and challenger on exactly these. */
+export interface EvaluationSet {
+  features: string[];
+  /** Column-major feature values; null stands for a missing value (NaN). */
+  columns: Array<Array<number | null>>;
+  /** Seconds from order to delivery. */
+  target: number[];
+  fromMs: number;
+  toMs: number;
+}
+
+export type AuditAction = 'promote' | 'rollback' | 'promote_refused' | 'retention';
+
+/** One promotion, rollback, refusal or deletion, by whom, and the comparison it rested on. */
+export interface AuditEntry {
+  at: string;
+  action: AuditAction;
+  version: string | null;
+  /** The champion before. */
+  previous: string | null;
+  /** API key id, "cli", "schedule", "pipeline". */
+  actor: string;
+  forced: boolean;
+  reason: string | null;
+  summary: string;
 }
 
 /** Rows and the outputs the model gave them at registration: a predictor refuses an artifact that disagrees. */
@@ -51,6 +96,8 @@ export interface RegisterMeta {
   metrics?: Record<string, number>;
   golden?: GoldenSet;
   profile?: FeatureProfile;
+  domain?: ModelDomain;
+  evaluation?: EvaluationSet;
 }
 
 /** One move of an alias: who pointed where before and after, and why. */
@@ -82,5 +129,11 @@ export interface ModelRegistry {
   aliasHistory(alias: ModelAlias, limit?: number): Promise<AliasChange[]>;
   /** Changes whenever an alias moves; cheap to poll. */
   aliasesRevision(): Promise<string>;
+  loadEvaluation(version: string): Promise<EvaluationSet | undefined>;
+  /** Deletes a version and its artifact; refused (conflict) while an alias points at it. */
+  remove(version: string): Promise<void>;
+  appendAudit(entry: Omit<AuditEntry, 'at'> & { at?: string }): Promise<AuditEntry>;
+  /** Newest first. */
+  audit(limit?: number): Promise<AuditEntry[]>;
   close(): Promise<void>;
 }

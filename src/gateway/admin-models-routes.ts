@@ -129,7 +129,6 @@ export function adminModelRoutes(deps: {
           description: `The promotion policy compares it with the champion on the same recent hold-out orders. A challenger with a higher MAE, a coverage drop, other features or another training domain (city) is refused with 409 and the numbers, unless the body says {"force": true, "reason": "..."} (a reason of at least ${MIN_FORCE_REASON} characters). Every promotion and refusal is in GET /v1/admin/audit.`,
           security: [{ bearer: [] }],
           params: VersionParams,
-          body: Type.Optional(PromoteBody),
           response: {
             200: Type.Object({
               model: ModelBody,
@@ -143,7 +142,13 @@ export function adminModelRoutes(deps: {
         },
       },
       async (req) => {
+        // The body is optional (a plain promotion sends none), so it is checked here rather than by the schema.
         const b = (req.body ?? {}) as Static<typeof PromoteBody>;
+        if (!Value.Check(PromoteBody, b))
+          throw new EtaError(
+            'bad_request',
+            'the body is optional; when sent it is {"force": true, "reason": "..."} (reason required with force)',
+          );
         const outcome = await guardedPromote(registry, req.params.version, {
           policy,
           actor: actorOf(req.principal),

@@ -131,7 +131,8 @@ export async function guardedPromote(
   const champion = previous ? await registry.get(previous) : undefined;
   const { comparison, compatibility } = await compareVersions(registry, record, champion);
   const decision = judgePromotion(options.policy, 'manual', comparison, compatibility);
-  const summary = `${decision.summary}. ${describeComparison(comparison)}`;
+  const notes = compatibility.notes.length ? `; ${compatibility.notes.join('; ')}` : '';
+  const summary = `${decision.summary}. ${describeComparison(comparison)}${notes}`;
   if (!decision.promote && !options.force) {
     await registry.appendAudit({
       action: 'promote_refused',

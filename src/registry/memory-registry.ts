@@ -107,6 +107,14 @@ export class InMemoryModelRegistry implements ModelRegistry {
         field: 'version',
       });
     const i = this.records.findIndex((r) => r.version === version);
+    if (i >= 0 && i === this.records.length - 1)
+      throw new EtaError(
+        'conflict',
+        `${version} is the newest version: it is kept so its name is never reused`,
+        {
+          field: 'version',
+        },
+      );
     if (i >= 0) this.records.splice(i, 1);
   }
 

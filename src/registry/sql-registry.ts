@@ -226,6 +226,18 @@ export class SqlModelRegistry implements ModelRegistry {
         throw new EtaError('conflict', `${version} is the ${held[0]!.alias}: it cannot be deleted`, {
           field: 'version',
         });
+      // Numbers come from MAX(version_number): deleting the newest would hand its name to the next model.
+      const [newest] = await tx.query<{ version: string }>(
+        'SELECT version FROM model_versions ORDER BY version_number DESC LIMIT 1',
+      );
+      if (newest?.version === version)
+        throw new EtaError(
+          'conflict',
+          `${version} is the newest version: it is kept so its name is never reused`,
+          {
+            field: 'version',
+          },
+        );
       await tx.query('DELETE FROM model_versions WHERE version = $1', [version]);
     });
   }

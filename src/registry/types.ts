@@ -130,7 +130,7 @@ export interface ModelRegistry {
   /** Changes whenever an alias moves; cheap to poll. */
   aliasesRevision(): Promise<string>;
   loadEvaluation(version: string): Promise<EvaluationSet | undefined>;
-  /** Deletes a version and its artifact; refused (conflict) while an alias points at it. */
+  /** Deletes a version and its artifact; refused (conflict) while an alias points at it, and for the newest. */
   remove(version: string): Promise<void>;
   appendAudit(entry: Omit<AuditEntry, 'at'> & { at?: string }): Promise<AuditEntry>;
   /** Newest first. */

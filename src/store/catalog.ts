@@ -1,7 +1,7 @@
 import { EtaError } from '../platform/index.js';
 import { badField } from './errors.js';
-import type { NewStore, Store } from './types.js';
-import { validateStore, type StorePatch } from './validate.js';
+import { WEEKDAYS, type NewStore, type OpeningHours, type Store } from './types.js';
+import { validateStore, type OpeningHoursPatch, type StorePatch } from './validate.js';
 
 export interface ListOptions {
   /** Capped at the catalog's page size; default 100. */
@@ -92,6 +92,25 @@ export function assertValid(store: NewStore, prefix = ''): void {
   }
 }
 
+/**
+ * A PATCH's hours merged by day into the current week: a day present replaces that day, `[]` or `null` closes it,
+ * a day absent is unchanged. A store open 24/7 (`{}`) is first written out as seven whole days, so changing
+ * Monday does not close the other six.
+ */
+export function mergeOpeningHours(current: OpeningHours, patch: OpeningHoursPatch): OpeningHours {
+  if (Object.keys(patch).length === 0) return current;
+  const week: OpeningHours =
+    Object.keys(current).length === 0
+      ? Object.fromEntries(WEEKDAYS.map((d) => [d, [['00:00', '24:00']]]))
+      : { ...current };
+  for (const day of WEEKDAYS) {
+    if (!(day in patch)) continue;
+    const intervals = patch[day];
+    week[day] = intervals ?? [];
+  }
+  return week;
+}
+
 export function applyPatch(current: Store, patch: StorePatch): NewStore {
   return {
     storeId: current.storeId,
@@ -99,7 +118,9 @@ export function applyPatch(current: Store, patch: StorePatch): NewStore {
     location: patch.location ?? current.location,
     category: patch.category ?? current.category,
     timezone: patch.timezone ?? current.timezone,
-    openingHours: patch.openingHours ?? current.openingHours,
+    openingHours: patch.openingHours
+      ? mergeOpeningHours(current.openingHours, patch.openingHours)
+      : current.openingHours,
     deliveryRadiusKm: patch.deliveryRadiusKm ?? current.deliveryRadiusKm,
     prepProfile: patch.prepProfile ?? current.prepProfile,
   };

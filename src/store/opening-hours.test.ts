@@ -98,3 +98,33 @@ describe('opening hours', () => {
     expect(formatWithOffset('UTC', at('2026-01-02T03:04:05Z'))).toBe('2026-01-02T03:04:05+00:00');
   });
 });
+
+describe('overnight hours (a close before the open)', () => {
+  // A late-night kitchen: ["23:00", "11:00"] on Monday is Monday 23:00 to Tuesday 11:00, and only that.
+  const late = paris({ mon: [['23:00', '11:00']] });
+
+  it.each([
+    ['2026-11-30T22:59:00+01:00', false], // Monday, before it opens
+    ['2026-11-30T23:00:00+01:00', true],
+    ['2026-12-01T03:00:00+01:00', true], // Tuesday, small hours
+    ['2026-12-01T10:59:00+01:00', true],
+    ['2026-12-01T11:00:00+01:00', false],
+    ['2026-12-01T23:30:00+01:00', false], // Tuesday night: the interval belongs to Monday only
+    ['2026-11-30T03:00:00+01:00', false], // Monday small hours: Sunday has no hours
+  ])('at %s open is %s', (when, open) => {
+    expect(isOpen(late, at(when))).toBe(open);
+  });
+
+  it('opens next on Monday 23:00, a week on once it has closed', () => {
+    expect(nextOpening(late, at('2026-11-30T12:00:00+01:00'))).toBe('2026-11-30T23:00:00+01:00');
+    expect(nextOpening(late, at('2026-12-01T11:00:00+01:00'))).toBe('2026-12-07T23:00:00+01:00');
+    expect(nextOpening(late, at('2026-12-01T05:00:00+01:00'))).toBeNull();
+  });
+
+  it("adds to the next day's own hours", () => {
+    const both = paris({ mon: [['23:00', '11:00']], tue: [['10:00', '14:00']] });
+    expect(isOpen(both, at('2026-12-01T12:00:00+01:00'))).toBe(true);
+    expect(isOpen(both, at('2026-12-01T14:00:00+01:00'))).toBe(false);
+    expect(nextOpening(both, at('2026-12-01T15:00:00+01:00'))).toBe('2026-12-07T23:00:00+01:00');
+  });
+});

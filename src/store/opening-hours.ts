@@ -7,8 +7,9 @@ import { parseClock } from './validate.js';
  *
  * - `{}` (no day at all) means open 24/7: a store created without hours is not closed forever.
  * - Otherwise a day that is missing, or has no intervals, is closed that day.
- * - An interval whose end is not after its start runs past midnight: `["18:00", "02:00"]` on Friday is open until
- *   Saturday 02:00. `["00:00", "24:00"]` is the whole day.
+ * - An interval whose end is not after its start runs past midnight and belongs to the day it opens:
+ *   `["23:00", "11:00"]` on Monday is open from Monday 23:00 to Tuesday 11:00 (late-night kitchens), and says
+ *   nothing about Tuesday night. `["00:00", "24:00"]` is the whole day.
  * - DST: a store is open when the local wall clock is inside an interval. An opening time that the clock skips
  *   (02:30 on a spring-forward night) opens at the first instant after the gap; one the clock passes twice opens at
  *   the first of them.

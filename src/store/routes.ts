@@ -148,6 +148,8 @@ export function storeCatalogRoutes(options: StoreCatalogRoutesOptions): StoreRou
         schema: {
           tags,
           summary: 'Change some fields of a store',
+          description:
+            'Fields left out are unchanged. opening_hours merges by day: a day given replaces that day, [] or null closes it, days left out keep their hours. PUT the store to replace the whole week.',
           params: StoreIdParams,
           body: StorePatchBody,
           response: { 200: StoreJson, ...errors },

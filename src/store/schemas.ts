@@ -16,7 +16,8 @@ const Clock = Type.String({
   description: 'Local time HH:MM',
 });
 const Interval = Type.Tuple([Clock, Clock], {
-  description: 'Opens, closes; a close not after the open runs past midnight (["18:00", "02:00"])',
+  description:
+    'Opens, closes. A close not after the open runs past midnight and belongs to the day it opens: ["23:00", "11:00"] on mon is open from Monday 23:00 to Tuesday 11:00. ["00:00", "24:00"] is the whole day.',
 });
 const Day = Type.Optional(Type.Array(Interval, { maxItems: 12 }));
 export const OpeningHoursJson = Type.Object(
@@ -79,7 +80,33 @@ export const StorePutBody = Type.Object(
 );
 export type StorePutBody = Static<typeof StorePutBody>;
 
-export const StorePatchBody = Type.Partial(StorePutBody, { additionalProperties: false, minProperties: 1 });
+const PatchDay = Type.Optional(
+  Type.Union([Type.Array(Interval, { maxItems: 12 }), Type.Null()], {
+    description: "Replaces this day's intervals; [] or null closes the day",
+  }),
+);
+/** A PATCH merges hours by day; a PUT replaces the week. */
+export const OpeningHoursPatchJson = Type.Object(
+  { mon: PatchDay, tue: PatchDay, wed: PatchDay, thu: PatchDay, fri: PatchDay, sat: PatchDay, sun: PatchDay },
+  {
+    additionalProperties: false,
+    description:
+      'Merged by day into the current hours: a day given replaces that day, [] or null closes it, a day left out is unchanged (a store open 24/7 stays open on the days left out). PUT the store to replace the whole week.',
+  },
+);
+
+export const StorePatchBody = Type.Partial(
+  Type.Object(
+    {
+      store_id: StoreId,
+      ...storeFields,
+      opening_hours: OpeningHoursPatchJson,
+      ...timestamps,
+    },
+    { additionalProperties: false },
+  ),
+  { additionalProperties: false, minProperties: 1 },
+);
 export type StorePatchBody = Static<typeof StorePatchBody>;
 
 export const StoreJson = Type.Object({

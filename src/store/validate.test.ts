@@ -108,6 +108,18 @@ describe('parseStorePatch', () => {
     const bad = parseStorePatch({ timezone: 'Nowhere', store_id: 'other' }, 's-001');
     expect(bad.ok ? [] : bad.error.map((i) => i.field)).toEqual(['store_id', 'timezone']);
   });
+
+  it('takes opening hours by day, null closing a day; not null for the whole week', () => {
+    expect(parseStorePatch({ opening_hours: { mon: [['23:00', '11:00']], tue: null } }, 's-001')).toEqual({
+      ok: true,
+      value: { openingHours: { mon: [['23:00', '11:00']], tue: null } },
+    });
+    const whole = parseStorePatch({ opening_hours: null }, 's-001');
+    expect(whole.ok ? [] : whole.error.map((i) => i.field)).toEqual(['opening_hours']);
+    // A full store has no use for null days: a missing day already is closed.
+    const full = parseStore({ ...good, opening_hours: { mon: null } });
+    expect(full.ok ? [] : full.error.map((i) => i.field)).toEqual(['opening_hours.mon']);
+  });
 });
 
 describe('validateStore', () => {

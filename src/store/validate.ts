@@ -11,8 +11,16 @@ export interface FieldIssue {
   message: string;
 }
 
-/** A partial update: any field but the id. */
-export type StorePatch = Partial<Omit<NewStore, 'storeId'>>;
+/**
+ * A change to opening hours, merged by day: a day present replaces that day; `[]` or `null` closes it; a day
+ * absent is unchanged. (A PUT replaces the whole week.)
+ */
+export type OpeningHoursPatch = Partial<Record<Weekday, Array<[string, string]> | null>>;
+
+/** A partial update: any field but the id; opening hours merge by day. */
+export type StorePatch = Partial<Omit<NewStore, 'storeId' | 'openingHours'>> & {
+  openingHours?: OpeningHoursPatch;
+};
 
 export const STORE_ID_PATTERN = /^[A-Za-z0-9_.:-]{1,64}$/;
 /** "24:00" may only end an interval: it is the end of the day. */
@@ -79,14 +87,33 @@ function checkLocation(issues: Issues, v: unknown): { lat: number; lng: number }
 
 function checkOpeningHours(issues: Issues, v: unknown): OpeningHours | undefined {
   if (v === undefined || v === null) return {};
+  return checkDays(issues, v, false) as OpeningHours | undefined;
+}
+
+/** A PATCH's hours: the same days, where `null` (like `[]`) closes the day. */
+function checkOpeningHoursPatch(issues: Issues, v: unknown): OpeningHoursPatch | undefined {
+  if (v === null)
+    return issues.add(
+      'opening_hours',
+      'wrong_type',
+      'must be an object of weekday -> intervals (a PATCH merges by day; PUT the store to replace the week)',
+    );
+  return checkDays(issues, v, true);
+}
+
+function checkDays(issues: Issues, v: unknown, nullCloses: boolean): OpeningHoursPatch | undefined {
   if (!isObject(v))
     return issues.add('opening_hours', 'wrong_type', 'must be an object of weekday -> intervals');
   const before = issues.list.length;
-  const hours: OpeningHours = {};
+  const hours: OpeningHoursPatch = {};
   for (const [day, intervals] of Object.entries(v)) {
     const field = `opening_hours.${day}`;
     if (!(WEEKDAYS as readonly string[]).includes(day)) {
       issues.add(field, 'unknown_field', `is not a weekday (${WEEKDAYS.join(', ')})`);
+      continue;
+    }
+    if (intervals === null && nullCloses) {
+      hours[day as Weekday] = null;
       continue;
     }
     if (!Array.isArray(intervals)) {
@@ -227,7 +254,8 @@ export function parseStorePatch(input: unknown, storeId: string): Result<StorePa
   if (input.location !== undefined) patch.location = checkLocation(issues, input.location);
   if (input.category !== undefined) patch.category = text(issues, 'category', input.category, 64);
   if (input.timezone !== undefined) patch.timezone = checkTimezone(issues, input.timezone);
-  if (input.opening_hours !== undefined) patch.openingHours = checkOpeningHours(issues, input.opening_hours);
+  if (input.opening_hours !== undefined)
+    patch.openingHours = checkOpeningHoursPatch(issues, input.opening_hours);
   if (input.delivery_radius_km !== undefined)
     patch.deliveryRadiusKm = checkRadius(issues, input.delivery_radius_km);
   if (input.prep_profile !== undefined) patch.prepProfile = checkPrep(issues, input.prep_profile);

@@ -29,6 +29,22 @@ function eveningInParis(): string {
   return `${day}T19:30`;
 }
 
+/** Tomorrow at 05:00 in Paris: every simulated store is closed then. */
+function dawnInParis(): string {
+  const day = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Paris' }).format(
+    new Date(Date.now() + 24 * 3_600_000),
+  );
+  return `${day}T05:00`;
+}
+
+const parisClock = (iso: string): string =>
+  new Intl.DateTimeFormat('en-GB', {
+    timeZone: 'Europe/Paris',
+    hour: '2-digit',
+    minute: '2-digit',
+    hourCycle: 'h23',
+  }).format(new Date(iso));
+
 /** Delivered orders joined with their quotes give the accuracy page something to draw. */
 async function sendDeliveredOrders(url: string, n: number): Promise<void> {
   const now = Date.now();
@@ -179,18 +195,30 @@ describe.skipIf(!CHROMIUM)('the console in a browser, against a running etaserve
     const eta = (await (await answered).json()) as { promised_at: string };
     await expect.poll(() => text(page.getByTestId('try-answer')), { timeout: 15_000 }).toMatch(/\d+ min/);
     // The promise on the store's clock, the zone named, though the browser runs in New York.
-    const paris = new Intl.DateTimeFormat('en-GB', {
-      timeZone: 'Europe/Paris',
-      hour: '2-digit',
-      minute: '2-digit',
-      hourCycle: 'h23',
-    }).format(new Date(eta.promised_at));
-    expect(await text(page.getByTestId('promised-at'))).toBe(`${paris} Europe/Paris`);
+    expect(await text(page.getByTestId('promised-at'))).toBe(`${parisClock(eta.promised_at)} Europe/Paris`);
     await expect
       .poll(() => page.getByTestId('contributions').locator('li').count())
       .toBeGreaterThanOrEqual(5);
     await expect.poll(() => text(page.getByTestId('contributions'))).toMatch(/[+−]\d+\.\d min/);
     await shot('try');
+
+    // A closed store: the server's message, and when it opens on the store's clock.
+    await page.locator('input[name=ordered-at]').fill(dawnInParis());
+    const refused = page.waitForResponse(
+      (r) => r.url().endsWith('/v1/eta') && r.request().method() === 'POST',
+    );
+    await page.getByRole('button', { name: 'Get ETA' }).click();
+    const closed = (await (await refused).json()) as {
+      error: { code: string; message: string; opens_at: string };
+    };
+    expect(closed.error.code).toBe('store_closed');
+    const alert = page.getByRole('alert').filter({ hasText: closed.error.message });
+    await alert.waitFor();
+    // Another day than today on the store's clock carries its date.
+    expect(await alert.textContent()).toMatch(
+      new RegExp(`opens at (\\d{4}-\\d{2}-\\d{2} )?${parisClock(closed.error.opens_at)} Europe/Paris`),
+    );
+    await shot('try-closed');
   });
 
   it('shows online accuracy once deliveries are joined with their quotes', async () => {

@@ -1,5 +1,6 @@
-import { useEffect, useState, type FormEvent } from 'react';
+import { useCallback, useEffect, useState, type FormEvent } from 'react';
 import { getKey, setKey } from './api';
+import { ErrorNote } from './components/ui';
 import { Accuracy } from './pages/Accuracy';
 import { Live } from './pages/Live';
 import { MapPage } from './pages/MapPage';
@@ -7,7 +8,7 @@ import { Models } from './pages/Models';
 import { TryIt } from './pages/TryIt';
 import { navigate, PAGES, usePage } from './router';
 
-function KeyForm({ onKey }: { onKey: (key: string) => void }) {
+function KeyForm({ onKey, refused }: { onKey: (key: string) => void; refused: string | null }) {
   const [value, setValue] = useState('');
   const submit = (e: FormEvent): void => {
     e.preventDefault();
@@ -21,6 +22,7 @@ function KeyForm({ onKey }: { onKey: (key: string) => void }) {
           The console calls the admin API. Enter a key with the <code>admin</code> scope (the demo key printed
           by <code>etaserve start</code> has it). It is kept for this browser tab only.
         </p>
+        <ErrorNote error={refused} />
         <label className="field">
           <span>API key</span>
           <input
@@ -70,9 +72,20 @@ function useReadiness(): Readiness {
               ? 'ready'
               : 'unready';
         const reasons = Array.isArray(body.reasons) ? body.reasons.map(String) : [];
-        if (live) setState({ status, reasons });
+        // Same answer, same state: no re-render of the whole shell every 5 s.
+        if (live)
+          setState((prev) =>
+            prev.status === status && prev.reasons.join('\n') === reasons.join('\n')
+              ? prev
+              : { status, reasons },
+          );
       } catch {
-        if (live) setState({ status: 'unreachable', reasons: ['the gateway did not answer /readyz'] });
+        if (live)
+          setState((prev) =>
+            prev.status === 'unreachable'
+              ? prev
+              : { status: 'unreachable', reasons: ['the gateway did not answer /readyz'] },
+          );
       }
     };
     void check();
@@ -136,7 +149,16 @@ export function App() {
   const page = usePage();
   const [key, setKeyState] = useState(getKey);
   const readiness = useReadiness();
+  // Why the key form is back: the server refused the key the console held.
+  const [refused, setRefused] = useState<string | null>(null);
+  // Stable: the live stream restarts whenever this changes, and the readiness poll re-renders the shell.
+  const keyRefused = useCallback((): void => {
+    setKey('');
+    setKeyState('');
+    setRefused('The server refused this key (401/403): enter a key with the admin scope.');
+  }, []);
   const changeKey = (k: string): void => {
+    setRefused(null);
     setKey(k);
     setKeyState(k);
   };
@@ -178,9 +200,9 @@ export function App() {
       <main className="content">
         <ReadinessBanner state={readiness} />
         {!key ? (
-          <KeyForm onKey={changeKey} />
+          <KeyForm onKey={changeKey} refused={refused} />
         ) : page === '/live' ? (
-          <Live onUnauthorized={() => changeKey('')} />
+          <Live onUnauthorized={keyRefused} />
         ) : page === '/models' ? (
           <Models />
         ) : page === '/accuracy' ? (

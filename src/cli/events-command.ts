@@ -1,6 +1,6 @@
 import { openEventLog, type ForgetHook, type ForgetRequest } from '../events/index.js';
 import { parseCommand } from './help.js';
-import type { Output } from './output.js';
+import { printJson, type Output } from './output.js';
 import { loadConfigOrExplain } from './start-command.js';
 
 const USAGE = `Usage: etaserve events <forget|stats> [options]
@@ -11,7 +11,7 @@ const USAGE = `Usage: etaserve events <forget|stats> [options]
   events forget --rider ID           a rider's positions and id
   events stats                       size, segments and offsets of the event log
 
-Options: --config FILE, -h/--help. Safe while etaserve runs: records are rewritten in place (docs/events.md).`;
+Options: --json (the result as JSON, for scripts), --config FILE, -h/--help. Safe while etaserve runs: records are rewritten in place (docs/events.md).`;
 
 /**
  * Hooks that delete the same people from data derived from the log (Parquet, training tables). The offline
@@ -28,6 +28,7 @@ export async function runEventsCommand(args: string[], out: Output): Promise<num
       orders: { type: 'string' },
       rider: { type: 'string' },
       config: { type: 'string' },
+      json: { type: 'boolean' },
     },
     USAGE,
     out,
@@ -48,6 +49,7 @@ export async function runEventsCommand(args: string[], out: Output): Promise<num
   try {
     if (sub === 'stats') {
       const s = await log.stats();
+      if (parsed.values.json) return (printJson({ kind: log.kind, ...s }, out), 0);
       out.log(
         `${log.kind} event log: ${s.bytes} bytes in ${s.segments} segment(s), offsets ${s.first} .. ${s.next}`,
       );
@@ -79,6 +81,7 @@ export async function runEventsCommand(args: string[], out: Output): Promise<num
         : { riderId: rider! };
     for (const hook of FORGET_HOOKS) log.onForget(hook);
     const result = await log.forget(request);
+    if (parsed.values.json) return (printJson(result, out), 0);
     out.log(
       `forgot ${result.redacted} event(s): ${result.orderIds.length} order(s), ${result.riderIds.length} rider(s), ${result.customerIds.length} customer(s)`,
     );

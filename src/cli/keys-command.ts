@@ -1,12 +1,14 @@
 import { ApiKeyFileError, ApiKeyStore, SCOPES, type Scope } from '../gateway/index.js';
 import { parseCommand } from './help.js';
-import type { Output } from './output.js';
+import { isLoopback, type AppConfig } from '../app/index.js';
+import { printJson, printTable, type Output } from './output.js';
 import { loadConfigOrExplain } from './start-command.js';
 
 const USAGE = `Usage: etaserve keys <create|list|rotate|revoke> [options]
 
   keys create --name NAME [--scopes predict,events,admin] [--rate N]   prints the new key once; only its hash is kept
-  keys list                                                           ids, names, scopes, state (never the keys)
+  keys list [--json]                                                  ids, names, scopes, state (never the keys),
+                                                                      and the built-in keys (demo, admin file)
   keys rotate ID [--overlap SECONDS]                                  a new key; the old one works for the overlap (default 86400)
   keys revoke ID                                                      the key stops working at once
 
@@ -22,6 +24,7 @@ export async function runKeysCommand(args: string[], out: Output): Promise<numbe
       rate: { type: 'string' },
       overlap: { type: 'string', default: '86400' },
       config: { type: 'string' },
+      json: { type: 'boolean' },
     },
     USAGE,
     out,
@@ -36,7 +39,7 @@ export async function runKeysCommand(args: string[], out: Output): Promise<numbe
   if (!config) return 1;
   const keys = new ApiKeyStore(config.platform.dataDir);
   try {
-    return run(sub, keys, parsed.positionals[0], parsed.values, out);
+    return run(sub, keys, parsed.positionals[0], parsed.values, out, builtInKeys(config));
   } catch (e) {
     // A damaged key file is refused, never overwritten with what could be read of it.
     if (e instanceof ApiKeyFileError) {
@@ -53,6 +56,7 @@ function run(
   id: string | undefined,
   values: Record<string, unknown>,
   out: Output,
+  builtIn: KeyRow[],
 ): number {
   const parsed = { values };
   switch (sub) {
@@ -73,16 +77,27 @@ function run(
       );
       return 0;
     }
-    case 'list':
-      for (const k of keys.list()) {
-        const state = k.revokedAt
-          ? `revoked ${k.revokedAt}`
-          : k.expiresAt
-            ? `expires ${k.expiresAt}`
-            : 'active';
-        out.log(`${k.id}  ${k.name.padEnd(20)} ${k.scopes.join(',').padEnd(22)} ${state}`);
+    case 'list': {
+      const rows: KeyRow[] = [
+        ...keys.list().map((k) => ({
+          id: k.id,
+          name: k.name,
+          kind: 'file' as const,
+          scopes: k.scopes.join(','),
+          rate: k.rateLimitPerSecond,
+          state: k.revokedAt ? `revoked ${k.revokedAt}` : k.expiresAt ? `expires ${k.expiresAt}` : 'active',
+          created: k.createdAt,
+        })),
+        ...builtIn,
+      ];
+      if (parsed.values.json) {
+        printJson(rows, out);
+        return 0;
       }
+      printTable(rows, KEY_COLUMNS, out);
+      if (rows.length === 0) out.log('(no keys)');
       return 0;
+    }
     case 'rotate': {
       if (!id) return fail(out, 'rotate needs the key id');
       const overlap = Number(parsed.values.overlap);
@@ -101,6 +116,64 @@ function run(
     default:
       return fail(out, `unknown keys command ${sub}\n\n${USAGE}`);
   }
+}
+
+interface KeyRow extends Record<string, unknown> {
+  id: string;
+  name: string;
+  /** `file`: in the data directory's key file; `built-in`: given to the gateway at its start, never stored. */
+  kind: 'file' | 'built-in';
+  scopes: string;
+  rate: number | null;
+  state: string;
+  created: string | null;
+}
+
+const KEY_COLUMNS = [
+  { key: 'id', header: 'ID' },
+  { key: 'name', header: 'NAME', maxWidth: 30 },
+  { key: 'kind', header: 'KIND' },
+  { key: 'scopes', header: 'SCOPES' },
+  {
+    key: 'rate',
+    header: 'RATE/S',
+    align: 'right' as const,
+    format: (v: unknown) => (v === null ? '-' : String(v)),
+  },
+  { key: 'state', header: 'STATE' },
+  { key: 'created', header: 'CREATED' },
+];
+
+/**
+ * The keys a gateway of this configuration adds at its start, besides the key file: what the CLI can know of them
+ * (never the key itself). The demo key exists in the loopback demo shapes (`start`, `up`); unless
+ * gateway.demoApiKey fixes it, it is new at each start and printed there.
+ */
+function builtInKeys(config: AppConfig): KeyRow[] {
+  const rows: KeyRow[] = [];
+  if (isLoopback(config.platform.host))
+    rows.push({
+      id: 'demo',
+      name: 'demo key',
+      kind: 'built-in',
+      scopes: SCOPES.join(','),
+      rate: config.gateway.demoRateLimitPerSecond,
+      state: config.gateway.demoApiKey
+        ? 'active in demo shapes (gateway.demoApiKey)'
+        : 'active in demo shapes (new at each start, printed there)',
+      created: null,
+    });
+  if (config.gateway.adminKeyFile)
+    rows.push({
+      id: 'admin-file',
+      name: 'admin key file',
+      kind: 'built-in',
+      scopes: SCOPES.join(','),
+      rate: null,
+      state: `active (${config.gateway.adminKeyFile})`,
+      created: null,
+    });
+  return rows;
 }
 
 function fail(out: Output, message: string): number {

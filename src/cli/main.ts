@@ -75,7 +75,19 @@ const COMMANDS: Record<string, Command> = {
   events: async (args, out) => (await import('./events-command.js')).runEventsCommand(args, out),
 };
 
+/**
+ * `etaserve model predict ... | head`: once the reader closes the pipe, the rest of the output has nowhere to go.
+ * Exit at once with 0, quietly, as `head`'s users expect from `cat`, `seq` and the like, rather than a stack trace.
+ */
+export function exitQuietlyOnClosedPipe(stream: NodeJS.WriteStream = process.stdout): void {
+  stream.on('error', (e: NodeJS.ErrnoException) => {
+    if (e.code === 'EPIPE') process.exit(0);
+    throw e;
+  });
+}
+
 export async function main(argv: string[], out: Output = consoleOutput): Promise<number> {
+  if (out === consoleOutput) exitQuietlyOnClosedPipe();
   const [command, ...args] = argv;
   if (!command || command === '--help' || command === '-h' || command === 'help') {
     out.log(USAGE);

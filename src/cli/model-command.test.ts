@@ -85,7 +85,19 @@ describe('etaserve model', () => {
     const i = capture();
     expect(await runModelCommand(['inspect', f('m.json')], i.out)).toBe(0);
     expect(i.logs.join('\n')).toMatch(/outputs: p10 .* p50 .* p90/);
-    expect(i.logs.some((l) => /^\s+km\s+numeric\s+gain/.test(l))).toBe(true);
+    // The features table: a header, then aligned rows (every column starts where its header does).
+    const header = i.logs.find((l) => l.startsWith('FEATURE'))!;
+    expect(header).toMatch(/^FEATURE\s+TYPE\s+CATEGORIES\s+GAIN_%\s+SPLITS$/);
+    const km = i.logs.find((l) => /^km\s+numeric\s/.test(l))!;
+    expect(km.indexOf('numeric')).toBe(header.indexOf('TYPE'));
+    expect(km.length).toBe(header.length); // right-aligned numbers end under their header
+
+    const j = capture();
+    expect(await runModelCommand(['inspect', f('m.json'), '--json'], j.out)).toBe(0);
+    const doc = JSON.parse(j.logs.join('\n')) as {
+      features: Array<{ feature: string; gainPercent: number }>;
+    };
+    expect(doc.features.map((x) => x.feature)).toContain('km');
   });
 
   it('trains squared error by default and writes p50', async () => {

@@ -9,6 +9,7 @@ import {
   type TrainParams,
 } from '../model/index.js';
 import { csvCell, CsvError, numericColumn, readCsv, type CsvTable } from './csv.js';
+import { printJson, printTable } from './output.js';
 
 interface Out {
   log: (line: string) => void;
@@ -25,6 +26,7 @@ const TRAIN_USAGE = `Usage: etaserve model train --train FILE --valid FILE --tar
   --lr X                         default 0.05     --seed S        default 0
   --growth depthwise|leafwise    default depthwise
   --no-calibrate                 keep the raw quantile range (default: conformal calibration on --valid)
+  --json                         the result as one JSON document on stdout (progress on stderr), for scripts
 
 Every column except the target is a feature. Empty cells are missing values.`;
 const PREDICT_USAGE = `Usage: etaserve model predict --model MODEL.json --input FILE [--out FILE]
@@ -32,9 +34,10 @@ const PREDICT_USAGE = `Usage: etaserve model predict --model MODEL.json --input 
 Writes only the prediction columns (p50, or p10,p50,p90 ...) as CSV, to --out or standard output.
 Input columns are matched to the model's features by name, in any order. MODEL.json may be an
 etaserve artifact or an XGBoost JSON model.`;
-const INSPECT_USAGE = `Usage: etaserve model inspect MODEL.json
+const INSPECT_USAGE = `Usage: etaserve model inspect MODEL.json [--json]
 
-Prints the feature spec, outputs, size (trees, leaves, depth), calibration and feature importance.`;
+Prints the feature spec, outputs, size (trees, leaves, depth), calibration and feature importance (a table).
+  --json   the same as one JSON document, for scripts`;
 const USAGE = `Usage: etaserve model <train|predict|inspect> [options]   (each takes --help)
 
 ${TRAIN_USAGE}\n\n${PREDICT_USAGE}\n\n${INSPECT_USAGE}`;
@@ -120,8 +123,11 @@ async function runTrain(args: string[], out: Out): Promise<number> {
     leaves: { type: 'string' },
     growth: { type: 'string' },
     'no-calibrate': { type: 'boolean' },
+    json: { type: 'boolean' },
   });
   if (v.help) return (out.log(TRAIN_USAGE), 0);
+  // With --json, stdout holds the result document only; progress goes to stderr.
+  const progress = v.json ? out.error : out.log;
   for (const k of ['train', 'valid', 'target', 'out'] as const)
     if (!v[k]) throw new UsageError(`--${k} is required`);
   const target = v.target as string;
@@ -158,29 +164,55 @@ async function runTrain(args: string[], out: Out): Promise<number> {
     calibrate: !v['no-calibrate'],
   };
   if (v.quantiles) params.quantiles = (v.quantiles as string).split(',').map((q) => num(q, '--quantiles')!);
-  out.log(
+  progress(
     `training on ${trainData.target.length} rows, ${spec.length} features; validating on ${validData.target.length} rows`,
   );
   const started = Date.now();
   const artifact = await train(trainData, validData, params, (p) => {
     if (p.iteration % 25 === 0) {
-      out.log(
+      progress(
         `${p.output} iteration ${p.iteration}: train ${p.trainLoss.toFixed(4)} valid ${p.validLoss?.toFixed(4)} (best ${p.bestIteration})`,
       );
     }
   });
   for (const m of artifact.metrics.outputs) {
-    out.log(
+    progress(
       `${m.name}: ${m.bestIteration + 1} trees, valid ${m.metric} ${m.validLoss?.toFixed(4)} (stopped after ${m.iterations})`,
     );
   }
   const c = artifact.calibration;
   if (c)
-    out.log(
+    progress(
       `calibrated ${c.lower}-${c.upper}: valid coverage ${c.validCoverageBefore.toFixed(3)} -> ${c.validCoverageAfter.toFixed(3)} (nominal ${c.nominal.toFixed(2)}, adjustment ${c.adjustment.toFixed(4)})`,
     );
   await writeFile(v.out as string, JSON.stringify(artifact));
-  out.log(`wrote ${String(v.out)} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const seconds = Number(((Date.now() - started) / 1000).toFixed(1));
+  if (v.json) {
+    printJson(
+      {
+        out: v.out,
+        trainRows: trainData.target.length,
+        validRows: validData.target.length,
+        features: spec.length,
+        outputs: artifact.metrics.outputs.map((m) => ({
+          name: m.name,
+          trees: m.bestIteration + 1,
+          metric: m.metric,
+          validLoss: m.validLoss ?? null,
+        })),
+        calibration: artifact.calibration ?? null,
+        seconds,
+      },
+      out,
+    );
+    return 0;
+  }
+  const best = artifact.metrics.outputs
+    .map((m) => `${m.name} valid ${m.metric} ${m.validLoss?.toFixed(4) ?? '-'}`)
+    .join(', ');
+  out.log(
+    `done: wrote ${String(v.out)} (${artifact.metrics.outputs.length} output(s), ${spec.length} features, trained on ${trainData.target.length} rows; ${best}) in ${seconds.toFixed(1)} s`,
+  );
   return 0;
 }
 
@@ -216,7 +248,7 @@ async function runPredict(args: string[], out: Out): Promise<number> {
 }
 
 async function runInspect(args: string[], out: Out): Promise<number> {
-  const { values: v, positionals } = parse(args, {});
+  const { values: v, positionals } = parse(args, { json: { type: 'boolean' } });
   if (v.help) return (out.log(INSPECT_USAGE), 0);
   if (positionals.length !== 1) throw new UsageError('expected one MODEL.json');
   const model = await loadModelFile(positionals[0]!);
@@ -224,15 +256,42 @@ async function runInspect(args: string[], out: Out): Promise<number> {
   const leaves = a.trees.reduce((s, t) => s + t.left.filter((l) => l < 0).length, 0);
   const depthOf = (t: (typeof a.trees)[number], i = 0): number =>
     t.left[i]! < 0 ? 0 : 1 + Math.max(depthOf(t, t.left[i]!), depthOf(t, t.right[i]!));
+  const maxDepth = Math.max(0, ...a.trees.map((t) => depthOf(t)));
+  const gain = new Map(model.importance('gain').map((g) => [g.feature, g.value]));
+  const split = new Map(model.importance('split').map((g) => [g.feature, g.value]));
+  const total = [...gain.values()].reduce((s, x) => s + x, 0) || 1;
+  const features = [...a.spec]
+    .sort((x, y) => gain.get(y.name)! - gain.get(x.name)!)
+    .map((s) => ({
+      feature: s.name,
+      type: s.type,
+      categories: s.categories?.length ?? null,
+      gainPercent: Number(((100 * gain.get(s.name)!) / total).toFixed(1)),
+      splits: split.get(s.name) ?? 0,
+    }));
+  if (v.json) {
+    printJson(
+      {
+        source: a.source ?? null,
+        formatVersion: a.formatVersion,
+        trainedAt: a.trainedAt,
+        outputs: a.outputs.map((o) => ({ name: o.name, objective: o.objective, baseScore: o.baseScore })),
+        size: { trees: a.trees.length, leaves, maxDepth },
+        metrics: a.metrics.outputs,
+        calibration: a.calibration ?? null,
+        features,
+      },
+      out,
+    );
+    return 0;
+  }
   out.log(
     `${a.source ? `imported from ${a.source.library} ${a.source.version ?? ''} (${a.source.objective ?? ''})` : `etaserve-gbdt v${a.formatVersion}, trained ${a.trainedAt}`}`,
   );
   out.log(
     `outputs: ${a.outputs.map((o) => `${o.name} (${o.objective}, base ${o.baseScore.toPrecision(6)})`).join(', ')}`,
   );
-  out.log(
-    `size: ${a.trees.length} trees, ${leaves} leaves, max depth ${Math.max(0, ...a.trees.map((t) => depthOf(t)))}`,
-  );
+  out.log(`size: ${a.trees.length} trees, ${leaves} leaves, max depth ${maxDepth}`);
   for (const m of a.metrics.outputs)
     out.log(
       `metrics ${m.name}: best iteration ${m.bestIteration}, train ${m.metric} ${m.trainLoss.toFixed(4)}, valid ${m.validLoss?.toFixed(4) ?? '-'}`,
@@ -241,16 +300,18 @@ async function runInspect(args: string[], out: Out): Promise<number> {
     out.log(
       `calibration: ${a.calibration.method} ${a.calibration.lower}-${a.calibration.upper} ±${a.calibration.adjustment.toFixed(4)}, valid coverage ${a.calibration.validCoverageAfter.toFixed(3)}`,
     );
-  out.log('features:');
-  const gain = new Map(model.importance('gain').map((g) => [g.feature, g.value]));
-  const split = new Map(model.importance('split').map((g) => [g.feature, g.value]));
-  const total = [...gain.values()].reduce((s, x) => s + x, 0) || 1;
-  for (const s of [...a.spec].sort((x, y) => gain.get(y.name)! - gain.get(x.name)!)) {
-    const cats = s.categories ? ` [${s.categories.length} categories]` : '';
-    out.log(
-      `  ${s.name.padEnd(24)} ${s.type}${cats}  gain ${((100 * gain.get(s.name)!) / total).toFixed(1)}%  splits ${split.get(s.name)}`,
-    );
-  }
+  out.log('');
+  printTable(
+    features,
+    [
+      { key: 'feature', header: 'FEATURE' },
+      { key: 'type', header: 'TYPE' },
+      { key: 'categories', header: 'CATEGORIES', align: 'right' },
+      { key: 'gainPercent', header: 'GAIN_%', align: 'right', format: (g) => (g as number).toFixed(1) },
+      { key: 'splits', header: 'SPLITS', align: 'right' },
+    ],
+    out,
+  );
   return 0;
 }
 

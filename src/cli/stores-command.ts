@@ -7,6 +7,7 @@ import {
   type StoreFileFormat,
 } from '../store/index.js';
 import { parseCommand } from './help.js';
+import { printJson, printTable } from './output.js';
 
 export interface StoresCommandDeps {
   openCatalog: () => Promise<StoreCatalog>;
@@ -16,12 +17,12 @@ export interface StoresCommandDeps {
 
 const USAGE = `Usage: etaserve stores <import|list> [options]
 
-  stores import FILE [--dry-run] [--format csv|jsonl] [--batch-size N]
-  stores list [--limit N]
+  stores import FILE [--dry-run] [--format csv|jsonl] [--batch-size N] [--json]
+  stores list [--limit N] [--json]
 
 Options: --config FILE, -h/--help. Run a subcommand with --help for details.`;
 
-const IMPORT_USAGE = `Usage: etaserve stores import FILE [--dry-run] [--format csv|jsonl] [--batch-size N]
+const IMPORT_USAGE = `Usage: etaserve stores import FILE [--dry-run] [--format csv|jsonl] [--batch-size N] [--json]
 
 Loads stores in bulk into the catalog, creating new ones and replacing existing ones (by store_id).
 Every row is validated; good rows are written in batches, bad ones are listed as "line L: field: reason".
@@ -34,14 +35,16 @@ or JSON lines (.jsonl, .ndjson), one store per line in the API's shape (see GET 
   --dry-run         validate and report, write nothing
   --format F        csv or jsonl (default: from the file name, else from its first character)
   --batch-size N    stores per transaction (default 500)
+  --json            the result as one JSON document (valid, created, updated, refused rows), for scripts
 
 Exit status: 0 all imported, 1 some rows refused or the database failed, 2 bad usage.`;
 
-const LIST_USAGE = `Usage: etaserve stores list [--limit N]
+const LIST_USAGE = `Usage: etaserve stores list [--limit N] [--json]
 
 Prints the catalog's stores as a table, ordered by store_id.
 
-  --limit N   at most N stores (default 50)`;
+  --limit N   at most N stores (default 50)
+  --json      {"stores": [...], "total": N} instead, for scripts`;
 
 const SHOWN_REFUSALS = 50;
 async function importStores(args: string[], deps: StoresCommandDeps): Promise<number> {
@@ -51,6 +54,7 @@ async function importStores(args: string[], deps: StoresCommandDeps): Promise<nu
       'dry-run': { type: 'boolean' },
       format: { type: 'string' },
       'batch-size': { type: 'string', default: '500' },
+      json: { type: 'boolean' },
     },
     IMPORT_USAGE,
     deps,
@@ -107,6 +111,21 @@ async function importStores(args: string[], deps: StoresCommandDeps): Promise<nu
     }
   }
 
+  if (parsed.values.json) {
+    printJson(
+      {
+        file,
+        dryRun: Boolean(parsed.values['dry-run']),
+        valid: good.length,
+        created: written.created,
+        updated: written.updated,
+        refused,
+        failed,
+      },
+      deps,
+    );
+    return failed || refused.length > 0 ? 1 : 0;
+  }
   if (refused.length > 0) {
     deps.log(`refused ${refused.length} row${refused.length === 1 ? '' : 's'}:`);
     for (const r of refused.slice(0, SHOWN_REFUSALS)) deps.log(`  ${r}`);
@@ -124,45 +143,58 @@ async function importStores(args: string[], deps: StoresCommandDeps): Promise<nu
 }
 
 async function listStores(args: string[], deps: StoresCommandDeps): Promise<number> {
-  const parsed = parseCommand(args, { limit: { type: 'string', default: '50' } }, LIST_USAGE, deps);
+  const parsed = parseCommand(
+    args,
+    { limit: { type: 'string', default: '50' }, json: { type: 'boolean' } },
+    LIST_USAGE,
+    deps,
+  );
   if ('exit' in parsed) return parsed.exit;
   const limit = Number(parsed.values.limit);
   if (!Number.isInteger(limit) || limit < 1)
     return usage(deps, '--limit must be a positive integer', LIST_USAGE);
   const catalog = await deps.openCatalog();
   try {
-    const rows: string[][] = [
-      ['STORE_ID', 'NAME', 'CATEGORY', 'TIMEZONE', 'LAT', 'LNG', 'RADIUS_KM', 'PREP_MEAN_S', 'PREP_P90_S'],
-    ];
+    const rows: Record<string, unknown>[] = [];
     let cursor: string | null = null;
-    while (rows.length - 1 < limit) {
-      const page = await catalog.list({ limit: limit - (rows.length - 1), cursor });
-      for (const s of page.stores) {
-        const name = s.name.length > 30 ? `${s.name.slice(0, 29)}…` : s.name;
-        rows.push([
-          s.storeId,
-          name,
-          s.category,
-          s.timezone,
-          String(s.location.lat),
-          String(s.location.lng),
-          String(s.deliveryRadiusKm),
-          String(s.prepProfile.meanSeconds),
-          String(s.prepProfile.p90Seconds),
-        ]);
-      }
+    while (rows.length < limit) {
+      const page = await catalog.list({ limit: limit - rows.length, cursor });
+      for (const s of page.stores)
+        rows.push({
+          storeId: s.storeId,
+          name: s.name,
+          category: s.category,
+          timezone: s.timezone,
+          lat: s.location.lat,
+          lng: s.location.lng,
+          deliveryRadiusKm: s.deliveryRadiusKm,
+          prepMeanS: s.prepProfile.meanSeconds,
+          prepP90S: s.prepProfile.p90Seconds,
+        });
       cursor = page.nextCursor;
       if (!cursor) break;
     }
-    const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-    for (const r of rows)
-      deps.log(
-        r
-          .map((v, c) => v.padEnd(widths[c]!))
-          .join('  ')
-          .trimEnd(),
-      );
-    deps.log(`${rows.length - 1} of ${await catalog.count()} stores`);
+    const total = await catalog.count();
+    if (parsed.values.json) {
+      printJson({ stores: rows, total }, deps);
+      return 0;
+    }
+    printTable(
+      rows,
+      [
+        { key: 'storeId', header: 'STORE_ID' },
+        { key: 'name', header: 'NAME', maxWidth: 30 },
+        { key: 'category', header: 'CATEGORY' },
+        { key: 'timezone', header: 'TIMEZONE' },
+        { key: 'lat', header: 'LAT', align: 'right' },
+        { key: 'lng', header: 'LNG', align: 'right' },
+        { key: 'deliveryRadiusKm', header: 'RADIUS_KM', align: 'right' },
+        { key: 'prepMeanS', header: 'PREP_MEAN_S', align: 'right' },
+        { key: 'prepP90S', header: 'PREP_P90_S', align: 'right' },
+      ],
+      deps,
+    );
+    deps.log(`${rows.length} of ${total} stores`);
     return 0;
   } finally {
     await catalog.close();

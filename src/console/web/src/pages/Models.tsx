@@ -350,7 +350,7 @@ function AuditLog({ audit }: { audit: Audit | null }) {
                   <td className="mono">{e.version ?? '–'}</td>
                   <td className="mono hide-sm">{e.previous ?? '–'}</td>
                   <td className="hide-sm">{e.actor ?? '–'}</td>
-                  <td>
+                  <td className="audit-reason">
                     {e.reason && <div>{e.reason}</div>}
                     {e.summary && <div className="muted small">{e.summary}</div>}
                   </td>

@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -20,6 +20,7 @@ import { parisEvening } from './support/times.js';
 let platform: Platform;
 let doc: Record<string, unknown>;
 // Inside the repo (git-ignored .tmp), so tsc finds this project's TypeScript and nothing else is needed.
+mkdirSync(path.resolve('.tmp'), { recursive: true });
 const work = mkdtempSync(path.resolve('.tmp/openapi-client-'));
 
 beforeAll(async () => {
@@ -140,7 +141,7 @@ export const incomplete: EtaRequest = { store_id: 's-0001' };
     });
     expect({ status, error: answer.error }).toEqual({ status: 200, error: undefined });
     expect(answer).toMatchObject({ store_id: 's-0001', eta_seconds: expect.any(Number) });
-  });
+  }, 120_000);
 });
 
 describe('the OIP model metadata (GET /v2/models/eta)', () => {

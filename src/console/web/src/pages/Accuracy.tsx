@@ -258,7 +258,8 @@ export function Accuracy() {
             <Empty>No drift figures yet: PSI needs live traffic and a model with a training profile.</Empty>
           )}
           <p className="muted small">
-            Below 0.1 stable · 0.1–0.25 moderate · above 0.25 the population moved.
+            Below 0.1 stable · 0.1–0.25 moderate · above 0.25 the population moved. Where the server judges
+            drift, red means it found drift and grey that a feature has too few samples to judge yet.
           </p>
         </Card>
       </div>

@@ -137,6 +137,7 @@ export async function runModelsCommand(
         const outcome = await guardedPromote(registry, version!, {
           policy,
           actor: 'cli',
+          via: 'promote (CLI)',
           force: parsed.values.force === true,
           ...(typeof parsed.values.reason === 'string' ? { reason: parsed.values.reason } : {}),
           overrideHint: 'use --force --reason TEXT',

@@ -152,6 +152,7 @@ export function adminModelRoutes(deps: {
         const outcome = await guardedPromote(registry, req.params.version, {
           policy,
           actor: actorOf(req.principal),
+          via: `promote (admin API${req.principal?.keyId ? ` by ${req.principal.keyId}` : ''})`,
           ...(b.force !== undefined ? { force: b.force } : {}),
           ...(b.reason !== undefined ? { reason: b.reason } : {}),
         });

@@ -95,6 +95,8 @@ export interface PromoteOptions {
   reason?: string;
   /** How to override, in the caller's terms: "send force with a reason", "use --force --reason TEXT". */
   overrideHint?: string;
+  /** The alias history's reason: "promote (admin API by k-1)", "promote (CLI)"; default "promote by ACTOR". */
+  via?: string;
 }
 
 export interface PromoteOutcome {
@@ -152,7 +154,7 @@ export async function guardedPromote(
   const promoted = await promote(
     registry,
     version,
-    forced ? `forced promote by ${options.actor}: ${reason}` : `promote by ${options.actor}`,
+    `${options.via ?? `promote by ${options.actor}`}${forced ? `, forced: ${reason}` : ''}`,
   );
   await registry.appendAudit({
     action: 'promote',

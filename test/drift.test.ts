@@ -3,6 +3,7 @@ import { trainFromHistory, type TrainedModel } from '../src/pipeline/index.js';
 import { createMetrics, type Logger } from '../src/platform/index.js';
 import { DriftMonitor, type DriftReport } from '../src/predictor/drift.js';
 import type { FeatureProfile } from '../src/registry/index.js';
+import type { CalibratedProfile } from '../src/pipeline/profile.js';
 import { generateHistory, type SimulatedHistory } from '../src/simulator/index.js';
 
 const MINUTE = 60_000;
@@ -94,6 +95,9 @@ const STABLE = [
   'zone_speed_kmh',
 ];
 
+/** Live state at the time of the order: swings from day to day more than the traffic mix. */
+const LIVE_STATE = ['riders_available', 'orders_in_kitchen', 'prep_ewma_s'];
+
 function worstPsi(reports: DriftReport[]): Map<string, number> {
   const worst = new Map<string, number>();
   for (const rep of reports)
@@ -123,6 +127,24 @@ describe('drift against the training rows of the same hours', () => {
     const worst = worstPsi(run.reports);
     for (const f of STABLE) expect(worst.get(f), f).toBeLessThan(0.25);
     expect(worst.has('hour_local')).toBe(false);
+  });
+
+  it('calibrates each feature on its training days: unchanged traffic raises no alarm on any feature', () => {
+    const calibration = (trained.profile as CalibratedProfile).driftCalibration!;
+    expect(calibration.windows).toBeGreaterThan(50);
+    // The traffic-mix features keep the textbook line; the live-state ones get what their training days showed.
+    for (const f of STABLE) expect(calibration.thresholds[f], f).toBe(0.25);
+    for (const f of LIVE_STATE) expect(calibration.thresholds[f], f).toBeGreaterThan(0.25);
+    const run = replay(trained, trained.profile, ...days(3));
+    expect(run.reports.every((r) => r.calibrated)).toBe(true);
+    const judged = run.reports.filter((r) => r.state !== 'insufficient');
+    expect(judged.length).toBeGreaterThan(60);
+    for (const r of judged) {
+      expect(r.state, new Date(r.at_ms).toISOString()).toBe('ok');
+      for (const [name, f] of Object.entries(r.features))
+        expect(f.status, `${name} ${f.psi} > ${f.threshold}`).toBe('ok');
+    }
+    expect(run.warnings).toEqual([]);
   });
 
   it('shows no figure below the sample minimum: insufficient, never red', () => {

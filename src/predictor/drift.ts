@@ -36,12 +36,17 @@ export interface FeatureDrift {
   status: DriftStatus;
   samples: number;
   min_samples: number;
+  /** The PSI this feature must exceed: the profile's calibrated one (never below the configured), else the configured. */
+  threshold: number;
 }
 
 export interface DriftReport {
   at_ms: number;
   window_ms: number;
+  /** The configured threshold; each feature's own is in `features` (higher where training calibrated it). */
   threshold: number;
+  /** True when the profile carries per-feature thresholds measured on its training days. */
+  calibrated: boolean;
   /**
    * `hour_of_week`: each live row against training rows of its own local hour of week (or the same hour on all
    * weekdays when that hour has too few); `all_hours`: the profile predates per-hour histograms, so every row is
@@ -57,6 +62,11 @@ export interface DriftReport {
   /** The local hour and weekday are what rows are matched on: a window at 20:00 holds only 20:00 by construction. */
   not_compared: string[];
 }
+
+/** What the drift monitor reads of a profile's calibration (src/pipeline/profile.ts writes it; absent in old ones). */
+type CalibratedProfile = FeatureProfile & {
+  driftCalibration?: { thresholds?: Record<string, number>; pooled_by_hour_of_day?: string[] };
+};
 
 const TIME_FEATURES = ['hour_local', 'weekday_local'];
 const SLICES = 60;
@@ -86,6 +96,11 @@ interface Reference {
   weekdayCol: number;
   /** Reference key of each hour of week (its own, its hour of day, or uncovered). */
   keyOfHour: Int16Array;
+  /** Per compared feature: compared with the same hour on every weekday (the profile's calibration says which). */
+  pooled: boolean[];
+  /** PSI threshold per compared feature. */
+  thresholds: number[];
+  calibrated: boolean;
   /** shares[key][compared feature] for the keys in use; undefined where the key has no reference. */
   shares: Array<Float64Array[] | undefined>;
 }
@@ -109,6 +124,7 @@ export class DriftMonitor {
   private readonly psi: Gauge<'feature'>;
   private readonly samples: Gauge<'feature'>;
   private readonly minSamples: Gauge;
+  private readonly thresholdGauge: Gauge<'feature'>;
   private readonly status: Gauge<'feature' | 'status'>;
   private readonly conditioned: Gauge;
   private readonly stale: Gauge;
@@ -141,6 +157,12 @@ export class DriftMonitor {
     this.minSamples = new Gauge({
       name: 'etaserve_feature_drift_min_samples',
       help: 'Rows a feature needs in the drift window before its PSI is judged',
+      registers,
+    });
+    this.thresholdGauge = new Gauge({
+      name: 'etaserve_feature_drift_threshold',
+      help: 'PSI above which each feature is drift: calibrated on the champion’s training days (day-to-day variation), never below the configured threshold',
+      labelNames: ['feature'],
       registers,
     });
     this.status = new Gauge({
@@ -186,6 +208,7 @@ export class DriftMonitor {
     this.last = undefined;
     this.psi.reset();
     this.samples.reset();
+    this.thresholdGauge.reset();
     this.status.reset();
     this.stale.set(0);
     this.conditioned.set(this.ref?.timed ? 1 : 0);
@@ -250,18 +273,21 @@ export class DriftMonitor {
         status: 'insufficient',
         samples: compared,
         min_samples: this.options.minRows,
+        threshold: ref.thresholds[c]!,
       };
       if (compared >= this.options.minRows) {
         const expected = new Array<number>(width).fill(0);
         for (let k = 0; k < UNCOVERED_KEY; k++) {
           const w = refs[k]! / compared;
-          const shares = w > 0 ? ref.shares[k]?.[c] : undefined;
+          // A pooled feature's rows are matched on their hour of day only (keys 0..167 are hours of week).
+          const key = ref.pooled[c] && k < ALL_KEY ? HOD_KEY + (k < HOD_KEY ? k % 24 : k - HOD_KEY) : k;
+          const shares = w > 0 ? ref.shares[key]?.[c] : undefined;
           if (shares) for (let b = 0; b < width; b++) expected[b]! += w * shares[b]!;
         }
         const psi = populationStability({ name: h.name, edges: h.edges, shares: expected }, counts);
         // Hysteresis: a drifting feature stays so until clearly back, so the verdict does not flap at the line.
         const was = this.lastFeatureStatus.get(h.name) === 'drift';
-        const limit = was ? this.options.threshold * this.clearRatio : this.options.threshold;
+        const limit = was ? entry.threshold * this.clearRatio : entry.threshold;
         entry.psi = Math.round(psi * 10_000) / 10_000;
         entry.status = psi > limit ? 'drift' : 'ok';
         judged++;
@@ -274,6 +300,7 @@ export class DriftMonitor {
       at_ms: now,
       window_ms: this.options.windowMs,
       threshold: this.options.threshold,
+      calibrated: ref.calibrated,
       basis: ref.timed ? 'hour_of_week' : 'all_hours',
       state,
       stale: state === 'drift',
@@ -300,6 +327,7 @@ export class DriftMonitor {
       if (f.psi === null) this.psi.remove({ feature: name });
       else this.psi.set({ feature: name }, f.psi);
       this.samples.set({ feature: name }, f.samples);
+      this.thresholdGauge.set({ feature: name }, f.threshold);
       for (const s of ['ok', 'drift', 'insufficient'] as const)
         this.status.set({ feature: name, status: s }, f.status === s ? 1 : 0);
       this.lastFeatureStatus.set(name, f.status);
@@ -316,12 +344,12 @@ export class DriftMonitor {
       const drifted = Object.fromEntries(
         Object.entries(report.features)
           .filter(([, f]) => f.status === 'drift')
-          .map(([name, f]) => [name, f.psi]),
+          .map(([name, f]) => [name, { psi: f.psi, threshold: f.threshold }]),
       );
       this.logger.warn(
         {
           psi: drifted,
-          threshold: report.threshold,
+          calibrated: report.calibrated,
           rows: report.rows,
           window_ms: report.window_ms,
           basis: report.basis,
@@ -368,12 +396,32 @@ export class DriftMonitor {
       offsets.push(binsTotal);
       binsTotal += features[f]!.edges.length + 2;
     }
+    const calibration = (profile as CalibratedProfile).driftCalibration?.thresholds;
+    const thresholds = compared.map((f) =>
+      Math.max(this.options.threshold, calibration?.[features[f]!.name] ?? this.options.threshold),
+    );
+    const calibrated = calibration !== undefined;
+    const poolNames = (profile as CalibratedProfile).driftCalibration?.pooled_by_hour_of_day ?? [];
+    const pooled = compared.map((f) => timed && poolNames.includes(features[f]!.name));
     const shares: Array<Float64Array[] | undefined> = new Array(KEYS).fill(undefined);
     const keyOfHour = new Int16Array(HOURS_OF_WEEK).fill(UNCOVERED_KEY);
     if (!timed) {
       shares[ALL_KEY] = compared.map((f) => Float64Array.from(features[f]!.shares));
       keyOfHour.fill(ALL_KEY);
-      return { profile, compared, offsets, binsTotal, timed, hourCol, weekdayCol, keyOfHour, shares };
+      return {
+        profile,
+        compared,
+        offsets,
+        binsTotal,
+        timed,
+        hourCol,
+        weekdayCol,
+        keyOfHour,
+        shares,
+        thresholds,
+        calibrated,
+        pooled,
+      };
     }
     const normalize = (counts: Float64Array): Float64Array => {
       let total = 0;
@@ -405,7 +453,20 @@ export class DriftMonitor {
         } else if (shares[HOD_KEY + hod]) keyOfHour[h] = HOD_KEY + hod;
       }
     }
-    return { profile, compared, offsets, binsTotal, timed, hourCol, weekdayCol, keyOfHour, shares };
+    return {
+      profile,
+      compared,
+      offsets,
+      binsTotal,
+      timed,
+      hourCol,
+      weekdayCol,
+      keyOfHour,
+      shares,
+      thresholds,
+      calibrated,
+      pooled,
+    };
   }
 }
 

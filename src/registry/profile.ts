@@ -1,22 +1,4 @@
-import type { FeatureHistogram, FeatureProfile } from './types.js';
-
-/**
- * Per-feature PSI thresholds measured on the training data (src/pipeline/profile.ts), stored in the profile's JSON
- * next to the histograms. Profiles registered before it have none: the drift monitor uses its one threshold.
- */
-export interface DriftCalibration {
-  /** feature -> PSI above which a live window is drift: max(0.25, margin × the largest natural PSI). */
-  thresholds: Record<string, number>;
-  /** feature -> the largest PSI of a held-out training day's window against the other days of the same hours. */
-  natural_max: Record<string, number>;
-  /** feature -> the 99th percentile of the same. */
-  natural_p99: Record<string, number>;
-  /** Held-out windows measured. */
-  windows: number;
-  margin: number;
-}
-
-export type CalibratedProfile = FeatureProfile & { driftCalibration?: DriftCalibration };
+import type { FeatureHistogram } from './types.js';
 
 /** The bin of a value under a histogram's edges: the first edge it does not exceed, the open top bin, or missing. */
 export function histogramBin(edges: readonly number[], value: number): number {

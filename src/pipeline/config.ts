@@ -86,7 +86,7 @@ export const pipelineConfigSchema = Type.Object(
       default: 2000,
       minimum: 50,
       description:
-        'Delivered orders the lake must hold in the window for a run to train on real events; below it the run trains on simulated history (the demo)',
+        'Delivered orders (created in the window) the lake must hold for a scheduled run to train; below it the run is skipped, except with no champion at all, when the first model trains on simulated history (the demo)',
     }),
     compactBatch: Type.Integer({
       default: 50_000,

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import {
   BIN,
   DEMO_KEY,
@@ -75,58 +75,89 @@ describe('graceful shutdown', () => {
   });
 });
 
-/**
- * One SIGTERM to the process group of `etaserve up`, as a terminal's Ctrl-C or a container runtime sends it: every
- * child drains once (no "second signal") and exits 0, and so does the parent.
- */
-describe('graceful shutdown of etaserve up', () => {
-  it('drains every process on one SIGTERM to the group and exits 0', async () => {
-    await ensureTemplate();
-    const { dir, cleanup } = freshDataDir();
-    const ports = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
-    // Its own process group, so the group signal reaches this cluster and not the test runner.
-    const parent = spawn(process.execPath, [BIN, 'up', '--predictors', '1'], {
-      env: {
-        ...process.env,
-        ETASERVE_LOG_LEVEL: 'warn',
-        ETASERVE_DATA_DIR: dir,
-        ETASERVE_GATEWAY_PORT: String(ports[0]),
-        ETASERVE_STORE_PORT: String(ports[1]),
-        ETASERVE_GEO_PORT: String(ports[2]),
-        ETASERVE_PIPELINE_PORT: String(ports[3]),
-        ETASERVE_PREDICTOR_PORT: String(ports[4]),
-        ETASERVE_DEMO_API_KEY: DEMO_KEY,
-        ETASERVE_SIMULATOR_LIVE_REQUESTS_PER_SECOND: '0',
+/** `etaserve up --predictors 1` in its own process group, so a group signal reaches it and not the test runner. */
+async function startUp(): Promise<{
+  parent: ChildProcess;
+  output: () => string;
+  exited: Promise<number | null>;
+  pids: number[];
+  cleanup: () => void;
+}> {
+  await ensureTemplate();
+  const { dir, cleanup: removeDir } = freshDataDir();
+  const ports = [await freePort(), await freePort(), await freePort(), await freePort(), await freePort()];
+  const parent = spawn(process.execPath, [BIN, 'up', '--predictors', '1'], {
+    env: {
+      ...process.env,
+      ETASERVE_LOG_LEVEL: 'warn',
+      ETASERVE_DATA_DIR: dir,
+      ETASERVE_GATEWAY_PORT: String(ports[0]),
+      ETASERVE_STORE_PORT: String(ports[1]),
+      ETASERVE_GEO_PORT: String(ports[2]),
+      ETASERVE_PIPELINE_PORT: String(ports[3]),
+      ETASERVE_PREDICTOR_PORT: String(ports[4]),
+      ETASERVE_DEMO_API_KEY: DEMO_KEY,
+      ETASERVE_SIMULATOR_LIVE_REQUESTS_PER_SECOND: '0',
+    },
+    detached: true,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  parent.stdout!.on('data', (d: Buffer) => (output += d.toString()));
+  parent.stderr!.on('data', (d: Buffer) => (output += d.toString()));
+  const exited = new Promise<number | null>((resolve) => parent.once('exit', (code) => resolve(code)));
+  const pids: number[] = [];
+  const cleanup = (): void => {
+    if (parent.exitCode === null && parent.signalCode === null) process.kill(-parent.pid!, 'SIGKILL');
+    for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
+    removeDir();
+  };
+  try {
+    await waitFor(
+      () => {
+        if (parent.exitCode !== null) throw new Fatal(`etaserve up exited:\n${output}`);
+        return output.includes('local cluster is up');
       },
-      detached: true,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let output = '';
-    parent.stdout!.on('data', (d: Buffer) => (output += d.toString()));
-    parent.stderr!.on('data', (d: Buffer) => (output += d.toString()));
-    const exited = new Promise<number | null>((resolve) => parent.once('exit', (code) => resolve(code)));
-    const pids: number[] = [];
-    try {
-      await waitFor(
-        () => {
-          if (parent.exitCode !== null) throw new Fatal(`etaserve up exited:\n${output}`);
-          return output.includes('local cluster is up');
-        },
-        150_000,
-        'etaserve up',
-      );
-      for (const m of output.matchAll(/\(pid (\d+)\)$/gm)) pids.push(Number(m[1]));
-      expect(pids.length).toBe(5); // store, geo, predictor-1, pipeline, gateway
+      150_000,
+      'etaserve up',
+    );
+  } catch (e) {
+    cleanup();
+    throw e;
+  }
+  for (const m of output.matchAll(/\(pid (\d+)\)$/gm)) pids.push(Number(m[1]));
+  return { parent, output: () => output, exited, pids, cleanup };
+}
 
-      process.kill(-parent.pid!, 'SIGTERM');
-      expect(await exited).toBe(0);
-      expect(output).not.toContain('second signal');
-      expect(output).not.toContain('while stopping');
-      for (const pid of pids) expect(alive(pid)).toBe(false);
+describe('graceful shutdown of etaserve up', () => {
+  /**
+   * One SIGTERM to the process group, as a terminal's Ctrl-C or a container runtime sends it: every child drains
+   * once (no "second signal") and exits 0, and so does the parent.
+   */
+  it('drains every process on one SIGTERM to the group and exits 0', async () => {
+    const up = await startUp();
+    try {
+      expect(up.pids.length).toBe(5); // store, geo, predictor-1, pipeline, gateway
+      process.kill(-up.parent.pid!, 'SIGTERM');
+      expect(await up.exited).toBe(0);
+      expect(up.output()).not.toContain('second signal');
+      expect(up.output()).not.toContain('while stopping');
+      for (const pid of up.pids) expect(alive(pid)).toBe(false);
     } finally {
-      if (parent.exitCode === null) process.kill(-parent.pid!, 'SIGKILL');
-      for (const pid of pids) if (alive(pid)) process.kill(pid, 'SIGKILL');
-      cleanup();
+      up.cleanup();
+    }
+  }, 240_000);
+
+  // The children have their own process group, so nothing else would stop them: they watch their parent.
+  it('leaves no child running when the parent is killed', async () => {
+    const up = await startUp();
+    try {
+      expect(up.pids.length).toBe(5);
+      process.kill(up.parent.pid!, 'SIGKILL');
+      await up.exited;
+      await waitFor(() => up.pids.every((pid) => !alive(pid)), 60_000, 'every child to exit');
+    } finally {
+      up.cleanup();
     }
   }, 240_000);
 });

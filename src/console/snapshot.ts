@@ -16,6 +16,19 @@ export interface LivePoint {
   model_versions: string[];
   /** feature -> population stability index against the training data */
   psi: Record<string, number>;
+  /**
+   * feature -> the drift monitor's verdict (its `etaserve_feature_drift_*` gauges), when it publishes them: psi is
+   * null while the window holds fewer than min_samples rows (status insufficient)
+   */
+  drift?: Record<
+    string,
+    {
+      psi: number | null;
+      status: 'ok' | 'drift' | 'insufficient';
+      samples: number | null;
+      min_samples: number | null;
+    }
+  >;
   /** model version -> online error of delivered orders (the accuracy projection's gauges) */
   online: Record<string, { mae_s: number | null; bias_s: number | null }>;
   /**
@@ -160,6 +173,22 @@ export function computePoint(
     if (s.name === 'etaserve_model_info' && s.value === 1 && s.labels.version) versions.add(s.labels.version);
     if (s.name === 'etaserve_feature_psi' && s.labels.feature) psi[s.labels.feature] = round4(s.value);
   }
+  // One pass over the scrape: the verdict, the sample count per feature, and the shared minimum.
+  const drift: NonNullable<LivePoint['drift']> = {};
+  const samples = new Map<string, number>();
+  let minSamples: number | null = null;
+  for (const s of now.values()) {
+    const { feature, status } = s.labels;
+    if (s.name === 'etaserve_feature_drift_min_samples') minSamples = s.value;
+    else if (s.name === 'etaserve_feature_drift_samples' && feature) samples.set(feature, s.value);
+    else if (s.name === 'etaserve_feature_drift_status' && s.value === 1 && feature)
+      if (status === 'ok' || status === 'drift' || status === 'insufficient')
+        drift[feature] = { psi: psi[feature] ?? null, status, samples: null, min_samples: null };
+  }
+  for (const [feature, d] of Object.entries(drift)) {
+    d.samples = samples.get(feature) ?? null;
+    d.min_samples = minSamples;
+  }
 
   return {
     ...rolloutOf(now, rated, rateSeconds),
@@ -172,6 +201,7 @@ export function computePoint(
     events_per_s: round2(events / rateSeconds),
     model_versions: [...versions].sort(),
     psi,
+    ...(Object.keys(drift).length > 0 ? { drift } : {}),
     online,
   };
 }

@@ -135,6 +135,8 @@ export function describeMae(c: Comparison): string {
 
 /** Side by side, one line per figure, for reports and the audit log. */
 export function describeComparison(c: Comparison): string {
+  if (!c.champion)
+    return `${c.challenger.version} MAE ${Number.isFinite(c.challenger.mae_s) ? minutes(c.challenger.mae_s) : 'unknown'}${c.rows ? ` on ${c.rows} hold-out orders` : ''}; no champion to compare with`;
   const basis =
     c.basis === 'same-rows'
       ? `both scored on the same ${c.rows} recent hold-out orders${c.window ? ` (${new Date(c.window.fromMs).toISOString().slice(0, 16)}Z to ${new Date(c.window.toMs).toISOString().slice(0, 16)}Z)` : ''}`

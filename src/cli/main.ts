@@ -11,7 +11,7 @@ Commands:
   stores    import and list stores
   simulate  write a simulated city's order history to files
   train     train a model (simulated history, the event log, Parquet or a CSV), evaluate, register, report
-  models    list, show, promote, roll back and set the challenger of registered models
+  models    list, show, promote (refused if worse, unless forced), roll back, audit and set the challenger
   model     train, predict and inspect models on CSV files (etaserve or XGBoost JSON)
   keys      create, list, rotate and revoke API keys
   events    forget a customer, orders or a rider in the event log; log stats`;

@@ -41,7 +41,7 @@ export function createPipelineModule(
   const isolation = deps.isolation ?? (existsSync(JOB_ENTRY) ? 'process' : 'inline');
   const runs = new Counter({
     name: 'etaserve_pipeline_runs_total',
-    help: 'Continuous-training runs by outcome (promoted, kept, failed, skipped)',
+    help: 'Continuous-training runs by outcome (promoted, kept, failed, skipped: a run still going or too little in the lake)',
     labelNames: ['outcome'],
     registers: [ctx.metrics.registry],
   });
@@ -93,10 +93,13 @@ export function createPipelineModule(
     const started = Date.now();
     running = execute()
       .then((summary) => {
-        runs.inc({ outcome: summary.promoted ? 'promoted' : 'kept' });
+        // A tick with too little in the lake trains nothing: counted as skipped, not as a kept champion.
+        runs.inc({ outcome: summary.skipped ? 'skipped' : summary.promoted ? 'promoted' : 'kept' });
         logger.info(
           { ...summary, seconds: (Date.now() - started) / 1000 },
-          `training run ${summary.runId}: ${summary.decision}`,
+          summary.skipped
+            ? `training run: ${summary.decision}`
+            : `training run ${summary.runId}: ${summary.decision}`,
         );
         return summary;
       })

@@ -210,6 +210,13 @@ describe('promotion with guard rails', () => {
     expect(res.json().error.message).toMatch(
       /another timezone.*refused \(send force with a reason to override\)$/,
     );
+    // Nor may it answer live requests as the challenger.
+    const challenger = await app.inject({
+      method: 'POST',
+      url: `/v1/admin/models/${run.record.version}/challenger`,
+    });
+    expect(challenger.statusCode).toBe(409);
+    expect(challenger.json().error.message).toMatch(/another area.*refused as challenger/);
   }, 60_000);
 
   it('keeps the champion, the challenger, the previous champions and the newest N others', async () => {

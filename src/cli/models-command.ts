@@ -3,10 +3,11 @@ import {
   auditedRollback,
   describeComparison,
   guardedPromote,
+  guardedSetChallenger,
   policyConfigSchema,
   type PolicyConfig,
 } from '../pipeline/index.js';
-import { setChallenger, type ModelRecord, type ModelRegistry } from '../registry/index.js';
+import type { ModelRecord, ModelRegistry } from '../registry/index.js';
 import { parseCommand } from './help.js';
 import { formatTable, type Column, type Output } from './output.js';
 
@@ -174,7 +175,7 @@ export async function runModelsCommand(
       }
       default: {
         const target = version === 'none' ? null : version!;
-        await setChallenger(registry, target);
+        await guardedSetChallenger(registry, target);
         print({ challenger: target }, `challenger: ${target ?? 'none'}`);
         return 0;
       }

@@ -4,12 +4,13 @@ import { Value } from 'typebox/value';
 import {
   auditedRollback,
   guardedPromote,
+  guardedSetChallenger,
   MIN_FORCE_REASON,
   policyConfigSchema,
   type PolicyConfig,
 } from '../pipeline/index.js';
 import { EtaError, type HttpServer } from '../platform/index.js';
-import { setChallenger, type ModelRegistry } from '../registry/index.js';
+import type { ModelRegistry } from '../registry/index.js';
 import type { PreHandler } from './auth.js';
 import { ErrorBody } from './schemas.js';
 
@@ -178,6 +179,8 @@ export function adminModelRoutes(deps: {
         ...common,
         schema: {
           summary: 'Make this version the challenger (shadow and canary)',
+          description:
+            'Refused (409) for a version with other features or another training domain than the champion: a challenger answers live requests.',
           security: [{ bearer: [] }],
           params: VersionParams,
           response: { 200: Type.Object({ model: ModelBody }), ...errors },
@@ -185,7 +188,7 @@ export function adminModelRoutes(deps: {
       },
       async (req) => {
         if (!(await registry.get(req.params.version))) throw notFound(req.params.version);
-        await setChallenger(registry, req.params.version);
+        await guardedSetChallenger(registry, req.params.version);
         return { model: body((await registry.get(req.params.version))!) };
       },
     );

@@ -51,6 +51,7 @@ export {
   auditedRollback,
   compareVersions,
   guardedPromote,
+  guardedSetChallenger,
   MIN_FORCE_REASON,
   refusalMessage,
   type PromoteOptions,

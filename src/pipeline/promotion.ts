@@ -3,6 +3,7 @@ import { EtaError } from '../platform/index.js';
 import {
   promote,
   rollback,
+  setChallenger,
   type AuditEntry,
   type EvaluationSet,
   type ModelRecord,
@@ -166,6 +167,29 @@ export async function guardedPromote(
     summary: forced ? `forced over: ${summary}` : summary,
   });
   return { record: promoted, previous, decision, comparison, forced };
+}
+
+/**
+ * A challenger answers live requests (the canary share) and is shadowed: one with other inputs or of another city is
+ * refused outright (409). A worse one may be a challenger: that is how it gets tested.
+ */
+export async function guardedSetChallenger(registry: ModelRegistry, version: string | null): Promise<void> {
+  if (version !== null) {
+    const record = await registry.get(version);
+    if (!record) throw new EtaError('model_not_found', `no model version ${version}`, { field: 'version' });
+    const championVersion = await registry.resolve('champion');
+    const champion = championVersion ? await registry.get(championVersion) : undefined;
+    if (champion && champion.version !== version) {
+      const { compatibility } = await compareVersions(registry, record, champion);
+      if (compatibility.problems.length > 0)
+        throw new EtaError(
+          'conflict',
+          `${compatibility.problems.join('; ')}: refused as challenger (it would answer live requests)`,
+          { field: 'version' },
+        );
+    }
+  }
+  await setChallenger(registry, version);
 }
 
 /** "challenger v7 MAE 8.8 min vs champion v3 4.7 min, 88% higher: refused (send force with a reason to override)" */

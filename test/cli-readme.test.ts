@@ -18,7 +18,7 @@ afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 async function help(argv: string[]): Promise<string> {
   const lines: string[] = [];
   const code = await main(argv, { log: (l) => lines.push(l), error: (l) => lines.push(l) });
-  expect(code, `etaserve ${argv.join(' ')}`).toBe(0);
+  expect(code, `etaserve ${argv.join(' ')}: ${lines.join('\n')}`).toBe(0);
   return lines.join('\n');
 }
 

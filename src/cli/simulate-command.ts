@@ -15,11 +15,11 @@ export interface CommandOutput {
 
 const DAY = 86_400_000;
 
-export const SIMULATE_USAGE = `etaserve simulate --out DIR [--days N] [--stores N] [--orders-per-day N] [--seed S]
+export const SIMULATE_USAGE = `etaserve simulate --out DIR [--days N] [--stores N] [--orders-per-day N] [--seed S] [--json]
 
 Writes a simulated city's history: stores.jsonl (catalog entries in the store API's shape, ready for
 etaserve stores import), orders.csv (every lifecycle timestamp), rider_pings.csv (rider positions).
-The same seed gives the same city and history.`;
+The same seed gives the same city and history. --json prints what was written as JSON, for scripts.`;
 
 /** A positive integer flag, or the default; undefined (after printing why) when it is not one. */
 export function intFlag(
@@ -49,6 +49,7 @@ export async function runSimulateCommand(args: string[], deps: CommandOutput): P
         stores: { type: 'string' },
         'orders-per-day': { type: 'string' },
         seed: { type: 'string' },
+        json: { type: 'boolean' },
         help: { type: 'boolean', short: 'h' },
       },
       strict: true,
@@ -83,8 +84,13 @@ export async function runSimulateCommand(args: string[], deps: CommandOutput): P
   });
   // The store API's snake_case shape, so `etaserve stores import` reads the file back as it is.
   const counts = await writeHistory(values.out, history, toNewStoreJson);
+  const seconds = Number(((Date.now() - started) / 1000).toFixed(1));
+  if (values.json) {
+    deps.log(JSON.stringify({ out: values.out, days, seed, ...counts, seconds }, null, 2));
+    return 0;
+  }
   deps.log(
-    `wrote ${counts.stores} stores, ${counts.orders} orders and ${counts.pings} rider pings (${days} days, seed ${seed}) to ${values.out} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+    `wrote ${counts.stores} stores, ${counts.orders} orders and ${counts.pings} rider pings (${days} days, seed ${seed}) to ${values.out} in ${seconds.toFixed(1)} s`,
   );
   return 0;
 }

@@ -16,6 +16,7 @@ import { ensureTemplate } from './support/template.js';
 /**
  * SIGTERM while a request is in flight: the predictor stops taking new work, finishes the request, and exits 0.
  * The request is slow for a real reason: the store process it needs is frozen (SIGSTOP) until after the SIGTERM.
+ * A repeated SIGTERM does not cut the drain short.
  */
 describe('graceful shutdown', () => {
   const started: Running[] = [];
@@ -65,6 +66,10 @@ describe('graceful shutdown', () => {
     const exited = predictor.stop('SIGTERM');
     await new Promise((r) => setTimeout(r, 500));
     expect(predictor.process.exitCode).toBeNull();
+    // The same signal again while draining, as from a runtime that signals the group and forwards too: still drains.
+    process.kill(predictor.process.pid!, 'SIGTERM');
+    await new Promise((r) => setTimeout(r, 200));
+    expect(predictor.process.exitCode).toBeNull();
     process.kill(store.process.pid!, 'SIGCONT');
 
     const res = await inFlight;
@@ -72,6 +77,7 @@ describe('graceful shutdown', () => {
     const body = (await res.json()) as { results: Array<{ prediction?: { p50: number } }> };
     expect(body.results[0]!.prediction!.p50).toBeGreaterThan(0);
     expect(await exited).toBe(0);
+    expect(predictor.output()).not.toContain('second signal');
   });
 });
 

@@ -29,6 +29,11 @@ export interface HistoryOptions {
   pingIntervalSeconds?: number;
   /** Share of orders cancelled (0.025). */
   cancelRate?: number;
+  /**
+   * An injected change, for drift tests: kitchens of these stores take `factor` times as long for orders created from
+   * `fromMs` on (the random draws are the same, so the history is unchanged before it).
+   */
+  prepShift?: { storeIds: readonly string[]; factor: number; fromMs: number };
 }
 
 /** One order with every lifecycle timestamp; null where the order never got there (cancelled). */
@@ -113,7 +118,21 @@ export function generateHistory(options: HistoryOptions): SimulatedHistory {
           kitchens[store]!,
           tracks,
           rng,
-          { store, created, hour: minute / 60, weekend, day, midnights, cancelRate },
+          {
+            store,
+            created,
+            hour: minute / 60,
+            weekend,
+            day,
+            midnights,
+            cancelRate,
+            prepFactor:
+              options.prepShift &&
+              created >= options.prepShift.fromMs &&
+              options.prepShift.storeIds.includes(city.stores[store]!.storeId)
+                ? options.prepShift.factor
+                : 1,
+          },
           orders.length,
         ),
       );
@@ -152,6 +171,8 @@ interface OrderContext {
   day: number;
   midnights: Float64Array;
   cancelRate: number;
+  /** The injected prep shift (HistoryOptions.prepShift): 1 when none. */
+  prepFactor: number;
 }
 
 function simulateOrder(
@@ -214,7 +235,9 @@ function simulateOrder(
         hour,
         items,
         rng,
-      ) * 1000,
+      ) *
+        ctx.prepFactor *
+        1000,
     );
   order.accepted_at_ms = accepted;
   if (cancelled) {

@@ -278,6 +278,7 @@ export async function composeProcess(
       version: VERSION,
       cache,
       registry,
+      policy: config.pipeline.policy,
       redis: { url: config.cache.redisUrl, clusterNodes: config.cache.redisClusterNodes },
       demo,
       ...(events?.ingest

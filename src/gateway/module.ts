@@ -7,6 +7,7 @@ import { Admission } from './admission.js';
 import { PredictorBalancer } from './balancer.js';
 import { adminKeysRoutes } from './admin-keys-routes.js';
 import { adminModelRoutes } from './admin-models-routes.js';
+import type { PolicyConfig } from '../pipeline/index.js';
 import type { ModelRegistry } from '../registry/index.js';
 import type { StoreCatalog, StoreFeatures } from '../store/index.js';
 import { readFileSync } from 'node:fs';
@@ -49,6 +50,8 @@ export function createGatewayModule(
     events?: { ingest: EventIngest; maxBatchBytes: number; accuracy?: () => unknown };
     /** The model registry, for the admin model API (list, promote, rollback, challenger). */
     registry?: ModelRegistry;
+    /** The promotion policy (pipeline.policy), the same one the CLI and the schedule apply. */
+    policy?: PolicyConfig;
     /**
      * A loopback demo shape (`start --target all`, `up`): a demo key with every scope, printed at each start.
      * Elsewhere there is none: the admin key comes from gateway.adminKeyFile or is created at the first start.
@@ -124,7 +127,11 @@ export function createGatewayModule(
       await app.register(adminKeysRoutes(keys, authorizer('admin')));
       if (deps.registry)
         await app.register(
-          adminModelRoutes({ registry: deps.registry, authorizeAdmin: authorizer('admin') }),
+          adminModelRoutes({
+            registry: deps.registry,
+            authorizeAdmin: authorizer('admin'),
+            ...(deps.policy ? { policy: deps.policy } : {}),
+          }),
         );
       if (deps.events) {
         const { ingest, maxBatchBytes, accuracy } = deps.events;

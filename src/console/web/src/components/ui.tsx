@@ -48,12 +48,15 @@ export function Stat({
 
 export function Badge({
   tone,
+  wide,
   children,
 }: {
   tone?: 'good' | 'warn' | 'bad' | 'info' | 'muted';
+  /** Takes two grid columns (a verdict in place of a bar). */
+  wide?: boolean;
   children: ReactNode;
 }) {
-  return <span className={`badge ${tone ?? 'muted'}`}>{children}</span>;
+  return <span className={`badge ${tone ?? 'muted'}${wide ? ' wide' : ''}`}>{children}</span>;
 }
 
 /**

@@ -233,14 +233,17 @@ export function Accuracy() {
                 return (
                   <li key={f} data-feature={f} data-status={v.status ?? ''}>
                     <span className="bar-label mono">{f}</span>
-                    <span className="bar-track">
-                      <span
-                        className={`bar-fill ${insufficient ? 'insufficient' : tone}`}
-                        style={{ width: `${Math.min(100, ((v.psi ?? 0) / psiMax) * 100)}%` }}
-                      />
-                    </span>
+                    {/* No figure to draw while samples are too few: the verdict takes the bar's place. */}
+                    {!insufficient && (
+                      <span className="bar-track">
+                        <span
+                          className={`bar-fill ${tone}`}
+                          style={{ width: `${Math.min(100, ((v.psi ?? 0) / psiMax) * 100)}%` }}
+                        />
+                      </span>
+                    )}
                     {insufficient ? (
-                      <Badge tone="muted">
+                      <Badge tone="muted" wide>
                         insufficient samples ({fmtNum(v.samples ?? null, 0)} of{' '}
                         {fmtNum(v.minSamples ?? null, 0)})
                       </Badge>

@@ -1,120 +1,103 @@
-import { latLngToCell } from 'h3-js';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ZoneSpeedTable } from '../src/geo/index.js';
-import { loadModel, type Model } from '../src/model/index.js';
-import { ZoneDrift, type ZoneAlarm } from '../src/pipeline/accuracy/zone-drift.js';
-import {
-  buildTrainingTable,
-  trainFromHistory,
-  type TrainedModel,
-  type TrainingTable,
-} from '../src/pipeline/index.js';
+import { storeZone, ZonePrepShift, type ZoneAlarmChange } from '../src/pipeline/accuracy/zone-drift.js';
 import { generateHistory, type SimulatedHistory } from '../src/simulator/index.js';
 
-const MINUTE = 60_000;
-const DAY = 24 * 60 * MINUTE;
-const OPTIONS = { seed: 11, days: 28, stores: 40, ordersPerDay: 3000, startMs: Date.UTC(2026, 0, 5) };
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+// 14 days from a Monday: a zone is judged once its baseline spans a week (day 8), leaving 6 days to watch.
+const OPTIONS = { seed: 11, days: 14, stores: 40, ordersPerDay: 3000, startMs: Date.UTC(2026, 0, 5) };
 
 let history: SimulatedHistory;
-let trained: TrainedModel;
-let model: Model;
 let zoneOfStore: Map<string, string>;
+/** Zones by orders, busiest first. */
+let zonesByOrders: Array<[string, number]>;
 
-beforeAll(async () => {
+beforeAll(() => {
   history = generateHistory(OPTIONS);
-  trained = await trainFromHistory(history, { params: { nTrees: 60, calibrate: false } });
-  const loaded = loadModel(trained.artifact);
-  if (!loaded.ok) throw new Error(loaded.error.message);
-  model = loaded.value;
-  // A store's zone: the H3 cell (res 7) of its location, as geo's zones.
-  zoneOfStore = new Map(
-    history.stores.map((s) => [s.storeId, latLngToCell(s.location.lat, s.location.lng, 7)]),
-  );
-}, 180_000);
+  zoneOfStore = new Map(history.stores.map((s) => [s.storeId, storeZone(s.location)]));
+  const count = new Map<string, number>();
+  for (let i = 0; i < history.orders.length; i++) {
+    const z = zoneOfStore.get(history.orders.storeIds[history.orders.store[i]!]!)!;
+    count.set(z, (count.get(z) ?? 0) + 1);
+  }
+  zonesByOrders = [...count].sort((a, b) => b[1] - a[1]);
+}, 60_000);
 
 interface Run {
-  /** Every alarm raised, with when (delivery time) and how many of the zone's orders created since `fromMs`. */
-  alarms: Array<ZoneAlarm & { atMs: number; sinceShift: number }>;
+  /** Every alarm raised or cleared, with the zone's orders created since the shift at that moment. */
+  changes: Array<ZoneAlarmChange & { sinceShift: number }>;
+  check: ZonePrepShift;
 }
 
-/**
- * Deliveries of the table's rows from `fromMs` on, in the order they are delivered, each scored against the model's
- * p50 (what was quoted) into the production per-zone check, judged after every delivery.
- */
-function replay(h: SimulatedHistory, table: TrainingTable, fromMs: number, shiftMs = Infinity): Run {
-  const p50 = model.outputNames.indexOf('p50');
-  const out = new Float64Array(model.outputNames.length);
-  const row = new Float64Array(table.columns.length);
-  const deliveries: Array<{ atMs: number; zone: string; residual: number; shifted: boolean }> = [];
-  for (let r = 0; r < table.nRows; r++) {
-    if (table.createdAtMs[r]! < fromMs) continue;
-    for (let f = 0; f < row.length; f++) row[f] = table.columns[f]![r]!;
-    model.predict(row, out);
-    const order = table.orderIndex[r]!;
-    const zone = zoneOfStore.get(h.orders.storeIds[h.orders.store[order]!]!)!;
-    deliveries.push({
-      atMs: table.createdAtMs[r]! + table.target[r]! * 1000,
-      zone,
-      residual: table.target[r]! - out[p50]!,
-      shifted: table.createdAtMs[r]! >= shiftMs,
-    });
-  }
-  deliveries.sort((a, b) => a.atMs - b.atMs);
-  const check = new ZoneDrift();
+/** Every order's prep time (accepted → ready), in the order they are ready, into the production check. */
+function replay(h: SimulatedHistory, shiftMs = Infinity): Run {
+  const o = h.orders;
+  const ready: number[] = [];
+  for (let i = 0; i < o.length; i++)
+    if (Number.isFinite(o.readyAtMs[i]!) && Number.isFinite(o.acceptedAtMs[i]!)) ready.push(i);
+  ready.sort((a, b) => o.readyAtMs[a]! - o.readyAtMs[b]!);
+  const check = new ZonePrepShift();
   const sinceShift = new Map<string, number>();
-  const alarms: Run['alarms'] = [];
-  for (const d of deliveries) {
-    check.add(d.zone, d.residual);
-    if (d.shifted) sinceShift.set(d.zone, (sinceShift.get(d.zone) ?? 0) + 1);
-    for (const a of check.alarms())
-      alarms.push({ ...a, atMs: d.atMs, sinceShift: sinceShift.get(a.zone) ?? 0 });
+  const changes: Run['changes'] = [];
+  check.onChange((c) => changes.push({ ...c, sinceShift: sinceShift.get(c.zone) ?? 0 }));
+  for (const i of ready) {
+    const zone = zoneOfStore.get(o.storeIds[o.store[i]!]!)!;
+    if (o.createdAtMs[i]! >= shiftMs) sinceShift.set(zone, (sinceShift.get(zone) ?? 0) + 1);
+    check.add(zone, o.readyAtMs[i]!, (o.readyAtMs[i]! - o.acceptedAtMs[i]!) / 1000);
   }
-  return { alarms };
+  return { changes, check };
 }
 
-describe('per-zone outcome check', () => {
-  // NOT YET TRUE, so skipped rather than asserted: on unchanged simulated traffic a zone's mean residual over 120
-  // deliveries moves from its baseline by up to 30 min (6 of 13 zones alarm): residuals within a day are strongly
-  // correlated (rider shortages, rush hours), so σ·√(1/n + 1/m) understates the noise. See docs/pipeline.md, Drift.
-  it.skip('stays quiet on unchanged traffic in every zone', () => {
-    const run = replay(history, trained.table, trained.trainEndMs);
-    expect(run.alarms).toEqual([]);
+describe('per-zone prep shift', () => {
+  it('stays quiet on 6 days of unchanged traffic in every zone', () => {
+    const run = replay(history);
+    const judged = run.check.entries();
+    // 7 of the 13 zones have a week of baseline with 300 orders to be judged; the 6 smallest are not.
+    expect(judged.length).toBe(7);
+    expect(run.changes, JSON.stringify(run.changes.map((c) => c.entry))).toEqual([]);
   });
 
-  it('prep +50% in one zone: that zone alarms within a day', () => {
-    // The zone of the busiest store, and every store in it.
-    const busiest = new Map<string, number>();
-    for (let i = 0; i < history.orders.length; i++) {
-      const z = zoneOfStore.get(history.orders.storeIds[history.orders.store[i]!]!)!;
-      busiest.set(z, (busiest.get(z) ?? 0) + 1);
-    }
-    const shares = [...busiest.values()].map((n) => n / history.orders.length);
-    const zone = [...busiest].sort((a, b) => b[1] - a[1])[Math.floor(busiest.size / 2)]![0];
+  it('prep +50% in the median zone: that zone alarms within a day, no other zone does', () => {
+    const zone = zonesByOrders[Math.floor(zonesByOrders.length / 2)]![0];
     const storeIds = [...zoneOfStore].filter(([, z]) => z === zone).map(([s]) => s);
-    const shiftMs = Math.ceil((trained.validEndMs + DAY) / MINUTE) * MINUTE;
+    const shiftMs = history.startMs + 9.5 * DAY; // a Wednesday noon
     const shifted = generateHistory({ ...OPTIONS, prepShift: { storeIds, factor: 1.5, fromMs: shiftMs } });
-    const speeds = ZoneSpeedTable.fromJSON(trained.speeds);
-    if (!speeds.ok) throw new Error(speeds.error);
-    const table = buildTrainingTable(shifted, { speeds: speeds.value, fromMs: trained.trainEndMs });
-    // From the end of training: the zones' baselines fill on the validation days before the shift.
-    const run = replay(shifted, table, trained.trainEndMs, shiftMs);
+    const run = replay(shifted, shiftMs);
 
-    const first = run.alarms.find((a) => a.zone === zone);
+    const first = run.changes.find((c) => c.alarm && c.zone === zone);
     const report = {
-      zones: busiest.size,
-      share: (busiest.get(zone)! / history.orders.length).toFixed(3),
-      median_share: shares.sort()[Math.floor(shares.length / 2)]!.toFixed(3),
-      first_alarm_min: first ? (first.atMs - shiftMs) / MINUTE : null,
-      deliveries_since_shift: first?.sinceShift,
-      message: first?.message,
+      zone,
+      share: (zonesByOrders.find(([z]) => z === zone)![1] / history.orders.length).toFixed(3),
+      first_alarm_h: first ? (first.atMs - shiftMs) / HOUR : null,
+      orders_since_shift: first?.sinceShift,
+      entry: first?.entry,
     };
     expect(first, JSON.stringify(report)).toBeDefined();
     expect(first!.atMs).toBeGreaterThan(shiftMs);
-    expect(first!.mean_residual_s - first!.baseline_residual_s).toBeGreaterThan(120);
-    expect(first!.message).toMatch(
-      /^zone \w+: deliveries \d+\.\d min later than predicted over its last \d+ orders \(/,
+    // Measured: 22.7 h, 53 of the zone's orders (it has ~70 a day; the live mean needs 30 of them past the bound).
+    expect(first!.atMs - shiftMs, JSON.stringify(report)).toBeLessThan(24 * HOUR);
+    expect(first!.sinceShift).toBeLessThanOrEqual(60);
+    expect(first!.entry.recent_prep_s / first!.entry.baseline_prep_s).toBeGreaterThan(1.3);
+    expect(run.check.alarms().length + run.changes.length).toBeGreaterThan(0);
+    expect(run.changes.filter((c) => c.zone !== zone)).toEqual([]);
+  });
+
+  it('prep +50% in a busier zone (6th of 13): alarms within 3 hours', () => {
+    const zone = zonesByOrders[5]![0];
+    const storeIds = [...zoneOfStore].filter(([, z]) => z === zone).map(([s]) => s);
+    const shiftMs = history.startMs + 9.5 * DAY;
+    const run = replay(
+      generateHistory({ ...OPTIONS, prepShift: { storeIds, factor: 1.5, fromMs: shiftMs } }),
+      shiftMs,
     );
-    expect(first!.atMs - shiftMs).toBeLessThan(DAY);
-    // Other zones are not asserted quiet: see the skipped test above.
+    const first = run.changes.find((c) => c.alarm && c.zone === zone);
+    expect(first).toBeDefined();
+    // Measured: 2.6 h, 24 orders after the change (the live mean of 30 already held a few slow ones).
+    expect(first!.atMs - shiftMs).toBeLessThan(3 * HOUR);
+    expect(first!.entry.bound_s).toBeGreaterThan(0);
+    // None within a day. Later one does: zone 871fb4663ffffff 85 h after the change, on a Sunday rush (6872 s against
+    // 2391 s, bound 4409 s). After the change the simulator's random draws diverge (rider dispatch differs), so that
+    // is another realisation of unchanged traffic in that zone: the check's false-alarm rate is low, not zero.
+    expect(run.changes.filter((c) => c.zone !== zone && c.atMs - shiftMs < DAY)).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@ import {
   balancerOptions,
   createGatewayModule,
   PredictorBalancer,
+  PredictorDiscovery,
   type GatewayModule,
 } from '../gateway/index.js';
 import { createGeoModule, GEO_ROUTE_PREFIX, GeoClient, type GeoFeatures } from '../geo/index.js';
@@ -251,11 +252,37 @@ export async function composeProcess(
     predictor = predictorModule.predictor;
     for (const plugin of predictorModule.routes) internalRoutes.push({ plugin });
   } else if (remote.has('predictor') && modules.includes('gateway')) {
-    const replicas = config.topology.predictorUrls.map((url) => ({
-      name: url,
-      predictor: new PredictorClient(url, config.gateway.predictorTimeoutMs, { internalToken }),
-    }));
-    predictor = new PredictorBalancer(replicas, balancerOptions(config.gateway), ctx.metrics);
+    if (config.topology.predictorDiscovery === 'dns') {
+      // One replica per address behind each name (docs/gateway-resilience.md, "Discovering predictor pods").
+      const balancer = new PredictorBalancer([], balancerOptions(config.gateway), ctx.metrics, {
+        dynamic: true,
+      });
+      const discovery = new PredictorDiscovery(balancer, {
+        urls: config.topology.predictorUrls,
+        intervalMs: config.topology.predictorDiscoveryIntervalMs,
+        logger: log,
+        client: (endpoint) =>
+          new PredictorClient(endpoint.url, config.gateway.predictorTimeoutMs, {
+            internalToken,
+            hostHeader: endpoint.hostHeader,
+          }),
+      });
+      services.push({
+        name: 'predictor-discovery',
+        start: () => discovery.start(),
+        stop: async () => {
+          discovery.stop();
+          await balancer.close();
+        },
+      });
+      predictor = balancer;
+    } else {
+      const replicas = config.topology.predictorUrls.map((url) => ({
+        name: url,
+        predictor: new PredictorClient(url, config.gateway.predictorTimeoutMs, { internalToken }),
+      }));
+      predictor = new PredictorBalancer(replicas, balancerOptions(config.gateway), ctx.metrics);
+    }
   }
 
   let gateway: GatewayModule | undefined;

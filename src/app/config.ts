@@ -18,6 +18,18 @@ export const topologyConfigSchema = Type.Object(
       default: [],
       description: 'Base URLs of predictor replicas (comma-separated in the env); empty = in-process',
     }),
+    predictorDiscovery: Type.Union([Type.Literal('none'), Type.Literal('dns')], {
+      default: 'none',
+      description:
+        "'dns': each predictor URL's host names a headless Service; every address it resolves to is one replica (http only). 'none': each URL is one replica",
+    }),
+    predictorDiscoveryIntervalMs: Type.Integer({
+      default: 10_000,
+      minimum: 100,
+      maximum: 3_600_000,
+      description:
+        'With predictorDiscovery=dns, how often the names are resolved again (also within a second of a refused or reset connection)',
+    }),
     remoteTimeoutMs: Type.Integer({
       default: 100,
       minimum: 1,

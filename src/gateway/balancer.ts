@@ -27,6 +27,8 @@ import { RetryBudget } from './resilience/retry-budget.js';
 /** A predictor that can take a deadline and an abort signal per call (the HTTP client can; in-process ignores them). */
 export type ReplicaPredictor = Predictor & {
   predictBatch(request: BatchEtaRequest, call?: CallOptions): Promise<EtaResult[]>;
+  /** Releases its connections; called once a replica removed from the set has no call in flight. */
+  close?(): Promise<void>;
 };
 
 export interface BalancerOptions {
@@ -74,6 +76,10 @@ interface Replica {
   outlier: OutlierDetector;
   /** Why the last readiness probe failed; undefined when it answered ready (or was never probed). */
   probeFailure?: string;
+  /** Added by discovery and not yet ready: probed, never picked. */
+  warming: boolean;
+  /** Gone from discovery: no new calls; closed once the calls in flight finish. */
+  removed: boolean;
 }
 
 /** How often the balancer asks each remote replica's /readyz, so readiness is right even without traffic. */
@@ -90,18 +96,32 @@ function metric<T>(registry: Registry, name: string, make: () => T): T {
  * another replica within the retry budget, and may be hedged. A lone in-process predictor is a balancer of one.
  */
 export class PredictorBalancer implements Predictor {
-  private readonly replicas: Replica[];
+  /** Every known replica, warming ones included. Replaced, never mutated, so a loop over it sees one set. */
+  private replicas: Replica[];
+  /** The replicas that may be picked: known and not warming. */
+  private serving: Replica[];
   private readonly budget: RetryBudget;
-  private readonly resilient: <T>(call: Call<T>) => Call<T>;
+  /** With hedging, for two replicas or more; and without, for one (a hedge to the same replica helps nothing). */
+  private readonly resilientMany: <T>(call: Call<T>) => Call<T>;
+  private readonly resilientOne: <T>(call: Call<T>) => Call<T>;
   private readonly attemptTimeoutMs: number;
+  private readonly options: BalancerOptions;
+  private readonly state: Gauge;
+  private readonly ejections: Counter;
+  /** Discovery may start with no replica (nothing resolved yet): calls then fail over to the fallback ETAs. */
+  private readonly dynamic: boolean;
+  private connectionFailed: ((replica: string) => void) | undefined;
   private probeTimer: NodeJS.Timeout | undefined;
 
   constructor(
     replicas: Array<{ name: string; predictor: ReplicaPredictor }>,
     options: BalancerOptions,
     metrics: Metrics,
+    init: { dynamic?: boolean } = {},
   ) {
-    if (replicas.length === 0) throw new Error('the gateway needs at least one predictor');
+    this.dynamic = init.dynamic ?? false;
+    if (replicas.length === 0 && !this.dynamic) throw new Error('the gateway needs at least one predictor');
+    this.options = options;
     const registry = metrics.registry;
     const registers = [registry];
     const state = metric(
@@ -137,38 +157,100 @@ export class PredictorBalancer implements Predictor {
           registers,
         }),
     );
-    this.replicas = replicas.map((r) => {
-      state.set({ replica: r.name }, 0);
-      return {
-        ...r,
-        inFlight: 0,
-        breaker: new CircuitBreaker(r.name, options.breaker, (s) =>
-          state.set({ replica: r.name }, BREAKER_STATE[s]),
-        ),
-        outlier: new OutlierDetector(options.outlier, () => ejections.inc({ replica: r.name })),
-      };
-    });
+    this.state = state;
+    this.ejections = ejections;
+    this.replicas = replicas.map((r) => this.replica(r.name, r.predictor, false));
+    this.serving = this.replicas;
     this.attemptTimeoutMs = options.attemptTimeoutMs;
     this.budget = new RetryBudget({
       ratio: options.retryBudgetRatio,
       minRetries: options.retryBudgetMinRetries,
       windowMs: 10_000,
     });
-    const retryable = (e: unknown): boolean => this.replicas.length > 1 && isReplicaFailure(e);
-    this.resilient = compose(
-      deadline(options.requestDeadlineMs),
-      retry({
-        budget: this.budget,
-        maxAttempts: options.maxAttempts,
-        retryable,
-        onRetry: () => retries.inc({ kind: 'retry' }),
+    const retryable = (e: unknown): boolean => this.serving.length > 1 && isReplicaFailure(e);
+    const pipeline = (hedgeDelayMs: number): (<T>(call: Call<T>) => Call<T>) =>
+      compose(
+        deadline(options.requestDeadlineMs),
+        retry({
+          budget: this.budget,
+          maxAttempts: options.maxAttempts,
+          retryable,
+          onRetry: () => retries.inc({ kind: 'retry' }),
+        }),
+        hedge({ delayMs: hedgeDelayMs, budget: this.budget, onHedge: () => retries.inc({ kind: 'hedge' }) }),
+      );
+    this.resilientMany = pipeline(options.hedgeDelayMs);
+    this.resilientOne = pipeline(0);
+  }
+
+  private replica(name: string, predictor: ReplicaPredictor, warming: boolean): Replica {
+    const { state, ejections } = this;
+    state.set({ replica: name }, 0);
+    const r: Replica = {
+      name,
+      predictor,
+      inFlight: 0,
+      warming,
+      removed: false,
+      // A removed replica's last calls may still move its breaker: its series stays removed.
+      breaker: new CircuitBreaker(name, this.options.breaker, (s) => {
+        if (!r.removed) state.set({ replica: name }, BREAKER_STATE[s]);
       }),
-      hedge({
-        delayMs: this.replicas.length > 1 ? options.hedgeDelayMs : 0,
-        budget: this.budget,
-        onHedge: () => retries.inc({ kind: 'hedge' }),
+      outlier: new OutlierDetector(this.options.outlier, () => {
+        if (!r.removed) ejections.inc({ replica: name });
       }),
-    );
+    };
+    return r;
+  }
+
+  /** Called when a call or probe could not connect to a replica (refused, reset): discovery re-resolves. */
+  onConnectionFailure(listener: (replica: string) => void): void {
+    this.connectionFailed = listener;
+  }
+
+  /**
+   * Makes the replica set the given one (discovery calls this after each resolution). A new replica warms up
+   * first: it is picked only once its /readyz answered ready (probed now, and again on every probe tick). A
+   * replica no longer wanted gets no new call; its calls in flight finish, then its connections close. Its
+   * metric series are removed, so a pod gone for good leaves no breaker state behind.
+   */
+  async reconcile(
+    wanted: ReadonlyMap<string, () => ReplicaPredictor>,
+  ): Promise<{ added: string[]; removed: string[] }> {
+    const added: string[] = [];
+    const removed: string[] = [];
+    const kept = this.replicas.filter((r) => {
+      if (wanted.has(r.name)) return true;
+      r.removed = true;
+      removed.push(r.name);
+      this.state.remove({ replica: r.name });
+      this.ejections.remove({ replica: r.name });
+      if (r.inFlight === 0) void closeReplica(r);
+      return false;
+    });
+    const known = new Set(kept.map((r) => r.name));
+    for (const [name, make] of wanted) {
+      if (known.has(name)) continue;
+      const predictor = make();
+      kept.push(this.replica(name, predictor, isRemote(predictor)));
+      added.push(name);
+    }
+    this.setReplicas(kept);
+    await Promise.all(this.replicas.filter((r) => r.warming).map((r) => this.probe(r)));
+    return { added, removed };
+  }
+
+  /** Stops the probes and closes every replica's connections (the process is stopping). */
+  async close(): Promise<void> {
+    this.stopProbes();
+    const all = this.replicas;
+    this.setReplicas([]);
+    await Promise.all(all.map((r) => closeReplica(r)));
+  }
+
+  private setReplicas(replicas: Replica[]): void {
+    this.replicas = replicas;
+    this.serving = replicas.filter((r) => !r.warming);
   }
 
   async predict(request: EtaRequest): Promise<EtaResult> {
@@ -179,18 +261,20 @@ export class PredictorBalancer implements Predictor {
   predictBatch(request: BatchEtaRequest): Promise<EtaResult[]> {
     // Retries and hedges start after awaits: each attempt restores the request's trace for its call.
     const trace = currentContext();
-    return this.resilient((ctx) =>
+    const resilient = this.serving.length > 1 ? this.resilientMany : this.resilientOne;
+    return resilient((ctx) =>
       withContext(trace, () => this.attempt(ctx, (p, call) => p.predictBatch(request, call))),
     )(rootContext());
   }
 
   /** Breaker state per replica, for the console and tests. */
-  states(): Array<{ name: string; breaker: string; ejected: boolean; inFlight: number }> {
+  states(): Array<{ name: string; breaker: string; ejected: boolean; inFlight: number; warming: boolean }> {
     return this.replicas.map((r) => ({
       name: r.name,
       breaker: r.breaker.current,
       ejected: r.outlier.ejected,
       inFlight: r.inFlight,
+      warming: r.warming,
     }));
   }
 
@@ -203,6 +287,7 @@ export class PredictorBalancer implements Predictor {
     const down: Array<{ name: string; why: string }> = [];
     for (const r of this.replicas) {
       const why =
+        (r.warming ? `warming up${r.probeFailure ? ` (${r.probeFailure})` : ''}` : undefined) ??
         r.probeFailure ??
         (r.breaker.current === 'open'
           ? 'breaker open'
@@ -217,15 +302,15 @@ export class PredictorBalancer implements Predictor {
 
   /** Probes the remote replicas' /readyz every few seconds until stopProbes (in-process replicas are not probed). */
   startProbes(intervalMs = PROBE_INTERVAL_MS): void {
-    const remote = this.replicas.filter(
-      (r) => typeof (r.predictor as { baseUrl?: unknown }).baseUrl === 'string',
-    );
-    if (remote.length === 0 || this.probeTimer) return;
+    const anyRemote = this.replicas.some((r) => isRemote(r.predictor));
+    if ((!anyRemote && !this.dynamic) || this.probeTimer) return;
     let running = false;
+    // The set as it is at each tick: discovery adds and removes replicas.
     const probeAll = async (): Promise<void> => {
       if (running) return;
       running = true;
-      await Promise.all(remote.map((r) => probe(r))).finally(() => (running = false));
+      const remote = this.replicas.filter((r) => isRemote(r.predictor));
+      await Promise.all(remote.map((r) => this.probe(r))).finally(() => (running = false));
     };
     void probeAll();
     this.probeTimer = setInterval(() => void probeAll(), intervalMs);
@@ -242,6 +327,15 @@ export class PredictorBalancer implements Predictor {
     ctx: CallContext,
     fn: (p: ReplicaPredictor, call: CallOptions) => Promise<T>,
   ): Promise<T> {
+    if (this.serving.length === 0)
+      return Promise.reject(
+        new EtaError(
+          'upstream_unavailable',
+          this.replicas.length === 0
+            ? 'no predictor replica is known yet'
+            : 'every predictor replica is still warming up',
+        ),
+      );
     const replica = this.pick(ctx.tried);
     ctx.tried.add(replica.name);
     const call: Call<T> = async (c) => {
@@ -252,11 +346,13 @@ export class PredictorBalancer implements Predictor {
           timeoutMs: Math.max(1, Math.floor(Math.min(this.attemptTimeoutMs, c.remainingMs()))),
         });
       } catch (e) {
+        if (isConnectionFailure(e)) this.connectionFailed?.(replica.name);
         if (c.signal.aborted && !(e instanceof EtaError))
           throw new EtaError('deadline_exceeded', `${replica.name} was abandoned`, { cause: e });
         throw e;
       } finally {
         replica.inFlight--;
+        if (replica.removed && replica.inFlight === 0) void closeReplica(replica);
       }
     };
     return compose(breaker(replica.breaker), outlier(replica.outlier))(call)(ctx);
@@ -267,7 +363,7 @@ export class PredictorBalancer implements Predictor {
    * half the set; when nothing healthy is left, any replica not yet tried (its breaker answers at once).
    */
   private pick(tried: ReadonlySet<string>): Replica {
-    const all = this.replicas;
+    const all = this.serving;
     if (all.length === 1) return all[0]!;
     if (tried.size === 0 && all.every(isHealthy)) return twoChoices(all);
     const untried = all.filter((r) => !tried.has(r.name));
@@ -280,17 +376,55 @@ export class PredictorBalancer implements Predictor {
     if (candidates.length === 1) return candidates[0]!;
     return twoChoices(candidates);
   }
+
+  /** One readiness probe; a warming replica that answers ready starts taking calls. */
+  private async probe(r: Replica): Promise<void> {
+    const predictor = r.predictor as unknown as { baseUrl?: string };
+    if (typeof predictor.baseUrl !== 'string') return;
+    try {
+      const res = await fetch(`${predictor.baseUrl}/readyz`, {
+        signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+      });
+      await res.body?.cancel();
+      r.probeFailure = res.ok ? undefined : `not ready (HTTP ${res.status})`;
+    } catch (e) {
+      r.probeFailure = (e as Error).name === 'TimeoutError' ? 'readiness probe timed out' : 'unreachable';
+      if (!r.removed && isConnectionFailure(e)) this.connectionFailed?.(r.name);
+    }
+    if (r.warming && r.probeFailure === undefined && !r.removed) {
+      r.warming = false;
+      this.setReplicas(this.replicas);
+    }
+  }
 }
 
-async function probe(r: Replica): Promise<void> {
-  const baseUrl = (r.predictor as unknown as { baseUrl: string }).baseUrl;
-  try {
-    const res = await fetch(`${baseUrl}/readyz`, { signal: AbortSignal.timeout(PROBE_TIMEOUT_MS) });
-    await res.body?.cancel();
-    r.probeFailure = res.ok ? undefined : `not ready (HTTP ${res.status})`;
-  } catch (e) {
-    r.probeFailure = (e as Error).name === 'TimeoutError' ? 'readiness probe timed out' : 'unreachable';
-  }
+function isRemote(predictor: ReplicaPredictor): boolean {
+  return typeof (predictor as { baseUrl?: unknown }).baseUrl === 'string';
+}
+
+async function closeReplica(r: Replica): Promise<void> {
+  await r.predictor.close?.().catch(() => undefined);
+}
+
+/** Error codes of a connection that could not be made or was cut: the address may be gone, so resolve again. */
+const CONNECTION_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CONNECT_TIMEOUT',
+]);
+
+/** Whether an error, its causes or (happy eyeballs) any of its aggregated errors is a connection failure. */
+export function isConnectionFailure(e: unknown, depth = 0): boolean {
+  if (!e || typeof e !== 'object' || depth > 5) return false;
+  const code = (e as { code?: unknown }).code;
+  if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true;
+  const errors = (e as { errors?: unknown }).errors;
+  if (Array.isArray(errors) && errors.some((x) => isConnectionFailure(x, depth + 1))) return true;
+  return isConnectionFailure((e as { cause?: unknown }).cause, depth + 1);
 }
 
 /** The first attempt when every replica is healthy, the usual case, needs none of the filtering above. */

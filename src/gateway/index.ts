@@ -14,5 +14,6 @@ export {
   type ReplicaPredictor,
 } from './balancer.js';
 export { gatewayConfigSchema, type GatewayConfig } from './config.js';
+export { endpointsOf, lookupAll, PredictorDiscovery, type Endpoint, type Resolve } from './discovery.js';
 export { createGatewayModule, type GatewayModule } from './module.js';
 export { isoInTimezone } from './promise.js';

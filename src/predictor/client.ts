@@ -6,12 +6,22 @@ import { resultFromWire } from './wire.js';
 /** A remote predictor replica, behind the same interface as the in-process one. */
 export class PredictorClient implements Predictor {
   private readonly http: HttpClient;
+  readonly hostHeader: string | undefined;
 
   constructor(
     readonly baseUrl: string,
     timeoutMs: number,
-    options: { connections?: number; internalToken?: string } = {},
+    options: {
+      connections?: number;
+      internalToken?: string;
+      /**
+       * The Host header when `baseUrl` names a resolved address of a discovered replica: the connection goes to
+       * that address, the request still names the service.
+       */
+      hostHeader?: string;
+    } = {},
   ) {
+    this.hostHeader = options.hostHeader;
     this.http = new HttpClient({
       name: `predictor ${baseUrl}`,
       baseUrl,
@@ -34,7 +44,15 @@ export class PredictorClient implements Predictor {
       ...(request.items !== undefined ? { items: request.items } : {}),
       ...(request.subtotal !== undefined ? { subtotal: request.subtotal } : {}),
     };
-    const res = await this.http.request<InternalBatchResponse>('POST', '/internal/predict/batch', body, call);
+    const withHost = this.hostHeader
+      ? { ...call, headers: { ...call?.headers, host: this.hostHeader } }
+      : call;
+    const res = await this.http.request<InternalBatchResponse>(
+      'POST',
+      '/internal/predict/batch',
+      body,
+      withHost,
+    );
     return res.results.map(resultFromWire);
   }
 

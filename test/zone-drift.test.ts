@@ -1,4 +1,7 @@
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MemoryEventLog, type EtaEvent } from '../src/events/index.js';
+import { startAccuracyProjection, type AccuracyProjection } from '../src/pipeline/accuracy/projection.js';
+import { createLogger, createMetrics } from '../src/platform/index.js';
 import { storeZone, ZonePrepShift, type ZoneAlarmChange } from '../src/pipeline/accuracy/zone-drift.js';
 import { generateHistory, type SimulatedHistory } from '../src/simulator/index.js';
 
@@ -99,5 +102,61 @@ describe('per-zone prep shift', () => {
     // 2391 s, bound 4409 s). After the change the simulator's random draws diverge (rider dispatch differs), so that
     // is another realisation of unchanged traffic in that zone: the check's false-alarm rate is low, not zero.
     expect(run.changes.filter((c) => c.zone !== zone && c.atMs - shiftMs < DAY)).toEqual([]);
+  });
+});
+
+describe('the prep-shift check in the accuracy projection', () => {
+  let projection: AccuracyProjection | undefined;
+  afterEach(async () => {
+    await projection?.close();
+    projection = undefined;
+  });
+
+  it('reads accepted → ready from the log, and shows a zone alarm in the summary, the gauge and one log line', async () => {
+    // One store, an order every 25 minutes for 8.6 days up to now: prep 600 s ± 40, the last 40 at 900 s.
+    const now = Date.now();
+    const n = Math.floor((8.6 * DAY) / (25 * 60_000));
+    const events: EtaEvent[] = [];
+    for (let i = 0; i < n; i++) {
+      const accepted = now - (n - i) * 25 * 60_000;
+      const prep = i >= n - 40 ? 900 : 600 + 40 * Math.sin(i);
+      const step = (type: string, at: number): EtaEvent => ({
+        event_id: `${type}-${i}`,
+        type: type as EtaEvent['type'],
+        occurred_at: new Date(at).toISOString(),
+        order_id: `o${i}`,
+        store_id: 's1',
+      });
+      events.push(step('order.accepted', accepted), step('order.ready', accepted + prep * 1000));
+    }
+    const log = new MemoryEventLog({ dedupeWindowMs: 60_000, dedupeMaxIds: 100_000 });
+    await log.append(events);
+    const { registry } = createMetrics();
+    const lines: string[] = [];
+    const logger = createLogger({ level: 'silent' });
+    const warn = logger.warn.bind(logger);
+    logger.warn = ((o: unknown, msg?: string) => {
+      lines.push(msg ?? String(o));
+      return warn(o as object, msg);
+    }) as typeof logger.warn;
+    projection = startAccuracyProjection(log, {
+      windowMinutes: 60,
+      replayHours: 1,
+      pollMs: 20,
+      logger,
+      registry,
+      zoneOfStores: async (ids) => new Map(ids.map((id) => [id, 'z1'])),
+    });
+    await projection.subscription.caughtUp();
+    await new Promise((r) => setTimeout(r, 200));
+    const alarms = projection.summary().zone_alarms;
+    expect(alarms).toHaveLength(1);
+    expect(alarms[0]).toMatchObject({ zone: 'z1', orders: 30, recent_prep_s: 900 });
+    expect(alarms[0]!.baseline_prep_s).toBeCloseTo(600, -1);
+    expect(alarms[0]!.message).toMatch(
+      /^zone z1: kitchens slower: prep 15\.0 min over its last 30 orders, 10\.0 min usually \(\+50%\)$/,
+    );
+    expect(await registry.metrics()).toMatch(/^etaserve_zone_prep_shift\{zone="z1"\} 1$/m);
+    expect(lines.filter((l) => l.startsWith('prep shift:'))).toHaveLength(1);
   });
 });

@@ -26,6 +26,7 @@ import {
   forgetInLake,
   lakeDirOf,
   startAccuracyProjection,
+  storeZone,
   type AccuracyProjection,
 } from '../pipeline/index.js';
 import {
@@ -294,7 +295,16 @@ export async function composeProcess(
         start: async () => {
           const { accuracyWindowMinutes: windowMinutes } = config.events;
           const options = { ...projectFrom, windowMinutes, logger: log, registry: ctx.metrics.registry };
-          accuracy = startAccuracyProjection(projectFrom.log, options);
+          // The per-zone prep-shift check needs each store's zone: its location in the catalog.
+          const storeCatalog = catalog;
+          const zoneOfStores = storeCatalog
+            ? async (ids: string[]) =>
+                new Map([...(await storeCatalog.getMany(ids))].map(([id, s]) => [id, storeZone(s.location)]))
+            : undefined;
+          accuracy = startAccuracyProjection(projectFrom.log, {
+            ...options,
+            ...(zoneOfStores ? { zoneOfStores } : {}),
+          });
         },
         stop: async () => accuracy?.close(),
       });

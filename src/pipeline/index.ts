@@ -4,6 +4,7 @@ export {
   type AccuracyProjection,
   type AccuracyProjectionOptions,
 } from './accuracy/projection.js';
+export { storeZone, type ZoneAlarm } from './accuracy/zone-drift.js';
 export {
   pipelineConfigSchema,
   policyConfigSchema,

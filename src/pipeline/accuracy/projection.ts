@@ -3,6 +3,7 @@ import { Counter, Gauge, type Logger, type Registry } from '../../platform/index
 import { liveComparison, type ShadowSummary } from '../policy.js';
 import { AccuracyJoin, type AccuracyStats, type AccuracySummary } from './join.js';
 import type { ShadowStats } from './shadow.js';
+import { ZonePrepMonitor, zoneMessage, type ZoneAlarm } from './zone-drift.js';
 
 export interface AccuracyProjectionOptions {
   windowMinutes: number;
@@ -11,12 +12,20 @@ export interface AccuracyProjectionOptions {
   pollMs: number;
   logger: Logger;
   registry: Registry;
+  /**
+   * Zones of stores (the catalog's locations, `storeZone`): with it, the per-zone prep-shift check runs on its own
+   * replay of the log (a day of lag plus a week of baseline; zone-drift.ts).
+   */
+  zoneOfStores?: (storeIds: string[]) => Promise<Map<string, string>>;
 }
+
+/** What the Accuracy view reads: the join's summary and the zones whose kitchens changed. */
+export type AccuracyReport = AccuracySummary & { zone_alarms: ZoneAlarm[] };
 
 export interface AccuracyProjection {
   join: AccuracyJoin;
   subscription: Subscription;
-  summary(): AccuracySummary;
+  summary(): AccuracyReport;
   /**
    * The live comparison the promotion policy's shadow rule reads: champion and challenger on the same shadowed
    * orders; failing that (no shadowed order delivered yet), each on the orders it served (the canary share).
@@ -120,6 +129,8 @@ export function startAccuracyProjection(
     (s) => s.coverage_ratio,
   );
 
+  const zones = options.zoneOfStores ? startZonePrep(log, options, options.zoneOfStores) : undefined;
+
   const subscription = log.subscribe('accuracy', (records) => join.apply(records), {
     start: { sinceMs: Date.now() - options.replayHours * 3_600_000 },
     ignoreCommitted: true,
@@ -129,12 +140,54 @@ export function startAccuracyProjection(
   return {
     join,
     subscription,
-    summary: () => join.summary(),
+    summary: () => ({ ...join.summary(), zone_alarms: zones?.monitor.check.alarms() ?? [] }),
     comparison: (champion, challenger) =>
       join.shadowComparison(champion, challenger) ??
       liveComparison(join.summary().by_model_version, champion, challenger),
-    close: () => subscription.close(),
+    close: async () => {
+      await subscription.close();
+      await zones?.subscription.close();
+    },
   };
+}
+
+const ZONE_LAG_MS = 86_400_000;
+const ZONE_BASELINE_MS = 7 * 86_400_000;
+
+/** The per-zone prep-shift check: a gauge per zone, and a log line when a zone's alarm is raised or cleared. */
+function startZonePrep(
+  log: EventLog,
+  options: AccuracyProjectionOptions,
+  resolveZones: (storeIds: string[]) => Promise<Map<string, string>>,
+): { monitor: ZonePrepMonitor; subscription: Subscription } {
+  const monitor = new ZonePrepMonitor({
+    resolveZones,
+    lagMs: ZONE_LAG_MS,
+    baselineMs: ZONE_BASELINE_MS,
+    onError: (e) => options.logger.warn({ err: e }, 'zone prep check: store zones unavailable; retrying'),
+  });
+  monitor.check.onChange(({ zone, alarm, entry }) => {
+    if (alarm) options.logger.warn({ ...entry }, `prep shift: ${zoneMessage(entry)}`);
+    else options.logger.info({ ...entry }, `prep shift cleared in zone ${zone}`);
+  });
+  new Gauge({
+    name: 'etaserve_zone_prep_shift',
+    help: 'Per zone (H3 res 7 of the store): 1 while the mean prep time of its last 30 orders is beyond what its own last week allows, else 0',
+    labelNames: ['zone'],
+    registers: [options.registry],
+    collect() {
+      this.reset();
+      for (const [zone, v] of monitor.check.states()) this.set({ zone }, v);
+    },
+  });
+  const subscription = log.subscribe('zone-prep', (records) => monitor.apply(records), {
+    // Half a day more than lag + baseline: a zone is judged once its baseline spans the week.
+    start: { sinceMs: Date.now() - ZONE_LAG_MS - ZONE_BASELINE_MS - 12 * 3_600_000 },
+    ignoreCommitted: true,
+    pollMs: options.pollMs,
+    onError: (e) => options.logger.warn({ err: e }, 'zone prep check: a batch failed; retrying'),
+  });
+  return { monitor, subscription };
 }
 
 const METRIC_NAMES = [
@@ -147,4 +200,5 @@ const METRIC_NAMES = [
   'etaserve_online_shadow_mae_seconds',
   'etaserve_online_shadow_bias_seconds',
   'etaserve_online_shadow_coverage_ratio',
+  'etaserve_zone_prep_shift',
 ];

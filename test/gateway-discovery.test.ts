@@ -1,11 +1,15 @@
 import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
+import { composeProcess } from '../src/app/compose.js';
+import { loadAppConfig } from '../src/app/config.js';
 import { PredictorBalancer, type BalancerOptions } from '../src/gateway/balancer.js';
-import { PredictorDiscovery, type Resolve } from '../src/gateway/discovery.js';
+import { lookupAll, PredictorDiscovery, type Resolve } from '../src/gateway/discovery.js';
 import { DEFAULT_BREAKER } from '../src/gateway/resilience/breaker.js';
 import { createLogger, createMetrics, type Metrics } from '../src/platform/index.js';
 import { PredictorClient } from '../src/predictor/index.js';
-import { waitFor } from './support/processes.js';
+import { bearer, DEMO_KEY, ORDER } from './gateway-app.js';
+import { freshDataDir, waitFor } from './support/processes.js';
+import { ensureTemplate } from './support/template.js';
 
 // Predictor replicas on distinct loopback addresses (Linux routes all of 127.0.0.0/8 to lo), one port, one name:
 // the shape of a Kubernetes headless Service. The name resolves through a resolver the test controls.
@@ -30,6 +34,8 @@ class FakePredictor {
   predictions = 0;
   hosts = new Set<string>();
   tokens = new Set<string>();
+  /** Other requests (the gateway's console scrapes /metrics), answered 404. */
+  others: string[] = [];
   private server: Server | undefined;
 
   constructor(
@@ -41,6 +47,11 @@ class FakePredictor {
     const server = createServer((req, res) => {
       if (req.url === '/readyz') {
         res.writeHead(200, { 'content-type': 'application/json' }).end('{"status":"ready"}');
+        return;
+      }
+      if (req.method !== 'POST' || req.url !== '/internal/predict/batch') {
+        this.others.push(`${req.method} ${req.url}`);
+        res.writeHead(404).end();
         return;
       }
       let body = '';
@@ -286,4 +297,53 @@ describe('predictor discovery behind one name', () => {
     const [result] = await balancer.predictBatch(request);
     expect(result!.ok).toBe(true);
   }, 30_000);
+});
+
+describe('a gateway process with predictorDiscovery=dns', () => {
+  it('resolves the name with the system resolver (/etc/hosts) and answers from the pod it found', async () => {
+    // `localhost` is in every /etc/hosts: the real lookup, no injected resolver.
+    const addresses = await lookupAll('localhost');
+    const ipv4 = addresses.find((a) => a.family === 4)?.address;
+    expect(ipv4, 'localhost resolves to an IPv4 address').toBeDefined();
+    const port = await portFreeOn([ipv4!]);
+    const pod = new FakePredictor(ipv4!, port);
+    cleanups.push(() => pod.stop());
+    await pod.start();
+    await ensureTemplate();
+    const data = freshDataDir();
+    const config = loadAppConfig({
+      env: {
+        ETASERVE_DATA_DIR: data.dir,
+        ETASERVE_DEMO_API_KEY: DEMO_KEY,
+        ETASERVE_GATEWAY_PORT: '0',
+        ETASERVE_GATEWAY_RESPONSE_CACHE: 'false',
+        ETASERVE_SIMULATOR_LIVE_REQUESTS_PER_SECOND: '0',
+        ETASERVE_INTERNAL_TOKEN: TOKEN,
+        ETASERVE_TOPOLOGY_PREDICTOR_URLS: `http://localhost:${port}`,
+        ETASERVE_TOPOLOGY_PREDICTOR_DISCOVERY: 'dns',
+      },
+    });
+    // As a gateway child of `etaserve up` (loopback), where the demo key is allowed.
+    const proc = await composeProcess(config, ['gateway'], createLogger({ level: 'silent' }), {
+      localCluster: true,
+    });
+    await proc.manager.startAll();
+    cleanups.push(async () => {
+      await proc.manager.stopAll();
+      data.cleanup();
+    });
+
+    const res = await proc.app.inject({
+      method: 'POST',
+      url: '/v1/eta',
+      headers: bearer(DEMO_KEY),
+      payload: ORDER,
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ model_version: ipv4, degraded: false });
+    expect(pod.hosts).toEqual(new Set([`localhost:${port}`]));
+    expect([...pod.tokens]).toEqual([TOKEN]);
+    const metrics = (await proc.app.inject({ url: '/metrics' })).body;
+    expect(metrics).toContain(`etaserve_breaker_state{replica="localhost@${ipv4}:${port}"`);
+  }, 120_000);
 });

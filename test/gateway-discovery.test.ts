@@ -291,7 +291,10 @@ describe('predictor discovery behind one name', () => {
     expect(balancer.states()).toEqual([]);
     const request = { storeIds: ['s-0001'], destination: { lat: 48.86, lng: 2.35 }, orderedAtMs: Date.now() };
     await expect(balancer.predictBatch(request)).rejects.toMatchObject({ code: 'upstream_unavailable' });
-    expect(balancer.health().up).toEqual([]);
+    expect(balancer.health()).toEqual({
+      up: [],
+      down: [{ name: 'discovery', why: 'no predictor address resolved yet' }],
+    });
     resolver.answer = ['127.0.0.3'];
     await waitFor(() => balancer.health().up.length === 1, 20_000, 'the replica to be discovered');
     const [result] = await balancer.predictBatch(request);

@@ -297,6 +297,9 @@ export class PredictorBalancer implements Predictor {
       if (why) down.push({ name: r.name, why });
       else up.push(r.name);
     }
+    // Discovery has not found one address yet: say so rather than list nothing.
+    if (this.replicas.length === 0)
+      down.push({ name: 'discovery', why: 'no predictor address resolved yet' });
     return { up, down };
   }
 

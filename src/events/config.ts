@@ -32,8 +32,9 @@ export const eventsConfigSchema = Type.Object(
       minimum: 4096,
       description: 'A segment file is closed and a new one started past this size',
     }),
+    // 9 days: the per-zone prep check replays a day of lag plus a week of baseline (zone-drift.ts) at start.
     retentionHours: Type.Number({
-      default: 168,
+      default: 216,
       minimum: 0,
       description: 'Segments whose newest record is older than this are deleted (0 = keep)',
     }),

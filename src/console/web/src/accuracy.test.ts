@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { driftOf } from './accuracy';
+import { driftOf, zoneAlarmsOf } from './accuracy';
 
 describe('drift figures as the Accuracy view reads them', () => {
   it('keeps plain PSI numbers as before', () => {
@@ -33,5 +33,32 @@ describe('drift figures as the Accuracy view reads them', () => {
   it('ignores what is no drift figure', () => {
     expect(driftOf({ psi: { a: 'x', b: { status: 'unknown' } } })).toEqual({});
     expect(driftOf(null)).toEqual({});
+  });
+});
+
+describe('zone prep alarms as the Accuracy view reads them', () => {
+  it("reads the summary's zone_alarms, and none when the server sends none", () => {
+    const body = {
+      zone_alarms: [
+        {
+          zone: '871fb4662ffffff',
+          orders: 30,
+          baseline_prep_s: 720,
+          recent_prep_s: 1090,
+          message: 'zone 871fb4662ffffff: prep 18.2 min over its last 30 orders, 12.0 min in its week before',
+        },
+      ],
+    };
+    expect(zoneAlarmsOf(body)).toEqual([
+      {
+        zone: '871fb4662ffffff',
+        orders: 30,
+        baselinePrepS: 720,
+        recentPrepS: 1090,
+        message: 'zone 871fb4662ffffff: prep 18.2 min over its last 30 orders, 12.0 min in its week before',
+      },
+    ]);
+    expect(zoneAlarmsOf({})).toEqual([]);
+    expect(zoneAlarmsOf(null)).toEqual([]);
   });
 });

@@ -97,6 +97,27 @@ export function accuracyByZone(
     .sort((a, b) => (b.n ?? 0) - (a.n ?? 0));
 }
 
+/** A zone whose kitchens changed: the server's per-zone prep check (`zone_alarms` of the accuracy summary). */
+export interface ZoneAlarm {
+  zone: string;
+  orders: number | null;
+  baselinePrepS: number | null;
+  recentPrepS: number | null;
+  message: string;
+}
+
+export function zoneAlarmsOf(body: Json | null | undefined): ZoneAlarm[] {
+  const v = body?.zone_alarms;
+  if (!Array.isArray(v)) return [];
+  return (v as Json[]).map((a) => ({
+    zone: String(a.zone),
+    orders: num(a.orders),
+    baselinePrepS: num(a.baseline_prep_s),
+    recentPrepS: num(a.recent_prep_s),
+    message: String(a.message ?? ''),
+  }));
+}
+
 /** One feature's drift: its PSI and, from servers that judge it, a verdict and the sample counts behind it. */
 export interface DriftFigure {
   psi: number | null;

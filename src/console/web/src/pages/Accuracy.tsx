@@ -6,6 +6,7 @@ import {
   accuracyPairs,
   accuracyWindows,
   driftOf,
+  zoneAlarmsOf,
   type DriftFigure,
 } from '../accuracy';
 import { Chart, type Series } from '../components/Chart';
@@ -61,6 +62,7 @@ export function Accuracy() {
   const pairs = useMemo(() => (body ? accuracyPairs(body) : []), [body]);
   const versions = useMemo(() => (body ? accuracyByVersion(body) : []), [body]);
   const zones = useMemo(() => (body ? accuracyByZone(body).slice(0, 12) : []), [body]);
+  const zoneAlarms = useMemo(() => zoneAlarmsOf(body), [body]);
   const latest = points[points.length - 1];
   const drift = useMemo(
     () => ({ ...driftOf(latest as unknown as Json | undefined), ...driftOf(body) }),
@@ -224,6 +226,23 @@ export function Accuracy() {
             <p className="muted small">Bias is quoted minus actual: positive means ETAs were too long.</p>
           </Card>
         )}
+        <Card title="Kitchens by zone">
+          {zoneAlarms.length > 0 ? (
+            <ul className="plain" data-testid="zone-alarms">
+              {zoneAlarms.map((a) => (
+                <li key={a.zone}>
+                  <Badge tone="bad">prep shift</Badge> {a.message}
+                </li>
+              ))}
+            </ul>
+          ) : (
+            <Empty>No zone&apos;s prep times moved beyond what its own last week allows.</Empty>
+          )}
+          <p className="muted small">
+            Each zone&apos;s mean prep time over its last 30 orders against its own week before yesterday; a
+            zone is judged once it has a week of orders.
+          </p>
+        </Card>
         <Card title="Feature drift (PSI)">
           {psiRows.length > 0 ? (
             <ul className="bars" data-testid="psi">

@@ -41,7 +41,12 @@ describe('geo HTTP', () => {
     const geo = createGeoModule({ logger, metrics, platform }, config);
     await geo.service.start?.(new AbortController().signal);
     expect(geo.geo.speeds.toJSON().global).toEqual(slow.toJSON().global);
-    app = createHttpServer({ name: 'geo', logger, metrics, readiness: () => ({ status: 'ready', ready: true, reasons: [] }) });
+    app = createHttpServer({
+      name: 'geo',
+      logger,
+      metrics,
+      readiness: () => ({ status: 'ready', ready: true, reasons: [] }),
+    });
     await app.register(geo.routes, { prefix: GEO_ROUTE_PREFIX });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const address = app.server.address() as { port: number };

@@ -2,12 +2,17 @@
 #
 # One image for every etaserve target: the command picks the shape
 # (`start --target gateway|predictor|geo|store|pipeline|all`, `train`, `models promote ...`).
-# Build:   docker build -t etaserve:dev .      (or scripts/build-image.sh with buildah, offline)
+# Build:   docker build -t etaserve:dev .      (from node:20-bookworm-slim)
+#          npm run image:build                 (podman, from a debootstrap Debian + Node 20 from npm; no image pull)
 # Run:     docker run --read-only --tmpfs /tmp -v etaserve-data:/data -p 8080:8080 etaserve:dev
 #
-# Pin both bases by digest in CI (node:20-bookworm-slim@sha256:...) so a rebuild is reproducible.
-ARG BUILD_IMAGE=node:20-bookworm-slim
-ARG RUNTIME_IMAGE=node:20-bookworm-slim
+# BASE_IMAGE is any Debian bookworm with Node 20 in /usr/local (node, and for the build stage npm and the headers in
+# /usr/local/include/node). BUILD_IMAGE and RUNTIME_IMAGE default to it; scripts/image-build.sh passes a runtime base
+# with the node binary only and a build base that adds npm and the headers.
+# Pin the base by digest in CI (node:20-bookworm-slim@sha256:...) so a rebuild is reproducible.
+ARG BASE_IMAGE=node:20-bookworm-slim
+ARG BUILD_IMAGE=${BASE_IMAGE}
+ARG RUNTIME_IMAGE=${BASE_IMAGE}
 
 # ---------------------------------------------------------------------------------------------------------------
 # build: install every dependency, compile TypeScript, then drop the dev dependencies.
@@ -31,6 +36,11 @@ WORKDIR /app
 # Optional offline install from a mounted npm cache (scripts/build-image.sh --npm-cache); unset by default.
 ARG npm_config_cache
 ARG npm_config_offline
+# A machine whose egress re-signs TLS needs its CA for npm: scripts/image-build.sh mounts the host's
+# NODE_EXTRA_CA_CERTS file into the build (a build volume, never a layer) and passes its path. Unset by default.
+ARG NODE_EXTRA_CA_CERTS
+# node-gyp compiles against the headers of the Node in the base (both bases ship them) instead of downloading them.
+ENV npm_config_nodedir=/usr/local
 COPY package.json package-lock.json ./
 RUN npm ci --ignore-scripts --no-audit --no-fund \
     && npm rebuild better-sqlite3 --build-from-source
@@ -51,6 +61,7 @@ ARG REVISION=unknown
 ARG CREATED=unknown
 # Where the source lives; scripts/build-image.sh passes the git remote.
 ARG SOURCE=unknown
+ARG RUNTIME_IMAGE
 LABEL org.opencontainers.image.title="etaserve" \
       org.opencontainers.image.description="Real-time delivery ETA platform: gateway, predictor, geo, store and pipeline in one image" \
       org.opencontainers.image.licenses="Apache-2.0" \
@@ -59,13 +70,13 @@ LABEL org.opencontainers.image.title="etaserve" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
       org.opencontainers.image.created="${CREATED}" \
-      org.opencontainers.image.base.name="node:20-bookworm-slim"
+      org.opencontainers.image.base.name="${RUNTIME_IMAGE}"
 
 # npm and corepack are never used at run time; removing them removes their CVEs from scans too.
 # The user has a fixed numeric id so that Kubernetes can verify runAsNonRoot (it cannot for a user name) and the
 # manifests' runAsUser/fsGroup (10001) match. /data is the only writable path; everything else can be read-only.
 RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/lib/node_modules/corepack \
-           /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack \
+           /usr/local/bin/npm /usr/local/bin/npx /usr/local/bin/corepack /usr/local/include/node \
     && groupadd --system --gid 10001 etaserve \
     && useradd --system --uid 10001 --gid 10001 --home-dir /data --no-create-home --shell /usr/sbin/nologin etaserve \
     && mkdir -p /data \

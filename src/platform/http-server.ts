@@ -1,6 +1,7 @@
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import { Ajv, type Options as AjvOptions } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import FindMyWay, { type HTTPMethod } from 'find-my-way';
 import Fastify, {
   LogController,
   type ConnectionError,
@@ -161,45 +162,6 @@ function clientErrorHandler(error: ConnectionError, socket: Socket): void {
   socket.destroy();
 }
 
-/**
- * Whether some route answers `path` (with another method): every registered pattern as a regular expression.
- * `:name` and `:name(regex)` match within a segment, `*` matches the rest.
- */
-function patternOf(url: string): RegExp {
-  let source = '';
-  for (let i = 0; i < url.length;) {
-    const c = url[i]!;
-    if (c === ':' && url[i + 1] === ':') {
-      source += ':';
-      i += 2;
-    } else if (c === ':') {
-      let j = i + 1;
-      while (j < url.length && /[\w$]/.test(url[j]!)) j++;
-      if (url[j] === '(') {
-        let depth = 0;
-        let k = j;
-        for (; k < url.length; k++) {
-          if (url[k] === '\\') k++;
-          else if (url[k] === '(') depth++;
-          else if (url[k] === ')' && --depth === 0) break;
-        }
-        source += `(?:${url.slice(j + 1, k).replace(/^\^|\$$/g, '')})`;
-        i = k + 1;
-      } else {
-        source += '[^/]+';
-        i = j;
-      }
-    } else if (c === '*') {
-      source += '.*';
-      i++;
-    } else {
-      source += c.replace(/[.+?^${}()|[\]\\]/g, '\\$&');
-      i++;
-    }
-  }
-  return new RegExp(`^${source}$`);
-}
-
 const hasBody = (req: FastifyRequest): boolean =>
   req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0;
 
@@ -351,12 +313,17 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     return sendError(reply, mapped);
   });
 
-  // Built at the first unmatched request, once every route is registered.
-  let patterns: Array<{ method: string; pattern: RegExp }> | undefined;
+  // A router of every registered route, built at the first unmatched request (once every route is registered),
+  // tells a path that exists under other methods (405 with Allow) from one that does not (404).
+  let routes: FindMyWay.Instance<FindMyWay.HTTPVersion.V1> | undefined;
   app.setNotFoundHandler((req, reply) => {
     const path = req.url.split('?')[0]!;
-    patterns ??= table.map((r) => ({ method: r.method, pattern: patternOf(r.url) }));
-    const allowed = [...new Set(patterns.filter((r) => r.pattern.test(path)).map((r) => r.method))].sort();
+    if (!routes) {
+      routes = FindMyWay();
+      for (const r of table) routes.on(r.method as HTTPMethod, r.url, () => undefined);
+    }
+    const methods = [...new Set(table.map((r) => r.method))];
+    const allowed = methods.filter((m) => routes!.find(m as HTTPMethod, path) !== null).sort();
     if (allowed.length > 0) {
       void reply.header('allow', allowed.join(', '));
       return sendError(

@@ -2,6 +2,7 @@ import { loadModel, type Model } from '../model/index.js';
 import { EtaError } from '../platform/index.js';
 import {
   promote,
+  championStack,
   rollback,
   setChallenger,
   type AuditEntry,
@@ -264,14 +265,7 @@ export async function applyRetention(
 
 /** Previous champions, most recent first, as `rollback` would visit them. */
 async function rollbackChain(registry: ModelRegistry): Promise<string[]> {
-  const history = (await registry.aliasHistory('champion', 10_000)).reverse();
-  const stack: string[] = [];
-  for (const change of history) {
-    if (change.reason.startsWith('rollback')) stack.pop();
-    else if (change.version !== null) stack.push(change.version);
-  }
-  const current = await registry.resolve('champion');
-  while (stack.length > 0 && stack[stack.length - 1] !== current) stack.pop();
+  const { stack } = await championStack(registry);
   return stack.slice(0, -1).reverse();
 }
 

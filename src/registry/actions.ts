@@ -23,10 +23,13 @@ export async function setChallenger(registry: ModelRegistry, version: string | n
 }
 
 /**
- * Moves `champion` back to the version it replaced. The champion history is replayed as a stack (a promotion
- * pushes, a rollback pops), so two rollbacks in a row go two versions back instead of toggling.
+ * The champions `rollback` would return to, oldest first, ending with the current one. The champion history is
+ * replayed as a stack (a promotion pushes, a rollback pops), so two rollbacks in a row go two versions back instead
+ * of toggling.
  */
-export async function rollback(registry: ModelRegistry): Promise<{ from: string; to: string }> {
+export async function championStack(
+  registry: ModelRegistry,
+): Promise<{ current: string | undefined; stack: string[] }> {
   const history = (await registry.aliasHistory('champion', 10_000)).reverse();
   const stack: string[] = [];
   for (const change of history) {
@@ -35,6 +38,12 @@ export async function rollback(registry: ModelRegistry): Promise<{ from: string;
   }
   const current = await registry.resolve('champion');
   while (stack.length > 0 && stack[stack.length - 1] !== current) stack.pop();
+  return { current, stack };
+}
+
+/** Moves `champion` back to the version it replaced (see `championStack`). */
+export async function rollback(registry: ModelRegistry): Promise<{ from: string; to: string }> {
+  const { current, stack } = await championStack(registry);
   // Retention may have deleted an old champion: rollback skips to the newest one still registered.
   let to: string | undefined;
   for (let i = stack.length - 2; i >= 0 && to === undefined; i--)

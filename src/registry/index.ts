@@ -1,6 +1,6 @@
 import path from 'node:path';
 
-export { promote, rollback, setChallenger } from './actions.js';
+export { championStack, promote, rollback, setChallenger } from './actions.js';
 export { InMemoryModelRegistry } from './memory-registry.js';
 export { importFileRegistry } from './legacy.js';
 export { REGISTRY_MIGRATIONS } from './migrations.js';

@@ -405,23 +405,25 @@ export class DriftMonitor {
     const pooled = compared.map((f) => timed && poolNames.includes(features[f]!.name));
     const shares: Array<Float64Array[] | undefined> = new Array(KEYS).fill(undefined);
     const keyOfHour = new Int16Array(HOURS_OF_WEEK).fill(UNCOVERED_KEY);
+    // `shares` and `keyOfHour` are filled in place below.
+    const reference = {
+      profile,
+      compared,
+      offsets,
+      binsTotal,
+      timed,
+      hourCol,
+      weekdayCol,
+      keyOfHour,
+      shares,
+      thresholds,
+      calibrated,
+      pooled,
+    };
     if (!timed) {
       shares[ALL_KEY] = compared.map((f) => Float64Array.from(features[f]!.shares));
       keyOfHour.fill(ALL_KEY);
-      return {
-        profile,
-        compared,
-        offsets,
-        binsTotal,
-        timed,
-        hourCol,
-        weekdayCol,
-        keyOfHour,
-        shares,
-        thresholds,
-        calibrated,
-        pooled,
-      };
+      return reference;
     }
     const normalize = (counts: Float64Array): Float64Array => {
       let total = 0;
@@ -453,20 +455,7 @@ export class DriftMonitor {
         } else if (shares[HOD_KEY + hod]) keyOfHour[h] = HOD_KEY + hod;
       }
     }
-    return {
-      profile,
-      compared,
-      offsets,
-      binsTotal,
-      timed,
-      hourCol,
-      weekdayCol,
-      keyOfHour,
-      shares,
-      thresholds,
-      calibrated,
-      pooled,
-    };
+    return reference;
   }
 }
 

@@ -165,7 +165,7 @@ describe.each(Object.entries(SHAPES))('routes of --target %s', (label, shape) =>
 
     const keys = new Map<Scope, string>();
     if (proc.gateway)
-      for (const scope of ALL_SCOPES) keys.set(scope, proc.gateway.keys.create(scope, [scope]).key);
+      for (const scope of ALL_SCOPES) keys.set(scope, (await proc.gateway.keys.create(scope, [scope])).key);
 
     for (const listener of proc.listeners) {
       const routes = routesOf(listener.app);
@@ -246,7 +246,7 @@ describe('listener rules', () => {
 
   it('a predict-scope key posting an invalid body to an admin route gets 403, not 400', async () => {
     const proc = await compose(SHAPES.all!);
-    const { key } = proc.gateway!.keys.create('reader', ['predict']);
+    const { key } = await proc.gateway!.keys.create('reader', ['predict']);
     for (const [method, url] of [
       ['POST', '/v1/admin/keys'],
       ['POST', '/v1/stores'],
@@ -316,8 +316,8 @@ describe('listener rules', () => {
 describe('gateway start', () => {
   it('stops on a damaged key file, naming it, instead of answering every request 400', async () => {
     const proc = await compose(SHAPES.gateway!);
-    proc.gateway!.keys.create('app', ['predict']);
-    const file = proc.gateway!.keys.file;
+    await proc.gateway!.keys.create('app', ['predict']);
+    const file = proc.gateway!.keys.file!;
     writeFileSync(file, readFileSync(file, 'utf8').slice(0, 40));
     await expect(proc.gateway!.service.start!(new AbortController().signal)).rejects.toThrow(file);
   });

@@ -5,6 +5,7 @@ import { createEventsModule, eventBackend, openEventLog } from '../events/index.
 import {
   balancerOptions,
   createGatewayModule,
+  keyBackendFor,
   PredictorBalancer,
   PredictorDiscovery,
   type GatewayModule,
@@ -318,6 +319,8 @@ export async function composeProcess(
       policy: config.pipeline.policy,
       redis: { url: config.cache.redisUrl, clusterNodes: config.cache.redisClusterNodes },
       demo,
+      // PostgreSQL deployments share the keys through it, so a key created or revoked at one gateway holds at all.
+      keys: keyBackendFor(config.store, config.platform.dataDir),
       ...(events?.ingest
         ? {
             events: {

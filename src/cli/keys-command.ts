@@ -1,4 +1,4 @@
-import { ApiKeyFileError, ApiKeyStore, SCOPES, type Scope } from '../gateway/index.js';
+import { ApiKeyFileError, ApiKeyStore, keyBackendFor, SCOPES, type Scope } from '../gateway/index.js';
 import { parseCommand } from './help.js';
 import { isLoopback, type AppConfig } from '../app/index.js';
 import { printJson, printTable, type Output } from './output.js';
@@ -12,7 +12,8 @@ const USAGE = `Usage: etaserve keys <create|list|rotate|revoke> [options]
   keys rotate ID [--overlap SECONDS]                                  a new key; the old one works for the overlap (default 86400)
   keys revoke ID                                                      the key stops working at once
 
-Options: --config FILE, -h/--help. Keys live in the data directory, shared with running gateways.`;
+Options: --config FILE, -h/--help. Keys live where the running gateways keep them: PostgreSQL when
+store.database is postgres, else the data directory's key file.`;
 
 export async function runKeysCommand(args: string[], out: Output): Promise<number> {
   const [sub, ...rest] = args;
@@ -37,9 +38,9 @@ export async function runKeysCommand(args: string[], out: Output): Promise<numbe
   }
   const config = loadConfigOrExplain(parsed.values.config as string | undefined, out);
   if (!config) return 1;
-  const keys = new ApiKeyStore(config.platform.dataDir);
+  const keys = new ApiKeyStore(keyBackendFor(config.store, config.platform.dataDir));
   try {
-    return run(sub, keys, parsed.positionals[0], parsed.values, out, builtInKeys(config));
+    return await run(sub, keys, parsed.positionals[0], parsed.values, out, builtInKeys(config));
   } catch (e) {
     // A damaged key file is refused, never overwritten with what could be read of it.
     if (e instanceof ApiKeyFileError) {
@@ -47,17 +48,19 @@ export async function runKeysCommand(args: string[], out: Output): Promise<numbe
       return 1;
     }
     throw e;
+  } finally {
+    await keys.close();
   }
 }
 
-function run(
+async function run(
   sub: string,
   keys: ApiKeyStore,
   id: string | undefined,
   values: Record<string, unknown>,
   out: Output,
   builtIn: KeyRow[],
-): number {
+): Promise<number> {
   const parsed = { values };
   switch (sub) {
     case 'create': {
@@ -71,7 +74,7 @@ function run(
       const rate = parsed.values.rate === undefined ? null : Number(parsed.values.rate);
       if (rate !== null && (!Number.isInteger(rate) || rate < 1))
         return fail(out, `--rate must be a positive integer, got ${String(parsed.values.rate)}`);
-      const { record, key } = keys.create(name, scopes as Scope[], rate);
+      const { record, key } = await keys.create(name, scopes as Scope[], rate);
       out.log(
         `created key ${record.id} (${record.scopes.join(', ')}). Store it now; it is not shown again:\n${key}`,
       );
@@ -79,10 +82,10 @@ function run(
     }
     case 'list': {
       const rows: KeyRow[] = [
-        ...keys.list().map((k) => ({
+        ...(await keys.list()).map((k) => ({
           id: k.id,
           name: k.name,
-          kind: 'file' as const,
+          kind: keys.backend.kind,
           scopes: k.scopes.join(','),
           rate: k.rateLimitPerSecond,
           state: k.revokedAt ? `revoked ${k.revokedAt}` : k.expiresAt ? `expires ${k.expiresAt}` : 'active',
@@ -103,14 +106,14 @@ function run(
       const overlap = Number(parsed.values.overlap);
       if (!Number.isInteger(overlap) || overlap < 0)
         return fail(out, `--overlap must be whole seconds, got ${String(parsed.values.overlap)}`);
-      const rotated = keys.rotate(id, overlap);
+      const rotated = await keys.rotate(id, overlap);
       if (!rotated) return fail(out, `no active key ${id}`);
       out.log(`key ${id} expires in ${overlap} s; its replacement ${rotated.record.id}:\n${rotated.key}`);
       return 0;
     }
     case 'revoke':
       if (!id) return fail(out, 'revoke needs the key id');
-      if (!keys.revoke(id)) return fail(out, `no key ${id}`);
+      if (!(await keys.revoke(id))) return fail(out, `no key ${id}`);
       out.log(`key ${id} revoked`);
       return 0;
     default:
@@ -121,8 +124,8 @@ function run(
 interface KeyRow extends Record<string, unknown> {
   id: string;
   name: string;
-  /** `file`: in the data directory's key file; `built-in`: given to the gateway at its start, never stored. */
-  kind: 'file' | 'built-in';
+  /** `file`: the data directory's key file; `postgres`: the database's; `built-in`: given at the start, never stored. */
+  kind: 'file' | 'postgres' | 'built-in';
   scopes: string;
   rate: number | null;
   state: string;

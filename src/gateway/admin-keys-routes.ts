@@ -77,7 +77,7 @@ export function adminKeysRoutes(keys: ApiKeyStore, authorizeAdmin: PreHandler): 
         },
       },
       async () => ({
-        keys: keys.list().map(info),
+        keys: (await keys.list()).map(info),
       }),
     );
 
@@ -95,7 +95,7 @@ export function adminKeysRoutes(keys: ApiKeyStore, authorizeAdmin: PreHandler): 
       },
       async (req, reply) => {
         const b = req.body;
-        const { record, key } = keys.create(b.name, b.scopes, b.rate_limit_per_second ?? null);
+        const { record, key } = await keys.create(b.name, b.scopes, b.rate_limit_per_second ?? null);
         return reply.code(201).send({ key, info: info(record) });
       },
     );
@@ -114,7 +114,7 @@ export function adminKeysRoutes(keys: ApiKeyStore, authorizeAdmin: PreHandler): 
         },
       },
       async (req, reply) => {
-        const rotated = keys.rotate(req.params.id, req.body?.overlap_seconds ?? 86_400);
+        const rotated = await keys.rotate(req.params.id, req.body?.overlap_seconds ?? 86_400);
         if (!rotated) throw new EtaError('not_found', `no active key ${req.params.id}`, { field: 'id' });
         return reply.code(201).send({ key: rotated.key, info: info(rotated.record) });
       },
@@ -133,9 +133,9 @@ export function adminKeysRoutes(keys: ApiKeyStore, authorizeAdmin: PreHandler): 
         },
       },
       async (req) => {
-        if (!keys.revoke(req.params.id))
-          throw new EtaError('not_found', `no key ${req.params.id}`, { field: 'id' });
-        return info(keys.list().find((k) => k.id === req.params.id)!);
+        const revoked = await keys.revoke(req.params.id);
+        if (!revoked) throw new EtaError('not_found', `no key ${req.params.id}`, { field: 'id' });
+        return info(revoked);
       },
     );
   };

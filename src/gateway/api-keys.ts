@@ -11,6 +11,7 @@ import {
   writeSync,
 } from 'node:fs';
 import path from 'node:path';
+import type { KeyBackend } from './key-backend.js';
 
 export const SCOPES = ['predict', 'events', 'admin'] as const;
 export type Scope = (typeof SCOPES)[number];
@@ -53,9 +54,10 @@ function cyrb53(text: string, seed: number): number {
 }
 
 /**
- * The revoke bound: the key file is looked at again at most this long after the last look, and whatever was
- * verified before a change is dropped when the change is seen. A key revoked (or expired) in any process sharing the
- * data directory stops working everywhere within this bound. A verified key is trusted no longer than this either.
+ * The revoke bound: the keys' backend (the file, or the database's change counter) is looked at again at most this
+ * long after the last look, and whatever was verified before a change is dropped when the change is seen. A key
+ * revoked (or expired) through any process of the deployment stops working everywhere within this bound. A verified
+ * key is trusted no longer than this either.
  */
 export const KEY_REFRESH_MS = 1000;
 const VERIFIED_FOR_MS = KEY_REFRESH_MS;
@@ -72,22 +74,82 @@ export function newKeyMaterial(): { id: string; secret: string; key: string } {
   return { id, secret, key: `es_${id}_${secret}` };
 }
 
+/** The data directory's key file: one machine's gateways share it (the demo and SQLite shapes). */
+export class FileKeyBackend implements KeyBackend {
+  readonly kind = 'file' as const;
+  readonly sync = true;
+  readonly file: string;
+  /** inode, size and mtime of the file last read: a rename always changes the inode. */
+  private signature = '';
+
+  constructor(dataDir: string) {
+    this.file = path.join(dataDir, 'api-keys.json');
+  }
+
+  /** Throws ApiKeyFileError on a damaged file. */
+  read(): ApiKeyRecord[] | 'unchanged' | 'missing' {
+    let signature: string;
+    try {
+      const st = statSync(this.file);
+      signature = `${st.ino}:${st.size}:${st.mtimeMs}`;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+      throw new ApiKeyFileError(this.file, (e as Error).message);
+    }
+    if (signature === this.signature) return 'unchanged';
+    let text: string;
+    try {
+      text = readFileSync(this.file, 'utf8');
+    } catch (e) {
+      throw new ApiKeyFileError(this.file, (e as Error).message);
+    }
+    const records = parseKeyFile(text, this.file);
+    this.signature = signature;
+    return records;
+  }
+
+  /** Atomic and durable: a crash leaves the old file or the new one, never a torn one. */
+  write(_changed: ApiKeyRecord[], all: ApiKeyRecord[]): void {
+    writeFileAtomic(this.file, JSON.stringify({ keys: all }, null, 2));
+    const st = statSync(this.file);
+    this.signature = `${st.ino}:${st.size}:${st.mtimeMs}`;
+  }
+
+  /** No file yet: the first start. Processes sharing one disk start one after the other (`etaserve up`). */
+  bootstrap(record: ApiKeyRecord): boolean {
+    if (this.read() !== 'missing') return false;
+    this.write([record], [record]);
+    return true;
+  }
+
+  close(): void {}
+}
+
+/** How often a database backend is polled: half the bound, so a poll's own latency stays within it. */
+const POLL_MS = KEY_REFRESH_MS / 2;
+
 /**
- * API keys hashed at rest in the data directory, shared by every gateway process of a local cluster. Keys are
- * random 192-bit secrets, so one SHA-256 is enough (no password stretching needed). The file is re-read when it
- * changes, so a key created by the CLI works at once.
+ * API keys hashed at rest, in a backend shared by every gateway of a deployment (the data directory's file, or
+ * PostgreSQL), with an in-memory index that every request is verified against. Keys are random 192-bit secrets, so
+ * one SHA-256 is enough (no password stretching needed). The index follows the backend within KEY_REFRESH_MS, so a
+ * key created by the CLI or another gateway works within that, and a revoked one stops.
  */
 export class ApiKeyStore {
   private records = new Map<string, ApiKeyRecord>();
-  /** inode, size and mtime of the file last read: a rename always changes the inode. */
-  private signature = '';
   private lastCheck = 0;
-  readonly file: string;
+  readonly backend: KeyBackend;
   /** Keys that live only in this process (demo, admin key file), by the SHA-256 of the key: never the key. */
   private readonly builtIn = new Map<string, Principal>();
   /** Told when the file changed but could not be read; the keys read before stay in force. */
   private readonly onDamage: (error: ApiKeyFileError) => void;
+  /** Told when a database poll fails (once per distinct error) and when it works again (undefined). */
+  private readonly onRefreshError: (error: Error | undefined) => void;
   private reportedDamage = '';
+  /** A database backend that cannot be read: since when, and why; the keys loaded before stay in force. */
+  private failing: { since: number; message: string } | undefined;
+  private lastRead = 0;
+  private poller: NodeJS.Timeout | undefined;
+  private polling: Promise<void> | undefined;
   /**
    * Keys verified in the last second, so a busy client's key is not hashed with SHA-256 on every request. Keyed by
    * two salted 53-bit hashes of the key, so no key is held here; emptied whenever the keys change.
@@ -96,27 +158,45 @@ export class ApiKeyStore {
   private readonly salts = [randomBytes(4).readUInt32LE(0), randomBytes(4).readUInt32LE(0)] as const;
   private generation = 0;
 
-  constructor(dataDir: string, options: { onDamage?: (error: ApiKeyFileError) => void } = {}) {
-    this.file = path.join(dataDir, 'api-keys.json');
+  /** The key file, when the keys are in one. */
+  get file(): string | undefined {
+    return this.backend instanceof FileKeyBackend ? this.backend.file : undefined;
+  }
+
+  /** `where`: a data directory (its key file) or a backend. */
+  constructor(
+    where: string | KeyBackend,
+    options: {
+      onDamage?: (error: ApiKeyFileError) => void;
+      onRefreshError?: (error: Error | undefined) => void;
+    } = {},
+  ) {
+    this.backend = typeof where === 'string' ? new FileKeyBackend(where) : where;
     this.onDamage = options.onDamage ?? (() => undefined);
+    this.onRefreshError = options.onRefreshError ?? (() => undefined);
   }
 
   /**
-   * Reads the key file now and refuses a damaged one (truncated, not JSON, wrong shape) with an error that names
-   * it: a gateway must not start on keys it cannot read. Returns whether the file exists (false on a first start).
+   * Reads the keys now and refuses a damaged file (truncated, not JSON, wrong shape) or an unreachable database with
+   * an error that names it: a gateway must not start on keys it cannot read. Returns whether keys were ever stored
+   * (false on a first start with the file).
    */
-  load(): boolean {
-    this.lastCheck = Date.now();
-    return this.read();
+  async load(): Promise<boolean> {
+    return this.readNow();
   }
 
   /**
-   * The first start of a gateway outside the demo shapes: with no key file yet, an admin key is created (only its
-   * hash is written) and returned, to be printed once. Undefined when the file exists.
+   * The first start of a gateway outside the demo shapes: with no key stored yet, an admin key is created (only its
+   * hash is written) and returned, to be printed once. Undefined when keys exist, or when another gateway starting
+   * at the same time created it.
    */
-  createFirstAdminKey(): string | undefined {
-    if (this.load()) return undefined;
-    return this.create('admin (first start)', [...SCOPES]).key;
+  async createFirstAdminKey(): Promise<string | undefined> {
+    await this.load();
+    const { record, key } = newRecord('admin (first start)', [...SCOPES], null);
+    if (!(await this.backend.bootstrap(record))) return undefined;
+    this.records.set(record.id, record);
+    this.forgetVerified();
+    return key;
   }
 
   /** A key that lives only in this process (the demo key, the admin key file's): never written to disk. */
@@ -125,7 +205,7 @@ export class ApiKeyStore {
   }
 
   authenticate(key: string, nowMs = Date.now()): Principal | undefined {
-    this.refresh(nowMs);
+    this.refreshSync(nowMs);
     const id = cyrb53(key, this.salts[0]);
     const hit = this.verified.get(id);
     if (hit && nowMs < hit.until && hit.check === cyrb53(key, this.salts[1])) return hit.principal;
@@ -155,7 +235,6 @@ export class ApiKeyStore {
     if (builtIn) return builtIn;
     const match = KEY_FORMAT.exec(key);
     if (!match) return undefined;
-    this.refresh(nowMs);
     const record = this.records.get(match[1]!);
     if (!record || record.revokedAt) return undefined;
     if (record.expiresAt && Date.parse(record.expiresAt) <= nowMs) return undefined;
@@ -163,19 +242,158 @@ export class ApiKeyStore {
     return { keyId: record.id, scopes: record.scopes, rateLimitPerSecond: record.rateLimitPerSecond };
   }
 
-  list(): ApiKeyRecord[] {
-    this.refresh(Date.now(), true);
+  async list(): Promise<ApiKeyRecord[]> {
+    await this.readNow();
     return [...this.records.values()];
   }
 
-  create(
+  async create(
     name: string,
     scopes: Scope[],
     rateLimitPerSecond: number | null = null,
-  ): { record: ApiKeyRecord; key: string } {
-    this.refresh(Date.now(), true);
-    const material = newKeyMaterial();
-    const record: ApiKeyRecord = {
+  ): Promise<{ record: ApiKeyRecord; key: string }> {
+    await this.readNow();
+    const created = newRecord(name, scopes, rateLimitPerSecond);
+    await this.change([created.record]);
+    return created;
+  }
+
+  /** A new key with the same scopes; the old one stays valid for `overlapSeconds`. */
+  async rotate(
+    id: string,
+    overlapSeconds: number,
+  ): Promise<{ record: ApiKeyRecord; key: string } | undefined> {
+    await this.readNow();
+    const old = this.records.get(id);
+    if (!old || old.revokedAt) return undefined;
+    const expiring = { ...old, expiresAt: new Date(Date.now() + overlapSeconds * 1000).toISOString() };
+    const created = newRecord(old.name, old.scopes, old.rateLimitPerSecond);
+    await this.change([expiring, created.record]);
+    return created;
+  }
+
+  /** The key stops working here at once, and at every other gateway within KEY_REFRESH_MS. */
+  async revoke(id: string): Promise<ApiKeyRecord | undefined> {
+    await this.readNow();
+    const record = this.records.get(id);
+    if (!record) return undefined;
+    const revoked = { ...record, revokedAt: record.revokedAt ?? new Date().toISOString() };
+    await this.change([revoked]);
+    return revoked;
+  }
+
+  /** Stored first, then indexed: a write that fails leaves neither. */
+  private async change(changed: ApiKeyRecord[]): Promise<void> {
+    const all = new Map(this.records);
+    for (const r of changed) all.set(r.id, r);
+    await this.backend.write(changed, [...all.values()]);
+    this.records = all;
+    this.forgetVerified();
+  }
+
+  /**
+   * Reads the backend now. Comes before every change (create, rotate, revoke, list) and refuses a damaged file or an
+   * unreachable database, so a write never replaces keys it could not read.
+   */
+  private async readNow(): Promise<boolean> {
+    this.lastCheck = Date.now();
+    return this.apply(await this.backend.read());
+  }
+
+  private apply(result: ApiKeyRecord[] | 'unchanged' | 'missing'): boolean {
+    this.lastRead = Date.now();
+    if (result === 'missing') return false;
+    if (result !== 'unchanged') {
+      this.records = new Map(result.map((k) => [k.id, k]));
+      this.reportedDamage = '';
+      this.forgetVerified();
+    }
+    return true;
+  }
+
+  /**
+   * A synchronous backend (the file) is re-read here when it changed, at most every KEY_REFRESH_MS; the keys read
+   * before stay in force if it is damaged, and the damage is reported once.
+   */
+  private refreshSync(nowMs: number): void {
+    if (!this.backend.sync || nowMs - this.lastCheck < KEY_REFRESH_MS) return;
+    this.lastCheck = nowMs;
+    try {
+      this.apply(this.backend.read() as ApiKeyRecord[] | 'unchanged' | 'missing');
+    } catch (e) {
+      if (!(e instanceof ApiKeyFileError)) throw e;
+      if (this.reportedDamage !== e.message) {
+        this.reportedDamage = e.message;
+        this.onDamage(e);
+      }
+    }
+  }
+
+  /**
+   * Polls an asynchronous backend (a database) every POLL_MS until `stopRefresh`: one cheap read of the change
+   * counter, the table only when it moved. While it cannot be read, the keys loaded before stay in force, new ones
+   * wait, and `health` says so.
+   */
+  startRefresh(): void {
+    if (this.backend.sync || this.poller) return;
+    const tick = (): void => {
+      this.polling = this.pollOnce().finally(() => {
+        this.polling = undefined;
+        if (this.poller) this.poller = setTimeout(tick, POLL_MS).unref();
+      });
+    };
+    this.poller = setTimeout(tick, POLL_MS).unref();
+  }
+
+  private async pollOnce(): Promise<void> {
+    try {
+      this.lastCheck = Date.now();
+      this.apply(await this.backend.read());
+      if (this.failing) {
+        this.failing = undefined;
+        this.onRefreshError(undefined);
+      }
+    } catch (e) {
+      const message = (e as Error).message;
+      if (this.failing?.message !== message) this.onRefreshError(e as Error);
+      this.failing = { since: this.failing?.since ?? Date.now(), message };
+    }
+  }
+
+  /** Stops polling and closes the backend. */
+  async close(): Promise<void> {
+    if (this.poller) clearTimeout(this.poller);
+    this.poller = undefined;
+    await this.polling;
+    await this.backend.close();
+  }
+
+  /** Why the keys may be stale (a database that cannot be read), for readiness; undefined when they are not. */
+  health(nowMs = Date.now()): { staleSeconds: number; reason?: string } {
+    const staleSeconds = this.backend.sync ? 0 : Math.max(0, (nowMs - this.lastRead) / 1000);
+    if (!this.failing) return { staleSeconds };
+    return {
+      staleSeconds,
+      reason: `the API keys cannot be read from ${this.backend.kind} for ${Math.round(staleSeconds)} s (${this.failing.message}): the keys loaded before stay in force, new and revoked keys wait`,
+    };
+  }
+
+  /** A key created, rotated, revoked or read anew: what was verified before is verified again. */
+  private forgetVerified(): void {
+    this.generation++;
+    this.verified.clear();
+  }
+}
+
+function newRecord(
+  name: string,
+  scopes: Scope[],
+  rateLimitPerSecond: number | null,
+): { record: ApiKeyRecord; key: string } {
+  const material = newKeyMaterial();
+  return {
+    key: material.key,
+    record: {
       id: material.id,
       name,
       hash: sha256(material.secret),
@@ -184,86 +402,8 @@ export class ApiKeyStore {
       createdAt: new Date().toISOString(),
       expiresAt: null,
       revokedAt: null,
-    };
-    this.records.set(record.id, record);
-    this.save();
-    return { record, key: material.key };
-  }
-
-  /** A new key with the same scopes; the old one stays valid for `overlapSeconds`. */
-  rotate(id: string, overlapSeconds: number): { record: ApiKeyRecord; key: string } | undefined {
-    this.refresh(Date.now(), true);
-    const old = this.records.get(id);
-    if (!old || old.revokedAt) return undefined;
-    old.expiresAt = new Date(Date.now() + overlapSeconds * 1000).toISOString();
-    return this.create(old.name, old.scopes, old.rateLimitPerSecond);
-  }
-
-  revoke(id: string): boolean {
-    this.refresh(Date.now(), true);
-    const record = this.records.get(id);
-    if (!record) return false;
-    record.revokedAt = new Date().toISOString();
-    this.save();
-    return true;
-  }
-
-  /**
-   * Re-reads the file when it changed, at most every KEY_REFRESH_MS unless forced. Forced reads come before a
-   * change (create, rotate, revoke, list) and refuse a damaged file, so a write never replaces keys it could not
-   * read. Unforced reads (authentication) keep the keys read before and report the damage once.
-   */
-  private refresh(nowMs: number, force = false): void {
-    if (!force && nowMs - this.lastCheck < KEY_REFRESH_MS) return;
-    this.lastCheck = nowMs;
-    try {
-      this.read();
-    } catch (e) {
-      if (force || !(e instanceof ApiKeyFileError)) throw e;
-      if (this.reportedDamage !== e.message) {
-        this.reportedDamage = e.message;
-        this.onDamage(e);
-      }
-    }
-  }
-
-  /** Reads the file if it changed; false when there is none. Throws ApiKeyFileError on a damaged one. */
-  private read(): boolean {
-    let signature: string;
-    try {
-      const st = statSync(this.file);
-      signature = `${st.ino}:${st.size}:${st.mtimeMs}`;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
-      throw new ApiKeyFileError(this.file, (e as Error).message);
-    }
-    if (signature === this.signature) return true;
-    let text: string;
-    try {
-      text = readFileSync(this.file, 'utf8');
-    } catch (e) {
-      throw new ApiKeyFileError(this.file, (e as Error).message);
-    }
-    this.records = new Map(parseKeyFile(text, this.file).map((k) => [k.id, k]));
-    this.signature = signature;
-    this.reportedDamage = '';
-    this.forgetVerified();
-    return true;
-  }
-
-  /** A key created, rotated, revoked or read anew: what was verified before is verified again. */
-  private forgetVerified(): void {
-    this.generation++;
-    this.verified.clear();
-  }
-
-  /** Atomic and durable: a crash leaves the old file or the new one, never a torn one. */
-  private save(): void {
-    writeFileAtomic(this.file, JSON.stringify({ keys: [...this.records.values()] }, null, 2));
-    const st = statSync(this.file);
-    this.signature = `${st.ino}:${st.size}:${st.mtimeMs}`;
-    this.forgetVerified();
-  }
+    },
+  };
 }
 
 /** The key file cannot be read or is damaged; the message names the file and what to do. */

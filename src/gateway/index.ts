@@ -7,6 +7,8 @@ export {
   type ApiKeyRecord,
   type Scope,
 } from './api-keys.js';
+export { keyBackendFor, openPostgresKeyBackend, SqlKeyBackend } from './key-sql.js';
+export type { KeyBackend } from './key-backend.js';
 export {
   balancerOptions,
   PredictorBalancer,

@@ -1,7 +1,14 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { CacheModule } from '../cache/index.js';
 import type { EventIngest } from '../events/index.js';
-import type { HttpServer, Logger, ModuleContext, Service } from '../platform/index.js';
+import {
+  Gauge,
+  type HttpServer,
+  type Logger,
+  type ModuleContext,
+  type Registry,
+  type Service,
+} from '../platform/index.js';
 import { FeatureCache, type EtaPrediction, type Predictor } from '../predictor/index.js';
 import { Admission } from './admission.js';
 import { PredictorBalancer } from './balancer.js';
@@ -12,6 +19,7 @@ import type { ModelRegistry } from '../registry/index.js';
 import type { StoreCatalog, StoreFeatures } from '../store/index.js';
 import { readFileSync } from 'node:fs';
 import { ApiKeyStore, newDemoKey, SCOPES, type Scope } from './api-keys.js';
+import type { KeyBackend } from './key-backend.js';
 import { authorize, type AuthHook } from './auth.js';
 import { registerCors } from './cors.js';
 import type { GatewayConfig } from './config.js';
@@ -57,13 +65,21 @@ export function createGatewayModule(
      * Elsewhere there is none: the admin key comes from gateway.adminKeyFile or is created at the first start.
      */
     demo?: boolean;
+    /** Where the keys live (keyBackendFor): PostgreSQL in a fleet; by default the data directory's file. */
+    keys?: KeyBackend | string;
   },
 ): GatewayModule {
   const logger = ctx.logger.child({ module: 'gateway' });
-  const keys = new ApiKeyStore(ctx.platform.dataDir, {
+  const keys = new ApiKeyStore(deps.keys ?? ctx.platform.dataDir, {
     // A key file damaged while running: the keys read before stay in force until it is repaired.
     onDamage: (err) => logger.error({ err }, 'API key file damaged; keeping the keys read before'),
+    // A database that is down: likewise, and new or revoked keys wait for it.
+    onRefreshError: (err) =>
+      err
+        ? logger.error({ err }, 'API keys cannot be read from the database; keeping the keys loaded before')
+        : logger.info('API keys read from the database again'),
   });
+  registerKeyMetrics(ctx.metrics.registry, keys);
   const demoApiKey = deps.demo ? config.demoApiKey || newDemoKey() : undefined;
   if (demoApiKey) keys.addBuiltIn(demoApiKey, SCOPES, config.demoRateLimitPerSecond);
   if (config.adminKeyFile) keys.addBuiltIn(readAdminKeyFile(config.adminKeyFile), SCOPES, null, 'admin-file');
@@ -92,17 +108,21 @@ export function createGatewayModule(
       name: 'gateway',
       // A damaged key file stops the start here, with its name, rather than failing every request later.
       start: async () => {
-        if (demoApiKey || config.adminKeyFile) keys.load();
-        else firstAdminKey = keys.createFirstAdminKey();
+        if (demoApiKey || config.adminKeyFile) await keys.load();
+        else firstAdminKey = await keys.createFirstAdminKey();
+        keys.startRefresh();
         if (deps.predictor instanceof PredictorBalancer) deps.predictor.startProbes();
       },
       stop: async () => {
         if (deps.predictor instanceof PredictorBalancer) deps.predictor.stopProbes();
         await limiter.close?.();
+        await keys.close();
       },
       // With no predictor replica up the gateway still answers, with fallback ETAs: degraded, so a load balancer
       // keeps it (docs/gateway-resilience.md, "Readiness").
       check: () => {
+        const stale = keys.health().reason;
+        if (stale) return { ready: true, degraded: true, reason: stale };
         if (!(deps.predictor instanceof PredictorBalancer)) return { ready: true };
         const { up, down } = deps.predictor.health();
         if (up.length > 0) return { ready: true };
@@ -186,4 +206,17 @@ function fallbackStores(
     logger,
   });
   return { getStoreFeatures: async (ids, atMs) => (await features.storeFeatures(ids, atMs)).records };
+}
+
+/** How old the gateway's key index is: grows past a second only while the keys' database cannot be read. */
+function registerKeyMetrics(registry: Registry, keys: ApiKeyStore): void {
+  if (registry.getSingleMetric('etaserve_api_keys_age_seconds')) return;
+  new Gauge({
+    name: 'etaserve_api_keys_age_seconds',
+    help: 'Seconds since the API keys were last read from their database (0 with the key file)',
+    registers: [registry],
+    collect() {
+      this.set(keys.health().staleSeconds);
+    },
+  });
 }

@@ -113,6 +113,9 @@ export class SqlKeyBackend implements KeyBackend {
         [new Date().toISOString()],
       );
       if (claimed.length === 0) return false;
+      // Keys created before any gateway started (`etaserve keys create`): no first key, as with the file.
+      const [existing] = await tx.query<{ n: number | string }>('SELECT count(*) AS n FROM api_keys');
+      if (Number(existing?.n ?? 0) > 0) return false;
       await upsert(tx, record);
       await bump(tx);
       return true;

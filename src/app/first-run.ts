@@ -1,4 +1,4 @@
-import { ensureChampion } from '../pipeline/index.js';
+import { ensureChampion, resolvePipelineSource, type PipelineSource } from '../pipeline/index.js';
 import {
   importFileRegistry,
   openModelRegistry,
@@ -8,6 +8,7 @@ import {
 } from '../registry/index.js';
 import { openStoreCatalog, sqliteFileOf, type StoreCatalog } from '../store/index.js';
 import type { AppConfig } from './config.js';
+import { isLoopback } from './internal-auth.js';
 
 interface Out {
   log: (line: string) => void;
@@ -28,9 +29,17 @@ export function registryFromConfig(config: AppConfig): SqlModelRegistry {
   return openModelRegistry(registryDatabaseOf(config));
 }
 
+/** `pipeline.source` settled for this process: `auto` is the demo only on a loopback host (see docs/pipeline.md). */
+export function pipelineSourceOf(config: AppConfig): PipelineSource {
+  return resolvePipelineSource(config.pipeline.source, isLoopback(config.platform.host));
+}
+
 /**
  * A newcomer's first start needs nothing downloaded: without a champion, a city's history is simulated and a model
- * trained and registered; an empty store catalog is seeded with the same simulated city's stores.
+ * trained and registered; an empty store catalog is seeded with the same simulated city's stores. That is the demo
+ * (pipeline source simulated). With the lake source nothing is simulated: without a champion the gateway serves
+ * fallback ETAs (degraded) until the first model trained on the lake is promoted, and the stores come from
+ * `etaserve stores import`.
  */
 export async function prepareFirstRun(
   config: AppConfig,
@@ -38,11 +47,20 @@ export async function prepareFirstRun(
   out: Out,
 ): Promise<void> {
   let stores;
+  const source = pipelineSourceOf(config);
   if (what.trainModel) {
     const started = Date.now();
     const registry = registryFromConfig(config);
     const imported = await importFileRegistry(registryDir(config.platform.dataDir), registry);
     if (imported > 0) out.log(`imported ${imported} model versions from the file registry into the database`);
+    if (source === 'lake') {
+      const champion = await registry.resolve('champion').finally(() => registry.close());
+      if (!champion)
+        out.log(
+          'no champion model yet and pipeline.source is lake: nothing is simulated; fallback ETAs (degraded) serve until the first model trained on the lake is promoted',
+        );
+      return;
+    }
     const result = await ensureChampion({
       dataDir: config.platform.dataDir,
       registry,
@@ -57,7 +75,8 @@ export async function prepareFirstRun(
       );
     stores = result.stores;
   }
-  if (!what.seedStores || config.topology.storeUrl) return;
+  // A made-up city's stores in a real catalog would also enter the lake models' domain.
+  if (!what.seedStores || config.topology.storeUrl || source === 'lake') return;
   const catalog = await openCatalogFromConfig(config);
   try {
     if ((await catalog.count()) > 0) return;

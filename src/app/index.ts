@@ -9,6 +9,6 @@ export {
 } from './compose.js';
 export { INTERNAL_TOKEN_HEADER, isLoopback, StartupError } from './internal-auth.js';
 export { appConfigSchema, loadAppConfig, topologyConfigSchema, type AppConfig } from './config.js';
-export { openCatalogFromConfig, prepareFirstRun, registryFromConfig } from './first-run.js';
+export { openCatalogFromConfig, pipelineSourceOf, prepareFirstRun, registryFromConfig } from './first-run.js';
 export { startLiveTraffic } from './live-traffic.js';
 export { MODULES, resolveTargets, TARGETS, TargetError, type ModuleName } from './modules.js';

@@ -8,6 +8,8 @@ import {
   describeComparison,
   formatMetrics,
   lakeDirOf,
+  lakeOnlyData,
+  LakeTooSmallError,
   parquetData,
   pipelineConfigSchema,
   readMapping,
@@ -32,8 +34,11 @@ export interface TrainCommandDeps extends CommandOutput {
   loadStores?: () => Promise<OrderHistory['stores']>;
   /** The configured event log, for --from/--to. */
   openEventLog?: () => Promise<EventSource & { close(): Promise<void> }>;
+  /** `source` settled from the config (`auto` given unresolved is the demo's simulated default). */
   pipeline?: Partial<PipelineConfig>;
   geo?: Partial<GeoConfig>;
+  /** The time a lake window ends at; the wall clock by default. */
+  now?: () => number;
 }
 
 export const TRAIN_USAGE = `etaserve train [SOURCE] [--trees N] [--no-promote] [--json]
@@ -41,7 +46,10 @@ export const TRAIN_USAGE = `etaserve train [SOURCE] [--trees N] [--no-promote] [
 Trains a p10/p50/p90 model (time-ordered train/valid/test split), scores it and the champion on the same hold-out,
 applies the promotion policy, registers it, and writes a report (JSON and HTML) under <dataDir>/reports/<run-id>/.
 
-Sources (default: simulated history):
+Sources (default: pipeline.source; auto is simulated history on a loopback host, the lake anywhere else):
+  --lake                    the lake (<dataDir>/lake) as it is, the last pipeline.windowDays (or --from/--to);
+                            fails (exit 1) with the counts when it holds fewer than pipeline.minLakeOrders
+                            delivered orders, and never simulates instead
   --from T --to T           the event log in a window (ISO 8601): compacted into <dataDir>/lake, then the SQL ETL
   --parquet DIR             Parquet files with the lake's event columns (a lake directory or any folder of them)
   --csv FILE --mapping M    a CSV (or .csv.gz) read through a column mapping (see examples/mappings/)
@@ -68,6 +76,7 @@ export async function runTrainCommand(args: string[], deps: TrainCommandDeps): P
         from: { type: 'string' },
         to: { type: 'string' },
         parquet: { type: 'string' },
+        lake: { type: 'boolean' },
         csv: { type: 'string' },
         mapping: { type: 'string' },
         'no-promote': { type: 'boolean' },
@@ -93,12 +102,39 @@ export async function runTrainCommand(args: string[], deps: TrainCommandDeps): P
   }
   const window = parseWindow(values.from, values.to, deps);
   if (window === null) return 2;
+  const simFlags = [values.days, values.stores, values['orders-per-day'], values.seed].some(
+    (v) => v !== undefined,
+  );
+  const explicit =
+    values.csv !== undefined || values.parquet !== undefined || window !== undefined || simFlags;
+  if (values.lake && (values.csv !== undefined || values.parquet !== undefined || simFlags)) {
+    deps.error(`--lake reads the lake only: it takes no other source\n\n${TRAIN_USAGE}`);
+    return 2;
+  }
+  // The lake when asked, or when the configuration says so and no source was named: production never simulates.
+  const fromLake = values.lake === true || (!explicit && pipeline.source === 'lake');
 
   const started = Date.now();
   const elapsed = (): string => `${((Date.now() - started) / 1000).toFixed(1)} s`;
   const log = (line: string): void => deps.log(`[${elapsed()}] ${line}`);
   let data: TrainingData;
-  if (values.csv !== undefined) {
+  if (fromLake) {
+    const stores = (await deps.loadStores?.()) ?? [];
+    if (stores.length === 0) {
+      deps.error('training on the lake needs the store catalog: it is empty (etaserve stores import ...)');
+      return 1;
+    }
+    const toMs = window?.toMs ?? (deps.now ?? Date.now)();
+    const lakeWindow = window ?? { fromMs: toMs - pipeline.windowDays * DAY, toMs };
+    try {
+      data = await lakeOnlyData(lakeDirOf(deps.dataDir), stores, lakeWindow, pipeline.minLakeOrders);
+    } catch (e) {
+      if (!(e instanceof LakeTooSmallError)) throw e;
+      deps.error(`${e.message}: nothing trained, nothing registered`);
+      return 1;
+    }
+    log(`read ${data.history.orders.length} orders from ${data.describe}`);
+  } else if (values.csv !== undefined) {
     const loaded = await csvData(values.csv, await readMapping(values.mapping!));
     log(
       `read ${loaded.history.orders.length} orders of ${loaded.history.stores.length} stores from ${values.csv} (${loaded.skipped} rows skipped)`,
@@ -226,10 +262,10 @@ function parseWindow(
 export async function trainDepsFromConfig(
   config: AppConfig,
 ): Promise<Omit<TrainCommandDeps, 'log' | 'error'>> {
-  const { openCatalogFromConfig, registryFromConfig } = await import('../app/index.js');
+  const { openCatalogFromConfig, pipelineSourceOf, registryFromConfig } = await import('../app/index.js');
   return {
     dataDir: config.platform.dataDir,
-    pipeline: config.pipeline,
+    pipeline: { ...config.pipeline, source: pipelineSourceOf(config) },
     geo: config.geo,
     openRegistry: () => registryFromConfig(config),
     loadStores: async () => {

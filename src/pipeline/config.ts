@@ -82,11 +82,16 @@ export const pipelineConfigSchema = Type.Object(
       maximum: 365,
       description: 'Days of orders each scheduled run trains and evaluates on',
     }),
+    source: Type.Union([Type.Literal('auto'), Type.Literal('lake'), Type.Literal('simulated')], {
+      default: 'auto',
+      description:
+        'Where training data comes from. lake: the Parquet lake only; a run with fewer than minLakeOrders fails with the counts, and a deployment without a champion serves fallback ETAs (degraded) until its first lake model. simulated (the demo): with no champion, the first model trains on the simulated city. auto: simulated when platform.host is loopback (etaserve start, etaserve up), lake anywhere else (the image binds 0.0.0.0)',
+    }),
     minLakeOrders: Type.Integer({
       default: 2000,
       minimum: 50,
       description:
-        'Delivered orders (created in the window) the lake must hold for a scheduled run to train; below it the run is skipped, except with no champion at all, when the first model trains on simulated history (the demo)',
+        'Delivered orders (created in the window) the lake must hold for a run to train. Below it: with source lake the run fails with the counts; with source simulated it is skipped, or with no champion at all the first model trains on simulated history (the demo)',
     }),
     compactBatch: Type.Integer({
       default: 50_000,
@@ -113,4 +118,18 @@ export const pipelineConfigSchema = Type.Object(
 );
 
 export type PipelineConfig = Static<typeof pipelineConfigSchema>;
+
+/** Where a process's training data comes from, once `auto` is settled. */
+export type PipelineSource = 'lake' | 'simulated';
+
+/**
+ * `auto` settles on the deployment's shape: only a process bound to loopback (a demo on one machine) may make its
+ * first model from the simulated city; anything reachable from elsewhere is production and trains on the lake.
+ */
+export function resolvePipelineSource(
+  source: PipelineConfig['source'],
+  loopbackHost: boolean,
+): PipelineSource {
+  return source === 'auto' ? (loopbackHost ? 'simulated' : 'lake') : source;
+}
 export type PolicyConfig = Static<typeof policyConfigSchema>;

@@ -8,7 +8,9 @@ export { storeZone, type ZoneAlarm } from './accuracy/zone-drift.js';
 export {
   pipelineConfigSchema,
   policyConfigSchema,
+  resolvePipelineSource,
   type PipelineConfig,
+  type PipelineSource,
   type PolicyConfig,
 } from './config.js';
 export { csvData, readMapping, type CsvMapping, type TimeSpec, type ValueSpec } from './csv-mapping.js';
@@ -68,7 +70,7 @@ export {
   type TrainingRunOptions,
   type TrainingRunResult,
 } from './run.js';
-export { countLakeOrders, parquetData, simulatedData } from './sources.js';
+export { countLakeOrders, lakeOnlyData, LakeTooSmallError, parquetData, simulatedData } from './sources.js';
 export { buildTrainingTableSql, historyFromEvents, prepareEtl } from './sql-training-table.js';
 export {
   DEFAULT_TRAIN_PARAMS,

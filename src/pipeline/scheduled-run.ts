@@ -8,7 +8,7 @@ import { compactEventLog, lakeDirOf } from './lake.js';
 import type { ShadowSummary } from './policy.js';
 import { runTraining, type TrainingData } from './run.js';
 import { shadowFromLake } from './shadow.js';
-import { countLakeOrders, parquetData, simulatedData } from './sources.js';
+import { countLakeOrders, lakeOnlyData, parquetData, simulatedData } from './sources.js';
 import type { OrderHistory } from './training-table.js';
 
 const DAY = 86_400_000;
@@ -40,8 +40,9 @@ export interface ScheduledRunSummary {
 }
 
 /**
- * One tick of continuous training: compact the event log into the lake, take the window's orders from the lake when
- * there are enough of them (else the simulated city, as in the demo), then train, compare, register and promote.
+ * One tick of continuous training: compact the event log into the lake, take the window's orders from the lake, then
+ * train, compare, register and promote through the policy. With `pipeline.source` lake a short lake fails the run;
+ * in the demo (simulated) it is skipped, or with no champion the first model trains on the simulated city.
  */
 export async function scheduledRun(
   spec: ScheduledJobSpec,
@@ -63,8 +64,16 @@ export async function scheduledRun(
     }
   }
   const window = { fromMs: spec.nowMs - spec.pipeline.windowDays * DAY, toMs: spec.nowMs };
-  const inLake = await countLakeOrders(lake, window);
   let data: TrainingData;
+  if (spec.pipeline.source === 'lake') {
+    // Production: the lake or a failed run (LakeTooSmallError, with the counts); the champion, or with none the
+    // gateway's fallback ETAs, keep serving meanwhile.
+    data = await lakeOnlyData(lake, await catalogStores(spec), window, spec.pipeline.minLakeOrders);
+    return await trainScheduled(spec, data, lake, window, compacted, log);
+  }
+  // `simulated`, or `auto` given unresolved (a library caller): the demo's behaviour. Processes resolve `auto`
+  // from their host before they get here.
+  const inLake = await countLakeOrders(lake, window);
   if (inLake >= spec.pipeline.minLakeOrders) {
     data = await parquetData(lake, await catalogStores(spec), window);
   } else {
@@ -96,6 +105,17 @@ export async function scheduledRun(
       nowMs: spec.nowMs,
     });
   }
+  return trainScheduled(spec, data, lake, window, compacted, log);
+}
+
+async function trainScheduled(
+  spec: ScheduledJobSpec,
+  data: TrainingData,
+  lake: string,
+  window: { fromMs: number; toMs: number },
+  compacted: number,
+  log: (line: string) => void,
+): Promise<ScheduledRunSummary> {
   const registry = openModelRegistry(spec.registry);
   try {
     // The shadow join in the lake compares the current challenger with the champion on the same live orders.

@@ -125,3 +125,34 @@ export async function countLakeOrders(
     duck.close();
   }
 }
+
+const isoDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10);
+
+/** The lake holds too few delivered orders for a production run: it fails, and says how many there were. */
+export class LakeTooSmallError extends Error {
+  constructor(
+    readonly delivered: number,
+    readonly needed: number,
+    readonly window: { fromMs: number; toMs: number },
+  ) {
+    super(
+      `lake has ${delivered} delivered orders in ${isoDay(window.fromMs)}..${isoDay(window.toMs)}, needs ${needed} (pipeline.minLakeOrders); the source is the lake, so nothing is simulated instead`,
+    );
+    this.name = 'LakeTooSmallError';
+  }
+}
+
+/**
+ * Production training data: the window of the lake, and nothing else. Too few delivered orders is an error with the
+ * counts, never a quiet fallback to simulated history (a model of a made-up city would serve real customers).
+ */
+export async function lakeOnlyData(
+  lake: string,
+  stores: OrderHistory['stores'],
+  window: { fromMs: number; toMs: number },
+  minOrders: number,
+): Promise<TrainingData> {
+  const delivered = await countLakeOrders(lake, window);
+  if (delivered < minOrders) throw new LakeTooSmallError(delivered, minOrders, window);
+  return parquetData(lake, stores, window);
+}

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { composeProcess, type ComposedProcess } from '../src/app/compose.js';
+import { runKeysCommand } from '../src/cli/keys-command.js';
 import { loadAppConfig } from '../src/app/config.js';
 import { KEY_REFRESH_MS } from '../src/gateway/index.js';
 import { createLogger } from '../src/platform/index.js';
@@ -143,5 +144,39 @@ describe('API keys in PostgreSQL, shared by two gateways', () => {
     // And it stays revoked at both.
     await new Promise((r) => setTimeout(r, KEY_REFRESH_MS));
     for (const g of [a, b]) expect((await call(g, 'GET', '/v1/admin/keys', key)).status).toBe(401);
+  }, 60_000);
+});
+
+describe('etaserve keys against PostgreSQL', () => {
+  it('creates a key a running gateway accepts within the bound, lists it, and revokes it there', async (t) => {
+    if (!postgres) return t.skip();
+    const url = await freshDatabase();
+    const g = await gateway(url);
+    await start(g);
+    const env = { ETASERVE_STORE_DATABASE: 'postgres', ETASERVE_STORE_POSTGRES_URL: url };
+    const saved = Object.fromEntries(Object.keys(env).map((k) => [k, process.env[k]]));
+    Object.assign(process.env, env);
+    const cli = async (...args: string[]): Promise<{ code: number; text: string }> => {
+      const lines: string[] = [];
+      const out = { log: (l: string) => lines.push(l), error: (l: string) => lines.push(l) };
+      return { code: await runKeysCommand(args, out), text: lines.join('\n') };
+    };
+    try {
+      const created = await cli('create', '--name', 'cli-made', '--scopes', 'admin');
+      expect(created.code).toBe(0);
+      const key = /es_[a-z0-9]{8}_\S+/.exec(created.text)![0];
+      const id = key.split('_')[1]!;
+      await within(KEY_REFRESH_MS, async () => (await call(g, 'GET', '/v1/admin/keys', key)).status === 200);
+      const listed = await cli('list', '--json');
+      const rows = JSON.parse(listed.text) as Array<{ id: string; kind: string; name: string }>;
+      expect(rows.find((r) => r.id === id)).toMatchObject({ kind: 'postgres', name: 'cli-made' });
+      expect((await cli('revoke', id)).code).toBe(0);
+      await within(KEY_REFRESH_MS, async () => (await call(g, 'GET', '/v1/admin/keys', key)).status === 401);
+    } finally {
+      for (const [k, v] of Object.entries(saved)) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
   }, 60_000);
 });

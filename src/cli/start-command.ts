@@ -19,7 +19,9 @@ const USAGE = `Usage: etaserve start [--target all|${TARGETS.slice(1).join('|')}
 
 Runs etaserve. --target all (the default) runs every module in this one process; a module name runs only that
 module (and the modules it needs that are not configured as remote in the topology section).
-When no model is registered yet, a city's history is simulated and a model trained first.
+When no model is registered yet, a city's history is simulated and a model trained first (on a loopback host, the
+demo); anywhere else (pipeline.source lake) nothing is simulated: fallback ETAs serve until a model trained on the
+lake is promoted.
 On a loopback host, --target all prints a demo key with every scope at each start. Anywhere else there is no demo
 key: the first start creates an admin key and prints it once (or set gateway.adminKeyFile). See docs/security.md.
 

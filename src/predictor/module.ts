@@ -122,7 +122,12 @@ export function createPredictorModule(
       runtime.stop();
       drift.stop();
     },
-    check: () => (runtime.active ? { ready: true } : { ready: false, reason: 'no model loaded' }),
+    // Started without a champion (a fresh production deployment, before its first lake model): the gateway answers
+    // every ETA with its fallback, so the process serves, degraded; the registry poll swaps the champion in later.
+    check: () =>
+      runtime.active
+        ? { ready: true }
+        : { ready: true, degraded: true, reason: 'no champion model yet: serving fallback ETAs' },
   };
   return {
     service,

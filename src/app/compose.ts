@@ -47,7 +47,7 @@ import {
   type StoreFeatures,
 } from '../store/index.js';
 import type { AppConfig } from './config.js';
-import { registryDatabaseOf, registryFromConfig } from './first-run.js';
+import { pipelineSourceOf, registryDatabaseOf, registryFromConfig } from './first-run.js';
 import { internalTokenGuard, isLoopback, resolveInternalToken, StartupError } from './internal-auth.js';
 import { MODULES, PRIMARY_ORDER, resolveTargets, type ModuleName } from './modules.js';
 
@@ -336,7 +336,9 @@ export async function composeProcess(
 
   if (modules.includes('pipeline')) {
     // Continuous training on pipeline.schedule; the accuracy join (where this process runs it) feeds the policy.
-    const pipeline = createPipelineModule(ctx, config.pipeline, {
+    // `auto` settles here, from the host: a process reachable from elsewhere trains on the lake only.
+    const pipelineConfig = { ...config.pipeline, source: pipelineSourceOf(config) };
+    const pipeline = createPipelineModule(ctx, pipelineConfig, {
       job: {
         dataDir: config.platform.dataDir,
         geo: config.geo,

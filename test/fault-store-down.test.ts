@@ -32,6 +32,7 @@ it('with the store service down, predictors answer degraded from cached features
   replacement = run(['start', '--target', 'store'], {
     ETASERVE_DATA_DIR: cluster.dataDir,
     ETASERVE_STORE_PORT: new URL(storeUrl).port,
+    ETASERVE_TOPOLOGY_SHARED_DISK: 'true',
   });
   await waitFor(async () => (await fetch(`${storeUrl}/readyz`)).ok, 60_000, 'the replacement store');
   traffic.mark();

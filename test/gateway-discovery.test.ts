@@ -324,6 +324,7 @@ describe('a gateway process with predictorDiscovery=dns', () => {
         ETASERVE_INTERNAL_TOKEN: TOKEN,
         ETASERVE_TOPOLOGY_PREDICTOR_URLS: `http://localhost:${port}`,
         ETASERVE_TOPOLOGY_PREDICTOR_DISCOVERY: 'dns',
+        ETASERVE_TOPOLOGY_SHARED_DISK: 'true',
       },
     });
     // As a gateway child of `etaserve up` (loopback), where the demo key is allowed.

@@ -37,6 +37,7 @@ describe('graceful shutdown', () => {
     const store = run(['start', '--target', 'store'], {
       ETASERVE_DATA_DIR: dir,
       ETASERVE_STORE_PORT: String(storePort),
+      ETASERVE_TOPOLOGY_SHARED_DISK: 'true',
     });
     started.push(store);
     await waitReady(`http://127.0.0.1:${storePort}`, store);
@@ -47,6 +48,7 @@ describe('graceful shutdown', () => {
       ETASERVE_PREDICTOR_FEATURE_DEADLINE_MS: '10000',
       ETASERVE_TOPOLOGY_REMOTE_TIMEOUT_MS: '10000',
       ETASERVE_DRAIN_TIMEOUT_MS: '20000',
+      ETASERVE_TOPOLOGY_SHARED_DISK: 'true',
     });
     started.push(predictor);
     const url = `http://127.0.0.1:${predictorPort}`;

@@ -99,6 +99,8 @@ async function compose(shape: Shape, extraEnv: Record<string, string> = {}): Pro
       ETASERVE_DATA_DIR: dir,
       ETASERVE_INTERNAL_TOKEN: TOKEN,
       ETASERVE_SIMULATOR_LIVE_REQUESTS_PER_SECOND: '0',
+      // The processes of these shapes share this one data directory (their event log files).
+      ETASERVE_TOPOLOGY_SHARED_DISK: 'true',
       ...shape.env,
       ...extraEnv,
     },
@@ -267,7 +269,9 @@ describe('listener rules', () => {
   it('refuses internal routes on a non-loopback address without a token', async () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'etaserve-routes-'));
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const config = loadAppConfig({ env: { ETASERVE_DATA_DIR: dir, ETASERVE_HOST: '0.0.0.0' } });
+    const config = loadAppConfig({
+      env: { ETASERVE_DATA_DIR: dir, ETASERVE_HOST: '0.0.0.0', ETASERVE_TOPOLOGY_SHARED_DISK: 'true' },
+    });
     await expect(composeProcess(config, ['store'], createLogger({ level: 'silent' }))).rejects.toThrow(
       /internal token.*ETASERVE_INTERNAL_TOKEN/,
     );

@@ -19,6 +19,8 @@ export const PREDICTOR_LAUNCH = {
     ETASERVE_PREDICTOR_PORT: String(port),
     // Its own data directory (catalog, event log), apart from any etaserve another engineer runs in this tree.
     ETASERVE_DATA_DIR: path.join(REPO_ROOT, 'bench', 'tmp', `predictor-${port}`),
+    // A lone process over its own data directory: its file event log is no one else's.
+    ETASERVE_TOPOLOGY_SHARED_DISK: 'true',
   }),
   /** The name the model is served under in `/v2/models/{name}/infer` (override: --model-name). */
   modelName: process.env['ETASERVE_BENCH_MODEL_NAME'] ?? 'eta',

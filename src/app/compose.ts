@@ -119,6 +119,7 @@ export async function composeProcess(
 ): Promise<ComposedProcess> {
   const remote = remoteModules(config);
   const modules = resolveTargets(targets, remote);
+  refuseUnsharedFileLog(config, targets, modules);
   const host = config.platform.host;
   // Every module this process needs runs in it: nothing calls it from outside, so it serves no internal route.
   const oneProcess = modules.includes('gateway') && remote.size === 0;
@@ -465,6 +466,32 @@ export async function composeProcess(
     predictor: predictorModule,
     catalog,
   };
+}
+
+/**
+ * Segment files are read from the local disk: in a multi-process shape, a process on another disk would write a log
+ * nobody reads (acknowledged events lost with its volume) or project an empty one. Refused unless configured as one
+ * node's shared disk (etaserve up) or the log is Redis Streams.
+ */
+export function refuseUnsharedFileLog(
+  config: AppConfig,
+  targets: readonly string[],
+  modules: readonly ModuleName[],
+): void {
+  // Every module in this one process: nobody else reads or writes its log.
+  const everything = Object.keys(MODULES).every((m) => modules.includes(m as ModuleName));
+  if (everything || config.topology.sharedDisk) return;
+  // Who opens the log: the gateway appends, the pipeline trains from it, store and geo project it.
+  const usesLog =
+    modules.includes('gateway') ||
+    modules.includes('pipeline') ||
+    (config.events.projections && (modules.includes('store') || modules.includes('geo')));
+  if (!usesLog || eventBackend(config.events) !== 'file') return;
+  throw new StartupError(
+    `refusing the file event log in a multi-process shape (--target ${targets.join(',')}): set events.backend=redis and events.redisUrl ` +
+      '(ETASERVE_EVENTS_BACKEND=redis, ETASERVE_EVENTS_REDIS_URL) in every process, or topology.sharedDisk=true ' +
+      "(ETASERVE_TOPOLOGY_SHARED_DISK) when all of them share this node's data directory, as etaserve up does",
+  );
 }
 
 function need<T>(value: T | undefined, module: string): T {

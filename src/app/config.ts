@@ -30,6 +30,11 @@ export const topologyConfigSchema = Type.Object(
       description:
         'With predictorDiscovery=dns, how often the names are resolved again (also within a second of a refused or reset connection)',
     }),
+    sharedDisk: Type.Boolean({
+      default: false,
+      description:
+        'Every process of this deployment runs on one node and shares platform.dataDir (etaserve up sets it with file logs): only then may a multi-process shape keep the event log in files (else events.backend=redis)',
+    }),
     remoteTimeoutMs: Type.Integer({
       default: 100,
       minimum: 1,

@@ -2,12 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { isLoopback, prepareFirstRun } from '../app/index.js';
+import { eventBackend } from '../events/index.js';
 import { newDemoKey } from '../gateway/index.js';
 import { parseCommand } from './help.js';
 import type { Output } from './output.js';
 import { loadConfigOrExplain } from './start-command.js';
 
-const USAGE = `Usage: etaserve up [--predictors N] [--config FILE]
+const USAGE = `Usage: etaserve up [--predictors N] [--redis URL] [--postgres URL] [--config FILE]
 
 Starts the local cluster: store, geo, N predictor replicas, the pipeline (continuous training) and the gateway,
 each its own process on its own port, with the gateway on the same port as \`etaserve start\`. This parent
@@ -21,8 +22,16 @@ sets the first delay); each restart is logged with the running count etaserve_up
 The children share an internal token generated for this run (unless platform.internalToken or
 platform.internalTokenFile is set); on a loopback host the gateway has a demo key with every scope.
 
+By default the children share this machine's data directory: the event log in segment files (they are given
+topology.sharedDisk=true), the catalog and the model registry in SQLite. --redis and --postgres run the production
+shape instead, state only in shared infrastructure: the event log in Redis Streams (events.backend=redis; that Redis
+must be noeviction, see docs/events.md), also the cache's Redis unless cache.redisUrl or cache.redisClusterNodes is
+set; the store catalog and the model registry in PostgreSQL (store.database=postgres).
+
 Options:
   --predictors N  predictor replicas (default 2)
+  --redis URL     Redis for the event log (Redis Streams) and the cache: events.backend=redis, events.redisUrl
+  --postgres URL  PostgreSQL for the store catalog and the model registry: store.database=postgres
   --config FILE   YAML or JSON config file, passed to every child
   -h, --help      this help`;
 
@@ -70,7 +79,12 @@ function exitReason(p: { exitCode: number | null; signalCode: NodeJS.Signals | n
 export async function runUpCommand(args: string[], out: Output): Promise<number> {
   const parsed = parseCommand(
     args,
-    { predictors: { type: 'string', default: '2' }, config: { type: 'string' } },
+    {
+      predictors: { type: 'string', default: '2' },
+      redis: { type: 'string' },
+      postgres: { type: 'string' },
+      config: { type: 'string' },
+    },
     USAGE,
     out,
   );
@@ -80,9 +94,35 @@ export async function runUpCommand(args: string[], out: Output): Promise<number>
     out.error(`--predictors must be an integer from 1 to 32, got ${String(parsed.values.predictors)}`);
     return 2;
   }
+  const redisUrl = parsed.values.redis as string | undefined;
+  const postgresUrl = parsed.values.postgres as string | undefined;
+  if (redisUrl !== undefined && !/^rediss?:\/\/./.test(redisUrl)) {
+    out.error(`--redis must be a redis:// or rediss:// URL, got ${redisUrl}`);
+    return 2;
+  }
+  if (postgresUrl !== undefined && !/^postgres(ql)?:\/\/./.test(postgresUrl)) {
+    out.error(`--postgres must be a postgres:// or postgresql:// URL, got ${postgresUrl}`);
+    return 2;
+  }
   const configFile = parsed.values.config as string | undefined;
   const config = loadConfigOrExplain(configFile, out);
   if (!config) return 1;
+  // Settings every child gets (over the config file, under each child's own), and this parent too (first run).
+  const sharedEnv: Record<string, string> = {};
+  if (redisUrl) {
+    sharedEnv.ETASERVE_EVENTS_BACKEND = 'redis';
+    sharedEnv.ETASERVE_EVENTS_REDIS_URL = redisUrl;
+    config.events = { ...config.events, backend: 'redis', redisUrl };
+    if (!config.cache.redisUrl && config.cache.redisClusterNodes.length === 0)
+      sharedEnv.ETASERVE_CACHE_REDIS_URL = redisUrl;
+  }
+  if (postgresUrl) {
+    sharedEnv.ETASERVE_STORE_DATABASE = 'postgres';
+    sharedEnv.ETASERVE_STORE_POSTGRES_URL = postgresUrl;
+    config.store = { ...config.store, database: 'postgres', postgresUrl };
+  }
+  // Segment files are shared only because every child runs here, over one data directory.
+  if (eventBackend(config.events) === 'file') sharedEnv.ETASERVE_TOPOLOGY_SHARED_DISK = 'true';
   await prepareFirstRun(config, { trainModel: true, seedStores: true }, out);
 
   const host = config.platform.host === '0.0.0.0' ? '127.0.0.1' : config.platform.host;
@@ -110,7 +150,7 @@ export async function runUpCommand(args: string[], out: Output): Promise<number>
       process.execPath,
       [BIN, 'start', '--target', child.target, ...(configFile ? ['--config', configFile] : [])],
       {
-        env: { ...process.env, ...tokenEnv, ...child.env },
+        env: { ...process.env, ...tokenEnv, ...sharedEnv, ...child.env },
         // Its own process group: a signal to this parent's group (Ctrl-C, a container runtime) reaches the parent
         // only, which forwards it once, in order. The IPC channel tells the child when the parent is gone.
         detached: true,
@@ -231,6 +271,9 @@ export async function runUpCommand(args: string[], out: Output): Promise<number>
   for (const child of children)
     out.log(`  ${child.name.padEnd(12)} ${child.url}  (pid ${child.process.pid})`);
   out.log(`  console:     ${url(config.gateway.port)}/`);
+  out.log(
+    `  state:       event log ${eventBackend(config.events) === 'redis' ? 'in Redis Streams' : 'in segment files (shared disk)'}, catalog and registry in ${config.store.database === 'postgres' ? 'PostgreSQL' : 'SQLite'}`,
+  );
   if (demoKey) out.log(`  demo API key (every scope): ${demoKey}`);
   return new Promise<number>(() => undefined);
 }

@@ -142,7 +142,9 @@ export async function startTopology(): Promise<FuzzTopology> {
     cleanups.push(shared.cleanup);
     const [storePort, geoPort, predictorPort] = [await freePort(), await freePort(), await freePort()];
     const url = (port: number): string => `http://127.0.0.1:${port}`;
-    const base = (extra: Record<string, string>): Record<string, string> => fuzzEnv(shared.dir, extra);
+    // One data directory for the four processes, as `etaserve up` says to its children (topology.sharedDisk).
+    const base = (extra: Record<string, string>): Record<string, string> =>
+      fuzzEnv(shared.dir, { ETASERVE_TOPOLOGY_SHARED_DISK: 'true', ...extra });
     await prepareFirstRun(
       loadAppConfig({ env: base({}) }),
       { trainModel: true, seedStores: true },

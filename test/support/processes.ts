@@ -113,8 +113,12 @@ export async function startAll(extraEnv: Record<string, string> = {}): Promise<P
   return { url, dataDir: dir, running, pids: new Map(), stop: async () => running.stop().finally(cleanup) };
 }
 
-/** `etaserve up`: store, geo, N predictors and the gateway as separate processes. */
-export async function startCluster(predictors = 2, extraEnv: Record<string, string> = {}): Promise<Platform> {
+/** `etaserve up`: store, geo, N predictors and the gateway as separate processes. `args`: more flags of `up`. */
+export async function startCluster(
+  predictors = 2,
+  extraEnv: Record<string, string> = {},
+  options: { args?: string[] } = {},
+): Promise<Platform> {
   const { dir, cleanup } = freshDataDir();
   const [gateway, store, geo, pipeline] = [
     await freePort(),
@@ -130,7 +134,7 @@ export async function startCluster(predictors = 2, extraEnv: Record<string, stri
     const ports = await Promise.all(Array.from({ length: predictors }, (_, i) => isFree(candidate + i)));
     if (ports.every(Boolean)) base = candidate;
   }
-  const running = run(['up', '--predictors', String(predictors)], {
+  const running = run(['up', '--predictors', String(predictors), ...(options.args ?? [])], {
     ETASERVE_DATA_DIR: dir,
     ETASERVE_GATEWAY_PORT: String(gateway),
     ETASERVE_STORE_PORT: String(store),

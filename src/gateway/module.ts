@@ -121,16 +121,20 @@ export function createGatewayModule(
       // With no predictor replica up the gateway still answers, with fallback ETAs: degraded, so a load balancer
       // keeps it (docs/gateway-resilience.md, "Readiness").
       check: () => {
+        const reasons: string[] = [];
+        // Stale keys (their database down) still serve: degraded, not unready.
         const stale = keys.health().reason;
-        if (stale) return { ready: true, degraded: true, reason: stale };
-        if (!(deps.predictor instanceof PredictorBalancer)) return { ready: true };
-        const { up, down } = deps.predictor.health();
-        if (up.length > 0) return { ready: true };
-        return {
-          ready: true,
-          degraded: true,
-          reason: `no predictor replica is up (${down.map((d) => `${d.name}: ${d.why}`).join('; ')}): answering with fallback ETAs`,
-        };
+        if (stale) reasons.push(stale);
+        if (deps.predictor instanceof PredictorBalancer) {
+          const { up, down } = deps.predictor.health();
+          if (up.length === 0)
+            reasons.push(
+              `no predictor replica is up (${down.map((d) => `${d.name}: ${d.why}`).join('; ')}): answering with fallback ETAs`,
+            );
+        }
+        return reasons.length === 0
+          ? { ready: true }
+          : { ready: true, degraded: true, reason: reasons.join('; ') };
       },
     },
     keys,

@@ -1,6 +1,7 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import {
   closeSync,
+  existsSync,
   fsyncSync,
   mkdirSync,
   openSync,
@@ -117,7 +118,8 @@ export class FileKeyBackend implements KeyBackend {
 
   /** No file yet: the first start. Processes sharing one disk start one after the other (`etaserve up`). */
   bootstrap(record: ApiKeyRecord): boolean {
-    if (this.read() !== 'missing') return false;
+    // Not read(): records it returned here would be lost to the store's index.
+    if (existsSync(this.file)) return false;
     this.write([record], [record]);
     return true;
   }

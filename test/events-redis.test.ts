@@ -102,6 +102,33 @@ describe.skipIf(!redis)('Redis Streams event log', () => {
     expect(await log.committed('proj')).toBe((await log.stats()).next);
   });
 
+  it('gives every replica of a projection every entry: two processes with the same projection name each see all', async () => {
+    // Two store replicas rebuild their live state from the same stream under the same name; a consumer group
+    // would split the entries between them and let the second rewind the first.
+    const a = await open('t-proj');
+    const b = await open('t-proj');
+    await a.append([ev(1), ev(2), ev(3)]);
+    const seenA: string[] = [];
+    const seenB: string[] = [];
+    const options = { pollMs: 20, ignoreCommitted: true, start: 'earliest' as const };
+    const subA = a.subscribe(
+      'store-live',
+      (rs) => void seenA.push(...rs.map((r) => r.event.event_id)),
+      options,
+    );
+    const subB = b.subscribe(
+      'store-live',
+      (rs) => void seenB.push(...rs.map((r) => r.event.event_id)),
+      options,
+    );
+    await a.append([ev(4), ev(5)]);
+    await waitUntil(() => seenA.length >= 5 && seenB.length >= 5);
+    await subA.close();
+    await subB.close();
+    expect(seenA).toEqual(['e-1', 'e-2', 'e-3', 'e-4', 'e-5']);
+    expect(seenB).toEqual(['e-1', 'e-2', 'e-3', 'e-4', 'e-5']);
+  });
+
   it('forgets a rider: their location entries are deleted', async () => {
     const log = await open('t4');
     const ping = (i: number, rider: string): EtaEvent => ({

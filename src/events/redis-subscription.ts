@@ -12,6 +12,10 @@ const RETRY_MS = [100, 250, 500, 1000, 2000, 5000];
  * A consumer group on XREADGROUP. First what this consumer was handed but never acknowledged (a crash mid-batch:
  * redelivered, at least once), then new entries, blocking up to pollMs on its own connection. XACK after the
  * handler succeeded.
+ *
+ * With `ignoreCommitted` (an in-memory projection that rebuilds from a window of the log) there is no group: every
+ * replica must see every entry, and a group would hand each replica only its share and let a starting replica
+ * rewind the others. Such a subscription reads with plain XREAD from its own cursor.
  */
 export class RedisSubscription implements Subscription {
   private stopped = false;
@@ -57,6 +61,7 @@ export class RedisSubscription implements Subscription {
 
   private async loop(): Promise<void> {
     await this.conn.connect().catch(() => undefined);
+    if (this.options.ignoreCommitted) return this.readAlone();
     let ready = false;
     let pending = true;
     let failures = 0;
@@ -86,6 +91,46 @@ export class RedisSubscription implements Subscription {
         if (this.stopped) break;
         // What this consumer was handed stays pending in the group until acknowledged: read it again first.
         pending = true;
+        this.options.onError?.(e);
+        await new Promise((r) => setTimeout(r, RETRY_MS[Math.min(failures++, RETRY_MS.length - 1)]).unref());
+      }
+    }
+  }
+
+  /** XREAD from this subscription's own cursor: no group, nothing to acknowledge, every entry seen. */
+  private async readAlone(): Promise<void> {
+    let cursor: string | undefined;
+    let failures = 0;
+    const max = this.options.maxBatch ?? 1000;
+    while (!this.stopped) {
+      try {
+        // '$' would mean "after the newest" afresh at every read: pin it to a concrete id once.
+        if (cursor === undefined) {
+          const start = await this.log.groupStart(this.options.start);
+          cursor = start === '$' ? (await this.log.stats()).next : start;
+        }
+        const epoch = ++this.reads;
+        const reply = (await this.conn.call(
+          'XREAD',
+          'COUNT',
+          max,
+          'BLOCK',
+          this.options.pollMs ?? 250,
+          'STREAMS',
+          this.log.key,
+          cursor,
+        )) as Array<[string, StreamEntry[]]> | null;
+        const entries = reply?.[0]?.[1] ?? [];
+        const records = entries.filter((e) => e[1] !== null).map(recordOf);
+        if (records.length > 0) await this.handler(records);
+        if (entries.length > 0) {
+          cursor = entries.at(-1)![0];
+          this.last = cursor;
+        }
+        failures = 0;
+        this.release(entries.length === 0 ? epoch : 0);
+      } catch (e) {
+        if (this.stopped) break;
         this.options.onError?.(e);
         await new Promise((r) => setTimeout(r, RETRY_MS[Math.min(failures++, RETRY_MS.length - 1)]).unref());
       }

@@ -180,3 +180,39 @@ describe('etaserve keys against PostgreSQL', () => {
     }
   }, 60_000);
 });
+
+describe('PostgreSQL down', () => {
+  it('keeps the loaded keys in force at the gateway, degraded, and new keys fail to be created', async (t) => {
+    // A server of its own, since this test stops it.
+    const own = await startPostgres();
+    if (!own) return t.skip();
+    let stopped = false;
+    try {
+      const g = await gateway(own.url);
+      await start(g);
+      const admin = g.gateway!.firstAdminKey!;
+      const made = await call(g, 'POST', '/v1/admin/keys', admin, { name: 'app', scopes: ['predict'] });
+      expect(made.status).toBe(201);
+      const key: string = made.body.key;
+      const before = (await call(g, 'POST', '/v1/eta', key, {})).status;
+      expect(before).not.toBe(401);
+
+      await own.stop();
+      stopped = true;
+      await within(10_000, async () => g.gateway!.keys.health().reason !== undefined);
+      const check = await g.gateway!.service.check!();
+      expect(check).toMatchObject({ ready: true, degraded: true });
+      expect((check as { reason: string }).reason).toMatch(/API keys cannot be read from postgres/);
+      // Still authenticated, past several polls: whatever the answer, it is not "unauthorized".
+      await new Promise((r) => setTimeout(r, 2 * KEY_REFRESH_MS));
+      expect((await call(g, 'POST', '/v1/eta', key, {})).status).toBe(before);
+      expect((await call(g, 'POST', '/v1/eta', 'es_00000000_' + 'x'.repeat(32), {})).status).toBe(401);
+      // A new key cannot be stored, so none is handed out.
+      const refused = await call(g, 'POST', '/v1/admin/keys', admin, { name: 'later', scopes: ['predict'] });
+      expect(refused.status).toBeGreaterThanOrEqual(500);
+      expect(refused.body.key).toBeUndefined();
+    } finally {
+      if (!stopped) await own.stop();
+    }
+  }, 90_000);
+});

@@ -153,7 +153,7 @@ describe('etaserve up --redis URL --postgres URL', () => {
     await postgres?.stop();
   });
 
-  it('logs events in Redis Streams, serves a model of the PostgreSQL registry, rebuilds a restarted store from the log', async (t) => {
+  it('logs events in Redis Streams, keeps registry and keys in PostgreSQL, rebuilds a restarted store from the log', async (t) => {
     if (!cluster || !redis || !postgres) return t.skip();
     const output = cluster.running.output();
     expect(output).toContain('event log in Redis Streams, catalog and registry in PostgreSQL');
@@ -186,11 +186,25 @@ describe('etaserve up --redis URL --postgres URL', () => {
     });
     expect(eta.status).toBe(200);
     expect(eta.body.model_version).toBe(version);
+    // API keys too: one created through the gateway is a row in PostgreSQL (its hash), and it works.
+    const created = await postJson(`${cluster.url}/v1/admin/keys`, {
+      name: 'shared-infra',
+      scopes: ['predict'],
+    });
+    expect(created.status).toBe(201);
+    const withNewKey = await postJson(
+      `${cluster.url}/v1/eta`,
+      { store_id: STORE, destination, ordered_at: new Date(ORDERED_AT).toISOString() },
+      created.body.key as string,
+    );
+    expect(withNewKey.status).toBe(200);
     const db = new pg.Client({ connectionString: postgres.url });
     await db.connect();
     try {
       const rows = await db.query<{ version: string }>('SELECT version FROM model_versions');
       expect(rows.rows.map((r) => r.version)).toContain(version);
+      const keys = await db.query<{ name: string }>('SELECT name FROM api_keys');
+      expect(keys.rows.map((r) => r.name)).toContain('shared-infra');
     } finally {
       await db.end();
     }

@@ -1,4 +1,5 @@
 import { ApiKeyFileError, ApiKeyStore, keyBackendFor, SCOPES, type Scope } from '../gateway/index.js';
+import { isEtaError } from '../platform/index.js';
 import { parseCommand } from './help.js';
 import { isLoopback, type AppConfig } from '../app/index.js';
 import { printJson, printTable, type Output } from './output.js';
@@ -42,8 +43,8 @@ export async function runKeysCommand(args: string[], out: Output): Promise<numbe
   try {
     return await run(sub, keys, parsed.positionals[0], parsed.values, out, builtInKeys(config));
   } catch (e) {
-    // A damaged key file is refused, never overwritten with what could be read of it.
-    if (e instanceof ApiKeyFileError) {
+    // A damaged key file is refused, never overwritten with what could be read of it; a database down is said so.
+    if (e instanceof ApiKeyFileError || isEtaError(e)) {
       out.error(e.message);
       return 1;
     }

@@ -12,6 +12,7 @@ import {
   writeSync,
 } from 'node:fs';
 import path from 'node:path';
+import { EtaError } from '../platform/index.js';
 import type { KeyBackend } from './key-backend.js';
 
 export const SCOPES = ['predict', 'events', 'admin'] as const;
@@ -195,7 +196,7 @@ export class ApiKeyStore {
   async createFirstAdminKey(): Promise<string | undefined> {
     await this.load();
     const { record, key } = newRecord('admin (first start)', [...SCOPES], null);
-    if (!(await this.backend.bootstrap(record))) return undefined;
+    if (!(await this.unavailable(() => this.backend.bootstrap(record)))) return undefined;
     this.records.set(record.id, record);
     this.forgetVerified();
     return key;
@@ -288,7 +289,7 @@ export class ApiKeyStore {
   private async change(changed: ApiKeyRecord[]): Promise<void> {
     const all = new Map(this.records);
     for (const r of changed) all.set(r.id, r);
-    await this.backend.write(changed, [...all.values()]);
+    await this.unavailable(() => this.backend.write(changed, [...all.values()]));
     this.records = all;
     this.forgetVerified();
   }
@@ -299,7 +300,21 @@ export class ApiKeyStore {
    */
   private async readNow(): Promise<boolean> {
     this.lastCheck = Date.now();
-    return this.apply(await this.backend.read());
+    return this.apply(await this.unavailable(() => this.backend.read()));
+  }
+
+  /** A database that cannot be reached answers 503 through the admin API, the cause in the message. */
+  private async unavailable<T>(op: () => T | Promise<T>): Promise<T> {
+    try {
+      return await op();
+    } catch (e) {
+      if (this.backend.sync || e instanceof EtaError) throw e;
+      throw new EtaError(
+        'database_unavailable',
+        `the API keys cannot be read or changed in ${this.backend.kind}: ${(e as Error).message}`,
+        { cause: e },
+      );
+    }
   }
 
   private apply(result: ApiKeyRecord[] | 'unchanged' | 'missing'): boolean {

@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { requireBinary } from './support/binaries.js';
 import { BIN, DEMO_KEY, postJson, startAll, type Platform } from './support/processes.js';
 import { ensureTemplate } from './support/template.js';
+import { parisEvening } from './support/times.js';
 
 const CHROMIUM = requireBinary('chromium', 'the console browser tests');
 const SHOTS = path.resolve('test-results');
@@ -136,6 +137,20 @@ describe.skipIf(!CHROMIUM)('the console in a browser, against a running etaserve
   });
 
   it('draws live traffic and latency that move every second', async () => {
+    // The simulated city asks for ETAs only while its stores are open; at night in Paris it sends none. ETAs
+    // for this evening keep /v1/eta busy whatever the hour the test runs.
+    let n = 0;
+    const busy = setInterval(() => {
+      n++;
+      void postJson(`${platform.url}/v1/eta`, {
+        store_id: `s-${String((n % 50) + 1).padStart(4, '0')}`,
+        destination: { lat: 48.86 + (n % 10) * 0.002, lng: 2.347 },
+        items: 1 + (n % 5),
+        subtotal: 20 + n,
+        ordered_at: parisEvening(),
+      }).catch(() => undefined);
+    }, 100);
+    onTestFinished(() => clearInterval(busy));
     await open('/live');
     const chart = page.getByTestId('chart-rps');
     await chart.waitFor();

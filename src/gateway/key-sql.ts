@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { postgresRunner, runMigrations, type Migration, type SqlRunner } from '../platform/index.js';
+import { migrateOnce, postgresRunner, type Migration, type SqlRunner } from '../platform/index.js';
 import { SCOPES, type ApiKeyRecord, type Scope } from './api-keys.js';
 import type { KeyBackend } from './key-backend.js';
 
@@ -65,19 +65,13 @@ export class SqlKeyBackend implements KeyBackend {
   readonly kind = 'postgres' as const;
   readonly sync = false;
   private revision: number | undefined;
-  private migrated: Promise<unknown> | undefined;
+  private readonly ready: () => Promise<unknown>;
 
   constructor(
     private readonly db: SqlRunner,
     private readonly onClose: () => Promise<void> = async () => undefined,
-  ) {}
-
-  private ready(): Promise<unknown> {
-    this.migrated ??= runMigrations(this.db, 'api_keys', KEY_MIGRATIONS).catch((e: unknown) => {
-      this.migrated = undefined;
-      throw e;
-    });
-    return this.migrated;
+  ) {
+    this.ready = migrateOnce(db, 'api_keys', KEY_MIGRATIONS);
   }
 
   async read(): Promise<ApiKeyRecord[] | 'unchanged'> {

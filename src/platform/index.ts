@@ -44,6 +44,7 @@ export { err, ok, type Result } from './result.js';
 export { within } from './within.js';
 export type { ModuleContext } from './module-context.js';
 export {
+  migrateOnce,
   postgresRunner,
   runMigrations,
   sqliteRunner,

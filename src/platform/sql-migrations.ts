@@ -115,6 +115,23 @@ function checkList(module: string, migrations: readonly Migration[]): void {
 }
 
 /**
+ * `runMigrations` once, on first use: every later call waits on the same run, and a failed run (the database was
+ * down) is tried again by the next call instead of failing forever.
+ */
+export function migrateOnce(
+  db: SqlRunner,
+  module: string,
+  migrations: readonly Migration[],
+): () => Promise<unknown> {
+  let run: Promise<unknown> | undefined;
+  return () =>
+    (run ??= runMigrations(db, module, migrations).catch((e: unknown) => {
+      run = undefined;
+      throw e;
+    }));
+}
+
+/**
  * Applies the module's migrations that have not run, in order, in one transaction: all of them or none. Safe when
  * several processes start at once (they wait on a lock). Returns the names it applied.
  */

@@ -1,4 +1,4 @@
-import { EtaError, runMigrations, type SqlRunner } from '../platform/index.js';
+import { EtaError, migrateOnce, type SqlRunner } from '../platform/index.js';
 import { REGISTRY_MIGRATIONS } from './migrations.js';
 import type {
   AliasChange,
@@ -43,19 +43,13 @@ interface AuditRow {
  * The alias revision is the newest history sequence number: one indexed read per poll.
  */
 export class SqlModelRegistry implements ModelRegistry {
-  private migrated: Promise<unknown> | undefined;
+  private readonly ready: () => Promise<unknown>;
 
   constructor(
     private readonly db: SqlRunner,
     private readonly onClose: () => Promise<void> = async () => undefined,
-  ) {}
-
-  private ready(): Promise<unknown> {
-    this.migrated ??= runMigrations(this.db, 'registry', REGISTRY_MIGRATIONS).catch((e: unknown) => {
-      this.migrated = undefined;
-      throw e;
-    });
-    return this.migrated;
+  ) {
+    this.ready = migrateOnce(db, 'registry', REGISTRY_MIGRATIONS);
   }
 
   async register(artifact: unknown, meta: RegisterMeta): Promise<ModelRecord> {

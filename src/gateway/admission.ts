@@ -32,10 +32,7 @@ export class Admission {
 
   /** Whether a request would be refused now, without counting it: the error to send, or undefined. */
   check(url: string): EtaError | undefined {
-    const limit = this.limitFor(url);
-    if (limit === undefined || this.inFlight < limit) return undefined;
-    this.shed++;
-    return new EtaError('overloaded', 'the gateway is at capacity; retry shortly', { retryAfter: 1 });
+    return this.refusal(this.limitFor(url));
   }
 
   /**
@@ -43,8 +40,9 @@ export class Admission {
    * probes, which are never counted (and must not be released).
    */
   admit(url: string): EtaError | boolean {
-    if (this.limitFor(url) === undefined) return false;
-    const refusal = this.check(url);
+    const limit = this.limitFor(url);
+    if (limit === undefined) return false;
+    const refusal = this.refusal(limit);
     if (refusal) return refusal;
     this.inFlight++;
     return true;
@@ -52,6 +50,12 @@ export class Admission {
 
   release(): void {
     this.inFlight--;
+  }
+
+  private refusal(limit: number | undefined): EtaError | undefined {
+    if (limit === undefined || this.inFlight < limit) return undefined;
+    this.shed++;
+    return new EtaError('overloaded', 'the gateway is at capacity; retry shortly', { retryAfter: 1 });
   }
 
   /** The bound for this URL; undefined for probes, which are never counted. */

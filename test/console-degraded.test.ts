@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireBinary } from './support/binaries.js';
+import { openBrowserPage } from './support/browser.js';
 import { DEMO_KEY, freePort, freshDataDir, run, waitReady, type Running } from './support/processes.js';
 import { ensureTemplate } from './support/template.js';
 
@@ -19,9 +19,8 @@ describe.skipIf(!CHROMIUM)('the console shows a degraded platform', () => {
   let running: Running;
   let cleanup: () => void;
   let url: string;
-  let context: BrowserContext;
+  let browser: { close: () => Promise<void> } | undefined;
   let page: Page;
-  let profile: string;
 
   beforeAll(async () => {
     mkdirSync(SHOTS, { recursive: true });
@@ -42,31 +41,15 @@ describe.skipIf(!CHROMIUM)('the console shows a degraded platform', () => {
     });
     url = `http://127.0.0.1:${port}`;
     await waitReady(url, running);
-    profile = mkdtempSync(path.join(tmpdir(), 'etaserve-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM!,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-      viewport: { width: 1280, height: 800 },
-      timezoneId: 'Europe/Paris',
-      locale: 'en-GB',
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    const opened = await openBrowserPage(CHROMIUM!, 'Europe/Paris');
+    browser = opened;
+    page = opened.page;
   }, 180_000);
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await running?.stop();
     cleanup?.();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('says degraded, with the gateway’s reasons, on every page', async () => {

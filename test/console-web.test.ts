@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import { chromium, type BrowserContext, type Locator, type Page } from 'playwright-core';
+import type { Locator, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { requireBinary } from './support/binaries.js';
+import { openBrowserPage } from './support/browser.js';
 import { BIN, DEMO_KEY, postJson, startAll, type Platform } from './support/processes.js';
 import { ensureTemplate } from './support/template.js';
 import { parisEvening } from './support/times.js';
@@ -83,9 +83,8 @@ async function sendDeliveredOrders(url: string, n: number): Promise<void> {
 
 describe.skipIf(!CHROMIUM)('the console in a browser, against a running etaserve', () => {
   let platform: Platform;
-  let context: BrowserContext;
+  let browser: { close: () => Promise<void> } | undefined;
   let page: Page;
-  let profile: string;
 
   const shot = async (name: string): Promise<void> => {
     await page.screenshot({ path: path.join(SHOTS, `console-${name}.png`), fullPage: true });
@@ -99,31 +98,15 @@ describe.skipIf(!CHROMIUM)('the console in a browser, against a running etaserve
     mkdirSync(SHOTS, { recursive: true });
     await ensureTemplate();
     platform = await startAll({ ETASERVE_SIMULATOR_LIVE_REQUESTS_PER_SECOND: '20' });
-    profile = mkdtempSync(path.join(tmpdir(), 'etaserve-chromium-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM!,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-        '--no-first-run',
-      ],
-      viewport: { width: 1280, height: 800 },
-      // Not the stores' zone (Europe/Paris): store times must follow the store, not the browser.
-      timezoneId: 'America/New_York',
-      locale: 'en-GB',
-    });
-    page = context.pages()[0] ?? (await context.newPage());
+    // Not the stores' zone (Europe/Paris): store times must follow the store, not the browser.
+    const opened = await openBrowserPage(CHROMIUM!, 'America/New_York');
+    browser = opened;
+    page = opened.page;
   }, 180_000);
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await platform?.stop();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   it('asks for the admin key once and keeps it for the tab', async () => {

@@ -10,7 +10,7 @@ const formatted = new Map<string, Map<number, string>>();
 
 /** ISO 8601 in the store's own offset, e.g. 2026-11-26T19:42:00+01:00: what a customer there reads. */
 export function isoInTimezone(epochMs: number, timezone: string): string {
-  if (epochMs % 60_000 !== 0) return format(epochMs, timezone);
+  if (epochMs % 60_000 !== 0) return formatIsoWithOffset(epochMs, timezone);
   let minutes = formatted.get(timezone);
   if (!minutes) {
     minutes = new Map();
@@ -18,14 +18,12 @@ export function isoInTimezone(epochMs: number, timezone: string): string {
   }
   let text = minutes.get(epochMs);
   if (text === undefined) {
-    text = format(epochMs, timezone);
+    text = formatIsoWithOffset(epochMs, timezone);
     if (minutes.size >= 1024) minutes.clear();
     minutes.set(epochMs, text);
   }
   return text;
 }
-
-const format = (epochMs: number, timezone: string): string => formatIsoWithOffset(epochMs, timezone);
 
 export type PromisePolicy = Pick<
   GatewayConfig,

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { isLoopback, prepareFirstRun } from '../app/index.js';
 import { eventBackend } from '../events/index.js';
 import { newDemoKey } from '../gateway/index.js';
+import { fetchWithin } from '../platform/index.js';
 import { parseCommand } from './help.js';
 import type { Output } from './output.js';
 import { loadConfigOrExplain } from './start-command.js';
@@ -62,8 +63,11 @@ async function waitReady(child: Child, timeoutMs: number): Promise<void> {
     if (child.process.exitCode !== null || child.process.signalCode !== null)
       throw new Error(`${child.name} exited (${exitReason(child.process)}) while starting`);
     try {
-      const res = await fetch(`${child.url}/readyz`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) return;
+      const ok = await fetchWithin(`${child.url}/readyz`, 1000, async (res) => {
+        await res.body?.cancel();
+        return res.ok;
+      });
+      if (ok) return;
     } catch {
       // not listening yet
     }

@@ -1,4 +1,4 @@
-import type { Registry } from '../platform/index.js';
+import { fetchWithin, type Registry } from '../platform/index.js';
 
 /** One time series value, as Prometheus names it: `etaserve_x_bucket{le="0.1",route="/v1/eta"} 12`. */
 export interface Sample {
@@ -75,9 +75,9 @@ export function parsePrometheusText(text: string): Sample[] {
 export function scrapeSource(url: string, timeoutMs = 800): SampleSource {
   return async () => {
     try {
-      const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-      if (!res.ok) return [];
-      return parsePrometheusText(await res.text());
+      return await fetchWithin(url, timeoutMs, async (res) =>
+        res.ok ? parsePrometheusText(await res.text()) : [],
+      );
     } catch {
       return [];
     }

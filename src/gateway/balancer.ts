@@ -2,6 +2,7 @@ import {
   Counter,
   currentContext,
   EtaError,
+  fetchWithin,
   Gauge,
   withContext,
   type CallOptions,
@@ -385,11 +386,10 @@ export class PredictorBalancer implements Predictor {
     const predictor = r.predictor as unknown as { baseUrl?: string };
     if (typeof predictor.baseUrl !== 'string') return;
     try {
-      const res = await fetch(`${predictor.baseUrl}/readyz`, {
-        signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
+      r.probeFailure = await fetchWithin(`${predictor.baseUrl}/readyz`, PROBE_TIMEOUT_MS, async (res) => {
+        await res.body?.cancel();
+        return res.ok ? undefined : `not ready (HTTP ${res.status})`;
       });
-      await res.body?.cancel();
-      r.probeFailure = res.ok ? undefined : `not ready (HTTP ${res.status})`;
     } catch (e) {
       r.probeFailure = (e as Error).name === 'TimeoutError' ? 'readiness probe timed out' : 'unreachable';
       if (!r.removed && isConnectionFailure(e)) this.connectionFailed?.(r.name);

@@ -41,6 +41,7 @@ export {
 } from './metrics.js';
 export { platformConfigSchema, type PlatformConfig } from './platform-config.js';
 export { err, ok, type Result } from './result.js';
+export { fetchWithin } from './fetch-within.js';
 export { within } from './within.js';
 export type { ModuleContext } from './module-context.js';
 export {

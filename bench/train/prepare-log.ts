@@ -17,7 +17,7 @@ import {
   type EtaEvent,
   type EventsConfig,
 } from '../../src/events/index.js';
-import { generateHistory, type SimulatedStore } from '../../src/simulator/index.js';
+import { generateHistory, historyApiEvents, type SimulatedStore } from '../../src/simulator/index.js';
 
 const DAY = 86_400_000;
 const BATCH = 5000;
@@ -65,7 +65,6 @@ async function main(): Promise<void> {
   }) as EventsConfig;
   const log = openEventLog(config, values.data, { role: 'writer' });
   await log.open();
-  const iso = (ms: number): string => new Date(ms).toISOString();
   let batch: EtaEvent[] = [];
   let events = 0;
   const add = async (e: EtaEvent): Promise<void> => {
@@ -79,69 +78,14 @@ async function main(): Promise<void> {
     batch = [];
   };
 
-  const O = history.orders;
-  const P = history.riderPings;
-  const pingEvent = (k: number): EtaEvent => ({
-    event_id: `ping:${k}:${P.atMs[k]}`,
-    type: 'rider.location',
-    occurred_at: iso(P.atMs[k]!),
-    rider_id: P.riderIds[P.rider[k]!]!,
-    lat: P.lat[k]!,
-    lng: P.lng[k]!,
-    available: P.available[k] === 1,
-  });
-  let p = 0;
-  for (let i = 0; i < O.length; i++) {
-    const created = O.createdAtMs[i]!;
-    for (; p < P.count && P.atMs[p]! < created; p++) {
-      await add(pingEvent(p));
-    }
-    const id = O.orderId(i);
-    const store = O.storeId(i);
-    const rider = O.rider[i]! >= 0 ? O.riderIds[O.rider[i]!]! : undefined;
-    await add({
-      event_id: `${id}:created`,
-      type: 'order.created',
-      occurred_at: iso(created),
-      order_id: id,
-      store_id: store,
-      destination: { lat: O.destLat[i]!, lng: O.destLng[i]! },
-      items: O.items[i]!,
-      subtotal: O.subtotal[i]!,
-      quoted_eta_seconds: 1800,
-      quoted_range_seconds: [1400, 2400],
-      promised_at: iso(created + 1_800_000),
-      model_version: 'simulated',
-    });
-    const steps: Array<[string, Float64Array, boolean]> = [
-      ['order.accepted', O.acceptedAtMs, false],
-      ['order.ready', O.readyAtMs, false],
-      ['order.picked_up', O.pickedUpAtMs, true],
-      ['order.delivered', O.deliveredAtMs, true],
-      ['order.cancelled', O.cancelledAtMs, false],
-    ];
-    for (const [type, at, withRider] of steps) {
-      if (Number.isNaN(at[i]!)) continue;
-      await add({
-        event_id: `${id}:${type.slice(6)}`,
-        type: type as EtaEvent['type'],
-        occurred_at: iso(at[i]!),
-        order_id: id,
-        store_id: store,
-        ...(withRider && rider !== undefined ? { rider_id: rider } : {}),
-      });
-    }
-  }
-  for (; p < P.count; p++) {
-    await add(pingEvent(p));
-  }
+  for (const e of historyApiEvents(history)) await add(e as EtaEvent);
   await flush();
   const stats = await log.stats();
   await log.close();
   console.log(
     JSON.stringify({
-      orders: O.length,
-      pings: P.count,
+      orders: history.orders.length,
+      pings: history.riderPings.count,
       events,
       logBytes: stats.bytes,
       fromMs: history.startMs,

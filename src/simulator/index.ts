@@ -20,3 +20,4 @@ export { OrderTable, OrderTableBuilder } from './order-table.js';
 export { allocatePings, replayPings, type RiderLocationSink, type RiderPings } from './pings.js';
 export { Rng } from './prng.js';
 export { writeHistory } from './write-history.js';
+export { historyApiEvents } from './api-events.js';

@@ -149,8 +149,11 @@ function binaries(why: string): { server: string; cli: string } | undefined {
   return server && client ? { server, cli: client } : undefined;
 }
 
-/** A standalone Redis on a free port. undefined (after a loud warning) when redis-server is not installed. */
-export async function startRedis(): Promise<RedisServer | undefined> {
+/**
+ * A standalone Redis on a free port. undefined (after a loud warning) when redis-server is not installed. `args`
+ * come after the defaults and win (`['--appendonly', 'yes']` for an event log's Redis).
+ */
+export async function startRedis(options: { args?: string[] } = {}): Promise<RedisServer | undefined> {
   const bins = binaries('Redis tests');
   if (!bins) return undefined;
   installExitHook();
@@ -159,7 +162,7 @@ export async function startRedis(): Promise<RedisServer | undefined> {
   let port = 0;
   for (let attempt = 0; attempt < 5 && !proc; attempt++) {
     port = await freePort();
-    proc = await startOne(bins, port, dir);
+    proc = await startOne(bins, port, dir, options.args);
   }
   if (!proc) throw new Error('could not start redis-server on a free port');
   const server: RedisServer = {
@@ -176,7 +179,7 @@ export async function startRedis(): Promise<RedisServer | undefined> {
       await kill(proc, 'SIGKILL');
       // The port was ours a moment ago; TIME_WAIT does not block a listening socket, but retry a little anyway.
       for (let attempt = 0; attempt < 10; attempt++) {
-        proc = await startOne(bins, port, dir);
+        proc = await startOne(bins, port, dir, options.args);
         if (proc) return;
         await sleep(200);
       }

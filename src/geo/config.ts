@@ -53,7 +53,8 @@ export const geoConfigSchema = Type.Object(
       default: 5000,
       minimum: 100,
       maximum: 3_600_000,
-      description: 'How often geo checks the speeds file; a promoted model brings its own speeds',
+      description:
+        "How often geo checks the champion's zone speeds in the registry (and the speeds file, for a champion registered without them); a promoted model brings its own speeds",
     }),
   },
   { default: {} },

@@ -1,6 +1,6 @@
 export { GeoClient, type RiderLocation } from './client.js';
 export { geoConfigSchema, type GeoConfig } from './config.js';
-export { createGeoModule, type GeoEvents, type GeoModule } from './module.js';
+export { createGeoModule, type ChampionSpeeds, type GeoEvents, type GeoModule } from './module.js';
 export { applyToRiderSupply, startRiderProjection, type RiderProjectionOptions } from './rider-projection.js';
 export { RiderSupply, type RiderSupplyOptions } from './rider-supply.js';
 export { GEO_ROUTE_PREFIX, geoRoutes, type GeoRoutes } from './routes.js';

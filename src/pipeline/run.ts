@@ -127,6 +127,7 @@ export async function runTraining(
     profile: trained.profile,
     domain,
     evaluation: evaluationSet(table, nValid),
+    zoneSpeeds: trained.speeds,
   });
   const side = (h: HoldoutScores, version: string): Comparison['challenger'] => ({
     version,

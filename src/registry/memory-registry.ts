@@ -15,6 +15,7 @@ interface Stored extends Omit<ModelRecord, 'aliases'> {
   artifact: string;
   golden?: GoldenSet;
   profile?: FeatureProfile;
+  zoneSpeeds?: unknown;
   evaluation?: EvaluationSet;
 }
 
@@ -35,6 +36,7 @@ export class InMemoryModelRegistry implements ModelRegistry {
       artifact: JSON.stringify(artifact),
       golden: meta.golden,
       profile: meta.profile,
+      zoneSpeeds: meta.zoneSpeeds,
       ...(meta.domain ? { domain: meta.domain } : {}),
       ...(meta.evaluation ? { evaluation: meta.evaluation } : {}),
     };
@@ -62,6 +64,10 @@ export class InMemoryModelRegistry implements ModelRegistry {
 
   async loadProfile(version: string): Promise<FeatureProfile | undefined> {
     return this.records.find((x) => x.version === version)?.profile;
+  }
+
+  async loadZoneSpeeds(version: string): Promise<unknown> {
+    return this.records.find((x) => x.version === version)?.zoneSpeeds;
   }
 
   async resolve(alias: ModelAlias): Promise<string | undefined> {
@@ -130,7 +136,14 @@ export class InMemoryModelRegistry implements ModelRegistry {
 
   async close(): Promise<void> {}
 
-  private toRecord({ artifact: _a, golden: _g, profile: _p, evaluation: _e, ...meta }: Stored): ModelRecord {
+  private toRecord({
+    artifact: _a,
+    golden: _g,
+    profile: _p,
+    zoneSpeeds: _z,
+    evaluation: _e,
+    ...meta
+  }: Stored): ModelRecord {
     const aliases = [...this.aliases]
       .filter(([, v]) => v === meta.version)
       .map(([a]) => a)

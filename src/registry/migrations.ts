@@ -49,4 +49,10 @@ CREATE TABLE model_audit (
   summary TEXT NOT NULL
 );`,
   },
+  {
+    version: 3,
+    name: 'model_zone_speeds',
+    // The zone speeds a version was trained with, so that geo in any process serves the champion's own speeds.
+    sql: `ALTER TABLE model_versions ADD COLUMN zone_speeds TEXT;`,
+  },
 ];

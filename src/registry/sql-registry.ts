@@ -65,8 +65,8 @@ export class SqlModelRegistry implements ModelRegistry {
           );
           const next = Number(row?.n ?? 0) + 1;
           await tx.query(
-            `INSERT INTO model_versions (version_number, version, created_at, source, metrics, artifact, golden, profile, domain, evaluation)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+            `INSERT INTO model_versions (version_number, version, created_at, source, metrics, artifact, golden, profile, domain, evaluation, zone_speeds)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
             [
               next,
               `v${next}`,
@@ -78,6 +78,7 @@ export class SqlModelRegistry implements ModelRegistry {
               meta.profile ? JSON.stringify(meta.profile) : null,
               meta.domain ? JSON.stringify(meta.domain) : null,
               meta.evaluation ? JSON.stringify(meta.evaluation) : null,
+              meta.zoneSpeeds === undefined ? null : JSON.stringify(meta.zoneSpeeds),
             ],
           );
           return next;
@@ -136,6 +137,15 @@ export class SqlModelRegistry implements ModelRegistry {
       [version],
     );
     return row?.profile ? (JSON.parse(row.profile) as FeatureProfile) : undefined;
+  }
+
+  async loadZoneSpeeds(version: string): Promise<unknown> {
+    await this.ready();
+    const [row] = await this.db.query<{ zone_speeds: string | null }>(
+      'SELECT zone_speeds FROM model_versions WHERE version = $1',
+      [version],
+    );
+    return row?.zone_speeds ? (JSON.parse(row.zone_speeds) as unknown) : undefined;
   }
 
   async resolve(alias: ModelAlias): Promise<string | undefined> {

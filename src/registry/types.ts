@@ -98,6 +98,8 @@ export interface RegisterMeta {
   profile?: FeatureProfile;
   domain?: ModelDomain;
   evaluation?: EvaluationSet;
+  /** The zone speed table the version's travel features were computed with (geo's JSON; opaque here). */
+  zoneSpeeds?: unknown;
 }
 
 /** One move of an alias: who pointed where before and after, and why. */
@@ -122,6 +124,8 @@ export interface ModelRegistry {
   /** The artifact JSON as registered, with its golden set (when one was stored) under `golden`. */
   loadArtifact(version: string): Promise<unknown>;
   loadProfile(version: string): Promise<FeatureProfile | undefined>;
+  /** The zone speeds registered with the version; undefined for a version registered without them. */
+  loadZoneSpeeds(version: string): Promise<unknown>;
   resolve(alias: ModelAlias): Promise<string | undefined>;
   /** `reason` goes into the alias history (`promote`, `rollback`, `policy: ...`). */
   setAlias(alias: ModelAlias, version: string | null, reason?: string): Promise<void>;

@@ -260,6 +260,17 @@ describe.skipIf(skipWhy !== undefined)('the production shape in containers', () 
       );
       console.error(`promotion to serving on both predictors: ${Date.now() - promotedAt} ms`);
 
+      // Geo, in its own container, serves the zone speeds the champion was trained with (from the registry: no
+      // file of the pipeline's reaches it).
+      await waitFor(
+        async () => {
+          const text = await (await fetch(`${t.geo.url}/metrics`)).text();
+          return Number(/^etaserve_geo_speed_table_trips\{[^}]*\} (\d+)/m.exec(text)?.[1] ?? 0) > 0;
+        },
+        15_000,
+        "geo to serve the champion's learned zone speeds",
+      );
+
       // The promotion is in the audit log, and the gateways answer with the model.
       const audit = await fetch(`${t.gateways[1]!.url}/v1/admin/audit`, { headers: t.auth() });
       expect(JSON.stringify(await audit.json())).toContain(version);

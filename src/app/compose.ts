@@ -24,8 +24,6 @@ import {
 } from '../platform/index.js';
 import {
   createPipelineModule,
-  forgetInLake,
-  lakeDirOf,
   startAccuracyProjection,
   storeZone,
   type AccuracyProjection,
@@ -152,22 +150,15 @@ export async function composeProcess(
   if (hearsStoreChanges) cache.keys.followGenerations(cache.bus, config.cache.unheardTtlMs.responses);
   services.push(cache.service);
 
-  // The event log: the gateway's process writes it (POST /v1/events); store and geo processes project it.
-  const events = modules.some((m) => m === 'gateway' || m === 'store' || m === 'geo')
+  // The event log: the gateway's process writes it (POST /v1/events); store and geo processes project it; the
+  // pipeline's lake writer compacts it and applies its forget journal to the lake, wherever a forget ran.
+  const events = modules.some((m) => m === 'gateway' || m === 'store' || m === 'geo' || m === 'pipeline')
     ? createEventsModule(ctx, config.events, {
         role: modules.includes('gateway') ? 'writer' : 'reader',
         fallbackRedisUrl: config.cache.redisUrl,
       })
     : undefined;
   if (events) services.push(events.service);
-  // The lake is derived from the log: whoever the log forgets, the Parquet partitions forget too.
-  if (events?.ingest) {
-    const lake = lakeDirOf(config.platform.dataDir);
-    events.log.onForget(async (_request, result) => {
-      const dropped = await forgetInLake(lake, result);
-      if (dropped > 0) log.info({ dropped }, 'forgotten events removed from the lake');
-    });
-  }
   const projectFrom =
     events && config.events.projections
       ? { log: events.log, replayHours: config.events.projectionReplayHours, pollMs: config.events.pollMs }
@@ -348,6 +339,7 @@ export async function composeProcess(
         store: config.store,
         events: { config: config.events, fallbackRedisUrl: config.cache.redisUrl },
       },
+      ...(events ? { log: events.log } : {}),
       // Champion and challenger on the same shadowed orders, else each on the orders it served (canary).
       shadow: async () =>
         accuracy?.comparison(await registry.resolve('champion'), await registry.resolve('challenger')),

@@ -3,8 +3,8 @@ import { cacheConfigSchema } from '../cache/index.js';
 import { eventsConfigSchema } from '../events/index.js';
 import { gatewayConfigSchema } from '../gateway/index.js';
 import { geoConfigSchema } from '../geo/index.js';
-import { pipelineConfigSchema } from '../pipeline/index.js';
-import { loadConfig, platformConfigSchema, type LoadConfigOptions } from '../platform/index.js';
+import { pipelineConfigProblem, pipelineConfigSchema } from '../pipeline/index.js';
+import { ConfigError, loadConfig, platformConfigSchema, type LoadConfigOptions } from '../platform/index.js';
 import { predictorConfigSchema, rolloutConfigSchema } from '../predictor/index.js';
 import { simulatorConfigSchema } from '../simulator/index.js';
 import { storeConfigSchema } from '../store/index.js';
@@ -63,5 +63,8 @@ export const appConfigSchema = Type.Object({
 export type AppConfig = Static<typeof appConfigSchema>;
 
 export function loadAppConfig(options: LoadConfigOptions = {}): AppConfig {
-  return loadConfig(appConfigSchema, options);
+  const config = loadConfig(appConfigSchema, options);
+  const problem = pipelineConfigProblem(config.pipeline);
+  if (problem) throw new ConfigError(`config: ${problem}`);
+  return config;
 }

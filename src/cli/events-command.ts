@@ -1,4 +1,4 @@
-import { openEventLog, type ForgetHook, type ForgetRequest } from '../events/index.js';
+import { openEventLog, type ForgetRequest } from '../events/index.js';
 import { parseCommand } from './help.js';
 import { printJson, type Output } from './output.js';
 import { loadConfigOrExplain } from './start-command.js';
@@ -9,15 +9,11 @@ const USAGE = `Usage: etaserve events <forget|stats> [options]
                                      destination, customer and rider ids; their app events keep only the envelope
   events forget --orders ID,ID,...   the same for these orders
   events forget --rider ID           a rider's positions and id
-  events stats                       size, segments and offsets of the event log
+  events stats                       size, segments and offsets of the event log, and how far the lake got
 
-Options: --json (the result as JSON, for scripts), --config FILE, -h/--help. Safe while etaserve runs: records are rewritten in place (docs/events.md).`;
-
-/**
- * Hooks that delete the same people from data derived from the log (Parquet, training tables). The offline
- * pipeline adds its own here; each runs after the log forgot, with the orders and riders concerned.
- */
-export const FORGET_HOOKS: ForgetHook[] = [];
+Options: --json (the result as JSON, for scripts), --config FILE, -h/--help. Safe while etaserve runs: records are
+rewritten in place (file log) or deleted (Redis), and the forget journal takes it to the pipeline's lake and to the
+store and geo projections of every process (docs/events.md).`;
 
 export async function runEventsCommand(args: string[], out: Output): Promise<number> {
   const [sub, ...rest] = args;
@@ -49,9 +45,11 @@ export async function runEventsCommand(args: string[], out: Output): Promise<num
   try {
     if (sub === 'stats') {
       const s = await log.stats();
-      if (parsed.values.json) return (printJson({ kind: log.kind, ...s }, out), 0);
+      // The lake writer's position is the consumer group `lake` (absent: no lake writer has run on this log).
+      const lake = await log.committed('lake');
+      if (parsed.values.json) return (printJson({ kind: log.kind, ...s, lake: lake ?? null }, out), 0);
       out.log(
-        `${log.kind} event log: ${s.bytes} bytes in ${s.segments} segment(s), offsets ${s.first} .. ${s.next}`,
+        `${log.kind} event log: ${s.bytes} bytes in ${s.segments} segment(s), offsets ${s.first} .. ${s.next}; lake at ${lake ?? 'none'}`,
       );
       return 0;
     }
@@ -79,7 +77,6 @@ export async function runEventsCommand(args: string[], out: Output): Promise<num
               .filter(Boolean),
           }
         : { riderId: rider! };
-    for (const hook of FORGET_HOOKS) log.onForget(hook);
     const result = await log.forget(request);
     if (parsed.values.json) return (printJson(result, out), 0);
     out.log(

@@ -153,7 +153,11 @@ export async function runTrainCommand(args: string[], deps: TrainCommandDeps): P
       if (source) {
         try {
           const c = await compactEventLog(source, dir, { batch: pipeline.compactBatch });
-          log(`compacted ${c.events} events from the log into ${dir}`);
+          log(
+            c.writerElsewhere
+              ? `the pipeline's lake writer keeps ${dir}: training on it as it is`
+              : `compacted ${c.events} events from the log into ${dir}`,
+          );
         } finally {
           await source.close();
         }

@@ -36,12 +36,18 @@ export const eventsConfigSchema = Type.Object(
     retentionHours: Type.Number({
       default: 216,
       minimum: 0,
-      description: 'Segments whose newest record is older than this are deleted (0 = keep)',
+      description:
+        'Segments (file) or entries (Redis) older than this are deleted (0 = keep), once every group of trimWaitsForGroups has read them',
     }),
     maxDiskBytes: Type.Integer({
       default: 10 * 1024 * MiB,
       minimum: 0,
       description: 'The oldest segments are deleted while the log is larger than this (0 = no bound)',
+    }),
+    trimWaitsForGroups: Type.Array(Type.String({ pattern: '^[A-Za-z0-9._-]{1,100}$' }), {
+      default: ['lake'],
+      description:
+        'Consumer groups retention waits for (comma-separated in the env): the time bound keeps entries, and forget journal entries, a group that exists has not read yet (the pipeline’s lake writer is group lake; a deployment without one has no such group and waits for nothing). The disk or memory bound (maxDiskBytes) still trims, logged at error level and counted in etaserve_events_retention_unread_dropped_total{reason="maxDiskBytes"}',
     }),
     maxFutureHours: Type.Number({
       default: 168,

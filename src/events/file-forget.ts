@@ -1,8 +1,25 @@
 import type { FsLike } from './fs-like.js';
 import { encodeRecord, parseEvent } from './record-codec.js';
-import { collectOrders, forgetResult, redact, sameLengthJson, scopeOf } from './redact.js';
+import { collectOrders, forgetResult, redact, sameLengthJson, scopeOf, type ForgetScope } from './redact.js';
 import { scanSegment, type SegmentInfo } from './segments.js';
 import type { ForgetRequest, ForgetResult } from './types.js';
+
+/** Whom a request covers in these segments: a customer's orders are found by their `order.created`. */
+export async function forgetScopeIn(
+  fs: FsLike,
+  segments: readonly SegmentInfo[],
+  request: ForgetRequest,
+): Promise<ForgetScope> {
+  const scope = scopeOf(request);
+  if ('customerId' in request) {
+    for (const seg of segments) {
+      await scanSegment(fs, seg.file, (_pos, _at, json) => {
+        if (json.includes('customer_id')) collectOrders(parseEvent(json), scope);
+      });
+    }
+  }
+  return scope;
+}
 
 /**
  * Forgetting in the file log rewrites each affected record in place, same length, new checksum (see redact.ts), and
@@ -13,20 +30,14 @@ export async function forgetInSegments(
   fs: FsLike,
   segments: readonly SegmentInfo[],
   request: ForgetRequest,
+  scope?: ForgetScope,
 ): Promise<ForgetResult> {
-  const scope = scopeOf(request);
-  if ('customerId' in request) {
-    for (const seg of segments) {
-      await scanSegment(fs, seg.file, (_pos, _at, json) => {
-        if (json.includes('customer_id')) collectOrders(parseEvent(json), scope);
-      });
-    }
-  }
+  const who = scope ?? (await forgetScopeIn(fs, segments, request));
   let redacted = 0;
   for (const seg of segments) {
     const rewrites: Array<{ at: number; record: Buffer }> = [];
     await scanSegment(fs, seg.file, (pos, ingestedAtMs, json, format) => {
-      const out = redact(parseEvent(json), scope);
+      const out = redact(parseEvent(json), who);
       if (!out) return;
       rewrites.push({ at: pos, record: encodeRecord(sameLengthJson(json, out), ingestedAtMs, format) });
     });
@@ -40,5 +51,5 @@ export async function forgetInSegments(
     }
     redacted += rewrites.length;
   }
-  return forgetResult(redacted, scope);
+  return forgetResult(redacted, who);
 }

@@ -3,8 +3,11 @@ import path from 'node:path';
 import { PollingSubscription, type PollingLog } from './consumer.js';
 import { DamageLedger, type DamageReport } from './damage.js';
 import { DedupeIndex, DURABLE, FRESH, type ShortenedWindow } from './dedupe.js';
-import { forgetInSegments } from './file-forget.js';
+import { forgetInSegments, forgetScopeIn } from './file-forget.js';
+import { forgetResult } from './redact.js';
+import { FileForgetJournal } from './forget-journal.js';
 import { nodeFs, syncDir, type FsLike } from './fs-like.js';
+import { FileLeases } from './leases.js';
 import { OffsetsStore } from './offsets-store.js';
 import { encodeRecords } from './record-codec.js';
 import { alive, eventIdOf } from './segment-io.js';
@@ -36,6 +39,8 @@ export interface FileLogOptions {
   segmentBytes: number;
   retentionMs: number;
   maxDiskBytes: number;
+  /** Consumer groups the time bound waits for (see retention.ts); the disk bound does not wait. */
+  trimWaitsForGroups?: readonly string[];
   dedupeWindowMs: number;
   dedupeMaxIds: number;
   now?: () => number;
@@ -99,10 +104,15 @@ export class FileEventLog implements PollingLog {
   private dirUnsynced = false;
   /** Unacknowledged bytes past activeSize that a failed truncate left: cut before the next write. */
   private dirtyTail = false;
+  /** `<dir>/forgotten/journal.jsonl`: whom each forget covered, for the lake and the projections. */
+  readonly forgets: FileForgetJournal;
+  private readonly leases: FileLeases;
 
   constructor(private readonly options: FileLogOptions) {
     this.now = options.now ?? Date.now;
     this.fs = options.fs ?? nodeFs;
+    this.forgets = new FileForgetJournal(path.join(options.dir, 'forgotten'), this.fs);
+    this.leases = new FileLeases(path.join(options.dir, 'leases'), this.fs);
     this.dedupe = new DedupeIndex(options.dedupeWindowMs, options.dedupeMaxIds, options.onDedupeShortened);
     this.offsets = new OffsetsStore(path.join(options.dir, 'consumers'), this.fs);
     this.damage = new DamageLedger(this.fs, options.dir, this.now, options.onDamage);
@@ -429,18 +439,48 @@ export class FileEventLog implements PollingLog {
   /** See retention.ts: the time bound always applies, and unread data deleted is reported in the result. */
   async enforceRetention(nowMs: number): Promise<RetentionResult> {
     if (this.options.mode !== 'writer') return { segmentsDeleted: 0, bytesDeleted: 0 };
-    return enforceSegmentRetention(this.fs, this.segments, this.options, this.offsets, nowMs);
+    const waitFor = this.options.trimWaitsForGroups ?? [];
+    const result = await enforceSegmentRetention(
+      this.fs,
+      this.segments,
+      { ...this.options, waitFor },
+      this.offsets,
+      nowMs,
+    );
+    if (this.options.retentionMs > 0) {
+      const journal = await this.forgets.trim(nowMs - this.options.retentionMs, waitFor);
+      const held = new Set([...(result.heldFor ?? []), ...journal.heldFor]);
+      if (held.size > 0) result.heldFor = [...held];
+    }
+    return result;
   }
 
+  /**
+   * The journal entry is written before the rewrite too: records redacted in place lose the customer id, so a
+   * forget cut short between the rewrite and the entry would leave the lake no way to find that customer's orders.
+   * The entry after the rewrite catches a record the lake writer compacted just before it was redacted.
+   */
   async forget(request: ForgetRequest): Promise<ForgetResult> {
-    const result = await forgetInSegments(this.fs, await listSegments(this.fs, this.options.dir), request);
+    const segments = await listSegments(this.fs, this.options.dir);
+    const scope = await forgetScopeIn(this.fs, segments, request);
+    await this.forgets.append(forgetResult(0, scope), this.now());
+    const result = await forgetInSegments(this.fs, segments, request, scope);
     this.tail.clear();
+    await this.forgets.append(result, this.now());
     for (const hook of this.hooks) await hook(request, result);
     return result;
   }
 
   onForget(hook: ForgetHook): void {
     this.hooks.push(hook);
+  }
+
+  claimLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    return this.leases.claim(name, holder, ttlMs, this.now());
+  }
+
+  releaseLease(name: string, holder: string): Promise<void> {
+    return this.leases.release(name, holder);
   }
 
   async stats(): Promise<LogStats> {

@@ -1,6 +1,7 @@
 export { parseJsonArrayBody, parseNdjsonBody, type EventBatch } from './body.js';
 export { eventsConfigSchema, type EventsConfig } from './config.js';
 export { FileEventLog, type FileLogOptions } from './file-log.js';
+export { followForgets, type ForgetFollower } from './forget-journal.js';
 export { EventIngest, parseNdjson, type IngestAnswer, type IngestRejection, type RawItem } from './ingest.js';
 export { MemoryEventLog } from './memory-log.js';
 export {
@@ -20,7 +21,9 @@ export {
   type EtaEvent,
   type EventLog,
   type EventType,
+  type ForgetEntry,
   type ForgetHook,
+  type ForgetJournal,
   type ForgetRequest,
   type ForgetResult,
   type LogOffset,

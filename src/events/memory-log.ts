@@ -1,5 +1,7 @@
 import { PollingSubscription, type PollingLog } from './consumer.js';
 import { DedupeIndex, FRESH } from './dedupe.js';
+import { MemoryForgetJournal } from './forget-journal.js';
+import { MemoryLeases } from './leases.js';
 import { collectOrders, forgetResult, redact, scopeOf } from './redact.js';
 import type {
   AppendResult,
@@ -28,12 +30,16 @@ export class MemoryEventLog implements PollingLog {
   private readonly hooks: ForgetHook[] = [];
   private readonly listeners = new Set<() => void>();
   private readonly dedupe: DedupeIndex;
+  readonly forgets = new MemoryForgetJournal();
+  private readonly leases = new MemoryLeases();
 
   constructor(
     private readonly options: {
       dedupeWindowMs: number;
       dedupeMaxIds: number;
       retentionMs?: number;
+      /** Consumer groups the time bound waits for (events.trimWaitsForGroups). */
+      trimWaitsForGroups?: readonly string[];
       now?: () => number;
     },
   ) {
@@ -92,11 +98,24 @@ export class MemoryEventLog implements PollingLog {
 
   async enforceRetention(nowMs: number): Promise<RetentionResult> {
     const keepFrom = this.options.retentionMs ? nowMs - this.options.retentionMs : Number.NEGATIVE_INFINITY;
+    const waitFor = (this.options.trimWaitsForGroups ?? []).filter((g) => this.groups.has(g));
+    // Records before every waited-for group's offset may go; the first one a group still needs stays.
+    const limit = Math.min(...waitFor.map((g) => Number(this.groups.get(g))), Number.POSITIVE_INFINITY);
     let n = 0;
-    while (n < this.records.length && this.records[n]!.ingestedAtMs < keepFrom) n++;
+    while (n < this.records.length && this.records[n]!.ingestedAtMs < keepFrom && this.base + n < limit) n++;
+    const held =
+      n < this.records.length && this.records[n]!.ingestedAtMs < keepFrom
+        ? waitFor.filter((g) => Number(this.groups.get(g)) <= this.base + n)
+        : [];
     this.records = this.records.slice(n);
     this.base += n;
-    return { segmentsDeleted: 0, bytesDeleted: 0 };
+    const result: RetentionResult = { segmentsDeleted: 0, bytesDeleted: 0 };
+    if (this.options.retentionMs) {
+      const journal = await this.forgets.trim(keepFrom, waitFor);
+      held.push(...journal.heldFor.filter((g) => !held.includes(g)));
+    }
+    if (held.length > 0) result.heldFor = held;
+    return result;
   }
 
   async forget(request: ForgetRequest): Promise<ForgetResult> {
@@ -111,12 +130,21 @@ export class MemoryEventLog implements PollingLog {
       }
     }
     const result = forgetResult(redacted, scope);
+    await this.forgets.append(result, (this.options.now ?? Date.now)());
     for (const hook of this.hooks) await hook(request, result);
     return result;
   }
 
   onForget(hook: ForgetHook): void {
     this.hooks.push(hook);
+  }
+
+  claimLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    return this.leases.claim(name, holder, ttlMs, (this.options.now ?? Date.now)());
+  }
+
+  releaseLease(name: string, holder: string): Promise<void> {
+    return this.leases.release(name, holder);
   }
 
   async stats(): Promise<LogStats> {

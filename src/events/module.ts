@@ -47,6 +47,7 @@ function faultMetrics(registry: Registry): {
   damage: Counter<'kind'>;
   shortened: Counter;
   unread: Counter<'reason'>;
+  held: Counter<'group'>;
 } {
   const existing = <T>(name: string): T | undefined => registry.getSingleMetric(name) as T | undefined;
   return {
@@ -71,6 +72,14 @@ function faultMetrics(registry: Registry): {
         name: 'etaserve_events_retention_unread_dropped_total',
         help: 'Segments (file) or entries (Redis) deleted by retention before every consumer group had read them',
         labelNames: ['reason'],
+        registers: [registry],
+      }),
+    held:
+      existing<Counter<'group'>>('etaserve_events_retention_held_total') ??
+      new Counter({
+        name: 'etaserve_events_retention_held_total',
+        help: 'Retention runs that kept data past events.retentionHours because a group of events.trimWaitsForGroups (the lake writer) had not read it yet',
+        labelNames: ['group'],
         registers: [registry],
       }),
   };
@@ -108,18 +117,25 @@ export function openEventLog(
       dedupeMaxIds: config.dedupeMaxIds,
       retentionMs,
       maxDiskBytes: config.maxDiskBytes,
+      trimWaitsForGroups: config.trimWaitsForGroups,
       onProblem: (p) => (p.level === 'error' ? log?.error(p.message) : log?.warn(p.message)),
       onDedupeShortened,
     });
   }
   if (backend === 'memory')
-    return new MemoryEventLog({ dedupeWindowMs, dedupeMaxIds: config.dedupeMaxIds, retentionMs });
+    return new MemoryEventLog({
+      dedupeWindowMs,
+      dedupeMaxIds: config.dedupeMaxIds,
+      retentionMs,
+      trimWaitsForGroups: config.trimWaitsForGroups,
+    });
   return new FileEventLog({
     dir: eventsDir(config, dataDir),
     mode: options.role,
     segmentBytes: config.segmentBytes,
     retentionMs,
     maxDiskBytes: config.maxDiskBytes,
+    trimWaitsForGroups: config.trimWaitsForGroups,
     dedupeWindowMs,
     dedupeMaxIds: config.dedupeMaxIds,
     onRepair: (info) => log?.warn(info, 'event log: cut a torn tail left by a crash'),
@@ -176,11 +192,21 @@ export function createEventsModule(
   const retention = async (): Promise<void> => {
     try {
       const r = await log.enforceRetention(Date.now());
+      const metrics = faultMetrics(ctx.metrics.registry);
+      for (const group of r.heldFor ?? []) metrics.held.inc({ group });
+      if (r.heldFor)
+        logger.warn(
+          r,
+          `event log retention keeps data past events.retentionHours until ${r.heldFor.join(', ')} read it (events.trimWaitsForGroups): is the pipeline's lake writer running?`,
+        );
       if (r.unread) {
-        faultMetrics(ctx.metrics.registry).unread.inc({ reason: r.unread.reason }, r.unread.segments);
+        metrics.unread.inc({ reason: r.unread.reason }, r.unread.segments);
+        const waited = r.unread.groups.filter((g) => config.trimWaitsForGroups.includes(g));
         logger.error(
           r,
-          `event log retention (${r.unread.reason}) deleted data consumer groups had not read: ${r.unread.groups.join(', ')}`,
+          waited.length > 0
+            ? `event log retention (${r.unread.reason}) deleted data ${waited.join(', ')} had not read: the log's bound forced it, so the lake misses those events`
+            : `event log retention (${r.unread.reason}) deleted data consumer groups had not read: ${r.unread.groups.join(', ')}`,
         );
       } else if (r.segmentsDeleted > 0) logger.info(r, 'event log retention deleted old data');
     } catch (e) {

@@ -3,6 +3,8 @@ import { Redis } from 'ioredis';
 import { bucketMsOf, hashId, type ShortenedWindow } from './dedupe.js';
 import { collectOrders, forgetResult, redact, scopeOf } from './redact.js';
 import { checkGroup } from './offsets-store.js';
+import { RedisForgetJournal } from './redis-forget-journal.js';
+import { compareIds, groupPositions, pairs, setGroup, trimPoint } from './redis-groups.js';
 import { RedisSubscription, startIdOf } from './redis-subscription.js';
 import type {
   AppendResult,
@@ -37,6 +39,11 @@ export interface RedisLogOptions {
   dedupeMaxIds?: number;
   retentionMs: number;
   maxDiskBytes: number;
+  /**
+   * Consumer groups the time bound waits for (events.trimWaitsForGroups): entries past the retention period stay
+   * until each of these groups (when it exists) has them. The memory bound (maxDiskBytes) does not wait.
+   */
+  trimWaitsForGroups?: readonly string[];
   now?: () => number;
   /** Told of a Redis setting that puts acknowledged events or dedupe at risk (checked at open). */
   onProblem?: (problem: { level: 'error' | 'warn'; message: string }) => void;
@@ -100,11 +107,18 @@ export function recordOf([id, fields]: StreamEntry): LogRecord {
   return { offset: id, ingestedAtMs: t, event: JSON.parse(e) as EtaEvent };
 }
 
-export function compareIds(a: LogOffset, b: LogOffset): number {
-  const [am = 0, as = 0] = a.split('-').map(Number);
-  const [bm = 0, bs = 0] = b.split('-').map(Number);
-  return am !== bm ? am - bm : as - bs;
-}
+export { compareIds };
+
+/** Take the lease when free, expired or already ours; never from another live holder. */
+const CLAIM = `
+local cur = redis.call('GET', KEYS[1])
+if cur == false or cur == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0`;
+const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`;
 
 /**
  * The event log on Redis Streams: XADD per event, consumer groups with XREADGROUP and XACK. Durable as far as
@@ -120,12 +134,15 @@ export class RedisEventLog implements EventLog {
   readonly bucketMs: number;
   /** Settings found wrong at open (readiness: degraded). */
   private readonly problems: string[] = [];
+  /** `{stream}:forgotten`: whom each forget covered, for the lake and the projections of every process. */
+  readonly forgets: RedisForgetJournal;
 
   constructor(private readonly options: RedisLogOptions) {
     this.key = `{${options.stream}}`;
     this.now = options.now ?? Date.now;
     this.bucketMs = bucketMsOf(Math.max(1, options.dedupeWindowMs));
     this.client = new Redis(options.url, { lazyConnect: true, maxRetriesPerRequest: 2 });
+    this.forgets = new RedisForgetJournal(this.client, this.key);
   }
 
   async open(): Promise<void> {
@@ -228,21 +245,22 @@ export class RedisEventLog implements EventLog {
 
   async committed(group: string): Promise<LogOffset | undefined> {
     checkGroup(group);
-    const groups = (await this.client.xinfo('GROUPS', this.key).catch(() => [])) as unknown[][];
-    for (const g of groups) {
-      const info = Object.fromEntries(pairs(g));
-      if (info.name === group) return String(info['last-delivered-id']);
-    }
-    return undefined;
+    return (await groupPositions(this.client, this.key)).get(group);
   }
 
   async commit(group: string, next: LogOffset): Promise<void> {
     checkGroup(group);
-    try {
-      await this.client.xgroup('SETID', this.key, group, next);
-    } catch {
-      await this.client.xgroup('CREATE', this.key, group, next, 'MKSTREAM');
+    await setGroup(this.client, this.key, group, next);
+  }
+
+  /** Entries past a group's position, when Redis knows (XINFO GROUPS `lag`: null after SETID and XDELs). */
+  async groupLag(group: string): Promise<number | undefined> {
+    const groups = (await this.client.xinfo('GROUPS', this.key).catch(() => [])) as unknown[][];
+    for (const g of groups) {
+      const info = Object.fromEntries(pairs(g));
+      if (info.name === group) return typeof info.lag === 'number' ? info.lag : undefined;
     }
+    return undefined;
   }
 
   subscribe(group: string, handler: RecordHandler, options: SubscribeOptions = {}): Subscription {
@@ -260,14 +278,29 @@ export class RedisEventLog implements EventLog {
     return compareIds(a, b);
   }
 
+  /**
+   * The time bound trims up to the retention period, but never past a group of trimWaitsForGroups (the lake writer
+   * must have an entry before it goes); the memory bound trims what it must, and a group it passes is reported in
+   * `unread` (logged and counted by the module). The forget journal is trimmed by the same time bound and groups.
+   */
   async enforceRetention(nowMs: number): Promise<RetentionResult> {
-    const before = await this.firstId();
+    const waitFor = this.options.trimWaitsForGroups ?? [];
+    // Each group's first unread entry: lost if trimming passes it.
+    const unreadFrom = new Map<string, string>();
+    for (const [group, last] of await groupPositions(this.client, this.key)) {
+      const next = (await this.client.xrange(this.key, `(${last}`, '+', 'COUNT', 1)) as StreamEntry[];
+      if (next[0]) unreadFrom.set(group, next[0][0]);
+    }
     let deleted = 0;
     let over = false;
+    const heldFor = new Set<string>();
     if (this.options.retentionMs > 0) {
-      deleted += Number(
-        await this.client.xtrim(this.key, 'MINID', '~', `${Math.floor(nowMs - this.options.retentionMs)}-0`),
-      );
+      const cutoff = `${Math.max(0, Math.floor(nowMs - this.options.retentionMs))}-0`;
+      const point = await trimPoint(this.client, this.key, cutoff, waitFor);
+      point.heldFor.forEach((g) => heldFor.add(g));
+      deleted += Number(await this.client.xtrim(this.key, 'MINID', '~', point.minId));
+      const journal = await this.forgets.trim(nowMs - this.options.retentionMs, waitFor);
+      journal.heldFor.forEach((g) => heldFor.add(g));
     }
     if (this.options.maxDiskBytes > 0) {
       const used = Number((await this.client.memory('USAGE', this.key)) ?? 0);
@@ -280,14 +313,10 @@ export class RedisEventLog implements EventLog {
       }
     }
     const result: RetentionResult = { segmentsDeleted: deleted, bytesDeleted: 0 };
-    if (deleted === 0 || before === undefined) return result;
-    // A group whose last delivered entry is before the new first entry lost entries it had not read.
+    if (heldFor.size > 0) result.heldFor = [...heldFor];
+    if (deleted === 0) return result;
     const first = (await this.firstId()) ?? '18446744073709551615-0';
-    const groups = (await this.client.xinfo('GROUPS', this.key).catch(() => [])) as unknown[][];
-    const behind = groups
-      .map((g) => Object.fromEntries(pairs(g)))
-      .filter((g) => compareIds(String(g['last-delivered-id']), first) < 0)
-      .map((g) => String(g.name));
+    const behind = [...unreadFrom].filter(([, id]) => compareIds(id, first) < 0).map(([group]) => group);
     if (behind.length > 0)
       result.unread = {
         segments: deleted,
@@ -316,17 +345,38 @@ export class RedisEventLog implements EventLog {
       }
     };
     if ('customerId' in request) await scan((r) => collectOrders(r.event, scope));
-    let redacted = 0;
-    await scan(async (r) => {
-      if (redact(r.event, scope)) redacted += Number(await this.client.xdel(this.key, r.offset));
+    const doomed: string[] = [];
+    await scan((r) => {
+      if (redact(r.event, scope)) doomed.push(r.offset);
     });
-    const result = forgetResult(redacted, scope);
+    // The deletes and the journal entry in one transaction, in that order: a lake writer that compacted an entry
+    // just before its XDEL reads the entry afterwards, and a forget cut short never deletes a customer's orders
+    // from the log (where they are found) without telling the lake which they were.
+    const tx = this.client.multi();
+    for (let i = 0; i < doomed.length; i += 1000) tx.xdel(this.key, ...doomed.slice(i, i + 1000));
+    this.forgets.appendIn(tx, forgetResult(0, scope), this.now());
+    const replies = (await tx.exec()) ?? [];
+    const failed = replies.find(([error]) => error);
+    if (failed) throw failed[0] as Error;
+    const deletes = replies.slice(0, -1).reduce((n, [, deleted]) => n + Number(deleted), 0);
+    const result = forgetResult(deletes, scope);
     for (const hook of this.hooks) await hook(request, result);
     return result;
   }
 
   onForget(hook: ForgetHook): void {
     this.hooks.push(hook);
+  }
+
+  async claimLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    checkGroup(name);
+    const granted = await this.client.eval(CLAIM, 1, `${this.key}:lease:${name}`, holder, String(ttlMs));
+    return Number(granted) === 1;
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    checkGroup(name);
+    await this.client.eval(RELEASE, 1, `${this.key}:lease:${name}`, holder);
   }
 
   async stats(): Promise<LogStats> {
@@ -338,10 +388,4 @@ export class RedisEventLog implements EventLog {
   async close(): Promise<void> {
     this.client.disconnect();
   }
-}
-
-function pairs(flat: unknown[]): Array<[string, unknown]> {
-  const out: Array<[string, unknown]> = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) out.push([String(flat[i]), flat[i + 1]]);
-  return out;
 }

@@ -135,16 +135,52 @@ export interface ForgetResult {
 }
 
 /**
- * Called after the log forgot someone, so derived data (Parquet partitions, training tables) forgets them too.
- * The offline side registers one with `EventLog.onForget`.
+ * Called in the process that forgot, after the log forgot someone. Derived data in other processes (the lake, the
+ * store and geo projections) follows the forget journal instead (`EventLog.forgets`).
  */
 export type ForgetHook = (request: ForgetRequest, result: ForgetResult) => Promise<void>;
+
+/** One forget as the journal keeps it: whom it covered, so derived data in every process forgets them too. */
+export interface ForgetEntry {
+  /** The entry's position in the journal: pass it back to `read` to continue after it. */
+  id: string;
+  atMs: number;
+  orderIds: string[];
+  riderIds: string[];
+  customerIds: string[];
+}
+
+/**
+ * The forget journal: every `forget` appends whom it covered, in the log's own infrastructure (a second stream in
+ * the same hash slot, a small file beside the segments, memory), so processes that hold data derived from the log
+ * (the pipeline's lake, the store and geo projections) forget the same people wherever they run.
+ */
+export interface ForgetJournal {
+  append(result: ForgetResult, atMs: number): Promise<string>;
+  /** Entries after `after` ('earliest': all retained), oldest first; `next` continues after the last one. */
+  read(after: string | 'earliest', max: number): Promise<{ entries: ForgetEntry[]; next: string }>;
+  /** The position after the newest entry: a follower that starts now reads from here. */
+  latest(): Promise<string>;
+  /** A group's position in the journal (the lake writer's is `lake`), or undefined when it never committed. */
+  committed(group: string): Promise<string | undefined>;
+  commit(group: string, next: string): Promise<void>;
+  /**
+   * Drops entries older than `beforeMs`, but none a group of `waitFor` has not read past: the lake must apply an
+   * entry before it may go. Answers how many went and which groups held some back.
+   */
+  trim(beforeMs: number, waitFor: readonly string[]): Promise<{ deleted: number; heldFor: string[] }>;
+}
 
 export interface RetentionResult {
   segmentsDeleted: number;
   bytesDeleted: number;
   /** Data deleted that some consumer group had not read yet: always logged and counted, never silent. */
   unread?: { segments: number; bytes: number; groups: string[]; reason: 'retention' | 'maxDiskBytes' };
+  /**
+   * Groups of `events.trimWaitsForGroups` that kept data past the retention period: the time bound waits until
+   * they have read it (the disk or memory bound does not).
+   */
+  heldFor?: string[];
 }
 
 export interface LogStats {
@@ -173,8 +209,16 @@ export interface EventLog {
   compare(a: LogOffset, b: LogOffset): number;
   /** Drops segments (or stream entries) older than the retention period or beyond the disk bound. */
   enforceRetention(nowMs: number): Promise<RetentionResult>;
+  /** Removes the people's personal data from the log, then appends whom it covered to `forgets`. */
   forget(request: ForgetRequest): Promise<ForgetResult>;
   onForget(hook: ForgetHook): void;
+  readonly forgets: ForgetJournal;
+  /**
+   * A lease named `name` for `holder`, kept in the log's infrastructure so one process of a deployment does a job
+   * (the lake writer): true when `holder` has it now (taken, or renewed) for `ttlMs`.
+   */
+  claimLease(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  releaseLease(name: string, holder: string): Promise<void>;
   /** `next` is where the next appended record will be: `read(first..next)` is the whole retained log. */
   stats(): Promise<LogStats>;
   close(): Promise<void>;

@@ -91,7 +91,7 @@ export function createGeoModule(ctx: ModuleContext, config: GeoConfig, events?: 
       watcher.unref();
       if (events) {
         const replayMinutes = Math.ceil(config.riderTtlSeconds / 60) + 1;
-        projection = startRiderProjection(events.log, geo.supply, {
+        projection = await startRiderProjection(events.log, geo.supply, {
           replayMinutes,
           pollMs: events.pollMs,
           logger: log,

@@ -8,7 +8,7 @@ describe('rider projection', () => {
   it('counts riders near a place from rider.location events', async () => {
     const log = new MemoryEventLog({ dedupeWindowMs: 3_600_000, dedupeMaxIds: 1000 });
     const supply = new RiderSupply({ resolution: 8, ttlMs: 600_000 });
-    const sub = startRiderProjection(log, supply, {
+    const sub = await startRiderProjection(log, supply, {
       replayMinutes: 10,
       pollMs: 5,
       logger: createLogger({ level: 'silent' }),

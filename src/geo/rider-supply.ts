@@ -63,6 +63,19 @@ export class RiderSupply {
     return this.riders.size;
   }
 
+  /** Forgotten riders (the event log's forget journal): their last position and id go at once. */
+  forgetRiders(riderIds: Iterable<string>): number {
+    let dropped = 0;
+    for (const id of riderIds) {
+      const r = this.riders.get(id);
+      if (!r) continue;
+      this.riders.delete(id);
+      this.leave(id, r.cell);
+      dropped++;
+    }
+    return dropped;
+  }
+
   /** Forget riders silent for longer than the TTL, so memory follows the active fleet. */
   prune(nowMs: number): void {
     this.lastPruneMs = nowMs;

@@ -99,6 +99,20 @@ export const pipelineConfigSchema = Type.Object(
       maximum: 10_000_000,
       description: 'Events per Parquet write when compacting the event log',
     }),
+    lakeWriteIntervalMs: Type.Integer({
+      default: 5000,
+      minimum: 0,
+      maximum: 3_600_000,
+      description:
+        'The pipeline process’s lake writer compacts what is new in the event log into the lake, and applies the forget journal, this often; one process of the deployment writes (a lease in the log). 0: no continuous writer; each scheduled run and `etaserve train --from/--to` compacts instead',
+    }),
+    lakeRetentionDays: Type.Integer({
+      default: 90,
+      minimum: 1,
+      maximum: 3650,
+      description:
+        'The lake writer deletes whole date partitions of the lake older than this many days (UTC). At least windowDays + 8: a run reads a week before its window and a day after it',
+    }),
     keepVersions: Type.Integer({
       default: 10,
       minimum: 0,
@@ -118,6 +132,21 @@ export const pipelineConfigSchema = Type.Object(
 );
 
 export type PipelineConfig = Static<typeof pipelineConfigSchema>;
+
+/** Days a training run reads around its window: a week of warm-up before it (sources.ts) and a day after. */
+export const LAKE_DAYS_AROUND_WINDOW = 8;
+
+/**
+ * Checks between keys of the section: the lake must keep everything a scheduled run reads, or retention would
+ * delete a run's warm-up (and the promotion's comparison on the same window) before it trains. Answers the problem,
+ * or undefined.
+ */
+export function pipelineConfigProblem(config: PipelineConfig): string | undefined {
+  const least = config.windowDays + LAKE_DAYS_AROUND_WINDOW;
+  if (config.lakeRetentionDays < least)
+    return `pipeline.lakeRetentionDays = ${config.lakeRetentionDays} is invalid: expected at least pipeline.windowDays (${config.windowDays}) + ${LAKE_DAYS_AROUND_WINDOW} = ${least}, the days a training run reads from the lake`;
+  return undefined;
+}
 
 /** Where a process's training data comes from, once `auto` is settled. */
 export type PipelineSource = 'lake' | 'simulated';

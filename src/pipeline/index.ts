@@ -6,6 +6,8 @@ export {
 } from './accuracy/projection.js';
 export { storeZone, type ZoneAlarm } from './accuracy/zone-drift.js';
 export {
+  LAKE_DAYS_AROUND_WINDOW,
+  pipelineConfigProblem,
   pipelineConfigSchema,
   policyConfigSchema,
   resolvePipelineSource,
@@ -27,13 +29,21 @@ export {
 } from './history-events.js';
 export {
   compactEventLog,
+  dropOldPartitions,
   forgetInLake,
+  LAKE_GROUP,
+  LAKE_WRITER_LEASE,
   lakeDirOf,
   lakeEventsRelation,
+  mergeSmallFiles,
+  readLakeCheckpoint,
   writeEventsToLake,
+  type CompactionOptions,
   type CompactionResult,
   type EventSource,
+  type LakeCheckpoint,
 } from './lake.js';
+export { LakeWriter, type LakeWriterOptions, type LakeWriterStatus } from './lake-writer.js';
 export {
   checkCompatibility,
   describeComparison,

@@ -1,16 +1,32 @@
 import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
-import { loadEvents, openDuck, sqlString, type Duck } from './duckdb.js';
+import type { ForgetJournal } from '../events/index.js';
+import { EVENT_COLUMNS, loadEvents, openDuck, sqlString, type Duck } from './duckdb.js';
 import { flattenEvent, type FlatEvent, type LogEvent } from './history-events.js';
 
-/** What compaction needs of the event log: `EventLog.read` (src/events) has this shape. */
+/**
+ * What compaction needs of the event log: `EventLog` (src/events) has this shape. Only `read` is required; with the
+ * rest, compaction also applies the log's forget journal, publishes the lake's position as the consumer group
+ * `lake` (retention waits for it) and holds the `lake-writer` lease, so one process writes the lake at a time.
+ */
 export interface EventSource {
   read(
     from: string | 'earliest' | { offset: string },
     max: number,
   ): Promise<{ records: ReadonlyArray<{ offset: string; event: LogEvent }>; next: string }>;
+  readonly kind?: string;
+  readonly forgets?: Pick<ForgetJournal, 'read' | 'commit'>;
+  commit?(group: string, next: string): Promise<void>;
+  claimLease?(name: string, holder: string, ttlMs: number): Promise<boolean>;
+  releaseLease?(name: string, holder: string): Promise<void>;
 }
+
+/** The consumer group (of the log and of its forget journal) that says how far the lake got. */
+export const LAKE_GROUP = 'lake';
+/** The lease that makes one process of a deployment the lake's writer. */
+export const LAKE_WRITER_LEASE = 'lake-writer';
 
 export const lakeDirOf = (dataDir: string): string => path.join(dataDir, 'lake');
 const eventsDir = (lake: string): string => path.join(lake, 'events');
@@ -76,50 +92,202 @@ export interface CompactionResult {
   skipped: number;
   from: string;
   next: string;
+  /** Forget journal entries applied to the lake, and the rows they removed. */
+  forgets: number;
+  forgottenRows: number;
+  /** Ingest time (ms) of the last event compacted, when this call compacted any. */
+  lastIngestedAtMs?: number;
+  /** Nothing was done: another process holds the `lake-writer` lease and keeps the lake. */
+  writerElsewhere?: boolean;
+}
+
+/** The lake's own record of what it holds: the log offset to compact from, and the forget journal applied. */
+export interface LakeCheckpoint {
+  next: string;
+  forgotten?: string;
+  /** The kind of log the offsets belong to (`redis`, `file`, `memory`): another kind's offsets mean nothing. */
+  log?: string;
+  at?: string;
+}
+
+export async function readLakeCheckpoint(lake: string): Promise<LakeCheckpoint | undefined> {
+  try {
+    const parsed = JSON.parse(await readFile(checkpointFile(lake), 'utf8')) as Partial<LakeCheckpoint>;
+    return typeof parsed.next === 'string' ? (parsed as LakeCheckpoint) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeLakeCheckpoint(lake: string, checkpoint: LakeCheckpoint): Promise<void> {
+  await mkdir(lake, { recursive: true });
+  const tmp = `${checkpointFile(lake)}.${process.pid}.tmp`;
+  await writeFile(tmp, JSON.stringify({ ...checkpoint, at: new Date().toISOString() }));
+  await rename(tmp, checkpointFile(lake));
+}
+
+export interface CompactionOptions {
+  batch?: number;
+  maxEvents?: number;
+  /**
+   * Who holds the `lake-writer` lease meanwhile, renewed after every batch: the pipeline's lake writer passes its
+   * own and keeps it; a one-off caller (a scheduled run, `etaserve train`) gets a fresh one, released at the end.
+   */
+  lease?: { holder: string; ttlMs: number; keep?: boolean };
 }
 
 /**
- * Compacts what the log holds past the last checkpoint into the lake. The checkpoint (the log offset to resume
- * from) is written after the Parquet files, so a crash re-compacts a batch rather than losing one.
+ * Compacts what the log holds past the lake's checkpoint into the lake, then applies the forget journal after each
+ * batch: an event compacted just before the log forgot it is in the lake by the time its journal entry is read, so
+ * it is removed too. The checkpoint (in the lake: what the lake holds) is written after the Parquet files and after
+ * each forget, so a crash re-compacts a batch (the ETL deduplicates) rather than losing one; then the position is
+ * published to the log as the consumer group `lake`, which log retention waits for.
  */
 export async function compactEventLog(
   source: EventSource,
   lake: string,
-  options: { batch?: number; maxEvents?: number } = {},
+  options: CompactionOptions = {},
 ): Promise<CompactionResult> {
   const batch = options.batch ?? 50_000;
-  const saved = await readFile(checkpointFile(lake), 'utf8').then(
-    (t) => (JSON.parse(t) as { next: string }).next,
-    () => undefined,
-  );
-  const from = saved ?? 'earliest';
-  let cursor: string | 'earliest' = from;
-  let events = 0;
-  let skipped = 0;
-  const duck = await openDuck();
+  const lease = options.lease ?? {
+    holder: `${os.hostname()}-${process.pid}-${randomUUID().slice(0, 8)}`,
+    ttlMs: 60_000,
+  };
+  const holds = async (): Promise<boolean> =>
+    source.claimLease ? source.claimLease(LAKE_WRITER_LEASE, lease.holder, lease.ttlMs) : true;
+  const saved = await readLakeCheckpoint(lake);
+  // A checkpoint of another kind of log (the backend changed): its offsets would skip or repeat arbitrarily.
+  const usable = saved && (saved.log === undefined || source.kind === undefined || saved.log === source.kind);
+  const from = usable ? saved.next : (await source.read('earliest', 0)).next;
+  if (!(await holds()))
+    return { events: 0, skipped: 0, from, next: from, forgets: 0, forgottenRows: 0, writerElsewhere: true };
+  const checkpoint: LakeCheckpoint = {
+    next: from,
+    forgotten: (usable ? saved.forgotten : undefined) ?? 'earliest',
+    ...(source.kind ? { log: source.kind } : {}),
+  };
+  const result: CompactionResult = { events: 0, skipped: 0, from, next: from, forgets: 0, forgottenRows: 0 };
+  // Opened on the first batch: a round with nothing new (most of the lake writer's) costs no DuckDB.
+  let duck: Duck | undefined;
   try {
+    if (source.forgets && checkpoint.forgotten === 'earliest')
+      checkpoint.forgotten = (await source.forgets.read('earliest', 0)).next;
+    // A new lake publishes where it starts, so retention waits for it before its first batch is in.
+    if (!usable || saved.log === undefined) {
+      await writeLakeCheckpoint(lake, checkpoint);
+      await source.commit?.(LAKE_GROUP, checkpoint.next);
+      if (source.forgets && checkpoint.forgotten !== undefined)
+        await source.forgets.commit(LAKE_GROUP, checkpoint.forgotten);
+    }
     for (;;) {
-      const page = await source.read(cursor === 'earliest' ? 'earliest' : { offset: cursor }, batch);
+      await applyForgetJournal(source, lake, checkpoint, result);
+      if (options.maxEvents !== undefined && result.events >= options.maxEvents) break;
+      const page = await source.read({ offset: checkpoint.next }, batch);
       if (page.records.length === 0) break;
       const flat: FlatEvent[] = [];
       for (const r of page.records) {
         const f = flattenEvent(r.event);
         if (f) flat.push(f);
-        else skipped++;
+        else result.skipped++;
       }
+      duck ??= await openDuck();
       await writeEventsToLake(lake, flat, duck);
-      events += flat.length;
-      cursor = page.next;
-      await mkdir(lake, { recursive: true });
-      const tmp = `${checkpointFile(lake)}.tmp`;
-      await writeFile(tmp, JSON.stringify({ next: cursor, at: new Date().toISOString() }));
-      await rename(tmp, checkpointFile(lake));
-      if (options.maxEvents !== undefined && events >= options.maxEvents) break;
+      result.events += flat.length;
+      const last = page.records.at(-1) as { ingestedAtMs?: number } | undefined;
+      if (last?.ingestedAtMs !== undefined) result.lastIngestedAtMs = last.ingestedAtMs;
+      checkpoint.next = page.next;
+      result.next = page.next;
+      await writeLakeCheckpoint(lake, checkpoint);
+      await source.commit?.(LAKE_GROUP, checkpoint.next);
+      if (!(await holds())) break; // the lease went to another writer (this one stalled): it goes on from here
     }
   } finally {
-    duck.close();
+    duck?.close();
+    if (!lease.keep) await source.releaseLease?.(LAKE_WRITER_LEASE, lease.holder).catch(() => undefined);
   }
-  return { events, skipped, from: String(from), next: String(cursor) };
+  return result;
+}
+
+/** Applies the journal entries past the checkpoint to the lake: their orders' and riders' rows go. */
+async function applyForgetJournal(
+  source: EventSource,
+  lake: string,
+  checkpoint: LakeCheckpoint,
+  result: CompactionResult,
+): Promise<void> {
+  if (!source.forgets) return;
+  for (;;) {
+    const page = await source.forgets.read(checkpoint.forgotten ?? 'earliest', 500);
+    if (page.entries.length === 0) return;
+    const who = {
+      orderIds: [...new Set(page.entries.flatMap((e) => e.orderIds))],
+      riderIds: [...new Set(page.entries.flatMap((e) => e.riderIds))],
+    };
+    result.forgottenRows += await forgetInLake(lake, who);
+    result.forgets += page.entries.length;
+    checkpoint.forgotten = page.next;
+    await writeLakeCheckpoint(lake, checkpoint);
+    await source.forgets.commit(LAKE_GROUP, page.next);
+  }
+}
+
+/**
+ * Lake upkeep: the lake writer adds a file to an hour partition every round that had events for it, so a settled
+ * hour (ended `settleMs` ago) holding `minFiles` or more is rewritten as one file, and reads over months do not
+ * open thousands of small files. New file first, then the old ones go (a reader in between sees rows twice, which
+ * the ETL deduplicates by event_id, as for `forgetInLake`). Returns the partitions merged.
+ */
+export async function mergeSmallFiles(
+  lake: string,
+  nowMs: number,
+  options: { minFiles?: number; settleMs?: number } = {},
+): Promise<string[]> {
+  const minFiles = options.minFiles ?? 8;
+  const settleMs = options.settleMs ?? 2 * 3_600_000;
+  const merged: string[] = [];
+  let duck: Duck | undefined;
+  try {
+    for (const dateDir of (await readdir(eventsDir(lake)).catch(() => [] as string[])).sort()) {
+      const date = /^date=(\d{4}-\d{2}-\d{2})$/.exec(dateDir)?.[1];
+      if (!date) continue;
+      for (const hourDir of await readdir(path.join(eventsDir(lake), dateDir)).catch(() => [] as string[])) {
+        const hour = /^hour=(\d{1,2})$/.exec(hourDir)?.[1];
+        if (hour === undefined) continue;
+        const hourEnd = Date.parse(`${date}T${hour.padStart(2, '0')}:00:00Z`) + 3_600_000;
+        if (!(hourEnd <= nowMs - settleMs)) continue;
+        const dir = path.join(eventsDir(lake), dateDir, hourDir);
+        const old = (await readdir(dir)).filter((f) => f.endsWith('.parquet'));
+        if (old.length < minFiles) continue;
+        duck ??= await openDuck({ memoryLimit: '256MB', lean: true });
+        const files = `[${old.map((f) => sqlString(path.join(dir, f))).join(', ')}]`;
+        await duck.conn.run(
+          `COPY (SELECT ${Object.keys(EVENT_COLUMNS).join(', ')} FROM read_parquet(${files}, hive_partitioning = false, union_by_name = true)) TO ${sqlString(path.join(dir, `events_${randomUUID()}.parquet`))} (FORMAT PARQUET)`,
+        );
+        await Promise.all(old.map((f) => rm(path.join(dir, f))));
+        merged.push(`${date}/${hour}`);
+      }
+    }
+  } finally {
+    duck?.close();
+  }
+  return merged;
+}
+
+/**
+ * Lake retention: deletes whole date partitions (`events/date=YYYY-MM-DD`) older than `keepDays` before `nowMs`
+ * (UTC dates, as compaction partitions). Returns the dates deleted.
+ */
+export async function dropOldPartitions(lake: string, keepDays: number, nowMs: number): Promise<string[]> {
+  const oldestKept = new Date(nowMs - keepDays * 86_400_000).toISOString().slice(0, 10);
+  const names = await readdir(eventsDir(lake)).catch(() => [] as string[]);
+  const dropped: string[] = [];
+  for (const name of names.sort()) {
+    const m = /^date=(\d{4}-\d{2}-\d{2})$/.exec(name);
+    if (!m || m[1]! >= oldestKept) continue;
+    await rm(path.join(eventsDir(lake), name), { recursive: true, force: true });
+    dropped.push(m[1]!);
+  }
+  return dropped;
 }
 
 /**
@@ -151,8 +319,10 @@ export async function forgetInLake(
       const dir = path.join(eventsDir(lake), `date=${p.date}`, `hour=${p.hour}`);
       const old = (await readdir(dir)).filter((f) => f.endsWith('.parquet'));
       const next = path.join(dir, `events_${randomUUID()}.parquet`);
+      // The lake's columns only: DuckDB would otherwise add `date` and `hour` from the path to the new file, and
+      // the lake's files would no longer agree (lakeEventsRelationFor).
       await duck.conn.run(
-        `COPY (SELECT * FROM read_parquet(${sqlString(path.join(dir, '*.parquet'))}) WHERE NOT ${match}) TO ${sqlString(next)} (FORMAT PARQUET)`,
+        `COPY (SELECT ${Object.keys(EVENT_COLUMNS).join(', ')} FROM read_parquet(${sqlString(path.join(dir, '*.parquet'))}, hive_partitioning = false, union_by_name = true) WHERE NOT ${match}) TO ${sqlString(next)} (FORMAT PARQUET)`,
       );
       await Promise.all(old.map((f) => rm(path.join(dir, f))));
       dropped += Number(p.n);

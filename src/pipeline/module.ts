@@ -1,9 +1,12 @@
 import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import type { EventLog } from '../events/index.js';
 import { Counter, Gauge, type ModuleContext, type Service } from '../platform/index.js';
 import type { PipelineConfig } from './config.js';
 import { CronExpression } from './cron.js';
+import { lakeDirOf } from './lake.js';
+import { LakeWriter } from './lake-writer.js';
 import type { ShadowSummary } from './policy.js';
 import { scheduledRun, type ScheduledJobSpec, type ScheduledRunSummary } from './scheduled-run.js';
 
@@ -11,6 +14,8 @@ export interface PipelineModule {
   service: Service;
   /** Runs continuous training once now (the schedule's job); resolves when it is done. */
   runNow(): Promise<ScheduledRunSummary | undefined>;
+  /** The continuous lake writer, when this process has the event log and pipeline.lakeWriteIntervalMs > 0. */
+  lakeWriter: LakeWriter | undefined;
 }
 
 export interface PipelineModuleDeps {
@@ -22,6 +27,8 @@ export interface PipelineModuleDeps {
   isolation?: 'process' | 'inline';
   /** The time a run trains up to; the wall clock by default. */
   now?: () => number;
+  /** The event log, opened by this process: the lake writer compacts it continuously. */
+  log?: EventLog;
 }
 
 const JOB_ENTRY = fileURLToPath(new URL('./job-entry.js', import.meta.url));
@@ -53,10 +60,27 @@ export function createPipelineModule(
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<ScheduledRunSummary | undefined> | undefined;
   let stopped = false;
+  const lakeWriter =
+    deps.log && config.lakeWriteIntervalMs > 0
+      ? new LakeWriter({
+          lake: lakeDirOf(deps.job.dataDir),
+          log: deps.log,
+          intervalMs: config.lakeWriteIntervalMs,
+          batch: config.compactBatch,
+          retentionDays: config.lakeRetentionDays,
+          logger,
+          registry: ctx.metrics.registry,
+        })
+      : undefined;
 
   const execute = async (): Promise<ScheduledRunSummary> => {
+    // With a lake writer the run reads the lake as it is, after one more round (here or in the process that
+    // writes); without one, the run compacts the log itself.
+    await lakeWriter?.tick();
+    const { events, ...job } = deps.job;
     const spec: ScheduledJobSpec = {
-      ...deps.job,
+      ...job,
+      ...(events && !lakeWriter ? { events } : {}),
       pipeline: config,
       nowMs: (deps.now ?? Date.now)(),
       ...(deps.shadow ? { shadow: await deps.shadow() } : {}),
@@ -129,7 +153,15 @@ export function createPipelineModule(
 
   const service: Service = {
     name: 'pipeline',
+    check: () => lakeWriter?.check() ?? { ready: true },
     start: async () => {
+      if (lakeWriter) {
+        lakeWriter.start();
+        logger.info(
+          { intervalMs: config.lakeWriteIntervalMs, retentionDays: config.lakeRetentionDays },
+          'lake writer started',
+        );
+      }
       if (!cron) return logger.info('pipeline.schedule is empty: continuous training is off');
       // The first tick waits a full period, so a process that just started (and trained its first model) settles.
       schedule(Date.now() + config.firstRunDelayMs);
@@ -139,7 +171,8 @@ export function createPipelineModule(
       stopped = true;
       if (timer) clearTimeout(timer);
       await running;
+      await lakeWriter?.stop();
     },
   };
-  return { service, runNow };
+  return { service, runNow, lakeWriter };
 }

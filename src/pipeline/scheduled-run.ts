@@ -21,7 +21,7 @@ export interface ScheduledJobSpec {
   simulator: SimulatorConfig;
   registry: RegistryDatabase;
   store: StoreConfig;
-  /** The event log to compact; absent: the lake is used as it is. */
+  /** The event log to compact (no lake writer runs); absent: the lake is used as it is. */
   events?: { config: EventsConfig; fallbackRedisUrl?: string };
   shadow?: ShadowSummary;
   nowMs: number;
@@ -57,8 +57,13 @@ export async function scheduledRun(
     });
     await eventLog.open();
     try {
-      compacted = (await compactEventLog(eventLog, lake, { batch: spec.pipeline.compactBatch })).events;
-      log(`compacted ${compacted} events into the lake`);
+      const c = await compactEventLog(eventLog, lake, { batch: spec.pipeline.compactBatch });
+      compacted = c.events;
+      log(
+        c.writerElsewhere
+          ? 'the lake writer of another process keeps the lake: training on it as it is'
+          : `compacted ${compacted} events into the lake${c.forgets > 0 ? `, applied ${c.forgets} forget(s) (${c.forgottenRows} rows removed)` : ''}`,
+      );
     } finally {
       await eventLog.close();
     }

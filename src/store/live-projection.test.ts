@@ -17,7 +17,7 @@ describe('store live projection', () => {
   it('turns accepted, ready and cancelled events into kitchen load and prep time', async () => {
     const log = new MemoryEventLog({ dedupeWindowMs: 3_600_000, dedupeMaxIds: 1000 });
     const live = new LiveState({ alpha: 0.5, kitchenOrderTtlMs: 3 * 3_600_000 });
-    const sub = startLiveProjection(log, live, {
+    const sub = await startLiveProjection(log, live, {
       replayHours: 24,
       pollMs: 5,
       logger: createLogger({ level: 'silent' }),

@@ -1,4 +1,4 @@
-import type { EventLog, LogRecord, Subscription } from '../events/index.js';
+import { followForgets, type EventLog, type LogRecord, type Subscription } from '../events/index.js';
 import type { Logger } from '../platform/index.js';
 import type { LiveState } from './live-state.js';
 
@@ -12,6 +12,8 @@ export interface LiveProjectionOptions {
 /** Applies order lifecycle events to the live state of stores: what is in each kitchen, and prep times. */
 export function applyToLiveState(live: LiveState, records: readonly LogRecord[]): void {
   for (const { event } of records) {
+    // A redacted record (file log) belongs to a forgotten order: the Redis log deleted its twin, so skip it too.
+    if (event.forgotten === true) continue;
     const storeId = event.store_id;
     const orderId = event.order_id;
     if (typeof storeId !== 'string' || typeof orderId !== 'string') continue;
@@ -33,16 +35,39 @@ export function applyToLiveState(live: LiveState, records: readonly LogRecord[])
   }
 }
 
-/** The store module's projection of the event log (consumer group `store-live`). */
-export function startLiveProjection(
+/**
+ * The store module's projection of the event log (consumer group `store-live`), and its follower of the forget
+ * journal: a forgotten order leaves the kitchens in every store process, wherever the forget ran. The follower
+ * starts first, so a forget during the replay is either in the log the replay reads or delivered afterwards.
+ */
+export async function startLiveProjection(
   log: EventLog,
   live: LiveState,
   options: LiveProjectionOptions,
-): Subscription {
-  return log.subscribe('store-live', (records) => applyToLiveState(live, records), {
+): Promise<Subscription> {
+  const forgets = await followForgets(
+    log.forgets,
+    (entries) => {
+      const dropped = live.forgetOrders(entries.flatMap((e) => e.orderIds));
+      if (dropped > 0) options.logger.info({ dropped }, 'store live projection: forgotten orders dropped');
+    },
+    {
+      pollMs: options.pollMs,
+      onError: (e) => options.logger.warn({ err: e }, 'store live projection: forget journal read failed'),
+    },
+  );
+  const subscription = log.subscribe('store-live', (records) => applyToLiveState(live, records), {
     start: { sinceMs: Date.now() - options.replayHours * 3_600_000 },
     ignoreCommitted: true,
     pollMs: options.pollMs,
     onError: (e) => options.logger.warn({ err: e }, 'store live projection: a batch failed; retrying'),
   });
+  return {
+    group: subscription.group,
+    caughtUp: () => subscription.caughtUp(),
+    close: async () => {
+      await subscription.close();
+      await forgets.close();
+    },
+  };
 }

@@ -151,6 +151,23 @@ export class LiveState {
     return expired;
   }
 
+  /**
+   * Forgotten orders (the event log's forget journal) leave the kitchens: their ids are all the live state holds of
+   * them. Prep-time EWMAs are aggregates and stay. Returns how many were dropped.
+   */
+  forgetOrders(orderIds: Iterable<string>): number {
+    const ids = new Set(orderIds);
+    let dropped = 0;
+    if (ids.size === 0) return 0;
+    for (const [storeId, s] of this.stores) {
+      let here = 0;
+      for (const id of ids) if (s.kitchen.delete(id)) here++;
+      if (here > 0) this.options.onChange?.(storeId);
+      dropped += here;
+    }
+    return dropped;
+  }
+
   /** A deleted store's state goes with it. */
   forget(storeId: string): void {
     if (this.stores.delete(storeId)) this.options.onChange?.(storeId);

@@ -176,7 +176,7 @@ export function createStoreModule(
         notifier?.prune();
       }, 60_000);
       sweeper.unref();
-      if (events) projection = startLiveProjection(events.log, liveState, { ...events, logger: log });
+      if (events) projection = await startLiveProjection(events.log, liveState, { ...events, logger: log });
       notifier?.start();
     },
     async stop() {

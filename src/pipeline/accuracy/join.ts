@@ -205,6 +205,21 @@ export class AccuracyJoin {
     if (this.byHour.size > MAX_HOURS) this.byHour.delete([...this.byHour.keys()].sort()[0]!);
   }
 
+  /**
+   * Forgotten orders (the event log's forget journal): their pending quotes (with the destination's zone) and
+   * recent observations go. Aggregates stay: they hold no order. Returns how many orders were held.
+   */
+  forgetOrders(orderIds: Iterable<string>): number {
+    const ids = new Set(orderIds);
+    if (ids.size === 0) return 0;
+    let dropped = 0;
+    for (const id of ids) if (this.pending.delete(id)) dropped++;
+    const before = this.recent.length;
+    this.recent = this.recent.filter((o) => !ids.has(o.orderId));
+    this.shadow.forgetOrders(ids);
+    return dropped + before - this.recent.length;
+  }
+
   /** Drops observations older than the window and quotes older than the pending TTL. */
   private trim(nowMs: number): void {
     const since = nowMs - this.options.windowMs;

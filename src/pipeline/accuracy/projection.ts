@@ -1,4 +1,4 @@
-import type { EventLog, Subscription } from '../../events/index.js';
+import { followForgets, type EventLog, type Subscription } from '../../events/index.js';
 import { Counter, Gauge, type Logger, type Registry } from '../../platform/index.js';
 import { liveComparison, type ShadowSummary } from '../policy.js';
 import { AccuracyJoin, type AccuracyStats, type AccuracySummary } from './join.js';
@@ -131,12 +131,30 @@ export function startAccuracyProjection(
 
   const zones = options.zoneOfStores ? startZonePrep(log, options, options.zoneOfStores) : undefined;
 
-  const subscription = log.subscribe('accuracy', (records) => join.apply(records), {
-    start: { sinceMs: Date.now() - options.replayHours * 3_600_000 },
-    ignoreCommitted: true,
-    pollMs: options.pollMs,
-    onError: (e) => options.logger.warn({ err: e }, 'accuracy projection: a batch failed; retrying'),
-  });
+  // The replay starts once the forget journal is followed: a forget during it is in the log the replay reads or
+  // delivered to the follower afterwards.
+  const replayFrom = Date.now() - options.replayHours * 3_600_000;
+  const forgets = followForgets(
+    log.forgets,
+    (entries) => void join.forgetOrders(entries.flatMap((e) => e.orderIds)),
+    {
+      pollMs: options.pollMs,
+      onError: (e) => options.logger.warn({ err: e }, 'accuracy projection: forget journal read failed'),
+    },
+  );
+  const started = forgets.then(() =>
+    log.subscribe('accuracy', (records) => join.apply(records), {
+      start: { sinceMs: replayFrom },
+      ignoreCommitted: true,
+      pollMs: options.pollMs,
+      onError: (e) => options.logger.warn({ err: e }, 'accuracy projection: a batch failed; retrying'),
+    }),
+  );
+  const subscription: Subscription = {
+    group: 'accuracy',
+    caughtUp: async () => (await started).caughtUp(),
+    close: async () => (await started).close(),
+  };
   return {
     join,
     subscription,
@@ -147,6 +165,7 @@ export function startAccuracyProjection(
     close: async () => {
       await subscription.close();
       await zones?.subscription.close();
+      await (await forgets).close();
     },
   };
 }

@@ -88,6 +88,17 @@ export class NearestInTime<T> {
     return item;
   }
 
+  /** Drops the items `drop` says: a full scan, for the rare forget. */
+  remove(drop: (item: T) => boolean): void {
+    for (const [key, list] of this.byKey) {
+      const kept = list.filter((e) => !drop(e.item));
+      if (kept.length === list.length) continue;
+      this.count -= list.length - kept.length;
+      if (kept.length === 0) this.byKey.delete(key);
+      else this.byKey.set(key, kept);
+    }
+  }
+
   /** Forgets items older than `beforeMs`: a full scan, so callers run it now and then, not per event. */
   expire(beforeMs: number): void {
     for (const [key, list] of this.byKey) {

@@ -180,6 +180,11 @@ export class ShadowJoin {
     this.awaiting.expire(this.latestMs - 2 * SHADOW_MATCH_MS);
   }
 
+  /** Forgotten orders waiting for their shadow prediction: their match key is the destination. */
+  forgetOrders(orderIds: ReadonlySet<string>): void {
+    this.awaiting.remove((orderId) => orderIds.has(orderId));
+  }
+
   /** Drops observations delivered before `sinceMs` from the window. */
   trim(sinceMs: number): void {
     let i = 0;

@@ -191,9 +191,20 @@ export async function composeProcess(
     catalog = client;
   }
 
+  // Every process of a deployment shares the registry through the catalog's database.
+  const registry = registryFromConfig(config);
+  services.push({ name: 'registry', stop: () => registry.close() });
+
   let geo: GeoFeatures | undefined;
   if (modules.includes('geo')) {
-    const geoModule = createGeoModule(ctx, config.geo, projectFrom);
+    // Geo serves the champion's own zone speeds, from the registry every process shares.
+    const geoModule = createGeoModule(ctx, config.geo, projectFrom, {
+      revision: () => registry.aliasesRevision(),
+      load: async () => {
+        const champion = await registry.resolve('champion');
+        return champion === undefined ? undefined : registry.loadZoneSpeeds(champion);
+      },
+    });
     services.push(geoModule.service);
     geo = geoModule.geo;
     internalRoutes.push({
@@ -210,10 +221,6 @@ export async function composeProcess(
       }),
     );
   }
-
-  // Every process of a deployment shares the registry through the catalog's database.
-  const registry = registryFromConfig(config);
-  services.push({ name: 'registry', stop: () => registry.close() });
 
   let predictorModule: PredictorModule | undefined;
   let predictor: Predictor | undefined;

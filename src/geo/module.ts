@@ -6,6 +6,7 @@ import { startRiderProjection } from './rider-projection.js';
 import { geoRoutes, type GeoRoutes } from './routes.js';
 import { GeoService } from './service.js';
 import { loadZoneSpeeds, speedsFileOf } from './speeds-file.js';
+import { ZoneSpeedTable } from './travel.js';
 
 export interface GeoModule {
   service: Service;
@@ -22,7 +23,23 @@ export interface GeoEvents {
   pollMs: number;
 }
 
-export function createGeoModule(ctx: ModuleContext, config: GeoConfig, events?: GeoEvents): GeoModule {
+/**
+ * The champion's zone speeds in the shared model registry (a pod has no file the pipeline wrote). The app wires it;
+ * geo cannot see the registry itself.
+ */
+export interface ChampionSpeeds {
+  /** Changes whenever an alias moves: cheap to poll. */
+  revision(): Promise<string>;
+  /** The champion's speeds (geo's JSON), or undefined: no champion yet, or one registered without speeds. */
+  load(): Promise<unknown>;
+}
+
+export function createGeoModule(
+  ctx: ModuleContext,
+  config: GeoConfig,
+  events?: GeoEvents,
+  champion?: ChampionSpeeds,
+): GeoModule {
   const geo = new GeoService(config);
   const file = speedsFileOf(ctx.platform.dataDir, config.speedsFile);
   const log = ctx.logger.child({ module: 'geo' });
@@ -76,6 +93,40 @@ export function createGeoModule(ctx: ModuleContext, config: GeoConfig, events?: 
       log.error({ err: e, file }, 'new speeds file refused: keeping the old speeds'),
     );
   };
+  // With a registry, the champion's own speeds win over the file; a champion registered without them (older than
+  // the registry's zone_speeds) leaves the file in charge.
+  let championRevision: string | undefined;
+  let servingChampion = false;
+  const followChampion = async (): Promise<void> => {
+    if (!champion) return;
+    const revision = await champion.revision();
+    if (revision === championRevision) return;
+    const json = await champion.load();
+    championRevision = revision;
+    if (json === undefined) {
+      // Back to the file: read it again even if unchanged, since the previous champion's speeds are being served.
+      if (servingChampion) loadedMtimeMs = 0;
+      servingChampion = false;
+      return;
+    }
+    const table = ZoneSpeedTable.fromJSON(json);
+    if (!table.ok) {
+      log.error({ error: table.error }, "the champion's zone speeds are not a table: keeping the old speeds");
+      return;
+    }
+    geo.setSpeeds(table.value);
+    servingChampion = true;
+    log.info({ trips: table.value.trips }, "the champion's zone speeds loaded from the registry");
+  };
+  const follow = async (): Promise<void> => {
+    await followChampion().catch((e: unknown) =>
+      log.warn(
+        { err: e },
+        'cannot read the champion zone speeds from the registry: keeping the current speeds',
+      ),
+    );
+    if (!servingChampion) await watchSpeeds();
+  };
   let watcher: NodeJS.Timeout | undefined;
 
   let projection: Subscription | undefined;
@@ -87,7 +138,13 @@ export function createGeoModule(ctx: ModuleContext, config: GeoConfig, events?: 
         () => 0,
       );
       await reloadSpeeds();
-      watcher = setInterval(() => void watchSpeeds(), config.speedsReloadMs);
+      await followChampion().catch((e: unknown) =>
+        log.warn(
+          { err: e },
+          'cannot read the champion zone speeds from the registry: serving the file or defaults',
+        ),
+      );
+      watcher = setInterval(() => void follow(), config.speedsReloadMs);
       watcher.unref();
       if (events) {
         const replayMinutes = Math.ceil(config.riderTtlSeconds / 60) + 1;

@@ -5,6 +5,7 @@ import { Counter, Gauge, type Logger, type Registry } from '../platform/index.js
 import {
   compactEventLog,
   dropOldPartitions,
+  dropStaleStaging,
   LAKE_GROUP,
   LAKE_WRITER_LEASE,
   mergeSmallFiles,
@@ -193,6 +194,7 @@ export class LakeWriter {
             'lake retention deleted old date partitions',
           );
         }
+        await dropStaleStaging(lake, now);
         const merged = await mergeSmallFiles(lake, now);
         if (merged.length > 0)
           logger.info({ partitions: merged }, 'lake writer: merged the small files of settled hours');

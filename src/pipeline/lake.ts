@@ -30,6 +30,14 @@ export const LAKE_WRITER_LEASE = 'lake-writer';
 
 export const lakeDirOf = (dataDir: string): string => path.join(dataDir, 'lake');
 const eventsDir = (lake: string): string => path.join(lake, 'events');
+/** Where files are written before they are renamed into `events/`: readers never see one half written. */
+const stagingDir = (lake: string): string => path.join(lake, '_staging');
+
+/** A fresh path under the lake's staging directory (same filesystem as `events/`, so a rename is atomic). */
+async function stagedPath(lake: string, name: string): Promise<string> {
+  await mkdir(stagingDir(lake), { recursive: true });
+  return path.join(stagingDir(lake), `${randomUUID()}-${name}`);
+}
 const checkpointFile = (lake: string): string => path.join(lake, '_checkpoint.json');
 
 const lakeGlob = (lake: string): string => sqlString(path.join(eventsDir(lake), '**', '*.parquet'));
@@ -63,7 +71,8 @@ FROM parquet_schema(${lakeGlob(lake)})`);
 /**
  * Appends events to the lake as Parquet, partitioned by UTC date and hour. Each write adds files with fresh names
  * and never rewrites old ones; the ETL deduplicates by `event_id`, so a batch written twice (a crash between the
- * write and the checkpoint) changes nothing downstream.
+ * write and the checkpoint) changes nothing downstream. Files are written under `_staging/` and renamed into their
+ * partition, so a training run reading the lake while the lake writer writes never meets half a file.
  */
 export async function writeEventsToLake(
   lake: string,
@@ -72,17 +81,26 @@ export async function writeEventsToLake(
 ): Promise<{ rows: number }> {
   if (events.length === 0) return { rows: 0 };
   const db = duck ?? (await openDuck());
+  const stage = await stagedPath(lake, 'batch');
   try {
-    await mkdir(eventsDir(lake), { recursive: true });
     await loadEvents(db, 'batch_events', events);
     await db.conn.run(`
 COPY (
   SELECT *, strftime(epoch_ms(occurred_ms), '%Y-%m-%d') AS date, hour(epoch_ms(occurred_ms)) AS hour
   FROM batch_events
-) TO ${sqlString(eventsDir(lake))} (FORMAT PARQUET, PARTITION_BY (date, hour), FILENAME_PATTERN 'events_{uuid}', OVERWRITE_OR_IGNORE)`);
+) TO ${sqlString(stage)} (FORMAT PARQUET, PARTITION_BY (date, hour), FILENAME_PATTERN 'events_{uuid}', OVERWRITE_OR_IGNORE)`);
     await db.conn.run('DROP TABLE batch_events');
+    for (const date of await readdir(stage)) {
+      for (const hour of await readdir(path.join(stage, date))) {
+        const target = path.join(eventsDir(lake), date, hour);
+        await mkdir(target, { recursive: true });
+        for (const file of await readdir(path.join(stage, date, hour)))
+          await rename(path.join(stage, date, hour, file), path.join(target, file));
+      }
+    }
     return { rows: events.length };
   } finally {
+    await rm(stage, { recursive: true, force: true });
     if (!duck) db.close();
   }
 }
@@ -259,11 +277,7 @@ export async function mergeSmallFiles(
         const old = (await readdir(dir)).filter((f) => f.endsWith('.parquet'));
         if (old.length < minFiles) continue;
         duck ??= await openDuck({ memoryLimit: '256MB', lean: true });
-        const files = `[${old.map((f) => sqlString(path.join(dir, f))).join(', ')}]`;
-        await duck.conn.run(
-          `COPY (SELECT ${Object.keys(EVENT_COLUMNS).join(', ')} FROM read_parquet(${files}, hive_partitioning = false, union_by_name = true)) TO ${sqlString(path.join(dir, `events_${randomUUID()}.parquet`))} (FORMAT PARQUET)`,
-        );
-        await Promise.all(old.map((f) => rm(path.join(dir, f))));
+        await rewritePartition(duck, lake, dir, old, 'true');
         merged.push(`${date}/${hour}`);
       }
     }
@@ -271,6 +285,47 @@ export async function mergeSmallFiles(
     duck?.close();
   }
   return merged;
+}
+
+/**
+ * Replaces the files `old` of a partition directory by one file of their rows that pass `where`: written under
+ * `_staging/` and renamed in, then the old files go. Only the lake's columns: DuckDB would otherwise add `date` and
+ * `hour` from the path to the new file, and the lake's files would no longer agree (lakeEventsRelationFor).
+ */
+async function rewritePartition(
+  duck: Duck,
+  lake: string,
+  dir: string,
+  old: readonly string[],
+  where: string,
+): Promise<void> {
+  const files = `[${old.map((f) => sqlString(path.join(dir, f))).join(', ')}]`;
+  const staged = await stagedPath(lake, 'events.parquet');
+  try {
+    await duck.conn.run(
+      `COPY (SELECT ${Object.keys(EVENT_COLUMNS).join(', ')} FROM read_parquet(${files}, hive_partitioning = false, union_by_name = true) WHERE ${where}) TO ${sqlString(staged)} (FORMAT PARQUET)`,
+    );
+    await rename(staged, path.join(dir, `events_${randomUUID()}.parquet`));
+  } finally {
+    await rm(staged, { force: true });
+  }
+  await Promise.all(old.map((f) => rm(path.join(dir, f))));
+}
+
+/** What a crash left under `_staging/` (never part of the lake: its batch is compacted again): older than 1 h goes. */
+export async function dropStaleStaging(lake: string, nowMs: number): Promise<number> {
+  let dropped = 0;
+  for (const name of await readdir(stagingDir(lake)).catch(() => [] as string[])) {
+    const at = path.join(stagingDir(lake), name);
+    const mtimeMs = await stat(at).then(
+      (s) => s.mtimeMs,
+      () => nowMs,
+    );
+    if (nowMs - mtimeMs < 3_600_000) continue;
+    await rm(at, { recursive: true, force: true });
+    dropped++;
+  }
+  return dropped;
 }
 
 /**
@@ -318,13 +373,7 @@ export async function forgetInLake(
     for (const p of parts) {
       const dir = path.join(eventsDir(lake), `date=${p.date}`, `hour=${p.hour}`);
       const old = (await readdir(dir)).filter((f) => f.endsWith('.parquet'));
-      const next = path.join(dir, `events_${randomUUID()}.parquet`);
-      // The lake's columns only: DuckDB would otherwise add `date` and `hour` from the path to the new file, and
-      // the lake's files would no longer agree (lakeEventsRelationFor).
-      await duck.conn.run(
-        `COPY (SELECT ${Object.keys(EVENT_COLUMNS).join(', ')} FROM read_parquet(${sqlString(path.join(dir, '*.parquet'))}, hive_partitioning = false, union_by_name = true) WHERE NOT ${match}) TO ${sqlString(next)} (FORMAT PARQUET)`,
-      );
-      await Promise.all(old.map((f) => rm(path.join(dir, f))));
+      await rewritePartition(duck, lake, dir, old, `NOT ${match}`);
       dropped += Number(p.n);
     }
   } finally {

@@ -2,9 +2,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import {
   parseModel,
+  SegmentedRanges,
   train,
+  type Calibration,
   type FeatureSpec,
   type Model,
+  type SegmentCalibration,
   type TrainingData,
   type TrainParams,
 } from '../model/index.js';
@@ -26,17 +29,26 @@ const TRAIN_USAGE = `Usage: etaserve model train --train FILE --valid FILE --tar
   --lr X                         default 0.05     --seed S        default 0
   --growth depthwise|leafwise    default depthwise
   --no-calibrate                 keep the raw quantile range (default: conformal calibration on --valid)
+  --crossing-quantiles           one booster per quantile, as format 1 models (they can cross); default: the
+                                 median, then each quantile as an offset from its neighbour (never cross)
+  --segment-column COL           also calibrate the range per segment of COL (repeatable, or COL,COL: nested,
+                                 the first column outermost), on --valid; predict then needs COL in its input
+  --segment-min-rows N           validation rows a segment needs for its own correction (default 200; fewer:
+                                 its parent's, then the pooled one)
   --json                         the result as one JSON document on stdout (progress on stderr), for scripts
 
-Every column except the target is a feature. Empty cells are missing values.`;
+Every column except the target is a feature; segment columns are categorical. Empty cells are missing values
+(a segment left empty takes its parent's correction).`;
 const PREDICT_USAGE = `Usage: etaserve model predict --model MODEL.json --input FILE [--out FILE]
 
 Writes only the prediction columns (p50, or p10,p50,p90 ...) as CSV, to --out or standard output.
 Input columns are matched to the model's features by name, in any order. MODEL.json may be an
-etaserve artifact or an XGBoost JSON model.`;
+etaserve artifact or an XGBoost JSON model. A model trained with --segment-column reads those columns too
+and gives each row its segment's range (a label it never saw: the parent segment's).`;
 const INSPECT_USAGE = `Usage: etaserve model inspect MODEL.json [--json]
 
-Prints the feature spec, outputs, size (trees, leaves, depth), calibration and feature importance (a table).
+Prints the feature spec, outputs, size (trees, leaves, depth), calibration (per segment when trained with
+--segment-column) and feature importance (a table).
   --json   the same as one JSON document, for scripts`;
 const USAGE = `Usage: etaserve model <train|predict|inspect> [options]   (each takes --help)
 
@@ -47,7 +59,7 @@ class UsageError extends Error {}
 function parse(
   args: string[],
   options: NonNullable<ParseArgsConfig['options']>,
-): { values: Record<string, string | boolean | undefined>; positionals: string[] } {
+): { values: Record<string, string | string[] | boolean | undefined>; positionals: string[] } {
   try {
     const r = parseArgs({
       args,
@@ -55,7 +67,10 @@ function parse(
       allowPositionals: true,
       strict: true,
     });
-    return { values: r.values as Record<string, string | boolean | undefined>, positionals: r.positionals };
+    return {
+      values: r.values as Record<string, string | string[] | boolean | undefined>,
+      positionals: r.positionals,
+    };
   } catch (e) {
     throw new UsageError(e instanceof Error ? e.message : String(e));
   }
@@ -101,6 +116,30 @@ function featureColumns(file: string, table: CsvTable, spec: FeatureSpec[], grow
   });
 }
 
+/** Raw cells of named columns, trimmed: segment labels as written. */
+function labelColumns(
+  file: string,
+  table: CsvTable,
+  columns: readonly string[],
+  why: string,
+): Record<string, string[]> {
+  const missing = columns.filter((c) => !table.header.includes(c));
+  if (missing.length > 0)
+    throw new UsageError(
+      `${file}: missing column${missing.length > 1 ? 's' : ''} ${missing.join(', ')} (${why})`,
+    );
+  return Object.fromEntries(
+    columns.map((c) => [c, table.cells[table.header.indexOf(c)]!.map((cell) => cell.trim())]),
+  );
+}
+
+/** `--segment-column a --segment-column b,c` → [a, b, c], each once, in order. */
+function segmentColumnsOf(v: unknown): string[] {
+  const given = v === undefined ? [] : Array.isArray(v) ? (v as string[]) : [v as string];
+  const columns = given.flatMap((g) => g.split(',').map((c) => c.trim())).filter((c) => c !== '');
+  return [...new Set(columns)];
+}
+
 async function loadModelFile(file: string): Promise<Model> {
   const r = parseModel(await readFile(file, 'utf8'));
   if (!r.ok) throw new UsageError(`${file}: ${r.error.message}`);
@@ -123,6 +162,9 @@ async function runTrain(args: string[], out: Out): Promise<number> {
     leaves: { type: 'string' },
     growth: { type: 'string' },
     'no-calibrate': { type: 'boolean' },
+    'crossing-quantiles': { type: 'boolean' },
+    'segment-column': { type: 'string', multiple: true },
+    'segment-min-rows': { type: 'string' },
     json: { type: 'boolean' },
   });
   if (v.help) return (out.log(TRAIN_USAGE), 0);
@@ -138,6 +180,21 @@ async function runTrain(args: string[], out: Out): Promise<number> {
   const cats = new Set((v.categorical as string | undefined)?.split(',').map((s) => s.trim()) ?? []);
   for (const c of cats)
     if (!trainTable.header.includes(c)) throw new UsageError(`${trainFile}: no column ${c} (--categorical)`);
+  const segmentColumns = segmentColumnsOf(v['segment-column']);
+  for (const c of segmentColumns) {
+    if (c === target) throw new UsageError(`--segment-column ${c} is the target`);
+    if (!trainTable.header.includes(c))
+      throw new UsageError(`${trainFile}: no column ${c} (--segment-column)`);
+    cats.add(c);
+  }
+  const objectiveName = (v.objective as string | undefined) ?? 'squared';
+  if (
+    segmentColumns.length > 0 &&
+    (objectiveName !== 'quantile' || v['no-calibrate'] || v['crossing-quantiles'])
+  )
+    throw new UsageError(
+      '--segment-column needs --objective quantile, with calibration and non-crossing quantiles',
+    );
   const spec: FeatureSpec[] = trainTable.header
     .filter((h) => h !== target)
     .map((name) => ({ name, type: cats.has(name) ? 'categorical' : 'numeric' }));
@@ -149,8 +206,15 @@ async function runTrain(args: string[], out: Out): Promise<number> {
     return { spec, columns: featureColumns(file, table, spec, grow), target: y };
   };
   const trainData = data(trainFile, trainTable, true);
-  const validData = data(validFile, await readCsv(validFile), false);
-  const objective = (v.objective as string | undefined) ?? 'squared';
+  const validTable = await readCsv(validFile);
+  const validData: TrainingData = {
+    ...data(validFile, validTable, false),
+    // Labels as written: a label only the validation file has is a segment too.
+    ...(segmentColumns.length > 0
+      ? { segments: labelColumns(validFile, validTable, segmentColumns, '--segment-column') }
+      : {}),
+  };
+  const objective = objectiveName;
   if (objective !== 'squared' && objective !== 'quantile')
     throw new UsageError(`--objective must be squared or quantile`);
   const params: Partial<TrainParams> = {
@@ -162,6 +226,9 @@ async function runTrain(args: string[], out: Out): Promise<number> {
     seed: num(v.seed, '--seed', true),
     growth: v.growth as TrainParams['growth'] | undefined,
     calibrate: !v['no-calibrate'],
+    quantileMethod: v['crossing-quantiles'] ? 'independent' : 'offsets',
+    segmentColumns,
+    segmentMinRows: num(v['segment-min-rows'], '--segment-min-rows', true),
   };
   if (v.quantiles) params.quantiles = (v.quantiles as string).split(',').map((q) => num(q, '--quantiles')!);
   progress(
@@ -183,8 +250,9 @@ async function runTrain(args: string[], out: Out): Promise<number> {
   const c = artifact.calibration;
   if (c)
     progress(
-      `calibrated ${c.lower}-${c.upper}: valid coverage ${c.validCoverageBefore.toFixed(3)} -> ${c.validCoverageAfter.toFixed(3)} (nominal ${c.nominal.toFixed(2)}, adjustment ${c.adjustment.toFixed(4)})`,
+      `calibrated ${c.lower}-${c.upper}: valid coverage ${c.validCoverageBefore.toFixed(3)} -> ${c.validCoverageAfter.toFixed(3)} (nominal ${c.nominal.toFixed(2)}, ${c.score === 'scaled' ? 'factor' : 'adjustment'} ${c.adjustment.toFixed(4)})`,
     );
+  if (c?.segments) progress(segmentSummary(c.segments));
   await writeFile(v.out as string, JSON.stringify(artifact));
   const seconds = Number(((Date.now() - started) / 1000).toFixed(1));
   if (v.json) {
@@ -200,7 +268,7 @@ async function runTrain(args: string[], out: Out): Promise<number> {
           metric: m.metric,
           validLoss: m.validLoss ?? null,
         })),
-        calibration: artifact.calibration ?? null,
+        calibration: withoutScoreSketches(artifact.calibration),
         seconds,
       },
       out,
@@ -234,6 +302,16 @@ async function runPredict(args: string[], out: Out): Promise<number> {
   for (let f = 0; f < nF; f++) for (let i = 0; i < table.rows; i++) rows[i * nF + f] = cols[f]![i]!;
   const pred = new Float64Array(table.rows * nOut);
   model.predictBatch(rows, table.rows, pred);
+  const ranges = SegmentedRanges.fromArtifact(model.artifact);
+  if (ranges) {
+    const labels = labelColumns(v.input as string, table, ranges.columns, 'a segment column of the model');
+    const segment: Record<string, string> = {};
+    for (let i = 0; i < table.rows; i++) {
+      for (const c of ranges.columns) segment[c] = labels[c]![i]!;
+      const row = pred.subarray(i * nOut, (i + 1) * nOut);
+      ranges.correct(row, segment, row);
+    }
+  }
   const lines = [model.outputNames.map(csvCell).join(',')];
   for (let i = 0; i < table.rows; i++) {
     lines.push(
@@ -278,7 +356,7 @@ async function runInspect(args: string[], out: Out): Promise<number> {
         outputs: a.outputs.map((o) => ({ name: o.name, objective: o.objective, baseScore: o.baseScore })),
         size: { trees: a.trees.length, leaves, maxDepth },
         metrics: a.metrics.outputs,
-        calibration: a.calibration ?? null,
+        calibration: withoutScoreSketches(a.calibration),
         features,
       },
       out,
@@ -296,10 +374,34 @@ async function runInspect(args: string[], out: Out): Promise<number> {
     out.log(
       `metrics ${m.name}: best iteration ${m.bestIteration}, train ${m.metric} ${m.trainLoss.toFixed(4)}, valid ${m.validLoss?.toFixed(4) ?? '-'}`,
     );
-  if (a.calibration)
+  const cal = a.calibration;
+  if (cal)
     out.log(
-      `calibration: ${a.calibration.method} ${a.calibration.lower}-${a.calibration.upper} ±${a.calibration.adjustment.toFixed(4)}, valid coverage ${a.calibration.validCoverageAfter.toFixed(3)}`,
+      `calibration: ${cal.method} ${cal.lower}-${cal.upper} ${cal.score === 'scaled' ? `×${cal.adjustment.toFixed(4)} around ${cal.center}` : `±${cal.adjustment.toFixed(4)}`}, valid coverage ${cal.validCoverageAfter.toFixed(3)}`,
     );
+  if (cal?.segments) {
+    out.log(segmentSummary(cal.segments));
+    out.log('');
+    printTable(
+      cal.segments.cells.map((c) => ({
+        segment: c.labels.length === 0 ? '(pooled)' : c.labels.join(' / '),
+        rows: c.rows,
+        source: c.source,
+        factor: c.factor,
+        before: c.coverageBefore,
+        after: c.coverageAfter,
+      })),
+      [
+        { key: 'segment', header: `SEGMENT (${cal.segments.columns.join(' / ')})` },
+        { key: 'rows', header: 'VALID_ROWS', align: 'right' },
+        { key: 'source', header: 'FACTOR_FROM' },
+        { key: 'factor', header: 'FACTOR', align: 'right', format: (x) => (x as number).toFixed(3) },
+        { key: 'before', header: 'COVERAGE_POOLED', align: 'right', format: (x) => (x as number).toFixed(3) },
+        { key: 'after', header: 'COVERAGE', align: 'right', format: (x) => (x as number).toFixed(3) },
+      ],
+      out,
+    );
+  }
   out.log('');
   printTable(
     features,
@@ -313,6 +415,27 @@ async function runInspect(args: string[], out: Out): Promise<number> {
     out,
   );
   return 0;
+}
+
+/** One line about per-segment calibration. */
+function segmentSummary(s: SegmentCalibration): string {
+  const cells = s.cells.filter((c) => c.labels.length > 0);
+  const own = cells.filter((c) => c.source === 'own');
+  const factors = own.map((c) => c.factor);
+  const range =
+    factors.length > 0
+      ? `, factors ${Math.min(...factors).toFixed(3)}-${Math.max(...factors).toFixed(3)}`
+      : '';
+  return `segments by ${s.columns.join(' / ')}: ${cells.length} cells, ${own.length} with their own factor (>= ${s.minRows} valid rows), ${cells.length - own.length} from their parent${range}`;
+}
+
+/** The calibration record for people and scripts: the score sketches kept for online adaptation are noise here. */
+function withoutScoreSketches(c: Calibration | null): unknown {
+  if (!c?.segments) return c ?? null;
+  return {
+    ...c,
+    segments: { ...c.segments, cells: c.segments.cells.map(({ scores: _scores, ...cell }) => cell) },
+  };
 }
 
 const SUBCOMMANDS: Record<string, (args: string[], out: Out) => Promise<number>> = {

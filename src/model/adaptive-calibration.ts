@@ -23,6 +23,19 @@ export const DEFAULT_ACI_GAMMA = 0.005;
  */
 export const DEFAULT_ACI_WINDOW = 2000;
 
+/** `AdaptiveConformal.toJSON`: what a server persists to carry the adaptation across a restart. */
+export interface AdaptiveConformalState {
+  nominal: number;
+  gamma: number;
+  window: number;
+  alpha: number;
+  /** The window, oldest first. */
+  scores: number[];
+  observed: number;
+  missed: number;
+  clamped: number;
+}
+
 export interface AdaptiveConformalOptions {
   /** Target coverage of the range, in (0, 1): 0.8 for p10–p90. */
   nominal: number;
@@ -154,10 +167,25 @@ export class AdaptiveConformal {
       throw new RangeError(
         `adaptive conformal: observe needs finite values, got lo ${lo}, hi ${hi}, y ${y}, adjustment ${issuedAdjustment}`,
       );
+    this.observeScore(s, issuedAdjustment);
+  }
+
+  /**
+   * The same update from a conformity score of any kind (calibrate.ts `scaledScore` for a scaled range): the
+   * outcome was a miss when the score exceeds `issuedAdjustment`, the adjustment its range was given with.
+   * `step` replaces γ for this outcome (at most γ), e.g. a smaller step for an outcome that was long in flight.
+   */
+  observeScore(s: number, issuedAdjustment: number = this.q, step: number = this.gamma): void {
+    if (!Number.isFinite(s) || !Number.isFinite(issuedAdjustment))
+      throw new RangeError(
+        `adaptive conformal: score ${s} and adjustment ${issuedAdjustment} must be finite`,
+      );
+    if (!(step > 0 && step <= this.gamma))
+      throw new RangeError(`adaptive conformal: step ${step} must be in (0, gamma]`);
     const miss = s > issuedAdjustment ? 1 : 0;
     this.nObserved++;
     this.nMissed += miss;
-    let a = this.a + this.gamma * (this.target - miss);
+    let a = this.a + step * (this.target - miss);
     if (a < -this.gamma || a > 1 + this.gamma) {
       a = Math.min(1 + this.gamma, Math.max(-this.gamma, a));
       this.nClamped++;
@@ -165,6 +193,41 @@ export class AdaptiveConformal {
     this.a = a;
     this.push(s);
     this.q = this.quantile();
+  }
+
+  /** The whole state as plain JSON: the window in arrival order, α and the counters. */
+  toJSON(): AdaptiveConformalState {
+    const scores: number[] = [];
+    const start = this.size === this.window ? this.head : 0;
+    for (let i = 0; i < this.size; i++) scores.push(this.ring[(start + i) % this.window]!);
+    return {
+      nominal: this.nominal,
+      gamma: this.gamma,
+      window: this.window,
+      alpha: this.a,
+      scores,
+      observed: this.nObserved,
+      missed: this.nMissed,
+      clamped: this.nClamped,
+    };
+  }
+
+  /** The instance `toJSON` described: the same adjustment now and after every later outcome. */
+  static fromJSON(state: AdaptiveConformalState): AdaptiveConformal {
+    const { nominal, gamma, window, alpha, observed, missed, clamped } = state;
+    const aci = new AdaptiveConformal(state.scores, { nominal, gamma, window });
+    if (!(Number.isFinite(alpha) && alpha >= -gamma && alpha <= 1 + gamma))
+      throw new RangeError(`adaptive conformal: alpha ${alpha} outside [-gamma, 1 + gamma]`);
+    for (const [k, v] of Object.entries({ observed, missed, clamped }))
+      if (!Number.isInteger(v) || v < 0)
+        throw new RangeError(`adaptive conformal: ${k} must be an integer >= 0`);
+    if (missed > observed) throw new RangeError('adaptive conformal: more misses than outcomes');
+    aci.a = alpha;
+    aci.nObserved = observed;
+    aci.nMissed = missed;
+    aci.nClamped = clamped;
+    aci.q = aci.quantile();
+    return aci;
   }
 
   private quantile(): number {

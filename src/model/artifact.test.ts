@@ -1,6 +1,10 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { synthetic } from '../../test/fixtures/model/synthetic.js';
-import { loadModel, parseModel, train, type ModelArtifact } from './index.js';
+import { ARTIFACT_VERSION, loadModel, parseModel, train, type ModelArtifact } from './index.js';
+
+const FIXTURES = join(import.meta.dirname, '../../test/fixtures/model');
 
 const artifact = await train(synthetic(600, 11), synthetic(200, 12), { nTrees: 15, maxDepth: 3 });
 const text = JSON.stringify(artifact);
@@ -35,10 +39,56 @@ describe('model artifact', () => {
     expect(e.code).toBe('invalid_json');
   });
 
-  it('refuses another format version', () => {
-    const e = refused(loadModel({ ...copy(), formatVersion: 2 }));
+  it('refuses a format version from the future', () => {
+    const e = refused(loadModel({ ...copy(), formatVersion: ARTIFACT_VERSION + 1 }));
     expect(e.code).toBe('unsupported_format');
     expect(e.path).toBe('formatVersion');
+  });
+
+  it('writes format 1 when nothing needs 2, and still loads a format 1 quantile model as it predicted', () => {
+    expect(artifact.formatVersion).toBe(1);
+    // Written by the code before format 2 (independent quantiles, additive CQR), with its predictions then.
+    const old = parseModel(readFileSync(join(FIXTURES, 'format1-quantile.json'), 'utf8'));
+    if (!old.ok) throw old.error;
+    expect(old.value.artifact.formatVersion).toBe(1);
+    expect(old.value.artifact.calibration).toMatchObject({ method: 'cqr', adjustment: 0.2671047247475933 });
+    const rows = [
+      [1, 2, 0],
+      [5, NaN, 3],
+      [9.5, 4.5, 4],
+      [0, 0, 1],
+      [NaN, 1, NaN],
+    ];
+    const then = [
+      [2.18521164189178, 5.909804604938767, 17.724091685472587],
+      [14.873178782030148, 29.88131907941127, 38.27178081724815],
+      [15.319456318380677, 24.600876288870417, 26.262188858192026],
+      [5.8548895548893976, 9.982101771130992, 20.477129154050843],
+      [4.307919285253663, 8.07507223903606, 17.724091685472587],
+    ];
+    const out = new Float64Array(3);
+    rows.forEach((r, i) => expect([...old.value.predict(r, out)]).toEqual(then[i]));
+  });
+
+  it('round-trips a format 2 (non-crossing, scaled) model with identical predictions', async () => {
+    const q = await train(synthetic(600, 11), synthetic(200, 12), {
+      objective: 'quantile',
+      nTrees: 15,
+      maxDepth: 3,
+    });
+    expect(q.formatVersion).toBe(2);
+    expect(q.calibration).toMatchObject({ score: 'scaled', center: 'p50' });
+    const a = loadModel(q);
+    const b = parseModel(JSON.stringify(q));
+    if (!a.ok || !b.ok) throw new Error('refused');
+    const o1 = new Float64Array(3);
+    const o2 = new Float64Array(3);
+    for (const row of [
+      [1, 2, 3],
+      [NaN, NaN, NaN],
+      [9, 0.5, 1],
+    ])
+      expect([...b.value.predict(row, o2)]).toEqual([...a.value.predict(row, o1)]);
   });
 
   it('refuses something that is no model at all', () => {

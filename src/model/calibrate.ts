@@ -60,3 +60,85 @@ export function conformalize(
     validCoverageAfter: n > 0 ? after / n : 0,
   };
 }
+
+/**
+ * Caps a scaled score where the range has no room on the outcome's side (a zero distance to the median): such a
+ * miss is counted, but one row must not stretch a window's quantile to infinity.
+ */
+export const MAX_SCALED_SCORE = 1e6;
+
+/**
+ * The conformity score of a non-crossing range: how many times its distance from the median, on the outcome's
+ * side, y lies from the median. Never negative, so the conformal factor is ≥ 0 and [m − f·(m − lo), m + f·(hi − m)]
+ * always keeps lo ≤ m ≤ hi; y is inside exactly when the score is ≤ f. A side the range does not open (crossed
+ * inputs count as closed) scores MAX_SCALED_SCORE for any y beyond the median on it.
+ */
+export function scaledScore(y: number, lo: number, median: number, hi: number): number {
+  if (y === median) return 0;
+  const gap = y > median ? hi - median : median - lo;
+  const distance = Math.abs(y - median);
+  return gap > 0 ? Math.min(MAX_SCALED_SCORE, distance / gap) : MAX_SCALED_SCORE;
+}
+
+/** Scaled scores of rows in order (see `scaledScore`). */
+export function scaledScores(
+  target: ArrayLike<number>,
+  lo: ArrayLike<number>,
+  median: ArrayLike<number>,
+  hi: ArrayLike<number>,
+): Float64Array {
+  const n = target.length;
+  if (lo.length !== n || median.length !== n || hi.length !== n)
+    throw new RangeError(
+      `scaled scores: ${n} targets but ${lo.length} lower, ${median.length} median and ${hi.length} upper values`,
+    );
+  const scores = new Float64Array(n);
+  for (let i = 0; i < n; i++) scores[i] = scaledScore(target[i]!, lo[i]!, median[i]!, hi[i]!);
+  return scores;
+}
+
+/** The conformal quantile at `level` of scores (sorted in place), or `empty` when there are none. */
+export function conformalQuantile(scores: Float64Array, level: number, empty: number): number {
+  if (scores.length === 0) return empty;
+  scores.sort();
+  return scores[conformalRank(scores.length, level)]!;
+}
+
+/** Share of scores at most `bound`. */
+export function shareAtMost(scores: ArrayLike<number>, bound: number): number {
+  let inside = 0;
+  for (let i = 0; i < scores.length; i++) if (scores[i]! <= bound) inside++;
+  return scores.length > 0 ? inside / scores.length : 0;
+}
+
+/**
+ * CQR with the scaled score, for non-crossing models: the factor is the conformal `nominal` quantile of the
+ * validation rows' scaled scores against the raw range, so [m − f·(m − lo), m + f·(hi − m)] covers `nominal` on
+ * exchangeable data (the same argument as additive CQR: y is inside exactly when its score is ≤ f). Scaling,
+ * rather than shifting, keeps every quantile on its side of the median: a shift by a negative adjustment would
+ * push a narrow side across it.
+ */
+export function conformalizeScaled(
+  target: ArrayLike<number>,
+  lo: ArrayLike<number>,
+  median: ArrayLike<number>,
+  hi: ArrayLike<number>,
+  nominal: number,
+  names: { lower: string; center: string; upper: string },
+): Calibration {
+  const scores = scaledScores(target, lo, median, hi);
+  const before = shareAtMost(scores, 1);
+  const factor = conformalQuantile(scores, nominal, 1);
+  return {
+    method: 'cqr',
+    score: 'scaled',
+    center: names.center,
+    lower: names.lower,
+    upper: names.upper,
+    nominal,
+    adjustment: factor,
+    rows: scores.length,
+    validCoverageBefore: before,
+    validCoverageAfter: shareAtMost(scores, factor),
+  };
+}

@@ -37,6 +37,37 @@ export interface Compiled {
   depth: Int32Array;
   groupDepth: Int32Array;
   base: Float64Array;
+  offsets: OffsetOutputs;
+}
+
+/**
+ * Non-crossing quantile outputs (format 2): after the tree sums, output order[i] becomes
+ * out[anchor[i]] + sign[i] · exp(its sum), in this order, so an anchor is final before any output measured from it.
+ */
+export interface OffsetOutputs {
+  order: Int32Array;
+  anchor: Int32Array;
+  sign: Float64Array;
+}
+
+/** Offset outputs with every anchor before its dependants; the artifact is validated (anchors exist, no cycle). */
+export function offsetOrder(a: Pick<ModelArtifact, 'outputs'>): OffsetOutputs {
+  const index = new Map(a.outputs.map((o, k) => [o.name, k]));
+  const order: number[] = [];
+  const placed = new Set<number>();
+  const place = (k: number): void => {
+    const offset = a.outputs[k]!.offset;
+    if (!offset || placed.has(k)) return;
+    place(index.get(offset.anchor)!);
+    placed.add(k);
+    order.push(k);
+  };
+  a.outputs.forEach((_, k) => place(k));
+  return {
+    order: Int32Array.from(order),
+    anchor: Int32Array.from(order, (k) => index.get(a.outputs[k]!.offset!.anchor)!),
+    sign: Float64Array.from(order, (k) => (a.outputs[k]!.offset!.side === 'below' ? -1 : 1)),
+  };
 }
 
 /**
@@ -165,7 +196,13 @@ export function compile(a: ModelArtifact): Compiled {
   const depth = new Int32Array(nT);
   const outStart = new Int32Array(nOut + 1);
   const base = Float64Array.from(a.outputs, (o) => o.baseScore);
-  if (a.calibration) {
+  if (a.calibration?.score === 'scaled') {
+    // Every distance from the median times the factor: exp(score + log f) = f · exp(score).
+    const logFactor = Math.log(a.calibration.adjustment);
+    a.outputs.forEach((o, k) => {
+      if (o.offset) base[k] += logFactor;
+    });
+  } else if (a.calibration) {
     const lo = a.outputs.findIndex((o) => o.name === a.calibration!.lower);
     const hi = a.outputs.findIndex((o) => o.name === a.calibration!.upper);
     if (lo >= 0) base[lo] -= a.calibration.adjustment;
@@ -244,5 +281,6 @@ export function compile(a: ModelArtifact): Compiled {
     depth,
     groupDepth,
     base,
+    offsets: offsetOrder(a),
   };
 }

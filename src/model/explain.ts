@@ -49,8 +49,41 @@ export class Explainer {
    * The entries sum to the prediction.
    */
   contributions(row: ArrayLike<number>, output = 0): Float64Array {
-    const nF = this.a.spec.length;
     if (!(output >= 0 && output < this.a.outputs.length)) throw new RangeError(`no output ${output}`);
+    const offset = this.a.outputs[output]!.offset;
+    if (!offset) return this.treeContributions(row, output);
+    return this.offsetContributions(row, output, offset);
+  }
+
+  /**
+   * An offset output is anchor + sign · exp(s), s = b + Σ φᵢ its trees' bias and TreeSHAP values: not additive
+   * in the features. Each φᵢ is carried through exp by the secant slope (exp(s) − exp(b)) / (s − b), so the
+   * entries still sum exactly to the prediction, each feature keeps its share of the move from the bias, and the
+   * anchor's own contributions are added on top.
+   */
+  private offsetContributions(
+    row: ArrayLike<number>,
+    output: number,
+    offset: NonNullable<ModelArtifact['outputs'][number]['offset']>,
+  ): Float64Array {
+    const nF = this.a.spec.length;
+    const anchor = this.contributions(
+      row,
+      this.a.outputs.findIndex((o) => o.name === offset.anchor),
+    );
+    const phi = this.treeContributions(row, output);
+    const sign = offset.side === 'below' ? -1 : 1;
+    const b = phi[nF]!;
+    let s = b;
+    for (let i = 0; i < nF; i++) s += phi[i]!;
+    const slope = Math.abs(s - b) > 1e-12 ? (Math.exp(s) - Math.exp(b)) / (s - b) : Math.exp(b);
+    for (let i = 0; i < nF; i++) anchor[i] += sign * slope * phi[i]!;
+    anchor[nF] += sign * Math.exp(b);
+    return anchor;
+  }
+
+  private treeContributions(row: ArrayLike<number>, output: number): Float64Array {
+    const nF = this.a.spec.length;
     const out = new Float64Array(nF + 1);
     out[nF] = this.base[output]!;
     this.trees.forEach((t, ti) => {

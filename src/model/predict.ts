@@ -87,6 +87,12 @@ export class Predictor {
   private score(out: Float64Array, at: number): void {
     const c = this.c;
     for (let k = 0; k < c.nOutputs; k++) out[at + k] = c.base[k]! + sumTrees(c, k, this.x);
+    const { order, anchor, sign } = c.offsets;
+    // exp(·) ≥ 0 and a ± x rounds monotonically, so an offset output never crosses its anchor.
+    for (let i = 0; i < order.length; i++) {
+      const k = at + order[i]!;
+      out[k] = out[at + anchor[i]!]! + sign[i]! * Math.exp(out[k]!);
+    }
   }
 
   predict(row: ArrayLike<number>, out: Float64Array): Float64Array {

@@ -2,27 +2,42 @@ import { createHash } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import {
   ARTIFACT_FORMAT,
-  ARTIFACT_VERSION,
+  artifactVersion,
   fillInternalValues,
   quantileName,
+  type ArtifactOutput,
+  type ArtifactTree,
   type ModelArtifact,
+  type OutputMetrics,
 } from './artifact.js';
 import { buildFeatureBins } from './binning.js';
 import { boost } from './boost.js';
-import { conformalize } from './calibrate.js';
+import { conformalize, conformalizeScaled } from './calibrate.js';
 import { binDataset, localAlloc, sharedAlloc } from './dataset.js';
 import { TreeGrower } from './grow.js';
 import { HIST_STRIDE } from './histogram.js';
-import { modelFromArtifact } from './model.js';
 import { OBJECTIVES } from './objectives/index.js';
 import { startHistWorker } from './parallel.js';
+import {
+  gapFloor,
+  gapLevel,
+  gapTarget,
+  offsetPlan,
+  predictOutput,
+  type OutputPlan,
+} from './quantile-offsets.js';
+import { servedRanges, withSegmentCalibration } from './segments.js';
 import { DEFAULT_PARAMS, type TrainingData, type TrainParams, type TrainProgress } from './types.js';
 
 /** Below this many rows a second thread costs more in synchronisation than it saves. */
 const PARALLEL_ROWS = 100_000;
 
 function resolveParams(given: Partial<TrainParams> = {}): TrainParams {
-  const p: TrainParams = { ...DEFAULT_PARAMS, quantiles: [...DEFAULT_PARAMS.quantiles] };
+  const p: TrainParams = {
+    ...DEFAULT_PARAMS,
+    quantiles: [...DEFAULT_PARAMS.quantiles],
+    segmentColumns: [...DEFAULT_PARAMS.segmentColumns],
+  };
   for (const [k, v] of Object.entries(given))
     if (v !== undefined) (p as unknown as Record<string, unknown>)[k] = v;
   const check = (ok: boolean, what: string): void => {
@@ -54,10 +69,30 @@ function resolveParams(given: Partial<TrainParams> = {}): TrainParams {
     'earlyStoppingRounds must be >= 1',
   );
   check(Number.isInteger(p.threads) && p.threads >= 0 && p.threads <= 2, 'threads must be 0 (auto), 1 or 2');
+  check(
+    p.quantileMethod === 'offsets' || p.quantileMethod === 'independent',
+    "quantileMethod must be 'offsets' or 'independent'",
+  );
+  check(
+    Number.isInteger(p.segmentMinRows) && p.segmentMinRows >= 1,
+    'segmentMinRows must be an integer >= 1',
+  );
+  check(p.segmentShrinkRows >= 0, 'segmentShrinkRows must be >= 0');
+  check(
+    Array.isArray(p.segmentColumns) && p.segmentColumns.every((c) => typeof c === 'string' && c !== ''),
+    'segmentColumns must be column names',
+  );
   if (p.objective === 'quantile') {
     check(p.quantiles.length > 0 && p.quantiles.every((q) => q > 0 && q < 1), 'quantiles must be in (0, 1)');
-    p.quantiles = [...new Set(p.quantiles)].sort((a, b) => a - b);
+    // Offsets hang off the median, so it is always trained.
+    const wanted = p.quantileMethod === 'offsets' ? [...p.quantiles, 0.5] : p.quantiles;
+    p.quantiles = [...new Set(wanted)].sort((a, b) => a - b);
   }
+  if (p.segmentColumns.length > 0)
+    check(
+      p.objective === 'quantile' && p.quantileMethod === 'offsets' && p.calibrate,
+      "segmentColumns need objective 'quantile', quantileMethod 'offsets' and calibrate",
+    );
   return p;
 }
 
@@ -91,23 +126,15 @@ function fingerprint(d: TrainingData): string {
 function calibrate(a: ModelArtifact, valid: TrainingData): ModelArtifact['calibration'] {
   const outs = a.outputs;
   if (outs.length < 2) return null;
-  const model = modelFromArtifact(a);
-  const n = valid.target.length;
-  const row = new Float64Array(a.spec.length);
-  const pred = new Float64Array(outs.length);
-  const lo = new Float64Array(n);
-  const hi = new Float64Array(n);
-  for (let i = 0; i < n; i++) {
-    for (let f = 0; f < row.length; f++) row[f] = valid.columns[f]![i]!;
-    model.predict(row, pred);
-    lo[i] = pred[0]!;
-    hi[i] = pred[outs.length - 1]!;
-  }
+  const { lo, median, hi } = servedRanges(a, valid);
   const nominal = outs[outs.length - 1]!.quantile! - outs[0]!.quantile!;
-  return conformalize(valid.target, lo, hi, nominal, {
-    lower: outs[0]!.name,
-    upper: outs[outs.length - 1]!.name,
-  });
+  const lower = outs[0]!.name;
+  const upper = outs[outs.length - 1]!.name;
+  if (outs.some((o) => o.offset)) {
+    const center = outs.find((o) => o.quantile === 0.5)!.name;
+    return conformalizeScaled(valid.target, lo, median, hi, nominal, { lower, center, upper });
+  }
+  return conformalize(valid.target, lo, hi, nominal, { lower, upper });
 }
 
 export async function train(
@@ -141,39 +168,76 @@ export async function train(
   const metrics: ModelArtifact['metrics'] = { outputs: [] };
   try {
     const grower = new TreeGrower(binned, p, rows, worker);
-    const quantiles = p.objective === 'quantile' ? p.quantiles : [undefined];
-    for (const [k, q] of quantiles.entries()) {
-      const objective = OBJECTIVES[p.objective](q ?? 0.5);
-      const name = q === undefined ? 'p50' : quantileName(q);
-      const input = { train: binned, target: trainData.target, params: p, grower, grad, hess };
+    const offsets = p.objective === 'quantile' && p.quantileMethod === 'offsets';
+    const plan: OutputPlan[] = offsets
+      ? offsetPlan(p.quantiles)
+      : p.objective === 'quantile'
+        ? p.quantiles.map((q, index) => ({ index, quantile: q, name: quantileName(q) }))
+        : [{ index: 0, quantile: 0.5, name: 'p50' }];
+    // Predictions of trained outputs on the train and validation rows, kept while an outer output needs them.
+    const fitted = new Map<number, { train: Float64Array; valid?: Float64Array }>();
+    const dependants = new Map<number, number>();
+    for (const o of plan)
+      if (o.anchor !== undefined) dependants.set(o.anchor, (dependants.get(o.anchor) ?? 0) + 1);
+    const slots: Array<{ output: ArtifactOutput; trees: ArtifactTree[]; metrics: OutputMetrics }> = [];
+    for (const step of plan) {
+      const k = step.index;
+      const anchor = step.anchor === undefined ? undefined : fitted.get(step.anchor)!;
+      const side = step.side ?? 'below';
+      const floor = anchor ? gapFloor(trainData.target, anchor.train) : 0;
+      const trainTarget = anchor ? gapTarget(trainData.target, anchor.train, side, floor) : trainData.target;
+      const validTarget =
+        valid && (anchor ? gapTarget(valid.target, anchor.valid!, side, floor) : valid.target);
+      const level = anchor ? gapLevel(step.quantile, side) : step.quantile;
+      const objective = OBJECTIVES[p.objective](level);
+      const input = { train: binned, target: trainTarget, params: p, grower, grad, hess };
       const r = boost(
-        vBinned ? { ...input, valid: { data: vBinned, target: valid!.target } } : input,
+        vBinned && validTarget ? { ...input, valid: { data: vBinned, target: validTarget } } : input,
         objective,
-        name,
+        step.name,
         k,
         p.seed + k,
         onProgress,
       );
-      outputs.push({
-        name,
-        objective: objective.name,
-        ...(q === undefined ? {} : { quantile: q }),
-        baseScore: r.baseScore,
-      });
-      for (const t of r.trees) {
-        fillInternalValues(t);
-        trees.push(t);
+      for (const t of r.trees) fillInternalValues(t);
+      slots[k] = {
+        output: {
+          name: step.name,
+          objective: objective.name,
+          ...(p.objective === 'quantile' ? { quantile: step.quantile } : {}),
+          baseScore: r.baseScore,
+          ...(anchor ? { offset: { anchor: quantileName(p.quantiles[step.anchor!]!), side } } : {}),
+        },
+        trees: r.trees,
+        metrics: anchor ? { ...r.metrics, space: 'log-gap' } : r.metrics,
+      };
+      if (dependants.has(k)) {
+        const predict = (d: Pick<TrainingData, 'columns' | 'target'>, a?: Float64Array): Float64Array =>
+          predictOutput(spec, d, r.trees, r.baseScore, a && { anchor: a, side });
+        fitted.set(k, {
+          train: predict(trainData, anchor?.train),
+          ...(valid ? { valid: predict(valid, anchor?.valid) } : {}),
+        });
       }
-      metrics.outputs.push(r.metrics);
+      if (step.anchor !== undefined) {
+        const left = dependants.get(step.anchor)! - 1;
+        dependants.set(step.anchor, left);
+        if (left === 0) fitted.delete(step.anchor);
+      }
       // Lets timers and I/O run between outputs of a long quantile training.
       await new Promise((resolve) => setImmediate(resolve));
+    }
+    for (const slot of slots) {
+      outputs.push(slot.output);
+      trees.push(...slot.trees);
+      metrics.outputs.push(slot.metrics);
     }
   } finally {
     await worker?.close();
   }
   const artifact: ModelArtifact = {
     format: ARTIFACT_FORMAT,
-    formatVersion: ARTIFACT_VERSION,
+    formatVersion: 1,
     spec,
     outputs,
     trees,
@@ -184,5 +248,12 @@ export async function train(
     dataFingerprint: fingerprint(trainData),
   };
   if (p.objective === 'quantile' && p.calibrate && valid) artifact.calibration = calibrate(artifact, valid);
-  return artifact;
+  artifact.formatVersion = artifactVersion(artifact);
+  if (p.segmentColumns.length === 0) return artifact;
+  if (!valid) throw new RangeError('segment calibration needs validation data');
+  return withSegmentCalibration(artifact, valid, {
+    columns: p.segmentColumns,
+    minRows: p.segmentMinRows,
+    shrinkRows: p.segmentShrinkRows,
+  });
 }

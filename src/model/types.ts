@@ -1,3 +1,5 @@
+import { DEFAULT_SEGMENT_MIN_ROWS } from './segments.js';
+
 /** A model input column. Categorical value i (a number) means categories[i]; NaN means missing. */
 export interface FeatureSpec {
   name: string;
@@ -28,8 +30,23 @@ export interface TrainParams {
   earlyStoppingRounds: number;
   /** Same seed, same data and same parameters give a byte-identical model. */
   seed: number;
+  /**
+   * Quantile only. 'offsets' (default): the median, then each other quantile as its inner neighbour ∓ exp(a
+   * booster), so quantiles never cross (quantile-offsets.ts; 0.5 is added when missing). 'independent': one
+   * booster per quantile, as format 1 models were; they can cross.
+   */
+  quantileMethod: 'offsets' | 'independent';
   /** Quantile only: conformalise the outer range on the validation set. */
   calibrate: boolean;
+  /**
+   * Per-segment (Mondrian) calibration on the validation set, nested in this order (segments.ts): each column is
+   * a feature or a key of the validation data's `segments`. Needs 'offsets' and `calibrate`.
+   */
+  segmentColumns: string[];
+  /** A segment cell needs this many validation rows for its own factor; fewer take the parent's. */
+  segmentMinRows: number;
+  /** Shrinks a cell's own factor towards its parent's as if the parent had this many rows in the cell. */
+  segmentShrinkRows: number;
   /** Worker threads for histogram building; 0 picks 2 when the data is large enough to pay, else 1. */
   threads: number;
 }
@@ -39,6 +56,8 @@ export interface TrainingData {
   /** One column per feature, column-major, in spec order. */
   columns: Array<Float32Array | Float64Array>;
   target: Float64Array;
+  /** Segment labels per row of columns that are not features (a zone, a daypart), for segment calibration. */
+  segments?: Record<string, ArrayLike<string>>;
 }
 
 export interface TrainProgress {
@@ -65,6 +84,10 @@ export const DEFAULT_PARAMS: Readonly<TrainParams> = Object.freeze({
   maxBins: 255,
   earlyStoppingRounds: 50,
   seed: 0,
+  quantileMethod: 'offsets',
   calibrate: true,
+  segmentColumns: [],
+  segmentMinRows: DEFAULT_SEGMENT_MIN_ROWS,
+  segmentShrinkRows: 0,
   threads: 0,
 });

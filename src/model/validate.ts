@@ -1,4 +1,13 @@
-import { ARTIFACT_FORMAT, ARTIFACT_VERSION, type ArtifactTree, type ModelArtifact } from './artifact.js';
+import {
+  ARTIFACT_FORMAT,
+  ARTIFACT_VERSION,
+  artifactVersion,
+  type ArtifactTree,
+  type Calibration,
+  type ModelArtifact,
+  type SegmentCalibration,
+  type SegmentCell,
+} from './artifact.js';
 import { ModelLoadError, type Result } from './errors.js';
 import type { FeatureSpec } from './types.js';
 
@@ -160,10 +169,10 @@ function check(json: unknown): ModelArtifact {
   const a = obj(json, '(root)');
   if (a.format !== ARTIFACT_FORMAT)
     throw new Invalid('format', `expected ${JSON.stringify(ARTIFACT_FORMAT)}`);
-  if (a.formatVersion !== ARTIFACT_VERSION) {
+  if (a.formatVersion !== 1 && a.formatVersion !== ARTIFACT_VERSION) {
     throw new Invalid(
       'formatVersion',
-      `version ${JSON.stringify(a.formatVersion)} is not supported (this build reads ${ARTIFACT_VERSION})`,
+      `version ${JSON.stringify(a.formatVersion)} is not supported (this build reads 1 to ${ARTIFACT_VERSION})`,
     );
   }
   const spec = checkSpec(a.spec);
@@ -179,30 +188,28 @@ function check(json: unknown): ModelArtifact {
       if (!(q > 0 && q < 1)) throw new Invalid(`outputs[${i}].quantile`, 'must be in (0, 1)');
       out.quantile = q;
     }
+    if (o.offset !== undefined) {
+      const f = obj(o.offset, `outputs[${i}].offset`);
+      if (f.side !== 'below' && f.side !== 'above')
+        throw new Invalid(`outputs[${i}].offset.side`, "must be 'below' or 'above'");
+      out.offset = { anchor: str(f.anchor, `outputs[${i}].offset.anchor`), side: f.side };
+    }
     return out;
   });
   if (outputs.length === 0) throw new Invalid('outputs', 'must list at least one output');
   if (new Set(outputs.map((o) => o.name)).size !== outputs.length)
     throw new Invalid('outputs', 'output names must be unique');
+  checkOffsets(outputs);
   const trees = arr(a.trees, 'trees').map((t, i) => checkTree(t, `trees[${i}]`, spec, outputs.length));
   const params = obj(a.params, 'params');
   const metrics = obj(a.metrics, 'metrics');
   arr(metrics.outputs, 'metrics.outputs');
-  let calibration: ModelArtifact['calibration'] = null;
-  if (a.calibration !== null && a.calibration !== undefined) {
-    const c = obj(a.calibration, 'calibration');
-    if (c.method !== 'cqr') throw new Invalid('calibration.method', "must be 'cqr'");
-    for (const k of ['lower', 'upper'] as const) {
-      if (!outputs.some((o) => o.name === c[k])) throw new Invalid(`calibration.${k}`, 'must name an output');
-    }
-    for (const k of ['nominal', 'adjustment', 'rows', 'validCoverageBefore', 'validCoverageAfter'] as const)
-      finite(c[k], `calibration.${k}`);
-    calibration = c as unknown as NonNullable<ModelArtifact['calibration']>;
-  }
+  const calibration =
+    a.calibration !== null && a.calibration !== undefined ? checkCalibration(a.calibration, outputs) : null;
   const trainedAt = str(a.trainedAt, 'trainedAt');
   const out: ModelArtifact = {
     format: ARTIFACT_FORMAT,
-    formatVersion: ARTIFACT_VERSION,
+    formatVersion: a.formatVersion,
     spec,
     outputs,
     trees,
@@ -213,7 +220,108 @@ function check(json: unknown): ModelArtifact {
   };
   if (a.dataFingerprint !== undefined) out.dataFingerprint = str(a.dataFingerprint, 'dataFingerprint');
   if (a.source !== undefined) out.source = obj(a.source, 'source') as ModelArtifact['source'];
+  if (artifactVersion(out) > a.formatVersion)
+    throw new Invalid('formatVersion', 'offsets and scaled or segment calibration need format 2');
   return out;
+}
+
+/** Each anchor names another output, and following anchors ends at a plain output (no cycle). */
+function checkOffsets(outputs: ModelArtifact['outputs']): void {
+  const byName = new Map(outputs.map((o) => [o.name, o]));
+  outputs.forEach((o, i) => {
+    let at = o;
+    for (let steps = 0; at.offset; steps++) {
+      const next = byName.get(at.offset.anchor);
+      if (!next) throw new Invalid(`outputs[${i}].offset.anchor`, 'must name an output');
+      if (steps >= outputs.length) throw new Invalid(`outputs[${i}].offset.anchor`, 'anchors form a cycle');
+      at = next;
+    }
+  });
+}
+
+function checkCalibration(raw: unknown, outputs: ModelArtifact['outputs']): Calibration {
+  const c = obj(raw, 'calibration');
+  if (c.method !== 'cqr') throw new Invalid('calibration.method', "must be 'cqr'");
+  const names = ['lower', 'upper'] as const;
+  for (const k of names) {
+    if (!outputs.some((o) => o.name === c[k])) throw new Invalid(`calibration.${k}`, 'must name an output');
+  }
+  for (const k of ['nominal', 'adjustment', 'rows', 'validCoverageBefore', 'validCoverageAfter'] as const)
+    finite(c[k], `calibration.${k}`);
+  const out: Calibration = {
+    method: 'cqr',
+    lower: c.lower as string,
+    upper: c.upper as string,
+    nominal: c.nominal as number,
+    adjustment: c.adjustment as number,
+    rows: c.rows as number,
+    validCoverageBefore: c.validCoverageBefore as number,
+    validCoverageAfter: c.validCoverageAfter as number,
+  };
+  if (c.score !== undefined && c.score !== 'additive' && c.score !== 'scaled')
+    throw new Invalid('calibration.score', "must be 'additive' or 'scaled'");
+  if (c.score === 'additive') out.score = 'additive';
+  if (c.score === 'scaled') {
+    const center = outputs.find((o) => o.name === c.center);
+    if (!center || center.offset)
+      throw new Invalid('calibration.center', 'must name a plain (median) output');
+    if (!outputs.some((o) => o.offset))
+      throw new Invalid('calibration.score', "'scaled' needs non-crossing (offset) outputs");
+    if (!((c.adjustment as number) > 0))
+      throw new Invalid('calibration.adjustment', 'a scaled factor must be > 0');
+    out.score = 'scaled';
+    out.center = center.name;
+  }
+  if (c.segments !== undefined) {
+    if (out.score !== 'scaled')
+      throw new Invalid('calibration.segments', "per-segment factors need the 'scaled' score");
+    out.segments = checkSegments(c.segments);
+  }
+  return out;
+}
+
+function checkSegments(raw: unknown): SegmentCalibration {
+  const s = obj(raw, 'calibration.segments');
+  const columns = arr(s.columns, 'calibration.segments.columns').map((c, i) =>
+    str(c, `calibration.segments.columns[${i}]`),
+  );
+  if (columns.length === 0) throw new Invalid('calibration.segments.columns', 'must name a column');
+  const minRows = int(s.minRows, 'calibration.segments.minRows', 1, Number.MAX_SAFE_INTEGER);
+  const shrinkRows = finite(s.shrinkRows, 'calibration.segments.shrinkRows');
+  if (shrinkRows < 0) throw new Invalid('calibration.segments.shrinkRows', 'must be >= 0');
+  const seen = new Set<string>();
+  const cells = arr(s.cells, 'calibration.segments.cells').map((rc, i): SegmentCell => {
+    const p = `calibration.segments.cells[${i}]`;
+    const c = obj(rc, p);
+    const labels = arr(c.labels, `${p}.labels`).map((l, j) => {
+      if (typeof l !== 'string') throw new Invalid(`${p}.labels[${j}]`, 'must be a string');
+      return l;
+    });
+    if (labels.length > columns.length) throw new Invalid(`${p}.labels`, 'more labels than columns');
+    const key = JSON.stringify(labels);
+    if (seen.has(key)) throw new Invalid(`${p}.labels`, 'cell listed twice');
+    seen.add(key);
+    const factor = finite(c.factor, `${p}.factor`);
+    if (factor < 0) throw new Invalid(`${p}.factor`, 'must be >= 0');
+    if (c.source !== 'own' && c.source !== 'parent')
+      throw new Invalid(`${p}.source`, "must be 'own' or 'parent'");
+    return {
+      labels,
+      rows: int(c.rows, `${p}.rows`, 0, Number.MAX_SAFE_INTEGER),
+      factor,
+      source: c.source,
+      coverageBefore: finite(c.coverageBefore, `${p}.coverageBefore`),
+      coverageAfter: finite(c.coverageAfter, `${p}.coverageAfter`),
+      scores: arr(c.scores, `${p}.scores`).map((v, j) => {
+        const x = finite(v, `${p}.scores[${j}]`);
+        if (x < 0) throw new Invalid(`${p}.scores[${j}]`, 'must be >= 0');
+        return x;
+      }),
+    };
+  });
+  if (!seen.has('[]'))
+    throw new Invalid('calibration.segments.cells', 'must hold the pooled cell (labels [])');
+  return { columns, minRows, shrinkRows, cells };
 }
 
 /** Validates an etaserve artifact completely; the value is a clean copy safe to compile. */

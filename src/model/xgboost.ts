@@ -1,6 +1,5 @@
 import {
   ARTIFACT_FORMAT,
-  ARTIFACT_VERSION,
   fillInternalValues,
   quantileName,
   type ArtifactTree,
@@ -214,7 +213,8 @@ function convert(json: Obj): ModelArtifact {
   const attrs = (learner.attributes ?? {}) as Obj;
   return {
     format: ARTIFACT_FORMAT,
-    formatVersion: ARTIFACT_VERSION,
+    // Plain outputs and no calibration: format 1, which every reader takes.
+    formatVersion: 1,
     spec,
     outputs,
     trees,

@@ -144,6 +144,14 @@ export function createPipelineModule(
     const at = cron.next(from);
     timer = setTimeout(
       () => {
+        // One trainer per deployment: the replica that holds the lake-writer lease (the others stand by, as for the
+        // lake). A deployment without a lake writer trains on every replica.
+        if (lakeWriter && lakeWriter.status().role !== 'writer') {
+          runs.inc({ outcome: 'skipped' });
+          logger.info('another replica writes the lake and trains: this tick is skipped');
+          schedule(Date.now());
+          return;
+        }
         void runNow().finally(() => schedule(Date.now()));
       },
       Math.max(0, at - Date.now()),

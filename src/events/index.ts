@@ -2,6 +2,7 @@ export { parseJsonArrayBody, parseNdjsonBody, type EventBatch } from './body.js'
 export { eventsConfigSchema, type EventsConfig } from './config.js';
 export { FileEventLog, type FileLogOptions } from './file-log.js';
 export { followForgets, type ForgetFollower } from './forget-journal.js';
+export { startProjection, type ProjectionOptions } from './projection.js';
 export { EventIngest, parseNdjson, type IngestAnswer, type IngestRejection, type RawItem } from './ingest.js';
 export { MemoryEventLog } from './memory-log.js';
 export {

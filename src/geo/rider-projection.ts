@@ -1,4 +1,4 @@
-import { followForgets, type EventLog, type LogRecord, type Subscription } from '../events/index.js';
+import { startProjection, type EventLog, type LogRecord, type Subscription } from '../events/index.js';
 import type { Logger } from '../platform/index.js';
 import type { RiderSupply } from './rider-supply.js';
 
@@ -19,41 +19,20 @@ export function applyToRiderSupply(supply: RiderSupply, records: readonly LogRec
   }
 }
 
-/**
- * The geo module's projection of the event log (consumer group `geo-riders`), and its follower of the forget
- * journal: a forgotten rider's position and id leave rider supply in every geo process, wherever the forget ran.
- * The follower starts first, so a forget during the replay is either in the log the replay reads or delivered
- * afterwards.
- */
+/** The geo module's projection of the log: a forgotten rider leaves rider supply in every geo process. */
 export async function startRiderProjection(
   log: EventLog,
   supply: RiderSupply,
   options: RiderProjectionOptions,
 ): Promise<Subscription> {
-  const forgets = await followForgets(
-    log.forgets,
-    (entries) => {
-      const dropped = supply.forgetRiders(entries.flatMap((e) => e.riderIds));
-      if (dropped > 0) options.logger.info({ dropped }, 'rider projection: forgotten riders dropped');
-    },
-    {
-      pollMs: options.pollMs,
-      onError: (e) => options.logger.warn({ err: e }, 'rider projection: forget journal read failed'),
-    },
-  );
-  const subscription = log.subscribe('geo-riders', (records) => applyToRiderSupply(supply, records), {
-    start: { sinceMs: Date.now() - options.replayMinutes * 60_000 },
-    ignoreCommitted: true,
+  return startProjection(log, {
+    group: 'geo-riders',
+    name: 'rider projection',
+    replayFromMs: Date.now() - options.replayMinutes * 60_000,
     pollMs: options.pollMs,
     maxBatch: 5000,
-    onError: (e) => options.logger.warn({ err: e }, 'rider projection: a batch failed; retrying'),
+    logger: options.logger,
+    apply: (records) => applyToRiderSupply(supply, records),
+    forget: (entries) => supply.forgetRiders(entries.flatMap((e) => e.riderIds)),
   });
-  return {
-    group: subscription.group,
-    caughtUp: () => subscription.caughtUp(),
-    close: async () => {
-      await subscription.close();
-      await forgets.close();
-    },
-  };
 }

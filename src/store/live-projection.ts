@@ -1,4 +1,4 @@
-import { followForgets, type EventLog, type LogRecord, type Subscription } from '../events/index.js';
+import { startProjection, type EventLog, type LogRecord, type Subscription } from '../events/index.js';
 import type { Logger } from '../platform/index.js';
 import type { LiveState } from './live-state.js';
 
@@ -35,39 +35,19 @@ export function applyToLiveState(live: LiveState, records: readonly LogRecord[])
   }
 }
 
-/**
- * The store module's projection of the event log (consumer group `store-live`), and its follower of the forget
- * journal: a forgotten order leaves the kitchens in every store process, wherever the forget ran. The follower
- * starts first, so a forget during the replay is either in the log the replay reads or delivered afterwards.
- */
+/** The store module's projection of the log: a forgotten order leaves the kitchens of every store process. */
 export async function startLiveProjection(
   log: EventLog,
   live: LiveState,
   options: LiveProjectionOptions,
 ): Promise<Subscription> {
-  const forgets = await followForgets(
-    log.forgets,
-    (entries) => {
-      const dropped = live.forgetOrders(entries.flatMap((e) => e.orderIds));
-      if (dropped > 0) options.logger.info({ dropped }, 'store live projection: forgotten orders dropped');
-    },
-    {
-      pollMs: options.pollMs,
-      onError: (e) => options.logger.warn({ err: e }, 'store live projection: forget journal read failed'),
-    },
-  );
-  const subscription = log.subscribe('store-live', (records) => applyToLiveState(live, records), {
-    start: { sinceMs: Date.now() - options.replayHours * 3_600_000 },
-    ignoreCommitted: true,
+  return startProjection(log, {
+    group: 'store-live',
+    name: 'store live projection',
+    replayFromMs: Date.now() - options.replayHours * 3_600_000,
     pollMs: options.pollMs,
-    onError: (e) => options.logger.warn({ err: e }, 'store live projection: a batch failed; retrying'),
+    logger: options.logger,
+    apply: (records) => applyToLiveState(live, records),
+    forget: (entries) => live.forgetOrders(entries.flatMap((e) => e.orderIds)),
   });
-  return {
-    group: subscription.group,
-    caughtUp: () => subscription.caughtUp(),
-    close: async () => {
-      await subscription.close();
-      await forgets.close();
-    },
-  };
 }

@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import type { FastifyPluginAsync } from 'fastify';
 import { cacheConfigFor, createCacheModule, usesRedis } from '../cache/index.js';
 import { createConsoleModule } from '../console/index.js';
@@ -304,6 +306,16 @@ export async function composeProcess(
           accuracy = startAccuracyProjection(projectFrom.log, {
             ...options,
             ...(zoneOfStores ? { zoneOfStores } : {}),
+            // The join feeds the per-segment online ranges every predictor serves (docs/model.md, "Serving").
+            ...(storeCatalog
+              ? {
+                  onlineRanges: {
+                    registry,
+                    stores: async (ids: string[]) => await storeCatalog.getMany(ids),
+                    holder: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
+                  },
+                }
+              : {}),
           });
         },
         stop: async () => accuracy?.close(),

@@ -20,3 +20,4 @@ export {
   type LocalTime,
 } from './local-time.js';
 export { haversineKm, type LatLng } from './geometry.js';
+export { daypart, RANGE_SEGMENT_COLUMNS, rangeSegment, storeZone, type RangeSegment } from './segments.js';

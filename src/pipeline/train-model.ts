@@ -5,6 +5,7 @@ import {
   type TrainParams,
   type TrainProgress,
 } from '../model/index.js';
+import { daypart, RANGE_SEGMENT_COLUMNS, storeZone } from '../features/index.js';
 import { ZoneSpeedTable, type GeoConfig, type ZoneSpeedTableJson } from '../geo/index.js';
 import type { FeatureProfile, GoldenSet, ModelRecord, ModelRegistry } from '../registry/index.js';
 import { baselineMae, evaluateModel } from './evaluate.js';
@@ -116,8 +117,14 @@ export async function trainFromHistory(
     message: `${table.nRows} rows: ${nTrain} train, ${nValid - nTrain} valid, ${table.nRows - nValid} test`,
   });
 
-  const params = { ...DEFAULT_TRAIN_PARAMS, ...options.params };
-  const artifact = await train(sliceRows(table, 0, nTrain), sliceRows(table, nTrain, nValid), params, (p) =>
+  const params = withRangeSegments({ ...DEFAULT_TRAIN_PARAMS, ...options.params });
+  const valid = {
+    ...sliceRows(table, nTrain, nValid),
+    ...(params.segmentColumns?.length
+      ? { segments: rangeSegmentLabels(history, table, nTrain, nValid) }
+      : {}),
+  };
+  const artifact = await train(sliceRows(table, 0, nTrain), valid, params, (p) =>
     progress({ stage: 'train', message: `${p.output} tree ${p.iteration}`, boosting: p }),
   );
 
@@ -142,6 +149,39 @@ export async function trainFromHistory(
     golden: goldenSet(loaded.value, table, nValid, table.nRows),
     profile: featureProfile(table, 0, nTrain),
   };
+}
+
+/**
+ * Calibrates ranges per segment (the store's zone, then the daypart) whenever the model can take it: calibrated,
+ * non-crossing quantiles. The predictor serves each answer's range through its segment (docs/model.md).
+ */
+function withRangeSegments(params: Partial<TrainParams>): Partial<TrainParams> {
+  if (params.segmentColumns !== undefined) return params;
+  const segmentable =
+    params.objective === 'quantile' &&
+    params.calibrate === true &&
+    (params.quantileMethod ?? 'offsets') === 'offsets';
+  return segmentable ? { ...params, segmentColumns: [...RANGE_SEGMENT_COLUMNS] } : params;
+}
+
+/** Zone and daypart labels of rows [from, to), as the predictor labels a request (src/features/segments.ts). */
+function rangeSegmentLabels(
+  history: OrderHistory,
+  table: TrainingTable,
+  from: number,
+  to: number,
+): Record<string, string[]> {
+  const zoneOf = new Map(history.stores.map((s) => [s.storeId, storeZone(s.location)]));
+  const hour = table.columns[table.spec.findIndex((s) => s.name === 'hour_local')]!;
+  const O = history.orders;
+  const zone: string[] = [];
+  const part: string[] = [];
+  for (let r = from; r < to; r++) {
+    const order = table.orderIndex[r]!;
+    zone.push(zoneOf.get(O.storeIds[O.store[order]!]!) ?? '');
+    part.push(daypart(hour[r]!));
+  }
+  return { zone, daypart: part };
 }
 
 /**

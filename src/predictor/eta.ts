@@ -1,7 +1,10 @@
 import {
   buildFeatureVector,
+  daypart,
   FEATURE_COUNT,
+  FEATURE_NAMES,
   haversineKm,
+  storeZone,
   type LatLng,
   type StoreSnapshot,
   type TripSnapshot,
@@ -21,6 +24,7 @@ import {
   type Metrics,
   withContext,
 } from '../platform/index.js';
+import { OnlineSegmentedRanges, type SegmentKey } from '../model/index.js';
 import type { StoreFeatureRecord, StoreFeatures } from '../store/index.js';
 import type { FeatureCache } from './feature-cache.js';
 import type { DriftMonitor } from './drift.js';
@@ -33,11 +37,25 @@ const FALLBACK_DETOUR = 1.3;
 const FALLBACK_SPEED_KMH = 18;
 const FALLBACK_OVERHEAD_S = 240;
 
+const HOUR_LOCAL = FEATURE_NAMES.indexOf('hour_local');
+
 /**
- * p10, p50, p90 of one row. Quantile models trained apart can cross; sorting them (rearrangement) never makes the
- * quantile estimates worse. A model without quantile heads gets a fixed relative range (see docs/model.md).
+ * p10, p50, p90 of one row. A model calibrated per segment serves its segment's range: the static factor of the
+ * (zone, daypart) cell times the online state's multiplier, scaled around the median, so lower ≤ p50 ≤ upper
+ * (docs/model.md, "Serving"). Quantile models trained apart can cross; sorting them (rearrangement) never makes
+ * the quantile estimates worse. A model without quantile heads gets a fixed relative range.
  */
-function quantiles(out: Float64Array, at: number, active: ActiveModel): [number, number, number] {
+function quantiles(
+  out: Float64Array,
+  at: number,
+  active: ActiveModel,
+  segment: SegmentKey,
+): [number, number, number] {
+  if (active.ranges) {
+    const online = (active.online ??= new OnlineSegmentedRanges(active.ranges));
+    const quote = online.quote(out.subarray(at, at + active.model.outputNames.length), segment);
+    return [quote.lower, quote.median, quote.upper];
+  }
   const p50 = out[at + active.p50]!;
   const low = active.p10 >= 0 ? out[at + active.p10]! : p50 * 0.85;
   const high = active.p90 >= 0 ? out[at + active.p90]! : p50 * 1.25;
@@ -86,6 +104,8 @@ export class EtaPredictor implements Predictor {
    */
   private rowsBuffer = new Float64Array(FEATURE_COUNT * 16);
   private outBuffer = new Float64Array(64);
+  /** Each store's zone (an H3 cell of its location), the first segment column of its range. */
+  private readonly zones = new Map<string, { lat: number; lng: number; zone: string }>();
 
   constructor(
     private readonly deps: {
@@ -271,7 +291,11 @@ export class EtaPredictor implements Predictor {
     inArea.forEach((i, row) => {
       const { index, store } = servable[i]!;
       const trip = trips[i]!;
-      const [low, p50, high] = quantiles(out, row * width, serving);
+      const segment = {
+        zone: this.zoneOf(store),
+        daypart: daypart(rows[row * FEATURE_COUNT + HOUR_LOCAL]!),
+      };
+      const [low, p50, high] = quantiles(out, row * width, serving, segment);
       results[index] = {
         ok: true,
         value: {
@@ -293,6 +317,17 @@ export class EtaPredictor implements Predictor {
     this.stage.model.observe((modelDone - featuresDone) / 1000);
     this.stage.total.observe((performance.now() - started) / 1000);
     return results;
+  }
+
+  private zoneOf(store: StoreFeatureRecord): string {
+    const { lat, lng } = store.location;
+    const known = this.zones.get(store.storeId);
+    if (known?.lat === lat && known.lng === lng) return known.zone;
+    // Bounded like the catalog: a city's stores, not a growing key space.
+    if (this.zones.size >= 100_000) this.zones.clear();
+    const zone = storeZone(store.location);
+    this.zones.set(store.storeId, { lat, lng, zone });
+    return zone;
   }
 
   /** Reasons are a short closed list (`geo_unavailable`, `store_features_stale`, ...), so series stay few. */

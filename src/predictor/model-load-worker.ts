@@ -79,7 +79,15 @@ async function handle(request: LoadRequest): Promise<{ reply: LoadReply; transfe
   const bytes = new TextEncoder().encode(JSON.stringify(artifact));
   const t3 = performance.now();
   return {
-    reply: { id, ok: true, model: portable, artifact: bytes, probe: warm.probe, timings: timings(t2, t3) },
+    reply: {
+      id,
+      ok: true,
+      model: portable,
+      artifact: bytes,
+      calibration: artifact.calibration ?? null,
+      probe: warm.probe,
+      timings: timings(t2, t3),
+    },
     transfer: [
       ...portableBuffers(portable),
       bytes.buffer as ArrayBuffer,

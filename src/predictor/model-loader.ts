@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { PortableModel } from '../model/index.js';
+import type { Calibration, PortableModel } from '../model/index.js';
 import type { RegistryDatabase } from '../registry/index.js';
 import type { Probe } from './model-checks.js';
 
@@ -35,6 +35,8 @@ export type LoadReply =
       model: PortableModel;
       /** The validated artifact as UTF-8 JSON, parsed here only if an explanation asks for it. */
       artifact: Uint8Array;
+      /** The artifact's calibration (small): per-segment factors are served on every answer. */
+      calibration: Calibration | null;
       probe: Probe;
       timings: LoadTimings;
     }

@@ -1,8 +1,14 @@
 import { performance } from 'node:perf_hooks';
-import { modelFromPortable, type Model, type ModelArtifact } from '../model/index.js';
+import {
+  modelFromPortable,
+  type Model,
+  type ModelArtifact,
+  type OnlineSegmentedRanges,
+  type SegmentedRanges,
+} from '../model/index.js';
 import { FEATURE_NAMES } from '../features/index.js';
 import { Gauge, Counter, Histogram, type Logger, type Metrics } from '../platform/index.js';
-import type { ModelRegistry, RegistryDatabase } from '../registry/index.js';
+import { segmentedRangesOf, type ModelRegistry, type RegistryDatabase } from '../registry/index.js';
 import { checkProbe } from './model-checks.js';
 import { ModelLoader, ModelLoaderError, type LoadReply, type LoadSource } from './model-loader.js';
 
@@ -14,6 +20,15 @@ export interface ActiveModel {
   p50: number;
   p90: number;
   loadedAt: string;
+  /** Per-segment (zone, daypart) factors of the artifact: each answer's range goes through its segment. */
+  ranges?: SegmentedRanges;
+  /**
+   * The online correction on top of `ranges`, as the accuracy join's feeder last saved it (OnlineRangesFollower);
+   * absent until a save is loaded, when answers use a fresh state: the artifact's factors.
+   */
+  online?: OnlineSegmentedRanges;
+  /** `savedAt` of the save `online` came from. */
+  onlineSavedAt?: string;
 }
 
 export type LoadOutcome = { ok: true; active: ActiveModel } | { ok: false; reason: string };
@@ -242,6 +257,12 @@ export class ModelRuntime {
       'model loaded off the event loop',
     );
     if (mismatch) return { ok: false, reason: mismatch };
+    let ranges: SegmentedRanges | undefined;
+    try {
+      ranges = segmentedRangesOf(reply.calibration, model.outputNames);
+    } catch (e) {
+      return { ok: false, reason: `segment calibration: ${e instanceof Error ? e.message : String(e)}` };
+    }
     return {
       ok: true,
       active: {
@@ -251,6 +272,7 @@ export class ModelRuntime {
         p50: indexOf('p50'),
         p90: indexOf('p90'),
         loadedAt: new Date().toISOString(),
+        ...(ranges ? { ranges } : {}),
       },
     };
   }

@@ -13,6 +13,7 @@ import { CachedGeo } from './cached-geo.js';
 import { FeatureCache } from './feature-cache.js';
 import { explainEta, explainRoutes, type EtaExplanation } from './explain.js';
 import { ModelRuntime } from './model-runtime.js';
+import { OnlineRangesFollower } from './online-ranges.js';
 import { oipRoutes } from './oip.js';
 import { predictorInternalRoutes } from './routes.js';
 import type { EtaRequest, Predictor } from './types.js';
@@ -92,6 +93,13 @@ export function createPredictorModule(
       })
       .catch((e: unknown) => logger.warn({ err: e }, 'no training profile: drift is not measured'));
   });
+  // Each answer's range follows its segment's online state, as the accuracy join's feeder saves it.
+  const onlineRanges = new OnlineRangesFollower({
+    runtime,
+    registry: deps.registry,
+    pollMs: config.aliasPollMs,
+    logger,
+  });
   const rollout = new Rollout({
     config: rolloutConfig,
     runtime,
@@ -117,10 +125,12 @@ export function createPredictorModule(
       if (cache) runtime.onChange(() => void cache.bus.advance([MODELS_GENERATION]));
       await warmFeatureConnections(deps.stores, deps.geo, logger);
       drift.start();
+      onlineRanges.start();
     },
     stop: async () => {
       runtime.stop();
       drift.stop();
+      onlineRanges.stop();
     },
     // Started without a champion (a fresh production deployment, before its first lake model): the gateway answers
     // every ETA with its fallback, so the process serves, degraded; the registry poll swaps the champion in later.

@@ -5,6 +5,12 @@ export { InMemoryModelRegistry } from './memory-registry.js';
 export { importFileRegistry } from './legacy.js';
 export { REGISTRY_MIGRATIONS } from './migrations.js';
 export { histogramBin, hourOfWeek, HOURS_OF_WEEK, populationStability } from './profile.js';
+export {
+  restoreOnlineRanges,
+  segmentedRangesOf,
+  type OnlineRangesState,
+  type PendingQuote,
+} from './online-ranges.js';
 export { openModelRegistry, type RegistryDatabase } from './open.js';
 export { SqlModelRegistry } from './sql-registry.js';
 export {
@@ -21,6 +27,7 @@ export {
   type ModelAlias,
   type ModelRecord,
   type ModelRegistry,
+  type OnlineRangeCheckpoint,
   type RegisterMeta,
 } from './types.js';
 

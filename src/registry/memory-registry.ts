@@ -8,6 +8,7 @@ import type {
   ModelAlias,
   ModelRecord,
   ModelRegistry,
+  OnlineRangeCheckpoint,
   RegisterMeta,
 } from './types.js';
 
@@ -26,6 +27,7 @@ export class InMemoryModelRegistry implements ModelRegistry {
   private readonly history: AliasChange[] = [];
   private readonly auditLog: AuditEntry[] = [];
   private nextNumber = 1;
+  private readonly onlineRanges = new Map<string, { state: string; logOffset: string; savedAt: string }>();
 
   async register(artifact: unknown, meta: RegisterMeta): Promise<ModelRecord> {
     const record: Stored = {
@@ -122,6 +124,30 @@ export class InMemoryModelRegistry implements ModelRegistry {
         },
       );
     if (i >= 0) this.records.splice(i, 1);
+  }
+
+  async saveOnlineRanges(checkpoint: Omit<OnlineRangeCheckpoint, 'savedAt'>): Promise<OnlineRangeCheckpoint> {
+    const previous = this.onlineRanges.get(checkpoint.version)?.savedAt ?? '';
+    let savedAt = new Date().toISOString();
+    // Two saves in one millisecond still read as newer: pollers skip only what they have.
+    if (savedAt <= previous) savedAt = new Date(Date.parse(previous) + 1).toISOString();
+    this.onlineRanges.set(checkpoint.version, {
+      state: JSON.stringify(checkpoint.state),
+      logOffset: checkpoint.logOffset,
+      savedAt,
+    });
+    return { ...checkpoint, savedAt };
+  }
+
+  async loadOnlineRanges(version: string, savedAfter = ''): Promise<OnlineRangeCheckpoint | undefined> {
+    const saved = this.onlineRanges.get(version);
+    if (!saved || saved.savedAt <= savedAfter) return undefined;
+    return {
+      version,
+      state: JSON.parse(saved.state) as unknown,
+      logOffset: saved.logOffset,
+      savedAt: saved.savedAt,
+    };
   }
 
   async appendAudit(entry: Omit<AuditEntry, 'at'> & { at?: string }): Promise<AuditEntry> {

@@ -55,4 +55,17 @@ CREATE TABLE model_audit (
     // The zone speeds a version was trained with, so that geo in any process serves the champion's own speeds.
     sql: `ALTER TABLE model_versions ADD COLUMN zone_speeds TEXT;`,
   },
+  {
+    version: 4,
+    name: 'model_online_ranges',
+    // Each version's online range state (per-segment ACI) and the log position it was fed up to: predictors serve
+    // it, and its feeder resumes from it after a restart (docs/model.md, "Serving").
+    sql: `
+CREATE TABLE model_online_ranges (
+  version TEXT PRIMARY KEY,
+  state TEXT NOT NULL,
+  log_offset TEXT NOT NULL,
+  saved_at TEXT NOT NULL
+);`,
+  },
 ];

@@ -9,6 +9,7 @@ import type {
   ModelDomain,
   ModelRecord,
   ModelRegistry,
+  OnlineRangeCheckpoint,
   RegisterMeta,
 } from './types.js';
 
@@ -243,7 +244,35 @@ export class SqlModelRegistry implements ModelRegistry {
           },
         );
       await tx.query('DELETE FROM model_versions WHERE version = $1', [version]);
+      await tx.query('DELETE FROM model_online_ranges WHERE version = $1', [version]);
     });
+  }
+
+  async saveOnlineRanges(checkpoint: Omit<OnlineRangeCheckpoint, 'savedAt'>): Promise<OnlineRangeCheckpoint> {
+    await this.ready();
+    const savedAt = new Date().toISOString();
+    await this.db.query(
+      `INSERT INTO model_online_ranges (version, state, log_offset, saved_at) VALUES ($1, $2, $3, $4)
+       ON CONFLICT (version) DO UPDATE SET state = excluded.state, log_offset = excluded.log_offset, saved_at = excluded.saved_at`,
+      [checkpoint.version, JSON.stringify(checkpoint.state), checkpoint.logOffset, savedAt],
+    );
+    return { ...checkpoint, savedAt };
+  }
+
+  async loadOnlineRanges(version: string, savedAfter = ''): Promise<OnlineRangeCheckpoint | undefined> {
+    await this.ready();
+    const [row] = await this.db.query<{ state: string; log_offset: string; saved_at: string }>(
+      'SELECT state, log_offset, saved_at FROM model_online_ranges WHERE version = $1 AND saved_at > $2',
+      [version, savedAfter],
+    );
+    return row
+      ? {
+          version,
+          state: JSON.parse(row.state) as unknown,
+          logOffset: row.log_offset,
+          savedAt: row.saved_at,
+        }
+      : undefined;
   }
 
   async appendAudit(entry: Omit<AuditEntry, 'at'> & { at?: string }): Promise<AuditEntry> {

@@ -113,6 +113,18 @@ export interface AliasChange {
 }
 
 /**
+ * A version's online range state (`OnlineSegmentedRanges.toJSON`, opaque here) fed from the event log up to
+ * `logOffset` (the next record to apply).
+ */
+export interface OnlineRangeCheckpoint {
+  version: string;
+  state: unknown;
+  logOffset: string;
+  /** ISO time of the save; strictly increasing per version, so a poll can skip an unchanged state. */
+  savedAt: string;
+}
+
+/**
  * Immutable versioned model artifacts and the aliases that point at them. Every process of a deployment sees the
  * same registry (the SQL database of the catalog), and predictors poll `aliasesRevision` to notice a promotion.
  */
@@ -139,5 +151,9 @@ export interface ModelRegistry {
   appendAudit(entry: Omit<AuditEntry, 'at'> & { at?: string }): Promise<AuditEntry>;
   /** Newest first. */
   audit(limit?: number): Promise<AuditEntry[]>;
+  /** Replaces the version's online range state. */
+  saveOnlineRanges(checkpoint: Omit<OnlineRangeCheckpoint, 'savedAt'>): Promise<OnlineRangeCheckpoint>;
+  /** The version's online range state; undefined when none, or when none was saved after `savedAfter`. */
+  loadOnlineRanges(version: string, savedAfter?: string): Promise<OnlineRangeCheckpoint | undefined>;
   close(): Promise<void>;
 }

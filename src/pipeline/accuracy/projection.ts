@@ -3,6 +3,7 @@ import { Counter, Gauge, type Logger, type Registry } from '../../platform/index
 import { liveComparison, type ShadowSummary } from '../policy.js';
 import { AccuracyJoin, type AccuracyStats, type AccuracySummary } from './join.js';
 import type { ShadowStats } from './shadow.js';
+import { OnlineRangesFeeder, type OnlineRangesFeederOptions, type SegmentCoverage } from './online-ranges.js';
 import { ZonePrepMonitor, zoneMessage, type ZoneAlarm } from './zone-drift.js';
 
 export interface AccuracyProjectionOptions {
@@ -17,14 +18,23 @@ export interface AccuracyProjectionOptions {
    * replay of the log (a day of lag plus a week of baseline; zone-drift.ts).
    */
   zoneOfStores?: (storeIds: string[]) => Promise<Map<string, string>>;
+  /**
+   * With it, the join also feeds the per-segment online ranges the predictors serve (online-ranges.ts) and saves
+   * them to the registry (the lease holder of the deployment's gateways).
+   */
+  onlineRanges?: Pick<OnlineRangesFeederOptions, 'registry' | 'stores' | 'holder' | 'saveIntervalMs'>;
 }
 
-/** What the Accuracy view reads: the join's summary and the zones whose kitchens changed. */
-export type AccuracyReport = AccuracySummary & { zone_alarms: ZoneAlarm[] };
+/**
+ * What the Accuracy view reads: the join's summary, the zones whose kitchens changed, and the coverage of the
+ * served ranges per segment (zone, daypart) from their online states.
+ */
+export type AccuracyReport = AccuracySummary & { zone_alarms: ZoneAlarm[]; by_segment: SegmentCoverage[] };
 
 export interface AccuracyProjection {
   join: AccuracyJoin;
   subscription: Subscription;
+  onlineRanges: OnlineRangesFeeder | undefined;
   summary(): AccuracyReport;
   /**
    * The live comparison the promotion policy's shadow rule reads: champion and challenger on the same shadowed
@@ -134,13 +144,30 @@ export function startAccuracyProjection(
   // The replay starts once the forget journal is followed: a forget during it is in the log the replay reads or
   // delivered to the follower afterwards.
   const replayFrom = Date.now() - options.replayHours * 3_600_000;
+  const onlineRanges = options.onlineRanges
+    ? new OnlineRangesFeeder({
+        ...options.onlineRanges,
+        log,
+        replayHours: options.replayHours,
+        pollMs: options.pollMs,
+        logger: options.logger,
+      })
+    : undefined;
   const forgets = followForgets(
     log.forgets,
-    (entries) => void join.forgetOrders(entries.flatMap((e) => e.orderIds)),
+    (entries) => {
+      const orderIds = entries.flatMap((e) => e.orderIds);
+      join.forgetOrders(orderIds);
+      onlineRanges?.forgetOrders(orderIds);
+    },
     {
       pollMs: options.pollMs,
       onError: (e) => options.logger.warn({ err: e }, 'accuracy projection: forget journal read failed'),
     },
+  );
+  const feeding = forgets.then(() => onlineRanges?.start());
+  feeding.catch((e: unknown) =>
+    options.logger.error({ err: e }, 'online ranges: not fed (the predictors serve the static ones)'),
   );
   const started = forgets.then(() =>
     log.subscribe('accuracy', (records) => join.apply(records), {
@@ -152,18 +179,28 @@ export function startAccuracyProjection(
   );
   const subscription: Subscription = {
     group: 'accuracy',
-    caughtUp: async () => (await started).caughtUp(),
+    caughtUp: async () => {
+      await (await started).caughtUp();
+      await feeding.then(() => onlineRanges?.caughtUp()).catch(() => undefined);
+    },
     close: async () => (await started).close(),
   };
   return {
     join,
     subscription,
-    summary: () => ({ ...join.summary(), zone_alarms: zones?.monitor.check.alarms() ?? [] }),
+    onlineRanges,
+    summary: () => ({
+      ...join.summary(),
+      zone_alarms: zones?.monitor.check.alarms() ?? [],
+      by_segment: onlineRanges?.summary() ?? [],
+    }),
     comparison: (champion, challenger) =>
       join.shadowComparison(champion, challenger) ??
       liveComparison(join.summary().by_model_version, champion, challenger),
     close: async () => {
       await subscription.close();
+      await feeding.catch(() => undefined);
+      await onlineRanges?.close();
       await zones?.subscription.close();
       await (await forgets).close();
     },

@@ -1,4 +1,3 @@
-import { latLngToCell } from 'h3-js';
 import type { LogRecord } from '../../events/index.js';
 
 /**
@@ -249,10 +248,8 @@ export function zoneMessage(
   return `zone ${e.zone}: kitchens ${pct >= 0 ? 'slower' : 'faster'}: prep ${min(e.recent_prep_s)} min over its last ${e.orders} orders, ${min(e.baseline_prep_s)} min usually (${pct >= 0 ? '+' : ''}${pct}%)`;
 }
 
-/** The H3 cell (res 7) of a store's location: the zone of its orders' prep times. */
-export function storeZone(location: { lat: number; lng: number }, resolution = 7): string {
-  return latLngToCell(location.lat, location.lng, resolution);
-}
+/** The zone of a store: one definition with the range segments (src/features/segments.ts). */
+export { storeZone } from '../../features/index.js';
 
 export interface ZonePrepMonitorOptions extends ZonePrepShiftOptions {
   /**

@@ -1,0 +1,45 @@
+import {
+  OnlineSegmentedRanges,
+  SegmentedRanges,
+  type Calibration,
+  type OnlineSegmentState,
+  type SegmentQuote,
+} from '../model/index.js';
+
+/**
+ * What the accuracy join's feeder saves per model version in the registry (`saveOnlineRanges`): the per-segment
+ * online state, and the quotes of orders placed and not yet delivered, so a feeder that resumes from it judges
+ * their late outcomes against their own ranges.
+ */
+export interface OnlineRangesState {
+  format: 'etaserve-online-ranges';
+  online: OnlineSegmentState;
+  /** In the order the orders were placed. */
+  pending: PendingQuote[];
+}
+
+/** An order placed and not yet delivered: the range it was given, as its state's quote. */
+export interface PendingQuote {
+  order: string;
+  createdAtMs: number;
+  quote: SegmentQuote;
+}
+
+/** The static per-segment ranges of a model, when its calibration has segments. */
+export function segmentedRangesOf(
+  calibration: Calibration | null | undefined,
+  outputNames: readonly string[],
+): SegmentedRanges | undefined {
+  return calibration?.segments ? new SegmentedRanges(calibration, outputNames) : undefined;
+}
+
+/** A saved state onto the model's own ranges; throws when it is not one, or belongs to another segmentation. */
+export function restoreOnlineRanges(
+  saved: unknown,
+  ranges: SegmentedRanges,
+): { online: OnlineSegmentedRanges; pending: PendingQuote[] } {
+  const state = saved as Partial<OnlineRangesState> | null;
+  if (state?.format !== 'etaserve-online-ranges' || !state.online || !Array.isArray(state.pending))
+    throw new RangeError('online ranges: not a saved online range state');
+  return { online: OnlineSegmentedRanges.fromJSON(state.online, ranges), pending: state.pending };
+}

@@ -10,28 +10,28 @@ export type {
   QuantileOffset,
   SegmentCalibration,
   SegmentCell,
-} from './artifact.js';
-export { ARTIFACT_VERSION } from './artifact.js';
+} from './formats/artifact.js';
+export { ARTIFACT_VERSION } from './formats/artifact.js';
 export { ModelLoadError, type ModelLoadErrorCode } from './errors.js';
-export { modelFromPortable, type Model, type PortableModel } from './model.js';
-export { loadModel, parseModel, type LoadResult } from './load.js';
-export { train } from './train.js';
+export { modelFromPortable, type Model, type PortableModel } from './inference/model.js';
+export { loadModel, parseModel, type LoadResult } from './formats/load.js';
+export { train } from './training/train.js';
 export { METRICS, mae, rmse, pinball } from './metrics.js';
-export { compileModel, portableBuffers } from './portable.js';
+export { compileModel, portableBuffers } from './formats/portable.js';
 export {
   conformityScore,
   conformityScores,
   conformalizeScaled,
   scaledScore,
   scaledScores,
-} from './calibrate.js';
+} from './calibration/calibrate.js';
 export {
   AdaptiveConformal,
   DEFAULT_ACI_GAMMA,
   DEFAULT_ACI_WINDOW,
   type AdaptiveConformalOptions,
   type AdaptiveConformalState,
-} from './adaptive-calibration.js';
+} from './calibration/adaptive-calibration.js';
 export {
   calibrateSegments,
   DEFAULT_SEGMENT_MIN_ROWS,
@@ -44,7 +44,7 @@ export {
   type SegmentInterval,
   type SegmentKey,
   type SegmentOptions,
-} from './segments.js';
+} from './calibration/segments.js';
 export {
   DEFAULT_DELAY_GAIN,
   DEFAULT_SEGMENT_GAMMA,
@@ -54,4 +54,4 @@ export {
   type OnlineSegmentState,
   type OnlineSegmentSummary,
   type SegmentQuote,
-} from './online-segments.js';
+} from './calibration/online-segments.js';

@@ -1,4 +1,4 @@
-import { DEFAULT_SEGMENT_MIN_ROWS } from './segments.js';
+import { DEFAULT_SEGMENT_MIN_ROWS } from './calibration/segments.js';
 
 /** A model input column. Categorical value i (a number) means categories[i]; NaN means missing. */
 export interface FeatureSpec {

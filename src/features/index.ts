@@ -21,3 +21,4 @@ export {
 } from './local-time.js';
 export { haversineKm, type LatLng } from './geometry.js';
 export { daypart, RANGE_SEGMENT_COLUMNS, rangeSegment, storeZone, type RangeSegment } from './segments.js';
+export { LatLngSchema, StoreIdSchema } from './schemas.js';

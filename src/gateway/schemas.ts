@@ -1,14 +1,8 @@
 import { Type, type Static } from 'typebox';
+import { LatLngSchema, StoreIdSchema } from '../features/index.js';
 
-const LatLng = Type.Object(
-  {
-    lat: Type.Number({ minimum: -90, maximum: 90, description: 'Latitude, degrees' }),
-    lng: Type.Number({ minimum: -180, maximum: 180, description: 'Longitude, degrees' }),
-  },
-  { additionalProperties: false },
-);
-
-const StoreId = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' });
+const LatLng = LatLngSchema;
+const StoreId = StoreIdSchema;
 const OrderedAt = Type.String({
   format: 'date-time',
   description:

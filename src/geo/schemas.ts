@@ -1,8 +1,7 @@
 import { Type, type Static } from 'typebox';
+import { LatLngSchema } from '../features/index.js';
 
-const Lat = Type.Number({ minimum: -90, maximum: 90, description: 'Latitude, degrees' });
-const Lng = Type.Number({ minimum: -180, maximum: 180, description: 'Longitude, degrees' });
-const LatLngSchema = Type.Object({ lat: Lat, lng: Lng }, { additionalProperties: false });
+const { lat: Lat, lng: Lng } = LatLngSchema.properties;
 const EpochMs = Type.Number({ minimum: 0, maximum: 8.64e15, description: 'Unix time, milliseconds' });
 
 export const MAX_ORIGINS = 500;

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
+import { LatLngSchema } from '../features/index.js';
 import { HttpClient, isEtaError, type HttpServer } from '../platform/index.js';
 import type { EtaPredictor } from './eta.js';
 import type { ActiveModel } from './model-runtime.js';
@@ -94,7 +95,7 @@ export async function explainEta(predictor: EtaPredictor, request: EtaRequest): 
 
 const InternalExplainBody = Type.Object({
   store_id: Type.String({ minLength: 1 }),
-  destination: Type.Object({ lat: Type.Number(), lng: Type.Number() }),
+  destination: LatLngSchema,
   ordered_at_ms: Type.Number(),
   items: Type.Optional(Type.Integer({ minimum: 0 })),
   subtotal: Type.Optional(Type.Number({ minimum: 0 })),

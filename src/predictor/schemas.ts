@@ -1,12 +1,5 @@
 import { Type, type Static } from 'typebox';
-
-export const LatLngSchema = Type.Object(
-  {
-    lat: Type.Number({ minimum: -90, maximum: 90 }),
-    lng: Type.Number({ minimum: -180, maximum: 180 }),
-  },
-  { additionalProperties: false },
-);
+import { LatLngSchema } from '../features/index.js';
 
 export const InternalBatchBody = Type.Object(
   {

@@ -1,15 +1,11 @@
 import { Type, type Static } from 'typebox';
+import { LatLngSchema, StoreIdSchema } from '../features/index.js';
 
 /**
  * The store API's JSON, snake_case. These schemas validate structure and ranges at the edge (and document the API);
  * `validate.ts` adds what a schema cannot say (an IANA timezone, p90 >= mean) and is also run by every catalog.
  */
-export const StoreId = Type.String({
-  minLength: 1,
-  maxLength: 64,
-  pattern: '^[A-Za-z0-9_.:-]+$',
-  description: 'Your id for the store: 1-64 of A-Z a-z 0-9 _ . : -',
-});
+export const StoreId = StoreIdSchema;
 
 const Clock = Type.String({
   pattern: '^(([01][0-9]|2[0-3]):[0-5][0-9]|24:00)$',
@@ -29,13 +25,7 @@ export const OpeningHoursJson = Type.Object(
   },
 );
 
-const Location = Type.Object(
-  {
-    lat: Type.Number({ minimum: -90, maximum: 90, description: 'Latitude, degrees' }),
-    lng: Type.Number({ minimum: -180, maximum: 180, description: 'Longitude, degrees' }),
-  },
-  { additionalProperties: false },
-);
+const Location = LatLngSchema;
 
 const PrepProfileJson = Type.Object(
   {

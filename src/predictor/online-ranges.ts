@@ -54,7 +54,7 @@ export class OnlineRangesFollower {
     try {
       const saved = await this.options.registry.loadOnlineRanges(active.version, active.onlineSavedAt);
       if (!saved) return;
-      active.online = restoreOnlineRanges(saved.state, ranges).online;
+      active.online = restoreOnlineRanges(saved.state, ranges).served;
       active.onlineSavedAt = saved.savedAt;
     } catch (e) {
       this.options.logger.warn(

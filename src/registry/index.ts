@@ -10,6 +10,7 @@ export {
   segmentedRangesOf,
   type OnlineRangesState,
   type PendingQuote,
+  type Publication,
 } from './online-ranges.js';
 export { openModelRegistry, type RegistryDatabase } from './open.js';
 export { SqlModelRegistry } from './sql-registry.js';

@@ -59,12 +59,15 @@ function delivered(id: string, store: string, atMs: number): EtaEvent {
   } as EtaEvent;
 }
 
+/** Log time: every test decides when its events reach the log, so publications fall where it says. */
+let clock = DINNER_MS;
+
 async function setup(registry = new InMemoryModelRegistry()) {
   if (!(await registry.get('v1'))) {
     await registry.register(artifact, { source: 'test' });
     await registry.setAlias('champion', 'v1');
   }
-  const log = new MemoryEventLog({ dedupeWindowMs: 3_600_000, dedupeMaxIds: 100_000 });
+  const log = new MemoryEventLog({ dedupeWindowMs: 3_600_000, dedupeMaxIds: 100_000, now: () => clock });
   return { registry, log };
 }
 
@@ -78,6 +81,7 @@ function feeder(log: MemoryEventLog, registry: InMemoryModelRegistry, holder = '
     saveIntervalMs: 60_000,
     holder,
     logger,
+    now: () => clock,
   });
 }
 
@@ -91,7 +95,7 @@ async function served(f: OnlineRangesFeeder, registry: InMemoryModelRegistry, st
   const saved = await registry.loadOnlineRanges('v1');
   const ranges = SegmentedRanges.fromArtifact(artifact)!;
   // Before the first save, a predictor serves a fresh state: the artifact's factors.
-  const online = saved ? restoreOnlineRanges(saved.state, ranges).online : new OnlineSegmentedRanges(ranges);
+  const online = saved ? restoreOnlineRanges(saved.state, ranges).served : new OnlineSegmentedRanges(ranges);
   const { zone, daypart } = rangeSegment(places.get(store)!, DINNER_MS);
   const q = online.quote(BASE, { zone, daypart });
   return { range: [Math.round(q.lower), Math.round(q.upper)] as [number, number], factor: q.factor };
@@ -113,6 +117,8 @@ describe('per-segment online ranges fed by the accuracy join', () => {
     let inside = 0;
     for (let i = 0; i < 60; i++) {
       const at = DINNER_MS + 1000 * (i + 1);
+      // Five seconds between orders: each is quoted from the publication the one before it brought.
+      clock += 5000;
       const { range } = await served(f, registry, storeA);
       // Three base half-widths above the median: a miss until the range has widened about threefold.
       const y = 3000;
@@ -122,6 +128,8 @@ describe('per-segment online ranges fed by the accuracy join', () => {
         delivered(`a${i}`, storeA, at + y * 1000),
       ]);
     }
+    clock += 5000;
+    await log.append([created('tick', storeB, DINNER_MS, other.range, 1500)]);
     const widened = await served(f, registry, storeA);
     // 1.6 of the late order's half-width above the median: outside its own range, inside the widened one.
     const late = 1500 + 1.6 * (start.range[1] - 1500);
@@ -133,6 +141,9 @@ describe('per-segment online ranges fed by the accuracy join', () => {
     const zoneA = storeZone(places.get(storeA)!.location);
     const cell = f.summary().find((r) => r.zone === zoneA && r.daypart === 'dinner')!;
     expect(widened.factor / start.factor).toBeGreaterThan(2.5);
+    // Wide enough for outcomes three half-widths out, and no further: each score was taken against the range
+    // its order was given, not a wider one, so nothing feeds on itself.
+    expect(widened.factor / start.factor).toBeLessThan(4);
     expect(inside).toBeGreaterThan(0);
     expect(cell).toMatchObject({
       model_version: 'v1',

@@ -2,6 +2,7 @@ import type { EventLog, LogOffset, LogRecord, StartAt, Subscription } from '../.
 import { rangeSegment } from '../../features/index.js';
 import {
   OnlineSegmentedRanges,
+  type OnlineSegmentState,
   type SegmentedRanges,
   type SegmentKey,
   type SegmentQuote,
@@ -12,6 +13,7 @@ import {
   segmentedRangesOf,
   type ModelRegistry,
   type OnlineRangesState,
+  type Publication,
 } from '../../registry/index.js';
 
 /** Where a store is and its timezone: its orders' zone and daypart (src/features/segments.ts). */
@@ -30,6 +32,8 @@ export interface OnlineRangesFeederOptions {
   pollMs: number;
   /** How often the lease holder saves every version's state to the registry (default 1000 ms). */
   saveIntervalMs?: number;
+  /** Predictors serve the state as of the latest boundary of this much log time (default 1000 ms). */
+  publishIntervalMs?: number;
   /** This process, for the save lease: one feeder of the deployment saves, every one computes. */
   holder: string;
   logger: Logger;
@@ -60,6 +64,11 @@ interface VersionState {
   online: OnlineSegmentedRanges;
   /** Orders placed with this version and not yet delivered, by order id, oldest first. */
   pending: Map<string, Pending>;
+  /** The state at the latest publication: what predictors serve. */
+  served: OnlineSegmentState | null;
+  published: Publication[];
+  /** A state no outcome touched: the multiplier a cell is served before its first publication. */
+  pristine: OnlineSegmentedRanges;
 }
 
 const LEASE = 'online-ranges';
@@ -69,6 +78,8 @@ const MAX_PENDING = 200_000;
 /** A quote whose delivery never came (lost events) is dropped after this, as the accuracy join does. */
 const PENDING_TTL_MS = 6 * 3_600_000;
 const MAX_SEGMENT_ROWS = 500;
+/** Publications kept for attributing orders: a few minutes of them. */
+const MAX_PUBLICATIONS = 300;
 
 /**
  * Feeds the per-segment online ranges from the event log: each `order.created` is the quote (the range the
@@ -88,6 +99,9 @@ export class OnlineRangesFeeder {
   private saving: Promise<void> | undefined;
   /** The latest `occurred_at` applied: the log's clock. */
   private latestEventMs = 0;
+  /** The log-time boundary (in publish intervals) of the latest publication. */
+  private publishedBoundary = -Infinity;
+  private savedBoundary = -Infinity;
 
   constructor(private readonly options: OnlineRangesFeederOptions) {}
 
@@ -112,7 +126,10 @@ export class OnlineRangesFeeder {
       pollMs: this.options.pollMs,
       onError: (e) => this.options.logger.warn({ err: e }, 'online ranges: a batch failed; retrying'),
     });
-    this.timer = setInterval(() => void this.save(), this.options.saveIntervalMs ?? 1000);
+    this.timer = setInterval(() => {
+      this.publishUpTo(this.now());
+      void this.save();
+    }, this.options.saveIntervalMs ?? 1000);
     this.timer.unref();
   }
 
@@ -134,12 +151,14 @@ export class OnlineRangesFeeder {
       : records;
     if (fresh.length === 0) return;
     await this.prepare(fresh);
-    for (const { event } of fresh) {
+    for (const { event, ingestedAtMs } of fresh) {
+      this.publishUpTo(ingestedAtMs);
       const occurredMs = Date.parse(event.occurred_at);
       if (occurredMs > this.latestEventMs) this.latestEventMs = occurredMs;
       const orderId = event.order_id;
       if (typeof orderId !== 'string') continue;
-      if (event.type === 'order.created') this.created(orderId, event as unknown as CreatedFields);
+      if (event.type === 'order.created')
+        this.created(orderId, event as unknown as CreatedFields, ingestedAtMs);
       else if (event.type === 'order.delivered') this.delivered(orderId, Date.parse(event.occurred_at));
       else if (event.type === 'order.cancelled') for (const v of this.states()) v.pending.delete(orderId);
     }
@@ -202,7 +221,8 @@ export class OnlineRangesFeeder {
 
   private async saveOnce(): Promise<void> {
     const offset = this.offset;
-    if (offset === undefined || offset === this.savedOffset) return;
+    const boundary = this.publishedBoundary;
+    if (offset === undefined || (offset === this.savedOffset && boundary === this.savedBoundary)) return;
     const ttl = Math.max(5_000, 3 * (this.options.saveIntervalMs ?? 1000));
     if (!(await this.options.log.claimLease(LEASE, this.options.holder, ttl))) return;
     for (const v of this.states()) {
@@ -210,23 +230,73 @@ export class OnlineRangesFeeder {
         format: 'etaserve-online-ranges',
         online: v.online.toJSON(),
         pending: [...v.pending].map(([order, p]) => ({ order, ...p })),
+        served: v.served,
+        published: v.published,
       };
       await this.options.registry.saveOnlineRanges({ version: v.version, state, logOffset: offset });
     }
     this.savedOffset = offset;
+    this.savedBoundary = boundary;
+  }
+
+  /**
+   * Publishes every state once log time `atMs` passes a boundary: records and this feeder's clock both move it,
+   * and nothing is applied between the last record before a boundary and the first after it, so every feeder
+   * publishes the same states at the same boundaries.
+   */
+  private publishUpTo(atMs: number): void {
+    const boundary = Math.floor(atMs / this.publishMs());
+    if (!(boundary > this.publishedBoundary)) return;
+    this.publishedBoundary = boundary;
+    for (const v of this.states()) {
+      const multipliers: Record<string, number> = {};
+      for (const cell of v.online.summary()) multipliers[JSON.stringify(cell.cell)] = cell.multiplier;
+      v.served = v.online.toJSON();
+      v.published.push({ atMs: boundary * this.publishMs(), multipliers });
+      if (v.published.length > MAX_PUBLICATIONS) v.published.shift();
+    }
+  }
+
+  /**
+   * The multiplier an order's range was most likely given with: the publication in effect a little before the
+   * order reached the log (predictors load a publication within a save and a poll, and a customer orders after
+   * the quote). Assuming the state's newest multiplier instead would judge a range quoted before a widening as
+   * if it had been widened already: its score comes out inflated, which widens the state further, and so on.
+   */
+  private servedMultiplier(v: VersionState, cell: string[], ingestedAtMs: number): number {
+    const key = JSON.stringify(cell);
+    const before = ingestedAtMs - 2 * this.publishMs();
+    for (let i = v.published.length - 1; i >= 0; i--) {
+      const p = v.published[i]!;
+      if (p.atMs > before) continue;
+      const m = p.multipliers[key];
+      if (m !== undefined) return m;
+      break;
+    }
+    const segment = Object.fromEntries(cell.map((label, c) => [v.ranges.columns[c]!, label]));
+    const r = v.ranges;
+    const outputs = new Float64Array(Math.max(r.lowerIndex, r.medianIndex, r.upperIndex) + 1);
+    return v.pristine.quote(outputs, segment).multiplier;
+  }
+
+  private publishMs(): number {
+    return this.options.publishIntervalMs ?? 1000;
   }
 
   private async restore(version: string, saved: unknown): Promise<boolean> {
     const ranges = await this.rangesOf(version);
     if (!ranges) return false;
     try {
-      const { online, pending } = restoreOnlineRanges(saved, ranges);
+      const { online, pending, published } = restoreOnlineRanges(saved, ranges);
       this.versions.set(version, {
-        version,
-        ranges,
+        ...fresh(version, ranges),
         online,
         pending: new Map(pending.map(({ order, quote, createdAtMs }) => [order, { quote, createdAtMs }])),
+        served: (saved as OnlineRangesState).served,
+        published,
       });
+      const last = published.at(-1);
+      if (last) this.publishedBoundary = Math.max(this.publishedBoundary, last.atMs / this.publishMs());
       return true;
     } catch (e) {
       this.options.logger.warn({ err: e, version }, 'online ranges: saved state refused; starting afresh');
@@ -278,7 +348,7 @@ export class OnlineRangesFeeder {
     }
   }
 
-  private created(orderId: string, e: CreatedFields): void {
+  private created(orderId: string, e: CreatedFields, ingestedAtMs: number): void {
     const v = this.versions.get(e.model_version);
     const place = this.places.get(e.store_id);
     if (!v || !place || v.pending.has(orderId)) return;
@@ -288,17 +358,21 @@ export class OnlineRangesFeeder {
     const [low, high] = e.quoted_range_seconds;
     const median = e.quoted_eta_seconds;
     if (!(low <= median && median <= high)) return;
-    // The state's quote now gives the segment's factor and multiplier at the order's place in the log (what
-    // predictors served, a poll apart) and counts the order in flight; the range is the one the customer got.
+    // The state's quote counts the order in flight and gives the segment's static factor; the range is the one
+    // the customer got, given with the multiplier served then.
     const r = v.ranges;
     const probe = new Float64Array(Math.max(r.lowerIndex, r.medianIndex, r.upperIndex) + 1);
     probe[r.lowerIndex] = low;
     probe[r.medianIndex] = median;
     probe[r.upperIndex] = high;
     const at = v.online.quote(probe, segment);
-    const unscale = (side: number): number => (at.factor > 0 ? median + (side - median) / at.factor : side);
+    const multiplier = this.servedMultiplier(v, at.cell, ingestedAtMs);
+    const factor = at.cellFactor * multiplier;
+    const unscale = (side: number): number => (factor > 0 ? median + (side - median) / factor : side);
     const quote: SegmentQuote = {
       ...at,
+      multiplier,
+      factor,
       lower: low,
       upper: high,
       baseLower: unscale(low),
@@ -335,7 +409,15 @@ export class OnlineRangesFeeder {
 }
 
 function fresh(version: string, ranges: SegmentedRanges): VersionState {
-  return { version, ranges, online: new OnlineSegmentedRanges(ranges), pending: new Map() };
+  return {
+    version,
+    ranges,
+    online: new OnlineSegmentedRanges(ranges),
+    pending: new Map(),
+    served: null,
+    published: [],
+    pristine: new OnlineSegmentedRanges(ranges),
+  };
 }
 
 function segmentOf(ranges: SegmentedRanges, cell: readonly string[]): SegmentKey {

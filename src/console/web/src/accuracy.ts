@@ -163,3 +163,29 @@ export function driftOf(body: Json | null | undefined): Record<string, DriftFigu
   }
   return out;
 }
+
+/** Coverage of the served ranges in one segment (zone, daypart): `by_segment` of the accuracy summary. */
+export interface SegmentCoverage {
+  version: string;
+  zone: string;
+  daypart: string;
+  outcomes: number;
+  coverage: number | null;
+  staticFactor: number | null;
+  multiplier: number | null;
+}
+
+/** Busiest segments first, as the server sends them. */
+export function segmentCoverageOf(body: Json | null | undefined): SegmentCoverage[] {
+  const v = body?.by_segment;
+  if (!Array.isArray(v)) return [];
+  return (v as Json[]).map((s) => ({
+    version: String(s.model_version ?? ''),
+    zone: String(s.zone ?? ''),
+    daypart: String(s.daypart ?? ''),
+    outcomes: num(s.outcomes) ?? 0,
+    coverage: num(s.coverage_ratio),
+    staticFactor: num(s.static_factor),
+    multiplier: num(s.multiplier),
+  }));
+}

@@ -6,6 +6,7 @@ import {
   accuracyPairs,
   accuracyWindows,
   driftOf,
+  segmentCoverageOf,
   zoneAlarmsOf,
   type DriftFigure,
 } from '../accuracy';
@@ -63,6 +64,7 @@ export function Accuracy() {
   const versions = useMemo(() => (body ? accuracyByVersion(body) : []), [body]);
   const zones = useMemo(() => (body ? accuracyByZone(body).slice(0, 12) : []), [body]);
   const zoneAlarms = useMemo(() => zoneAlarmsOf(body), [body]);
+  const segments = useMemo(() => segmentCoverageOf(body).filter((s) => s.outcomes > 0), [body]);
   const latest = points[points.length - 1];
   const drift = useMemo(
     () => ({ ...driftOf(latest as unknown as Json | undefined), ...driftOf(body) }),
@@ -226,6 +228,51 @@ export function Accuracy() {
             <p className="muted small">Bias is quoted minus actual: positive means ETAs were too long.</p>
           </Card>
         )}
+        <Card title="Range coverage by segment" className="span">
+          {segments.length > 0 ? (
+            <div className="table-wrap">
+              <table className="table compact" data-testid="accuracy-segments">
+                <thead>
+                  <tr>
+                    <th>Model</th>
+                    <th>Zone (H3)</th>
+                    <th>Daypart</th>
+                    <th className="num">Outcomes</th>
+                    <th className="num">In range</th>
+                    <th className="num">Range factor</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {segments.slice(0, 40).map((s) => (
+                    <tr key={`${s.version} ${s.zone} ${s.daypart}`}>
+                      <td>{s.version}</td>
+                      <td className="mono">{s.zone}</td>
+                      <td>{s.daypart}</td>
+                      <td className="num">{fmtNum(s.outcomes, 0)}</td>
+                      <td
+                        className={`num ${s.coverage !== null && s.outcomes >= 100 && Math.abs(s.coverage - 0.8) > 0.08 ? 'warn-text' : ''}`}
+                      >
+                        {s.coverage === null ? '–' : fmtPct(s.coverage)}
+                      </td>
+                      <td className="num">
+                        {s.staticFactor === null || s.multiplier === null
+                          ? '–'
+                          : `${fmtNum(s.staticFactor * s.multiplier, 2)}×`}
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          ) : (
+            <Empty>No delivered order has been judged against its segment&apos;s range yet.</Empty>
+          )}
+          <p className="muted small">
+            Each segment (the store&apos;s zone, the daypart) aims at 80% of deliveries inside the p10–p90
+            range it was quoted; its range factor (the model&apos;s calibration times the online correction)
+            moves with its own outcomes only.
+          </p>
+        </Card>
         <Card title="Kitchens by zone">
           {zoneAlarms.length > 0 ? (
             <ul className="plain" data-testid="zone-alarms">

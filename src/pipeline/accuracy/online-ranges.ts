@@ -322,9 +322,12 @@ export class OnlineRangesFeeder {
       for (const [id, place] of await this.options.stores([...stores])) this.places.set(id, place);
   }
 
+  /** A version first seen (or seen again after it was let go): from its save when it has one, else fresh. */
   private async addVersion(version: string): Promise<void> {
     const ranges = await this.rangesOf(version);
-    this.versions.set(version, ranges ? fresh(version, ranges) : null);
+    const saved = ranges ? await this.options.registry.loadOnlineRanges(version) : undefined;
+    if (!(saved && (await this.restore(version, saved.state))))
+      this.versions.set(version, ranges ? fresh(version, ranges) : null);
     // The oldest version goes: its orders were placed before the versions after it served.
     const fed = [...this.versions.keys()];
     if (fed.length > MAX_VERSIONS * 4) this.versions.delete(fed[0]!);

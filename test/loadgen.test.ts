@@ -86,6 +86,39 @@ describe('open-loop load generator', () => {
     expect(r.generator.pid).not.toBe(process.pid);
   });
 
+  it('spreads requests over several origins round-robin and counts each apart', async () => {
+    let a = 0;
+    let b = 0;
+    const first = await listen((_n, res) => {
+      a++;
+      ok(res);
+    });
+    const second = await listen((_n, res) => {
+      b++;
+      ok(res, 503);
+    });
+    const r = await runLoad({
+      url: first,
+      urls: [first, second],
+      path: '/',
+      method: 'GET',
+      rate: 100,
+      durationSec: 1,
+      connections: 4,
+      timeoutMs: 1000,
+    });
+
+    expect(r.sent).toBe(100);
+    expect([a, b]).toEqual([50, 50]);
+    expect(r.ok).toBe(50);
+    expect(r.non2xx).toBe(50);
+    expect(r.targets?.map((t) => [t.url, t.sent, t.ok, t.non2xx])).toEqual([
+      [first, 50, 50, 0],
+      [second, 50, 0, 50],
+    ]);
+    expect(r.targets?.[0]?.latency.count).toBe(50);
+  });
+
   it('charges a server stall to every request scheduled during it (coordinated omission corrected)', async () => {
     const url = await listen((n, res) => {
       if (n === 150) {

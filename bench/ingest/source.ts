@@ -14,9 +14,14 @@ export interface IngestSourceOptions {
   pool?: number;
   /** Prefix of every event_id, so runs against the same log do not collide. */
   runId?: string;
+  /**
+   * Only the types the lake keeps (rider positions where the mix has app events): every accepted event becomes a
+   * lake row, so a lake count says when the lake has caught up. Default false.
+   */
+  lakeOnly?: boolean;
 }
 
-function tails(pool: number): string[] {
+function tails(pool: number, lakeOnly: boolean): string[] {
   const out: string[] = [];
   const now = Date.now();
   for (let i = 0; i < pool; i++) {
@@ -25,7 +30,7 @@ function tails(pool: number): string[] {
     const lng = 2.3522 + ((i * 104_729) % 1000) / 10_000 - 0.05;
     const r = i % 20;
     let fields: Record<string, unknown>;
-    if (r < 14)
+    if (r < 14 || (lakeOnly && r < 17))
       fields = {
         type: 'rider.location',
         occurred_at: at,
@@ -71,7 +76,7 @@ function tails(pool: number): string[] {
 export function createSource(options: Record<string, unknown>): RequestSource {
   const o = options as IngestSourceOptions;
   const batch = o.batch ?? 500;
-  const rest = tails(o.pool ?? 5000);
+  const rest = tails(o.pool ?? 5000, o.lakeOnly ?? false);
   const runId = o.runId ?? Date.now().toString(36);
   let n = 0;
   let k = 0;

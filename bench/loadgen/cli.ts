@@ -9,7 +9,8 @@ import { formatResult, formatSteps, maxRateSearch, runLoad } from './index.js';
 import type { LoadOptions, Slo, SourceSpec } from './index.js';
 
 const HELP = `usage: npm run bench:loadgen -- --url URL [options]
-  --url URL              origin, e.g. http://127.0.0.1:8001 (required)
+  --url URL              origin, e.g. http://127.0.0.1:8001 (required); repeat it to spread requests over several
+                         origins round-robin (e.g. two gateways), each with its own connections
   --path PATH            default /
   --method M             default POST with a body source, else GET
   --header 'k: v'        repeatable (e.g. an auth header)
@@ -33,7 +34,7 @@ const HELP = `usage: npm run bench:loadgen -- --url URL [options]
 async function main(): Promise<number> {
   const { values } = parseArgs({
     options: {
-      url: { type: 'string' },
+      url: { type: 'string', multiple: true },
       path: { type: 'string' },
       method: { type: 'string' },
       header: { type: 'string', multiple: true },
@@ -66,7 +67,7 @@ async function main(): Promise<number> {
     const { main: ceiling } = await import('./ceiling.js');
     return ceiling(values.quick ? ['--quick'] : []);
   }
-  if (!values.url) {
+  if (!values.url?.length) {
     console.error(HELP);
     return 2;
   }
@@ -92,9 +93,10 @@ async function main(): Promise<number> {
       : {};
     source = { kind: 'module', module: values.module, options };
   }
-  const url = new URL(values.url);
+  const url = new URL(values.url[0]!);
   const options: LoadOptions = {
     url: url.origin,
+    ...(values.url.length > 1 ? { urls: values.url } : {}),
     path: values.path ?? (url.pathname + url.search === '/' ? '/' : url.pathname + url.search),
     headers,
     rate: num(values.rate, 100),

@@ -3,7 +3,7 @@ import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
 import type { Histogram } from 'hdr-histogram-js';
 import { createHistogram, encodeHistogram, recordMs, summarize } from './histogram.js';
-import type { LoadOptions, LoadResult, RequestSource, TimelinePoint } from './types.js';
+import type { LoadOptions, LoadResult, RequestSource, TargetResult, TimelinePoint } from './types.js';
 
 /**
  * The open-loop engine. Request i is due at t0 + i / rate whatever the server does; its latency is measured from
@@ -43,6 +43,7 @@ export async function runOpenLoop(
   if (!(opts.rate > 0)) throw new Error(`rate must be > 0, got ${opts.rate}`);
   if (!(opts.durationSec > 0)) throw new Error(`durationSec must be > 0, got ${opts.durationSec}`);
   const origin = new URL(opts.url).origin;
+  const origins = opts.urls?.length ? opts.urls.map((u) => new URL(u).origin) : [origin];
   const connections = opts.connections ?? DEFAULTS.connections;
   const timeoutMs = opts.timeoutMs ?? DEFAULTS.timeoutMs;
   const warmupSec = opts.warmupSec ?? DEFAULTS.warmupSec;
@@ -59,18 +60,21 @@ export async function runOpenLoop(
   const headersNoBody: Record<string, string> = { ...opts.headers };
   const headersWithBody: Record<string, string> = { 'content-type': 'application/json', ...opts.headers };
 
-  const pool = new Pool(origin, {
-    connections,
-    pipelining: 1,
-    // Close idle connections before the server does (uvicorn and node:http drop them after 5 s): a request written
-    // on a connection the server is closing fails with ECONNRESET, an artefact, not the server's fault.
-    keepAliveTimeout: 4_000,
-    keepAliveMaxTimeout: 4_000,
-    // Our own timeout (from the intended send time) is the one that counts; these are a backstop.
-    headersTimeout: timeoutMs + 10_000,
-    bodyTimeout: timeoutMs + 10_000,
-    connect: { timeout: Math.max(1000, timeoutMs) },
-  });
+  const pools = origins.map(
+    (o) =>
+      new Pool(o, {
+        connections,
+        pipelining: 1,
+        // Close idle connections before the server does (uvicorn and node:http drop them after 5 s): a request
+        // written on a connection the server is closing fails with ECONNRESET, an artefact, not the server's fault.
+        keepAliveTimeout: 4_000,
+        keepAliveMaxTimeout: 4_000,
+        // Our own timeout (from the intended send time) is the one that counts; these are a backstop.
+        headersTimeout: timeoutMs + 10_000,
+        bodyTimeout: timeoutMs + 10_000,
+        connect: { timeout: Math.max(1000, timeoutMs) },
+      }),
+  );
 
   const latency = createHistogram();
   const uncorrected = createHistogram();
@@ -83,6 +87,16 @@ export async function runOpenLoop(
     errors: 0,
     timeouts: 0,
     hist: undefined,
+  }));
+  // Per origin, measured window only (reported when there are several).
+  const perTarget = origins.map((url) => ({
+    url,
+    sent: 0,
+    ok: 0,
+    non2xx: 0,
+    errors: 0,
+    timeouts: 0,
+    hist: createHistogram(),
   }));
   const statusCounts: Record<string, number> = {};
   const errorCodes: Record<string, number> = {};
@@ -144,6 +158,7 @@ export async function runOpenLoop(
       readonly intended: number,
       readonly measured: boolean,
       readonly items: number,
+      readonly target: number,
     ) {}
 
     onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -176,12 +191,16 @@ export async function runOpenLoop(
           lastCompletion = now;
           recordMs(latency, now - this.intended);
           recordMs(uncorrected, now - this.writtenAt);
+          const t = perTarget[this.target]!;
+          t.ok++;
+          recordMs(t.hist, now - this.intended);
           if (b) {
             b.ok++;
             recordMs((b.hist ??= createHistogram()), now - this.intended);
           }
         } else {
           non2xx++;
+          perTarget[this.target]!.non2xx++;
           statusCounts[this.status] = (statusCounts[this.status] ?? 0) + 1;
           if (b) b.non2xx++;
         }
@@ -195,6 +214,7 @@ export async function runOpenLoop(
       if (this.finished) return;
       if (this.measured) {
         errors++;
+        perTarget[this.target]!.errors++;
         const code = (err as { code?: string }).code ?? err.name;
         errorCodes[code] = (errorCodes[code] ?? 0) + 1;
         const b = bucketOf(this);
@@ -209,6 +229,7 @@ export async function runOpenLoop(
     r.timedOut = true;
     if (r.measured) {
       timeouts++;
+      perTarget[r.target]!.timeouts++;
       const b = bucketOf(r);
       if (b) b.timeouts++;
     }
@@ -251,19 +272,21 @@ export async function runOpenLoop(
       wallAtStart = performance.now();
     }
     const req = source.next();
-    const r = new Request(intended, measured, req.items ?? defaultItems);
+    const target = i % origins.length;
+    const r = new Request(intended, measured, req.items ?? defaultItems, target);
     queue.push(r);
     outstanding++;
     const now = performance.now();
     if (measured) {
       sent++;
+      perTarget[target]!.sent++;
       recordMs(sendLag, now - intended);
       const b = bucketOf(r);
       if (b) b.sent++;
     }
     const base = req.body === undefined ? headersNoBody : headersWithBody;
     try {
-      pool.dispatch(
+      pools[target]!.dispatch(
         {
           path: req.path ?? defaultPath,
           method: (req.method ?? defaultMethod) as Dispatcher.HttpMethod,
@@ -310,7 +333,7 @@ export async function runOpenLoop(
   } finally {
     clearInterval(sweeper);
     if (timer) clearTimeout(timer);
-    await pool.destroy().catch(() => undefined);
+    await Promise.all(pools.map((p) => p.destroy().catch(() => undefined)));
   }
   endMeasure();
 
@@ -330,10 +353,12 @@ export async function runOpenLoop(
     };
   });
   const cpuMs = cpuUsedUs / 1000;
+  const targets: TargetResult[] = perTarget.map(({ hist, ...t }) => ({ ...t, latency: summarize(hist) }));
   return {
     ...(opts.label === undefined ? {} : { label: opts.label }),
     startedAt,
     url: origin,
+    ...(origins.length > 1 ? { targets } : {}),
     path: defaultPath,
     method: defaultMethod,
     targetRate: opts.rate,

@@ -16,6 +16,10 @@ export function formatResult(r: LoadResult, opts: { timeline?: boolean } = {}): 
     `  generator send lag     p50 ${r.sendLag.p50}  p99 ${r.sendLag.p99}  max ${r.sendLag.max} ms; ` +
       `CPU ${r.generator.cpuPercent}% of a core, ${r.generator.cpuMsPerRequest} ms/req, RSS ${r.generator.maxRssMb} MB`,
   ];
+  for (const t of r.targets ?? [])
+    lines.push(
+      `  ${t.url}  sent ${t.sent}  2xx ${t.ok}  non-2xx ${t.non2xx}  errors ${t.errors}  timeouts ${t.timeouts}  ${lat(t.latency)}`,
+    );
   if (Object.keys(r.statusCounts).length) lines.push(`  statuses ${JSON.stringify(r.statusCounts)}`);
   if (Object.keys(r.errorCodes).length) lines.push(`  error codes ${JSON.stringify(r.errorCodes)}`);
   if (opts.timeline) {

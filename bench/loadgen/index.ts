@@ -11,6 +11,7 @@ export type {
   RequestSource,
   SourceFactory,
   SourceSpec,
+  TargetResult,
   TimelinePoint,
 } from './types.js';
 export { runLoad } from './run-load.js';

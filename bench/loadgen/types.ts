@@ -22,6 +22,11 @@ export type SourceSpec =
 export interface LoadOptions {
   /** Origin of the server, e.g. `http://127.0.0.1:8001` (a path here is ignored: use `path`). */
   url: string;
+  /**
+   * Several origins (replicas behind no balancer, e.g. two gateways): request i goes to `urls[i mod n]`, each origin
+   * with its own pool of `connections`. Replaces `url` as the target when set; `url` names the run.
+   */
+  urls?: string[];
   /** Default path; a source may override it per request. Default `/`. */
   path?: string;
   /** Default method; a source may override it per request. Default POST when there is a source, else GET. */
@@ -34,7 +39,7 @@ export interface LoadOptions {
   durationSec: number;
   /** Same rate before the measured window, not recorded. Default 0. */
   warmupSec?: number;
-  /** Keep-alive connections in the pool. Default 64. */
+  /** Keep-alive connections in the pool (per origin with `urls`). Default 64. */
   connections?: number;
   /** A request without a full response this long after its INTENDED send time is a timeout. Default 2000. */
   timeoutMs?: number;
@@ -86,10 +91,24 @@ export interface GeneratorUsage {
   maxRssMb: number;
 }
 
+/** One origin's share of a run with several (`LoadOptions.urls`). */
+export interface TargetResult {
+  url: string;
+  sent: number;
+  ok: number;
+  non2xx: number;
+  errors: number;
+  timeouts: number;
+  /** Corrected latency of this origin's 2xx answers. */
+  latency: LatencySummary;
+}
+
 export interface LoadResult {
   label?: string;
   startedAt: string;
   url: string;
+  /** Per origin, when the run had several (`LoadOptions.urls`), in their order. */
+  targets?: TargetResult[];
   path: string;
   method: string;
   targetRate: number;

@@ -208,6 +208,9 @@ export async function runTrainCommand(args: string[], deps: TrainCommandDeps): P
             rows: result.report.window.rows,
             deleted: result.deleted,
             report: result.reportFiles.html,
+            // The kernel's high-water mark of this process's resident memory (maxRSS is in kB): what a benchmark
+            // of a containerised run can read without access to the process from outside.
+            peak_rss_mb: Math.round(process.resourceUsage().maxRSS / 1024),
           },
           null,
           2,

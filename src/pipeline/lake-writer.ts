@@ -210,14 +210,12 @@ export class LakeWriter {
 
   /**
    * How far the lake is behind the log: the age of the first entry past the lake's position and how many there
-   * are. The position is this process's while it writes, else the `lake` group's (another process writes).
+   * are. The position is the `lake` group's, published after every batch (a round behind runs several, so this
+   * process's own end-of-round position would say the lake lags more than it does), whichever process writes.
    */
   async lag(): Promise<{ seconds: number; entries: number }> {
     const { log } = this.options;
-    const position =
-      this.state.role === 'writer' && this.state.position !== undefined
-        ? this.state.position
-        : await log.committed(LAKE_GROUP);
+    const position = await log.committed(LAKE_GROUP);
     const from = position === undefined ? 'earliest' : { offset: position };
     const first = (await log.read(from, 1)).records[0];
     if (!first) return { seconds: 0, entries: 0 };

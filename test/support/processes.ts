@@ -152,7 +152,8 @@ export async function startCluster(
   await waitFor(
     () => {
       if (running.process.exitCode !== null) throw new Fatal('etaserve up exited');
-      return running.output().includes('local cluster is up');
+      // The `state:` line comes after every child's line: the pids below are all in the output by then.
+      return /local cluster is up[\s\S]*^\s+state:/m.test(running.output());
     },
     150_000,
     'etaserve up',

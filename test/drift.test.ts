@@ -3,7 +3,7 @@ import { trainFromHistory, type TrainedModel } from '../src/pipeline/index.js';
 import { createMetrics, type Logger } from '../src/platform/index.js';
 import { DriftMonitor, type DriftReport } from '../src/predictor/drift.js';
 import type { FeatureProfile } from '../src/registry/index.js';
-import type { CalibratedProfile } from '../src/pipeline/profile.js';
+import type { CalibratedProfile } from '../src/pipeline/training/profile.js';
 import { generateHistory, type SimulatedHistory } from '../src/simulator/index.js';
 
 const MINUTE = 60_000;

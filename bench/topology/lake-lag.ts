@@ -5,7 +5,7 @@
  * publishes after every batch. The lake itself is counted with DuckDB (distinct event ids in its Parquet files).
  */
 import { Redis } from 'ioredis';
-import { openDuck, sqlString } from '../../src/pipeline/duckdb.js';
+import { openDuck, sqlString } from '../../src/pipeline/etl/duckdb.js';
 
 export const STREAM = '{etaserve:events}';
 export const LAKE_GROUP = 'lake';

@@ -15,18 +15,22 @@ export {
   type PipelineSource,
   type PolicyConfig,
 } from './config.js';
-export { csvData, readMapping, type CsvMapping, type TimeSpec, type ValueSpec } from './csv-mapping.js';
-export { openDuck, type Duck } from './duckdb.js';
-export { ensureChampion, type EnsureChampionOptions, type EnsureChampionResult } from './ensure-champion.js';
-export { ewmaBlock, trainingRowsSql } from './etl-sql.js';
-export { baselineMae, evaluateModel } from './evaluate.js';
+export { csvData, readMapping, type CsvMapping, type TimeSpec, type ValueSpec } from './etl/csv-mapping.js';
+export { openDuck, type Duck } from './etl/duckdb.js';
+export {
+  ensureChampion,
+  type EnsureChampionOptions,
+  type EnsureChampionResult,
+} from './training/ensure-champion.js';
+export { ewmaBlock, trainingRowsSql } from './etl/etl-sql.js';
+export { baselineMae, evaluateModel } from './training/evaluate.js';
 export {
   flattenEvent,
   historyToEvents,
   SHADOW_EVENT,
   type FlatEvent,
   type LogEvent,
-} from './history-events.js';
+} from './etl/history-events.js';
 export {
   compactEventLog,
   dropOldPartitions,
@@ -42,8 +46,8 @@ export {
   type CompactionResult,
   type EventSource,
   type LakeCheckpoint,
-} from './lake.js';
-export { LakeWriter, type LakeWriterOptions, type LakeWriterStatus } from './lake-writer.js';
+} from './etl/lake.js';
+export { LakeWriter, type LakeWriterOptions, type LakeWriterStatus } from './etl/lake-writer.js';
 export {
   checkCompatibility,
   describeComparison,
@@ -57,8 +61,8 @@ export {
   type PolicyCheck,
   type PolicyDecision,
   type ShadowSummary,
-} from './policy.js';
-export { featureProfile, goldenSet } from './profile.js';
+} from './promotion/policy.js';
+export { featureProfile, goldenSet } from './training/profile.js';
 export {
   applyRetention,
   auditedRollback,
@@ -70,7 +74,8 @@ export {
   type PromoteOptions,
   type PromoteOutcome,
   type Retention,
-} from './promotion.js';
+} from './promotion/promotion.js';
+export type { OrderHistory } from './history.js';
 export type { RunReport } from './report/report.js';
 export {
   newRunId,
@@ -79,9 +84,15 @@ export {
   type TrainingData,
   type TrainingRunOptions,
   type TrainingRunResult,
-} from './run.js';
-export { countLakeOrders, lakeOnlyData, LakeTooSmallError, parquetData, simulatedData } from './sources.js';
-export { buildTrainingTableSql, historyFromEvents, prepareEtl } from './sql-training-table.js';
+} from './training/run.js';
+export {
+  countLakeOrders,
+  lakeOnlyData,
+  LakeTooSmallError,
+  parquetData,
+  simulatedData,
+} from './etl/sources.js';
+export { buildTrainingTableSql, historyFromEvents, prepareEtl } from './etl/sql-training-table.js';
 export {
   DEFAULT_TRAIN_PARAMS,
   formatMetrics,
@@ -91,17 +102,16 @@ export {
   type TrainedModel,
   type TrainFromHistoryOptions,
   type TrainStage,
-} from './train-model.js';
+} from './training/train-model.js';
 export {
   buildTrainingTable,
   learnSpeedsBefore,
   ridesBefore,
   sliceRows,
-  type OrderHistory,
   type TrainingTable,
   type TrainingTableOptions,
-} from './training-table.js';
-export { CronExpression } from './cron.js';
+} from './etl/training-table.js';
+export { CronExpression } from './schedule/cron.js';
 export { createPipelineModule, type PipelineModule, type PipelineModuleDeps } from './module.js';
-export { scheduledRun, type ScheduledJobSpec, type ScheduledRunSummary } from './scheduled-run.js';
-export { shadowFromLake } from './shadow.js';
+export { scheduledRun, type ScheduledJobSpec, type ScheduledRunSummary } from './schedule/scheduled-run.js';
+export { shadowFromLake } from './promotion/shadow.js';

@@ -4,11 +4,11 @@ import { fileURLToPath } from 'node:url';
 import type { EventLog } from '../events/index.js';
 import { Counter, Gauge, type ModuleContext, type Service } from '../platform/index.js';
 import type { PipelineConfig } from './config.js';
-import { CronExpression } from './cron.js';
-import { lakeDirOf } from './lake.js';
-import { LakeWriter } from './lake-writer.js';
-import type { ShadowSummary } from './policy.js';
-import { scheduledRun, type ScheduledJobSpec, type ScheduledRunSummary } from './scheduled-run.js';
+import { CronExpression } from './schedule/cron.js';
+import { lakeDirOf } from './etl/lake.js';
+import { LakeWriter } from './etl/lake-writer.js';
+import type { ShadowSummary } from './promotion/policy.js';
+import { scheduledRun, type ScheduledJobSpec, type ScheduledRunSummary } from './schedule/scheduled-run.js';
 
 export interface PipelineModule {
   service: Service;
@@ -31,7 +31,7 @@ export interface PipelineModuleDeps {
   log?: EventLog;
 }
 
-const JOB_ENTRY = fileURLToPath(new URL('./job-entry.js', import.meta.url));
+const JOB_ENTRY = fileURLToPath(new URL('./schedule/job-entry.js', import.meta.url));
 
 /**
  * The `pipeline` target: continuous training on a cron schedule (in-process timer; the work itself in a child

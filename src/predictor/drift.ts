@@ -63,7 +63,7 @@ export interface DriftReport {
   not_compared: string[];
 }
 
-/** What the drift monitor reads of a profile's calibration (src/pipeline/profile.ts writes it; absent in old ones). */
+/** What drift reads of a profile's calibration (src/pipeline/training/profile.ts writes it; absent in old ones). */
 type CalibratedProfile = FeatureProfile & {
   driftCalibration?: { thresholds?: Record<string, number>; pooled_by_hour_of_day?: string[] };
 };

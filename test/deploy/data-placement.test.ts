@@ -11,7 +11,7 @@ import type {
 } from 'kubernetes-types/core/v1.js';
 import { describe, expect, it } from 'vitest';
 import { eventsConfigSchema } from '../../src/events/config.js';
-import { lakeDirOf } from '../../src/pipeline/lake.js';
+import { lakeDirOf } from '../../src/pipeline/etl/lake.js';
 import { kubectl, ofKind, readPlain, render, type K8sObject, type KustomizationName } from './manifests.js';
 
 /**

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openDuck, sqlString } from '../../src/pipeline/duckdb.js';
+import { openDuck, sqlString } from '../../src/pipeline/etl/duckdb.js';
 import { generateHistory, historyApiEvents, type SimEvent } from '../../src/simulator/index.js';
 import { toNewStoreJson } from '../../src/store/index.js';
 import { containerToolchainMissing, ensureImage, removeContainers } from '../support/containers.js';

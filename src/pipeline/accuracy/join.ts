@@ -1,8 +1,8 @@
 import { latLngToCell } from 'h3-js';
 import type { LogRecord } from '../../events/index.js';
-import type { ShadowSummary } from '../policy.js';
+import type { ShadowSummary } from '../promotion/policy.js';
 import { ShadowJoin, type ShadowObservation, type ShadowPairs, type ShadowStats } from './shadow.js';
-import { SHADOW_EVENT } from '../history-events.js';
+import { SHADOW_EVENT } from '../etl/history-events.js';
 import type { ShadowQuote } from './shadow-match.js';
 
 /**

@@ -5,7 +5,7 @@ import { OnlineSegmentedRanges, SegmentedRanges, type ModelArtifact } from '../.
 import { createLogger } from '../../platform/index.js';
 import { InMemoryModelRegistry, restoreOnlineRanges } from '../../registry/index.js';
 import { generateHistory } from '../../simulator/index.js';
-import { trainFromHistory } from '../train-model.js';
+import { trainFromHistory } from '../training/train-model.js';
 import { OnlineRangesFeeder, type StorePlace } from './online-ranges.js';
 
 const logger = createLogger({ level: 'silent' });

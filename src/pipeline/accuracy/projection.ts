@@ -1,6 +1,6 @@
 import { followForgets, type EventLog, type Subscription } from '../../events/index.js';
 import { Counter, Gauge, type Logger, type Registry } from '../../platform/index.js';
-import { liveComparison, type ShadowSummary } from '../policy.js';
+import { liveComparison, type ShadowSummary } from '../promotion/policy.js';
 import { AccuracyJoin, type AccuracyStats, type AccuracySummary } from './join.js';
 import type { ShadowStats } from './shadow.js';
 import { OnlineRangesFeeder, type OnlineRangesFeederOptions, type SegmentCoverage } from './online-ranges.js';

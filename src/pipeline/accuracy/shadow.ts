@@ -1,6 +1,6 @@
 import type { EtaEvent } from '../../events/index.js';
-import { SHADOW_MATCH_MS } from '../history-events.js';
-import type { ShadowSummary } from '../policy.js';
+import { SHADOW_MATCH_MS } from '../etl/history-events.js';
+import type { ShadowSummary } from '../promotion/policy.js';
 import {
   matchKey,
   NearestInTime,

@@ -1,7 +1,7 @@
 import { mkdir, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { maeBy, type Holdout, type HoldoutScores } from '../holdout.js';
-import type { PolicyDecision } from '../policy.js';
+import { maeBy, type Holdout, type HoldoutScores } from '../training/holdout.js';
+import type { PolicyDecision } from '../promotion/policy.js';
 import { renderHtml } from './html.js';
 
 /** Everything a run report says, as JSON; the HTML page is drawn from this alone. */

@@ -4,19 +4,19 @@ import {
   type ModelArtifact,
   type TrainParams,
   type TrainProgress,
-} from '../model/index.js';
-import { daypart, RANGE_SEGMENT_COLUMNS, storeZone } from '../features/index.js';
-import { ZoneSpeedTable, type GeoConfig, type ZoneSpeedTableJson } from '../geo/index.js';
-import type { FeatureProfile, GoldenSet, ModelRecord, ModelRegistry } from '../registry/index.js';
+} from '../../model/index.js';
+import { daypart, RANGE_SEGMENT_COLUMNS, storeZone } from '../../features/index.js';
+import { ZoneSpeedTable, type GeoConfig, type ZoneSpeedTableJson } from '../../geo/index.js';
+import type { FeatureProfile, GoldenSet, ModelRecord, ModelRegistry } from '../../registry/index.js';
 import { baselineMae, evaluateModel } from './evaluate.js';
 import { featureProfile, goldenSet } from './profile.js';
 import {
   buildTrainingTable,
   learnSpeedsBefore,
   sliceRows,
-  type OrderHistory,
   type TrainingTable,
-} from './training-table.js';
+} from '../etl/training-table.js';
+import type { OrderHistory } from '../history.js';
 
 /** Quantile boosting for p10/p50/p90, sized so that the first start trains in well under a minute on 2 cores. */
 export const DEFAULT_TRAIN_PARAMS: Partial<TrainParams> = {

@@ -2,10 +2,10 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { defaultSpeedsFile } from '../geo/index.js';
-import { loadModel } from '../model/index.js';
-import { InMemoryModelRegistry, openModelRegistry } from '../registry/index.js';
-import { generateHistory } from '../simulator/index.js';
+import { defaultSpeedsFile } from '../../geo/index.js';
+import { loadModel } from '../../model/index.js';
+import { InMemoryModelRegistry, openModelRegistry } from '../../registry/index.js';
+import { generateHistory } from '../../simulator/index.js';
 import { ensureChampion } from './ensure-champion.js';
 import { registerTrained, trainFromHistory } from './train-model.js';
 

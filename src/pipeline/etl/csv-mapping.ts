@@ -1,10 +1,10 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import { utcOffsetMs } from '../features/index.js';
-import { OrderTable, type SimulatedOrder } from '../simulator/index.js';
+import { utcOffsetMs } from '../../features/index.js';
+import { OrderTable } from '../../simulator/index.js';
 import { readCsv } from './csv.js';
-import type { TrainingData } from './run.js';
-import type { OrderHistory } from './training-table.js';
+import type { TrainingData } from '../training/run.js';
+import type { HistoryOrder, OrderHistory } from '../history.js';
 
 /** How one value is read from a row: a column (optionally mapped through `values`), or a constant. */
 export type ValueSpec =
@@ -110,7 +110,7 @@ export async function csvData(
   };
 
   const stores = new Map<string, OrderHistory['stores'][number]>();
-  const orders: SimulatedOrder[] = [];
+  const orders: HistoryOrder[] = [];
   let skipped = 0;
   rows.forEach((row, i) => {
     if (mapping.filter && (row[col(mapping.filter.column)] ?? '').trim() !== mapping.filter.equals) return;

@@ -1,5 +1,5 @@
-import type { ModelDomain } from '../registry/index.js';
-import type { PolicyConfig } from './config.js';
+import type { ModelDomain } from '../../registry/index.js';
+import type { PolicyConfig } from '../config.js';
 
 /** Online comparison of challenger and champion on the same live requests, from the shadow join. */
 export interface ShadowSummary {

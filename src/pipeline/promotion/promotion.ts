@@ -1,5 +1,5 @@
-import { loadModel, type Model } from '../model/index.js';
-import { EtaError } from '../platform/index.js';
+import { loadModel, type Model } from '../../model/index.js';
+import { EtaError } from '../../platform/index.js';
 import {
   promote,
   championStack,
@@ -9,8 +9,8 @@ import {
   type EvaluationSet,
   type ModelRecord,
   type ModelRegistry,
-} from '../registry/index.js';
-import type { PolicyConfig } from './config.js';
+} from '../../registry/index.js';
+import type { PolicyConfig } from '../config.js';
 import {
   checkCompatibility,
   describeComparison,

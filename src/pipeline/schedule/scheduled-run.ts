@@ -1,15 +1,15 @@
-import { openEventLog, type EventsConfig } from '../events/index.js';
-import type { GeoConfig } from '../geo/index.js';
-import { openModelRegistry, type RegistryDatabase } from '../registry/index.js';
-import type { SimulatorConfig } from '../simulator/index.js';
-import { listAllStores, openStoreCatalog, type StoreConfig } from '../store/index.js';
-import type { PipelineConfig } from './config.js';
-import { compactEventLog, lakeDirOf } from './lake.js';
-import type { ShadowSummary } from './policy.js';
-import { runTraining, type TrainingData } from './run.js';
-import { shadowFromLake } from './shadow.js';
-import { countLakeOrders, lakeOnlyData, parquetData, simulatedData } from './sources.js';
-import type { OrderHistory } from './training-table.js';
+import { openEventLog, type EventsConfig } from '../../events/index.js';
+import type { GeoConfig } from '../../geo/index.js';
+import { openModelRegistry, type RegistryDatabase } from '../../registry/index.js';
+import type { SimulatorConfig } from '../../simulator/index.js';
+import { listAllStores, openStoreCatalog, type StoreConfig } from '../../store/index.js';
+import type { PipelineConfig } from '../config.js';
+import { compactEventLog, lakeDirOf } from '../etl/lake.js';
+import type { ShadowSummary } from '../promotion/policy.js';
+import { runTraining, type TrainingData } from '../training/run.js';
+import { shadowFromLake } from '../promotion/shadow.js';
+import { countLakeOrders, lakeOnlyData, parquetData, simulatedData } from '../etl/sources.js';
+import type { OrderHistory } from '../history.js';
 
 const DAY = 86_400_000;
 

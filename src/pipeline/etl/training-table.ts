@@ -1,5 +1,5 @@
 import { Value } from 'typebox/value';
-import { buildFeatureVector, FEATURE_COUNT, FEATURE_SPEC, type LatLng } from '../features/index.js';
+import { buildFeatureVector, FEATURE_COUNT, FEATURE_SPEC, type LatLng } from '../../features/index.js';
 import {
   geoConfigSchema,
   learnZoneSpeeds,
@@ -9,20 +9,11 @@ import {
   type ObservedTrip,
   type ZoneSpeedTable,
   type ZoneSpeedTableJson,
-} from '../geo/index.js';
-import type { FeatureSpec } from '../model/index.js';
-import { replayPings, type OrderTable, type RiderPings } from '../simulator/index.js';
-import { LiveState, storeConfigSchema, type NewStore, type StoreConfig } from '../store/index.js';
-
-/**
- * What a training table needs of a history: the catalog, the orders with their timestamps, rider positions. Orders
- * and pings are columns (no object per row), so a million orders train in well under a gigabyte.
- */
-export interface OrderHistory {
-  stores: ReadonlyArray<Pick<NewStore, 'storeId' | 'location' | 'category' | 'timezone' | 'prepProfile'>>;
-  orders: OrderTable;
-  riderPings?: RiderPings;
-}
+} from '../../geo/index.js';
+import type { FeatureSpec } from '../../model/index.js';
+import { replayPings } from '../../simulator/index.js';
+import type { OrderHistory } from '../history.js';
+import { LiveState, storeConfigSchema, type StoreConfig } from '../../store/index.js';
 
 export interface TrainingTable {
   spec: FeatureSpec[];

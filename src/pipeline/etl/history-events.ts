@@ -1,4 +1,4 @@
-import type { OrderHistory } from './training-table.js';
+import type { OrderHistory } from '../history.js';
 
 /**
  * One event of the log, flattened to the lake's columns. The shape matches the event schema's fields (`order.*`

@@ -1,14 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { FEATURE_NAMES } from '../features/index.js';
+import { FEATURE_NAMES } from '../../features/index.js';
 import { Value } from 'typebox/value';
-import { GeoService, geoConfigSchema, ZoneSpeedTable, type GeoConfig } from '../geo/index.js';
-import { generateHistory, OrderTable, type SimulatedOrder } from '../simulator/index.js';
-import {
-  buildTrainingTable,
-  learnSpeedsBefore,
-  type OrderHistory,
-  type TrainingTable,
-} from './training-table.js';
+import { GeoService, geoConfigSchema, ZoneSpeedTable, type GeoConfig } from '../../geo/index.js';
+import { generateHistory, OrderTable, type SimulatedOrder } from '../../simulator/index.js';
+import type { OrderHistory } from '../history.js';
+import { buildTrainingTable, learnSpeedsBefore, type TrainingTable } from './training-table.js';
 
 const col = (name: string): number => FEATURE_NAMES.indexOf(name);
 const speeds = ZoneSpeedTable.defaults(18, 'Europe/Paris', 7);

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
-import { saveZoneSpeeds, speedsFileOf, type GeoConfig, type ZoneSpeedTable } from '../geo/index.js';
-import { loadModel, type TrainParams } from '../model/index.js';
+import { saveZoneSpeeds, speedsFileOf, type GeoConfig, type ZoneSpeedTable } from '../../geo/index.js';
+import { loadModel, type TrainParams } from '../../model/index.js';
 import {
   promote,
   setChallenger,
@@ -9,8 +9,8 @@ import {
   type ModelDomain,
   type ModelRecord,
   type ModelRegistry,
-} from '../registry/index.js';
-import type { PipelineConfig } from './config.js';
+} from '../../registry/index.js';
+import type { PipelineConfig } from '../config.js';
 import { describeHoldout, scoreHoldout, type HoldoutScores } from './holdout.js';
 import {
   checkCompatibility,
@@ -19,11 +19,12 @@ import {
   type Comparison,
   type PolicyDecision,
   type ShadowSummary,
-} from './policy.js';
-import { applyRetention } from './promotion.js';
-import { buildReport, writeReport, type RunReport } from './report/report.js';
+} from '../promotion/policy.js';
+import { applyRetention } from '../promotion/promotion.js';
+import { buildReport, writeReport, type RunReport } from '../report/report.js';
 import { formatMetrics, trainFromHistory } from './train-model.js';
-import type { OrderHistory, TrainingTable } from './training-table.js';
+import type { TrainingTable } from '../etl/training-table.js';
+import type { OrderHistory } from '../history.js';
 
 /** Orders to train on, from wherever they came: simulated, the lake, a CSV. */
 export interface TrainingData {

@@ -1,17 +1,17 @@
 import { mkdir, open, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Value } from 'typebox/value';
-import { geoConfigSchema, speedsFileOf, type GeoConfig } from '../geo/index.js';
-import type { TrainParams } from '../model/index.js';
-import { pipelineConfigSchema, type PipelineConfig } from './config.js';
-import type { ModelRecord, ModelRegistry } from '../registry/index.js';
+import { geoConfigSchema, speedsFileOf, type GeoConfig } from '../../geo/index.js';
+import type { TrainParams } from '../../model/index.js';
+import { pipelineConfigSchema, type PipelineConfig } from '../config.js';
+import type { ModelRecord, ModelRegistry } from '../../registry/index.js';
 import {
   buildCity,
   generateHistory,
   simulatorConfigSchema,
   type SimulatorConfig,
-} from '../simulator/index.js';
-import type { NewStore } from '../store/index.js';
+} from '../../simulator/index.js';
+import type { NewStore } from '../../store/index.js';
 import { runTraining } from './run.js';
 import { formatMetrics } from './train-model.js';
 

@@ -1,7 +1,8 @@
 import { latLngToCell } from 'h3-js';
-import type { Model } from '../model/index.js';
+import type { Model } from '../../model/index.js';
 import { metricsOf, predictRange } from './evaluate.js';
-import type { OrderHistory, TrainingTable } from './training-table.js';
+import type { TrainingTable } from '../etl/training-table.js';
+import type { OrderHistory } from '../history.js';
 
 /** One model's answers on the hold-out rows, and the metrics that follow from them. */
 export interface HoldoutScores {

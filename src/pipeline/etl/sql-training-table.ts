@@ -1,11 +1,12 @@
 import { Value } from 'typebox/value';
-import { buildFeatureVector, FEATURE_COUNT, FEATURE_SPEC } from '../features/index.js';
-import { geoConfigSchema, RiderSupply, TravelEstimator, type GeoConfig } from '../geo/index.js';
-import { allocatePings, OrderTable, replayPings, type RiderPings } from '../simulator/index.js';
-import { storeConfigSchema, type StoreConfig } from '../store/index.js';
+import { buildFeatureVector, FEATURE_COUNT, FEATURE_SPEC } from '../../features/index.js';
+import { geoConfigSchema, RiderSupply, TravelEstimator, type GeoConfig } from '../../geo/index.js';
+import { allocatePings, OrderTable, replayPings } from '../../simulator/index.js';
+import type { OrderHistory, RiderPings } from '../history.js';
+import { storeConfigSchema, type StoreConfig } from '../../store/index.js';
 import { sqlString, type Duck } from './duckdb.js';
 import { ORDERS_SQL, ORDERS_TABLE_SQL, PINGS_SQL, trainingRowsSql } from './etl-sql.js';
-import type { OrderHistory, TrainingTable, TrainingTableOptions } from './training-table.js';
+import type { TrainingTable, TrainingTableOptions } from './training-table.js';
 
 type Stores = OrderHistory['stores'];
 const n = (v: unknown): number => Number(v);

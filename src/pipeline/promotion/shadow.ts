@@ -1,8 +1,8 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { openDuck } from './duckdb.js';
-import { SHADOW_EVENT, SHADOW_MATCH_MS as MATCH_MS } from './history-events.js';
-import { lakeEventsRelation } from './lake.js';
+import { openDuck } from '../etl/duckdb.js';
+import { SHADOW_EVENT, SHADOW_MATCH_MS as MATCH_MS } from '../etl/history-events.js';
+import { lakeEventsRelation } from '../etl/lake.js';
 import type { ShadowSummary } from './policy.js';
 
 /** A quote and the order it became: same store, same destination, created within this of the quote. */

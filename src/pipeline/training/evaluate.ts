@@ -1,5 +1,5 @@
-import type { Model } from '../model/index.js';
-import type { TrainingTable } from './training-table.js';
+import type { Model } from '../../model/index.js';
+import type { TrainingTable } from '../etl/training-table.js';
 
 /**
  * Hold-out metrics in seconds and shares: what an ML engineer compares across versions and what the registry

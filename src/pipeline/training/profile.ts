@@ -1,4 +1,4 @@
-import type { Model } from '../model/index.js';
+import type { Model } from '../../model/index.js';
 import {
   histogramBin,
   hourOfWeek,
@@ -6,8 +6,8 @@ import {
   HOURS_OF_WEEK,
   type FeatureProfile,
   type GoldenSet,
-} from '../registry/index.js';
-import type { TrainingTable } from './training-table.js';
+} from '../../registry/index.js';
+import type { TrainingTable } from '../etl/training-table.js';
 
 const BINS = 10;
 const GOLDEN_ROWS = 32;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import os from 'node:os';
-import type { EventLog, LogOffset } from '../events/index.js';
-import { Counter, Gauge, type Logger, type Registry } from '../platform/index.js';
+import type { EventLog, LogOffset } from '../../events/index.js';
+import { Counter, Gauge, type Logger, type Registry } from '../../platform/index.js';
 import {
   compactEventLog,
   dropOldPartitions,

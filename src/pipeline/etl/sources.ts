@@ -1,9 +1,9 @@
 import { stat } from 'node:fs/promises';
 import path from 'node:path';
-import { generateHistory } from '../simulator/index.js';
+import { generateHistory } from '../../simulator/index.js';
 import { openDuck, sqlString } from './duckdb.js';
 import { lakeEventsRelation, lakeEventsRelationFor } from './lake.js';
-import type { TrainingData } from './run.js';
+import type { TrainingData } from '../training/run.js';
 import {
   assembleTable,
   ordersFromEvents,
@@ -11,7 +11,7 @@ import {
   prepareEtl,
   storeStateFromSql,
 } from './sql-training-table.js';
-import type { OrderHistory } from './training-table.js';
+import type { OrderHistory } from '../history.js';
 
 const DAY = 86_400_000;
 /** State (prep EWMAs, kitchens) builds from this much history before a window starts. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { ForgetJournal } from '../events/index.js';
+import type { ForgetJournal } from '../../events/index.js';
 import { EVENT_COLUMNS, loadEvents, openDuck, sqlString, type Duck } from './duckdb.js';
 import { flattenEvent, type FlatEvent, type LogEvent } from './history-events.js';
 

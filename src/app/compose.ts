@@ -17,8 +17,10 @@ import {
   createHttpServer,
   createLogger,
   createMetrics,
+  DEFAULT_BREAKER,
   HttpClient,
   ServiceManager,
+  type HttpClientOptions,
   type HttpServer,
   type Logger,
   type ModuleContext,
@@ -144,6 +146,17 @@ export async function composeProcess(
   const services: Service[] = [];
   const internalRoutes: Array<{ plugin: FastifyPluginAsync; prefix?: string }> = [];
   const remoteTimeout = config.topology.remoteTimeoutMs;
+  // A store or geo that keeps failing is skipped at once (last known features, the fallback) rather than waited for
+  // on every request; its state changes are logged for the operator.
+  const dependencyBreaker = (dependency: string): Pick<HttpClientOptions, 'breaker' | 'onBreakerChange'> => ({
+    breaker: DEFAULT_BREAKER,
+    onBreakerChange: (state) =>
+      (state === 'open' ? log.warn : log.info).call(
+        log,
+        { dependency, state },
+        `${dependency} circuit breaker ${state}`,
+      ),
+  });
 
   // Store changes reach this process through Redis, or in process from its own store module; where they cannot,
   // live state and answers are cached only briefly (cache.unheardTtlMs), and answers carry no generation.
@@ -187,6 +200,7 @@ export async function composeProcess(
         baseUrl: config.topology.storeUrl,
         timeoutMs: remoteTimeout,
         internalToken,
+        ...dependencyBreaker('store'),
       }),
     );
     stores = client;
@@ -220,6 +234,7 @@ export async function composeProcess(
         baseUrl: config.topology.geoUrl,
         timeoutMs: remoteTimeout,
         internalToken,
+        ...dependencyBreaker('geo'),
       }),
     );
   }

@@ -1,29 +1,34 @@
 import {
+  BREAKER_STATE,
+  breaker,
+  CircuitBreaker,
+  compose,
   Counter,
   currentContext,
+  deadline,
+  DEFAULT_BREAKER,
+  DEFAULT_OUTLIER,
   EtaError,
   fetchWithin,
   Gauge,
+  hedge,
+  isReplicaFailure,
+  outlier,
+  OutlierDetector,
+  retry,
+  RetryBudget,
+  rootContext,
   withContext,
+  type BreakerOptions,
+  type Call,
+  type CallContext,
   type CallOptions,
   type Metrics,
+  type OutlierOptions,
   type Registry,
 } from '../platform/index.js';
 import type { BatchEtaRequest, EtaRequest, EtaResult, Predictor } from '../predictor/index.js';
 import type { GatewayConfig } from './config.js';
-import {
-  BREAKER_STATE,
-  breaker,
-  CircuitBreaker,
-  DEFAULT_BREAKER,
-  type BreakerOptions,
-} from './resilience/breaker.js';
-import { compose, isReplicaFailure, rootContext, type Call, type CallContext } from './resilience/call.js';
-import { deadline } from './resilience/deadline.js';
-import { hedge } from './resilience/hedge.js';
-import { DEFAULT_OUTLIER, outlier, OutlierDetector, type OutlierOptions } from './resilience/outlier.js';
-import { retry } from './resilience/retry.js';
-import { RetryBudget } from './resilience/retry-budget.js';
 
 /** A predictor that can take a deadline and an abort signal per call (the HTTP client can; in-process ignores them). */
 export type ReplicaPredictor = Predictor & {

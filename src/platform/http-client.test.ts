@@ -123,3 +123,60 @@ describe('HttpClient', () => {
     await nowhere.close();
   });
 });
+
+describe('HttpClient with a circuit breaker', () => {
+  let remote: HttpServer;
+  let url = '';
+  let calls = 0;
+  let failing = true;
+
+  beforeAll(async () => {
+    remote = server();
+    remote.get('/flaky', async (_req, reply) => {
+      calls++;
+      return failing ? reply.code(503).send({ error: { code: 'unavailable' } }) : { ok: true };
+    });
+    remote.get('/missing', async () => {
+      calls++;
+      throw new EtaError('store_not_found', 'no such store', { field: 'store_id' });
+    });
+    url = await remote.listen({ port: 0, host: '127.0.0.1' });
+  });
+  afterAll(() => remote.close());
+
+  it('fails at once while the remote keeps failing, then lets one probe decide', async () => {
+    const states: string[] = [];
+    const client = new HttpClient({
+      name: 'store',
+      baseUrl: url,
+      timeoutMs: 1000,
+      breaker: { consecutiveFailures: 3, failureRatio: 1, minCalls: 1000, windowMs: 10_000, openMs: 200 },
+      onBreakerChange: (s) => states.push(s),
+    });
+    try {
+      // A 4xx is a healthy remote: it never opens the breaker.
+      for (let i = 0; i < 5; i++)
+        expect((await failure(client.request('GET', '/missing'))).code).toBe('store_not_found');
+      expect(client.breakerState).toBe('closed');
+
+      calls = 0;
+      for (let i = 0; i < 3; i++)
+        expect((await failure(client.request('GET', '/flaky'))).code).toBe('upstream_unavailable');
+      expect(client.breakerState).toBe('open');
+      // Open: refused here, the remote never sees the call.
+      const refused = await failure(client.request('GET', '/flaky'));
+      expect(refused.message).toMatch(/circuit breaker open/);
+      expect(calls).toBe(3);
+
+      // After openMs one probe goes through; the remote has recovered, so the breaker closes.
+      failing = false;
+      await new Promise((r) => setTimeout(r, 250));
+      expect(await client.request('GET', '/flaky')).toEqual({ ok: true });
+      expect(client.breakerState).toBe('closed');
+      expect(calls).toBe(4);
+      expect(states).toEqual(['open', 'half-open', 'closed']);
+    } finally {
+      await client.close();
+    }
+  });
+});

@@ -2,6 +2,8 @@ import { Pool, type Dispatcher } from 'undici';
 import type { CancelSignal } from './cancellation.js';
 import { currentContext, outgoingTraceparent } from './context.js';
 import { EtaError, HTTP_STATUS, type ErrorCode } from './errors.js';
+import { CircuitBreaker, type BreakerOptions, type BreakerState } from './resilience/breaker.js';
+import { isReplicaFailure } from './resilience/call.js';
 
 export interface HttpClientOptions {
   /** The module this client calls, for error messages. */
@@ -11,6 +13,13 @@ export interface HttpClientOptions {
   timeoutMs: number;
   /** The shared internal token (platform.internalToken), sent on every call; empty or absent = none. */
   internalToken?: string;
+  /**
+   * A circuit breaker over every call: once the remote keeps failing (unreachable, too slow, 5xx), calls fail at
+   * once for `openMs` instead of each waiting out its deadline, then one probe decides. Absent: none.
+   */
+  breaker?: BreakerOptions;
+  /** Told of every change of the breaker's state (a metric). */
+  onBreakerChange?: (state: BreakerState) => void;
 }
 
 /** The header that carries the internal token between the processes of one deployment. */
@@ -104,6 +113,7 @@ function onDeadline(exchange: Exchange): void {
  */
 export class HttpClient {
   private readonly pool: Pool;
+  private readonly breaker: CircuitBreaker | undefined;
 
   constructor(private readonly options: HttpClientOptions) {
     this.pool = new Pool(options.baseUrl, {
@@ -111,6 +121,14 @@ export class HttpClient {
       keepAliveTimeout: 30_000,
       pipelining: 1,
     });
+    this.breaker = options.breaker
+      ? new CircuitBreaker(options.name, options.breaker, options.onBreakerChange)
+      : undefined;
+  }
+
+  /** The breaker's state, or undefined without one. */
+  get breakerState(): BreakerState | undefined {
+    return this.breaker?.current;
   }
 
   get baseUrl(): string {
@@ -122,6 +140,30 @@ export class HttpClient {
     path: string,
     body?: unknown,
     call: CallOptions = {},
+  ): Promise<T> {
+    const b = this.breaker;
+    if (!b) return this.send<T>(method, path, body, call);
+    if (!b.admit()) throw new EtaError('upstream_unavailable', `${this.options.name}: circuit breaker open`);
+    const probe = b.current !== 'closed';
+    try {
+      const value = await this.send<T>(method, path, body, call);
+      b.success();
+      return value;
+    } catch (e) {
+      // The caller gave up (its own deadline, a hedge elsewhere): that says nothing about the remote.
+      if (call.signal?.aborted) {
+        if (probe) b.probeAbandoned();
+      } else if (isReplicaFailure(e)) b.failure();
+      else b.success();
+      throw e;
+    }
+  }
+
+  private async send<T>(
+    method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+    path: string,
+    body: unknown,
+    call: CallOptions,
   ): Promise<T> {
     const timeoutMs = call.timeoutMs ?? this.options.timeoutMs;
     const headers: Record<string, string> = call.headers

@@ -52,3 +52,4 @@ export {
   type Migration,
   type SqlRunner,
 } from './sql-migrations.js';
+export * from './resilience/index.js';

@@ -1,4 +1,5 @@
-import { Cancellation, EtaError } from '../../platform/index.js';
+import { Cancellation } from '../cancellation.js';
+import { EtaError } from '../errors.js';
 import type { Call, CallContext } from './call.js';
 
 /**

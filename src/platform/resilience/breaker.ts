@@ -1,4 +1,4 @@
-import { EtaError } from '../../platform/index.js';
+import { EtaError } from '../errors.js';
 import { isReplicaFailure, lostHedge, type Call } from './call.js';
 
 /** The values of `etaserve_breaker_state`. */

@@ -1,4 +1,4 @@
-import { Cancellation } from '../../platform/index.js';
+import { Cancellation } from '../cancellation.js';
 import { HedgeLost, type Call, type CallContext } from './call.js';
 import type { RetryBudget } from './retry-budget.js';
 

@@ -1,12 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import { createMetrics, EtaError } from '../../platform/index.js';
-import type { BatchEtaRequest, EtaResult } from '../../predictor/index.js';
-import { PredictorBalancer, type BalancerOptions, type ReplicaPredictor } from '../balancer.js';
-import { breaker, CircuitBreaker, DEFAULT_BREAKER } from './breaker.js';
-import { compose, rootContext, type Call, type CallContext } from './call.js';
-import { deadline } from './deadline.js';
-import { hedge } from './hedge.js';
-import { RetryBudget } from './retry-budget.js';
+import {
+  breaker,
+  CircuitBreaker,
+  compose,
+  createMetrics,
+  deadline,
+  DEFAULT_BREAKER,
+  EtaError,
+  hedge,
+  RetryBudget,
+  rootContext,
+  type Call,
+  type CallContext,
+} from '../platform/index.js';
+import type { BatchEtaRequest, EtaResult } from '../predictor/index.js';
+import { PredictorBalancer, type BalancerOptions, type ReplicaPredictor } from './balancer.js';
 
 const OPTIONS: BalancerOptions = {
   requestDeadlineMs: 1000,

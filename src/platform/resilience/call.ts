@@ -1,4 +1,5 @@
-import { EtaError, NEVER_CANCELLED, type CancelSignal } from '../../platform/index.js';
+import { NEVER_CANCELLED, type CancelSignal } from '../cancellation.js';
+import { EtaError } from '../errors.js';
 
 /** What one attempt gets: a signal that aborts it when the request's deadline passes or a hedge won. */
 export interface CallContext {

@@ -1,5 +1,12 @@
 import { EtaError } from '../platform/index.js';
-import { fallbackTrip, type BatchEtaRequest, type EtaResult } from '../predictor/index.js';
+import {
+  fallbackRange,
+  fallbackTrip,
+  outOfArea,
+  unservable,
+  type BatchEtaRequest,
+  type EtaResult,
+} from '../predictor/index.js';
 import type { StoreFeatures } from '../store/index.js';
 
 /**
@@ -17,40 +24,19 @@ export async function fallbackEtas(stores: StoreFeatures, request: BatchEtaReque
   }
   return request.storeIds.map((storeId): EtaResult => {
     const store = records.get(storeId);
-    if (!store)
-      return {
-        ok: false,
-        error: new EtaError('store_not_found', `store ${storeId} does not exist`, { field: 'store_id' }),
-      };
-    if (!store.open) {
-      return {
-        ok: false,
-        error: new EtaError('store_closed', `store ${storeId} is closed`, {
-          field: 'store_id',
-          details: { opens_at: store.opensAt },
-        }),
-      };
-    }
+    const refusal = unservable(storeId, store);
+    if (refusal || !store) return { ok: false, error: refusal! };
     const trip = fallbackTrip(storeId, store.location, request.destination, store.deliveryRadiusKm);
-    if (!trip.withinRadius) {
-      return {
-        ok: false,
-        error: new EtaError(
-          'out_of_delivery_area',
-          `destination is beyond store ${storeId}'s delivery radius`,
-          { field: 'destination' },
-        ),
-      };
-    }
+    if (!trip.withinRadius)
+      return { ok: false, error: outOfArea(storeId, trip.distanceKm, store.deliveryRadiusKm) };
     const prep = store.prepEwmaSeconds ?? store.prepMeanSeconds;
     const p50 = prep + trip.travelSeconds;
     return {
       ok: true,
       value: {
         storeId,
-        p10: p50 * 0.8,
+        ...fallbackRange(p50, store.prepP90Seconds + trip.travelSeconds),
         p50,
-        p90: Math.max(p50 * 1.4, store.prepP90Seconds + trip.travelSeconds),
         prepSeconds: prep,
         travelSeconds: trip.travelSeconds,
         distanceKm: trip.distanceKm,

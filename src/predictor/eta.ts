@@ -30,6 +30,7 @@ import type { FeatureCache } from './feature-cache.js';
 import type { DriftMonitor } from './drift.js';
 import type { ActiveModel, ModelRuntime } from './model-runtime.js';
 import type { Rollout } from './rollout.js';
+import { fallbackRange, outOfArea, unservable, type DegradedReason } from './servable.js';
 import type { BatchEtaRequest, EtaRequest, EtaResult, Predictor } from './types.js';
 
 /** Used only when geo cannot answer: a straight line with a detour factor at a cautious city speed. */
@@ -57,8 +58,9 @@ function quantiles(
     return [quote.lower, quote.median, quote.upper];
   }
   const p50 = out[at + active.p50]!;
-  const low = active.p10 >= 0 ? out[at + active.p10]! : p50 * 0.85;
-  const high = active.p90 >= 0 ? out[at + active.p90]! : p50 * 1.25;
+  const wide = active.p10 >= 0 && active.p90 >= 0 ? undefined : fallbackRange(p50);
+  const low = active.p10 >= 0 ? out[at + active.p10]! : wide!.p10;
+  const high = active.p90 >= 0 ? out[at + active.p90]! : wide!.p90;
   const sorted = [low, p50, high].sort((a, b) => a - b);
   return [sorted[0]!, sorted[1]!, sorted[2]!];
 }
@@ -185,24 +187,13 @@ export class EtaPredictor implements Predictor {
     const servable: Array<{ index: number; store: StoreFeatureRecord }> = [];
     request.storeIds.forEach((storeId, index) => {
       const store = stores.get(storeId);
-      if (!store) {
-        results[index] = {
-          ok: false,
-          error: new EtaError('store_not_found', `store ${storeId} does not exist`, { field: 'store_id' }),
-        };
-      } else if (!store.open) {
-        results[index] = {
-          ok: false,
-          error: new EtaError('store_closed', `store ${storeId} is closed`, {
-            field: 'store_id',
-            details: { opens_at: store.opensAt },
-          }),
-        };
-      } else servable.push({ index, store });
+      const refusal = unservable(storeId, store);
+      if (refusal) results[index] = { ok: false, error: refusal };
+      else servable.push({ index, store: store! });
     });
     if (servable.length === 0) return results;
 
-    const reasons: string[] = [...degradedReasons];
+    const reasons: DegradedReason[] = [...degradedReasons];
     for (const reason of degradedReasons) this.countDegraded(reason);
     const origins = servable.map(({ store }) => ({
       id: store.storeId,
@@ -234,13 +225,7 @@ export class EtaPredictor implements Predictor {
       if (!trip.withinRadius) {
         results[index] = {
           ok: false,
-          error: new EtaError(
-            'out_of_delivery_area',
-            `destination is ${trip.distanceKm.toFixed(1)} km from store ${store.storeId}, beyond its ${store.deliveryRadiusKm} km radius`,
-            {
-              field: 'destination',
-            },
-          ),
+          error: outOfArea(store.storeId, trip.distanceKm, store.deliveryRadiusKm),
         };
         return;
       }

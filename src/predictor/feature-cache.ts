@@ -1,3 +1,4 @@
+import type { DegradedReason } from './servable.js';
 import { LRUCache } from 'lru-cache';
 import { storeKey, type TieredCache } from '../cache/index.js';
 import { EtaError, within, type Logger } from '../platform/index.js';
@@ -18,7 +19,7 @@ const HOUR_MS = 3_600_000;
 export interface StoreFeaturesWithStatus {
   records: Map<string, StoreFeatureRecord>;
   /** Empty when every record is current; otherwise why not (`store_features_stale`, `store_live_default`). */
-  degradedReasons: string[];
+  degradedReasons: DegradedReason[];
 }
 
 export interface FeatureCacheDeps {
@@ -57,7 +58,7 @@ export class FeatureCache {
 
   async storeFeatures(storeIds: readonly string[], atMs: number): Promise<StoreFeaturesWithStatus> {
     const ids = storeIds.length === 1 ? [storeIds[0]!] : [...new Set(storeIds)];
-    const reasons = new Set<string>();
+    const reasons = new Set<DegradedReason>();
     const profilesNow = this.profiles(ids, reasons);
     const liveNow = this.live(ids, atMs, reasons);
     // Both from L1, the usual case: no promise to wait for, no deadline timer.
@@ -85,7 +86,10 @@ export class FeatureCache {
     return this.deps.profileCache.invalidate(...storeIds.map(storeKey));
   }
 
-  private profiles(ids: string[], reasons: Set<string>): Map<string, Store> | Promise<Map<string, Store>> {
+  private profiles(
+    ids: string[],
+    reasons: Set<DegradedReason>,
+  ): Map<string, Store> | Promise<Map<string, Store>> {
     const keys = ids.map(storeKey);
     const load = this.deps.profileCache.resolveMany(keys, async (missing) => {
       const wanted = missing.map((k) => ids[keys.indexOf(k)]!);
@@ -103,7 +107,7 @@ export class FeatureCache {
     );
   }
 
-  private lastKnownProfiles(ids: string[], reasons: Set<string>): Map<string, Store> {
+  private lastKnownProfiles(ids: string[], reasons: Set<DegradedReason>): Map<string, Store> {
     const known = ids.filter((id) => this.lastProfile.has(id));
     // A store never seen cannot be answered for without the store service.
     if (known.length < ids.length) {
@@ -130,7 +134,7 @@ export class FeatureCache {
   private live(
     ids: string[],
     atMs: number,
-    reasons: Set<string>,
+    reasons: Set<DegradedReason>,
   ): Map<string, Live> | Promise<Map<string, Live>> {
     // Live state depends on the order's hour (prep EWMA per hour of week): one entry per store and hour.
     const hour = Math.floor(atMs / HOUR_MS);

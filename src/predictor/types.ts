@@ -1,3 +1,4 @@
+import type { DegradedReason } from './servable.js';
 import type { LatLng } from '../features/index.js';
 import type { EtaError, Result } from '../platform/index.js';
 
@@ -29,8 +30,8 @@ export interface EtaPrediction {
   timezone: string;
   modelVersion: string;
   degraded: boolean;
-  /** Why an answer is degraded: `store_features_stale`, `geo_unavailable`, ... */
-  degradedReasons: string[];
+  /** Why an answer is degraded. */
+  degradedReasons: DegradedReason[];
 }
 
 export type EtaResult = Result<EtaPrediction, EtaError>;

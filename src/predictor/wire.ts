@@ -1,3 +1,4 @@
+import type { DegradedReason } from './servable.js';
 import { EtaError, HTTP_STATUS, type ErrorCode } from '../platform/index.js';
 import type { InternalBatchResponse } from './schemas.js';
 import type { EtaPrediction, EtaResult } from './types.js';
@@ -49,7 +50,8 @@ export function resultFromWire(item: InternalBatchResponse['results'][number]): 
       timezone: p.timezone,
       modelVersion: p.model_version,
       degraded: p.degraded,
-      degradedReasons: p.degraded_reasons,
+      // A string on the wire: a replica of a newer version may name a reason this one does not know yet.
+      degradedReasons: p.degraded_reasons as DegradedReason[],
     };
     return { ok: true, value };
   }

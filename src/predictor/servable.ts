@@ -1,0 +1,49 @@
+import { EtaError } from '../platform/index.js';
+import type { StoreFeatureRecord } from '../store/index.js';
+
+/**
+ * Why an answer is degraded: a closed set, so dashboards and clients can rely on the names.
+ * - store_features_stale: the store service did not answer; its last known features were used;
+ * - store_live_default: a store with no live state yet (just created): default live features;
+ * - geo_unavailable: geo did not answer in time; straight-line travel estimates;
+ * - no_predictor: no predictor answered; the gateway's fallback estimate.
+ */
+export const DEGRADED_REASONS = [
+  'store_features_stale',
+  'store_live_default',
+  'geo_unavailable',
+  'no_predictor',
+] as const;
+export type DegradedReason = (typeof DEGRADED_REASONS)[number];
+
+/**
+ * Whether an ETA can be given for this store now: the error the client gets when not (the same from the predictor
+ * and from the gateway's fallback), undefined when it can.
+ */
+export function unservable(storeId: string, store: StoreFeatureRecord | undefined): EtaError | undefined {
+  if (!store)
+    return new EtaError('store_not_found', `store ${storeId} does not exist`, { field: 'store_id' });
+  if (!store.open)
+    return new EtaError('store_closed', `store ${storeId} is closed`, {
+      field: 'store_id',
+      details: { opens_at: store.opensAt },
+    });
+  return undefined;
+}
+
+/** The refusal of a destination beyond the store's delivery radius. */
+export function outOfArea(storeId: string, distanceKm: number, radiusKm: number): EtaError {
+  return new EtaError(
+    'out_of_delivery_area',
+    `destination is ${distanceKm.toFixed(1)} km from store ${storeId}, beyond its ${radiusKm} km radius`,
+    { field: 'destination' },
+  );
+}
+
+/**
+ * The range around a median that nothing learned stands behind (a model without quantile outputs, the gateway's
+ * fallback): wide on purpose, and at least up to `floorP90` (the store's p90 prep plus travel) when known.
+ */
+export function fallbackRange(p50: number, floorP90 = 0): { p10: number; p90: number } {
+  return { p10: p50 * 0.8, p90: Math.max(p50 * 1.4, floorP90) };
+}

@@ -1,5 +1,5 @@
 import { EtaError } from '../platform/index.js';
-import type { StoreFeatureRecord } from '../store/index.js';
+import { storeNotFound, type StoreFeatureRecord } from '../store/index.js';
 
 /**
  * Why an answer is degraded: a closed set, so dashboards and clients can rely on the names.
@@ -21,8 +21,7 @@ export type DegradedReason = (typeof DEGRADED_REASONS)[number];
  * and from the gateway's fallback), undefined when it can.
  */
 export function unservable(storeId: string, store: StoreFeatureRecord | undefined): EtaError | undefined {
-  if (!store)
-    return new EtaError('store_not_found', `store ${storeId} does not exist`, { field: 'store_id' });
+  if (!store) return storeNotFound(storeId);
   if (!store.open)
     return new EtaError('store_closed', `store ${storeId} is closed`, {
       field: 'store_id',

@@ -54,3 +54,4 @@ export {
   type Weekday,
 } from './types.js';
 export { parseStore, parseStorePatch, validateStore, type FieldIssue, type StorePatch } from './validate.js';
+export { storeNotFound } from './errors.js';

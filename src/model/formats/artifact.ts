@@ -29,6 +29,21 @@ export interface ArtifactTree {
   categorical?: Array<{ node: number; set: number[]; setGoesLeft: boolean }>;
 }
 
+/** A tree of `output` with no node yet, to be filled node by node. */
+export function emptyTree(output: number): ArtifactTree {
+  return {
+    output,
+    feature: [],
+    threshold: [],
+    defaultLeft: [],
+    left: [],
+    right: [],
+    value: [],
+    gain: [],
+    cover: [],
+  };
+}
+
 export interface ArtifactOutput {
   name: string;
   objective: string;

@@ -2,6 +2,7 @@ import {
   ARTIFACT_FORMAT,
   ARTIFACT_VERSION,
   artifactVersion,
+  emptyTree,
   type ArtifactTree,
   type Calibration,
   type ModelArtifact,
@@ -90,17 +91,7 @@ function checkTree(raw: unknown, p: string, spec: FeatureSpec[], nOut: number): 
   for (const k of keys)
     if (cols[k].length !== n) throw new Invalid(`${p}.${k}`, `has ${cols[k].length} entries, expected ${n}`);
   const parents = new Int32Array(n);
-  const tree: ArtifactTree = {
-    output,
-    feature: [],
-    threshold: [],
-    defaultLeft: [],
-    left: [],
-    right: [],
-    value: [],
-    gain: [],
-    cover: [],
-  };
+  const tree: ArtifactTree = emptyTree(output);
   for (let i = 0; i < n; i++) {
     const l = int(cols.left[i], `${p}.left[${i}]`, -1, n - 1);
     const r = int(cols.right[i], `${p}.right[${i}]`, -1, n - 1);

@@ -1,5 +1,6 @@
 import {
   ARTIFACT_FORMAT,
+  emptyTree,
   fillInternalValues,
   quantileName,
   type ArtifactTree,
@@ -90,17 +91,7 @@ function convertTree(raw: unknown, p: string, output: number, weight: number, nF
     });
   }
   const splitType = Array.isArray(t.split_type) ? nums(t.split_type, `${p}.split_type`, n) : undefined;
-  const out: ArtifactTree = {
-    output,
-    feature: [],
-    threshold: [],
-    defaultLeft: [],
-    left: [],
-    right: [],
-    value: [],
-    gain: [],
-    cover: [],
-  };
+  const out: ArtifactTree = emptyTree(output);
   // Renumber breadth-first from the root; nodes XGBoost pruned but kept in the arrays drop out.
   const ref = new Map<number, number>([[0, 0]]);
   const queue = [0];

@@ -1,4 +1,4 @@
-import type { ArtifactTree, OutputMetrics } from '../formats/artifact.js';
+import { emptyTree, type ArtifactTree, type OutputMetrics } from '../formats/artifact.js';
 import type { BinnedData } from './dataset.js';
 import type { TreeGrower, GrowNode } from './grow.js';
 import { HIST_STRIDE, type HistInput } from './histogram.js';
@@ -67,17 +67,7 @@ function toArtifactTree(
   data: BinnedData,
   output: number,
 ): ArtifactTree {
-  const t: ArtifactTree = {
-    output,
-    feature: [],
-    threshold: [],
-    defaultLeft: [],
-    left: [],
-    right: [],
-    value: [],
-    gain: [],
-    cover: [],
-  };
+  const t: ArtifactTree = emptyTree(output);
   nodes.forEach((n, i) => {
     const s = n.left >= 0 ? n.split! : null;
     t.feature.push(s ? s.feature : -1);

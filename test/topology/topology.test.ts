@@ -429,12 +429,59 @@ describe.skipIf(skipWhy !== undefined)('the production shape in containers', () 
   }, 60_000);
 
   it(
-    'a forgotten customer is gone from the log and the lake',
+    'a forgotten customer is gone from the log, the lake and the store projection',
     async () => {
       const t = topology!;
       const customer = 'c-17';
-      const theirs = day.events.filter((e) => e.customer_id === customer).map((e) => e.order_id as string);
-      expect(theirs.length).toBeGreaterThan(0);
+      // Two orders of theirs in a kitchen now, and one of someone else's: the store container's live state holds
+      // them (its projection of the log), as the kitchen count says.
+      const store = open[0]!.storeId;
+      const now = Date.now();
+      const live = [
+        { order: 'live-forgotten-1', who: customer },
+        { order: 'live-forgotten-2', who: customer },
+        { order: 'live-kept', who: 'c-other' },
+      ];
+      const fresh = live.flatMap(({ order, who }) => [
+        {
+          event_id: `${order}:created`,
+          type: 'order.created',
+          occurred_at: new Date(now - 60_000).toISOString(),
+          order_id: order,
+          store_id: store,
+          customer_id: who,
+          destination: request(0).destination,
+        },
+        {
+          event_id: `${order}:accepted`,
+          type: 'order.accepted',
+          occurred_at: new Date(now - 30_000).toISOString(),
+          order_id: order,
+          store_id: store,
+        },
+      ]);
+      const inKitchen = async (): Promise<number> => {
+        const res = await fetch(`${t.store.url}/internal/store/features`, {
+          method: 'POST',
+          headers: t.internal(),
+          body: JSON.stringify({ store_ids: [store], at_ms: Date.now() }),
+        });
+        return ((await res.json()) as { stores: Array<{ orders_in_kitchen: number }> }).stores[0]!
+          .orders_in_kitchen;
+      };
+      const before = await inKitchen();
+      expect((await postEvents(t.gateways[1]!, t.adminKey, fresh as SimEvent[])).accepted).toBe(6);
+      await waitFor(
+        async () => (await inKitchen()) === before + 3,
+        15_000,
+        'the store to see the three orders',
+      );
+
+      const theirs = [
+        ...day.events.filter((e) => e.customer_id === customer).map((e) => e.order_id as string),
+        'live-forgotten-1',
+        'live-forgotten-2',
+      ];
       const forgot = await t.gateways[0]!.container.exec(
         ['events', 'forget', '--customer', customer, '--json'],
         120_000,
@@ -456,6 +503,12 @@ describe.skipIf(skipWhy !== undefined)('the production shape in containers', () 
       } finally {
         client.disconnect();
       }
+      // The store container's projection, told through the forget journal: their orders leave the kitchen.
+      await waitFor(
+        async () => (await inKitchen()) === before + 1,
+        15_000,
+        "the store projection to drop the customer's orders",
+      );
       // The lake, written by another container: its partitions are rewritten without them.
       const list = theirs.map(sqlString).join(', ');
       await waitFor(

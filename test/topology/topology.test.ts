@@ -451,6 +451,12 @@ describe.skipIf(skipWhy !== undefined)('the production shape in containers', () 
           store_id: store,
           customer_id: who,
           destination: request(0).destination,
+          items: 2,
+          subtotal: 25,
+          quoted_eta_seconds: 1800,
+          quoted_range_seconds: [1500, 2400],
+          promised_at: new Date(now + 1_740_000).toISOString(),
+          model_version: version,
         },
         {
           event_id: `${order}:accepted`,
@@ -470,7 +476,11 @@ describe.skipIf(skipWhy !== undefined)('the production shape in containers', () 
           .orders_in_kitchen;
       };
       const before = await inKitchen();
-      expect((await postEvents(t.gateways[1]!, t.adminKey, fresh as SimEvent[])).accepted).toBe(6);
+      expect(await postEvents(t.gateways[1]!, t.adminKey, fresh as SimEvent[])).toMatchObject({
+        accepted: 6,
+        duplicates: 0,
+        rejected: [],
+      });
       await waitFor(
         async () => (await inKitchen()) === before + 3,
         15_000,

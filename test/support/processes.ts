@@ -166,11 +166,12 @@ export async function startCluster(
   return { url, dataDir: dir, running, pids, stop: async () => running.stop().finally(cleanup) };
 }
 
-async function isFree(port: number): Promise<boolean> {
+/** Whether `host:port` can be listened on now (another loopback address: a predictor of the topology test). */
+export async function isFree(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve) => {
     const server = createServer();
     server.once('error', () => resolve(false));
-    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+    server.listen(port, host, () => server.close(() => resolve(true)));
   });
 }
 

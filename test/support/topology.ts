@@ -1,26 +1,16 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Container } from './containers.js';
 import { startPostgres, type TestPostgres } from './postgres.js';
-import { freePort, waitFor } from './processes.js';
+import { freePort, isFree, waitFor } from './processes.js';
 import { startRedis, type RedisServer } from './redis.js';
 
 /** The name behind which the predictors listen, as a Kubernetes headless Service answers with every pod. */
 export const PREDICTORS_NAME = 'predictors.topology';
 /** The image's user: the lake volume must be its. */
 const APP_UID = 10001;
-
-/** Whether `address:port` can be listened on (a loopback alias the predictors will take). */
-function canListen(port: number, address: string): Promise<boolean> {
-  return new Promise((resolve) => {
-    const server = createServer();
-    server.once('error', () => resolve(false));
-    server.listen(port, address, () => server.close(() => resolve(true)));
-  });
-}
 
 export interface Service {
   container: Container;
@@ -146,7 +136,7 @@ export class Topology {
     for (let attempt = 0; attempt < 20 && predictor === 0; attempt++) {
       const port = await freePort();
       const all = await Promise.all(
-        [...predictorAddresses, '127.0.0.4', '127.0.0.5'].map((a) => canListen(port, a)),
+        [...predictorAddresses, '127.0.0.4', '127.0.0.5'].map((a) => isFree(port, a)),
       );
       if (all.every(Boolean)) predictor = port;
     }

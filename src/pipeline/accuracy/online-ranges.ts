@@ -140,6 +140,8 @@ export class OnlineRangesFeeder {
   async close(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.subscription?.close();
+    // A periodic save may be in flight with an older position: let it finish, then save the final one.
+    await this.saving;
     await this.save();
     await this.options.log.releaseLease(LEASE, this.options.holder).catch(() => undefined);
   }

@@ -7,6 +7,7 @@ import {
   freePort,
   freshDataDir,
   run,
+  upIsListed,
   waitFor,
   waitReady,
   type Running,
@@ -124,7 +125,7 @@ async function startUp(): Promise<{
     await waitFor(
       () => {
         if (parent.exitCode !== null) throw new Fatal(`etaserve up exited:\n${output}`);
-        return output.includes('local cluster is up');
+        return upIsListed(output);
       },
       150_000,
       'etaserve up',

@@ -113,6 +113,14 @@ export async function startAll(extraEnv: Record<string, string> = {}): Promise<P
   return { url, dataDir: dir, running, pids: new Map(), stop: async () => running.stop().finally(cleanup) };
 }
 
+/**
+ * Whether `etaserve up` has printed its whole banner: the `state:` line comes after every child's line, so each
+ * child's pid is in the output by then (the banner arrives in several writes).
+ */
+export function upIsListed(output: string): boolean {
+  return /local cluster is up[\s\S]*^\s+state:/m.test(output);
+}
+
 /** `etaserve up`: store, geo, N predictors and the gateway as separate processes. `args`: more flags of `up`. */
 export async function startCluster(
   predictors = 2,
@@ -152,8 +160,7 @@ export async function startCluster(
   await waitFor(
     () => {
       if (running.process.exitCode !== null) throw new Fatal('etaserve up exited');
-      // The `state:` line comes after every child's line: the pids below are all in the output by then.
-      return /local cluster is up[\s\S]*^\s+state:/m.test(running.output());
+      return upIsListed(running.output());
     },
     150_000,
     'etaserve up',

@@ -171,3 +171,61 @@ export function peakConfig(quick: boolean): PeakConfig {
     },
   };
 }
+
+/** The sides `--compare` drives (issue 16): the commit before the change, the working tree, the seed stack peer. */
+export type CompareSide = 'baseline' | 'change' | 'seed';
+export const COMPARE_SIDES: CompareSide[] = ['baseline', 'change', 'seed'];
+
+/** `npm run bench:peak -- --compare` (bench/peak/compare/): before/after/seed in one run, sides alternating. */
+export interface CompareConfig {
+  quick: boolean;
+  /** The commit before the change (a detached worktree under bench/tmp/peak/). */
+  baseline: string;
+  sides: CompareSide[];
+  /** Open-loop rates (req/s); at each one every side runs in turn, in `sides` order. */
+  rates: number[];
+  warmupSec: number;
+  durationSec: number;
+  connections: number;
+  timeoutMs: number;
+  /** Before each step: wait until the 1-minute load average is <= `loadavg`, at most `maxWaitSec`. */
+  quiet: { loadavg: number; maxWaitSec: number };
+  /** Fresh cluster on a fresh data dir, driven at `rate` as soon as /readyz answers 200, no warm-up. */
+  cold: { enabled: boolean; rate: number; durationSec: number };
+  /** Embedded `etaserve start` of the change at `rate` for `minutes` (0: off), RSS every `sampleSec`. */
+  soak: { minutes: number; rate: number; sampleSec: number };
+  /** The simulated city both etaserve sides serve (each trains its own template with its own CLI). */
+  city: { stores: number; days: number; trees?: number };
+  /** The issue's targets for the change. */
+  targets: {
+    /** At this rate: p95 and p99 lower than the seed's in the same run, and (quiet) p95/p99 bounds, no errors. */
+    high: { rate: number; p95Ms: number; p99Ms: number };
+    /** At this rate: p99 bound, CPU ms per request summed over the side's processes, RSS per process. */
+    base: { rate: number; p99Ms: number; cpuMsPerRequest: number; predictorMb: number; gatewayMb: number };
+    coldRatio: number;
+    embeddedMb: number;
+  };
+}
+
+export function compareConfig(quick: boolean): CompareConfig {
+  return {
+    quick,
+    baseline: '5ec1ee4',
+    sides: [...COMPARE_SIDES],
+    rates: quick ? [500, 1000] : [2000, 3000],
+    warmupSec: quick ? 1 : 5,
+    durationSec: quick ? 2 : 15,
+    connections: 64,
+    timeoutMs: 2000,
+    quiet: { loadavg: 0.3, maxWaitSec: quick ? 0 : 120 },
+    cold: { enabled: true, rate: quick ? 500 : 2000, durationSec: quick ? 3 : 30 },
+    soak: { minutes: 0, rate: 2000, sampleSec: quick ? 5 : 30 },
+    city: platformConfig(quick).city,
+    targets: {
+      high: { rate: 3000, p95Ms: 4, p99Ms: 8 },
+      base: { rate: 2000, p99Ms: 5, cpuMsPerRequest: 0.3, predictorMb: 120, gatewayMb: 200 },
+      coldRatio: 2,
+      embeddedMb: 300,
+    },
+  };
+}

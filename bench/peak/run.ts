@@ -5,6 +5,9 @@
  * Starts what it measures, drives it with bench/loadgen, stops it, writes bench/results/peak-<date>.json + .md
  * (quick mode: peak-quick-<date>). Scenarios: ceiling (the generator's own), 1 model-serving, 2 eta-embedded,
  * 3 cluster, 4 eta-batch, 5 mixed (2-5: bench/peak/scenarios/platform-run.ts).
+ *
+ * npm run bench:peak -- --compare [...]: issue 16's baseline commit vs the working tree vs the seed stack, in one run
+ * (bench/peak/compare/), writes bench/results/peak-compare-<date>.json + .md.
  */
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -20,6 +23,7 @@ import {
   writeResults,
 } from '../lib/results.js';
 import { peakConfig } from './config.js';
+import { renderCompare, runCompareCli } from './compare/cli.js';
 import { peakMarkdown } from './report.js';
 import type { PeakReport } from './report.js';
 import { runModelServing } from './scenarios/model-serving.js';
@@ -50,10 +54,20 @@ async function main(): Promise<number> {
       'results-dir': { type: 'string' },
       'profile-into': { type: 'string' },
       note: { type: 'string', multiple: true },
+      compare: { type: 'boolean' },
+      'compare-sides': { type: 'string' },
+      'compare-rates': { type: 'string' },
+      baseline: { type: 'string' },
+      'soak-minutes': { type: 'string' },
+      'no-cold': { type: 'boolean' },
+      build: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
   if (values.help) {
+    console.log(
+      'npm run bench:peak -- --compare [--quick] [--compare-sides baseline,change,seed] [--compare-rates 2000,3000] [--duration S] [--warmup S] [--baseline SHA] [--soak-minutes N] [--no-cold] [--build] [--no-write] [--name NAME] [--results-dir DIR]',
+    );
     console.log(
       'npm run bench:peak [-- --quick] [--only ceiling,1,2,3,4,5] [--etaserve | --etaserve-url URL] [--model-name N] [--model-file F] [--no-write] [--name NAME] [--duration S] [--warmup S] [--no-search] [--results-dir DIR] [--profile-into results.json] [--note TEXT] [--render results.json]',
     );
@@ -81,9 +95,12 @@ async function main(): Promise<number> {
     writeFileSync(file.replace(/\.json$/, '.md'), scrubPaths(peakMarkdown(report)) + '\n');
     return 0;
   }
+  if (values.compare) return runCompareCli(values);
   if (values.render) {
     // Re-render the Markdown summary of an earlier run from its JSON, without running anything.
     const report = JSON.parse(readFileSync(values.render, 'utf8')) as PeakReport;
+    if ((report as { kind?: string }).kind === 'peak-compare')
+      return renderCompare(values.render, values.note);
     if (values.note?.length) {
       report.notes = [...(report.notes ?? []), ...values.note];
       writeFileSync(values.render, scrubPaths(compactJson(report)) + '\n');

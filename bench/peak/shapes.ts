@@ -53,10 +53,19 @@ export function cityEnv(dataDir: string, city: CityOptions): Record<string, stri
 }
 
 /** `etaserve <args>` on a data dir; throws with its output when it fails. */
-export async function etaserveCli(env: Record<string, string>, ...args: string[]): Promise<string> {
+export function etaserveCli(env: Record<string, string>, ...args: string[]): Promise<string> {
+  return etaserveCliIn(REPO_ROOT, env, ...args);
+}
+
+/** `etaserve <args>` of the checkout at `repoRoot` (another commit's worktree: bench:peak --compare). */
+export async function etaserveCliIn(
+  repoRoot: string,
+  env: Record<string, string>,
+  ...args: string[]
+): Promise<string> {
   try {
-    const { stdout } = await exec(process.execPath, [BIN, ...args], {
-      cwd: REPO_ROOT,
+    const { stdout } = await exec(process.execPath, [path.join(repoRoot, 'bin', 'etaserve.js'), ...args], {
+      cwd: repoRoot,
       env: { ...process.env, ...env },
       maxBuffer: 16 << 20,
     });
@@ -73,12 +82,16 @@ export async function etaserveCli(env: Record<string, string>, ...args: string[]
  * The data dir every run copies: model v1 trained on the simulated city (`etaserve train`). Kept between runs of
  * the harness under bench/tmp/ (keyed by the city), so only the first run pays for training.
  */
-export async function prepareTemplate(root: string, city: CityOptions): Promise<string> {
+export async function prepareTemplate(
+  root: string,
+  city: CityOptions,
+  repoRoot: string = REPO_ROOT,
+): Promise<string> {
   const dir = path.join(root, `template-${city.stores}s-${city.days}d-${city.trees ?? 'default'}t`);
   if (existsSync(path.join(dir, '.ready'))) return dir;
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
-  await etaserveCli(cityEnv(dir, city), 'train');
+  await etaserveCliIn(repoRoot, cityEnv(dir, city), 'train');
   writeFileSync(path.join(dir, '.ready'), 'model v1 trained\n');
   return dir;
 }
@@ -136,15 +149,20 @@ async function freePortRange(count: number): Promise<number> {
   throw new Error('no 5 consecutive free ports');
 }
 
-/** `etaserve up --predictors 2`; ready when the parent prints its `  <name>  <url>  (pid N)` lines. */
+/**
+ * `etaserve up --predictors 2` (of the checkout at `repoRoot`: another commit's worktree for bench:peak --compare);
+ * ready when the parent prints its `  <name>  <url>  (pid N)` lines.
+ */
 export async function startCluster(
   dataDir: string,
   city: CityOptions,
   env: Record<string, string> = {},
+  repoRoot: string = REPO_ROOT,
 ): Promise<Shape> {
   const base = await freePortRange(5);
-  const child: ChildProcess = spawn(process.execPath, [BIN, 'up', '--predictors', '2'], {
-    cwd: REPO_ROOT,
+  const bin = path.join(repoRoot, 'bin', 'etaserve.js');
+  const child: ChildProcess = spawn(process.execPath, [bin, 'up', '--predictors', '2'], {
+    cwd: repoRoot,
     env: {
       ...process.env,
       ...cityEnv(dataDir, city),

@@ -2,8 +2,8 @@ import { createServer, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { composeProcess } from '../src/app/compose.js';
 import { loadAppConfig } from '../src/app/config.js';
-import { PredictorBalancer, type BalancerOptions } from '../src/gateway/balancer.js';
-import { lookupAll, PredictorDiscovery, type Resolve } from '../src/gateway/discovery.js';
+import { PredictorBalancer, type BalancerOptions } from '../src/predictor/replicas/balancer.js';
+import { lookupAll, PredictorDiscovery, type Resolve } from '../src/predictor/replicas/discovery.js';
 import { createLogger, createMetrics, DEFAULT_BREAKER, type Metrics } from '../src/platform/index.js';
 import { PredictorClient } from '../src/predictor/index.js';
 import { bearer, DEMO_KEY, ORDER } from './gateway-app.js';
@@ -59,20 +59,20 @@ class FakePredictor {
         this.predictions++;
         this.hosts.add(req.headers.host ?? '');
         this.tokens.add(String(req.headers['x-etaserve-internal-token'] ?? ''));
-        const { store_ids } = JSON.parse(body) as { store_ids: string[] };
-        const results = store_ids.map((store_id) => ({
+        const { storeIds } = JSON.parse(body) as { storeIds: string[] };
+        const results = storeIds.map((storeId) => ({
           prediction: {
-            store_id,
+            storeId,
             p10: 600,
             p50: 900,
             p90: 1200,
-            prep_seconds: 300,
-            travel_seconds: 600,
-            distance_km: 2,
+            prepSeconds: 300,
+            travelSeconds: 600,
+            distanceKm: 2,
             timezone: 'Europe/Paris',
-            model_version: this.address,
+            modelVersion: this.address,
             degraded: false,
-            degraded_reasons: [],
+            degradedReasons: [],
           },
         }));
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ results }));

@@ -11,4 +11,12 @@ export { INTERNAL_TOKEN_HEADER, isLoopback, StartupError } from './internal-auth
 export { appConfigSchema, loadAppConfig, topologyConfigSchema, type AppConfig } from './config.js';
 export { openCatalogFromConfig, pipelineSourceOf, prepareFirstRun, registryFromConfig } from './first-run.js';
 export { startLiveTraffic } from './live-traffic.js';
-export { MODULES, resolveTargets, TARGETS, TargetError, type ModuleName } from './modules.js';
+export {
+  MODULE_TABLE,
+  MODULES,
+  resolveModules,
+  resolveTargets,
+  TARGETS,
+  TargetError,
+  type ModuleName,
+} from './modules.js';

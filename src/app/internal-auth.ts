@@ -1,26 +1,18 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { EtaError, INTERNAL_TOKEN_HEADER, type PlatformConfig } from '../platform/index.js';
+import {
+  EtaError,
+  INTERNAL_TOKEN_HEADER,
+  isLoopback,
+  StartupError,
+  type PlatformConfig,
+} from '../platform/index.js';
 
-export { INTERNAL_TOKEN_HEADER };
-
-/** A refusal to start: a listener or key setup that would leave something open. */
-export class StartupError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'StartupError';
-  }
-}
+export { INTERNAL_TOKEN_HEADER, isLoopback, StartupError };
 
 /** Shorter than this is guessable; `etaserve up` and the manifests' examples use 32 random bytes. */
 const MIN_TOKEN_LENGTH = 16;
-
-/** 127.0.0.0/8, ::1 and localhost: addresses no other machine can reach. */
-export function isLoopback(host: string): boolean {
-  const h = host.trim().toLowerCase();
-  return h === 'localhost' || h === '::1' || h === '[::1]' || /^127(\.\d{1,3}){3}$/.test(h);
-}
 
 /** The internal token from `platform.internalTokenFile` (wins) or `platform.internalToken`; '' when neither. */
 export function resolveInternalToken(platform: PlatformConfig): string {

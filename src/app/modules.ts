@@ -1,51 +1,111 @@
+import { cacheModule } from '../cache/index.js';
+import { eventsModule } from '../events/index.js';
+import { gatewayModule } from '../gateway/index.js';
+import { geoModule } from '../geo/index.js';
+import { accuracyModule, pipelineModule } from '../pipeline/index.js';
+import type { ModuleDefinition, ModuleName } from '../platform/index.js';
+import { predictorModule } from '../predictor/index.js';
+import { registryModule } from '../registry/index.js';
+import { storeModule } from '../store/index.js';
+import type { AppConfig } from './config.js';
+
+export type { ModuleName };
+
 /**
- * The module table: what each runnable target needs. `--target=predictor,geo` pulls in dependencies in
- * topological order; a dependency whose URL is configured in `topology` is reached over HTTP instead.
+ * The module table: every module of the platform, each declared in its own folder's `module.ts`. A module with a
+ * port is a runnable target (`--target store,geo`); the others back them. A process serves on the port of its
+ * last target in dependency order (the one the others serve: `all` and `gateway+store` on the gateway's).
  */
-export const MODULES = {
-  store: { deps: [], description: 'store catalog (SQL) and live store state' },
-  geo: { deps: [], description: 'distances, H3 zones, travel-time estimates, rider supply' },
-  predictor: {
-    deps: ['store', 'geo'],
-    description: 'model serving: features, the model, Open Inference Protocol v2',
-  },
-  pipeline: { deps: ['store', 'geo'], description: 'training and the model registry' },
-  gateway: {
-    deps: ['predictor', 'store'],
-    description: 'the public API: keys, rate limits, balancing, fallback, console',
-  },
-} as const satisfies Record<string, { deps: readonly string[]; description: string }>;
+export const MODULE_TABLE = [
+  cacheModule,
+  registryModule,
+  eventsModule,
+  storeModule,
+  geoModule,
+  predictorModule,
+  accuracyModule,
+  pipelineModule,
+  gatewayModule,
+] as const satisfies ReadonlyArray<ModuleDefinition<AppConfig, unknown>>;
 
-export type ModuleName = keyof typeof MODULES;
-export const TARGETS = ['all', ...(Object.keys(MODULES) as ModuleName[])] as const;
+type AnyDefinition = ModuleDefinition<AppConfig, unknown>;
 
-/** Which port a process serves on: the first of its targets in this order. */
-export const PRIMARY_ORDER: readonly ModuleName[] = ['gateway', 'predictor', 'pipeline', 'store', 'geo'];
+export const DEFINITIONS: ReadonlyMap<ModuleName, AnyDefinition> = new Map(
+  MODULE_TABLE.map((d) => [d.name, d as AnyDefinition]),
+);
+
+/** The runnable targets, in the table's order. */
+export const TARGET_MODULES: readonly ModuleName[] = MODULE_TABLE.filter((d) => 'port' in d && d.port).map(
+  (d) => d.name,
+);
+
+/** For the CLI and the help: every target and what it is. */
+export const MODULES: Readonly<Record<string, { deps: readonly ModuleName[]; description: string }>> =
+  Object.fromEntries(
+    TARGET_MODULES.map((name) => {
+      const d = DEFINITIONS.get(name)!;
+      return [name, { deps: d.needs.filter((n) => TARGET_MODULES.includes(n)), description: d.description }];
+    }),
+  );
+
+export const TARGETS = ['all', ...TARGET_MODULES] as const;
 
 export class TargetError extends Error {}
 
 /**
- * The modules to run for `targets`, dependencies first. `remote` names modules reached over HTTP: they are not
- * pulled in. Refuses unknown names and cycles.
+ * Every module this process runs, dependencies first: the targets, what they need (unless `remote` names it: its
+ * client stands in) and, for ordering, what they use when present. Refuses unknown targets and cycles.
  */
+export function resolveModules(
+  targets: readonly string[],
+  remote: ReadonlySet<ModuleName> = new Set(),
+): ModuleName[] {
+  const wanted = targets.includes('all') ? TARGET_MODULES : targets;
+  for (const t of wanted)
+    if (!TARGET_MODULES.includes(t as ModuleName))
+      throw new TargetError(`unknown target ${t}; known: ${TARGETS.join(', ')}`);
+  // Which modules run here: the targets and the closure of their needs, minus what is remote.
+  const present = new Set<ModuleName>();
+  const include = (name: ModuleName, explicit: boolean): void => {
+    if (present.has(name) || (!explicit && remote.has(name))) return;
+    present.add(name);
+    for (const dep of DEFINITIONS.get(name)!.needs) include(dep, false);
+  };
+  for (const t of wanted) include(t as ModuleName, true);
+  // In dependency order; a used module that runs here comes first too, so its user finds it.
+  const order: ModuleName[] = [];
+  const visiting = new Set<ModuleName>();
+  const visit = (name: ModuleName): void => {
+    if (order.includes(name)) return;
+    if (visiting.has(name)) throw new TargetError(`dependency cycle through ${name}`);
+    visiting.add(name);
+    const d = DEFINITIONS.get(name)!;
+    for (const dep of [...d.needs, ...(d.uses ?? [])]) if (present.has(dep)) visit(dep);
+    visiting.delete(name);
+    order.push(name);
+  };
+  for (const d of MODULE_TABLE) if (present.has(d.name)) visit(d.name);
+  return order;
+}
+
+/** The targets this process runs (what `resolveModules` gives, without the modules that only back them). */
 export function resolveTargets(
   targets: readonly string[],
   remote: ReadonlySet<ModuleName> = new Set(),
 ): ModuleName[] {
-  const wanted = targets.includes('all') ? (Object.keys(MODULES) as ModuleName[]) : targets;
-  const order: ModuleName[] = [];
-  const visiting = new Set<string>();
-  const visit = (name: string, explicit: boolean): void => {
-    if (!(name in MODULES)) throw new TargetError(`unknown target ${name}; known: ${TARGETS.join(', ')}`);
-    const module = name as ModuleName;
-    if (order.includes(module)) return;
-    if (!explicit && remote.has(module)) return;
-    if (visiting.has(name)) throw new TargetError(`dependency cycle through ${name}`);
-    visiting.add(name);
-    for (const dep of MODULES[module].deps) visit(dep, false);
-    visiting.delete(name);
-    order.push(module);
-  };
-  for (const t of wanted) visit(t, true);
-  return order;
+  return resolveModules(targets, remote).filter((m) => TARGET_MODULES.includes(m));
+}
+
+/** The modules the configuration places in other processes. */
+export function remoteModules(config: AppConfig): Set<ModuleName> {
+  return new Set(
+    MODULE_TABLE.filter((d) => 'remote' in d && d.remote?.configured(config)).map((d) => d.name),
+  );
+}
+
+export function describeModules(): string[] {
+  return Object.entries(MODULES).map(
+    ([name, m]) =>
+      `${name.padEnd(10)} ${m.description}${m.deps.length ? ` (needs ${m.deps.join(', ')})` : ''}`,
+  );
 }

@@ -31,7 +31,7 @@ export {
 } from './keys.js';
 export { jsonCodec, MemoryL2, type Codec, type L2Outcome, type L2Store, type L2Write } from './l2.js';
 export { cacheMetrics, type CacheMetrics } from './metrics.js';
-export { createCacheModule, type CacheForOptions, type CacheModule } from './module.js';
+export { cacheModule, createCacheModule, type CacheForOptions, type CacheModule } from './module.js';
 export {
   TieredCache,
   type BatchLoader,

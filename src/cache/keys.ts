@@ -110,7 +110,7 @@ export class CacheKeys {
 
   /**
    * `geo-trips`: a store's travel terms for the hour of `atMs` (handoff, seconds per km, zone speed, riders), which
-   * turn any destination's distance into geo's estimate (src/predictor/cached-geo.ts).
+   * turn any destination's distance into geo's estimate (src/geo/cached-geo.ts).
    */
   geoTravel(storeId: string, atMs: number): string {
     return join(storeId, timeBucket(atMs, GEO_TRIP_TIME_BUCKET_MS));

@@ -1,5 +1,12 @@
-import type { ModuleContext, Service } from '../platform/index.js';
-import { CACHE_NAMES, settingsFor, usesRedis, type CacheConfig, type CacheName } from './config.js';
+import { defineModule, type ModuleContext, type Service } from '../platform/index.js';
+import {
+  CACHE_NAMES,
+  cacheConfigFor,
+  settingsFor,
+  usesRedis,
+  type CacheConfig,
+  type CacheName,
+} from './config.js';
 import type { RefreshPolicy } from './entry.js';
 import { LocalInvalidationBus, RedisInvalidationBus, type InvalidationBus } from './invalidation.js';
 import { CacheKeys } from './keys.js';
@@ -107,3 +114,24 @@ export function createCacheModule(ctx: ModuleContext, config: CacheConfig): Cach
     stats: () => [...caches.values()].map((c) => c.stats()),
   };
 }
+
+declare module '../platform/module-definition.js' {
+  interface ModuleProvides {
+    cache: CacheModule;
+  }
+}
+
+/** The process's caches: each belongs to the module whose data it holds (cacheFor by name), built once, shared. */
+export const cacheModule = defineModule<{ cache: CacheConfig }, CacheModule>({
+  name: 'cache',
+  description: 'in-process caches (L1), Redis (L2) and the invalidation bus',
+  needs: [],
+  init({ config, ctx, runs }) {
+    // Store changes reach this process through Redis, or in process from its own store module; where they cannot,
+    // live state and answers are cached only briefly (cache.unheardTtlMs), and answers carry no generation.
+    const hearsStoreChanges = usesRedis(config.cache) || runs('store');
+    const cache = createCacheModule(ctx, cacheConfigFor(config.cache, hearsStoreChanges));
+    if (hearsStoreChanges) cache.keys.followGenerations(cache.bus, config.cache.unheardTtlMs.responses);
+    return { provides: cache, services: [cache.service] };
+  },
+});

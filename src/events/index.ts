@@ -9,9 +9,12 @@ export {
   createEventsModule,
   eventsDir,
   eventBackend,
+  eventsModule,
   openEventLog,
   type EventsModule,
   type EventsModuleOptions,
+  type EventsProvides,
+  type LogProjections,
 } from './module.js';
 export { RedisEventLog, type RedisLogOptions } from './redis-log.js';
 export { CURRENT_SCHEMA_VERSION, EVENT_SCHEMAS_V1 } from './schemas.js';

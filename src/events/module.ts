@@ -1,7 +1,9 @@
 import path from 'node:path';
 import {
   Counter,
+  defineModule,
   Gauge,
+  StartupError,
   type Logger,
   type ModuleContext,
   type Registry,
@@ -242,4 +244,75 @@ export function createEventsModule(
     },
   };
   return { service, log, ingest, config };
+}
+
+/** Where the modules of this process project the log from (live store state, rider supply, accuracy). */
+export interface LogProjections {
+  log: EventLog;
+  replayHours: number;
+  pollMs: number;
+}
+
+export interface EventsProvides extends EventsModule {
+  /** Undefined when events.projections is off. */
+  projections: LogProjections | undefined;
+}
+
+declare module '../platform/module-definition.js' {
+  interface ModuleProvides {
+    events: EventsProvides;
+  }
+}
+
+interface EventsModuleConfig {
+  events: EventsConfig;
+  cache: { redisUrl: string };
+  topology: { sharedDisk: boolean };
+}
+
+/**
+ * The event log of the process: the gateway's process writes it (POST /v1/events); store, geo and the accuracy join
+ * project it; the pipeline's lake writer compacts it and applies its forget journal to the lake.
+ */
+export const eventsModule = defineModule<EventsModuleConfig, EventsProvides>({
+  name: 'events',
+  description: 'the event log (segment files or Redis Streams): ingest, projections, retention',
+  needs: [],
+  init({ config, ctx, runs, wholePlatform, targets }) {
+    refuseUnsharedFileLog(config, { wholePlatform, targets, runs });
+    const events = createEventsModule(ctx, config.events, {
+      role: runs('gateway') ? 'writer' : 'reader',
+      fallbackRedisUrl: config.cache.redisUrl,
+    });
+    const projections = config.events.projections
+      ? { log: events.log, replayHours: config.events.projectionReplayHours, pollMs: config.events.pollMs }
+      : undefined;
+    return { provides: { ...events, projections }, services: [events.service] };
+  },
+});
+
+/**
+ * Segment files are read from the local disk: in a multi-process shape, a process on another disk would write a log
+ * nobody reads (acknowledged events lost with its volume) or project an empty one. Refused unless configured as one
+ * node's shared disk (etaserve up) or the log is Redis Streams.
+ */
+function refuseUnsharedFileLog(
+  config: EventsModuleConfig,
+  shape: {
+    wholePlatform: boolean;
+    targets: readonly string[];
+    runs: (name: 'gateway' | 'pipeline' | 'store' | 'geo') => boolean;
+  },
+): void {
+  if (shape.wholePlatform || config.topology.sharedDisk) return;
+  // Who opens the log: the gateway appends, the pipeline trains from it, store and geo project it.
+  const { runs } = shape;
+  const usesLog =
+    runs('gateway') || runs('pipeline') || (config.events.projections && (runs('store') || runs('geo')));
+  if (!usesLog || eventBackend(config.events) !== 'file') return;
+  throw new StartupError(
+    `refusing the file event log in a multi-process shape (--target ${shape.targets.join(',')}): set events.backend=redis and events.redisUrl ` +
+      '(ETASERVE_EVENTS_BACKEND=redis, ETASERVE_EVENTS_REDIS_URL) in every process, or topology.sharedDisk=true ' +
+      "(ETASERVE_TOPOLOGY_SHARED_DISK) when all of them share this node's data directory, as etaserve up does",
+  );
 }

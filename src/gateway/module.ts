@@ -1,25 +1,33 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { CacheModule } from '../cache/index.js';
-import type { EventIngest } from '../events/index.js';
+import { createConsoleModule } from '../console/index.js';
+import type { EventIngest, EventsConfig } from '../events/index.js';
 import {
+  defineModule,
   Gauge,
+  isLoopback,
+  StartupError,
   type HttpServer,
-  type Logger,
   type ModuleContext,
   type Registry,
   type Service,
 } from '../platform/index.js';
-import { FeatureCache, type EtaPrediction, type Predictor } from '../predictor/index.js';
+import { PredictorBalancer, type EtaPrediction, type Predictor } from '../predictor/index.js';
+import {
+  storeCatalogRoutes,
+  type FeatureCache,
+  type StoreConfig,
+  type StoreFeatures,
+} from '../store/index.js';
 import { Admission } from './admission.js';
-import { PredictorBalancer } from './balancer.js';
 import { adminKeysRoutes } from './admin-keys-routes.js';
 import { adminModelRoutes } from './admin-models-routes.js';
 import type { PolicyConfig } from '../pipeline/index.js';
 import type { ModelRegistry } from '../registry/index.js';
-import type { StoreCatalog, StoreFeatures } from '../store/index.js';
 import { readFileSync } from 'node:fs';
 import { ApiKeyStore, newDemoKey, SCOPES, type Scope } from './api-keys.js';
 import type { KeyBackend } from './key-backend.js';
+import { keyBackendFor } from './key-sql.js';
 import { authorize, type AuthHook } from './auth.js';
 import { registerCors } from './cors.js';
 import type { GatewayConfig } from './config.js';
@@ -49,7 +57,9 @@ export function createGatewayModule(
   config: GatewayConfig,
   deps: {
     predictor: Predictor;
-    stores: StoreFeatures & Partial<Pick<StoreCatalog, 'getMany'>>;
+    /** Store features for the fallback: through the process's caches when given (the store module's). */
+    stores: StoreFeatures;
+    features?: FeatureCache;
     version: string;
     cache?: CacheModule;
     /** The cache's Redis, for rate limits that hold across gateway replicas. */
@@ -93,7 +103,7 @@ export function createGatewayModule(
 
   const routes = etaRoutes({
     predictor: deps.predictor,
-    stores: fallbackStores(deps.stores, deps.cache, logger),
+    stores: fallbackStores(deps.stores, deps.features),
     config,
     authorizePredict: authorizer('predict'),
     ...(config.responseCache && deps.cache
@@ -195,22 +205,16 @@ function readAdminKeyFile(file: string): string {
  * The fallback ETA reads store features through the same caches as the predictors, so it still answers when the
  * store service is slow or down and every predictor is too.
  */
-function fallbackStores(
-  stores: StoreFeatures & Partial<Pick<StoreCatalog, 'getMany'>>,
-  cache: CacheModule | undefined,
-  logger: Logger,
-): StoreFeatures {
-  if (!cache || !stores.getMany) return stores;
-  const features = new FeatureCache({
-    stores,
-    profiles: (ids) => stores.getMany!(ids),
-    profileCache: cache.cacheFor('store-profiles'),
-    liveCache: cache.cacheFor('store-live'),
-    deadlineMs: 50,
-    logger,
-  });
-  return { getStoreFeatures: async (ids, atMs) => (await features.storeFeatures(ids, atMs)).records };
+function fallbackStores(stores: StoreFeatures, features: FeatureCache | undefined): StoreFeatures {
+  if (!features) return stores;
+  return {
+    getStoreFeatures: async (ids, atMs) =>
+      (await features.storeFeatures(ids, atMs, FALLBACK_DEADLINE_MS)).records,
+  };
 }
+
+/** The fallback waits this long for the store service when last known values could answer. */
+const FALLBACK_DEADLINE_MS = 50;
 
 /** How old the gateway's key index is: grows past a second only while the keys' database cannot be read. */
 function registerKeyMetrics(registry: Registry, keys: ApiKeyStore): void {
@@ -224,3 +228,100 @@ function registerKeyMetrics(registry: Registry, keys: ApiKeyStore): void {
     },
   });
 }
+
+declare module '../platform/module-definition.js' {
+  interface ModuleProvides {
+    gateway: GatewayModule;
+  }
+}
+
+interface GatewayModuleConfig {
+  gateway: GatewayConfig;
+  store: StoreConfig;
+  events: EventsConfig;
+  pipeline: { policy: PolicyConfig };
+  cache: { redisUrl: string; redisClusterNodes: string[] };
+  topology: { predictorUrls: string[]; storeUrl: string; geoUrl: string };
+}
+
+export const VERSION = '0.1.0';
+
+export const gatewayModule = defineModule<GatewayModuleConfig, GatewayModule>({
+  name: 'gateway',
+  description: 'the public API: keys, rate limits, balancing, fallback, console',
+  needs: ['cache', 'registry', 'events', 'store', 'predictor', 'accuracy'],
+  port: (config) => config.gateway.port,
+  init({ config, ctx, get, runs, targets, localCluster, processName, local }) {
+    // The demo key exists only where no other machine can reach it: the one-machine demo shapes on loopback.
+    const demo = isLoopback(ctx.platform.host) && (targets.includes('all') || localCluster);
+    if (!demo && config.gateway.demoApiKey !== '')
+      throw new StartupError(
+        'gateway.demoApiKey (ETASERVE_DEMO_API_KEY) is only for the demo shapes bound to loopback (etaserve start --target all, etaserve up): ' +
+          'unset it; outside them the first start creates an admin key, or set gateway.adminKeyFile',
+      );
+    const store = get('store');
+    const predictor = get('predictor');
+    const events = get('events');
+    const accuracy = get('accuracy');
+    const gateway = createGatewayModule(ctx, config.gateway, {
+      predictor: predictor.predictor,
+      stores: store.source,
+      features: store.features,
+      version: VERSION,
+      cache: get('cache'),
+      registry: get('registry').registry,
+      policy: config.pipeline.policy,
+      redis: { url: config.cache.redisUrl, clusterNodes: config.cache.redisClusterNodes },
+      demo,
+      // PostgreSQL deployments share the keys through it, so a key created or revoked at one gateway holds at all.
+      keys: keyBackendFor(config.store, ctx.platform.dataDir),
+      ...(events.ingest
+        ? {
+            events: {
+              ingest: events.ingest,
+              maxBatchBytes: config.events.maxBatchBytes,
+              accuracy: () => accuracy.summary(),
+            },
+          }
+        : {}),
+    });
+    const consoleModule = createConsoleModule({
+      name: processName,
+      modules: local,
+      registry: ctx.metrics.registry,
+      guard: gateway.authorizer('admin'),
+      logger: ctx.logger,
+      // In a local cluster the gateway's console also shows the other processes' metrics.
+      scrapeUrls: [...config.topology.predictorUrls, config.topology.storeUrl, config.topology.geoUrl]
+        .filter((url) => url !== '')
+        .map((url) => `${url.replace(/\/$/, '')}/metrics`),
+      explain: predictor.explain,
+    });
+    const extra: FastifyPluginAsync[] = [
+      consoleModule.routes,
+      storeCatalogRoutes({
+        catalog: store.catalog,
+        authorizeAdmin: gateway.authorizer('admin'),
+        authorizeRead: gateway.authorizer('predict', 'admin'),
+      }) as unknown as FastifyPluginAsync,
+    ];
+    // OIP v2 of a predictor in this process is public here, behind a predict key.
+    const oip = runs('predictor') ? predictor.oip : undefined;
+    if (oip) {
+      const authorizePredict = gateway.authorizer('predict');
+      extra.push(async (scope) => {
+        scope.addHook('onRequest', authorizePredict);
+        await scope.register(oip);
+      });
+    }
+    return {
+      provides: gateway,
+      services: [gateway.service, consoleModule.service],
+      admission: gateway.admission,
+      publicApi: async (app) => {
+        app.addHook('onResponse', consoleModule.countStoreRequests);
+        await gateway.register(app, extra);
+      },
+    };
+  },
+});

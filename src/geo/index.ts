@@ -1,5 +1,7 @@
+export { CachedGeo, type TravelTerms } from './cached-geo.js';
 export { GeoClient, type RiderLocation } from './client.js';
 export { geoConfigSchema, type GeoConfig } from './config.js';
+export { geoModule } from './module.js';
 export { createGeoModule, type ChampionSpeeds, type GeoEvents, type GeoModule } from './module.js';
 export { applyToRiderSupply, startRiderProjection, type RiderProjectionOptions } from './rider-projection.js';
 export { RiderSupply, type RiderSupplyOptions } from './rider-supply.js';

@@ -1,12 +1,15 @@
 import { stat } from 'node:fs/promises';
 import type { EventLog, Subscription } from '../events/index.js';
-import { Gauge, type ModuleContext, type Service } from '../platform/index.js';
+import { defineModule, Gauge, type ModuleContext, type Service } from '../platform/index.js';
+import { CachedGeo } from './cached-geo.js';
+import { GeoClient } from './client.js';
 import type { GeoConfig } from './config.js';
 import { startRiderProjection } from './rider-projection.js';
-import { geoRoutes, type GeoRoutes } from './routes.js';
+import { GEO_ROUTE_PREFIX, geoRoutes, type GeoRoutes } from './routes.js';
 import { GeoService } from './service.js';
 import { loadZoneSpeeds, speedsFileOf } from './speeds-file.js';
 import { ZoneSpeedTable } from './travel.js';
+import type { GeoFeatures } from './types.js';
 
 export interface GeoModule {
   service: Service;
@@ -162,3 +165,48 @@ export function createGeoModule(
   };
   return { service, geo, routes: geoRoutes(geo), reloadSpeeds };
 }
+
+declare module '../platform/module-definition.js' {
+  interface ModuleProvides {
+    /** Trip estimates through the process's `geo-trips` cache. */
+    geo: GeoFeatures;
+  }
+}
+
+interface GeoModuleConfig {
+  geo: GeoConfig;
+  topology: { geoUrl: string };
+}
+
+export const geoModule = defineModule<GeoModuleConfig, GeoFeatures>({
+  name: 'geo',
+  description: 'distances, H3 zones, travel-time estimates, rider supply',
+  needs: ['cache', 'registry', 'events'],
+  port: (config) => config.geo.port,
+  init({ config, ctx, get }) {
+    const { registry } = get('registry');
+    const events = get('events').projections;
+    const cache = get('cache');
+    // Geo serves the champion's own zone speeds, from the registry every process shares.
+    const geo = createGeoModule(ctx, config.geo, events, {
+      revision: () => registry.aliasesRevision(),
+      load: async () => {
+        const champion = await registry.resolve('champion');
+        return champion === undefined ? undefined : registry.loadZoneSpeeds(champion);
+      },
+    });
+    return {
+      provides: new CachedGeo(geo.geo, cache.cacheFor('geo-trips'), cache.keys),
+      services: [geo.service],
+      internalRoutes: [{ plugin: geo.routes, prefix: GEO_ROUTE_PREFIX }],
+    };
+  },
+  remote: {
+    configured: (config) => config.topology.geoUrl !== '',
+    client({ config, get, remote }) {
+      const cache = get('cache');
+      const client = new GeoClient(remote('geo', config.topology.geoUrl));
+      return { provides: new CachedGeo(client, cache.cacheFor('geo-trips'), cache.keys) };
+    },
+  },
+});

@@ -105,7 +105,7 @@ export interface TravelEstimate {
  * Door-to-door riding time from the store's zone speed: the same estimate online and in training tables. For one
  * origin and hour it is affine in the straight-line distance (handoff + distance × detour / zone speed): the
  * predictor's geo cache keeps those two terms per store and hour and applies them to each exact destination
- * (src/predictor/cached-geo.ts), so an estimate that stops being affine must change that cache too.
+ * (src/geo/cached-geo.ts), so an estimate that stops being affine must change that cache too.
  */
 export class TravelEstimator {
   private readonly cells: CellCache;

@@ -112,6 +112,12 @@ export {
   type TrainingTableOptions,
 } from './etl/training-table.js';
 export { CronExpression } from './schedule/cron.js';
-export { createPipelineModule, type PipelineModule, type PipelineModuleDeps } from './module.js';
+export {
+  createPipelineModule,
+  pipelineModule,
+  type PipelineModule,
+  type PipelineModuleDeps,
+} from './module.js';
+export { accuracyModule, type AccuracyProvides } from './accuracy/module.js';
 export { scheduledRun, type ScheduledJobSpec, type ScheduledRunSummary } from './schedule/scheduled-run.js';
 export { shadowFromLake } from './promotion/shadow.js';

@@ -1,9 +1,19 @@
 import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { EventLog } from '../events/index.js';
-import { Counter, Gauge, type ModuleContext, type Service } from '../platform/index.js';
-import type { PipelineConfig } from './config.js';
+import type { EventLog, EventsConfig } from '../events/index.js';
+import type { GeoConfig } from '../geo/index.js';
+import {
+  Counter,
+  defineModule,
+  Gauge,
+  isLoopback,
+  type ModuleContext,
+  type Service,
+} from '../platform/index.js';
+import type { SimulatorConfig } from '../simulator/index.js';
+import type { StoreConfig } from '../store/index.js';
+import { resolvePipelineSource, type PipelineConfig } from './config.js';
 import { CronExpression } from './schedule/cron.js';
 import { lakeDirOf } from './etl/lake.js';
 import { LakeWriter } from './etl/lake-writer.js';
@@ -184,3 +194,55 @@ export function createPipelineModule(
   };
   return { service, runNow, lakeWriter };
 }
+
+declare module '../platform/module-definition.js' {
+  interface ModuleProvides {
+    pipeline: PipelineModule;
+  }
+}
+
+interface PipelineModuleConfig {
+  pipeline: PipelineConfig;
+  geo: GeoConfig;
+  simulator: SimulatorConfig;
+  store: StoreConfig;
+  events: EventsConfig;
+  cache: { redisUrl: string };
+}
+
+export const pipelineModule = defineModule<PipelineModuleConfig, PipelineModule>({
+  name: 'pipeline',
+  description: 'continuous training, the lake writer and the promotion policy',
+  needs: ['events', 'registry'],
+  uses: ['accuracy'],
+  port: (config) => config.pipeline.port,
+  init({ config, ctx, get, find }) {
+    // `auto` settles here, from the host: a process reachable from elsewhere trains on the lake only.
+    const source = resolvePipelineSource(config.pipeline.source, isLoopback(ctx.platform.host));
+    const { registry, database } = get('registry');
+    const accuracy = find('accuracy');
+    const pipeline = createPipelineModule(
+      ctx,
+      { ...config.pipeline, source },
+      {
+        job: {
+          dataDir: ctx.platform.dataDir,
+          geo: config.geo,
+          simulator: config.simulator,
+          registry: database,
+          store: config.store,
+          events: { config: config.events, fallbackRedisUrl: config.cache.redisUrl },
+        },
+        log: get('events').log,
+        // Champion and challenger on the same shadowed orders, else each on the orders it served (canary).
+        ...(accuracy
+          ? {
+              shadow: async () =>
+                accuracy.comparison(await registry.resolve('champion'), await registry.resolve('challenger')),
+            }
+          : {}),
+      },
+    );
+    return { provides: pipeline, services: [pipeline.service] };
+  },
+});

@@ -72,3 +72,11 @@ export class EtaError extends Error {
 }
 
 export const isEtaError = (e: unknown): e is EtaError => e instanceof EtaError;
+
+/** A refusal to start: a listener, key or storage setup that would leave something open or lose data. */
+export class StartupError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'StartupError';
+  }
+}

@@ -8,7 +8,14 @@ export {
   withContext,
   type RequestContext,
 } from './context.js';
-export { EtaError, HTTP_STATUS, isEtaError, type ErrorCode, type EtaErrorOptions } from './errors.js';
+export {
+  EtaError,
+  HTTP_STATUS,
+  isEtaError,
+  StartupError,
+  type ErrorCode,
+  type EtaErrorOptions,
+} from './errors.js';
 export {
   HttpClient,
   INTERNAL_TOKEN_HEADER,
@@ -39,11 +46,26 @@ export {
   type HistogramSeries,
   type Metrics,
 } from './metrics.js';
-export { platformConfigSchema, type PlatformConfig } from './platform-config.js';
+export {
+  deploymentSqliteFile,
+  isLoopback,
+  platformConfigSchema,
+  type PlatformConfig,
+} from './platform-config.js';
 export { err, ok, type Result } from './result.js';
 export { fetchWithin } from './fetch-within.js';
 export { within } from './within.js';
 export type { ModuleContext } from './module-context.js';
+export {
+  defineModule,
+  type ModuleDefinition,
+  type ModuleInit,
+  type ModuleName,
+  type ModuleParts,
+  type ModuleProvides,
+  type RoutePlugin,
+  type Routes,
+} from './module-definition.js';
 export {
   migrateOnce,
   postgresRunner,

@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { Type, type Static } from 'typebox';
 
 /**
@@ -89,3 +90,14 @@ export const platformConfigSchema = Type.Object(
 );
 
 export type PlatformConfig = Static<typeof platformConfigSchema>;
+
+/** The deployment's SQLite file (catalog, registry, keys): `store.sqlitePath`, or `etaserve.db` in the data dir. */
+export function deploymentSqliteFile(sqlitePath: string, dataDir: string): string {
+  return sqlitePath || path.join(dataDir, 'etaserve.db');
+}
+
+/** 127.0.0.0/8, ::1 and localhost: addresses no other machine can reach. */
+export function isLoopback(host: string): boolean {
+  const h = host.trim().toLowerCase();
+  return h === 'localhost' || h === '::1' || h === '[::1]' || /^127(\.\d{1,3}){3}$/.test(h);
+}

@@ -25,8 +25,7 @@ import {
   withContext,
 } from '../platform/index.js';
 import { OnlineSegmentedRanges, type SegmentKey } from '../model/index.js';
-import type { StoreFeatureRecord, StoreFeatures } from '../store/index.js';
-import type { FeatureCache } from './feature-cache.js';
+import type { FeatureCache, StoreFeatureRecord, StoreFeatures } from '../store/index.js';
 import type { DriftMonitor } from './drift.js';
 import type { ActiveModel, ModelRuntime } from './model-runtime.js';
 import type { Rollout } from './rollout.js';
@@ -173,7 +172,7 @@ export class EtaPredictor implements Predictor {
     if (!active) throw new EtaError('model_not_loaded', 'no model is loaded yet');
     const { featureDeadlineMs } = this.deps;
     const { records: stores, degradedReasons } = this.deps.features
-      ? await this.deps.features.storeFeatures(request.storeIds, request.orderedAtMs)
+      ? await this.deps.features.storeFeatures(request.storeIds, request.orderedAtMs, featureDeadlineMs)
       : {
           records: await withDeadline(
             this.deps.stores.getStoreFeatures(request.storeIds, request.orderedAtMs),

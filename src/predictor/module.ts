@@ -1,17 +1,25 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { MODELS_GENERATION, type CacheModule } from '../cache/index.js';
+import { eventBackend, openEventLog, type EventLog, type EventsConfig } from '../events/index.js';
 import type { GeoFeatures } from '../geo/index.js';
-import type { Logger, ModuleContext, Service } from '../platform/index.js';
+import { defineModule, type Logger, type ModuleContext, type Service } from '../platform/index.js';
 import type { ModelRegistry, RegistryDatabase } from '../registry/index.js';
-import type { StoreCatalog, StoreFeatures } from '../store/index.js';
+import type { FeatureCache, StoreFeatures } from '../store/index.js';
 import type { PredictorConfig } from './config.js';
+import { PredictorClient } from './client.js';
+import { balancerOptions, PredictorBalancer, type BalancerSettings } from './replicas/balancer.js';
+import { PredictorDiscovery } from './replicas/discovery.js';
 import { Value } from 'typebox/value';
 import { DriftMonitor } from './drift.js';
 import { EtaPredictor } from './eta.js';
-import { Rollout, rolloutConfigSchema, type RolloutConfig, type ShadowSink } from './rollout.js';
-import { CachedGeo } from './cached-geo.js';
-import { FeatureCache } from './feature-cache.js';
-import { explainEta, explainRoutes, type EtaExplanation } from './explain.js';
+import {
+  eventLogShadowSink,
+  Rollout,
+  rolloutConfigSchema,
+  type RolloutConfig,
+  type ShadowSink,
+} from './rollout.js';
+import { ExplainClient, explainEta, explainRoutes, type EtaExplanation } from './explain.js';
 import { ModelRuntime } from './model-runtime.js';
 import { OnlineRangesFollower } from './online-ranges.js';
 import { oipRoutes } from './oip.js';
@@ -28,8 +36,6 @@ export interface PredictorModule {
   oip: FastifyPluginAsync;
   /** An ETA with its feature vector and contributions (the console's "why"). */
   explain: (request: EtaRequest) => Promise<EtaExplanation>;
-  /** Present when features are cached: store writes call `invalidate` so profiles are dropped everywhere. */
-  features: FeatureCache | undefined;
 }
 
 export function createPredictorModule(
@@ -39,9 +45,12 @@ export function createPredictorModule(
     registry: ModelRegistry;
     /** The registry's database, so the model loader thread reads artifacts itself (off the event loop). */
     registryDatabase?: RegistryDatabase;
-    stores: StoreFeatures & Partial<Pick<StoreCatalog, 'getMany'>>;
+    stores: StoreFeatures;
+    /** Store features through the process's caches (the store module's); without them, fetched every time. */
+    features?: FeatureCache;
+    /** Trip estimates, through the process's cache when geo's module gives one. */
     geo: GeoFeatures;
-    /** Without it (or a store multi-get), features are fetched on every request. */
+    /** Answers held by gateways move to new keys when a model changes (the cache's generations). */
     cache?: CacheModule;
     /** Shadow, canary and drift settings (the `rollout` section); defaults when absent. */
     rollout?: Partial<RolloutConfig>;
@@ -60,18 +69,7 @@ export function createPredictorModule(
     logger,
     metrics: ctx.metrics,
   });
-  const { cache, stores } = deps;
-  const features =
-    cache && stores.getMany
-      ? new FeatureCache({
-          stores,
-          profiles: (ids) => stores.getMany!(ids),
-          profileCache: cache.cacheFor('store-profiles'),
-          liveCache: cache.cacheFor('store-live'),
-          deadlineMs: config.featureDeadlineMs,
-          logger,
-        })
-      : undefined;
+  const { cache } = deps;
   const rolloutConfig = Value.Default(rolloutConfigSchema, { ...deps.rollout }) as RolloutConfig;
   const drift = new DriftMonitor(
     {
@@ -111,8 +109,8 @@ export function createPredictorModule(
     rollout,
     drift,
     stores: deps.stores,
-    ...(features ? { features } : {}),
-    geo: cache ? new CachedGeo(deps.geo, cache.cacheFor('geo-trips'), cache.keys) : deps.geo,
+    ...(deps.features ? { features: deps.features } : {}),
+    geo: deps.geo,
     featureDeadlineMs: config.featureDeadlineMs,
     logger,
     metrics: ctx.metrics,
@@ -146,7 +144,6 @@ export function createPredictorModule(
     routes: [predictorInternalRoutes(predictor), explainRoutes(predictor)],
     oip: oipRoutes(runtime, config.modelName),
     explain: (request) => explainEta(predictor, request),
-    features,
   };
 }
 
@@ -166,4 +163,130 @@ async function warmFeatureConnections(
   ]);
   for (const r of results)
     if (r.status === 'rejected') logger.warn({ err: r.reason }, 'feature warm-up failed: serving anyway');
+}
+
+export interface PredictorProvides {
+  predictor: Predictor;
+  /** An ETA with its feature vector and contributions (the console's "why"). */
+  explain: (request: EtaRequest) => Promise<EtaExplanation>;
+  /** Open Inference Protocol v2 of the model in this process; absent when the predictors are remote. */
+  oip?: FastifyPluginAsync;
+}
+
+declare module '../platform/module-definition.js' {
+  interface ModuleProvides {
+    predictor: PredictorProvides;
+  }
+}
+
+interface PredictorModuleConfig {
+  predictor: PredictorConfig;
+  rollout: RolloutConfig;
+  events: EventsConfig;
+  cache: { redisUrl: string };
+  /** How gateways spread calls over replicas (the gateway section's settings). */
+  gateway: BalancerSettings;
+  topology: {
+    predictorUrls: string[];
+    predictorDiscovery: 'none' | 'dns';
+    predictorDiscoveryIntervalMs: number;
+  };
+}
+
+export const predictorModule = defineModule<PredictorModuleConfig, PredictorProvides>({
+  name: 'predictor',
+  description: 'model serving: features, the model, Open Inference Protocol v2',
+  needs: ['cache', 'registry', 'store', 'geo'],
+  uses: ['events'],
+  port: (config) => config.predictor.port,
+  init({ config, ctx, get, find, runs }) {
+    const { registry, database } = get('registry');
+    const store = get('store');
+    const shadow = shadowLog(config, ctx, find('events')?.ingest ? find('events')!.log : undefined);
+    const module = createPredictorModule(ctx, config.predictor, {
+      registry,
+      registryDatabase: database,
+      stores: store.source,
+      features: store.features,
+      geo: get('geo'),
+      cache: get('cache'),
+      rollout: config.rollout,
+      ...(shadow.log ? { shadowSink: eventLogShadowSink(shadow.log, ctx.logger) } : {}),
+    });
+    // OIP v2 is internal on a predictor process; on a gateway's process it is public, behind a predict key.
+    const internal = [...module.routes, ...(runs('gateway') ? [] : [module.oip])];
+    return {
+      provides: { predictor: module.predictor, explain: module.explain, oip: module.oip },
+      services: [...shadow.services, module.service],
+      internalRoutes: internal.map((plugin) => ({ plugin })),
+    };
+  },
+  remote: {
+    configured: (config) => config.topology.predictorUrls.length > 0,
+    client({ config, ctx, internalToken }) {
+      const { topology } = config;
+      const explain = new ExplainClient(topology.predictorUrls, undefined, internalToken);
+      const replica = (url: string, hostHeader?: string): PredictorClient =>
+        new PredictorClient(url, config.gateway.predictorTimeoutMs, {
+          ...(internalToken ? { internalToken } : {}),
+          ...(hostHeader ? { hostHeader } : {}),
+        });
+      const provides = (predictor: Predictor): PredictorProvides => ({
+        predictor,
+        explain: (request) => explain.explain(request),
+      });
+      if (topology.predictorDiscovery !== 'dns') {
+        const replicas = topology.predictorUrls.map((url) => ({ name: url, predictor: replica(url) }));
+        return {
+          provides: provides(new PredictorBalancer(replicas, balancerOptions(config.gateway), ctx.metrics)),
+        };
+      }
+      // One replica per address behind each name (docs/gateway-resilience.md, "Discovering predictor pods").
+      const balancer = new PredictorBalancer([], balancerOptions(config.gateway), ctx.metrics, {
+        dynamic: true,
+      });
+      const discovery = new PredictorDiscovery(balancer, {
+        urls: topology.predictorUrls,
+        intervalMs: topology.predictorDiscoveryIntervalMs,
+        logger: ctx.logger,
+        client: (endpoint) => replica(endpoint.url, endpoint.hostHeader),
+      });
+      const service: Service = {
+        name: 'predictor-discovery',
+        start: () => discovery.start(),
+        stop: async () => {
+          discovery.stop();
+          await balancer.close();
+        },
+      };
+      return { provides: provides(balancer), services: [service] };
+    },
+  },
+});
+
+/**
+ * Where shadow comparisons go: the event log, for the accuracy join. A predictor of its own process has no log: a
+ * shared one (Redis Streams) takes appends from every replica; segment files only from their writer.
+ */
+function shadowLog(
+  config: PredictorModuleConfig,
+  ctx: ModuleContext,
+  writer: EventLog | undefined,
+): { log: EventLog | undefined; services: Service[] } {
+  if (writer) return { log: writer, services: [] };
+  if (eventBackend(config.events) === 'redis') {
+    const appender = openEventLog(config.events, ctx.platform.dataDir, {
+      role: 'writer',
+      fallbackRedisUrl: config.cache.redisUrl,
+    });
+    return {
+      log: appender,
+      services: [{ name: 'shadow-log', start: () => appender.open(), stop: () => appender.close() }],
+    };
+  }
+  if (config.rollout.shadowSampleRate > 0)
+    ctx.logger.warn(
+      'shadow comparisons are not logged: a predictor of its own process needs events.backend=redis',
+    );
+  return { log: undefined, services: [] };
 }

@@ -12,7 +12,13 @@ export {
   type PendingQuote,
   type Publication,
 } from './online-ranges.js';
-export { openModelRegistry, type RegistryDatabase } from './open.js';
+export {
+  openModelRegistry,
+  registryDatabaseOf,
+  type DeploymentDatabase,
+  type RegistryDatabase,
+} from './open.js';
+export { registryModule, type RegistryProvides } from './module.js';
 export { SqlModelRegistry } from './sql-registry.js';
 export {
   MODEL_ALIASES,

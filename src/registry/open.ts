@@ -2,12 +2,26 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import pg from 'pg';
-import { postgresRunner, sqliteRunner } from '../platform/index.js';
+import { deploymentSqliteFile, postgresRunner, sqliteRunner } from '../platform/index.js';
 import { SqlModelRegistry } from './sql-registry.js';
 
 export type RegistryDatabase =
   | { database: 'sqlite'; sqliteFile: string; busyTimeoutMs?: number }
   | { database: 'postgres'; postgresUrl: string; poolSize?: number };
+
+/** The deployment's database as the store section configures it: the registry lives beside the catalog. */
+export interface DeploymentDatabase {
+  database: 'sqlite' | 'postgres';
+  postgresUrl: string;
+  sqlitePath: string;
+}
+
+/** Where the registry of a deployment is: in the catalog's database, so every process sees the same one. */
+export function registryDatabaseOf(store: DeploymentDatabase, dataDir: string): RegistryDatabase {
+  return store.database === 'postgres'
+    ? { database: 'postgres', postgresUrl: store.postgresUrl }
+    : { database: 'sqlite', sqliteFile: deploymentSqliteFile(store.sqlitePath, dataDir) };
+}
 
 /**
  * The registry in the same database as the store catalog. SQLite runs in WAL mode so the processes of a local

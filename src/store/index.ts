@@ -20,6 +20,13 @@ export {
   type SqlRunner,
 } from './migrations.js';
 export { applyToLiveState, startLiveProjection, type LiveProjectionOptions } from './live-projection.js';
+export {
+  FeatureCache,
+  invalidateOnWrite,
+  type StoreFeaturesWithStatus,
+  type StoreStaleness,
+} from './feature-cache.js';
+export { storeModule, type StoreProvides } from './module.js';
 export { createStoreModule, type StoreEvents, type StoreModule } from './module.js';
 export { openStoreCatalog, sqliteFileOf } from './open.js';
 // The API's JSON shape of a store, for files the CLI writes (simulate's stores.jsonl).

@@ -1,7 +1,10 @@
+import type { CacheConfig, CacheModule } from '../cache/index.js';
 import {
+  Counter,
+  defineModule,
   EtaError,
   Gauge,
-  Counter,
+  type Logger,
   type ModuleContext,
   type Registry,
   type Service,
@@ -14,9 +17,11 @@ import { startLiveProjection } from './live-projection.js';
 import { LiveState } from './live-state.js';
 import { openStoreCatalog } from './open.js';
 import { CachedCatalog } from './profile-cache.js';
+import { FeatureCache, invalidateOnWrite, type FeatureCacheDeps } from './feature-cache.js';
+import { StoreClient } from './client.js';
 import { storeInternalRoutes, type StoreRoutes } from './routes.js';
 import { StoreService } from './service.js';
-import type { NewStore, Store, StoreFeatureRecord } from './types.js';
+import type { NewStore, Store, StoreFeatureRecord, StoreFeatures } from './types.js';
 import type { StorePatch } from './validate.js';
 
 export interface StoreModule {
@@ -28,6 +33,8 @@ export interface StoreModule {
   liveState: LiveState;
   /** Full paths under `/internal/store`: register bare. */
   internalRoutes: StoreRoutes;
+  /** Features through the process's caches, when they were given (`cached`). */
+  features: FeatureCache | undefined;
 }
 
 /**
@@ -114,11 +121,15 @@ export interface StoreEvents {
  */
 export type StoreChanges = Omit<StoreChangeNotifierDeps, 'logger'>;
 
+/** The caches store features go through in this process (the `cache` module's). */
+export type StoreCaches = Pick<FeatureCacheDeps, 'profileCache' | 'liveCache'>;
+
 export function createStoreModule(
   ctx: ModuleContext,
   config: StoreConfig,
   events?: StoreEvents,
   changes?: StoreChanges,
+  cached?: StoreCaches,
 ): StoreModule {
   const log = ctx.logger.child({ module: 'store' });
   const notifier = changes && new StoreChangeNotifier({ ...changes, logger: log });
@@ -135,7 +146,14 @@ export function createStoreModule(
         registers,
       }),
   );
-  const opened = new OpenedLater((ids) => ids.forEach((id) => changed?.(id)));
+  let features: FeatureCache | undefined;
+  const opened = new OpenedLater((ids) => {
+    ids.forEach((id) => changed?.(id));
+    // Written profiles leave the caches here, in L2 and, through the cache bus, in every replica.
+    void features
+      ?.invalidate(ids)
+      .catch((e: unknown) => log.warn({ err: e }, 'store profile invalidation failed'));
+  });
   const catalog = new CachedCatalog(opened, {
     size: config.profileCacheSize,
     ttlMs: config.profileCacheTtlMs,
@@ -163,6 +181,7 @@ export function createStoreModule(
   const store = notifier
     ? new AnnouncingStoreService(catalog, liveState, notifier)
     : new StoreService(catalog, liveState);
+  if (cached) features = cachedFeatures(store, cached, log);
   let sweeper: NodeJS.Timeout | undefined;
   let projection: Subscription | undefined;
 
@@ -187,5 +206,98 @@ export function createStoreModule(
     },
     check: () => (opened.inner ? { ready: true } : { ready: false, reason: 'catalog not open' }),
   };
-  return { service, store, catalog: store, liveState, internalRoutes: storeInternalRoutes(store) };
+  return { service, store, catalog: store, liveState, internalRoutes: storeInternalRoutes(store), features };
 }
+
+/** One feature cache per process, over the store here or the store service. */
+function cachedFeatures(
+  source: StoreFeatures & Pick<StoreCatalog, 'getMany'>,
+  caches: StoreCaches,
+  logger: Logger,
+): FeatureCache {
+  return new FeatureCache({
+    stores: source,
+    profiles: (ids) => source.getMany(ids),
+    ...caches,
+    deadlineMs: DEFAULT_FEATURE_DEADLINE_MS,
+    logger,
+  });
+}
+
+/** The store's caches in the process's cache module: profiles (long TTL) and live state (seconds). */
+function storeCaches(cache: CacheModule): StoreCaches {
+  return { profileCache: cache.cacheFor('store-profiles'), liveCache: cache.cacheFor('store-live') };
+}
+
+/** How long a caller waits for the store service when last known values could answer (callers may pass theirs). */
+const DEFAULT_FEATURE_DEADLINE_MS = 50;
+
+export interface StoreProvides {
+  /** The catalog: a write drops the written stores' cached profiles here, in L2 and in every replica. */
+  catalog: StoreCatalog;
+  /** Features as the store has them now: live state here, or the store service's answer. */
+  source: StoreFeatures & StoreCatalog;
+  /** Features through this process's caches, with last known values when the store service fails. */
+  features: FeatureCache;
+}
+
+declare module '../platform/module-definition.js' {
+  interface ModuleProvides {
+    store: StoreProvides;
+  }
+}
+
+interface StoreModuleConfig {
+  store: StoreConfig;
+  cache: Pick<CacheConfig, 'changeCoalesceMs' | 'ttlMs' | 'refresh'>;
+  topology: { storeUrl: string };
+}
+
+export const storeModule = defineModule<StoreModuleConfig, StoreProvides>({
+  name: 'store',
+  description: 'store catalog (SQL) and live store state',
+  needs: ['cache', 'events'],
+  port: (config) => config.store.port,
+  init({ config, ctx, get }) {
+    const cache = get('cache');
+    const caches = storeCaches(cache);
+    const store = createStoreModule(
+      ctx,
+      config.store,
+      get('events').projections,
+      {
+        liveCache: caches.liveCache,
+        keys: cache.keys,
+        bus: cache.bus,
+        periodMs: config.cache.changeCoalesceMs,
+        retentionMs: config.cache.ttlMs.storeLive * (1 + config.cache.refresh.graceRatio),
+      },
+      caches,
+    );
+    return {
+      provides: { catalog: store.catalog, source: store.store, features: store.features! },
+      services: [store.service],
+      internalRoutes: [{ plugin: store.internalRoutes }],
+    };
+  },
+  remote: {
+    configured: (config) => config.topology.storeUrl !== '',
+    client({ config, ctx, get, remote }) {
+      const cache = get('cache');
+      const client = new StoreClient(remote('store', config.topology.storeUrl));
+      const features = cachedFeatures(
+        client,
+        storeCaches(cache),
+        ctx.logger.child({ module: 'store-client' }),
+      );
+      return {
+        provides: {
+          catalog: invalidateOnWrite(client, (ids) => features.invalidate(ids)),
+          source: client,
+          features,
+        },
+        services: [{ name: 'store-client', stop: () => client.close() }],
+      };
+    },
+  },
+});

@@ -1,5 +1,4 @@
-import path from 'node:path';
-import type { Logger, PlatformConfig } from '../platform/index.js';
+import { deploymentSqliteFile, type Logger, type PlatformConfig } from '../platform/index.js';
 import type { StoreCatalog } from './catalog.js';
 import type { StoreConfig } from './config.js';
 import { openPostgresCatalog } from './postgres-catalog.js';
@@ -7,7 +6,7 @@ import { openSqliteCatalog } from './sqlite-catalog.js';
 
 /** `sqlitePath`, or `etaserve.db` in the data directory. */
 export function sqliteFileOf(config: StoreConfig, platform: Pick<PlatformConfig, 'dataDir'>): string {
-  return config.sqlitePath || path.join(platform.dataDir, 'etaserve.db');
+  return deploymentSqliteFile(config.sqlitePath, platform.dataDir);
 }
 
 /**

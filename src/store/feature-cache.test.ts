@@ -8,7 +8,7 @@ import {
   platformConfigSchema,
   type PlatformConfig,
 } from '../platform/index.js';
-import { featureRecord, type Store, type StoreFeatureRecord } from '../store/index.js';
+import { featureRecord, type Store, type StoreFeatureRecord } from './index.js';
 import { FeatureCache } from './feature-cache.js';
 
 const store = (id: string, name = 'Kitchen'): Store => ({

@@ -1,5 +1,5 @@
 import { promises as dns } from 'node:dns';
-import type { Logger } from '../platform/index.js';
+import type { Logger } from '../../platform/index.js';
 import type { PredictorBalancer, ReplicaPredictor } from './balancer.js';
 
 /** Every address of a name. */

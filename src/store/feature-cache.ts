@@ -1,14 +1,9 @@
-import type { DegradedReason } from './servable.js';
 import { LRUCache } from 'lru-cache';
 import { storeKey, type TieredCache } from '../cache/index.js';
 import { EtaError, within, type Logger } from '../platform/index.js';
-import {
-  featureRecord,
-  type Store,
-  type StoreCatalog,
-  type StoreFeatureRecord,
-  type StoreFeatures,
-} from '../store/index.js';
+import type { StoreCatalog } from './catalog.js';
+import { featureRecord } from './service.js';
+import type { Store, StoreFeatureRecord, StoreFeatures } from './types.js';
 
 type Live = Pick<StoreFeatureRecord, 'ordersInKitchen' | 'prepEwmaSeconds'>;
 
@@ -16,10 +11,13 @@ type Live = Pick<StoreFeatureRecord, 'ordersInKitchen' | 'prepEwmaSeconds'>;
 const DEFAULT_LIVE: Live = { ordersInKitchen: 0, prepEwmaSeconds: null };
 const HOUR_MS = 3_600_000;
 
+/** Why features served are not current: the store service failed or was late (last known values or defaults). */
+export type StoreStaleness = 'store_features_stale' | 'store_live_default';
+
 export interface StoreFeaturesWithStatus {
   records: Map<string, StoreFeatureRecord>;
-  /** Empty when every record is current; otherwise why not (`store_features_stale`, `store_live_default`). */
-  degradedReasons: DegradedReason[];
+  /** Empty when every record is current; otherwise why not. */
+  degradedReasons: StoreStaleness[];
 }
 
 export interface FeatureCacheDeps {
@@ -28,7 +26,7 @@ export interface FeatureCacheDeps {
   profiles: Pick<StoreCatalog, 'getMany'>['getMany'];
   profileCache: TieredCache<Store>;
   liveCache: TieredCache<Live>;
-  /** How long to wait for the store service when something older could answer instead. */
+  /** How long to wait for the store service when something older could answer instead (callers may set their own). */
   deadlineMs: number;
   logger: Logger;
   /** Last known values kept past the caches' grace, for when the store service is down (entries). */
@@ -56,11 +54,15 @@ export class FeatureCache {
     this.lastLive = new LRUCache({ max });
   }
 
-  async storeFeatures(storeIds: readonly string[], atMs: number): Promise<StoreFeaturesWithStatus> {
+  async storeFeatures(
+    storeIds: readonly string[],
+    atMs: number,
+    deadlineMs = this.deps.deadlineMs,
+  ): Promise<StoreFeaturesWithStatus> {
     const ids = storeIds.length === 1 ? [storeIds[0]!] : [...new Set(storeIds)];
-    const reasons = new Set<DegradedReason>();
-    const profilesNow = this.profiles(ids, reasons);
-    const liveNow = this.live(ids, atMs, reasons);
+    const reasons = new Set<StoreStaleness>();
+    const profilesNow = this.profiles(ids, reasons, deadlineMs);
+    const liveNow = this.live(ids, atMs, reasons, deadlineMs);
     // Both from L1, the usual case: no promise to wait for, no deadline timer.
     const [profiles, live] =
       profilesNow instanceof Map && liveNow instanceof Map
@@ -88,7 +90,8 @@ export class FeatureCache {
 
   private profiles(
     ids: string[],
-    reasons: Set<DegradedReason>,
+    reasons: Set<StoreStaleness>,
+    deadlineMs: number,
   ): Map<string, Store> | Promise<Map<string, Store>> {
     const keys = ids.map(storeKey);
     const load = this.deps.profileCache.resolveMany(keys, async (missing) => {
@@ -102,12 +105,12 @@ export class FeatureCache {
       return out;
     });
     if (load instanceof Map) return this.profilesFound(ids, keys, load);
-    return this.orLastKnown(load, ids, this.lastProfile, 'profiles').then((byKey) =>
+    return this.orLastKnown(load, ids, this.lastProfile, 'profiles', deadlineMs).then((byKey) =>
       byKey ? this.profilesFound(ids, keys, byKey) : this.lastKnownProfiles(ids, reasons),
     );
   }
 
-  private lastKnownProfiles(ids: string[], reasons: Set<DegradedReason>): Map<string, Store> {
+  private lastKnownProfiles(ids: string[], reasons: Set<StoreStaleness>): Map<string, Store> {
     const known = ids.filter((id) => this.lastProfile.has(id));
     // A store never seen cannot be answered for without the store service.
     if (known.length < ids.length) {
@@ -134,7 +137,8 @@ export class FeatureCache {
   private live(
     ids: string[],
     atMs: number,
-    reasons: Set<DegradedReason>,
+    reasons: Set<StoreStaleness>,
+    deadlineMs: number,
   ): Map<string, Live> | Promise<Map<string, Live>> {
     // Live state depends on the order's hour (prep EWMA per hour of week): one entry per store and hour.
     const hour = Math.floor(atMs / HOUR_MS);
@@ -151,7 +155,7 @@ export class FeatureCache {
       return out;
     });
     if (load instanceof Map) return this.liveFound(ids, keys, load);
-    return this.orLastKnown(load, ids, this.lastLive, 'live state').then((byKey) => {
+    return this.orLastKnown(load, ids, this.lastLive, 'live state', deadlineMs).then((byKey) => {
       if (byKey) return this.liveFound(ids, keys, byKey);
       reasons.add(ids.every((id) => this.lastLive.has(id)) ? 'store_features_stale' : 'store_live_default');
       return new Map(ids.map((id) => [id, this.lastLive.get(id) ?? DEFAULT_LIVE]));
@@ -178,26 +182,30 @@ export class FeatureCache {
     ids: string[],
     last: { has(id: string): boolean },
     what: string,
+    deadlineMs: number,
   ): Promise<Map<string, V> | undefined> {
     const guarded = load.catch((e: unknown) => {
       this.deps.logger.warn({ err: e }, `store ${what} unavailable: serving last known values`);
       return undefined;
     });
     if (!ids.every((id) => last.has(id))) return guarded;
-    return within(guarded, this.deps.deadlineMs);
+    return within(guarded, deadlineMs);
   }
 }
 
 /**
- * The catalog, with every write followed by an invalidation of the written stores' cached profiles (here, in L2 and,
- * through the cache bus, in every replica). Also after a failed write: it may have reached the database.
+ * The catalog, with every write followed by `invalidate` of the written stores (their cached profiles, here, in L2
+ * and, through the cache bus, in every replica). Also after a failed write: it may have reached the database.
  */
-export function invalidateOnWrite(catalog: StoreCatalog, profileCache: TieredCache<Store>): StoreCatalog {
+export function invalidateOnWrite(
+  catalog: StoreCatalog,
+  invalidate: (storeIds: readonly string[]) => Promise<void>,
+): StoreCatalog {
   const after = async <T>(ids: readonly string[], write: () => Promise<T>): Promise<T> => {
     try {
       return await write();
     } finally {
-      await profileCache.invalidate(...ids.map(storeKey));
+      await invalidate(ids);
     }
   };
   return {

@@ -1,6 +1,6 @@
 import type { CacheKeys, TieredCache } from '../cache/index.js';
 import { haversineKm, type LatLng } from '../features/index.js';
-import type { GeoFeatures, TripEstimate, TripOrigin } from '../geo/index.js';
+import type { GeoFeatures, TripEstimate, TripOrigin } from './types.js';
 import { EtaError } from '../platform/index.js';
 
 /**

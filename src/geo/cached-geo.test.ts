@@ -11,7 +11,7 @@ import {
   type GeoConfig,
   type GeoFeatures,
   type TripOrigin,
-} from '../geo/index.js';
+} from './index.js';
 import { createLogger, createMetrics, platformConfigSchema, type PlatformConfig } from '../platform/index.js';
 import { CachedGeo } from './cached-geo.js';
 

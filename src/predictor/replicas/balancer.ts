@@ -26,9 +26,8 @@ import {
   type Metrics,
   type OutlierOptions,
   type Registry,
-} from '../platform/index.js';
-import type { BatchEtaRequest, EtaRequest, EtaResult, Predictor } from '../predictor/index.js';
-import type { GatewayConfig } from './config.js';
+} from '../../platform/index.js';
+import type { BatchEtaRequest, EtaRequest, EtaResult, Predictor } from '../types.js';
 
 /** A predictor that can take a deadline and an abort signal per call (the HTTP client can; in-process ignores them). */
 export type ReplicaPredictor = Predictor & {
@@ -51,8 +50,23 @@ export interface BalancerOptions {
   outlier: OutlierOptions;
 }
 
+/** The gateway section's settings of how its calls spread over predictor replicas. */
+export interface BalancerSettings {
+  requestDeadlineMs: number;
+  predictorTimeoutMs: number;
+  retryBudgetRatio: number;
+  retryBudgetMinRetries: number;
+  maxAttempts: number;
+  hedgeDelayMs: number;
+  breakerConsecutiveFailures: number;
+  breakerFailureRatio: number;
+  breakerOpenMs: number;
+  outlierConsecutiveFailures: number;
+  outlierBaseEjectionMs: number;
+}
+
 /** The balancer's options from the gateway section. */
-export function balancerOptions(config: GatewayConfig): BalancerOptions {
+export function balancerOptions(config: BalancerSettings): BalancerOptions {
   return {
     requestDeadlineMs: config.requestDeadlineMs,
     attemptTimeoutMs: config.predictorTimeoutMs,

@@ -60,9 +60,9 @@ describe('graceful shutdown', () => {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({
-        store_ids: ['s-0001'],
+        storeIds: ['s-0001'],
         destination: { lat: 48.864, lng: 2.352 },
-        ordered_at_ms: Date.parse('2026-11-26T19:05:00+01:00'),
+        orderedAtMs: Date.parse('2026-11-26T19:05:00+01:00'),
       }),
     });
     await new Promise((r) => setTimeout(r, 500));

@@ -1,5 +1,5 @@
 import { HttpClient, type CallOptions } from '../platform/index.js';
-import type { InternalBatchBody, InternalBatchResponse } from './schemas.js';
+import type { BatchEtaWireResponse } from './schemas.js';
 import type { BatchEtaRequest, EtaRequest, EtaResult, Predictor } from './types.js';
 import { resultFromWire } from './wire.js';
 
@@ -36,21 +36,15 @@ export class PredictorClient implements Predictor {
     return result!;
   }
 
+  /** The request goes as it is: the internal wire is the in-process `BatchEtaRequest` (predictor/schemas.ts). */
   async predictBatch(request: BatchEtaRequest, call?: CallOptions): Promise<EtaResult[]> {
-    const body: InternalBatchBody = {
-      store_ids: [...request.storeIds],
-      destination: request.destination,
-      ordered_at_ms: request.orderedAtMs,
-      ...(request.items !== undefined ? { items: request.items } : {}),
-      ...(request.subtotal !== undefined ? { subtotal: request.subtotal } : {}),
-    };
     const withHost = this.hostHeader
       ? { ...call, headers: { ...call?.headers, host: this.hostHeader } }
       : call;
-    const res = await this.http.request<InternalBatchResponse>(
+    const res = await this.http.request<BatchEtaWireResponse>(
       'POST',
       '/internal/predict/batch',
-      body,
+      request,
       withHost,
     );
     return res.results.map(resultFromWire);

@@ -1,49 +1,77 @@
 import { Type, type Static } from 'typebox';
-import { LatLngSchema } from '../features/index.js';
+import { LatLngSchema, StoreIdSchema } from '../features/index.js';
+import type { BatchEtaRequest, EtaPrediction } from './types.js';
 
-export const InternalBatchBody = Type.Object(
+/**
+ * The internal wire is the in-process contract as it is: the body of `POST /internal/predict/batch` is a
+ * `BatchEtaRequest` and each answer an `EtaPrediction`, field for field, so neither side converts. The public API
+ * (snake_case) is the gateway's alone (`src/gateway/schemas.ts`).
+ */
+export const BatchEtaRequestSchema = Type.Object(
   {
-    store_ids: Type.Array(Type.String({ minLength: 1, maxLength: 64 }), { minItems: 1, maxItems: 100 }),
+    storeIds: Type.Array(StoreIdSchema, { minItems: 1, maxItems: 100 }),
     destination: LatLngSchema,
     // Within what a Date can hold: the gateway checks the plausible window; this keeps nonsense from the model.
-    ordered_at_ms: Type.Number({ minimum: 0, maximum: 8.64e15 }),
+    orderedAtMs: Type.Number({ minimum: 0, maximum: 8.64e15 }),
     items: Type.Optional(Type.Integer({ minimum: 0, maximum: 1000 })),
     subtotal: Type.Optional(Type.Number({ minimum: 0, maximum: 1_000_000 })),
   },
   { additionalProperties: false },
 );
-export type InternalBatchBody = Static<typeof InternalBatchBody>;
 
-export const PredictionSchema = Type.Object({
-  store_id: Type.String(),
+export const EtaPredictionSchema = Type.Object({
+  storeId: Type.String(),
   p10: Type.Number(),
   p50: Type.Number(),
   p90: Type.Number(),
-  prep_seconds: Type.Number(),
-  travel_seconds: Type.Number(),
-  distance_km: Type.Number(),
+  prepSeconds: Type.Number(),
+  travelSeconds: Type.Number(),
+  distanceKm: Type.Number(),
   timezone: Type.String(),
-  model_version: Type.String(),
+  modelVersion: Type.String(),
   degraded: Type.Boolean(),
-  degraded_reasons: Type.Array(Type.String()),
+  // Strings, not the closed list: a replica of a newer version may name a reason this one does not know yet.
+  degradedReasons: Type.Array(Type.String()),
 });
 
-export const ResultErrorSchema = Type.Object({
+/** An `EtaError` as it crosses: its code, message, field and details (`opens_at` for `store_closed`). */
+export const EtaErrorSchema = Type.Object({
   code: Type.String(),
   message: Type.String(),
   field: Type.Optional(Type.String()),
-  opens_at: Type.Optional(Type.Union([Type.String(), Type.Null()])),
+  details: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
 });
+export type EtaErrorWire = Static<typeof EtaErrorSchema>;
 
-export const InternalBatchResponse = Type.Object({
+/**
+ * One answer per store, in order: `{ prediction }` or `{ error }`. One object with two optional members rather
+ * than a union, so the response serializer needs no validator to pick a branch.
+ */
+export const BatchEtaResponseSchema = Type.Object({
   results: Type.Array(
     Type.Object({
-      prediction: Type.Optional(PredictionSchema),
-      error: Type.Optional(ResultErrorSchema),
+      prediction: Type.Optional(EtaPredictionSchema),
+      error: Type.Optional(EtaErrorSchema),
     }),
   ),
 });
-export type InternalBatchResponse = Static<typeof InternalBatchResponse>;
+export type BatchEtaWireResult = { prediction: EtaPrediction } | { error: EtaErrorWire };
+export interface BatchEtaWireResponse {
+  results: BatchEtaWireResult[];
+}
+
+// The schemas and the in-process types are one contract: these fail to compile when they drift apart.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const requestMatches: Same<
+  Static<typeof BatchEtaRequestSchema>,
+  Omit<BatchEtaRequest, 'storeIds'> & { storeIds: string[] }
+> = true;
+const predictionMatches: Same<
+  Static<typeof EtaPredictionSchema>,
+  Omit<EtaPrediction, 'degradedReasons'> & { degradedReasons: string[] }
+> = true;
+void requestMatches;
+void predictionMatches;
 
 // Open Inference Protocol v2 (KServe): https://kserve.github.io/website/latest/modelserving/data_plane/v2_protocol/
 const Datatype = Type.Union(['FP64', 'FP32', 'INT64', 'INT32'].map((d) => Type.Literal(d)));

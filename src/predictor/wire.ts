@@ -1,62 +1,26 @@
-import type { DegradedReason } from './servable.js';
 import { EtaError, HTTP_STATUS, type ErrorCode } from '../platform/index.js';
-import type { InternalBatchResponse } from './schemas.js';
-import type { EtaPrediction, EtaResult } from './types.js';
+import type { BatchEtaWireResult, EtaErrorWire } from './schemas.js';
+import type { EtaResult } from './types.js';
 
-/** Results to and from the internal wire format, so a remote predictor answers exactly like a local one. */
-export function resultToWire(result: EtaResult): InternalBatchResponse['results'][number] {
-  if (!result.ok) {
-    const { error } = result;
-    return {
-      error: {
-        code: error.code,
-        message: error.message,
-        ...(error.field !== undefined ? { field: error.field } : {}),
-        ...(error.details && 'opens_at' in error.details
-          ? { opens_at: error.details.opens_at as string | null }
-          : {}),
-      },
-    };
-  }
-  const p = result.value;
-  return {
-    prediction: {
-      store_id: p.storeId,
-      p10: p.p10,
-      p50: p.p50,
-      p90: p.p90,
-      prep_seconds: p.prepSeconds,
-      travel_seconds: p.travelSeconds,
-      distance_km: p.distanceKm,
-      timezone: p.timezone,
-      model_version: p.modelVersion,
-      degraded: p.degraded,
-      degraded_reasons: p.degradedReasons,
-    },
-  };
+/**
+ * Results on the internal wire: a prediction crosses as it is (the response schema serializes its own fields), and
+ * only an error is taken apart and rebuilt, so a remote predictor answers exactly like a local one.
+ */
+export function resultToWire(result: EtaResult): BatchEtaWireResult {
+  if (result.ok) return { prediction: result.value };
+  const { code, message, field, details } = result.error;
+  return { error: { code, message, field, details } };
 }
 
-export function resultFromWire(item: InternalBatchResponse['results'][number]): EtaResult {
-  if (item.prediction) {
-    const p = item.prediction;
-    const value: EtaPrediction = {
-      storeId: p.store_id,
-      p10: p.p10,
-      p50: p.p50,
-      p90: p.p90,
-      prepSeconds: p.prep_seconds,
-      travelSeconds: p.travel_seconds,
-      distanceKm: p.distance_km,
-      timezone: p.timezone,
-      modelVersion: p.model_version,
-      degraded: p.degraded,
-      // A string on the wire: a replica of a newer version may name a reason this one does not know yet.
-      degradedReasons: p.degraded_reasons as DegradedReason[],
-    };
-    return { ok: true, value };
-  }
-  const e = item.error ?? { code: 'internal', message: 'empty result' };
+export function resultFromWire(item: BatchEtaWireResult): EtaResult {
+  // A degraded reason this version does not know (from a newer replica) passes through as the string it is.
+  if ('prediction' in item && item.prediction) return { ok: true, value: item.prediction };
+  return { ok: false, error: errorFromWire((item as { error?: EtaErrorWire }).error) };
+}
+
+function errorFromWire(e: EtaErrorWire | undefined): EtaError {
+  if (!e) return new EtaError('internal', 'empty result');
+  // A code this version does not know (from a newer replica) is an internal error here.
   const code = (e.code in HTTP_STATUS ? e.code : 'internal') as ErrorCode;
-  const details = e.opens_at !== undefined ? { opens_at: e.opens_at } : undefined;
-  return { ok: false, error: new EtaError(code, e.message, { field: e.field, details }) };
+  return new EtaError(code, e.message, { field: e.field, details: e.details });
 }

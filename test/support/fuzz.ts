@@ -524,7 +524,7 @@ export function validBody(method: string, url: string, n: number, fx: Fixtures, 
     case 'POST /v1/admin/explain':
       return { store_id: pick(fx.storeIds.slice(0, 60)), ...order, ordered_at: orderedAt(random) };
     case 'POST /internal/predict/batch':
-      return { store_ids: someStores(1 + Math.floor(random() * 12)), ...order, ordered_at_ms: Date.now() };
+      return { storeIds: someStores(1 + Math.floor(random() * 12)), ...order, orderedAtMs: Date.now() };
     case 'POST /internal/predict/explain':
       return { store_id: pick(fx.storeIds.slice(0, 60)), ...order, ordered_at_ms: Date.now() };
     case 'POST /v1/events':

@@ -1,6 +1,5 @@
-import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { EtaError, type HttpServer } from '../platform/index.js';
+import { EtaError, type HttpServer, type Routes } from '../platform/index.js';
 import type { AdminGuard } from './live-routes.js';
 import type { StoreTraffic } from './store-traffic.js';
 
@@ -36,11 +35,7 @@ const TrafficQuery = Type.Object(
 );
 
 /** Admin JSON for the console's pages: why an ETA is what it is, and which stores are asked about most. */
-export function adminRoutes(deps: {
-  guard: AdminGuard;
-  explain?: Explain;
-  traffic?: StoreTraffic;
-}): FastifyPluginAsync {
+export function adminRoutes(deps: { guard: AdminGuard; explain?: Explain; traffic?: StoreTraffic }): Routes {
   const plugin = async (app: HttpServer): Promise<void> => {
     app.post(
       '/v1/admin/explain',
@@ -92,5 +87,5 @@ export function adminRoutes(deps: {
       },
     );
   };
-  return plugin as unknown as FastifyPluginAsync;
+  return plugin;
 }

@@ -1,5 +1,5 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger, Registry, Service } from '../platform/index.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Logger, Registry, Routes, Service } from '../platform/index.js';
 import { adminRoutes, type Explain } from './admin-routes.js';
 import { liveRoutes, type AdminGuard } from './live-routes.js';
 import { LiveSampler } from './sampler.js';
@@ -40,7 +40,7 @@ export interface ConsoleOptions {
 
 export interface ConsoleModule {
   service: Service;
-  routes: FastifyPluginAsync;
+  routes: Routes;
   sampler: LiveSampler;
   traffic: StoreTraffic;
   /** Add to the whole server (`app.addHook('onResponse', ...)`) so the map knows which stores are asked about. */
@@ -62,7 +62,7 @@ export function createConsoleModule(options: ConsoleOptions): ConsoleModule {
   if (!dir)
     options.logger?.warn('the console is not built (npm run build): serving a plain status page at /');
   const site = dir ? staticRoutes(loadStaticFiles(dir)) : fallbackPage(options.name, options.modules);
-  const routes: FastifyPluginAsync = async (app) => {
+  const routes: Routes = async (app) => {
     await app.register(site);
     await app.register(liveRoutes(sampler, options.guard));
     await app.register(adminRoutes({ guard: options.guard, explain: options.explain, traffic }));
@@ -75,7 +75,7 @@ export function createConsoleModule(options: ConsoleOptions): ConsoleModule {
   return { service, routes, sampler, traffic, countStoreRequests: storeTrafficHook(traffic) };
 }
 
-function fallbackPage(name: string, modules: readonly string[]): FastifyPluginAsync {
+function fallbackPage(name: string, modules: readonly string[]): Routes {
   const html = statusPage(name, modules);
   return async (app) => {
     app.get('/', { schema: { hide: true } }, async (_req, reply) =>

@@ -1,4 +1,5 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { Routes } from '../platform/index.js';
 import type { ServerResponse } from 'node:http';
 import type { LiveSampler } from './sampler.js';
 
@@ -9,7 +10,7 @@ export type AdminGuard = (req: FastifyRequest, reply: FastifyReply) => Promise<v
  * one `sample` a second. The page reads it with fetch, not EventSource, because EventSource cannot send the
  * Authorization header. `GET /v1/admin/live` is the same history as one JSON document.
  */
-export function liveRoutes(sampler: LiveSampler, guard: AdminGuard): FastifyPluginAsync {
+export function liveRoutes(sampler: LiveSampler, guard: AdminGuard): Routes {
   const open = new Set<ServerResponse>();
   return async (app) => {
     // Streams never go idle, so the server would wait for them at shutdown: end them first.

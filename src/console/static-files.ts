@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { EtaError } from '../platform/index.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { EtaError, type Routes } from '../platform/index.js';
 
 /** The client-side routes of the single-page app; each serves index.html, and the app draws the page. */
 export const CONSOLE_PAGES = ['/live', '/models', '/accuracy', '/map', '/try'] as const;
@@ -77,7 +77,7 @@ function send(req: FastifyRequest, reply: FastifyReply, file: StaticFile): Fasti
 }
 
 /** The built single-page app: its files, and index.html for `/` and every client-side page. */
-export function staticRoutes(files: Map<string, StaticFile>): FastifyPluginAsync {
+export function staticRoutes(files: Map<string, StaticFile>): Routes {
   const index = files.get('/index.html')!;
   return async (app) => {
     const hide = { schema: { hide: true } };

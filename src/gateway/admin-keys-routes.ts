@@ -1,6 +1,5 @@
-import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { EtaError, type HttpServer } from '../platform/index.js';
+import { EtaError, type HttpServer, type Routes } from '../platform/index.js';
 import { SCOPES, type ApiKeyRecord, type ApiKeyStore } from './api-keys.js';
 import type { PreHandler } from './auth.js';
 import { ErrorBody } from './schemas.js';
@@ -59,7 +58,7 @@ function info(r: ApiKeyRecord): Static<typeof KeyInfo> {
 const errors = { 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 404: ErrorBody };
 
 /** `/v1/admin/keys`: create, list, rotate and revoke API keys (admin scope). The same store as `etaserve keys`. */
-export function adminKeysRoutes(keys: ApiKeyStore, authorizeAdmin: PreHandler): FastifyPluginAsync {
+export function adminKeysRoutes(keys: ApiKeyStore, authorizeAdmin: PreHandler): Routes {
   const plugin = async (app: HttpServer): Promise<void> => {
     const base = { onRequest: authorizeAdmin };
     const tags = ['admin'];
@@ -139,5 +138,5 @@ export function adminKeysRoutes(keys: ApiKeyStore, authorizeAdmin: PreHandler): 
       },
     );
   };
-  return plugin as unknown as FastifyPluginAsync;
+  return plugin;
 }

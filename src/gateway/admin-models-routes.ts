@@ -1,4 +1,3 @@
-import type { FastifyPluginAsync } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { Value } from 'typebox/value';
 import {
@@ -9,7 +8,7 @@ import {
   policyConfigSchema,
   type PolicyConfig,
 } from '../pipeline/index.js';
-import { EtaError, type HttpServer } from '../platform/index.js';
+import { EtaError, type HttpServer, type Routes } from '../platform/index.js';
 import type { ModelRegistry } from '../registry/index.js';
 import type { PreHandler } from './auth.js';
 import { ErrorBody } from './schemas.js';
@@ -77,7 +76,7 @@ export function adminModelRoutes(deps: {
   authorizeAdmin: PreHandler;
   /** The promotion policy (pipeline.policy); its defaults when absent. */
   policy?: PolicyConfig;
-}): FastifyPluginAsync {
+}): Routes {
   const { registry } = deps;
   const policy = deps.policy ?? (Value.Default(policyConfigSchema, {}) as PolicyConfig);
   const common = { onRequest: deps.authorizeAdmin };
@@ -222,7 +221,7 @@ export function adminModelRoutes(deps: {
       async (req) => ({ entries: await registry.audit(req.query.limit ?? 50) }),
     );
   };
-  return plugin as unknown as FastifyPluginAsync;
+  return plugin;
 }
 
 /** The audit log's actor: the API key id, else "api". */

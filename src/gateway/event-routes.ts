@@ -1,7 +1,6 @@
-import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { parseJsonArrayBody, parseNdjsonBody, type EventBatch, type EventIngest } from '../events/index.js';
-import { EtaError, type HttpServer } from '../platform/index.js';
+import { EtaError, type HttpServer, type Routes } from '../platform/index.js';
 import type { PreHandler } from './auth.js';
 
 export interface EventRouteDeps {
@@ -39,7 +38,7 @@ const ErrorBody = Type.Object({
  * `POST /v1/events`: a JSON array or NDJSON (`application/x-ndjson`) of events. Answers 200 with what was accepted,
  * what was a duplicate and what was refused (one by one, with a reason), only after the accepted ones are durable.
  */
-export function eventRoutes(deps: EventRouteDeps): FastifyPluginAsync {
+export function eventRoutes(deps: EventRouteDeps): Routes {
   const plugin = async (app: HttpServer): Promise<void> => {
     // The body's bytes, not a parsed tree: each event is stored as it came, never serialised a second time.
     // Encapsulated: only the routes of this plugin parse JSON this way.
@@ -105,5 +104,5 @@ export function eventRoutes(deps: EventRouteDeps): FastifyPluginAsync {
       },
     );
   };
-  return plugin as unknown as FastifyPluginAsync;
+  return plugin;
 }

@@ -1,4 +1,3 @@
-import type { FastifyPluginAsync } from 'fastify';
 import type { CacheModule } from '../cache/index.js';
 import { createConsoleModule } from '../console/index.js';
 import type { EventIngest, EventsConfig } from '../events/index.js';
@@ -10,6 +9,7 @@ import {
   type HttpServer,
   type ModuleContext,
   type Registry,
+  type Routes,
   type Service,
 } from '../platform/index.js';
 import { PredictorBalancer, type EtaPrediction, type Predictor } from '../predictor/index.js';
@@ -49,7 +49,7 @@ export interface GatewayModule {
   /** Admission control for the process's HTTP server (`createHttpServer({ admission })`). */
   admission: Admission;
   /** Registers the API docs first, then the public routes, then `extra` plugins (store catalog, console). */
-  register(app: HttpServer, extra: FastifyPluginAsync[]): Promise<void>;
+  register(app: HttpServer, extra: Routes[]): Promise<void>;
 }
 
 export function createGatewayModule(
@@ -297,13 +297,13 @@ export const gatewayModule = defineModule<GatewayModuleConfig, GatewayModule>({
         .map((url) => `${url.replace(/\/$/, '')}/metrics`),
       explain: predictor.explain,
     });
-    const extra: FastifyPluginAsync[] = [
+    const extra: Routes[] = [
       consoleModule.routes,
       storeCatalogRoutes({
         catalog: store.catalog,
         authorizeAdmin: gateway.authorizer('admin'),
         authorizeRead: gateway.authorizer('predict', 'admin'),
-      }) as unknown as FastifyPluginAsync,
+      }),
     ];
     // OIP v2 of a predictor in this process is public here, behind a predict key.
     const oip = runs('predictor') ? predictor.oip : undefined;

@@ -1,7 +1,6 @@
-import type { FastifyPluginAsync } from 'fastify';
 import { Type } from 'typebox';
 import { LatLngSchema } from '../features/index.js';
-import { HttpClient, isEtaError, type HttpServer } from '../platform/index.js';
+import { HttpClient, isEtaError, type HttpServer, type Routes } from '../platform/index.js';
 import type { EtaPredictor } from './eta.js';
 import type { ActiveModel } from './model-runtime.js';
 import type { EtaRequest } from './types.js';
@@ -102,7 +101,7 @@ const InternalExplainBody = Type.Object({
 });
 
 /** The predictor's explain endpoint, for a gateway whose predictors run as other processes. */
-export function explainRoutes(predictor: EtaPredictor): FastifyPluginAsync {
+export function explainRoutes(predictor: EtaPredictor): Routes {
   const plugin = async (app: HttpServer): Promise<void> => {
     app.post('/internal/predict/explain', { schema: { body: InternalExplainBody } }, async (req) => {
       const b = req.body;
@@ -115,7 +114,7 @@ export function explainRoutes(predictor: EtaPredictor): FastifyPluginAsync {
       });
     });
   };
-  return plugin as unknown as FastifyPluginAsync;
+  return plugin;
 }
 
 /** Explanations from remote predictor replicas: the first one that answers. */

@@ -1,8 +1,14 @@
-import type { FastifyPluginAsync } from 'fastify';
 import { MODELS_GENERATION, type CacheModule } from '../cache/index.js';
 import { eventBackend, openEventLog, type EventLog, type EventsConfig } from '../events/index.js';
 import type { GeoFeatures } from '../geo/index.js';
-import { defineModule, type Logger, type ModuleContext, type Service } from '../platform/index.js';
+import {
+  defineModule,
+  type Logger,
+  type ModuleContext,
+  type RoutePlugin,
+  type Routes,
+  type Service,
+} from '../platform/index.js';
 import type { ModelRegistry, RegistryDatabase } from '../registry/index.js';
 import type { FeatureCache, StoreFeatures } from '../store/index.js';
 import type { PredictorConfig } from './config.js';
@@ -31,9 +37,9 @@ export interface PredictorModule {
   predictor: Predictor;
   runtime: ModelRuntime;
   /** Internal routes (`/internal/predict/*`), for gateways and consoles of other processes. */
-  routes: FastifyPluginAsync[];
+  routes: Array<RoutePlugin['plugin']>;
   /** Open Inference Protocol v2 (`/v2/*`): internal on a predictor process, behind a predict key on a gateway's. */
-  oip: FastifyPluginAsync;
+  oip: Routes;
   /** An ETA with its feature vector and contributions (the console's "why"). */
   explain: (request: EtaRequest) => Promise<EtaExplanation>;
 }
@@ -170,7 +176,7 @@ export interface PredictorProvides {
   /** An ETA with its feature vector and contributions (the console's "why"). */
   explain: (request: EtaRequest) => Promise<EtaExplanation>;
   /** Open Inference Protocol v2 of the model in this process; absent when the predictors are remote. */
-  oip?: FastifyPluginAsync;
+  oip?: Routes;
 }
 
 declare module '../platform/module-definition.js' {

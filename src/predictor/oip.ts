@@ -1,6 +1,5 @@
-import type { FastifyPluginAsync } from 'fastify';
 import type { Static } from 'typebox';
-import { EtaError, type HttpServer } from '../platform/index.js';
+import { EtaError, type HttpServer, type Routes } from '../platform/index.js';
 import type { ModelRuntime } from './model-runtime.js';
 import { ModelParams, OipInferBody, OipInferResponse, OipModelMetadata } from './schemas.js';
 import type { Model } from '../model/index.js';
@@ -123,7 +122,7 @@ export function featureParameters(model: Pick<Model, 'spec'>): Record<string, st
   };
 }
 
-export function oipRoutes(runtime: ModelRuntime, modelName: string): FastifyPluginAsync {
+export function oipRoutes(runtime: ModelRuntime, modelName: string): Routes {
   const plugin = async (app: HttpServer): Promise<void> => {
     const resolve = (params: ModelParams): NonNullable<ModelRuntime['active']> => {
       const active = runtime.active;
@@ -196,7 +195,7 @@ export function oipRoutes(runtime: ModelRuntime, modelName: string): FastifyPlug
     app.post('/v2/models/:name/infer', infer, handler);
     app.post('/v2/models/:name/versions/:version/infer', infer, handler);
   };
-  return plugin as unknown as FastifyPluginAsync;
+  return plugin;
 }
 
 type OipModelMetadataT = Static<typeof OipModelMetadata>;

@@ -28,6 +28,7 @@ export const ALLOWED = {
     'console',
   ],
   console: ['platform'],
+  orders: ['platform', 'model', 'features', 'events', 'geo', 'store', 'pipeline'],
   app: [
     'platform',
     'cache',

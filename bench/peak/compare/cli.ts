@@ -8,7 +8,7 @@ import path from 'node:path';
 import { compactJson, REPO_ROOT, scrubPaths, updateIndex, writeResults } from '../../lib/results.js';
 import { COMPARE_SIDES, compareConfig } from '../config.js';
 import type { CompareSide } from '../config.js';
-import { compareMarkdown } from './report.js';
+import { compareMarkdown, compareVerdicts } from './report.js';
 import { runCompare } from './run-compare.js';
 import type { CompareReport } from './run-compare.js';
 
@@ -83,6 +83,7 @@ export async function runCompareCli(values: CompareFlags): Promise<number> {
 /** `--render <peak-compare json>`: the Markdown again from the JSON (notes added), nothing run. */
 export function renderCompare(file: string, notes: string[] | undefined): number {
   const report = JSON.parse(readFileSync(file, 'utf8')) as CompareReport;
+  report.verdicts = compareVerdicts(report);
   if (notes?.length) {
     report.notes = [...report.notes, ...notes];
     writeFileSync(file, scrubPaths(compactJson(report)) + '\n');

@@ -16,6 +16,16 @@ const failures = (s: StepResult): number => s.errors + s.timeouts + s.non2xx;
 const quietNote = (s: StepResult): string =>
   s.quiet.quiet ? `quiet (load ${s.quiet.loadBefore})` : `NOT quiet (load ${s.quiet.loadBefore} before)`;
 
+/** A step with no 2xx answer has no latency to judge (its percentiles read 0): a MISS, said as such. */
+function unanswered(target: string, s: StepResult): Verdict | undefined {
+  if (s.ok > 0) return undefined;
+  return {
+    target,
+    status: 'MISS',
+    detail: `no 2xx answer (errors/timeouts/non-2xx ${s.errors}/${s.timeouts}/${s.non2xx}); ${quietNote(s)}`,
+  };
+}
+
 function pending(target: string, why: string): Verdict {
   return { target, status: 'PENDING', detail: why };
 }
@@ -43,6 +53,7 @@ export function compareVerdicts(r: CompareReport): Verdict[] {
     const c = step(r, 'change', hi);
     const s = step(r, 'seed', hi);
     if (!c || !s) out.push(pending(target, notRun(hi, !c ? 'change' : 'seed')));
+    else if (c.ok === 0 || s.ok === 0) out.push(unanswered(target, c.ok === 0 ? c : s)!);
     else {
       const ok = c.latency.p95 < s.latency.p95 && c.latency.p99 < s.latency.p99;
       out.push({
@@ -56,6 +67,7 @@ export function compareVerdicts(r: CompareReport): Verdict[] {
     const target = `cluster at ${hi} req/s (quiet run): p95 <= ${t.high.p95Ms} ms, p99 <= ${t.high.p99Ms} ms, zero errors`;
     const c = step(r, 'change', hi);
     if (!c) out.push(pending(target, notRun(hi)));
+    else if (c.ok === 0) out.push(unanswered(target, c)!);
     else {
       const ok = c.latency.p95 <= t.high.p95Ms && c.latency.p99 <= t.high.p99Ms && failures(c) === 0;
       out.push({
@@ -69,6 +81,7 @@ export function compareVerdicts(r: CompareReport): Verdict[] {
     const target = `cluster at ${lo} req/s: p99 <= ${t.base.p99Ms} ms`;
     const c = step(r, 'change', lo);
     if (!c) out.push(pending(target, notRun(lo)));
+    else if (c.ok === 0) out.push(unanswered(target, c)!);
     else {
       out.push({
         target,
@@ -82,6 +95,7 @@ export function compareVerdicts(r: CompareReport): Verdict[] {
     const c = step(r, 'change', lo);
     const b = step(r, 'baseline', lo);
     if (!c) out.push(pending(target, notRun(lo)));
+    else if (c.ok + c.non2xx === 0) out.push(unanswered(target, c)!);
     else {
       out.push({
         target,
@@ -149,7 +163,10 @@ export function compareVerdicts(r: CompareReport): Verdict[] {
 const fmt = (x: number | undefined, digits = 2): string =>
   x === undefined || Number.isNaN(x) ? '–' : String(Math.round(x * 10 ** digits) / 10 ** digits);
 const ratio = (a: number | undefined, b: number | undefined): string =>
-  a !== undefined && b !== undefined && b > 0 ? `${fmt(a / b)}x` : '–';
+  a !== undefined && b !== undefined && a > 0 && b > 0 ? `${fmt(a / b)}x` : '–';
+/** A latency figure, or NaN (shown as '–', no ratio) when the step had no 2xx answer. */
+const lat = (s: StepResult, k: 'p50' | 'p95' | 'p99' | 'p999' | 'max'): number =>
+  s.ok > 0 ? s.latency[k] : Number.NaN;
 
 function rateTable(r: CompareReport, rate: number): string[] {
   const cols = SIDES.filter((s) => r.config.sides.includes(s));
@@ -163,7 +180,8 @@ function rateTable(r: CompareReport, rate: number): string[] {
     '|---|' + cols.map(() => '---|').join('') + (withRatios ? '---|---|' : ''),
   ];
   const row = (label: string, get: (s: StepResult) => number | string, ratios = false): string => {
-    const cells = cols.map((c) => (st[c] ? String(get(st[c]!)) : '–'));
+    const show = (v: number | string): string => (typeof v === 'number' && Number.isNaN(v) ? '–' : String(v));
+    const cells = cols.map((c) => (st[c] ? show(get(st[c]!)) : '–'));
     let tail = '';
     if (withRatios) {
       const num = (s?: StepResult): number | undefined => (s ? Number(get(s)) : undefined);
@@ -178,13 +196,17 @@ function rateTable(r: CompareReport, rate: number): string[] {
     '',
     ...head,
     row('achieved req/s', (s) => s.achievedRate),
-    row('p50 ms', (s) => s.latency.p50),
-    row('p95 ms', (s) => s.latency.p95, true),
-    row('p99 ms', (s) => s.latency.p99, true),
-    row('p99.9 ms', (s) => s.latency.p999),
-    row('max ms', (s) => s.latency.max),
+    row('p50 ms', (s) => lat(s, 'p50')),
+    row('p95 ms', (s) => lat(s, 'p95'), true),
+    row('p99 ms', (s) => lat(s, 'p99'), true),
+    row('p99.9 ms', (s) => lat(s, 'p999')),
+    row('max ms', (s) => lat(s, 'max')),
     row('errors / timeouts / non-2xx', (s) => `${s.errors} / ${s.timeouts} / ${s.non2xx}`),
-    row('CPU ms/req (all its processes)', (s) => s.cpuMsPerRequest, true),
+    row(
+      'CPU ms/req (all its processes)',
+      (s) => (s.ok + s.non2xx > 0 ? s.cpuMsPerRequest : Number.NaN),
+      true,
+    ),
     row('server cores', (s) => s.serverCores),
     row('load avg before (quiet?)', (s) => `${s.quiet.loadBefore}${s.quiet.quiet ? '' : ' (no)'}`),
     row('other processes, cores', (s) => s.othersCores),

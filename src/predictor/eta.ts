@@ -9,7 +9,7 @@ import {
   type StoreSnapshot,
   type TripSnapshot,
 } from '../features/index.js';
-import type { GeoFeatures, TripEstimate } from '../geo/index.js';
+import type { GeoFeatures, TripEstimate, TripOrigin } from '../geo/index.js';
 import {
   Counter,
   counterSeries,
@@ -79,6 +79,16 @@ async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Prom
   }
 }
 
+/** A store as geo sees it, and its zone once computed. */
+interface Place {
+  origin: TripOrigin;
+  zone: string | undefined;
+}
+
+function originOf(store: StoreFeatureRecord): TripOrigin {
+  return { id: store.storeId, location: store.location, radiusKm: store.deliveryRadiusKm };
+}
+
 export function fallbackTrip(id: string, from: LatLng, to: LatLng, radiusKm: number): TripEstimate {
   const distanceKm = haversineKm(from, to);
   return {
@@ -105,8 +115,12 @@ export class EtaPredictor implements Predictor {
    */
   private rowsBuffer = new Float64Array(FEATURE_COUNT * 16);
   private outBuffer = new Float64Array(64);
-  /** Each store's zone (an H3 cell of its location), the first segment column of its range. */
-  private readonly zones = new Map<string, { lat: number; lng: number; zone: string }>();
+  /**
+   * Where each store is, as its profile last said (profiles are long-cached and change rarely): geo needs only this,
+   * so a request for stores seen before asks geo at once, alongside the store features, and checks the profile
+   * after. Also each store's zone (an H3 cell of its location), the first segment column of its range.
+   */
+  private readonly places = new Map<string, Place>();
 
   constructor(
     private readonly deps: {
@@ -171,6 +185,9 @@ export class EtaPredictor implements Predictor {
     const active = this.deps.runtime.active;
     if (!active) throw new EtaError('model_not_loaded', 'no model is loaded yet');
     const { featureDeadlineMs } = this.deps;
+    // Stores seen before: geo is asked now, in parallel with the store features (live state may miss its cache).
+    const early = this.earlyOrigins(request.storeIds);
+    const earlyTrips = early ? this.trips(request, early) : undefined;
     const { records: stores, degradedReasons } = this.deps.features
       ? await this.deps.features.storeFeatures(request.storeIds, request.orderedAtMs, featureDeadlineMs)
       : {
@@ -184,34 +201,47 @@ export class EtaPredictor implements Predictor {
 
     const results: EtaResult[] = new Array<EtaResult>(request.storeIds.length);
     const servable: Array<{ index: number; store: StoreFeatureRecord }> = [];
-    request.storeIds.forEach((storeId, index) => {
+    // Whether every servable store is where geo was asked about: else geo is asked again (a store moved).
+    let placed = early !== undefined;
+    for (let index = 0; index < request.storeIds.length; index++) {
+      const storeId = request.storeIds[index]!;
       const store = stores.get(storeId);
       const refusal = unservable(storeId, store);
       if (refusal) results[index] = { ok: false, error: refusal };
-      else servable.push({ index, store: store! });
-    });
+      else {
+        servable.push({ index, store: store! });
+        if (!this.place(store!, early?.[index])) placed = false;
+      }
+    }
     if (servable.length === 0) return results;
 
-    const reasons: DegradedReason[] = [...degradedReasons];
+    const reasons: DegradedReason[] = degradedReasons.length > 0 ? [...degradedReasons] : [];
     for (const reason of degradedReasons) this.countDegraded(reason);
-    const origins = servable.map(({ store }) => ({
-      id: store.storeId,
-      location: store.location,
-      radiusKm: store.deliveryRadiusKm,
-    }));
     let trips: TripEstimate[];
-    try {
-      trips = await withDeadline(
-        withContext(trace, () => this.deps.geo.trips(request.destination, origins, request.orderedAtMs)),
-        featureDeadlineMs,
-        'geo features',
+    let answer: TripEstimate[] | Error;
+    if (placed && earlyTrips) {
+      const all = await earlyTrips;
+      answer =
+        all instanceof Error || servable.length === all.length
+          ? all
+          : servable.map(({ index }) => all[index]!);
+    } else {
+      // An early call for a store that moved settles on its own: it never rejects.
+      answer = await withContext(trace, () =>
+        this.trips(
+          request,
+          servable.map(({ store }) => originOf(store)),
+        ),
       );
-    } catch (e) {
-      this.deps.logger.warn({ err: e }, 'geo unavailable: straight-line estimates');
+    }
+    if (answer instanceof Error) {
+      this.deps.logger.warn({ err: answer }, 'geo unavailable: straight-line estimates');
       reasons.push('geo_unavailable');
       this.countDegraded('geo_unavailable');
-      trips = origins.map((o) => fallbackTrip(o.id, o.location, request.destination, o.radiusKm));
-    }
+      trips = servable.map(({ store }) =>
+        fallbackTrip(store.storeId, store.location, request.destination, store.deliveryRadiusKm),
+      );
+    } else trips = answer;
     const featuresDone = performance.now();
 
     if (this.rowsBuffer.length < servable.length * FEATURE_COUNT)
@@ -303,15 +333,53 @@ export class EtaPredictor implements Predictor {
     return results;
   }
 
-  private zoneOf(store: StoreFeatureRecord): string {
+  /** Geo's trips under the feature deadline; its failure as a value, so a call started early never goes unhandled. */
+  private trips(request: BatchEtaRequest, origins: TripOrigin[]): Promise<TripEstimate[] | Error> {
+    return withDeadline(
+      this.deps.geo.trips(request.destination, origins, request.orderedAtMs),
+      this.deps.featureDeadlineMs,
+      'geo features',
+    ).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
+  }
+
+  /** Every store's origin as last seen, or undefined when one was never seen (then geo waits for its profile). */
+  private earlyOrigins(storeIds: readonly string[]): TripOrigin[] | undefined {
+    const origins = new Array<TripOrigin>(storeIds.length);
+    for (let i = 0; i < storeIds.length; i++) {
+      const known = this.places.get(storeIds[i]!);
+      if (!known) return undefined;
+      origins[i] = known.origin;
+    }
+    return origins;
+  }
+
+  /** Records where the store is now; whether that is where `asked` placed it. */
+  private place(store: StoreFeatureRecord, asked: TripOrigin | undefined): boolean {
+    const known = this.places.get(store.storeId);
     const { lat, lng } = store.location;
-    const known = this.zones.get(store.storeId);
-    if (known?.lat === lat && known.lng === lng) return known.zone;
-    // Bounded like the catalog: a city's stores, not a growing key space.
-    if (this.zones.size >= 100_000) this.zones.clear();
-    const zone = storeZone(store.location);
-    this.zones.set(store.storeId, { lat, lng, zone });
-    return zone;
+    const radiusKm = store.deliveryRadiusKm;
+    if (
+      !known ||
+      known.origin.location.lat !== lat ||
+      known.origin.location.lng !== lng ||
+      known.origin.radiusKm !== radiusKm
+    ) {
+      // Bounded like the catalog: a city's stores, not a growing key space.
+      if (!known && this.places.size >= 100_000) this.places.clear();
+      this.places.set(store.storeId, { origin: originOf(store), zone: undefined });
+    }
+    return (
+      asked !== undefined &&
+      asked.location.lat === lat &&
+      asked.location.lng === lng &&
+      asked.radiusKm === radiusKm
+    );
+  }
+
+  private zoneOf(store: StoreFeatureRecord): string {
+    const known = this.places.get(store.storeId);
+    if (known) return (known.zone ??= storeZone(known.origin.location));
+    return storeZone(store.location);
   }
 
   /** Reasons are a short closed list (`geo_unavailable`, `store_features_stale`, ...), so series stay few. */

@@ -26,9 +26,10 @@ export const ALLOWED = {
     'store',
     'pipeline',
     'console',
+    'orders',
   ],
   console: ['platform'],
-  orders: ['platform', 'model', 'features', 'events', 'geo', 'store', 'pipeline'],
+  orders: ['platform', 'model', 'features', 'events', 'registry', 'geo', 'store', 'pipeline', 'simulator'],
   app: [
     'platform',
     'cache',
@@ -43,6 +44,7 @@ export const ALLOWED = {
     'pipeline',
     'gateway',
     'console',
+    'orders',
   ],
   cli: [
     'platform',
@@ -59,6 +61,7 @@ export const ALLOWED = {
     'gateway',
     'console',
     'app',
+    'orders',
   ],
 };
 

@@ -96,6 +96,7 @@ const OWN_ROUTES: Record<string, RegExp> = {
   geo: /^\/internal\/geo\//,
   predictor: /^\/(internal\/predict\/|v2\/)/,
   pipeline: /^$/,
+  orders: /^\/internal\/orders\//,
   gateway: /^\/(v1\/|v2\/|docs|$|live$|models$|accuracy$|map$|try$|favicon\.svg$|assets\/)/,
 };
 const EVERY_PROCESS = new Set(['/healthz', '/readyz', '/metrics']);
@@ -118,6 +119,7 @@ describe.each(TARGETS.filter((t) => t !== 'all'))('--target %s alone', (target) 
         ETASERVE_TOPOLOGY_STORE_URL: target === 'store' ? '' : NOWHERE,
         ETASERVE_TOPOLOGY_GEO_URL: target === 'geo' ? '' : NOWHERE,
         ETASERVE_TOPOLOGY_PREDICTOR_URLS: target === 'predictor' ? '' : NOWHERE,
+        ETASERVE_TOPOLOGY_ORDERS_URL: target === 'orders' ? '' : NOWHERE,
       },
     });
     const proc = await composeProcess(config, [target], createLogger({ level: 'silent' }));

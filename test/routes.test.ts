@@ -17,7 +17,11 @@ import { createLogger, routesOf, type HttpServer } from '../src/platform/index.j
 const TOKEN = 'routes-test-internal-token-0123456789';
 const NOWHERE = 'http://127.0.0.1:9';
 const REMOTE_STORE_GEO = { ETASERVE_TOPOLOGY_STORE_URL: NOWHERE, ETASERVE_TOPOLOGY_GEO_URL: NOWHERE };
-const REMOTE_ALL = { ...REMOTE_STORE_GEO, ETASERVE_TOPOLOGY_PREDICTOR_URLS: NOWHERE };
+const REMOTE_ALL = {
+  ...REMOTE_STORE_GEO,
+  ETASERVE_TOPOLOGY_PREDICTOR_URLS: NOWHERE,
+  ETASERVE_TOPOLOGY_ORDERS_URL: NOWHERE,
+};
 
 interface Shape {
   targets: string[];
@@ -42,6 +46,7 @@ const SHAPES: Record<string, Shape> = {
   store: { targets: ['store'], env: {}, listeners: ['internal'] },
   geo: { targets: ['geo'], env: {}, listeners: ['internal'] },
   pipeline: { targets: ['pipeline'], env: REMOTE_STORE_GEO, listeners: ['internal'] },
+  orders: { targets: ['orders'], env: REMOTE_STORE_GEO, listeners: ['internal'] },
 };
 
 /** Open on every listener, for probes, scrapers and browsers: no key, no token. */
@@ -69,6 +74,7 @@ const OPEN_PUBLIC = new Set([
 function scopesOf(method: string, url: string): Scope[] {
   if (url === '/v1/eta' || url === '/v1/eta/batch') return ['predict'];
   if (url === '/v1/events') return ['events'];
+  if (url.startsWith('/v1/orders/')) return ['predict'];
   if (url.startsWith('/v1/admin/')) return ['admin'];
   if (url.startsWith('/v1/stores'))
     return method === 'GET' || method === 'HEAD' ? ['predict', 'admin'] : ['admin'];

@@ -3,6 +3,7 @@ import { cacheConfigSchema } from '../cache/index.js';
 import { eventsConfigSchema } from '../events/index.js';
 import { gatewayConfigSchema } from '../gateway/index.js';
 import { geoConfigSchema } from '../geo/index.js';
+import { ordersConfigSchema } from '../orders/index.js';
 import { pipelineConfigProblem, pipelineConfigSchema } from '../pipeline/index.js';
 import { ConfigError, loadConfig, platformConfigSchema, type LoadConfigOptions } from '../platform/index.js';
 import { predictorConfigSchema, rolloutConfigSchema } from '../predictor/index.js';
@@ -14,6 +15,10 @@ export const topologyConfigSchema = Type.Object(
   {
     storeUrl: Type.String({ default: '', description: 'Base URL of a store process; empty = in-process' }),
     geoUrl: Type.String({ default: '', description: 'Base URL of a geo process; empty = in-process' }),
+    ordersUrl: Type.String({
+      default: '',
+      description: 'Base URL of the orders process (the order state); empty = in-process',
+    }),
     predictorUrls: Type.Array(Type.String(), {
       default: [],
       description: 'Base URLs of predictor replicas (comma-separated in the env); empty = in-process',
@@ -58,6 +63,7 @@ export const appConfigSchema = Type.Object({
   simulator: simulatorConfigSchema,
   pipeline: pipelineConfigSchema,
   events: eventsConfigSchema,
+  orders: ordersConfigSchema,
 });
 
 export type AppConfig = Static<typeof appConfigSchema>;

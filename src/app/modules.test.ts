@@ -4,7 +4,7 @@ import { resolveTargets } from './modules.js';
 describe('resolveTargets', () => {
   it('pulls in dependencies first', () => {
     expect(resolveTargets(['predictor'])).toEqual(['store', 'geo', 'predictor']);
-    expect(resolveTargets(['all'])).toEqual(['store', 'geo', 'predictor', 'pipeline', 'gateway']);
+    expect(resolveTargets(['all'])).toEqual(['store', 'geo', 'predictor', 'orders', 'pipeline', 'gateway']);
   });
 
   it('leaves out dependencies reached over HTTP', () => {

@@ -2,6 +2,7 @@ import { cacheModule } from '../cache/index.js';
 import { eventsModule } from '../events/index.js';
 import { gatewayModule } from '../gateway/index.js';
 import { geoModule } from '../geo/index.js';
+import { ordersModule } from '../orders/index.js';
 import { accuracyModule, pipelineModule } from '../pipeline/index.js';
 import type { ModuleDefinition, ModuleName } from '../platform/index.js';
 import { predictorModule } from '../predictor/index.js';
@@ -24,6 +25,7 @@ export const MODULE_TABLE = [
   geoModule,
   predictorModule,
   accuracyModule,
+  ordersModule,
   pipelineModule,
   gatewayModule,
 ] as const satisfies ReadonlyArray<ModuleDefinition<AppConfig, unknown>>;
@@ -66,13 +68,22 @@ export function resolveModules(
       throw new TargetError(`unknown target ${t}; known: ${TARGETS.join(', ')}`);
   // Which modules run here: the targets and the closure of their needs, minus what is remote.
   const present = new Set<ModuleName>();
+  const clients = new Set<ModuleName>();
   const include = (name: ModuleName, explicit: boolean): void => {
-    if (present.has(name) || (!explicit && remote.has(name))) return;
+    const d = DEFINITIONS.get(name)!;
+    if (!explicit && remote.has(name)) {
+      // Its client stands in for it, and runs on what the client needs here.
+      if (!clients.has(name)) for (const dep of d.remote?.needs ?? []) include(dep, false);
+      clients.add(name);
+      return;
+    }
+    if (present.has(name)) return;
     present.add(name);
-    for (const dep of DEFINITIONS.get(name)!.needs) include(dep, false);
+    for (const dep of d.needs) include(dep, false);
   };
   for (const t of wanted) include(t as ModuleName, true);
-  // In dependency order; a used module that runs here comes first too, so its user finds it.
+  // In dependency order; a used module that runs here comes first too, so its user finds it. A remote module's
+  // client is built by its first user, after the modules the client needs.
   const order: ModuleName[] = [];
   const visiting = new Set<ModuleName>();
   const visit = (name: ModuleName): void => {

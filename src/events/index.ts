@@ -6,6 +6,7 @@ export { startProjection, type ProjectionOptions } from './projection.js';
 export { EventIngest, parseNdjson, type IngestAnswer, type IngestRejection, type RawItem } from './ingest.js';
 export { MemoryEventLog } from './memory-log.js';
 export {
+  appenderOf,
   createEventsModule,
   eventsDir,
   eventBackend,

@@ -301,18 +301,42 @@ function refuseUnsharedFileLog(
   shape: {
     wholePlatform: boolean;
     targets: readonly string[];
-    runs: (name: 'gateway' | 'pipeline' | 'store' | 'geo') => boolean;
+    runs: (name: 'gateway' | 'pipeline' | 'store' | 'geo' | 'orders') => boolean;
   },
 ): void {
   if (shape.wholePlatform || config.topology.sharedDisk) return;
   // Who opens the log: the gateway appends, the pipeline trains from it, store and geo project it.
   const { runs } = shape;
   const usesLog =
-    runs('gateway') || runs('pipeline') || (config.events.projections && (runs('store') || runs('geo')));
+    runs('gateway') ||
+    runs('pipeline') ||
+    (config.events.projections && (runs('store') || runs('geo') || runs('orders')));
   if (!usesLog || eventBackend(config.events) !== 'file') return;
   throw new StartupError(
     `refusing the file event log in a multi-process shape (--target ${shape.targets.join(',')}): set events.backend=redis and events.redisUrl ` +
       '(ETASERVE_EVENTS_BACKEND=redis, ETASERVE_EVENTS_REDIS_URL) in every process, or topology.sharedDisk=true ' +
       "(ETASERVE_TOPOLOGY_SHARED_DISK) when all of them share this node's data directory, as etaserve up does",
   );
+}
+
+/**
+ * A log this process may append to, for what it writes itself (shadow comparisons, late-risk alerts): the log of its
+ * own events module when it is the writer; else, with Redis Streams (which take appends from every process), an
+ * appender of its own, opened and closed by the returned service; else none (segment files have one writer).
+ */
+export function appenderOf(
+  config: { events: EventsConfig; cache: { redisUrl: string } },
+  ctx: ModuleContext,
+  local: EventsProvides | undefined,
+): { log: EventLog | undefined; services: Service[] } {
+  if (local?.ingest) return { log: local.log, services: [] };
+  if (eventBackend(config.events) !== 'redis') return { log: undefined, services: [] };
+  const appender = openEventLog(config.events, ctx.platform.dataDir, {
+    role: 'writer',
+    fallbackRedisUrl: config.cache.redisUrl,
+  });
+  return {
+    log: appender,
+    services: [{ name: 'event-appender', start: () => appender.open(), stop: () => appender.close() }],
+  };
 }

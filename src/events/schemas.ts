@@ -53,6 +53,19 @@ export const EVENT_SCHEMAS_V1: Record<string, Record<string, unknown>> = {
   'order.picked_up': orderStep(),
   'order.delivered': orderStep(),
   'order.cancelled': orderStep({ reason: { type: 'string', maxLength: 256 } }),
+  // A rider took the order: from now on their `rider.location` events move its ETA.
+  'order.rider_assigned': orderStep({}, ['rider_id']),
+  // Written by etaserve's order projection when P(late) crosses orders.lateRiskThreshold (docs/orders.md).
+  'order.late_risk': orderStep(
+    {
+      p_late: { type: 'number', minimum: 0, maximum: 1 },
+      threshold: { type: 'number', minimum: 0, maximum: 1 },
+      promised_at: timestamp,
+      eta_at: timestamp,
+      stage: { type: 'string', maxLength: 32 },
+    },
+    ['p_late', 'promised_at'],
+  ),
   'rider.location': {
     type: 'object',
     required: ['rider_id', 'lat', 'lng'],

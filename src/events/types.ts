@@ -11,6 +11,8 @@ export const ORDER_EVENT_TYPES = [
   'order.picked_up',
   'order.delivered',
   'order.cancelled',
+  'order.rider_assigned',
+  'order.late_risk',
 ] as const;
 export type OrderEventType = (typeof ORDER_EVENT_TYPES)[number];
 export type EventType = OrderEventType | 'rider.location' | `app.${string}`;

@@ -62,7 +62,8 @@ export class Admission {
   private limitFor(url: string): number | undefined {
     const query = url.indexOf('?');
     const path = query < 0 ? url : url.slice(0, query);
-    if (EXEMPT.has(path)) return undefined;
+    // A live ETA stream holds its connection for the order's life: the orders routes bound streams themselves.
+    if (EXEMPT.has(path) || path.endsWith('/eta/stream')) return undefined;
     return path === '/v1/eta/batch'
       ? Math.min(this.options.batchMaxInFlight, this.options.maxInFlight)
       : this.options.maxInFlight;

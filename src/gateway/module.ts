@@ -12,6 +12,7 @@ import {
   type Routes,
   type Service,
 } from '../platform/index.js';
+import { orderRoutes, STREAM_LIMITS } from '../orders/index.js';
 import { PredictorBalancer, type EtaPrediction, type Predictor } from '../predictor/index.js';
 import {
   storeCatalogRoutes,
@@ -250,8 +251,9 @@ export const gatewayModule = defineModule<GatewayModuleConfig, GatewayModule>({
   name: 'gateway',
   description: 'the public API: keys, rate limits, balancing, fallback, console',
   needs: ['cache', 'registry', 'events', 'store', 'predictor', 'accuracy'],
+  uses: ['orders'],
   port: (config) => config.gateway.port,
-  init({ config, ctx, get, runs, targets, localCluster, processName, local }) {
+  init({ config, ctx, get, find, runs, targets, localCluster, processName, local }) {
     // The demo key exists only where no other machine can reach it: the one-machine demo shapes on loopback.
     const demo = isLoopback(ctx.platform.host) && (targets.includes('all') || localCluster);
     if (!demo && config.gateway.demoApiKey !== '')
@@ -297,8 +299,11 @@ export const gatewayModule = defineModule<GatewayModuleConfig, GatewayModule>({
         .map((url) => `${url.replace(/\/$/, '')}/metrics`),
       explain: predictor.explain,
     });
+    // Live order ETAs where the order state is in this process or reachable (topology.ordersUrl).
+    const orders = find('orders');
     const extra: Routes[] = [
       consoleModule.routes,
+      ...(orders ? [orderRoutes(orders, gateway.authorizer('predict'), STREAM_LIMITS)] : []),
       storeCatalogRoutes({
         catalog: store.catalog,
         authorizeAdmin: gateway.authorizer('admin'),

@@ -202,6 +202,7 @@ export const geoModule = defineModule<GeoModuleConfig, GeoFeatures>({
     };
   },
   remote: {
+    needs: ['cache'],
     configured: (config) => config.topology.geoUrl !== '',
     client({ config, get, remote }) {
       const cache = get('cache');

@@ -10,6 +10,7 @@ export const HTTP_STATUS = {
   not_found: 404,
   store_not_found: 404,
   model_not_found: 404,
+  order_not_found: 404,
   method_not_allowed: 405,
   request_timeout: 408,
   store_exists: 409,

@@ -79,6 +79,8 @@ export interface ModuleDefinition<Config = never, P = unknown> {
   port?: (config: Config) => number;
   init(init: ModuleInit<Config>): ModuleParts<P> | Promise<ModuleParts<P>>;
   remote?: {
+    /** Modules its client needs in this process (the store client's caches). */
+    needs?: readonly ModuleName[];
     /** Whether the configuration points at another process for it. */
     configured(config: Config): boolean;
     client(init: ModuleInit<Config>): ModuleParts<P>;

@@ -281,6 +281,7 @@ export const storeModule = defineModule<StoreModuleConfig, StoreProvides>({
     };
   },
   remote: {
+    needs: ['cache'],
     configured: (config) => config.topology.storeUrl !== '',
     client({ config, ctx, get, remote }) {
       const cache = get('cache');

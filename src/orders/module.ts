@@ -1,0 +1,128 @@
+import { appenderOf, startProjection, type EventsConfig, type Subscription } from '../events/index.js';
+import { defineModule, type Service } from '../platform/index.js';
+import { OrderBook } from './book.js';
+import { OrdersClient } from './client.js';
+import type { OrdersConfig } from './config.js';
+import { LiveEtaTracker, quoteOnly, type LiveEta, type RemainingTimeModel } from './live-eta.js';
+import { ordersInternalRoutes, type OrderEtas, type StreamLimits } from './routes.js';
+import { OrdersService } from './service.js';
+
+export interface OrdersProvides extends OrderEtas {
+  /** Active orders, riskiest first (the console). Empty from a remote orders process. */
+  atRisk(limit: number): LiveEta[];
+}
+
+declare module '../platform/module-definition.js' {
+  interface ModuleProvides {
+    orders: OrdersProvides;
+  }
+}
+
+interface OrdersModuleConfig {
+  orders: OrdersConfig;
+  events: EventsConfig;
+  cache: { redisUrl: string };
+  topology: { ordersUrl: string };
+}
+
+export const STREAM_LIMITS: StreamLimits = { maxStreams: 10_000, heartbeatMs: 15_000 };
+
+/**
+ * The order state: a projection of the log (every active order, its stage, rider and their position), each order's
+ * live ETA and P(late), streams of them, and `order.late_risk` alerts. One owner in a deployment, so every gateway
+ * answers the same.
+ */
+export const ordersModule = defineModule<OrdersModuleConfig, OrdersProvides>({
+  name: 'orders',
+  description: "order state from the log: live ETAs through the order's life, P(late), late-risk alerts",
+  needs: ['events', 'store'],
+  port: (config) => config.orders.port,
+  init({ config, ctx, get }) {
+    const events = get('events');
+    const { catalog } = get('store');
+    const logger = ctx.logger.child({ module: 'orders' });
+    const settings = config.orders;
+    const book = new OrderBook({
+      keepFinishedMs: settings.keepFinishedMinutes * 60_000,
+      maxLifeMs: settings.maxLifeHours * 3_600_000,
+    });
+    const model: RemainingTimeModel = quoteOnly;
+    const tracker = new LiveEtaTracker(() => model, {
+      maxShiftSecondsPerMinute: settings.maxShiftSecondsPerMinute,
+      deadbandSeconds: settings.deadbandSeconds,
+    });
+    const appender = appenderOf(config, ctx, events);
+    if (!appender.log)
+      logger.warn(
+        'order.late_risk events are not written: an orders process of its own needs events.backend=redis',
+      );
+    const emit = appender.log;
+    const service = new OrdersService({
+      book,
+      tracker,
+      stores: async (ids) =>
+        new Map(
+          [...(await catalog.getMany(ids))].map(([id, s]) => [
+            id,
+            { location: s.location, timezone: s.timezone },
+          ]),
+        ),
+      ...(emit ? { emit: async (alerts) => void (await emit.append(alerts)) } : {}),
+      lateRisk: { threshold: settings.lateRiskThreshold, hysteresis: settings.lateRiskHysteresis },
+      logger,
+    });
+    let projection: Subscription | undefined;
+    const timers: NodeJS.Timeout[] = [];
+    const projections = events.projections;
+    const lifecycle: Service = {
+      name: 'orders',
+      start: async () => {
+        if (!projections) return;
+        projection = await startProjection(projections.log, {
+          group: 'orders',
+          name: 'order projection',
+          replayFromMs: Date.now() - projections.replayHours * 3_600_000,
+          pollMs: projections.pollMs,
+          logger,
+          apply: (records) => service.apply(records),
+          forget: (entries) => service.forget(entries.flatMap((e) => e.orderIds)),
+        });
+        // Alerts once the replay is in: a restart reads back the alerts it wrote, and the past is not news.
+        void projection.caughtUp().then(() => service.goLive());
+        timers.push(setInterval(() => service.refresh(), settings.refreshMs).unref());
+        timers.push(setInterval(() => service.sweep(), 60_000).unref());
+      },
+      stop: async () => {
+        for (const t of timers) clearInterval(t);
+        await projection?.close();
+      },
+      check: () =>
+        projections
+          ? { ready: true }
+          : { ready: true, degraded: true, reason: 'events.projections is off: no order state' },
+    };
+    const provides: OrdersProvides = {
+      eta: (orderId) => service.eta(orderId),
+      subscribe: (orderId, listener) => service.subscribe(orderId, listener),
+      atRisk: (limit) => service.atRisk(limit),
+    };
+    return {
+      provides,
+      services: [...appender.services, lifecycle],
+      internalRoutes: [{ plugin: ordersInternalRoutes(provides, STREAM_LIMITS) }],
+    };
+  },
+  remote: {
+    configured: (config) => config.topology.ordersUrl !== '',
+    client({ config, remote, internalToken }) {
+      const client = new OrdersClient(remote('orders', config.topology.ordersUrl), internalToken);
+      return {
+        provides: {
+          eta: (orderId) => client.eta(orderId),
+          subscribe: (orderId, listener, onEnd) => client.subscribe(orderId, listener, onEnd),
+          atRisk: () => [],
+        },
+      };
+    },
+  },
+});

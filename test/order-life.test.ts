@@ -1,0 +1,156 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { composeProcess, type ComposedProcess } from '../src/app/compose.js';
+import { loadAppConfig } from '../src/app/config.js';
+import { prepareFirstRun } from '../src/app/first-run.js';
+import { createLogger } from '../src/platform/index.js';
+import { DEMO_KEY, freshDataDir } from './support/processes.js';
+import { ensureTemplate } from './support/template.js';
+
+/**
+ * One order through every stage with real events, through the public API of an embedded process: each answer, the
+ * stream, and the order state rebuilt from the log by a restart.
+ */
+
+const AUTH = { authorization: `Bearer ${DEMO_KEY}` };
+const MIN = 60_000;
+let data: { dir: string; cleanup: () => void };
+let proc: ComposedProcess;
+
+async function start(): Promise<ComposedProcess> {
+  const config = loadAppConfig({
+    env: {
+      ETASERVE_DATA_DIR: data.dir,
+      ETASERVE_DEMO_API_KEY: DEMO_KEY,
+      ETASERVE_GATEWAY_PORT: '0',
+      ETASERVE_SIMULATOR_LIVE_REQUESTS_PER_SECOND: '0',
+      ETASERVE_EVENTS_POLL_MS: '20',
+    },
+  });
+  await prepareFirstRun(config, { trainModel: true, seedStores: true }, { log: () => undefined });
+  const composed = await composeProcess(config, ['all'], createLogger({ level: 'silent' }));
+  await composed.manager.startAll();
+  return composed;
+}
+
+async function send(events: Array<Record<string, unknown>>): Promise<void> {
+  const res = await proc.app.inject({ method: 'POST', url: '/v1/events', headers: AUTH, payload: events });
+  expect(res.json()).toMatchObject({ accepted: events.length, rejected: [] });
+}
+
+interface Answer {
+  stage: string;
+  eta_at: string;
+  eta_seconds_remaining: number;
+  range_at: [string, string];
+  promised_at: string;
+  p_late: number;
+}
+
+/** The order's answer once the projection has seen its stage (the log is read every 20 ms). */
+async function answerAt(stage: string): Promise<Answer> {
+  for (let i = 0; i < 200; i++) {
+    const res = await proc.app.inject({ method: 'GET', url: '/v1/orders/life-1/eta', headers: AUTH });
+    if (res.statusCode === 200 && (res.json() as Answer).stage === stage) return res.json() as Answer;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`the order never reached ${stage}`);
+}
+
+const now = Date.now();
+const at = (minutesAgo: number): string => new Date(now - minutesAgo * MIN).toISOString();
+const step = (type: string, minutesAgo: number, extra: Record<string, unknown> = {}) => ({
+  event_id: `life-1-${type}`,
+  type,
+  occurred_at: at(minutesAgo),
+  order_id: 'life-1',
+  store_id: 's-0001',
+  ...extra,
+});
+
+beforeAll(async () => {
+  await ensureTemplate();
+  data = freshDataDir();
+  proc = await start();
+}, 120_000);
+
+afterAll(async () => {
+  await proc?.manager.stopAll();
+  data?.cleanup();
+});
+
+describe("an order's life through the API", () => {
+  it('answers 404 for an order nobody created', async () => {
+    const res = await proc.app.inject({ method: 'GET', url: '/v1/orders/nobody/eta', headers: AUTH });
+    expect(res.statusCode).toBe(404);
+    expect(res.json()).toMatchObject({ error: { code: 'order_not_found' } });
+  });
+
+  it('follows the order stage by stage, with a shrinking remaining time and P(late) in [0, 1]', async () => {
+    await send([
+      step('order.created', 20, {
+        destination: { lat: 48.864, lng: 2.352 },
+        items: 2,
+        subtotal: 31.5,
+        quoted_eta_seconds: 1800,
+        quoted_range_seconds: [1400, 2400],
+        promised_at: new Date(now - 20 * MIN + 2100_000).toISOString(),
+        model_version: 'v1',
+      }),
+    ]);
+    const first = await answerAt('created');
+    expect(first.promised_at).toMatch(/[+-]\d\d:\d\d$/);
+    const answers = [first];
+    for (const [type, stage] of [
+      ['order.accepted', 'accepted'],
+      ['order.rider_assigned', 'accepted'],
+      ['order.ready', 'ready'],
+      ['order.picked_up', 'picked_up'],
+    ] as const) {
+      await send([step(type, 0, { rider_id: 'rider-9' })]);
+      const answer = await answerAt(stage);
+      expect(answer.p_late).toBeGreaterThanOrEqual(0);
+      expect(answer.p_late).toBeLessThanOrEqual(1);
+      expect(Date.parse(answer.range_at[0])).toBeLessThanOrEqual(Date.parse(answer.eta_at));
+      expect(Date.parse(answer.eta_at)).toBeLessThanOrEqual(Date.parse(answer.range_at[1]));
+      answers.push(answer);
+    }
+    for (let i = 1; i < answers.length; i++)
+      expect(answers[i]!.eta_seconds_remaining).toBeLessThanOrEqual(answers[i - 1]!.eta_seconds_remaining);
+  });
+
+  it('streams each update as a Server-Sent Event, and ends the stream at delivery', async () => {
+    const { port } = proc.app.server.address() as { port: number };
+    const address = `http://127.0.0.1:${port}`;
+    const res = await fetch(`${address}/v1/orders/life-1/eta/stream`, { headers: AUTH });
+    expect(res.headers.get('content-type')).toContain('text/event-stream');
+    const reader = res.body!.getReader();
+    const messages: Answer[] = [];
+    let buffer = '';
+    const read = (async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        buffer += new TextDecoder().decode(value);
+        for (const block of buffer.split('\n\n').slice(0, -1)) {
+          const data = block.split('\n').find((l) => l.startsWith('data: '));
+          if (data) messages.push(JSON.parse(data.slice(6)) as Answer);
+        }
+        buffer = buffer.slice(buffer.lastIndexOf('\n\n') + 2);
+      }
+    })();
+    while (messages.length === 0) await new Promise((r) => setTimeout(r, 10));
+    expect(messages[0]!.stage).toBe('picked_up');
+    await send([step('order.delivered', 0, { rider_id: 'rider-9' })]);
+    await read;
+    expect(messages.at(-1)).toMatchObject({ stage: 'delivered', eta_seconds_remaining: 0 });
+  });
+
+  it('rebuilds the order from the log after a restart', async () => {
+    const before = await answerAt('delivered');
+    await proc.manager.stopAll();
+    proc = await start();
+    const after = await answerAt('delivered');
+    expect(after.eta_at).toBe(before.eta_at);
+    expect(after.promised_at).toBe(before.promised_at);
+  });
+});

@@ -64,6 +64,16 @@ export interface HttpServerOptions {
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 const CONTEXT = Symbol('etaserve.requestContext');
+/** Methods numbered for the key of a route's duration series (status * 8 + code). */
+const METHOD_CODES: Record<string, number> = {
+  GET: 1,
+  POST: 2,
+  HEAD: 3,
+  PUT: 4,
+  PATCH: 5,
+  DELETE: 6,
+  OPTIONS: 7,
+};
 const ROUTES = Symbol('etaserve.routeTable');
 
 /** One route as fastify registered it: a method and a URL pattern. */
@@ -244,8 +254,37 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
   const table: RouteEntry[] = [];
   (app as unknown as { [ROUTES]: RouteEntry[] })[ROUTES] = table;
   // Every route's handler runs with its request's context current, so the calls it makes carry the trace.
+  // One series per route, method and status (a bounded set: route patterns, not URLs). Each route's own hook knows
+  // its pattern, so no request builds `req.routeOptions` (a dozen fields) or a key string to find its series.
+  const durationsOf = (route: string): ((req: FastifyRequest, reply: FastifyReply) => void) => {
+    const byStatus = new Map<number, HistogramSeries>();
+    // Other methods (Node's parser knows some thirty): a string key, made only for them.
+    const others = new Map<string, HistogramSeries>();
+    return (req, reply) => {
+      const status = reply.statusCode;
+      const m = METHOD_CODES[req.method];
+      const key = m === undefined ? `${req.method} ${status}` : status * 8 + m;
+      let series = typeof key === 'number' ? byStatus.get(key) : others.get(key);
+      if (!series) {
+        series = histogramSeries(options.metrics.httpDuration, {
+          route,
+          method: req.method,
+          status_code: String(status),
+        });
+        if (typeof key === 'number') byStatus.set(key, series);
+        else others.set(key, series);
+      }
+      series.observe(reply.elapsedTime / 1000);
+    };
+  };
   app.addHook('onRoute', (route) => {
     for (const method of [route.method].flat()) table.push({ method, url: route.url });
+    const observe = durationsOf(route.url);
+    const timed = (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
+      observe(req, reply);
+      done();
+    };
+    route.onResponse = [...[route.onResponse ?? []].flat(), timed] as typeof route.onResponse;
     const handler = route.handler as (this: unknown, req: FastifyRequest, reply: FastifyReply) => unknown;
     route.handler = function traced(this: unknown, req: FastifyRequest, reply: FastifyReply) {
       return withContext(contextOf(req), () => handler.call(this, req, reply));
@@ -289,21 +328,10 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     done(null, payload);
   });
 
-  // One series per route, method and status (a bounded set: route patterns, not URLs).
-  const durations = new Map<string, HistogramSeries>();
+  // Requests no route matched (404, 405): their own series. Matched routes are timed by their route's hook.
+  const unmatched = durationsOf('unmatched');
   app.addHook('onResponse', (req, reply, done) => {
-    const route = req.routeOptions.url ?? 'unmatched';
-    const key = `${reply.statusCode} ${req.method} ${route}`;
-    let series = durations.get(key);
-    if (!series) {
-      series = histogramSeries(options.metrics.httpDuration, {
-        route,
-        method: req.method,
-        status_code: String(reply.statusCode),
-      });
-      durations.set(key, series);
-    }
-    series.observe(reply.elapsedTime / 1000);
+    if (req.is404) unmatched(req, reply);
     done();
   });
 

@@ -38,6 +38,14 @@ Options:
 
 const BIN = fileURLToPath(new URL('../../bin/etaserve.js', import.meta.url));
 
+/**
+ * glibc gives each thread that allocates its own malloc arena (up to 8 per core), and a Node process has a dozen
+ * threads (libuv's pool, V8's platform workers): arenas that each keep freed memory. Two are plenty for a process
+ * whose allocations are mostly V8's own heap, and it must be set before the process starts (glibc reads it once),
+ * so here, for each child; a value in this parent's environment wins.
+ */
+const CHILD_MALLOC_ENV: Record<string, string> = { MALLOC_ARENA_MAX: '2' };
+
 /** A crashed child comes back after this, doubling per crash up to MAX_RESTART_DELAY_MS. */
 const RESTART_DELAY_MS = 500;
 const MAX_RESTART_DELAY_MS = 30_000;
@@ -154,7 +162,7 @@ export async function runUpCommand(args: string[], out: Output): Promise<number>
       process.execPath,
       [BIN, 'start', '--target', child.target, ...(configFile ? ['--config', configFile] : [])],
       {
-        env: { ...process.env, ...tokenEnv, ...sharedEnv, ...child.env },
+        env: { ...CHILD_MALLOC_ENV, ...process.env, ...tokenEnv, ...sharedEnv, ...child.env },
         // Its own process group: a signal to this parent's group (Ctrl-C, a container runtime) reaches the parent
         // only, which forwards it once, in order. The IPC channel tells the child when the parent is gone.
         detached: true,

@@ -73,19 +73,36 @@ function startWorker(): Worker {
 }
 
 /**
+ * How long the loader thread outlives its last load. Loads come in bursts (the champion, then the challenger, at
+ * start or after a promotion) and rarely otherwise: an idle thread is a second V8 isolate with the model library,
+ * the registry's driver and its connection, about 30 MB of RSS held for nothing, so it ends and a later load
+ * starts a new one (some 100 ms, off the event loop).
+ */
+export const LOADER_IDLE_MS = 2_000;
+
+/**
  * Reads, parses, validates, compiles and checks model artifacts on a second thread, so none of it runs on the event
- * loop that answers requests. One long-lived thread, started on first use; it holds the process open only while a
- * load is in flight.
+ * loop that answers requests. The thread starts on first use and ends `idleMs` after its last load; it holds the
+ * process open only while a load is in flight.
  */
 export class ModelLoader {
   private worker: Worker | undefined;
+  private idleTimer: NodeJS.Timeout | undefined;
   private nextId = 1;
   private readonly pending = new Map<
     number,
     { resolve: (r: LoadReply) => void; reject: (e: Error) => void }
   >();
 
+  constructor(private readonly idleMs = LOADER_IDLE_MS) {}
+
+  /** Whether a loader thread is running now (it ends when idle). */
+  get running(): boolean {
+    return this.worker !== undefined;
+  }
+
   load(request: Omit<LoadRequest, 'id'>): Promise<LoadReply> {
+    this.cancelIdle();
     const worker = (this.worker ??= this.spawn());
     const id = this.nextId++;
     worker.ref();
@@ -96,10 +113,28 @@ export class ModelLoader {
   }
 
   async close(): Promise<void> {
+    this.cancelIdle();
     const worker = this.worker;
     this.worker = undefined;
     this.fail(new ModelLoaderError('closed', 'the model loader was closed'));
     await worker?.terminate();
+  }
+
+  private cancelIdle(): void {
+    clearTimeout(this.idleTimer);
+    this.idleTimer = undefined;
+  }
+
+  /** Ends the thread once no load came for `idleMs`: the next load starts another. */
+  private endWhenIdle(worker: Worker): void {
+    this.cancelIdle();
+    this.idleTimer = setTimeout(() => {
+      this.idleTimer = undefined;
+      if (this.worker !== worker || this.pending.size > 0) return;
+      this.worker = undefined;
+      void worker.terminate();
+    }, this.idleMs);
+    this.idleTimer.unref();
   }
 
   private spawn(): Worker {
@@ -107,11 +142,16 @@ export class ModelLoader {
     worker.on('message', (reply: LoadReply) => {
       const waiter = this.pending.get(reply.id);
       this.pending.delete(reply.id);
-      if (this.pending.size === 0) worker.unref();
+      if (this.pending.size === 0) {
+        worker.unref();
+        this.endWhenIdle(worker);
+      }
       waiter?.resolve(reply);
     });
     const gone = (e: Error): void => {
-      if (this.worker === worker) this.worker = undefined;
+      // A thread ended for being idle is no longer this.worker, and has no load in flight to fail.
+      if (this.worker !== worker) return;
+      this.worker = undefined;
       this.fail(e);
     };
     worker.on('error', (e) =>

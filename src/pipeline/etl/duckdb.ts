@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { DuckDBInstance, type DuckDBConnection } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import type { FlatEvent } from './history-events.js';
 
 /** The lake's event columns, in DuckDB types; the same list reads NDJSON and describes the Parquet files. */
@@ -68,8 +68,13 @@ const LEAN = {
 /**
  * Sorts and windows past `memoryLimit` spill to a temporary directory of this instance, removed at close with the
  * database file, if any.
+ *
+ * DuckDB is imported here, on first use, not with this module: only processes that train or write the lake open
+ * one, and its native library (mapped, with its allocator's arenas) adds about 35 MB of RSS to every process that
+ * merely imports it, a predictor or a gateway included.
  */
 export async function openDuck(options: DuckOptions = {}): Promise<Duck> {
+  const { DuckDBInstance } = await import('@duckdb/node-api');
   const spill = path.join(tmpdir(), `etaserve-duck-${randomUUID()}`);
   if (options.onDisk) await mkdir(spill, { recursive: true });
   const instance = await DuckDBInstance.create(options.onDisk ? path.join(spill, 'etl.duckdb') : ':memory:', {

@@ -207,6 +207,32 @@ export class TieredCache<V> {
     await this.l2.write([[key, entry]]);
   }
 
+  /**
+   * Fills L1 (this process only) with values read in bulk, as if each had just been loaded, so a fresh process does
+   * not start on misses: a key already held or being loaded is left alone, and filling stops once L1 holds
+   * `maxBytes` (by its own count), leaving the rest of the bound to live traffic. Returns how many were added.
+   */
+  prime(
+    values: Iterable<readonly [string, V]>,
+    maxBytes: number,
+    ttlMs: number = this.options.ttlMs,
+  ): number {
+    const now = Date.now();
+    let added = 0;
+    for (const [key, value] of values) {
+      if (this.l1.stats().bytes >= maxBytes) break;
+      if (this.flights.has(key) || this.l1.get(key, now)) continue;
+      this.l1.set(key, this.makeEntry(value, ttlMs, 0), now);
+      added++;
+    }
+    return added;
+  }
+
+  /** The L1 bound in bytes. */
+  get l1MaxBytes(): number {
+    return this.options.l1MaxBytes;
+  }
+
   /** Drops the key here and in L2. Other replicas keep theirs until TTL; use `invalidate` to reach them. */
   async delete(key: string): Promise<void> {
     this.forget(key);

@@ -2,6 +2,7 @@ import { MODELS_GENERATION, type CacheModule } from '../cache/index.js';
 import { eventBackend, openEventLog, type EventLog, type EventsConfig } from '../events/index.js';
 import type { GeoFeatures } from '../geo/index.js';
 import {
+  createMetrics,
   defineModule,
   type Logger,
   type ModuleContext,
@@ -128,6 +129,7 @@ export function createPredictorModule(
       // A later champion or challenger changes answers the gateways hold: move every answer to new keys.
       if (cache) runtime.onChange(() => void cache.bus.advance([MODELS_GENERATION]));
       await warmFeatureConnections(deps.stores, deps.geo, logger);
+      await warmPredictions(runtime, deps, config, logger);
       drift.start();
       onlineRanges.start();
     },
@@ -169,6 +171,69 @@ async function warmFeatureConnections(
   ]);
   for (const r of results)
     if (r.status === 'rejected') logger.warn({ err: r.reason }, 'feature warm-up failed: serving anyway');
+}
+
+/** Synthetic ETAs a predictor answers before it reports ready, and the most time it spends on them. */
+const WARM_UP_PREDICTIONS = 3_000;
+const WARM_UP_BUDGET_MS = 8_000;
+
+/**
+ * Runs synthetic ETAs through the serving path (features through the process's caches, the store and geo
+ * services, the model) before the predictor reports ready: the JIT compiles the hot path, the connection pools
+ * fill and live state and trips are cached, so the first real requests do not pay for any of it. Over the
+ * stores whose profiles this process holds (the store client preloads them); a predictor of its own, with no
+ * rollout, drift monitor or metrics of the real one: nothing it answers is shadowed, profiled or counted.
+ */
+async function warmPredictions(
+  runtime: ModelRuntime,
+  deps: Parameters<typeof createPredictorModule>[2],
+  config: PredictorConfig,
+  logger: Logger,
+): Promise<void> {
+  const stores = deps.features?.knownStores(512) ?? [];
+  if (!runtime.active || stores.length === 0) return;
+  const warm = new EtaPredictor({
+    runtime,
+    stores: deps.stores,
+    ...(deps.features ? { features: deps.features } : {}),
+    geo: deps.geo,
+    featureDeadlineMs: config.featureDeadlineMs,
+    logger,
+    metrics: createMetrics({ target: 'warm-up' }),
+  });
+  const started = Date.now();
+  const now = Date.now();
+  let next = 0;
+  let answered = 0;
+  const worker = async (): Promise<void> => {
+    while (next < WARM_UP_PREDICTIONS && Date.now() - started < WARM_UP_BUDGET_MS) {
+      const i = next++;
+      const store = stores[i % stores.length]!;
+      // Around the store, inside its radius; at every hour of the day, so open and closed stores both answer.
+      const km = store.deliveryRadiusKm * 0.5 * ((i % 7) / 7);
+      const angle = i * 2.399;
+      const destination = {
+        lat: store.location.lat + (km / 111.32) * Math.cos(angle),
+        lng:
+          store.location.lng +
+          (km / (111.32 * Math.max(0.1, Math.cos((store.location.lat * Math.PI) / 180)))) * Math.sin(angle),
+      };
+      try {
+        await warm.predict({
+          storeId: store.storeId,
+          destination,
+          orderedAtMs: now + (i % 24) * 3_600_000,
+          items: 1 + (i % 5),
+          subtotal: 10 + (i % 40),
+        });
+        answered++;
+      } catch {
+        // A closed store or a degraded answer is a path too.
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: 16 }, worker));
+  logger.info({ predictions: next, answered, ms: Date.now() - started }, 'predictor warmed up');
 }
 
 export interface PredictorProvides {

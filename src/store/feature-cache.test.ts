@@ -118,3 +118,44 @@ describe('store features through the caches', () => {
     expect((await features.storeFeatures(['s-1'], OPEN)).records.get('s-1')!.category).toBe('sushi');
   });
 });
+
+describe('preloading profiles', () => {
+  it('reads the catalog page by page into the cache, so first requests do not reach the store service', async () => {
+    const service = storeService();
+    for (let i = 2; i <= 250; i++) service.catalog.set(`s-${i}`, store(`s-${i}`));
+    const features = featureCache(service);
+    const ids = [...service.catalog.keys()].sort();
+    let pages = 0;
+    let failures = 1;
+    const list = async ({ limit = 100, cursor }: { limit?: number; cursor?: string | null }) => {
+      // One slow moment (a deadline passed): the page is read again.
+      if (failures-- > 0) throw new EtaError('upstream_unavailable', 'deadline');
+      pages++;
+      const from = cursor ? ids.indexOf(cursor) + 1 : 0;
+      const stores = ids.slice(from, from + limit).map((id) => service.catalog.get(id)!);
+      return { stores, nextCursor: from + limit < ids.length ? ids[from + limit - 1]! : null };
+    };
+    expect(await features.preload(list, { pageSize: 100 })).toBe(250);
+    expect(pages).toBe(3);
+    const found = await features.storeFeatures(['s-1', 's-7', 's-250'], OPEN);
+    expect(found.records.size).toBe(3);
+    expect(service.state.profileCalls).toBe(0);
+    expect(features.knownStores(5)).toHaveLength(5);
+  });
+
+  it('stops at its share of the byte bound, leaving the rest to live traffic', async () => {
+    const service = storeService();
+    for (let i = 2; i <= 2000; i++) service.catalog.set(`s-${i}`, store(`s-${i}`));
+    const ids = [...service.catalog.keys()].sort();
+    const features = featureCache(service);
+    const list = async ({ limit = 100, cursor }: { limit?: number; cursor?: string | null }) => {
+      const from = cursor ? ids.indexOf(cursor) + 1 : 0;
+      const stores = ids.slice(from, from + limit).map((id) => service.catalog.get(id)!);
+      return { stores, nextCursor: from + limit < ids.length ? ids[from + limit - 1]! : null };
+    };
+    // 32 MiB by default: a tiny share of it holds a few hundred profiles of ~400 bytes.
+    const cached = await features.preload(list, { share: 0.005 });
+    expect(cached).toBeGreaterThan(100);
+    expect(cached).toBeLessThan(2000);
+  });
+});

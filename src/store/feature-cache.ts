@@ -33,6 +33,17 @@ export interface FeatureCacheDeps {
   lastKnownMax?: number;
 }
 
+/** A page read by a client with a short deadline (the store service's): a slow moment is retried twice. */
+async function withRetries<T>(read: () => Promise<T>, attempts = 3): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await read();
+    } catch (e) {
+      if (i >= attempts) throw e;
+    }
+  }
+}
+
 /** Keeps `value` as the last known one; a value already kept (an L1 hit, the usual case) is only touched. */
 function remember<V extends object>(last: LRUCache<string, V>, id: string, value: V): void {
   if (last.get(id) !== value) last.set(id, value);
@@ -80,6 +91,45 @@ export class FeatureCache {
       records.set(id, featureRecord(profile, state, atMs));
     }
     return { records, degradedReasons: [...reasons] };
+  }
+
+  /**
+   * Reads the catalog page by page into this process's profile cache (L1 only) before it serves, so its first
+   * requests do not each wait on the store service for a profile: up to `share` of the cache's byte bound (the rest
+   * stays for live traffic), and for the whole catalog when it fits. The stores read are also the last known ones.
+   * Returns how many profiles were cached.
+   */
+  async preload(
+    list: StoreCatalog['list'],
+    options: { share?: number; pageSize?: number; signal?: AbortSignal } = {},
+  ): Promise<number> {
+    const cache = this.deps.profileCache;
+    const maxBytes = cache.l1MaxBytes * (options.share ?? 0.5);
+    let cursor: string | null = null;
+    let cached = 0;
+    do {
+      if (options.signal?.aborted) break;
+      const page = await withRetries(() => list({ limit: options.pageSize ?? 100, cursor }));
+      const added = cache.prime(
+        page.stores.map((store) => [storeKey(store.storeId), store] as const),
+        maxBytes,
+      );
+      for (const store of page.stores.slice(0, added)) remember(this.lastProfile, store.storeId, store);
+      cached += added;
+      if (added < page.stores.length) break;
+      cursor = page.nextCursor;
+    } while (cursor);
+    return cached;
+  }
+
+  /** Up to `n` stores whose profiles this process holds, most recently used first (warm-up traffic). */
+  knownStores(n: number): Store[] {
+    const out: Store[] = [];
+    for (const store of this.lastProfile.values()) {
+      if (out.length >= n) break;
+      out.push(store);
+    }
+    return out;
   }
 
   /** Drops store profiles here, in L2 and in every replica's L1: call on every store update. */

@@ -224,6 +224,22 @@ function cachedFeatures(
   });
 }
 
+/** Profiles into the process's feature cache before it serves (FeatureCache.preload); a failure only logs. */
+async function preloadProfiles(
+  features: FeatureCache,
+  catalog: Pick<StoreCatalog, 'list'>,
+  logger: Logger,
+  signal?: AbortSignal,
+): Promise<void> {
+  const started = Date.now();
+  try {
+    const stores = await features.preload((o) => catalog.list(o), { signal });
+    logger.info({ stores, ms: Date.now() - started }, 'store profiles preloaded');
+  } catch (e) {
+    logger.warn({ err: e }, 'store profile preload failed: serving on misses');
+  }
+}
+
 /** The store's caches in the process's cache module: profiles (long TTL) and live state (seconds). */
 function storeCaches(cache: CacheModule): StoreCaches {
   return { profileCache: cache.cacheFor('store-profiles'), liveCache: cache.cacheFor('store-live') };
@@ -258,7 +274,7 @@ export const storeModule = defineModule<StoreModuleConfig, StoreProvides>({
   description: 'store catalog (SQL) and live store state',
   needs: ['cache', 'events'],
   port: (config) => config.store.port,
-  init({ config, ctx, get }) {
+  init({ config, ctx, get, runs }) {
     const cache = get('cache');
     const caches = storeCaches(cache);
     const store = createStoreModule(
@@ -276,14 +292,26 @@ export const storeModule = defineModule<StoreModuleConfig, StoreProvides>({
     );
     return {
       provides: { catalog: store.catalog, source: store.store, features: store.features! },
-      services: [store.service],
+      services: [
+        store.service,
+        // A predictor here turns ready with the catalog's profiles in its cache (warm), not on misses.
+        ...(runs('predictor')
+          ? [
+              {
+                name: 'store-preload',
+                start: (signal: AbortSignal) =>
+                  preloadProfiles(store.features!, store.catalog, ctx.logger, signal),
+              },
+            ]
+          : []),
+      ],
       internalRoutes: [{ plugin: store.internalRoutes }],
     };
   },
   remote: {
     needs: ['cache'],
     configured: (config) => config.topology.storeUrl !== '',
-    client({ config, ctx, get, remote }) {
+    client({ config, ctx, get, remote, runs }) {
       const cache = get('cache');
       const client = new StoreClient(remote('store', config.topology.storeUrl));
       const features = cachedFeatures(
@@ -297,7 +325,16 @@ export const storeModule = defineModule<StoreModuleConfig, StoreProvides>({
           source: client,
           features,
         },
-        services: [{ name: 'store-client', stop: () => client.close() }],
+        services: [
+          {
+            name: 'store-client',
+            // A predictor turns ready with the catalog's profiles in its cache (warm), not on misses.
+            ...(runs('predictor')
+              ? { start: (signal: AbortSignal) => preloadProfiles(features, client, ctx.logger, signal) }
+              : {}),
+            stop: () => client.close(),
+          },
+        ],
       };
     },
   },

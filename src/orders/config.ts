@@ -41,6 +41,11 @@ export const ordersConfigSchema = Type.Object(
       description:
         'How often every active order is recomputed without an event (time passing raises P(late))',
     }),
+    eventClock: Type.Boolean({
+      default: false,
+      description:
+        "The orders' clock follows the latest occurred_at when events run ahead of the wall clock (a simulated city on a fast clock; the loopback demo turns it on)",
+    }),
     keepFinishedMinutes: Type.Number({
       default: 60,
       minimum: 1,

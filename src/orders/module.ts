@@ -1,5 +1,5 @@
 import { appenderOf, startProjection, type EventsConfig, type Subscription } from '../events/index.js';
-import { defineModule, type Service } from '../platform/index.js';
+import { defineModule, isLoopback, type Service } from '../platform/index.js';
 import { OrderBook } from './book.js';
 import { OrdersClient } from './client.js';
 import type { OrdersConfig } from './config.js';
@@ -23,6 +23,7 @@ interface OrdersModuleConfig {
   events: EventsConfig;
   cache: { redisUrl: string };
   topology: { ordersUrl: string };
+  simulator: { liveRequestsPerSecond: number };
 }
 
 export const STREAM_LIMITS: StreamLimits = { maxStreams: 10_000, heartbeatMs: 15_000 };
@@ -70,6 +71,9 @@ export const ordersModule = defineModule<OrdersModuleConfig, OrdersProvides>({
       ...(emit ? { emit: async (alerts) => void (await emit.append(alerts)) } : {}),
       lateRisk: { threshold: settings.lateRiskThreshold, hysteresis: settings.lateRiskHysteresis },
       logger,
+      // The loopback demo's simulated city runs ten times faster than the wall clock (src/app/live-traffic.ts).
+      eventClock:
+        settings.eventClock || (isLoopback(ctx.platform.host) && config.simulator.liveRequestsPerSecond > 0),
     });
     let projection: Subscription | undefined;
     const timers: NodeJS.Timeout[] = [];

@@ -1,9 +1,9 @@
 import type { EtaEvent, LogRecord } from '../events/index.js';
 import type { LatLng } from '../features/index.js';
 import type { Logger } from '../platform/index.js';
-import type { OrderBook} from './book.js';
+import type { OrderBook } from './book.js';
 import { isFinal, type OrderEvent, type Quote } from './book.js';
-import type { LiveEtaTracker} from './live-eta.js';
+import type { LiveEtaTracker } from './live-eta.js';
 import { type LiveEta } from './live-eta.js';
 
 export type StoreContext = { location: LatLng; timezone: string };
@@ -18,6 +18,11 @@ export interface OrdersServiceDeps {
   lateRisk: { threshold: number; hysteresis: number };
   logger: Logger;
   now?: () => number;
+  /**
+   * Time follows the events when they run ahead of the wall clock (the demo's compressed city, whose events carry
+   * their true, later times). Off in production: one sender's skewed clock would move every order.
+   */
+  eventClock?: boolean;
 }
 
 type Listener = (eta: LiveEta) => void;
@@ -38,12 +43,18 @@ export class OrdersService {
   private readonly alerts = new Map<string, Alerts>();
   private readonly storeContexts = new Map<string, StoreContext>();
   private readonly latest = new Map<string, LiveEta>();
-  private readonly now: () => number;
+  private readonly wallClock: () => number;
+  private latestEventMs = 0;
   /** Alerts wait for the replay to catch up with the log: the past is not news. */
   private live = false;
 
   constructor(private readonly deps: OrdersServiceDeps) {
-    this.now = deps.now ?? Date.now;
+    this.wallClock = deps.now ?? Date.now;
+  }
+
+  private now(): number {
+    const wall = this.wallClock();
+    return this.deps.eventClock ? Math.max(wall, this.latestEventMs) : wall;
   }
 
   /** After the start's replay: from now on crossings alert. */
@@ -62,6 +73,7 @@ export class OrdersService {
       }
       const parsed = parse(event);
       if (!parsed) continue;
+      if (parsed.occurredAtMs > this.latestEventMs) this.latestEventMs = parsed.occurredAtMs;
       for (const id of this.deps.book.apply(parsed)) changed.add(id);
     }
     if (changed.size === 0) return;

@@ -1,5 +1,5 @@
 import { MODELS_GENERATION, type CacheModule } from '../cache/index.js';
-import { eventBackend, openEventLog, type EventLog, type EventsConfig } from '../events/index.js';
+import { appenderOf, type EventLog, type EventsConfig, type EventsProvides } from '../events/index.js';
 import type { GeoFeatures } from '../geo/index.js';
 import {
   createMetrics,
@@ -273,7 +273,7 @@ export const predictorModule = defineModule<PredictorModuleConfig, PredictorProv
   init({ config, ctx, get, find, runs }) {
     const { registry, database } = get('registry');
     const store = get('store');
-    const shadow = shadowLog(config, ctx, find('events')?.ingest ? find('events')!.log : undefined);
+    const shadow = shadowLog(config, ctx, find('events'));
     const module = createPredictorModule(ctx, config.predictor, {
       registry,
       registryDatabase: database,
@@ -336,28 +336,18 @@ export const predictorModule = defineModule<PredictorModuleConfig, PredictorProv
 });
 
 /**
- * Where shadow comparisons go: the event log, for the accuracy join. A predictor of its own process has no log: a
- * shared one (Redis Streams) takes appends from every replica; segment files only from their writer.
+ * Where shadow comparisons go: the event log, for the accuracy join (events' `appenderOf`): a predictor of its own
+ * process appends only to Redis Streams.
  */
 function shadowLog(
   config: PredictorModuleConfig,
   ctx: ModuleContext,
-  writer: EventLog | undefined,
+  local: EventsProvides | undefined,
 ): { log: EventLog | undefined; services: Service[] } {
-  if (writer) return { log: writer, services: [] };
-  if (eventBackend(config.events) === 'redis') {
-    const appender = openEventLog(config.events, ctx.platform.dataDir, {
-      role: 'writer',
-      fallbackRedisUrl: config.cache.redisUrl,
-    });
-    return {
-      log: appender,
-      services: [{ name: 'shadow-log', start: () => appender.open(), stop: () => appender.close() }],
-    };
-  }
-  if (config.rollout.shadowSampleRate > 0)
+  const appender = appenderOf(config, ctx, local);
+  if (!appender.log && config.rollout.shadowSampleRate > 0)
     ctx.logger.warn(
       'shadow comparisons are not logged: a predictor of its own process needs events.backend=redis',
     );
-  return { log: undefined, services: [] };
+  return appender;
 }

@@ -116,7 +116,8 @@ const pick = (out: Float64Array, at: number, m: ActiveModel): { p10: number; p50
  */
 export class Rollout {
   private readonly shadowed: Counter<'challenger'>;
-  private readonly served: Counter<'alias'>;
+  /** One labelled series per alias, looked up once: `choose` runs on every prediction batch. */
+  private readonly servedBy: Record<'champion' | 'challenger', { inc(): void }>;
   private readonly diff: Histogram<'challenger'>;
 
   constructor(
@@ -135,12 +136,13 @@ export class Rollout {
       labelNames: ['challenger'],
       registers,
     });
-    this.served = new Counter({
+    const served = new Counter({
       name: 'etaserve_predictions_by_alias_total',
       help: 'Prediction batches answered by the champion or, in a canary, by the challenger',
       labelNames: ['alias'],
       registers,
     });
+    this.servedBy = { champion: served.labels('champion'), challenger: served.labels('challenger') };
     this.diff = new Histogram({
       name: 'etaserve_shadow_p50_difference_seconds',
       help: 'Absolute difference of the challenger’s and the champion’s p50 on the same request',
@@ -160,7 +162,7 @@ export class Rollout {
       challenger !== undefined &&
       this.deps.config.canaryShare > 0 &&
       this.rand() < this.deps.config.canaryShare;
-    this.served.inc({ alias: canary ? 'challenger' : 'champion' });
+    this.servedBy[canary ? 'challenger' : 'champion'].inc();
     return canary ? challenger : champion;
   }
 

@@ -128,6 +128,7 @@ export class LiveEvents {
     }
     if (kitchen.length < 400) kitchen.push(ready);
     const rider = this.pickRider(s.location, accepted);
+    this.at(accepted, 'order.rider_assigned', { ...base, rider_id: rider.id });
     const toStore = trueRideSeconds(this.city, rider.at, s.location, hour, weekend, this.rng) * 1000;
     const pickedUp =
       Math.max(ready, Math.max(accepted, rider.busyUntilMs) + toStore) + this.rng.uniform(20, 90) * 1000;

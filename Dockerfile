@@ -97,13 +97,16 @@ COPY --from=build /app/bin ./bin
 # refuses to start without the internal token (platform.internalTokenFile, a mounted secret). See docs/security.md.
 # ETASERVE_DATA_DIR: the volume; with `--read-only` (Docker) or readOnlyRootFilesystem (Kubernetes), only /data and
 # /tmp are writable.
+# MALLOC_ARENA_MAX=2: glibc's per-thread malloc arenas (libuv's pool, the model loader, GC helpers) hold tens of MB
+# of RSS in an otherwise idle process; two arenas keep a predictor's memory near its heap (docs/capacity.md).
 ENV NODE_ENV=production \
     ETASERVE_HOST=0.0.0.0 \
-    ETASERVE_DATA_DIR=/data
+    ETASERVE_DATA_DIR=/data \
+    MALLOC_ARENA_MAX=2
 VOLUME ["/data"]
 
-# gateway, predictor, store, geo, pipeline
-EXPOSE 8080 8100 8091 8092 8093
+# gateway, predictor, store, geo, pipeline, orders
+EXPOSE 8080 8100 8091 8092 8093 8094
 
 USER 10001:10001
 

@@ -14,7 +14,18 @@ export const ALLOWED = {
   store: ['platform', 'cache', 'features', 'events'],
   simulator: ['platform', 'features', 'geo'],
   predictor: ['platform', 'cache', 'model', 'features', 'registry', 'geo', 'store', 'events'],
-  pipeline: ['platform', 'cache', 'model', 'features', 'events', 'registry', 'geo', 'store', 'simulator'],
+  pipeline: [
+    'platform',
+    'cache',
+    'model',
+    'features',
+    'events',
+    'registry',
+    'geo',
+    'store',
+    'simulator',
+    'orders',
+  ],
   gateway: [
     'platform',
     'cache',
@@ -29,7 +40,7 @@ export const ALLOWED = {
     'orders',
   ],
   console: ['platform'],
-  orders: ['platform', 'model', 'features', 'events', 'registry', 'geo', 'store', 'pipeline', 'simulator'],
+  orders: ['platform', 'model', 'features', 'events', 'registry', 'geo', 'store'],
   app: [
     'platform',
     'cache',

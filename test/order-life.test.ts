@@ -39,6 +39,9 @@ async function send(events: Array<Record<string, unknown>>): Promise<void> {
 
 interface Answer {
   stage: string;
+  degraded: boolean;
+  legs: Record<string, number>;
+  model_version: string;
   eta_at: string;
   eta_seconds_remaining: number;
   range_at: [string, string];
@@ -99,6 +102,9 @@ describe("an order's life through the API", () => {
     ]);
     const first = await answerAt('created');
     expect(first.promised_at).toMatch(/[+-]\d\d:\d\d$/);
+    // The champion's order legs answer (trained with it), not the quote alone: every leg is still ahead.
+    expect(first.degraded).toBe(false);
+    expect(Object.keys(first.legs).sort()).toEqual(['pickup', 'prep', 'ride']);
     const answers = [first];
     for (const [type, stage] of [
       ['order.accepted', 'accepted'],
@@ -112,8 +118,10 @@ describe("an order's life through the API", () => {
       expect(answer.p_late).toBeLessThanOrEqual(1);
       expect(Date.parse(answer.range_at[0])).toBeLessThanOrEqual(Date.parse(answer.eta_at));
       expect(Date.parse(answer.eta_at)).toBeLessThanOrEqual(Date.parse(answer.range_at[1]));
+      expect(answer.degraded).toBe(false);
       answers.push(answer);
     }
+    expect(Object.keys(answers.at(-1)!.legs)).toEqual(['ride']);
     for (let i = 1; i < answers.length; i++)
       expect(answers[i]!.eta_seconds_remaining).toBeLessThanOrEqual(answers[i - 1]!.eta_seconds_remaining);
   });

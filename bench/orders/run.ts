@@ -12,18 +12,21 @@ import {
   LEG_FEATURE_SPEC,
   legFeatures,
   LIVE_STAGES,
-  orderSnapshots,
   rawCdf,
   rawQuantile,
   calibratedLevel,
   calibratedProbability,
   SAMPLES,
-  trainOrderLegs,
-  type LifeSnapshot,
   type LiveStage,
   type StageCalibration,
-} from '../../src/orders/legs/index.js';
-import { DEFAULT_TRAIN_PARAMS, trainFromHistory } from '../../src/pipeline/index.js';
+} from '../../src/orders/index.js';
+import {
+  DEFAULT_TRAIN_PARAMS,
+  orderSnapshots,
+  trainFromHistory,
+  trainOrderLegs,
+  type LifeSnapshot,
+} from '../../src/pipeline/index.js';
 import { generateHistory } from '../../src/simulator/index.js';
 import { machineInfo, REPO_ROOT, RESULTS_DIR, today, writeResults } from '../lib/results.js';
 

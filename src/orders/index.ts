@@ -28,3 +28,4 @@ export {
   type OrderEtaAnswer,
 } from './routes.js';
 export { OrdersService } from './service.js';
+export * from './legs/index.js';

@@ -1,4 +1,4 @@
-import type { LatLng } from '../features/index.js';
+import type { LatLng, StoreSnapshot, TripSnapshot } from '../features/index.js';
 import { isFinal, type OrderLife, type RiderPosition, type Stage } from './book.js';
 import { QuantileDistribution } from './distribution.js';
 
@@ -16,10 +16,20 @@ export interface Remaining {
   degradedReasons: string[];
 }
 
+/**
+ * What the checkout knew, captured when the order is first seen: the store's features and the trip to the door,
+ * the inputs of the checkout model, so the leg models read the same point-in-time view.
+ */
+export interface CheckoutContext {
+  store: { storeId: string; location: LatLng } & StoreSnapshot;
+  trip: TripSnapshot;
+}
+
 export interface OrderContext {
   order: OrderLife;
   rider: RiderPosition | undefined;
-  store: { location: LatLng; timezone: string } | undefined;
+  /** Undefined until the store and geo answered for the order (or when they could not). */
+  checkout: CheckoutContext | undefined;
   nowMs: number;
 }
 
@@ -147,7 +157,7 @@ export class LiveEtaTracker {
       degraded: remaining.degradedReasons.length > 0,
       degradedReasons: remaining.degradedReasons,
       legs: remaining.legs,
-      timezone: context.store?.timezone,
+      timezone: context.checkout?.store.timezone,
       sequence,
     };
   }
@@ -178,7 +188,7 @@ export class LiveEtaTracker {
       degraded: false,
       degradedReasons: [],
       legs: {},
-      timezone: context.store?.timezone,
+      timezone: context.checkout?.store.timezone,
       sequence,
     };
   }

@@ -3,8 +3,9 @@ import { defineModule, isLoopback, type Service } from '../platform/index.js';
 import { OrderBook } from './book.js';
 import { OrdersClient } from './client.js';
 import type { OrdersConfig } from './config.js';
-import { LiveEtaTracker, quoteOnly, type LiveEta, type RemainingTimeModel } from './live-eta.js';
+import { LiveEtaTracker, type CheckoutContext, type LiveEta } from './live-eta.js';
 import { ordersInternalRoutes, type OrderEtas, type StreamLimits } from './routes.js';
+import { ChampionLegs } from './served-legs.js';
 import { OrdersService } from './service.js';
 
 export interface OrdersProvides extends OrderEtas {
@@ -36,19 +37,20 @@ export const STREAM_LIMITS: StreamLimits = { maxStreams: 10_000, heartbeatMs: 15
 export const ordersModule = defineModule<OrdersModuleConfig, OrdersProvides>({
   name: 'orders',
   description: "order state from the log: live ETAs through the order's life, P(late), late-risk alerts",
-  needs: ['events', 'store'],
+  needs: ['events', 'store', 'geo', 'registry'],
   port: (config) => config.orders.port,
   init({ config, ctx, get }) {
     const events = get('events');
-    const { catalog } = get('store');
+    const store = get('store');
+    const geo = get('geo');
+    const champion = new ChampionLegs(get('registry').registry, ctx.logger.child({ module: 'orders' }));
     const logger = ctx.logger.child({ module: 'orders' });
     const settings = config.orders;
     const book = new OrderBook({
       keepFinishedMs: settings.keepFinishedMinutes * 60_000,
       maxLifeMs: settings.maxLifeHours * 3_600_000,
     });
-    const model: RemainingTimeModel = quoteOnly;
-    const tracker = new LiveEtaTracker(() => model, {
+    const tracker = new LiveEtaTracker(() => champion.model, {
       maxShiftSecondsPerMinute: settings.maxShiftSecondsPerMinute,
       deadbandSeconds: settings.deadbandSeconds,
     });
@@ -61,13 +63,36 @@ export const ordersModule = defineModule<OrdersModuleConfig, OrdersProvides>({
     const service = new OrdersService({
       book,
       tracker,
-      stores: async (ids) =>
-        new Map(
-          [...(await catalog.getMany(ids))].map(([id, s]) => [
-            id,
-            { location: s.location, timezone: s.timezone },
-          ]),
-        ),
+      // What the checkout model saw when the order was placed: the store's features and geo's trip to the door.
+      checkout: async (order): Promise<CheckoutContext | undefined> => {
+        const atMs = order.createdAtMs ?? Date.now();
+        const { records } = await store.features.storeFeatures([order.storeId], atMs);
+        const record = records.get(order.storeId);
+        if (!record || !order.destination) return undefined;
+        const [trip] = await geo.trips(
+          order.destination,
+          [{ id: order.storeId, location: record.location, radiusKm: record.deliveryRadiusKm }],
+          atMs,
+        );
+        if (!trip) return undefined;
+        return {
+          store: {
+            storeId: record.storeId,
+            location: record.location,
+            category: record.category,
+            timezone: record.timezone,
+            prepMeanSeconds: record.prepMeanSeconds,
+            prepEwmaSeconds: record.prepEwmaSeconds,
+            ordersInKitchen: record.ordersInKitchen,
+          },
+          trip: {
+            distanceKm: trip.distanceKm,
+            travelSeconds: trip.travelSeconds,
+            zoneSpeedKmh: trip.zoneSpeedKmh,
+            ridersAvailable: trip.ridersAvailable,
+          },
+        };
+      },
       ...(emit ? { emit: async (alerts) => void (await emit.append(alerts)) } : {}),
       lateRisk: { threshold: settings.lateRiskThreshold, hysteresis: settings.lateRiskHysteresis },
       logger,
@@ -81,6 +106,8 @@ export const ordersModule = defineModule<OrdersModuleConfig, OrdersProvides>({
     const lifecycle: Service = {
       name: 'orders',
       start: async () => {
+        await champion.follow();
+        timers.push(setInterval(() => void champion.follow(), settings.refreshMs).unref());
         if (!projections) return;
         projection = await startProjection(projections.log, {
           group: 'orders',

@@ -7,7 +7,18 @@ import { OrdersService } from './service.js';
 
 const MIN = 60_000;
 const T0 = Date.parse('2026-12-07T18:00:00Z');
-const STORE = { location: { lat: 48.86, lng: 2.35 }, timezone: 'Europe/Paris' };
+const CHECKOUT = {
+  store: {
+    storeId: 's-1',
+    location: { lat: 48.86, lng: 2.35 },
+    category: 'pizza',
+    timezone: 'Europe/Paris',
+    prepMeanSeconds: 600,
+    prepEwmaSeconds: null,
+    ordersInKitchen: 2,
+  },
+  trip: { distanceKm: 1.6, travelSeconds: 480, zoneSpeedKmh: 18, ridersAvailable: 4 },
+};
 
 let offset = 0;
 function record(type: string, atMs: number, fields: Record<string, unknown> = {}): LogRecord {
@@ -41,7 +52,7 @@ function harness(threshold = 0.5) {
   const service = new OrdersService({
     book,
     tracker: new LiveEtaTracker(() => quoteOnly, { maxShiftSecondsPerMinute: 120, deadbandSeconds: 0 }),
-    stores: async (ids) => new Map(ids.map((id) => [id, STORE])),
+    checkout: async () => CHECKOUT,
     emit: async (events) => void alerts.push(...events),
     lateRisk: { threshold, hysteresis: 0.1 },
     logger: createLogger({ level: 'silent' }),

@@ -1,18 +1,14 @@
 import type { EtaEvent, LogRecord } from '../events/index.js';
-import type { LatLng } from '../features/index.js';
 import type { Logger } from '../platform/index.js';
-import type { OrderBook } from './book.js';
-import { isFinal, type OrderEvent, type Quote } from './book.js';
-import type { LiveEtaTracker } from './live-eta.js';
-import { type LiveEta } from './live-eta.js';
-
-export type StoreContext = { location: LatLng; timezone: string };
+import type { LatLng } from '../features/index.js';
+import { isFinal, type OrderBook, type OrderEvent, type OrderLife, type Quote } from './book.js';
+import type { CheckoutContext, LiveEta, LiveEtaTracker } from './live-eta.js';
 
 export interface OrdersServiceDeps {
   book: OrderBook;
   tracker: LiveEtaTracker;
-  /** Each store's location and time zone (the catalog), loaded once per store. */
-  stores: (storeIds: string[]) => Promise<Map<string, StoreContext>>;
+  /** What the checkout knew of an order (store features, the trip): asked once per order, when first seen. */
+  checkout: (order: OrderLife) => Promise<CheckoutContext | undefined>;
   /** Where `order.late_risk` events go (the event log); absent: not written, only counted. */
   emit?: (events: EtaEvent[]) => Promise<void>;
   lateRisk: { threshold: number; hysteresis: number };
@@ -41,7 +37,7 @@ interface Alerts {
 export class OrdersService {
   private readonly listeners = new Map<string, Set<Listener>>();
   private readonly alerts = new Map<string, Alerts>();
-  private readonly storeContexts = new Map<string, StoreContext>();
+  private readonly checkouts = new Map<string, CheckoutContext>();
   private readonly latest = new Map<string, LiveEta>();
   private readonly wallClock: () => number;
   private latestEventMs = 0;
@@ -77,7 +73,7 @@ export class OrdersService {
       for (const id of this.deps.book.apply(parsed)) changed.add(id);
     }
     if (changed.size === 0) return;
-    await this.loadStores([...changed]);
+    await this.loadCheckouts([...changed]);
     const nowMs = this.now();
     for (const id of changed) this.recompute(id, nowMs);
   }
@@ -85,7 +81,7 @@ export class OrdersService {
   /** The order's live ETA now; undefined when the order is unknown. */
   async eta(orderId: string): Promise<LiveEta | undefined> {
     if (!this.deps.book.get(orderId)) return undefined;
-    await this.loadStores([orderId]);
+    await this.loadCheckouts([orderId]);
     return this.recompute(orderId, this.now());
   }
 
@@ -133,6 +129,7 @@ export class OrdersService {
   private drop(orderId: string): void {
     this.latest.delete(orderId);
     this.alerts.delete(orderId);
+    this.checkouts.delete(orderId);
     this.deps.tracker.forget(orderId);
   }
 
@@ -142,7 +139,7 @@ export class OrdersService {
     const eta = this.deps.tracker.update({
       order,
       rider: this.deps.book.riderPosition(order.riderId),
-      store: this.storeContexts.get(order.storeId),
+      checkout: this.checkouts.get(orderId),
       nowMs,
     });
     if (!eta) return undefined;
@@ -183,18 +180,27 @@ export class OrdersService {
     if (n >= alerts.sent) this.alerts.set(orderId, { sent: n, armed: false });
   }
 
-  private async loadStores(orderIds: string[]): Promise<void> {
-    const missing = new Set<string>();
-    for (const id of orderIds) {
-      const storeId = this.deps.book.get(id)?.storeId;
-      if (storeId && !this.storeContexts.has(storeId)) missing.add(storeId);
-    }
-    if (missing.size === 0) return;
-    try {
-      for (const [id, context] of await this.deps.stores([...missing])) this.storeContexts.set(id, context);
-    } catch (e) {
-      this.deps.logger.warn({ err: e }, 'store locations unavailable: order ETAs without them for now');
-    }
+  private async loadCheckouts(orderIds: string[]): Promise<void> {
+    const wanted = orderIds
+      .map((id) => this.deps.book.get(id))
+      .filter(
+        (o): o is OrderLife =>
+          o !== undefined && o.destination !== undefined && !this.checkouts.has(o.orderId),
+      );
+    if (wanted.length === 0) return;
+    await Promise.all(
+      wanted.map(async (order) => {
+        try {
+          const context = await this.deps.checkout(order);
+          if (context) this.checkouts.set(order.orderId, context);
+        } catch (e) {
+          this.deps.logger.warn(
+            { err: e, orderId: order.orderId },
+            'store or geo unavailable: asked again later',
+          );
+        }
+      }),
+    );
   }
 }
 

@@ -52,6 +52,11 @@ export const pipelineConfigSchema = Type.Object(
       maximum: 10_000,
       description: 'Upper bound on boosting rounds per quantile (early stopping usually ends sooner)',
     }),
+    orderLegs: Type.Boolean({
+      default: true,
+      description:
+        "Train the order-leg models (prep, pickup, ride) with each version, for live ETAs through the order's life (docs/orders.md)",
+    }),
     trainShare: Type.Number({
       default: 0.7,
       exclusiveMinimum: 0,

@@ -121,3 +121,11 @@ export {
 export { accuracyModule, type AccuracyProvides } from './accuracy/module.js';
 export { scheduledRun, type ScheduledJobSpec, type ScheduledRunSummary } from './schedule/scheduled-run.js';
 export { shadowFromLake } from './promotion/shadow.js';
+export {
+  orderSnapshots,
+  trainOrderLegs,
+  type LifeSnapshot,
+  type SnapshotOptions,
+  type TrainedOrderLegs,
+  type TrainOrderLegsOptions,
+} from './training/order-legs.js';

@@ -17,6 +17,7 @@ interface Stored extends Omit<ModelRecord, 'aliases'> {
   golden?: GoldenSet;
   profile?: FeatureProfile;
   zoneSpeeds?: unknown;
+  orderLegs?: unknown;
   evaluation?: EvaluationSet;
 }
 
@@ -39,6 +40,7 @@ export class InMemoryModelRegistry implements ModelRegistry {
       golden: meta.golden,
       profile: meta.profile,
       zoneSpeeds: meta.zoneSpeeds,
+      orderLegs: meta.orderLegs,
       ...(meta.domain ? { domain: meta.domain } : {}),
       ...(meta.evaluation ? { evaluation: meta.evaluation } : {}),
     };
@@ -70,6 +72,10 @@ export class InMemoryModelRegistry implements ModelRegistry {
 
   async loadZoneSpeeds(version: string): Promise<unknown> {
     return this.records.find((x) => x.version === version)?.zoneSpeeds;
+  }
+
+  async loadOrderLegs(version: string): Promise<unknown> {
+    return this.records.find((x) => x.version === version)?.orderLegs;
   }
 
   async resolve(alias: ModelAlias): Promise<string | undefined> {
@@ -167,6 +173,7 @@ export class InMemoryModelRegistry implements ModelRegistry {
     golden: _g,
     profile: _p,
     zoneSpeeds: _z,
+    orderLegs: _l,
     evaluation: _e,
     ...meta
   }: Stored): ModelRecord {

@@ -68,4 +68,10 @@ CREATE TABLE model_online_ranges (
   saved_at TEXT NOT NULL
 );`,
   },
+  {
+    version: 5,
+    name: 'model_order_legs',
+    // The order-leg models trained with a version (docs/orders.md): the orders module serves the champion's.
+    sql: `ALTER TABLE model_versions ADD COLUMN order_legs TEXT;`,
+  },
 ];

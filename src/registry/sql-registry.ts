@@ -66,8 +66,8 @@ export class SqlModelRegistry implements ModelRegistry {
           );
           const next = Number(row?.n ?? 0) + 1;
           await tx.query(
-            `INSERT INTO model_versions (version_number, version, created_at, source, metrics, artifact, golden, profile, domain, evaluation, zone_speeds)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
+            `INSERT INTO model_versions (version_number, version, created_at, source, metrics, artifact, golden, profile, domain, evaluation, zone_speeds, order_legs)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
             [
               next,
               `v${next}`,
@@ -80,6 +80,7 @@ export class SqlModelRegistry implements ModelRegistry {
               meta.domain ? JSON.stringify(meta.domain) : null,
               meta.evaluation ? JSON.stringify(meta.evaluation) : null,
               meta.zoneSpeeds === undefined ? null : JSON.stringify(meta.zoneSpeeds),
+              meta.orderLegs === undefined ? null : JSON.stringify(meta.orderLegs),
             ],
           );
           return next;
@@ -147,6 +148,15 @@ export class SqlModelRegistry implements ModelRegistry {
       [version],
     );
     return row?.zone_speeds ? (JSON.parse(row.zone_speeds) as unknown) : undefined;
+  }
+
+  async loadOrderLegs(version: string): Promise<unknown> {
+    await this.ready();
+    const [row] = await this.db.query<{ order_legs: string | null }>(
+      'SELECT order_legs FROM model_versions WHERE version = $1',
+      [version],
+    );
+    return row?.order_legs ? (JSON.parse(row.order_legs) as unknown) : undefined;
   }
 
   async resolve(alias: ModelAlias): Promise<string | undefined> {

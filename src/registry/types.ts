@@ -100,6 +100,8 @@ export interface RegisterMeta {
   evaluation?: EvaluationSet;
   /** The zone speed table the version's travel features were computed with (geo's JSON; opaque here). */
   zoneSpeeds?: unknown;
+  /** The order-leg models trained with it (the orders module's artifact; opaque here). */
+  orderLegs?: unknown;
 }
 
 /** One move of an alias: who pointed where before and after, and why. */
@@ -138,6 +140,8 @@ export interface ModelRegistry {
   loadProfile(version: string): Promise<FeatureProfile | undefined>;
   /** The zone speeds registered with the version; undefined for a version registered without them. */
   loadZoneSpeeds(version: string): Promise<unknown>;
+  /** The order-leg models registered with the version; undefined for a version registered without them. */
+  loadOrderLegs(version: string): Promise<unknown>;
   resolve(alias: ModelAlias): Promise<string | undefined>;
   /** `reason` goes into the alias history (`promote`, `rollback`, `policy: ...`). */
   setAlias(alias: ModelAlias, version: string | null, reason?: string): Promise<void>;

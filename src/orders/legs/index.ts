@@ -10,7 +10,7 @@ export {
   type OrderSnapshot,
   type RemainingEta,
 } from './types.js';
-export { LEG_FEATURE_SPEC, LEG_FEATURE_VERSION, legFeatures } from './features.js';
+export { LEG_FEATURE_COUNT, LEG_FEATURE_SPEC, LEG_FEATURE_VERSION, legFeatures } from './features.js';
 export {
   LEGS_ARTIFACT_KIND,
   LEGS_ARTIFACT_VERSION,
@@ -19,14 +19,6 @@ export {
   OrderLegs,
   type OrderLegsArtifact,
 } from './legs-model.js';
-export {
-  orderSnapshots,
-  trainOrderLegs,
-  type LifeSnapshot,
-  type SnapshotOptions,
-  type TrainedOrderLegs,
-  type TrainOrderLegsOptions,
-} from './train.js';
 export {
   calibratedLevel,
   calibratedProbability,

@@ -22,6 +22,8 @@ import {
 } from '../promotion/policy.js';
 import { applyRetention } from '../promotion/promotion.js';
 import { buildReport, writeReport, type RunReport } from '../report/report.js';
+import type { OrderLegsArtifact } from '../../orders/index.js';
+import { trainOrderLegs } from './order-legs.js';
 import { formatMetrics, trainFromHistory } from './train-model.js';
 import type { TrainingTable } from '../etl/training-table.js';
 import type { OrderHistory } from '../history.js';
@@ -88,6 +90,7 @@ export async function runTraining(
   const startedAt = new Date().toISOString();
   const log = (line: string): void => options.log(`[run ${runId}] ${line}`);
   const { pipeline } = options;
+  let orderLegs: OrderLegsArtifact | undefined;
   const trained = await trainFromHistory(data.history, {
     params: { nTrees: pipeline.trees, ...options.params },
     split: { train: pipeline.trainShare, valid: pipeline.validShare },
@@ -95,6 +98,10 @@ export async function runTraining(
     buildTable: data.buildTable,
     window: data.window,
     releasePings: options.releasePings ?? false,
+    // The order legs train on the same rows, while the rider pings are still there.
+    withTable: async (checkoutTable) => {
+      if (pipeline.orderLegs) orderLegs = await trainLegs(data, checkoutTable, options, log);
+    },
     onProgress: (p) => {
       if (p.stage !== 'train') log(`${p.stage}: ${p.message}`);
     },
@@ -129,6 +136,7 @@ export async function runTraining(
     domain,
     evaluation: evaluationSet(table, nValid),
     zoneSpeeds: trained.speeds,
+    ...(orderLegs ? { orderLegs } : {}),
   });
   const side = (h: HoldoutScores, version: string): Comparison['challenger'] => ({
     version,
@@ -280,4 +288,32 @@ function domainOf(features: string[], stores: OrderHistory['stores']): ModelDoma
       .slice(0, MAX_DOMAIN_STORES),
     bbox,
   };
+}
+
+/**
+ * The order-leg models on the same history and checkout rows (docs/orders.md). A history without rider pings, or
+ * too small to train on, registers the version without legs: live ETAs then follow the quote.
+ */
+async function trainLegs(
+  data: TrainingData,
+  checkoutTable: TrainingTable,
+  options: TrainingRunOptions,
+  log: (line: string) => void,
+): Promise<OrderLegsArtifact | undefined> {
+  if (!data.history.riderPings) {
+    log('order legs: no rider pings in this history; the version serves live ETAs from its quote');
+    return undefined;
+  }
+  try {
+    const legs = await trainOrderLegs(data.history, {
+      checkoutTable,
+      split: { train: options.pipeline.trainShare, calibration: options.pipeline.validShare },
+      ...(options.geo ? { geo: options.geo } : {}),
+      onProgress: (message) => log(`order legs: ${message}`),
+    });
+    return legs.artifact;
+  } catch (e) {
+    log(`order legs not trained (${(e as Error).message}): the version serves live ETAs from its quote`);
+    return undefined;
+  }
 }

@@ -58,6 +58,8 @@ export interface TrainFromHistoryOptions {
    * run without them.
    */
   releasePings?: boolean;
+  /** Called with the table once it is built, while the rider pings are still there (the order legs train here). */
+  withTable?: (table: TrainingTable) => Promise<void>;
 }
 
 export interface TrainedModel {
@@ -109,6 +111,7 @@ export async function trainFromHistory(
   const table = options.buildTable
     ? await options.buildTable(speeds.value)
     : buildTrainingTable(history, { speeds: speeds.value, geo: options.geo, ...options.window });
+  await options.withTable?.(table);
   if (options.releasePings) delete history.riderPings;
   const nTrain = lowerBound(table.createdAtMs, trainEndMs);
   const nValid = lowerBound(table.createdAtMs, validEndMs);

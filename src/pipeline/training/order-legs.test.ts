@@ -1,15 +1,9 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { haversineKm } from '../../features/index.js';
-import { simulatedData, type OrderHistory } from '../../pipeline/index.js';
-import {
-  LegsArtifactError,
-  OrderLegs,
-  orderSnapshots,
-  trainOrderLegs,
-  type LifeSnapshot,
-  type OrderSnapshot,
-  type TrainedOrderLegs,
-} from './index.js';
+import { LegsArtifactError, OrderLegs, type OrderSnapshot } from '../../orders/index.js';
+import { simulatedData } from '../etl/sources.js';
+import type { OrderHistory } from '../history.js';
+import { orderSnapshots, trainOrderLegs, type LifeSnapshot, type TrainedOrderLegs } from './order-legs.js';
 
 // A small simulated city: 3 weeks, so that calibration and test windows are most of a week each; trains in seconds.
 let history: OrderHistory;

@@ -1,22 +1,28 @@
 import { ZoneSpeedTable, type GeoConfig } from '../../geo/index.js';
 import { train, type TrainParams, type TrainingData } from '../../model/index.js';
 import {
-  buildTrainingTable,
-  DEFAULT_TRAIN_PARAMS,
-  learnSpeedsBefore,
-  type OrderHistory,
-  type TrainingTable,
-} from '../../pipeline/index.js';
-import { fitStageCalibration, PIT_LEVELS, rawCdf, SAMPLES } from './distribution.js';
-import { LEG_FEATURE_COUNT, LEG_FEATURE_SPEC, LEG_FEATURE_VERSION, legFeatures } from './features.js';
-import {
+  fitStageCalibration,
+  LEG_FEATURE_COUNT,
+  LEG_FEATURE_SPEC,
+  LEG_FEATURE_VERSION,
+  legFeatures,
+  LEG_NAMES,
   LEGS_ARTIFACT_KIND,
   LEGS_ARTIFACT_VERSION,
   LEGS_LEFT,
+  LIVE_STAGES,
   OrderLegs,
+  PIT_LEVELS,
+  rawCdf,
+  SAMPLES,
+  type LegName,
+  type LiveStage,
   type OrderLegsArtifact,
-} from './legs-model.js';
-import { LEG_NAMES, LIVE_STAGES, type LegName, type LiveStage, type OrderSnapshot } from './types.js';
+  type OrderSnapshot,
+} from '../../orders/index.js';
+import { buildTrainingTable, learnSpeedsBefore, type TrainingTable } from '../etl/training-table.js';
+import type { OrderHistory } from '../history.js';
+import { DEFAULT_TRAIN_PARAMS } from './train-model.js';
 
 /** One moment of one order's life, with what happened next (the targets). */
 export interface LifeSnapshot {

@@ -96,7 +96,7 @@ const OWN_ROUTES: Record<string, RegExp> = {
   geo: /^\/internal\/geo\//,
   predictor: /^\/(internal\/predict\/|v2\/)/,
   pipeline: /^$/,
-  orders: /^\/internal\/orders\//,
+  orders: /^\/internal\/orders(\/|$)/,
   gateway: /^\/(v1\/|v2\/|docs|$|live$|models$|accuracy$|map$|try$|favicon\.svg$|assets\/)/,
 };
 const EVERY_PROCESS = new Set(['/healthz', '/readyz', '/metrics']);

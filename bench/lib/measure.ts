@@ -26,6 +26,8 @@ export interface MeasureOptions {
   /** Before the run, wait up to this long for the machine to be under `quietCores` busy. Default 0: no wait. */
   quietWaitMs?: number;
   quietCores?: number;
+  /** Called when the measured window opens (after the warm-up): to read the server's own counters then. */
+  onMeasureStart?: () => void;
 }
 
 export async function runMeasured(
@@ -44,6 +46,7 @@ export async function runMeasured(
   const result = await runLoad(options, {
     onWorkerStarted: (pid) => meter.add('generator', pid),
     onMeasureStart: () => {
+      opts.onMeasureStart?.();
       meter.start();
       m0 = sampleMachine();
     },

@@ -2,8 +2,8 @@
 // "checkout quote minus elapsed time", on the simulator's order lives with a time-ordered split (train 50%,
 // calibration 25%, test 25% of delivered orders by creation). Also a direct model of the remaining total (one
 // booster, the stage a feature, the same per-stage calibration), to compare the two ways of combining.
-// Writes bench/results/orders-<date>.{json,md}.
-//   npm run bench:orders -- [--quick] [--results-dir=bench/results]
+// Writes bench/results/orders-<date>.{json,md}; then the live-ETA update latency (latency.ts), unless --no-latency.
+//   npm run bench:orders -- [--quick] [--results-dir=bench/results] [--no-latency]
 import { resolve } from 'node:path';
 import { loadModel, train, type Model, type TrainingData } from '../../src/model/index.js';
 import {
@@ -406,3 +406,6 @@ function normalCdf(z: number): number {
 function machineNote(): string {
   return 'Measured on 2 shared cores while other benchmarks ran: latencies are upper bounds.';
 }
+
+// The update latency runs a real process: after the accuracy figures, in the same command.
+if (!process.argv.includes('--no-latency')) await import('./latency.js');

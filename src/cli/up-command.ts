@@ -11,8 +11,8 @@ import { loadConfigOrExplain } from './start-command.js';
 
 const USAGE = `Usage: etaserve up [--predictors N] [--redis URL] [--postgres URL] [--config FILE]
 
-Starts the local cluster: store, geo, N predictor replicas, the pipeline (continuous training) and the gateway,
-each its own process on its own port, with the gateway on the same port as \`etaserve start\`. This parent
+Starts the local cluster: store, geo, N predictor replicas, the pipeline (continuous training) and the gateway
+(with the order state), each its own process on its own port, with the gateway on the same port as \`etaserve start\`. This parent
 listens on no port. Like start, it trains a model first if none is registered.
 
 Ctrl-C or SIGTERM (to this process or to its process group) drains and stops every child, the gateway first,
@@ -264,7 +264,8 @@ export async function runUpCommand(args: string[], out: Output): Promise<number>
       ETASERVE_TOPOLOGY_GEO_URL: geoUrl,
     });
     await Promise.all([...replicas, pipeline].map((r) => waitReady(r, 120_000)));
-    const gateway = launch('gateway', 'gateway', url(config.gateway.port), {
+    // The order state runs beside the gateway: one gateway here, and it writes the log, so late-risk alerts go in.
+    const gateway = launch('gateway', 'gateway,orders', url(config.gateway.port), {
       ETASERVE_GATEWAY_PORT: String(config.gateway.port),
       ETASERVE_TOPOLOGY_STORE_URL: storeUrl,
       ETASERVE_TOPOLOGY_GEO_URL: geoUrl,

@@ -303,7 +303,15 @@ export const gatewayModule = defineModule<GatewayModuleConfig, GatewayModule>({
     const orders = find('orders');
     const extra: Routes[] = [
       consoleModule.routes,
-      ...(orders ? [orderRoutes(orders, gateway.authorizer('predict'), STREAM_LIMITS)] : []),
+      ...(orders
+        ? [
+            orderRoutes(
+              orders,
+              { predict: gateway.authorizer('predict'), admin: gateway.authorizer('admin') },
+              STREAM_LIMITS,
+            ),
+          ]
+        : []),
       storeCatalogRoutes({
         catalog: store.catalog,
         authorizeAdmin: gateway.authorizer('admin'),

@@ -26,6 +26,14 @@ export class OrdersClient implements OrderEtas {
     }
   }
 
+  async atRisk(limit: number): Promise<LiveEta[]> {
+    const res = await this.http.request<{ orders: LiveEta[] }>(
+      'GET',
+      `${ORDERS_INTERNAL_PREFIX}?limit=${limit}`,
+    );
+    return res.orders;
+  }
+
   subscribe(orderId: string, listener: (eta: LiveEta) => void, onEnd?: (e?: Error) => void): () => void {
     const controller = new AbortController();
     const url = `${this.http.baseUrl.replace(/\/$/, '')}${ORDERS_INTERNAL_PREFIX}/${encodeURIComponent(orderId)}/eta/stream`;

@@ -1,17 +1,14 @@
 import { appenderOf, startProjection, type EventsConfig, type Subscription } from '../events/index.js';
-import { defineModule, isLoopback, type Service } from '../platform/index.js';
+import { defineModule, Histogram, isLoopback, type Service } from '../platform/index.js';
 import { OrderBook } from './book.js';
 import { OrdersClient } from './client.js';
 import type { OrdersConfig } from './config.js';
-import { LiveEtaTracker, type CheckoutContext, type LiveEta } from './live-eta.js';
+import { LiveEtaTracker, type CheckoutContext } from './live-eta.js';
 import { ordersInternalRoutes, type OrderEtas, type StreamLimits } from './routes.js';
 import { ChampionLegs } from './served-legs.js';
 import { OrdersService } from './service.js';
 
-export interface OrdersProvides extends OrderEtas {
-  /** Active orders, riskiest first (the console). Empty from a remote orders process. */
-  atRisk(limit: number): LiveEta[];
-}
+export type OrdersProvides = OrderEtas;
 
 declare module '../platform/module-definition.js' {
   interface ModuleProvides {
@@ -96,6 +93,12 @@ export const ordersModule = defineModule<OrdersModuleConfig, OrdersProvides>({
       ...(emit ? { emit: async (alerts) => void (await emit.append(alerts)) } : {}),
       lateRisk: { threshold: settings.lateRiskThreshold, hysteresis: settings.lateRiskHysteresis },
       logger,
+      updateDelay: new Histogram({
+        name: 'etaserve_order_update_delay_seconds',
+        help: "From an order or rider event's arrival in the log to its order's new live ETA",
+        buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+        registers: [ctx.metrics.registry],
+      }),
       // The loopback demo's simulated city runs ten times faster than the wall clock (src/app/live-traffic.ts).
       eventClock:
         settings.eventClock || (isLoopback(ctx.platform.host) && config.simulator.liveRequestsPerSecond > 0),
@@ -135,7 +138,7 @@ export const ordersModule = defineModule<OrdersModuleConfig, OrdersProvides>({
     const provides: OrdersProvides = {
       eta: (orderId) => service.eta(orderId),
       subscribe: (orderId, listener) => service.subscribe(orderId, listener),
-      atRisk: (limit) => service.atRisk(limit),
+      atRisk: async (limit) => service.atRisk(limit),
     };
     return {
       provides,
@@ -151,7 +154,7 @@ export const ordersModule = defineModule<OrdersModuleConfig, OrdersProvides>({
         provides: {
           eta: (orderId) => client.eta(orderId),
           subscribe: (orderId, listener, onEnd) => client.subscribe(orderId, listener, onEnd),
-          atRisk: () => [],
+          atRisk: (limit) => client.atRisk(limit),
         },
       };
     },

@@ -9,7 +9,13 @@ export interface OrderEtas {
   eta(orderId: string): Promise<LiveEta | undefined>;
   /** Calls `listener` with each new answer; the returned function stops it. `onEnd` when the source goes away. */
   subscribe(orderId: string, listener: (eta: LiveEta) => void, onEnd?: (e?: Error) => void): () => void;
+  /** Active orders, riskiest first. */
+  atRisk(limit: number): Promise<LiveEta[]>;
 }
+
+const ListQuery = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 500, default: 50 })),
+});
 
 const OrderParams = Type.Object({ order_id: Type.String({ minLength: 1, maxLength: 128 }) });
 
@@ -121,10 +127,15 @@ function streamOf(
   };
 }
 
-/** `GET /v1/orders/{order_id}/eta` and its stream, on a gateway, behind a `predict` key. */
+type Authorize = (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
+/**
+ * `GET /v1/orders/{order_id}/eta` and its stream, on a gateway, behind a `predict` key; the active orders by risk,
+ * behind an `admin` key.
+ */
 export function orderRoutes(
   orders: OrderEtas,
-  authorize: (req: FastifyRequest, reply: FastifyReply) => Promise<void>,
+  authorize: { predict: Authorize; admin: Authorize },
   limits: StreamLimits,
 ): Routes {
   const stream = streamOf(orders, limits, { count: 0 }, orderEtaAnswer);
@@ -132,7 +143,7 @@ export function orderRoutes(
     app.get(
       '/v1/orders/:order_id/eta',
       {
-        onRequest: authorize,
+        onRequest: authorize.predict,
         schema: {
           summary: "An order's live ETA: its stage, the arrival time with its range, and P(late)",
           security: [{ bearer: [] }],
@@ -149,7 +160,7 @@ export function orderRoutes(
     app.get(
       '/v1/orders/:order_id/eta/stream',
       {
-        onRequest: authorize,
+        onRequest: authorize.predict,
         schema: {
           summary:
             "Server-Sent Events of an order's live ETA: one `eta` message per change, until it is delivered",
@@ -160,6 +171,19 @@ export function orderRoutes(
         },
       },
       async (req, reply) => stream(req.params.order_id, reply),
+    );
+    app.get(
+      '/v1/admin/orders',
+      {
+        onRequest: authorize.admin,
+        schema: {
+          summary: 'Active orders, the likeliest to be late first',
+          security: [{ bearer: [] }],
+          querystring: ListQuery,
+          response: { 200: Type.Object({ orders: Type.Array(OrderEtaAnswer) }) },
+        },
+      },
+      async (req) => ({ orders: (await orders.atRisk(req.query.limit ?? 50)).map(orderEtaAnswer) }),
     );
   };
 }
@@ -176,6 +200,9 @@ export function ordersInternalRoutes(orders: OrderEtas, limits: StreamLimits): R
       if (!eta) throw notFound(req.params.order_id);
       return eta;
     });
+    app.get(`${ORDERS_INTERNAL_PREFIX}`, { schema: { querystring: ListQuery } }, async (req) => ({
+      orders: await orders.atRisk(req.query.limit ?? 50),
+    }));
     app.get(
       `${ORDERS_INTERNAL_PREFIX}/:order_id/eta/stream`,
       { schema: { params: OrderParams } },

@@ -13,6 +13,8 @@ export interface OrdersServiceDeps {
   emit?: (events: EtaEvent[]) => Promise<void>;
   lateRisk: { threshold: number; hysteresis: number };
   logger: Logger;
+  /** Seconds from an event's arrival in the log to its order's new ETA (`etaserve_order_update_delay_seconds`). */
+  updateDelay?: { observe(seconds: number): void };
   now?: () => number;
   /**
    * Time follows the events when they run ahead of the wall clock (the demo's compressed city, whose events carry
@@ -61,7 +63,8 @@ export class OrdersService {
 
   async apply(records: readonly LogRecord[]): Promise<void> {
     const changed = new Set<string>();
-    for (const { event } of records) {
+    const arrivals: number[] = [];
+    for (const { event, ingestedAtMs } of records) {
       if (event.forgotten === true) continue;
       if (event.type === 'order.late_risk') {
         this.noteAlert(event);
@@ -70,12 +73,19 @@ export class OrdersService {
       const parsed = parse(event);
       if (!parsed) continue;
       if (parsed.occurredAtMs > this.latestEventMs) this.latestEventMs = parsed.occurredAtMs;
-      for (const id of this.deps.book.apply(parsed)) changed.add(id);
+      const touched = this.deps.book.apply(parsed);
+      for (const id of touched) changed.add(id);
+      if (touched.length > 0) arrivals.push(ingestedAtMs);
     }
     if (changed.size === 0) return;
     await this.loadCheckouts([...changed]);
     const nowMs = this.now();
     for (const id of changed) this.recompute(id, nowMs);
+    const delay = this.deps.updateDelay;
+    if (this.live && delay) {
+      const doneMs = Date.now();
+      for (const at of arrivals) delay.observe(Math.max(0, doneMs - at) / 1000);
+    }
   }
 
   /** The order's live ETA now; undefined when the order is unknown. */

@@ -1,6 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify';
 import type { PreHandler } from './auth.js';
-import { Counter, EtaError, type HttpServer, type Logger, type Metrics } from '../platform/index.js';
+import {
+  Counter,
+  EtaError,
+  throttledWarn,
+  type HttpServer,
+  type Logger,
+  type Metrics,
+} from '../platform/index.js';
 import type { BatchEtaRequest, EtaPrediction, EtaResult, Predictor } from '../predictor/index.js';
 import type { StoreFeatures } from '../store/index.js';
 import type { GatewayConfig } from './config.js';
@@ -75,13 +82,15 @@ export function etaRoutes(deps: EtaRouteDeps): FastifyPluginAsync {
     registers: [deps.metrics.registry],
   });
 
+  // Per request while no predictor answers: at most once a second.
+  const warnFallback = throttledWarn(deps.logger);
   /** Predictors first; if none can answer, the fallback, so the app always gets an ETA. */
   const predictOrFallback = async (request: BatchEtaRequest, route: string): Promise<EtaResult[]> => {
     try {
       return await deps.predictor.predictBatch(request);
     } catch (e) {
       if (e instanceof EtaError && e.status < 500) throw e;
-      deps.logger.warn({ err: e, route }, 'no predictor answered: fallback ETA');
+      warnFallback({ err: e, route }, 'no predictor answered: fallback ETA');
       fallbacks.inc({ route });
       return fallbackEtas(deps.stores, request);
     }

@@ -32,7 +32,7 @@ export {
   type RouteEntry,
 } from './http-server.js';
 export { exitOnSignals, ServiceManager, type Service, type ServiceState } from './lifecycle.js';
-export { createLogger, type Logger, type LoggerOptions } from './logger.js';
+export { createLogger, throttledWarn, type Logger, type LoggerOptions } from './logger.js';
 export {
   Counter,
   counterSeries,
@@ -54,7 +54,7 @@ export {
 } from './platform-config.js';
 export { err, ok, type Result } from './result.js';
 export { fetchWithin } from './fetch-within.js';
-export { within } from './within.js';
+export { requireWithin, within } from './within.js';
 export type { ModuleContext } from './module-context.js';
 export {
   defineModule,

@@ -105,3 +105,26 @@ export function lazyChildLogger(parent: Logger, bindings: Bindings, options?: Ch
   lazy[STATE] = { bindings, options, real: undefined };
   return lazy;
 }
+
+/**
+ * A warning that may fire on every request under a fault (a dependency down, deadlines missed): logged at most once
+ * per `intervalMs` with how many were skipped since, so an overloaded process does not spend its CPU serializing
+ * the same error stack thousands of times a second and fall further behind.
+ */
+export function throttledWarn(
+  logger: Logger,
+  intervalMs = 1000,
+): (fields: Record<string, unknown>, message: string) => void {
+  let lastMs = Number.NEGATIVE_INFINITY;
+  let skipped = 0;
+  return (fields, message) => {
+    const now = performance.now();
+    if (now - lastMs < intervalMs) {
+      skipped++;
+      return;
+    }
+    lastMs = now;
+    logger.warn(skipped > 0 ? { ...fields, skipped } : fields, message);
+    skipped = 0;
+  };
+}

@@ -18,6 +18,8 @@ import {
   Histogram,
   histogramSeries,
   LATENCY_BUCKETS,
+  requireWithin,
+  throttledWarn,
   type CounterSeries,
   type HistogramSeries,
   type Logger,
@@ -64,21 +66,6 @@ function quantiles(
   return [sorted[0]!, sorted[1]!, sorted[2]!];
 }
 
-async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new EtaError('deadline_exceeded', `${what} took longer than ${ms} ms`)),
-      ms,
-    );
-  });
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
 /** A store as geo sees it, and its zone once computed. */
 interface Place {
   origin: TripOrigin;
@@ -122,6 +109,9 @@ export class EtaPredictor implements Predictor {
    */
   private readonly places = new Map<string, Place>();
 
+  /** Per request under a geo fault: at most once a second (throttledWarn). */
+  private readonly warnGeo: ReturnType<typeof throttledWarn>;
+
   constructor(
     private readonly deps: {
       runtime: ModelRuntime;
@@ -138,6 +128,7 @@ export class EtaPredictor implements Predictor {
       drift?: DriftMonitor;
     },
   ) {
+    this.warnGeo = throttledWarn(deps.logger);
     const stage = new Histogram({
       name: 'etaserve_predict_stage_seconds',
       help: 'Time per prediction stage (features, model, total)',
@@ -191,7 +182,7 @@ export class EtaPredictor implements Predictor {
     const { records: stores, degradedReasons } = this.deps.features
       ? await this.deps.features.storeFeatures(request.storeIds, request.orderedAtMs, featureDeadlineMs)
       : {
-          records: await withDeadline(
+          records: await requireWithin(
             this.deps.stores.getStoreFeatures(request.storeIds, request.orderedAtMs),
             featureDeadlineMs,
             'store features',
@@ -235,7 +226,7 @@ export class EtaPredictor implements Predictor {
       );
     }
     if (answer instanceof Error) {
-      this.deps.logger.warn({ err: answer }, 'geo unavailable: straight-line estimates');
+      this.warnGeo({ err: answer }, 'geo unavailable: straight-line estimates');
       reasons.push('geo_unavailable');
       this.countDegraded('geo_unavailable');
       trips = servable.map(({ store }) =>
@@ -335,7 +326,7 @@ export class EtaPredictor implements Predictor {
 
   /** Geo's trips under the feature deadline; its failure as a value, so a call started early never goes unhandled. */
   private trips(request: BatchEtaRequest, origins: TripOrigin[]): Promise<TripEstimate[] | Error> {
-    return withDeadline(
+    return requireWithin(
       this.deps.geo.trips(request.destination, origins, request.orderedAtMs),
       this.deps.featureDeadlineMs,
       'geo features',

@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache';
 import { storeKey, type TieredCache } from '../cache/index.js';
-import { EtaError, within, type Logger } from '../platform/index.js';
+import { EtaError, throttledWarn, within, type Logger } from '../platform/index.js';
 import type { StoreCatalog } from './catalog.js';
 import { featureRecord } from './service.js';
 import type { Store, StoreFeatureRecord, StoreFeatures } from './types.js';
@@ -58,8 +58,11 @@ function remember<V extends object>(last: LRUCache<string, V>, id: string, value
 export class FeatureCache {
   private readonly lastProfile: LRUCache<string, Store>;
   private readonly lastLive: LRUCache<string, Live>;
+  /** Per request while the store service fails: at most once a second. */
+  private readonly warnStale: ReturnType<typeof throttledWarn>;
 
   constructor(private readonly deps: FeatureCacheDeps) {
+    this.warnStale = throttledWarn(deps.logger);
     const max = deps.lastKnownMax ?? 50_000;
     this.lastProfile = new LRUCache({ max });
     this.lastLive = new LRUCache({ max });
@@ -235,7 +238,7 @@ export class FeatureCache {
     deadlineMs: number,
   ): Promise<Map<string, V> | undefined> {
     const guarded = load.catch((e: unknown) => {
-      this.deps.logger.warn({ err: e }, `store ${what} unavailable: serving last known values`);
+      this.warnStale({ err: e }, `store ${what} unavailable: serving last known values`);
       return undefined;
     });
     if (!ids.every((id) => last.has(id))) return guarded;

@@ -12,6 +12,7 @@ import {
   LEG_FEATURE_SPEC,
   legFeatures,
   LIVE_STAGES,
+  normalCdf,
   rawCdf,
   rawQuantile,
   calibratedLevel,
@@ -391,17 +392,6 @@ function rows(part: LifeSnapshot[]): TrainingData {
 function round(v: number, digits: number): number {
   const f = 10 ** digits;
   return Math.round(v * f) / f;
-}
-/** Φ, by Abramowitz–Stegun 7.1.26 on erf (error < 1.5e-7). */
-function normalCdf(z: number): number {
-  const x = Math.abs(z) / Math.SQRT2;
-  const t = 1 / (1 + 0.3275911 * x);
-  const y =
-    1 -
-    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) *
-      t *
-      Math.exp(-x * x);
-  return z >= 0 ? (1 + y) / 2 : (1 - y) / 2;
 }
 function machineNote(): string {
   return 'Measured on 2 shared cores while other benchmarks ran: latencies are upper bounds.';

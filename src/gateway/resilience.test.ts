@@ -14,11 +14,7 @@ import {
   type CallContext,
 } from '../platform/index.js';
 import type { BatchEtaRequest, EtaResult } from '../predictor/index.js';
-import {
-  PredictorBalancer,
-  type BalancerOptions,
-  type ReplicaPredictor,
-} from '../predictor/index.js';
+import { PredictorBalancer, type BalancerOptions, type ReplicaPredictor } from '../predictor/index.js';
 
 const OPTIONS: BalancerOptions = {
   requestDeadlineMs: 1000,

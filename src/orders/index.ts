@@ -9,7 +9,7 @@ export {
 } from './book.js';
 export { OrdersClient } from './client.js';
 export { ordersConfigSchema, type OrdersConfig } from './config.js';
-export { QuantileDistribution } from './distribution.js';
+export { normalCdf, QuantileDistribution } from './distribution.js';
 export {
   LiveEtaTracker,
   quoteOnly,

@@ -232,6 +232,45 @@ describe.skipIf(!CHROMIUM)('the console in a browser, against a running etaserve
     await shot('accuracy');
   });
 
+  it("lists active orders by risk and follows one order's live ETA as it moves", async () => {
+    const now = Date.now();
+    const order = { order_id: 'console-live-1', store_id: 's-0001' };
+    const step = (type: string, minutesAgo: number, extra: Record<string, unknown> = {}) => ({
+      event_id: `console-live-1-${type}`,
+      type,
+      occurred_at: new Date(now - minutesAgo * 60_000).toISOString(),
+      ...order,
+      ...extra,
+    });
+    const send = async (events: unknown[]): Promise<void> =>
+      expect((await postJson(`${platform.url}/v1/events`, events)).status).toBe(200);
+    await send([
+      step('order.created', 30, {
+        destination: { lat: 48.864, lng: 2.352 },
+        items: 2,
+        subtotal: 25,
+        quoted_eta_seconds: 1500,
+        quoted_range_seconds: [1200, 2000],
+        promised_at: new Date(now - 30 * 60_000 + 1800_000).toISOString(),
+        model_version: 'v1',
+      }),
+      step('order.accepted', 28, { rider_id: 'console-rider' }),
+    ]);
+    await open('/orders');
+    await page.getByTestId('orders-table').waitFor();
+    await expect
+      .poll(() => text(page.getByTestId('orders-table')), { timeout: 20_000 })
+      .toContain('console-live-1');
+    await page.getByRole('button', { name: 'console-live-1' }).click();
+    await expect.poll(() => text(page.getByTestId('order-now')), { timeout: 10_000 }).toContain('accepted');
+    await page.getByTestId('chart-order').waitFor();
+    // The stream carries the next stage to the open page, without a reload.
+    await send([step('order.picked_up', 0, { rider_id: 'console-rider' })]);
+    await expect.poll(() => text(page.getByTestId('order-now')), { timeout: 10_000 }).toContain('picked_up');
+    await expect.poll(() => text(page.getByTestId('order-stages'))).toMatch(/accepted[\s\S]*picked_up/);
+    await shot('orders');
+  });
+
   it('shows the server’s message when there is nothing to roll back', async () => {
     await open('/models');
     const row = page.locator('[data-testid=models-table] tr[data-version=v1]');

@@ -97,7 +97,7 @@ const OWN_ROUTES: Record<string, RegExp> = {
   predictor: /^\/(internal\/predict\/|v2\/)/,
   pipeline: /^$/,
   orders: /^\/internal\/orders(\/|$)/,
-  gateway: /^\/(v1\/|v2\/|docs|$|live$|models$|accuracy$|map$|try$|favicon\.svg$|assets\/)/,
+  gateway: /^\/(v1\/|v2\/|docs|$|live$|models$|accuracy$|orders$|map$|try$|favicon\.svg$|assets\/)/,
 };
 const EVERY_PROCESS = new Set(['/healthz', '/readyz', '/metrics']);
 const NOWHERE = 'http://127.0.0.1:9';

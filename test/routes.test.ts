@@ -64,6 +64,7 @@ const OPEN_PUBLIC = new Set([
   '/live',
   '/models',
   '/accuracy',
+  '/orders',
   '/map',
   '/try',
   '/favicon.svg',

@@ -6,7 +6,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { EtaError, type Routes } from '../platform/index.js';
 
 /** The client-side routes of the single-page app; each serves index.html, and the app draws the page. */
-export const CONSOLE_PAGES = ['/live', '/models', '/accuracy', '/map', '/try'] as const;
+export const CONSOLE_PAGES = ['/live', '/models', '/accuracy', '/orders', '/map', '/try'] as const;
 
 const TYPES: Record<string, string> = {
   '.html': 'text/html; charset=utf-8',

@@ -4,6 +4,7 @@ import { ErrorNote } from './components/ui';
 import { Accuracy } from './pages/Accuracy';
 import { Live } from './pages/Live';
 import { MapPage } from './pages/MapPage';
+import { Orders } from './pages/Orders';
 import { Models } from './pages/Models';
 import { TryIt } from './pages/TryIt';
 import { navigate, PAGES, usePage } from './router';
@@ -207,6 +208,8 @@ export function App() {
           <Models />
         ) : page === '/accuracy' ? (
           <Accuracy />
+        ) : page === '/orders' ? (
+          <Orders />
         ) : page === '/map' ? (
           <MapPage />
         ) : (

@@ -5,6 +5,7 @@ export const PAGES = [
   { path: '/live', label: 'Live' },
   { path: '/models', label: 'Models' },
   { path: '/accuracy', label: 'Accuracy' },
+  { path: '/orders', label: 'Orders' },
   { path: '/map', label: 'Map' },
   { path: '/try', label: 'Try it' },
 ] as const;

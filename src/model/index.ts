@@ -55,3 +55,4 @@ export {
   type OnlineSegmentSummary,
   type SegmentQuote,
 } from './calibration/online-segments.js';
+export { mulberry32 } from './rng.js';

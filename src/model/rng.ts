@@ -19,3 +19,18 @@ export class Rng {
     return Math.floor(this.next() * n);
   }
 }
+
+/**
+ * mulberry32 seeded directly (no scrambling of the seed, unlike `Rng`): the order legs' fixed draws and training
+ * snapshots are defined by this sequence, so artifacts stay reproducible from their seeds.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -1,3 +1,4 @@
+import { mulberry32 } from '../../model/index.js';
 import type { LegQuantiles } from './types.js';
 
 /**
@@ -43,18 +44,6 @@ function normalQuantile(p: number): number {
     ((((((a[0]! * r + a[1]!) * r + a[2]!) * r + a[3]!) * r + a[4]!) * r + a[5]!) * q) /
     (((((b[0]! * r + b[1]!) * r + b[2]!) * r + b[3]!) * r + b[4]!) * r + 1)
   );
-}
-
-/** mulberry32: a small seeded generator for the fixed permutations. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Standard-normal scores of the grid, divided by Z90: a leg's draw k is p50 + GRID[k]·(p90 − p50) above. */

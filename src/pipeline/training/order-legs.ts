@@ -1,5 +1,5 @@
 import { ZoneSpeedTable, type GeoConfig } from '../../geo/index.js';
-import { train, type TrainParams, type TrainingData } from '../../model/index.js';
+import { mulberry32, train, type TrainParams, type TrainingData } from '../../model/index.js';
 import {
   fitStageCalibration,
   LEG_FEATURE_COUNT,
@@ -56,18 +56,6 @@ const DEFAULT_RIDER_KNOWN: Record<LiveStage, number> = {
   picked_up: 0.9,
 };
 
-/** mulberry32 */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The rider of each order: the columns when the history has them (the simulator's OrderTable), else its objects. */
 function ridersOf(history: OrderHistory): (i: number) => string | null {
   const o = history.orders as OrderHistory['orders'] & { rider?: Int32Array; riderIds?: readonly string[] };
@@ -118,7 +106,7 @@ export function orderSnapshots(
   const fromMs = options.fromMs ?? Number.NEGATIVE_INFINITY;
   const toMs = options.toMs ?? Number.POSITIVE_INFINITY;
   const known = { ...DEFAULT_RIDER_KNOWN, ...options.riderKnown };
-  const rand = rng(options.seed ?? 1);
+  const rand = mulberry32(options.seed ?? 1);
   const O = history.orders;
   const P = history.riderPings;
   const stores = new Map(history.stores.map((s) => [s.storeId, s]));

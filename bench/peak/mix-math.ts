@@ -1,17 +1,9 @@
 /** Random draws, time and distance helpers of the peak mix (`mix.ts`): small, deterministic for a seed. */
 import { utcOffsetMs } from '../../src/features/index.js';
+import { mulberry32 } from '../../src/model/index.js';
 
-/** mulberry32: small, fast, good enough for load mixes. Returns [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** mulberry32, seeded as is: the mixes stay what they were for a seed. Returns [0, 1). */
+export const rng = mulberry32;
 
 export function normal(r: () => number): number {
   const u = 1 - r();

@@ -209,13 +209,9 @@ function readAdminKeyFile(file: string): string {
 function fallbackStores(stores: StoreFeatures, features: FeatureCache | undefined): StoreFeatures {
   if (!features) return stores;
   return {
-    getStoreFeatures: async (ids, atMs) =>
-      (await features.storeFeatures(ids, atMs, FALLBACK_DEADLINE_MS)).records,
+    getStoreFeatures: async (ids, atMs) => (await features.storeFeatures(ids, atMs)).records,
   };
 }
-
-/** The fallback waits this long for the store service when last known values could answer. */
-const FALLBACK_DEADLINE_MS = 50;
 
 /** How old the gateway's key index is: grows past a second only while the keys' database cannot be read. */
 function registerKeyMetrics(registry: Registry, keys: ApiKeyStore): void {

@@ -71,24 +71,8 @@ export const ordersModule = defineModule<OrdersModuleConfig, OrdersProvides>({
           [{ id: order.storeId, location: record.location, radiusKm: record.deliveryRadiusKm }],
           atMs,
         );
-        if (!trip) return undefined;
-        return {
-          store: {
-            storeId: record.storeId,
-            location: record.location,
-            category: record.category,
-            timezone: record.timezone,
-            prepMeanSeconds: record.prepMeanSeconds,
-            prepEwmaSeconds: record.prepEwmaSeconds,
-            ordersInKitchen: record.ordersInKitchen,
-          },
-          trip: {
-            distanceKm: trip.distanceKm,
-            travelSeconds: trip.travelSeconds,
-            zoneSpeedKmh: trip.zoneSpeedKmh,
-            ridersAvailable: trip.ridersAvailable,
-          },
-        };
+        // The feature record and geo's estimate are the checkout model's inputs as they are.
+        return trip ? { store: record, trip } : undefined;
       },
       ...(emit ? { emit: async (alerts) => void (await emit.append(alerts)) } : {}),
       lateRisk: { threshold: settings.lateRiskThreshold, hysteresis: settings.lateRiskHysteresis },

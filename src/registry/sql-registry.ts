@@ -133,30 +133,28 @@ export class SqlModelRegistry implements ModelRegistry {
   }
 
   async loadProfile(version: string): Promise<FeatureProfile | undefined> {
-    await this.ready();
-    const [row] = await this.db.query<{ profile: string | null }>(
-      'SELECT profile FROM model_versions WHERE version = $1',
-      [version],
-    );
-    return row?.profile ? (JSON.parse(row.profile) as FeatureProfile) : undefined;
+    return (await this.jsonColumn(version, 'profile')) as FeatureProfile | undefined;
   }
 
   async loadZoneSpeeds(version: string): Promise<unknown> {
-    await this.ready();
-    const [row] = await this.db.query<{ zone_speeds: string | null }>(
-      'SELECT zone_speeds FROM model_versions WHERE version = $1',
-      [version],
-    );
-    return row?.zone_speeds ? (JSON.parse(row.zone_speeds) as unknown) : undefined;
+    return this.jsonColumn(version, 'zone_speeds');
   }
 
   async loadOrderLegs(version: string): Promise<unknown> {
+    return this.jsonColumn(version, 'order_legs');
+  }
+
+  /** One JSON document stored with a version; undefined when the version has none (or does not exist). */
+  private async jsonColumn(
+    version: string,
+    column: 'profile' | 'zone_speeds' | 'order_legs',
+  ): Promise<unknown> {
     await this.ready();
-    const [row] = await this.db.query<{ order_legs: string | null }>(
-      'SELECT order_legs FROM model_versions WHERE version = $1',
+    const [row] = await this.db.query<Record<string, string | null>>(
+      `SELECT ${column} AS value FROM model_versions WHERE version = $1`,
       [version],
     );
-    return row?.order_legs ? (JSON.parse(row.order_legs) as unknown) : undefined;
+    return row?.value ? (JSON.parse(row.value) as unknown) : undefined;
   }
 
   async resolve(alias: ModelAlias): Promise<string | undefined> {

@@ -52,7 +52,7 @@ export const accuracyModule = defineModule<{ events: EventsConfig }, AccuracyPro
           // The join feeds the per-segment online ranges every predictor serves (docs/model.md, "Serving").
           onlineRanges: {
             registry,
-            stores: async (ids) => await catalog.getMany(ids),
+            stores: (ids) => catalog.getMany(ids),
             holder: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
           },
         });

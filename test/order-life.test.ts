@@ -24,6 +24,9 @@ async function start(): Promise<ComposedProcess> {
       ETASERVE_GATEWAY_PORT: '0',
       ETASERVE_SIMULATOR_LIVE_REQUESTS_PER_SECOND: '0',
       ETASERVE_EVENTS_POLL_MS: '20',
+      // The order lives tomorrow evening, on its own clock: each answer is computed at its event's time, with the
+      // stores open and at an hour the models learnt, whatever the hour the test runs.
+      ETASERVE_ORDERS_EVENT_CLOCK: 'true',
     },
   });
   await prepareFirstRun(config, { trainModel: true, seedStores: true }, { log: () => undefined });
@@ -59,12 +62,17 @@ async function answerAt(stage: string): Promise<Answer> {
   throw new Error(`the order never reached ${stage}`);
 }
 
-const now = Date.now();
-const at = (minutesAgo: number): string => new Date(now - minutesAgo * MIN).toISOString();
-const step = (type: string, minutesAgo: number, extra: Record<string, unknown> = {}) => ({
+/** Tomorrow at 19:00 in Paris (18:00 UTC): the simulated city's dinner. */
+const T0 = (() => {
+  const d = new Date(Date.now() + 86_400_000);
+  d.setUTCHours(18, 0, 0, 0);
+  return d.getTime();
+})();
+const at = (minutes: number): string => new Date(T0 + minutes * MIN).toISOString();
+const step = (type: string, minutes: number, extra: Record<string, unknown> = {}) => ({
   event_id: `life-1-${type}`,
   type,
-  occurred_at: at(minutesAgo),
+  occurred_at: at(minutes),
   order_id: 'life-1',
   store_id: 's-0001',
   ...extra,
@@ -90,13 +98,13 @@ describe("an order's life through the API", () => {
 
   it('follows the order stage by stage, with a shrinking remaining time and P(late) in [0, 1]', async () => {
     await send([
-      step('order.created', 20, {
+      step('order.created', 0, {
         destination: { lat: 48.864, lng: 2.352 },
         items: 2,
         subtotal: 31.5,
         quoted_eta_seconds: 1800,
         quoted_range_seconds: [1400, 2400],
-        promised_at: new Date(now - 20 * MIN + 2100_000).toISOString(),
+        promised_at: new Date(T0 + 2100_000).toISOString(),
         model_version: 'v1',
       }),
     ]);
@@ -106,13 +114,13 @@ describe("an order's life through the API", () => {
     expect(first.degraded).toBe(false);
     expect(Object.keys(first.legs).sort()).toEqual(['pickup', 'prep', 'ride']);
     const answers = [first];
-    for (const [type, stage] of [
-      ['order.accepted', 'accepted'],
-      ['order.rider_assigned', 'accepted'],
-      ['order.ready', 'ready'],
-      ['order.picked_up', 'picked_up'],
+    for (const [type, stage, minutes] of [
+      ['order.accepted', 'accepted', 2],
+      ['order.rider_assigned', 'accepted', 3],
+      ['order.ready', 'ready', 14],
+      ['order.picked_up', 'picked_up', 18],
     ] as const) {
-      await send([step(type, 0, { rider_id: 'rider-9' })]);
+      await send([step(type, minutes, { rider_id: 'rider-9' })]);
       const answer = await answerAt(stage);
       expect(answer.p_late).toBeGreaterThanOrEqual(0);
       expect(answer.p_late).toBeLessThanOrEqual(1);
@@ -148,7 +156,7 @@ describe("an order's life through the API", () => {
     })();
     while (messages.length === 0) await new Promise((r) => setTimeout(r, 10));
     expect(messages[0]!.stage).toBe('picked_up');
-    await send([step('order.delivered', 0, { rider_id: 'rider-9' })]);
+    await send([step('order.delivered', 28, { rider_id: 'rider-9' })]);
     await read;
     expect(messages.at(-1)).toMatchObject({ stage: 'delivered', eta_seconds_remaining: 0 });
   });

@@ -1,6 +1,6 @@
 import { Type } from 'typebox';
 import { parseJsonArrayBody, parseNdjsonBody, type EventBatch, type EventIngest } from '../events/index.js';
-import { EtaError, type HttpServer, type Routes } from '../platform/index.js';
+import { ErrorBody, EtaError, type HttpServer, type Routes } from '../platform/index.js';
 import type { PreHandler } from './auth.js';
 
 export interface EventRouteDeps {
@@ -28,10 +28,6 @@ const IngestAnswer = Type.Object({
       field: Type.Optional(Type.String()),
     }),
   ),
-});
-
-const ErrorBody = Type.Object({
-  error: Type.Object({ code: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) }),
 });
 
 /**

@@ -12,7 +12,7 @@ import {
   type Routes,
   type Service,
 } from '../platform/index.js';
-import { orderRoutes, STREAM_LIMITS } from '../orders/index.js';
+import { orderRoutes, STREAM_LIMITS, webhookRoutes } from '../orders/index.js';
 import { PredictorBalancer, type EtaPrediction, type Predictor } from '../predictor/index.js';
 import {
   storeCatalogRoutes,
@@ -306,6 +306,7 @@ export const gatewayModule = defineModule<GatewayModuleConfig, GatewayModule>({
               { predict: gateway.authorizer('predict'), admin: gateway.authorizer('admin') },
               STREAM_LIMITS,
             ),
+            webhookRoutes(orders.webhooks, gateway.authorizer('admin')),
           ]
         : []),
       storeCatalogRoutes({

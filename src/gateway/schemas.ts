@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { LatLngSchema, StoreIdSchema } from '../features/index.js';
+import { errorBodyOf } from '../platform/index.js';
 
 const LatLng = LatLngSchema;
 const StoreId = StoreIdSchema;
@@ -55,14 +56,7 @@ export const EtaAnswer = Type.Object({
 });
 export type EtaAnswer = Static<typeof EtaAnswer>;
 
-export const ErrorBody = Type.Object({
-  error: Type.Object({
-    code: Type.String(),
-    message: Type.String(),
-    field: Type.Optional(Type.String()),
-    opens_at: Type.Optional(Type.Union([Type.String(), Type.Null()])),
-  }),
-});
+export const ErrorBody = errorBodyOf({ opens_at: Type.Optional(Type.Union([Type.String(), Type.Null()])) });
 
 export const BatchAnswer = Type.Object({
   results: Type.Array(

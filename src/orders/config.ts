@@ -58,6 +58,54 @@ export const ordersConfigSchema = Type.Object(
       maximum: 168,
       description: 'An order with no final event is dropped this long after it was created',
     }),
+    webhookAllowPrivateTargets: Type.Boolean({
+      default: false,
+      description:
+        'Webhooks may go to http:// and to loopback or private addresses (tests, a demo on one machine); off, only https to public addresses (docs/webhooks.md)',
+    }),
+    webhookMaxAttempts: Type.Integer({
+      default: 12,
+      minimum: 1,
+      maximum: 100,
+      description: 'Attempts of a webhook delivery before it goes to the dead-letter list',
+    }),
+    webhookBackoffBaseMs: Type.Integer({
+      default: 10_000,
+      minimum: 10,
+      maximum: 3_600_000,
+      description:
+        "A failed webhook's first retry comes after about this long; each next one after twice as long",
+    }),
+    webhookBackoffMaxMs: Type.Integer({
+      default: 3_600_000,
+      minimum: 10,
+      maximum: 86_400_000,
+      description: 'The longest wait between two attempts of a webhook delivery',
+    }),
+    webhookTimeoutMs: Type.Integer({
+      default: 10_000,
+      minimum: 100,
+      maximum: 60_000,
+      description: 'One webhook attempt, connection to answer; longer is a failed attempt',
+    }),
+    webhookPollMs: Type.Integer({
+      default: 1000,
+      minimum: 10,
+      maximum: 60_000,
+      description: 'How often the webhook outbox is read for due deliveries when it had none',
+    }),
+    webhookConcurrency: Type.Integer({
+      default: 8,
+      minimum: 1,
+      maximum: 64,
+      description: 'Webhook deliveries sent at once',
+    }),
+    webhookKeepDays: Type.Integer({
+      default: 14,
+      minimum: 1,
+      maximum: 365,
+      description: 'Delivered and dead-lettered webhook deliveries are readable this long, then deleted',
+    }),
   },
   { default: {} },
 );

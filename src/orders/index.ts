@@ -29,3 +29,4 @@ export {
 } from './routes.js';
 export { OrdersService } from './service.js';
 export * from './legs/index.js';
+export * from './webhooks/index.js';

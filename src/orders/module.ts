@@ -7,8 +7,12 @@ import { LiveEtaTracker, type CheckoutContext } from './live-eta.js';
 import { ordersInternalRoutes, type OrderEtas, type StreamLimits } from './routes.js';
 import { ChampionLegs } from './served-legs.js';
 import { OrdersService } from './service.js';
+import { openWebhookStore, webhookService, type WebhookAdmin } from './webhooks/index.js';
 
-export type OrdersProvides = OrderEtas;
+export interface OrdersProvides extends OrderEtas {
+  /** Webhook endpoints and their outbox, for the admin API of any gateway (the database is the deployment's). */
+  webhooks: WebhookAdmin;
+}
 
 declare module '../platform/module-definition.js' {
   interface ModuleProvides {
@@ -40,7 +44,8 @@ export const ordersModule = defineModule<OrdersModuleConfig, OrdersProvides>({
     const events = get('events');
     const store = get('store');
     const geo = get('geo');
-    const champion = new ChampionLegs(get('registry').registry, ctx.logger.child({ module: 'orders' }));
+    const { registry, database } = get('registry');
+    const champion = new ChampionLegs(registry, ctx.logger.child({ module: 'orders' }));
     const logger = ctx.logger.child({ module: 'orders' });
     const settings = config.orders;
     const book = new OrderBook({
@@ -119,27 +124,45 @@ export const ordersModule = defineModule<OrdersModuleConfig, OrdersProvides>({
           ? { ready: true }
           : { ready: true, degraded: true, reason: 'events.projections is off: no order state' },
     };
+    const webhooks = openWebhookStore(database);
     const provides: OrdersProvides = {
       eta: (orderId) => service.eta(orderId),
       subscribe: (orderId, listener) => service.subscribe(orderId, listener),
       atRisk: async (limit) => service.atRisk(limit),
+      webhooks: { store: webhooks, allowPrivateTargets: settings.webhookAllowPrivateTargets },
     };
     return {
       provides,
-      services: [...appender.services, lifecycle],
+      services: [
+        ...appender.services,
+        lifecycle,
+        { name: 'webhook-outbox', stop: () => webhooks.close() },
+        webhookService({
+          store: webhooks,
+          log: events.log,
+          settings,
+          pollMs: config.events.pollMs,
+          logger,
+          registry: ctx.metrics.registry,
+        }),
+      ],
       internalRoutes: [{ plugin: ordersInternalRoutes(provides, STREAM_LIMITS) }],
     };
   },
   remote: {
+    needs: ['registry'],
     configured: (config) => config.topology.ordersUrl !== '',
-    client({ config, remote, internalToken }) {
+    client({ config, remote, internalToken, get }) {
       const client = new OrdersClient(remote('orders', config.topology.ordersUrl), internalToken);
+      const webhooks = openWebhookStore(get('registry').database);
       return {
         provides: {
           eta: (orderId) => client.eta(orderId),
           subscribe: (orderId, listener, onEnd) => client.subscribe(orderId, listener, onEnd),
           atRisk: (limit) => client.atRisk(limit),
+          webhooks: { store: webhooks, allowPrivateTargets: config.orders.webhookAllowPrivateTargets },
         },
+        services: [{ name: 'webhook-outbox', stop: () => webhooks.close() }],
       };
     },
   },

@@ -52,6 +52,7 @@ export {
   platformConfigSchema,
   type PlatformConfig,
 } from './platform-config.js';
+export { ErrorBody, errorBodyOf } from './error-body.js';
 export { err, ok, type Result } from './result.js';
 export { fetchWithin } from './fetch-within.js';
 export { requireWithin, within } from './within.js';

@@ -13,8 +13,10 @@ export {
   type Publication,
 } from './online-ranges.js';
 export {
+  openDeploymentDatabase,
   openModelRegistry,
   registryDatabaseOf,
+  type DatabaseConnection,
   type DeploymentDatabase,
   type RegistryDatabase,
 } from './open.js';

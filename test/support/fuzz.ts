@@ -533,6 +533,9 @@ export function validBody(method: string, url: string, n: number, fx: Fixtures, 
       return { name: `fuzz ${n}`, scopes: ['predict'], rate_limit_per_second: 1000 };
     case 'POST /v1/admin/keys/:id/rotate':
       return random() < 0.5 ? undefined : { overlap_seconds: 60 };
+    case 'POST /v1/admin/webhooks':
+      // A name that never resolves (RFC 6761): deliveries fail at once and nothing leaves the machine.
+      return { url: `https://hooks-${n}.fuzz.invalid/eta`, events: ['order.late_risk', 'order.ready'] };
     case 'POST /v1/stores':
     case 'POST /internal/store/stores':
       return storeObject(`fz-${n}`, random);

@@ -62,6 +62,25 @@ async function answerAt(stage: string): Promise<Answer> {
   throw new Error(`the order never reached ${stage}`);
 }
 
+interface Listed extends Answer {
+  order_id: string;
+  position: { lat: number; lng: number; source: 'rider' | 'store' } | null;
+  destination: { lat: number; lng: number } | null;
+}
+
+/** The order as the admin list (the console's list and map) shows it, once `ready` says it should be. */
+async function listedWhen(ready: (order: Listed) => boolean): Promise<Listed> {
+  let last: Listed | undefined;
+  for (let i = 0; i < 200; i++) {
+    const res = await proc.app.inject({ method: 'GET', url: '/v1/admin/orders?limit=500', headers: AUTH });
+    expect(res.statusCode).toBe(200);
+    last = (res.json() as { orders: Listed[] }).orders.find((o) => o.order_id === 'life-1');
+    if (last && ready(last)) return last;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`the admin list never showed life-1 as expected: ${JSON.stringify(last)}`);
+}
+
 /** Tomorrow at 19:00 in Paris (18:00 UTC): the simulated city's dinner. */
 const T0 = (() => {
   const d = new Date(Date.now() + 86_400_000);
@@ -128,7 +147,34 @@ describe("an order's life through the API", () => {
       expect(Date.parse(answer.eta_at)).toBeLessThanOrEqual(Date.parse(answer.range_at[1]));
       expect(answer.degraded).toBe(false);
       answers.push(answer);
+      if (stage === 'accepted') {
+        // The admin list places the order at its store while the food is there, and names its destination.
+        const store = (
+          await proc.app.inject({ method: 'GET', url: '/v1/stores/s-0001', headers: AUTH })
+        ).json() as { location: { lat: number; lng: number } };
+        const listed = await listedWhen((o) => o.stage === 'accepted' && o.position !== null);
+        expect(listed.position).toEqual({ ...store.location, source: 'store' });
+        expect(listed.destination).toEqual({ lat: 48.864, lng: 2.352 });
+        expect(listed.p_late).toBeGreaterThanOrEqual(0);
+      }
     }
+    // Picked up: the order moves with its rider's latest position.
+    await send([
+      {
+        event_id: 'life-1-ping',
+        type: 'rider.location',
+        occurred_at: at(19),
+        rider_id: 'rider-9',
+        lat: 48.862,
+        lng: 2.349,
+      },
+    ]);
+    const moving = await listedWhen((o) => o.position?.source === 'rider');
+    expect(moving).toMatchObject({
+      stage: 'picked_up',
+      position: { lat: 48.862, lng: 2.349, source: 'rider' },
+    });
+    expect(moving.destination).toEqual({ lat: 48.864, lng: 2.352 });
     expect(Object.keys(answers.at(-1)!.legs)).toEqual(['ride']);
     for (let i = 1; i < answers.length; i++)
       expect(answers[i]!.eta_seconds_remaining).toBeLessThanOrEqual(answers[i - 1]!.eta_seconds_remaining);

@@ -1,6 +1,6 @@
 import { request } from 'undici';
 import { EtaError, INTERNAL_TOKEN_HEADER, type HttpClient } from '../platform/index.js';
-import type { LiveEta } from './live-eta.js';
+import type { ActiveOrder, LiveEta } from './live-eta.js';
 import { ORDERS_INTERNAL_PREFIX, type OrderEtas } from './routes.js';
 
 /**
@@ -26,8 +26,8 @@ export class OrdersClient implements OrderEtas {
     }
   }
 
-  async atRisk(limit: number): Promise<LiveEta[]> {
-    const res = await this.http.request<{ orders: LiveEta[] }>(
+  async atRisk(limit: number): Promise<ActiveOrder[]> {
+    const res = await this.http.request<{ orders: ActiveOrder[] }>(
       'GET',
       `${ORDERS_INTERNAL_PREFIX}?limit=${limit}`,
     );

@@ -93,6 +93,32 @@ export interface LiveEta {
   sequence: number;
 }
 
+/** Where an order is on a map: with its rider once picked up (their latest position), else at its store. */
+export interface OrderPosition extends LatLng {
+  source: 'rider' | 'store';
+}
+
+/** An active order's live ETA with where it is and where it goes: the console's list and map. */
+export interface ActiveOrder extends LiveEta {
+  /** Null when neither is known yet (no rider position, and the store has not answered for the order). */
+  position: OrderPosition | null;
+  destination: LatLng | null;
+}
+
+/**
+ * The order's place on the map: the rider's latest position once they have the food, otherwise the store (the
+ * food is there until pickup, and a picked-up order whose rider has not reported yet was last seen there).
+ */
+export function orderPosition(
+  order: OrderLife,
+  rider: RiderPosition | undefined,
+  checkout: CheckoutContext | undefined,
+): OrderPosition | null {
+  if (order.stage === 'picked_up' && rider) return { lat: rider.lat, lng: rider.lng, source: 'rider' };
+  const store = checkout?.store.location;
+  return store ? { lat: store.lat, lng: store.lng, source: 'store' } : null;
+}
+
 interface Shown {
   stage: Stage;
   etaAtMs: number;

@@ -2,15 +2,15 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
 import { EtaError, type Routes } from '../platform/index.js';
 import { formatWithOffset } from '../store/index.js';
-import type { LiveEta } from './live-eta.js';
+import type { ActiveOrder, LiveEta } from './live-eta.js';
 
 /** What reads order ETAs, in this process or in the orders process. */
 export interface OrderEtas {
   eta(orderId: string): Promise<LiveEta | undefined>;
   /** Calls `listener` with each new answer; the returned function stops it. `onEnd` when the source goes away. */
   subscribe(orderId: string, listener: (eta: LiveEta) => void, onEnd?: (e?: Error) => void): () => void;
-  /** Active orders, riskiest first. */
-  atRisk(limit: number): Promise<LiveEta[]>;
+  /** Active orders, riskiest first, with where each is. */
+  atRisk(limit: number): Promise<ActiveOrder[]>;
 }
 
 const ListQuery = Type.Object({
@@ -46,6 +46,30 @@ export const OrderEtaAnswer = Type.Object({
 });
 export type OrderEtaAnswer = Static<typeof OrderEtaAnswer>;
 
+const LatLngAnswer = Type.Object({ lat: Type.Number(), lng: Type.Number() });
+
+/** An item of the admin list: the live ETA and where the order is on the map, and where it goes. */
+export const ActiveOrderAnswer = Type.Object({
+  ...OrderEtaAnswer.properties,
+  position: Type.Union(
+    [
+      Type.Object({
+        lat: Type.Number(),
+        lng: Type.Number(),
+        source: Type.Union([Type.Literal('rider'), Type.Literal('store')]),
+      }),
+      Type.Null(),
+    ],
+    {
+      description:
+        "Where the order is: its rider's latest position once picked up (source rider), else its store; " +
+        'null until one is known',
+    },
+  ),
+  destination: Type.Union([LatLngAnswer, Type.Null()], { description: 'Where it is delivered' }),
+});
+export type ActiveOrderAnswer = Static<typeof ActiveOrderAnswer>;
+
 const ErrorBody = Type.Object({
   error: Type.Object({ code: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) }),
 });
@@ -67,6 +91,16 @@ export function orderEtaAnswer(eta: LiveEta): OrderEtaAnswer {
     model_version: eta.modelVersion,
     degraded: eta.degraded,
     legs: Object.fromEntries(Object.entries(eta.legs).map(([k, v]) => [k, Math.round(v)])),
+  };
+}
+
+/** The admin list's shape: the public answer, and the order's place on the map. */
+export function activeOrderAnswer(order: ActiveOrder): ActiveOrderAnswer {
+  const { position, destination } = order;
+  return {
+    ...orderEtaAnswer(order),
+    position: position && { lat: position.lat, lng: position.lng, source: position.source },
+    destination: destination && { lat: destination.lat, lng: destination.lng },
   };
 }
 
@@ -177,13 +211,13 @@ export function orderRoutes(
       {
         onRequest: authorize.admin,
         schema: {
-          summary: 'Active orders, the likeliest to be late first',
+          summary: 'Active orders, the likeliest to be late first, with where each is on the map',
           security: [{ bearer: [] }],
           querystring: ListQuery,
-          response: { 200: Type.Object({ orders: Type.Array(OrderEtaAnswer) }) },
+          response: { 200: Type.Object({ orders: Type.Array(ActiveOrderAnswer) }) },
         },
       },
-      async (req) => ({ orders: (await orders.atRisk(req.query.limit ?? 50)).map(orderEtaAnswer) }),
+      async (req) => ({ orders: (await orders.atRisk(req.query.limit ?? 50)).map(activeOrderAnswer) }),
     );
   };
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { EtaEvent, LogRecord } from '../events/index.js';
 import { createLogger } from '../platform/index.js';
 import { OrderBook } from './book.js';
-import { LiveEtaTracker, quoteOnly, type LiveEta } from './live-eta.js';
+import { LiveEtaTracker, quoteOnly, type CheckoutContext, type LiveEta } from './live-eta.js';
 import { OrdersService } from './service.js';
 
 const MIN = 60_000;
@@ -45,14 +45,17 @@ const created = (atMs: number): LogRecord =>
     model_version: 'v1',
   });
 
-function harness(threshold = 0.5) {
+function harness(
+  threshold = 0.5,
+  checkout: () => Promise<CheckoutContext | undefined> = async () => CHECKOUT,
+) {
   const clock = { now: T0 };
   const alerts: EtaEvent[] = [];
   const book = new OrderBook({ keepFinishedMs: 60 * MIN, maxLifeMs: 12 * 60 * MIN });
   const service = new OrdersService({
     book,
     tracker: new LiveEtaTracker(() => quoteOnly, { maxShiftSecondsPerMinute: 120, deadbandSeconds: 0 }),
-    checkout: async () => CHECKOUT,
+    checkout,
     emit: async (events) => void alerts.push(...events),
     lateRisk: { threshold, hysteresis: 0.1 },
     logger: createLogger({ level: 'silent' }),
@@ -148,5 +151,51 @@ describe("an order's live ETA", () => {
     expect(pushed).toEqual(['accepted']);
     expect(service.forget(['o-1'])).toBe(1);
     expect(await service.eta('o-1')).toBeUndefined();
+  });
+});
+
+describe("the console's map of active orders", () => {
+  it('places each order at its store until pickup, then at its rider, with its destination', async () => {
+    const { clock, service } = harness();
+    await service.apply([created(T0), order('order.accepted', T0 + MIN, { rider_id: 'r-1' })]);
+    // The rider reports on the way to the store: the food is still in the kitchen.
+    clock.now = T0 + 10 * MIN;
+    await service.apply([record('rider.location', clock.now, { rider_id: 'r-1', lat: 48.861, lng: 2.351 })]);
+    let [listed] = service.atRisk(10);
+    expect(listed).toMatchObject({
+      orderId: 'o-1',
+      stage: 'accepted',
+      position: { lat: 48.86, lng: 2.35, source: 'store' },
+      destination: { lat: 48.87, lng: 2.34 },
+    });
+    clock.now = T0 + 18 * MIN;
+    await service.apply([order('order.picked_up', clock.now, { rider_id: 'r-1' })]);
+    await service.apply([
+      record('rider.location', clock.now + MIN, { rider_id: 'r-1', lat: 48.865, lng: 2.345 }),
+    ]);
+    [listed] = service.atRisk(10);
+    expect(listed).toMatchObject({
+      stage: 'picked_up',
+      position: { lat: 48.865, lng: 2.345, source: 'rider' },
+      destination: { lat: 48.87, lng: 2.34 },
+    });
+    // Delivered: no longer on the map.
+    await service.apply([order('order.delivered', clock.now + 5 * MIN)]);
+    expect(service.atRisk(10)).toEqual([]);
+  });
+
+  it('has no position while neither the store nor a picked-up rider is known', async () => {
+    // The store module cannot answer for the order (and will be asked again later).
+    const { clock, service } = harness(0.5, async () => undefined);
+    await service.apply([created(T0), order('order.accepted', T0 + MIN, { rider_id: 'r-1' })]);
+    expect(service.atRisk(10)[0]).toMatchObject({ position: null, destination: { lat: 48.87, lng: 2.34 } });
+    // Picked up, but the rider has not reported yet: still nowhere; then their first position.
+    clock.now = T0 + 18 * MIN;
+    await service.apply([order('order.picked_up', clock.now, { rider_id: 'r-1' })]);
+    expect(service.atRisk(10)[0]?.position).toBeNull();
+    await service.apply([
+      record('rider.location', clock.now + MIN, { rider_id: 'r-1', lat: 48.865, lng: 2.345 }),
+    ]);
+    expect(service.atRisk(10)[0]?.position).toEqual({ lat: 48.865, lng: 2.345, source: 'rider' });
   });
 });

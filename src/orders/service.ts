@@ -2,7 +2,13 @@ import type { EtaEvent, LogRecord } from '../events/index.js';
 import type { Logger } from '../platform/index.js';
 import type { LatLng } from '../features/index.js';
 import { isFinal, type OrderBook, type OrderEvent, type OrderLife, type Quote } from './book.js';
-import type { CheckoutContext, LiveEta, LiveEtaTracker } from './live-eta.js';
+import {
+  orderPosition,
+  type ActiveOrder,
+  type CheckoutContext,
+  type LiveEta,
+  type LiveEtaTracker,
+} from './live-eta.js';
 
 export interface OrdersServiceDeps {
   book: OrderBook;
@@ -124,12 +130,19 @@ export class OrdersService {
     return dropped;
   }
 
-  /** Active orders with their latest answers, riskiest first (the console's list). */
-  atRisk(limit: number): LiveEta[] {
+  /** Active orders with their latest answers, riskiest first, each with its place on the map (the console's). */
+  atRisk(limit: number): ActiveOrder[] {
     return [...this.latest.values()]
       .filter((eta) => !isFinal(eta.stage))
       .sort((a, b) => b.pLate - a.pLate)
-      .slice(0, limit);
+      .slice(0, limit)
+      .map((eta) => {
+        const order = this.deps.book.get(eta.orderId);
+        if (!order) return { ...eta, position: null, destination: null };
+        const rider = this.deps.book.riderPosition(order.riderId);
+        const position = orderPosition(order, rider, this.checkouts.get(eta.orderId));
+        return { ...eta, position, destination: order.destination ?? null };
+      });
   }
 
   get size(): number {

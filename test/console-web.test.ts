@@ -2,10 +2,11 @@ import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import type { Locator, Page } from 'playwright-core';
+import type { Locator, Page, Response } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { requireBinary } from './support/binaries.js';
 import { openBrowserPage } from './support/browser.js';
+import { lateColour } from '../src/console/web/src/format.js';
 import { BIN, DEMO_KEY, postJson, startAll, type Platform } from './support/processes.js';
 import { ensureTemplate } from './support/template.js';
 import { parisEvening } from './support/times.js';
@@ -45,6 +46,26 @@ const parisClock = (iso: string): string =>
     minute: '2-digit',
     hourCycle: 'h23',
   }).format(new Date(iso));
+
+/** An item of GET /v1/admin/orders, as far as the map reads it. */
+interface ListedOrder {
+  order_id: string;
+  p_late: number;
+  position: { lat: number; lng: number; source: 'rider' | 'store' } | null;
+}
+
+/** The dots of the Orders map: which order, its P(late), where it is, its colour and what it says on hover. */
+function markersOf(page: Page) {
+  return page.getByTestId('order-marker').evaluateAll((els) =>
+    els.map((e) => ({
+      id: e.getAttribute('data-order-id'),
+      pLate: Number(e.getAttribute('data-p-late')),
+      source: e.getAttribute('data-source'),
+      fill: e.getAttribute('fill'),
+      title: e.querySelector('title')?.textContent ?? '',
+    })),
+  );
+}
 
 /** Delivered orders joined with their quotes give the accuracy page something to draw. */
 async function sendDeliveredOrders(url: string, n: number): Promise<void> {
@@ -232,7 +253,7 @@ describe.skipIf(!CHROMIUM)('the console in a browser, against a running etaserve
     await shot('accuracy');
   });
 
-  it("lists active orders by risk and follows one order's live ETA as it moves", async () => {
+  it("places active orders on the map by P(late), lists them by risk and follows one order's live ETA", async () => {
     const now = Date.now();
     const order = { order_id: 'console-live-1', store_id: 's-0001' };
     const step = (type: string, minutesAgo: number, extra: Record<string, unknown> = {}) => ({
@@ -256,11 +277,93 @@ describe.skipIf(!CHROMIUM)('the console in a browser, against a running etaserve
       }),
       step('order.accepted', 28, { rider_id: 'console-rider' }),
     ]);
+    // A second order, just placed near another store and promised hours ahead: hardly any risk of being late.
+    const store2 = (await (
+      await fetch(`${platform.url}/v1/stores/s-0002`, { headers: { authorization: `Bearer ${DEMO_KEY}` } })
+    ).json()) as { location: { lat: number; lng: number } };
+    await send([
+      {
+        event_id: 'console-live-2-order.created',
+        type: 'order.created',
+        occurred_at: new Date(now - 60_000).toISOString(),
+        order_id: 'console-live-2',
+        store_id: 's-0002',
+        destination: { lat: store2.location.lat + 0.004, lng: store2.location.lng + 0.003 },
+        items: 1,
+        subtotal: 18,
+        quoted_eta_seconds: 1500,
+        quoted_range_seconds: [1200, 2000],
+        promised_at: new Date(now + 3 * 3_600_000).toISOString(),
+        model_version: 'v1',
+      },
+    ]);
+    // What the page last read from the admin list (the demo city's own orders come and go meanwhile).
+    let listed: ListedOrder[] = [];
+    const onResponse = (r: Response): void => {
+      if (new URL(r.url()).pathname === '/v1/admin/orders')
+        void r.json().then(
+          (b: { orders: ListedOrder[] }) => (listed = b.orders),
+          () => undefined,
+        );
+    };
+    page.on('response', onResponse);
+    onTestFinished(() => void page.off('response', onResponse));
     await open('/orders');
     await page.getByTestId('orders-table').waitFor();
     await expect
       .poll(() => text(page.getByTestId('orders-table')), { timeout: 20_000 })
       .toContain('console-live-1');
+
+    // The map: one dot per active order, where it is, coloured by its P(late) on the legend's scale.
+    const mapMismatches = async (): Promise<string[]> => {
+      const drawn = await markersOf(page);
+      const out: string[] = [];
+      if (listed.length === 0) out.push('no admin list read yet');
+      if (drawn.length !== listed.length)
+        out.push(`${drawn.length} markers for ${listed.length} active orders`);
+      for (const o of listed) {
+        const m = drawn.find((d) => d.id === o.order_id);
+        if (!o.position || !m) {
+          out.push(`${o.order_id} at ${JSON.stringify(o.position)} has no marker`);
+          continue;
+        }
+        const ok =
+          m.pLate === o.p_late &&
+          m.fill === lateColour(o.p_late) &&
+          m.title.includes(`P(late) ${(o.p_late * 100).toFixed(1)}%`) &&
+          m.source === o.position.source;
+        if (!ok)
+          out.push(
+            `${o.order_id}: marker ${JSON.stringify(m)} for p_late ${o.p_late} at its ${o.position.source}`,
+          );
+      }
+      for (const id of ['console-live-1', 'console-live-2'])
+        if (!drawn.some((d) => d.id === id)) out.push(`${id} is not on the map`);
+      if (!(await text(page.getByTestId('orders-map-legend'))).includes(`${listed.length} active order`))
+        out.push(`the legend does not count ${listed.length} active orders`);
+      return out;
+    };
+    await expect.poll(mapMismatches, { timeout: 20_000 }).toEqual([]);
+    const drawn = await markersOf(page);
+    const late = drawn.find((d) => d.id === 'console-live-1')!;
+    const early = drawn.find((d) => d.id === 'console-live-2')!;
+    // Promised now after 30 minutes at the store, against promised in three hours: red against green.
+    expect(late.pLate).toBeGreaterThan(0.5);
+    expect(early.pLate).toBeLessThan(0.2);
+    expect(late.fill).not.toBe(early.fill);
+    expect(late.source).toBe('store');
+    // A dot is a way into the order, like a row of the list: its timeline and its way to the door.
+    await page.locator('[data-testid=order-marker][data-order-id=console-live-2]').dispatchEvent('click');
+    await expect
+      .poll(() => text(page.getByRole('heading', { name: 'Order console-live-2' })), { timeout: 10_000 })
+      .toBe('Order console-live-2');
+    await expect.poll(() => text(page.getByTestId('order-now')), { timeout: 10_000 }).toContain('created');
+    await page.getByTestId('order-route').waitFor();
+    expect(
+      await page
+        .locator('[data-testid=order-marker][data-order-id=console-live-2]')
+        .getAttribute('data-selected'),
+    ).toBe('true');
     await page.getByRole('button', { name: 'console-live-1' }).click();
     await expect.poll(() => text(page.getByTestId('order-now')), { timeout: 10_000 }).toContain('accepted');
     await page.getByTestId('chart-order').waitFor();
@@ -268,6 +371,20 @@ describe.skipIf(!CHROMIUM)('the console in a browser, against a running etaserve
     await send([step('order.picked_up', 0, { rider_id: 'console-rider' })]);
     await expect.poll(() => text(page.getByTestId('order-now')), { timeout: 10_000 }).toContain('picked_up');
     await expect.poll(() => text(page.getByTestId('order-stages'))).toMatch(/accepted[\s\S]*picked_up/);
+    // Picked up, the order's dot follows its rider.
+    await send([
+      {
+        event_id: 'console-rider-ping',
+        type: 'rider.location',
+        occurred_at: new Date().toISOString(),
+        rider_id: 'console-rider',
+        lat: 48.8625,
+        lng: 2.3505,
+      },
+    ]);
+    const marker1 = page.locator('[data-testid=order-marker][data-order-id=console-live-1]');
+    await expect.poll(() => marker1.getAttribute('data-source'), { timeout: 15_000 }).toBe('rider');
+    expect(await text(marker1.locator('title'))).toContain('with its rider');
     await shot('orders');
   });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { mainZone, zoneInputIso, zoneInputValue, zoneTime } from './format';
+import { lateColour, mainZone, zoneInputIso, zoneInputValue, zoneTime } from './format';
 
 describe('store times on the store’s clock', () => {
   it('names the zone and shows the wall time there, whatever the machine’s zone', () => {
@@ -25,5 +25,18 @@ describe('store times on the store’s clock', () => {
       'Europe/Paris',
     );
     expect(mainZone([])).toBe('UTC');
+  });
+});
+
+describe('the colour of P(late)', () => {
+  it('goes from green through amber at the alert threshold to red', () => {
+    expect(lateColour(0)).toBe('hsl(140 75% 42%)');
+    expect(lateColour(0.5)).toBe('hsl(38 75% 42%)');
+    expect(lateColour(1)).toBe('hsl(0 75% 42%)');
+    const hue = (p: number): number => Number(/hsl\((\d+)/.exec(lateColour(p))![1]);
+    for (let p = 0; p < 1; p += 0.05) expect(hue(p + 0.05)).toBeLessThanOrEqual(hue(p));
+    // Out of range or missing: clamped, never a broken colour.
+    expect(lateColour(1.2)).toBe(lateColour(1));
+    expect(lateColour(Number.NaN)).toBe(lateColour(0));
   });
 });

@@ -28,6 +28,16 @@ export function etaColour(seconds: number, min = 15 * 60, max = 60 * 60): string
   return `hsl(${hue.toFixed(0)} 70% 42%)`;
 }
 
+/**
+ * P(late)'s colour on the Orders map: green for on time, amber at even odds (0.5, the late-risk alert threshold),
+ * red for surely late; the hue moves evenly in between.
+ */
+export function lateColour(pLate: number): string {
+  const p = Number.isFinite(pLate) ? Math.min(1, Math.max(0, pLate)) : 0;
+  const hue = p <= 0.5 ? 140 - (140 - 38) * (p / 0.5) : 38 - 38 * ((p - 0.5) / 0.5);
+  return `hsl(${hue.toFixed(0)} 75% 42%)`;
+}
+
 /** Distinct series colours, readable on white. */
 export const PALETTE = [
   '#2563eb',

@@ -3,6 +3,7 @@ import { get, streamEvents } from '../api';
 import { Chart, type Series } from '../components/Chart';
 import { Badge, Card, Empty, ErrorNote, Loading } from '../components/ui';
 import { fmtNum, fmtPct, PALETTE } from '../format';
+import { OrdersMap } from './OrdersMap';
 
 /** One answer of GET /v1/orders/{id}/eta (and of its stream). */
 export interface OrderEta {
@@ -20,6 +21,16 @@ export interface OrderEta {
   legs: Record<string, number>;
 }
 
+/** One item of GET /v1/admin/orders: the live ETA, where the order is (its rider or its store) and its door. */
+export interface ActiveOrder extends OrderEta {
+  position: { lat: number; lng: number; source: 'rider' | 'store' } | null;
+  destination: { lat: number; lng: number } | null;
+}
+
+/** The list shows the riskiest; the map shows every active order (the API's most). */
+const LISTED = 50;
+const MAPPED = 500;
+
 /** P(late) at 0.5 is the default late-risk threshold (orders.lateRiskThreshold); 0.2 is worth watching. */
 function riskTone(p: number): 'good' | 'warn' | 'bad' {
   return p >= 0.5 ? 'bad' : p >= 0.2 ? 'warn' : 'good';
@@ -33,7 +44,7 @@ function RiskList({
   selected,
   onSelect,
 }: {
-  orders: OrderEta[];
+  orders: ActiveOrder[];
   selected: string | null;
   onSelect: (id: string) => void;
 }) {
@@ -54,7 +65,7 @@ function RiskList({
           </tr>
         </thead>
         <tbody>
-          {orders.map((o) => (
+          {orders.slice(0, LISTED).map((o) => (
             <tr
               key={o.order_id}
               className={o.order_id === selected ? 'selected' : ''}
@@ -78,6 +89,11 @@ function RiskList({
           ))}
         </tbody>
       </table>
+      {orders.length > LISTED && (
+        <p className="muted small">
+          The {LISTED} likeliest to be late of {orders.length} active orders; the map shows them all.
+        </p>
+      )}
     </div>
   );
 }
@@ -156,15 +172,15 @@ function Timeline({ orderId }: { orderId: string }) {
   );
 }
 
-/** Active orders, the likeliest to be late first, and one order's live ETA as it moves. */
+/** Active orders on the map and by risk, the likeliest to be late first, and one order's live ETA as it moves. */
 export function Orders() {
-  const [orders, setOrders] = useState<OrderEta[] | null>(null);
+  const [orders, setOrders] = useState<ActiveOrder[] | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [selected, setSelected] = useState<string | null>(null);
   useEffect(() => {
     let live = true;
     const load = (): void =>
-      void get<{ orders: OrderEta[] }>('/v1/admin/orders?limit=50').then(
+      void get<{ orders: ActiveOrder[] }>(`/v1/admin/orders?limit=${MAPPED}`).then(
         (b) => {
           if (!live) return;
           setOrders(b.orders);
@@ -181,9 +197,33 @@ export function Orders() {
   }, []);
   const atRisk = orders?.filter((o) => o.p_late >= 0.5).length ?? 0;
   return (
-    <>
-      <h1>Orders</h1>
+    <div className="page">
+      <header className="page-head">
+        <div>
+          <h1>Orders</h1>
+          <p className="muted">
+            Every active order where it is (with its rider once picked up, else at its store), coloured by the
+            probability of missing its promised time. Refreshed every 5 s; pick an order to follow it.
+          </p>
+        </div>
+      </header>
       {error !== null && <ErrorNote error={error} />}
+      <div className="grid two">
+        <Card title="Active orders on the map, by P(late)" className="map-card">
+          {orders === null ? (
+            <Loading what="orders" />
+          ) : (
+            <OrdersMap orders={orders} selected={selected} onSelect={setSelected} />
+          )}
+        </Card>
+        {selected ? (
+          <Timeline orderId={selected} />
+        ) : (
+          <Card title="Order">
+            <Empty>Pick an order on the map or in the list to follow its live ETA.</Empty>
+          </Card>
+        )}
+      </div>
       <Card title={`Active orders by risk${orders ? ` (${atRisk} at risk)` : ''}`}>
         {orders === null ? (
           <Loading what="orders" />
@@ -191,7 +231,6 @@ export function Orders() {
           <RiskList orders={orders} selected={selected} onSelect={setSelected} />
         )}
       </Card>
-      {selected && <Timeline orderId={selected} />}
-    </>
+    </div>
   );
 }

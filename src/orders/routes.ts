@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type, type Static } from 'typebox';
-import { EtaError, type Routes } from '../platform/index.js';
+import { ErrorBody, EtaError, type Routes } from '../platform/index.js';
 import { formatWithOffset } from '../store/index.js';
 import type { ActiveOrder, LiveEta } from './live-eta.js';
 
@@ -69,10 +69,6 @@ export const ActiveOrderAnswer = Type.Object({
   destination: Type.Union([LatLngAnswer, Type.Null()], { description: 'Where it is delivered' }),
 });
 export type ActiveOrderAnswer = Static<typeof ActiveOrderAnswer>;
-
-const ErrorBody = Type.Object({
-  error: Type.Object({ code: Type.String(), message: Type.String(), field: Type.Optional(Type.String()) }),
-});
 
 /** The public shape of an order's live ETA: whole seconds, times with the store's offset. */
 export function orderEtaAnswer(eta: LiveEta): OrderEtaAnswer {

@@ -1,7 +1,16 @@
 import { latLngToCell } from 'h3-js';
 import { Value } from 'typebox/value';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { cacheConfigSchema, createCacheModule, type CacheConfig } from '../cache/index.js';
+import {
+  cacheConfigSchema,
+  cacheMetrics,
+  CacheKeys,
+  createCacheModule,
+  GEO_TRIP_TIME_BUCKET_MS,
+  MemoryL2,
+  TieredCache,
+  type CacheConfig,
+} from '../cache/index.js';
 import { haversineKm, type LatLng } from '../features/index.js';
 import {
   BAND_COUNT,
@@ -9,11 +18,18 @@ import {
   GeoService,
   ZoneSpeedTable,
   type GeoConfig,
-  type GeoFeatures,
+  type GeoTerms,
+  type TravelTerms,
   type TripOrigin,
 } from './index.js';
-import { createLogger, createMetrics, platformConfigSchema, type PlatformConfig } from '../platform/index.js';
-import { CachedGeo } from './cached-geo.js';
+import {
+  createLogger,
+  createMetrics,
+  platformConfigSchema,
+  Registry,
+  type PlatformConfig,
+} from '../platform/index.js';
+import { CachedGeo, travelTermsCodec } from './cached-geo.js';
 
 const GEO = Value.Default(geoConfigSchema, {}) as GeoConfig;
 const LEFT_BANK: TripOrigin = { id: 's-1', location: { lat: 48.85, lng: 2.33 }, radiusKm: 8 };
@@ -24,23 +40,23 @@ const HOUR = 3_600_000;
 /** The real geo service, counting the calls that reach it. */
 function countedGeo(service = new GeoService(GEO)) {
   const calls: LatLng[] = [];
-  const geo: GeoFeatures = {
-    trips: (destination, origins, atMs) => {
+  const geo: GeoTerms = {
+    tripsAndTerms: (destination, origins, atMs) => {
       calls.push(destination);
-      return service.trips(destination, origins, atMs);
+      return service.tripsAndTerms(destination, origins, atMs);
     },
   };
   return { service, geo, calls };
 }
 
-function cachedGeo(geo: GeoFeatures, section: Record<string, unknown> = {}): CachedGeo {
+function cachedGeo(geo: GeoTerms, section: Record<string, unknown> = {}): CachedGeo {
   const ctx = {
     logger: createLogger({ level: 'silent' }),
     metrics: createMetrics({ target: 't' }),
     platform: Value.Default(platformConfigSchema, {}) as PlatformConfig,
   };
   const cache = createCacheModule(ctx, Value.Default(cacheConfigSchema, section) as CacheConfig);
-  return new CachedGeo(geo, cache.cacheFor('geo-trips'), cache.keys);
+  return new CachedGeo(geo, cache.cacheFor('geo-trips', { codec: travelTermsCodec }), cache.keys);
 }
 
 /** Destinations scattered up to ~7 km around a point, deterministic. */
@@ -63,11 +79,7 @@ describe('geo trips through the cache', () => {
     const cached = cachedGeo(geo);
     for (const destination of around({ lat: 48.865, lng: 2.345 }, 60)) {
       const got = await cached.trips(destination, [LEFT_BANK, NORTH], AT);
-      const want = await service.trips(destination, [LEFT_BANK, NORTH], AT);
-      expect(got.map((t) => t.travelSeconds)).toEqual(want.map((t) => expect.closeTo(t.travelSeconds, 6)));
-      expect(got.map((t) => t.distanceKm)).toEqual(want.map((t) => t.distanceKm));
-      expect(got.map((t) => t.zoneSpeedKmh)).toEqual(want.map((t) => t.zoneSpeedKmh));
-      expect(got.map((t) => t.withinRadius)).toEqual(want.map((t) => t.withinRadius));
+      expect(got).toEqual(await service.trips(destination, [LEFT_BANK, NORTH], AT));
     }
     expect(calls).toHaveLength(1);
     // Another hour may fall in another speed band: asked again.
@@ -88,8 +100,7 @@ describe('geo trips through the cache', () => {
     const cached = cachedGeo(geo);
     for (const destination of around({ lat: 48.87, lng: 2.345 }, 20)) {
       const got = await cached.trips(destination, [LEFT_BANK, NORTH], AT);
-      const want = await service.trips(destination, [LEFT_BANK, NORTH], AT);
-      expect(got.map((t) => t.travelSeconds)).toEqual(want.map((t) => expect.closeTo(t.travelSeconds, 6)));
+      expect(got).toEqual(await service.trips(destination, [LEFT_BANK, NORTH], AT));
       expect(got[0]!.zoneSpeedKmh).toBe(7);
       expect(got[1]!.zoneSpeedKmh).not.toBe(7);
     }
@@ -111,16 +122,17 @@ describe('geo trips through the cache', () => {
     expect((await cached.trips(destination, [LEFT_BANK], AT + 91_000))[0]!.ridersAvailable).toBe(2);
   });
 
-  it('answer a destination at the store itself straight from geo', async () => {
+  it('learn the terms from a destination at the store itself, as from any other', async () => {
     const { service, geo, calls } = countedGeo();
     const cached = cachedGeo(geo);
     const [here] = await cached.trips(LEFT_BANK.location, [LEFT_BANK], AT);
     expect(here).toEqual((await service.trips(LEFT_BANK.location, [LEFT_BANK], AT))[0]);
     expect(here!.distanceKm).toBe(0);
-    await cached.trips({ lat: 48.86, lng: 2.35 }, [LEFT_BANK], AT);
-    await cached.trips({ lat: 48.87, lng: 2.34 }, [LEFT_BANK], AT);
-    // The first asks twice (no slope to learn from the store itself), the second learns it, the third is cached.
-    expect(calls).toHaveLength(3);
+    const elsewhere = { lat: 48.86, lng: 2.35 };
+    expect(await cached.trips(elsewhere, [LEFT_BANK], AT)).toEqual(
+      await service.trips(elsewhere, [LEFT_BANK], AT),
+    );
+    expect(calls).toHaveLength(1);
   });
 
   it('take distance and the delivery radius to the exact destination', async () => {
@@ -138,5 +150,160 @@ describe('geo trips through the cache', () => {
     const [aIn] = await cached.trips(a, [tight], AT);
     const [bIn] = await cached.trips(b, [tight], AT);
     expect([aIn!.withinRadius, bIn!.withinRadius].sort()).toEqual([false, true]);
+  });
+});
+
+/** Stores around Paris, some in zones with speeds of their own. */
+const STORES: TripOrigin[] = [
+  LEFT_BANK,
+  NORTH,
+  { id: 's-3', location: { lat: 48.83, lng: 2.29 }, radiusKm: 5 },
+  { id: 's-4', location: { lat: 48.87, lng: 2.4 }, radiusKm: 3 },
+  { id: 's-5', location: { lat: 48.9, lng: 2.25 }, radiusKm: 6 },
+  { id: 's-6', location: { lat: 48.8566, lng: 2.3522 }, radiusKm: 2.5 },
+];
+/** Every hour band: each part of the day (Paris time, UTC+1 in January) on a Wednesday and a Saturday. */
+const TIMES = [2, 7, 11, 14, 18, 21].flatMap((hourUtc, i) => [
+  Date.UTC(2026, 0, 14, hourUtc, 7 + 5 * i),
+  Date.UTC(2026, 0, 17, hourUtc, 53 - 5 * i),
+]);
+
+/** Learned speeds: a zone of its own for most stores, each with its own speed per band. */
+function learnedSpeeds(): ZoneSpeedTable {
+  const zones = Object.fromEntries(
+    STORES.slice(0, 4).map((s, z) => [
+      latLngToCell(s.location.lat, s.location.lng, GEO.h3Resolution),
+      Array.from({ length: BAND_COUNT }, (_, b) => (b % 3 === z % 3 ? null : 6 + ((z * 7 + b * 5) % 19))),
+    ]),
+  );
+  const table = ZoneSpeedTable.fromJSON({
+    ...ZoneSpeedTable.defaults(18, 'Europe/Paris', GEO.h3Resolution).toJSON(),
+    zones,
+  });
+  if (!table.ok) throw new Error(table.error);
+  return table.value;
+}
+
+/**
+ * Geo as a peer that knows only the shop's stores: it refuses any other origin, and records what it is asked per
+ * store and hour.
+ */
+function storesOnlyGeo(service: GeoService) {
+  const known = new Set(STORES.map((s) => s.id));
+  const asked: string[] = [];
+  const geo: GeoTerms = {
+    tripsAndTerms: async (destination, origins, atMs) => {
+      for (const o of origins) {
+        if (!known.has(o.id)) throw new Error(`geo was asked about an origin that is no store: ${o.id}`);
+        const store = STORES.find((s) => s.id === o.id)!;
+        expect(o).toEqual(store);
+        asked.push(`${o.id}@${Math.floor(atMs / GEO_TRIP_TIME_BUCKET_MS)}`);
+      }
+      return service.tripsAndTerms(destination, origins, atMs);
+    },
+  };
+  return { geo, asked };
+}
+
+describe('geo trips through the cache, against geo without it', () => {
+  it('are the same trips for every destination, set of stores and time, and ask only about the stores', async () => {
+    const service = new GeoService(GEO);
+    service.setSpeeds(learnedSpeeds());
+    const { geo, asked } = storesOnlyGeo(service);
+    const cached = cachedGeo(geo);
+    const destinations = [...around({ lat: 48.865, lng: 2.34 }, 24), ...STORES.map((s) => s.location)];
+    let compared = 0;
+    const speeds = new Set<number>();
+    const supply = new Set<number | null>();
+    for (const [t, atMs] of TIMES.entries()) {
+      // Riders near some stores, reported just before the orders: supply differs by store and time.
+      STORES.forEach((s, i) => {
+        if ((i + t) % 3 === 0) return;
+        for (let r = 0; r <= (i + t) % 4; r++)
+          service.recordRiderLocation(
+            `r-${i}-${r}`,
+            s.location.lat,
+            s.location.lng,
+            atMs - 1000,
+            r % 3 !== 2,
+          );
+      });
+      for (const [d, destination] of destinations.entries()) {
+        // A rotating, reordered subset of the stores: some cached from earlier orders, some not yet.
+        const origins = [...STORES.slice(d % 4, (d % 4) + 3), STORES[(d + t) % STORES.length]!];
+        if (d % 2) origins.reverse();
+        const got = await cached.trips(destination, origins, atMs);
+        const want = await service.trips(destination, origins, atMs);
+        expect(got).toEqual(want);
+        for (const trip of want) {
+          speeds.add(trip.zoneSpeedKmh);
+          supply.add(trip.ridersAvailable);
+        }
+        compared += got.length;
+      }
+    }
+    expect(compared).toBe(TIMES.length * 30 * 4);
+    // The stores' own zone speeds and the global ones by band, and rider supply that differs by store and time.
+    expect(speeds.size).toBeGreaterThan(BAND_COUNT);
+    expect(supply.size).toBeGreaterThan(3);
+    // Each store once per hour, whatever the destinations.
+    expect(new Set(asked).size).toBe(asked.length);
+    expect(asked.length).toBe(TIMES.length * STORES.length);
+  });
+
+  it('are checked against a geo double that refuses an origin that is no store', async () => {
+    const { geo } = storesOnlyGeo(new GeoService(GEO));
+    await expect(
+      geo.tripsAndTerms(
+        LEFT_BANK.location,
+        [{ id: 'nowhere', location: LEFT_BANK.location, radiusKm: 0 }],
+        AT,
+      ),
+    ).rejects.toThrow(/no store/);
+  });
+
+  it('from a geo older than the terms are its own trips, one call per order, nothing cached', async () => {
+    const service = new GeoService(GEO);
+    const calls: number[] = [];
+    const older: GeoTerms = {
+      tripsAndTerms: async (destination, origins, atMs) => {
+        calls.push(origins.length);
+        return { trips: await service.trips(destination, origins, atMs), terms: [] };
+      },
+    };
+    const cached = cachedGeo(older);
+    for (const destination of around({ lat: 48.865, lng: 2.345 }, 3)) {
+      expect(await cached.trips(destination, [LEFT_BANK, NORTH], AT)).toEqual(
+        await service.trips(destination, [LEFT_BANK, NORTH], AT),
+      );
+    }
+    expect(calls).toEqual([2, 2, 2]);
+  });
+
+  it('read an entry of another shape in the shared level as a miss', async () => {
+    const l2 = new MemoryL2();
+    const tiered = <V>(codec?: typeof travelTermsCodec) =>
+      new TieredCache<V>({
+        name: 'geo-trips',
+        ttlMs: 60_000,
+        l1MaxBytes: 1 << 20,
+        refresh: { graceRatio: 0.5, xfetchBeta: 0 },
+        metrics: cacheMetrics(new Registry()),
+        l2,
+        ...(codec ? { codec: codec as never } : {}),
+      });
+    const keys = new CacheKeys();
+    // What a version that kept a slope per store wrote for this store and hour.
+    const older = tiered<unknown>();
+    const oldShape = { handoffSeconds: 150, secondsPerKm: 300, zoneSpeedKmh: 15.3, ridersAvailable: null };
+    await older.getOrLoad(keys.geoTravel(LEFT_BANK.id, AT), async () => oldShape);
+    await vi.waitFor(() => expect(l2.size).toBe(1));
+    const { service, geo, calls } = countedGeo();
+    const cached = new CachedGeo(geo, tiered<TravelTerms>(travelTermsCodec), keys);
+    const destination = { lat: 48.86, lng: 2.35 };
+    expect(await cached.trips(destination, [LEFT_BANK], AT)).toEqual(
+      await service.trips(destination, [LEFT_BANK], AT),
+    );
+    expect(calls).toHaveLength(1);
   });
 });

@@ -2,7 +2,7 @@ import type { LatLng } from '../features/index.js';
 import type { CallOptions, HttpClient } from '../platform/index.js';
 import { GEO_ROUTE_PREFIX } from './routes.js';
 import type { RidersBody, RidersResponse, TripsBody, TripsResponse } from './schemas.js';
-import type { GeoFeatures, TripEstimate, TripOrigin } from './types.js';
+import type { GeoFeatures, GeoTerms, TripEstimate, TripOrigin, TripsAndTerms } from './types.js';
 
 export interface RiderLocation {
   riderId: string;
@@ -13,13 +13,22 @@ export interface RiderLocation {
 }
 
 /** `GeoFeatures` of a remote geo module: the consumer cannot tell it from the in-process one. */
-export class GeoClient implements GeoFeatures {
+export class GeoClient implements GeoFeatures, GeoTerms {
   constructor(
     private readonly http: HttpClient,
     private readonly call: CallOptions = {},
   ) {}
 
   async trips(destination: LatLng, origins: readonly TripOrigin[], atMs: number): Promise<TripEstimate[]> {
+    return (await this.tripsAndTerms(destination, origins, atMs)).trips;
+  }
+
+  /** The terms come as geo sent them, in the in-process shape; a geo older than them sends none. */
+  async tripsAndTerms(
+    destination: LatLng,
+    origins: readonly TripOrigin[],
+    atMs: number,
+  ): Promise<TripsAndTerms> {
     const body: TripsBody = {
       destination: { lat: destination.lat, lng: destination.lng },
       origins: origins.map((o) => ({
@@ -30,14 +39,17 @@ export class GeoClient implements GeoFeatures {
       at_ms: atMs,
     };
     const res = await this.http.request<TripsResponse>('POST', `${GEO_ROUTE_PREFIX}/trips`, body, this.call);
-    return res.trips.map((t) => ({
-      id: t.id,
-      distanceKm: t.distance_km,
-      travelSeconds: t.travel_seconds,
-      zoneSpeedKmh: t.zone_speed_kmh,
-      ridersAvailable: t.riders_available,
-      withinRadius: t.within_radius,
-    }));
+    return {
+      trips: res.trips.map((t) => ({
+        id: t.id,
+        distanceKm: t.distance_km,
+        travelSeconds: t.travel_seconds,
+        zoneSpeedKmh: t.zone_speed_kmh,
+        ridersAvailable: t.riders_available,
+        withinRadius: t.within_radius,
+      })),
+      terms: res.terms ?? [],
+    };
   }
 
   async recordRiderLocations(locations: readonly RiderLocation[]): Promise<number> {

@@ -1,4 +1,4 @@
-export { CachedGeo, type TravelTerms } from './cached-geo.js';
+export { CachedGeo } from './cached-geo.js';
 export { GeoClient, type RiderLocation } from './client.js';
 export { geoConfigSchema, type GeoConfig } from './config.js';
 export { geoModule } from './module.js';
@@ -20,4 +20,4 @@ export {
   type TravelOptions,
   type ZoneSpeedTableJson,
 } from './travel.js';
-export type { GeoFeatures, TripEstimate, TripOrigin } from './types.js';
+export type { GeoFeatures, GeoTerms, TravelTerms, TripEstimate, TripOrigin, TripsAndTerms } from './types.js';

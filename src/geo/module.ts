@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { EventLog, Subscription } from '../events/index.js';
 import { defineModule, Gauge, type ModuleContext, type Service } from '../platform/index.js';
-import { CachedGeo } from './cached-geo.js';
+import { CachedGeo, travelTermsCodec } from './cached-geo.js';
 import { GeoClient } from './client.js';
 import type { GeoConfig } from './config.js';
 import { startRiderProjection } from './rider-projection.js';
@@ -196,7 +196,7 @@ export const geoModule = defineModule<GeoModuleConfig, GeoFeatures>({
       },
     });
     return {
-      provides: new CachedGeo(geo.geo, cache.cacheFor('geo-trips'), cache.keys),
+      provides: new CachedGeo(geo.geo, cache.cacheFor('geo-trips', { codec: travelTermsCodec }), cache.keys),
       services: [geo.service],
       internalRoutes: [{ plugin: geo.routes, prefix: GEO_ROUTE_PREFIX }],
     };
@@ -207,7 +207,9 @@ export const geoModule = defineModule<GeoModuleConfig, GeoFeatures>({
     client({ config, get, remote }) {
       const cache = get('cache');
       const client = new GeoClient(remote('geo', config.topology.geoUrl));
-      return { provides: new CachedGeo(client, cache.cacheFor('geo-trips'), cache.keys) };
+      return {
+        provides: new CachedGeo(client, cache.cacheFor('geo-trips', { codec: travelTermsCodec }), cache.keys),
+      };
     },
   },
 });

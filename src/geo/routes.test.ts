@@ -12,12 +12,16 @@ import {
   type HttpServer,
   type PlatformConfig,
 } from '../platform/index.js';
+import { cacheConfigSchema, createCacheModule, type CacheConfig } from '../cache/index.js';
+import { CachedGeo, travelTermsCodec } from './cached-geo.js';
 import { GeoClient } from './client.js';
 import { geoConfigSchema, type GeoConfig } from './config.js';
 import { createGeoModule } from './module.js';
 import { GEO_ROUTE_PREFIX } from './routes.js';
+import type { GeoService } from './service.js';
 import { defaultSpeedsFile, saveZoneSpeeds } from './speeds-file.js';
 import { ZoneSpeedTable } from './travel.js';
+import type { GeoTerms } from './types.js';
 
 const PARIS = { lat: 48.8566, lng: 2.3522 };
 const AT = Date.UTC(2026, 0, 14, 11, 30);
@@ -28,6 +32,7 @@ describe('geo HTTP', () => {
   let client: GeoClient;
   let http: HttpClient;
   let metricsText: () => Promise<string>;
+  let service: GeoService;
 
   beforeAll(async () => {
     dataDir = await mkdtemp(path.join(tmpdir(), 'geo-test-'));
@@ -40,6 +45,7 @@ describe('geo HTTP', () => {
     await saveZoneSpeeds(defaultSpeedsFile(dataDir), slow);
     const geo = createGeoModule({ logger, metrics, platform }, config);
     await geo.service.start?.(new AbortController().signal);
+    service = geo.geo;
     expect(geo.geo.speeds.toJSON().global).toEqual(slow.toJSON().global);
     app = createHttpServer({
       name: 'geo',
@@ -118,6 +124,44 @@ describe('geo HTTP', () => {
     expect(trips).toHaveLength(1);
     expect(trips[0]).toMatchObject({ id: 's-0001', ridersAvailable: 2, withinRadius: true });
     expect(trips[0]!.zoneSpeedKmh).toBeLessThan(9);
+  });
+
+  it("answers each origin's terms with the trips, as the in-process service does; the cache over HTTP gives geo's trips", async () => {
+    const origins = [
+      { id: 's-a', location: { lat: 48.86, lng: 2.36 }, radiusKm: 3 },
+      { id: 's-b', location: { lat: 48.83, lng: 2.29 }, radiusKm: 5 },
+    ];
+    const remote = await client.tripsAndTerms(PARIS, origins, AT);
+    expect(remote).toEqual(service.tripsAndTermsSync(PARIS, origins, AT));
+    expect(remote.terms).toHaveLength(2);
+    expect(remote.terms[0]).toMatchObject({ handoffSeconds: 150, detourFactor: 1.3 });
+    const cache = createCacheModule(
+      {
+        logger: createLogger({ level: 'silent' }),
+        metrics: createMetrics(),
+        platform: Value.Default(platformConfigSchema, {}) as PlatformConfig,
+      },
+      Value.Default(cacheConfigSchema, {}) as CacheConfig,
+    );
+    const asked: string[] = [];
+    const counted: GeoTerms = {
+      tripsAndTerms: (destination, wanted, atMs) => {
+        asked.push(...wanted.map((o) => o.id));
+        return client.tripsAndTerms(destination, wanted, atMs);
+      },
+    };
+    const cached = new CachedGeo(
+      counted,
+      cache.cacheFor('geo-trips', { codec: travelTermsCodec }),
+      cache.keys,
+    );
+    for (let i = 0; i < 10; i++) {
+      const destination = { lat: 48.84 + i * 0.006, lng: 2.3 + ((i * 7) % 10) * 0.01 };
+      expect(await cached.trips(destination, origins, AT)).toEqual(
+        await service.trips(destination, origins, AT),
+      );
+    }
+    expect(asked).toEqual(['s-a', 's-b']);
   });
 
   it('exports rider supply and speed table gauges', async () => {

@@ -18,7 +18,7 @@ export function geoRoutes(geo: GeoService): GeoRoutes {
       async (req) => {
         const { destination, origins, at_ms } = req.body;
         const atMs = at_ms ?? Date.now();
-        const trips = geo.tripsSync(
+        const { trips, terms } = geo.tripsAndTermsSync(
           destination,
           origins.map((o) => ({ id: o.id, location: o.location, radiusKm: o.radius_km })),
           atMs,
@@ -32,6 +32,7 @@ export function geoRoutes(geo: GeoService): GeoRoutes {
             riders_available: t.ridersAvailable,
             within_radius: t.withinRadius,
           })),
+          terms,
         };
       },
     );

@@ -1,5 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { LatLngSchema } from '../features/index.js';
+import type { TravelTerms } from './types.js';
 
 const { lat: Lat, lng: Lng } = LatLngSchema.properties;
 const EpochMs = Type.Number({ minimum: 0, maximum: 8.64e15, description: 'Unix time, milliseconds' });
@@ -37,8 +38,28 @@ export const TripJson = Type.Object({
 });
 export type TripJson = Static<typeof TripJson>;
 
-export const TripsResponse = Type.Object({ trips: Type.Array(TripJson) });
+/**
+ * A `TravelTerms` as it is, field for field: neither side converts it (as the predictor's internal wire). The trips
+ * keep the shape geos and clients of every version read and write.
+ */
+export const TravelTermsJson = Type.Object({
+  handoffSeconds: Type.Number(),
+  detourFactor: Type.Number(),
+  zoneSpeedKmh: Type.Number(),
+  ridersAvailable: Type.Union([Type.Integer(), Type.Null()]),
+});
+
+export const TripsResponse = Type.Object({
+  trips: Type.Array(TripJson),
+  /** Each origin's terms, in order; absent from a geo older than them. */
+  terms: Type.Optional(Type.Array(TravelTermsJson)),
+});
 export type TripsResponse = Static<typeof TripsResponse>;
+
+// The schema and the in-process type are one contract: this fails to compile when they drift apart.
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const termsMatch: Same<Static<typeof TravelTermsJson>, TravelTerms> = true;
+void termsMatch;
 
 export const RidersBody = Type.Object(
   {

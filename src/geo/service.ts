@@ -2,11 +2,11 @@ import { latLngToCell } from 'h3-js';
 import { haversineKm, type LatLng } from '../features/index.js';
 import type { GeoConfig } from './config.js';
 import { RiderSupply } from './rider-supply.js';
-import { TravelEstimator, ZoneSpeedTable } from './travel.js';
-import type { GeoFeatures, TripEstimate, TripOrigin } from './types.js';
+import { TravelEstimator, tripFrom, ZoneSpeedTable } from './travel.js';
+import type { GeoFeatures, GeoTerms, TravelTerms, TripEstimate, TripOrigin, TripsAndTerms } from './types.js';
 
 /** In-process geo: travel estimates from learned zone speeds, and rider supply from recent positions. */
-export class GeoService implements GeoFeatures {
+export class GeoService implements GeoFeatures, GeoTerms {
   readonly supply: RiderSupply;
   private estimator: TravelEstimator;
 
@@ -27,22 +27,25 @@ export class GeoService implements GeoFeatures {
   }
 
   async trips(destination: LatLng, origins: readonly TripOrigin[], atMs: number): Promise<TripEstimate[]> {
-    return this.tripsSync(destination, origins, atMs);
+    return this.tripsAndTermsSync(destination, origins, atMs).trips;
   }
 
-  tripsSync(destination: LatLng, origins: readonly TripOrigin[], atMs: number): TripEstimate[] {
+  async tripsAndTerms(
+    destination: LatLng,
+    origins: readonly TripOrigin[],
+    atMs: number,
+  ): Promise<TripsAndTerms> {
+    return this.tripsAndTermsSync(destination, origins, atMs);
+  }
+
+  /** Each origin's terms at `atMs`, and the trip to `destination` they make: one speed table for the whole answer. */
+  tripsAndTermsSync(destination: LatLng, origins: readonly TripOrigin[], atMs: number): TripsAndTerms {
     const estimator = this.estimator;
-    return origins.map((origin) => {
-      const t = estimator.estimate(origin.location, destination, atMs);
-      return {
-        id: origin.id,
-        distanceKm: t.distanceKm,
-        travelSeconds: t.travelSeconds,
-        zoneSpeedKmh: t.zoneSpeedKmh,
-        ridersAvailable: this.supply.ridersNear(origin.location, atMs),
-        withinRadius: t.distanceKm <= origin.radiusKm,
-      };
-    });
+    const terms = origins.map((origin): TravelTerms => ({
+      ...estimator.terms(origin.location, atMs),
+      ridersAvailable: this.supply.ridersNear(origin.location, atMs),
+    }));
+    return { trips: origins.map((origin, i) => tripFrom(origin, destination, terms[i]!)), terms };
   }
 
   recordRiderLocation(riderId: string, lat: number, lng: number, atMs: number, available: boolean): void {

@@ -50,7 +50,13 @@ describe('TravelEstimator', () => {
     const lunch = est.estimate(PARIS, dest, WED_LUNCH);
     const night = est.estimate(PARIS, dest, WED_NIGHT);
     expect(lunch.travelSeconds).toBeGreaterThan(night.travelSeconds);
-    expect(lunch.travelSeconds).toBeCloseTo(150 + ((lunch.distanceKm * 1.3) / lunch.zoneSpeedKmh) * 3600, 6);
+    // The formula as training tables have always computed it, to the last bit.
+    expect(lunch.travelSeconds).toBe(150 + ((lunch.distanceKm * 1.3) / lunch.zoneSpeedKmh) * 3600);
+    expect(est.terms(PARIS, WED_LUNCH)).toEqual({
+      handoffSeconds: 150,
+      detourFactor: 1.3,
+      zoneSpeedKmh: lunch.zoneSpeedKmh,
+    });
     expect(est.estimate(PARIS, PARIS, WED_LUNCH).travelSeconds).toBe(150);
   });
 });

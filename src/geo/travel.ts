@@ -2,6 +2,7 @@ import { latLngToCell } from 'h3-js';
 import { CellCache } from './cells.js';
 import { haversineKm, localTime, type LatLng } from '../features/index.js';
 import { err, ok, type Result } from '../platform/index.js';
+import type { TravelTerms, TripEstimate, TripOrigin } from './types.js';
 
 /**
  * Hour-of-week bands: a zone sees a few trips per hour of week, too few to learn 168 speeds, but enough for
@@ -101,11 +102,34 @@ export interface TravelEstimate {
   zoneSpeedKmh: number;
 }
 
+/** The terms of the riding time that depend on the origin and the time, not on the destination. */
+export type RideTerms = Pick<TravelTerms, 'handoffSeconds' | 'detourFactor' | 'zoneSpeedKmh'>;
+
 /**
- * Door-to-door riding time from the store's zone speed: the same estimate online and in training tables. For one
- * origin and hour it is affine in the straight-line distance (handoff + distance × detour / zone speed): the
- * predictor's geo cache keeps those two terms per store and hour and applies them to each exact destination
- * (src/geo/cached-geo.ts), so an estimate that stops being affine must change that cache too.
+ * Door-to-door riding time over a straight-line distance: handoff + distance × detour / zone speed. The one
+ * formula: geo's trips, its trip cache (src/geo/cached-geo.ts) and the training tables all compute it here.
+ */
+export function rideSeconds(terms: RideTerms, distanceKm: number): number {
+  return terms.handoffSeconds + ((distanceKm * terms.detourFactor) / terms.zoneSpeedKmh) * 3600;
+}
+
+/** Geo's trip from `origin` to `destination` under the origin's terms at the time. */
+export function tripFrom(origin: TripOrigin, destination: LatLng, terms: TravelTerms): TripEstimate {
+  const distanceKm = haversineKm(origin.location, destination);
+  return {
+    id: origin.id,
+    distanceKm,
+    travelSeconds: rideSeconds(terms, distanceKm),
+    zoneSpeedKmh: terms.zoneSpeedKmh,
+    ridersAvailable: terms.ridersAvailable,
+    withinRadius: distanceKm <= origin.radiusKm,
+  };
+}
+
+/**
+ * Door-to-door riding time from the store's zone speed: the same estimate online and in training tables. Its terms
+ * depend on the origin and the hour band only (`terms`); geo answers them with its trips, so its trip cache keeps
+ * them per store and hour and applies them to each exact destination (src/geo/cached-geo.ts).
  */
 export class TravelEstimator {
   private readonly cells: CellCache;
@@ -117,14 +141,20 @@ export class TravelEstimator {
     this.cells = new CellCache(table.resolution);
   }
 
-  estimate(origin: LatLng, destination: LatLng, atMs: number): TravelEstimate {
-    const distanceKm = haversineKm(origin, destination);
+  terms(origin: LatLng, atMs: number): RideTerms {
     const cell = this.cells.cellOf(origin.lat, origin.lng);
     const t = localTime(this.table.timezone, atMs);
-    const zoneSpeedKmh = this.table.speedKmh(cell, hourBand(t.weekday, t.hour));
-    const travelSeconds =
-      this.options.handoffSeconds + ((distanceKm * this.options.detourFactor) / zoneSpeedKmh) * 3600;
-    return { distanceKm, travelSeconds, zoneSpeedKmh };
+    return {
+      handoffSeconds: this.options.handoffSeconds,
+      detourFactor: this.options.detourFactor,
+      zoneSpeedKmh: this.table.speedKmh(cell, hourBand(t.weekday, t.hour)),
+    };
+  }
+
+  estimate(origin: LatLng, destination: LatLng, atMs: number): TravelEstimate {
+    const distanceKm = haversineKm(origin, destination);
+    const terms = this.terms(origin, atMs);
+    return { distanceKm, travelSeconds: rideSeconds(terms, distanceKm), zoneSpeedKmh: terms.zoneSpeedKmh };
   }
 }
 

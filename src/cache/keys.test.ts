@@ -93,7 +93,7 @@ describe('cache keys', () => {
       modelVersion: 'v7',
     });
     expect(key).toBe(`s%3A1:${cell}:${Date.UTC(2026, 10, 26, 18, 0)}:2-3:v7`);
-    expect(keys.geoTravel('s:1', AT)).toBe(`s%3A1:${Date.UTC(2026, 10, 26, 18)}`);
+    expect(keys.geoTravel('s:1', AT)).toBe(`t2:s%3A1:${Date.UTC(2026, 10, 26, 18)}`);
     expect(storeKey('a:b')).not.toBe(storeKey('a'));
   });
 

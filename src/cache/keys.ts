@@ -109,11 +109,12 @@ export class CacheKeys {
   }
 
   /**
-   * `geo-trips`: a store's travel terms for the hour of `atMs` (handoff, seconds per km, zone speed, riders), which
-   * turn any destination's distance into geo's estimate (src/geo/cached-geo.ts).
+   * `geo-trips`: a store's travel terms for the hour of `atMs` (handoff, detour factor, zone speed, riders), which
+   * turn any destination's distance into geo's estimate (src/geo/cached-geo.ts). `t2`: the terms as geo answers
+   * them; during a rollout, processes of the version before read and write other keys than the new ones.
    */
   geoTravel(storeId: string, atMs: number): string {
-    return join(storeId, timeBucket(atMs, GEO_TRIP_TIME_BUCKET_MS));
+    return join('t2', storeId, timeBucket(atMs, GEO_TRIP_TIME_BUCKET_MS));
   }
 
   /** `store-live`: one store's live state for orders in the (UTC) hour of `atMs`. */

@@ -4,6 +4,7 @@ import { loadAppConfig } from '../src/app/config.js';
 import { prepareFirstRun } from '../src/app/first-run.js';
 import { createLogger } from '../src/platform/index.js';
 import { DEMO_KEY, freshDataDir } from './support/processes.js';
+import { orderLife } from './support/order-life.js';
 import { ensureTemplate } from './support/template.js';
 
 /**
@@ -12,7 +13,6 @@ import { ensureTemplate } from './support/template.js';
  */
 
 const AUTH = { authorization: `Bearer ${DEMO_KEY}` };
-const MIN = 60_000;
 let data: { dir: string; cleanup: () => void };
 let proc: ComposedProcess;
 
@@ -81,21 +81,7 @@ async function listedWhen(ready: (order: Listed) => boolean): Promise<Listed> {
   throw new Error(`the admin list never showed life-1 as expected: ${JSON.stringify(last)}`);
 }
 
-/** Tomorrow at 19:00 in Paris (18:00 UTC): the simulated city's dinner. */
-const T0 = (() => {
-  const d = new Date(Date.now() + 86_400_000);
-  d.setUTCHours(18, 0, 0, 0);
-  return d.getTime();
-})();
-const at = (minutes: number): string => new Date(T0 + minutes * MIN).toISOString();
-const step = (type: string, minutes: number, extra: Record<string, unknown> = {}) => ({
-  event_id: `life-1-${type}`,
-  type,
-  occurred_at: at(minutes),
-  order_id: 'life-1',
-  store_id: 's-0001',
-  ...extra,
-});
+const { at, step, created } = orderLife('life-1');
 
 beforeAll(async () => {
   await ensureTemplate();
@@ -116,17 +102,7 @@ describe("an order's life through the API", () => {
   });
 
   it('follows the order stage by stage, with a shrinking remaining time and P(late) in [0, 1]', async () => {
-    await send([
-      step('order.created', 0, {
-        destination: { lat: 48.864, lng: 2.352 },
-        items: 2,
-        subtotal: 31.5,
-        quoted_eta_seconds: 1800,
-        quoted_range_seconds: [1400, 2400],
-        promised_at: new Date(T0 + 2100_000).toISOString(),
-        model_version: 'v1',
-      }),
-    ]);
+    await send([created(0, 35)]);
     const first = await answerAt('created');
     expect(first.promised_at).toMatch(/[+-]\d\d:\d\d$/);
     // The champion's order legs answer (trained with it), not the quote alone: every leg is still ahead.

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freePort, freshDataDir, run, waitFor, waitReady, type Running } from './support/processes.js';
+import { orderLife } from './support/order-life.js';
 import { startRedis, type RedisServer } from './support/redis.js';
 import { ensureTemplate } from './support/template.js';
 
@@ -17,21 +18,7 @@ const running: Running[] = [];
 let key = '';
 const gateways: Array<{ url: string; proc: Running }> = [];
 
-/** Tomorrow at 19:00 in Paris: the stores are open whatever the hour (orders.eventClock is on). */
-const T0 = (() => {
-  const d = new Date(Date.now() + 86_400_000);
-  d.setUTCHours(18, 0, 0, 0);
-  return d.getTime();
-})();
-const at = (minutes: number): string => new Date(T0 + minutes * 60_000).toISOString();
-const step = (type: string, minutes: number, extra: Record<string, unknown> = {}) => ({
-  event_id: `fo-1-${type}`,
-  type,
-  occurred_at: at(minutes),
-  order_id: 'fo-1',
-  store_id: 's-0001',
-  ...extra,
-});
+const { step, created } = orderLife('fo-1');
 
 async function startTarget(target: string, portKey: string, env: Record<string, string>) {
   const port = await freePort();
@@ -127,18 +114,7 @@ describe('order state in its own process, behind two gateways', () => {
   it('answers the same at both gateways, and a stream goes on through the other when one stops', async (t) => {
     if (!redis) return t.skip();
     const [one, two] = gateways as [(typeof gateways)[0], (typeof gateways)[0]];
-    await post(one.url, [
-      step('order.created', 0, {
-        destination: { lat: 48.864, lng: 2.352 },
-        items: 2,
-        subtotal: 31.5,
-        quoted_eta_seconds: 1800,
-        quoted_range_seconds: [1400, 2400],
-        promised_at: at(35),
-        model_version: 'v1',
-      }),
-      step('order.accepted', 2),
-    ]);
+    await post(one.url, [created(0, 35), step('order.accepted', 2)]);
     await waitFor(
       async () => (await eta(two.url)).body.stage === 'accepted',
       20_000,

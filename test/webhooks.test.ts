@@ -11,6 +11,7 @@ import {
   waitReady,
   type Running,
 } from './support/processes.js';
+import { orderLife } from './support/order-life.js';
 import { ensureTemplate } from './support/template.js';
 
 /**
@@ -69,21 +70,7 @@ async function api(method: string, path: string, body?: unknown): Promise<{ stat
   return { status: res.status, json: text ? JSON.parse(text) : undefined };
 }
 
-/** Tomorrow at 19:00 in Paris: the stores are open, whatever the hour the test runs (orders.eventClock is on). */
-const T0 = (() => {
-  const d = new Date(Date.now() + 86_400_000);
-  d.setUTCHours(18, 0, 0, 0);
-  return d.getTime();
-})();
-const at = (minutes: number): string => new Date(T0 + minutes * 60_000).toISOString();
-const step = (type: string, minutes: number, extra: Record<string, unknown> = {}) => ({
-  event_id: `hook-1-${type}`,
-  type,
-  occurred_at: at(minutes),
-  order_id: 'hook-1',
-  store_id: 's-0001',
-  ...extra,
-});
+const { step, created } = orderLife('hook-1');
 
 async function send(events: Array<Record<string, unknown>>): Promise<void> {
   const res = await api('POST', '/v1/events', events);
@@ -148,16 +135,7 @@ describe('webhooks', () => {
 
     // Promised ten minutes after checkout for a half-hour order: late from the start.
     await send([
-      step('order.created', 0, {
-        customer_id: 'customer-7',
-        destination: { lat: 48.864, lng: 2.352 },
-        items: 2,
-        subtotal: 31.5,
-        quoted_eta_seconds: 1800,
-        quoted_range_seconds: [1400, 2400],
-        promised_at: at(10),
-        model_version: 'v1',
-      }),
+      created(0, 10, { customer_id: 'customer-7' }),
       step('order.accepted', 2),
       step('order.ready', 12),
     ]);

@@ -17,12 +17,12 @@ import { kubectl, ofKind, readPlain, render, type K8sObject, type KustomizationN
 /**
  * Where every kind of data lives in production (docs/deploy.md, "Where the data lives"): the event log in a
  * separate noeviction + AOF Redis, the catalog, the registry and the secrets' keys in PostgreSQL and Secrets, the
- * Parquet lake on the pipeline's own volume, and nothing that must survive in the pods of gateway, predictor, store
- * and geo.
+ * Parquet lake on the pipeline's own volume, and nothing that must survive in the pods of gateway, predictor, store,
+ * geo and orders (their in-memory state is a projection of the log).
  */
 const bin = kubectl();
 const OVERLAYS: KustomizationName[] = ['prod', 'prod-rps', 'keda'];
-const STATELESS = ['gateway', 'predictor', 'store', 'geo'] as const;
+const STATELESS = ['gateway', 'predictor', 'store', 'geo', 'orders'] as const;
 /** Writable paths a stateless pod may have: scratch only, each an emptyDir with a sizeLimit. */
 const SCRATCH = ['/tmp'];
 

@@ -14,7 +14,14 @@ function files(dir: string): string[] {
 describe('environment variables in manifests and docs', () => {
   it('name only keys that the configuration schema knows', () => {
     const known = new Set(configLeaves(appConfigSchema).map((l) => l.env));
-    const sources = [...files('deploy'), 'Dockerfile', 'docs/deploy.md', 'README.md'];
+    // The topology test's containers too: an unknown variable is ignored silently, so a typo would test nothing.
+    const sources = [
+      ...files('deploy'),
+      'Dockerfile',
+      'docs/deploy.md',
+      'README.md',
+      'test/support/topology.ts',
+    ];
     const unknown: string[] = [];
     for (const file of sources) {
       for (const match of readFileSync(file, 'utf8').matchAll(/\bETASERVE_[A-Z0-9_]+\b/g)) {

@@ -23,7 +23,22 @@ export type KustomizationName = keyof typeof KUSTOMIZATIONS;
 /** Plain YAML manifests that kustomize does not render but people apply (secret layouts). */
 export const PLAIN_MANIFESTS = ['overlays/prod/secrets.example.yaml', 'examples/secrets.example.yaml'];
 
-export const MODULES = ['gateway', 'predictor', 'geo', 'store', 'pipeline'] as const;
+/**
+ * The modules of prod, each a Deployment `etaserve-<module>` in its own namespace running `--target <module>`: every
+ * runnable target of the module table (src/app/modules.ts; test/deploy/policy.test.ts checks that they match).
+ */
+export const MODULES = ['gateway', 'predictor', 'geo', 'store', 'pipeline', 'orders'] as const;
+export type Module = (typeof MODULES)[number];
+/**
+ * Modules served by exactly one pod, the single owner of their state (orders: the order state, its alerts and
+ * webhooks): `replicas: 1`, `Recreate`, no autoscaler, no pre-peak floor.
+ */
+export const SINGLE_REPLICA = ['orders'] as const satisfies readonly Module[];
+/** The modules an HPA scales: the pre-peak schedule, its RBAC and the KEDA overlay cover exactly these. */
+export const AUTOSCALED = MODULES.filter(
+  (m): m is Exclude<Module, (typeof SINGLE_REPLICA)[number]> =>
+    !(SINGLE_REPLICA as readonly string[]).includes(m),
+);
 
 export interface K8sObject {
   apiVersion: string;

@@ -5,9 +5,11 @@ import type { NetworkPolicy } from 'kubernetes-types/networking/v1.js';
 import type { PodDisruptionBudget } from 'kubernetes-types/policy/v1.js';
 import { parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
+import { TARGET_MODULES } from '../../src/app/modules.js';
 import {
   MODULES,
   PLAIN_MANIFESTS,
+  SINGLE_REPLICA,
   id,
   kubectl,
   ofKind,
@@ -90,7 +92,7 @@ describe.skipIf(!bin)('policy', () => {
         expect(problems).toEqual([]);
       });
 
-      it('every Deployment but the balloon has a PodDisruptionBudget and an autoscaler', () => {
+      it('every Deployment but the balloon has a PodDisruptionBudget, and an autoscaler unless it is a single owner', () => {
         const all = objects();
         const pdbs = ofKind<PodDisruptionBudget>(all, 'PodDisruptionBudget');
         const hpas = ofKind<HorizontalPodAutoscaler>(all, 'HorizontalPodAutoscaler');
@@ -121,7 +123,14 @@ describe.skipIf(!bin)('policy', () => {
             problems.push(`${id(w.object)}: no PodDisruptionBudget selects its pods`);
           }
           // dev runs one pod on a ReadWriteOnce volume holding SQLite: it cannot scale, so it has no HPA on purpose.
-          if (!hasAutoscaler && overlay !== 'dev') problems.push(`${id(w.object)}: no HPA or ScaledObject`);
+          // A single owner of a state (orders) runs exactly one pod: an autoscaler would make it two.
+          const single = (SINGLE_REPLICA as readonly string[]).includes(
+            w.podLabels['app.kubernetes.io/component']!,
+          );
+          if (single && hasAutoscaler)
+            problems.push(`${id(w.object)}: one replica by design, yet autoscaled`);
+          if (!hasAutoscaler && !single && overlay !== 'dev')
+            problems.push(`${id(w.object)}: no HPA or ScaledObject`);
         }
         expect(problems).toEqual([]);
       });
@@ -246,17 +255,22 @@ describe.skipIf(!bin)('policy', () => {
     const CALLERS: Record<(typeof MODULES)[number], string[]> = {
       gateway: ['*'],
       predictor: ['gateway'],
-      store: ['gateway', 'pipeline', 'predictor'],
-      geo: ['gateway', 'pipeline', 'predictor'],
+      store: ['gateway', 'orders', 'pipeline', 'predictor'],
+      geo: ['gateway', 'orders', 'pipeline', 'predictor'],
       pipeline: ['gateway'],
+      orders: ['gateway'],
     };
+    // `internet`: public addresses only (the webhooks' rule, checked below); no module may reach every address.
     const CALLEES: Record<(typeof MODULES)[number], string[]> = {
-      gateway: ['geo', 'pipeline', 'predictor', 'store'],
+      gateway: ['geo', 'orders', 'pipeline', 'predictor', 'store'],
       predictor: ['geo', 'store'],
       store: [],
       geo: [],
       pipeline: ['geo', 'store'],
+      orders: ['geo', 'internet', 'store'],
     };
+    /** What a customer's webhook URL must never reach: the cluster's and every private or link-local range. */
+    const PRIVATE = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16'];
     const sources = (policies: NetworkPolicy[], ns: string): string[] => {
       const found = new Set<string>();
       for (const p of policies.filter((x) => x.metadata?.namespace === ns)) {
@@ -281,6 +295,14 @@ describe.skipIf(!bin)('policy', () => {
             const name = peer.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'];
             if (name?.startsWith('etaserve-') && name !== 'etaserve-data')
               found.add(name.slice('etaserve-'.length));
+            if (peer.ipBlock)
+              found.add(
+                peer.ipBlock.cidr === '0.0.0.0/0' &&
+                  JSON.stringify([...(peer.ipBlock.except ?? [])].sort()) ===
+                    JSON.stringify([...PRIVATE].sort())
+                  ? 'internet'
+                  : `ipBlock:${JSON.stringify(peer.ipBlock)}`,
+              );
           }
           if (!rule.to) found.add('*');
         }
@@ -295,15 +317,46 @@ describe.skipIf(!bin)('policy', () => {
         expect(destinations(policies, `etaserve-${m}`)).toEqual([...CALLEES[m]].sort());
       });
     }
+
+    it('orders reaches the internet on TCP 443 only (webhooks), never a private or cluster address', () => {
+      const policies = ofKind<NetworkPolicy>(render(bin!, 'prod'), 'NetworkPolicy');
+      const rules = policies
+        .filter((p) => p.metadata?.namespace === 'etaserve-orders')
+        .flatMap((p) => p.spec?.egress ?? [])
+        .filter((r) => r.to?.some((peer) => peer.ipBlock));
+      expect(rules).toEqual([
+        {
+          to: [{ ipBlock: { cidr: '0.0.0.0/0', except: PRIVATE } }],
+          ports: [{ protocol: 'TCP', port: 443 }],
+        },
+      ]);
+      // No other namespace of prod has an address-based rule at all.
+      const elsewhere = policies.filter(
+        (p) =>
+          p.metadata?.namespace !== 'etaserve-orders' &&
+          [
+            ...(p.spec?.egress ?? []).flatMap((r) => r.to ?? []),
+            ...(p.spec?.ingress ?? []).flatMap((r) => r.from ?? []),
+          ].some((peer) => peer.ipBlock),
+      );
+      expect(elsewhere.map((p) => `${p.metadata?.namespace}/${p.metadata?.name}`)).toEqual([]);
+    });
   });
 
-  it('prod: one Deployment per module, each in its own namespace, running its own target', () => {
+  it('prod: one Deployment per runnable target of the module table, each in its own namespace, running it', () => {
+    expect([...MODULES].sort()).toEqual([...TARGET_MODULES].sort());
     const deployments = ofKind<Deployment>(render(bin!, 'prod'), 'Deployment');
     for (const m of MODULES) {
       const d = deployments.find((x) => x.metadata?.namespace === `etaserve-${m}`);
       expect(d?.metadata?.name).toBe(`etaserve-${m}`);
       expect(d?.spec?.template.spec?.containers[0]?.args?.slice(0, 3)).toEqual(['start', '--target', m]);
-      expect(d?.spec?.replicas, 'the HPA owns replicas').toBeUndefined();
+      if ((SINGLE_REPLICA as readonly string[]).includes(m)) {
+        // The single owner: one pod, and the old one gone before the new one starts (never two owners).
+        expect(d?.spec?.replicas, m).toBe(1);
+        expect(d?.spec?.strategy, m).toEqual({ type: 'Recreate' });
+      } else {
+        expect(d?.spec?.replicas, 'the HPA owns replicas').toBeUndefined();
+      }
     }
   });
 

@@ -12,7 +12,7 @@ import type { Role } from 'kubernetes-types/rbac/v1.js';
 import type { Deployment } from 'kubernetes-types/apps/v1.js';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { ScaledObject } from './keda-types.js';
-import { K8S, MODULES, kubectl, ofKind, render, type K8sObject } from './manifests.js';
+import { AUTOSCALED, K8S, kubectl, ofKind, render, type K8sObject } from './manifests.js';
 
 /** The pre-peak schedule is one ConfigMap; everything that acts on it must agree with it. */
 const bin = kubectl();
@@ -73,7 +73,7 @@ describe.skipIf(!bin)('pre-peak scaling config', () => {
     const prod = render(bin!, 'prod');
     const s = schedule(prod);
     const hpas = ofKind<HorizontalPodAutoscaler>(prod, 'HorizontalPodAutoscaler');
-    for (const m of MODULES) {
+    for (const m of AUTOSCALED) {
       const hpa = hpas.find(
         (h) => h.metadata?.namespace === `etaserve-${m}` && h.metadata.name === `etaserve-${m}`,
       );
@@ -99,7 +99,7 @@ describe.skipIf(!bin)('pre-peak scaling config', () => {
     }
     const hpaGrants = grants.filter((g) => g.resources?.includes('horizontalpodautoscalers'));
     expect(hpaGrants.map((g) => `${g.ns}/${g.resourceNames![0]}`).sort()).toEqual(
-      MODULES.map((m) => `etaserve-${m}/etaserve-${m}`).sort(),
+      AUTOSCALED.map((m) => `etaserve-${m}/etaserve-${m}`).sort(),
     );
     const rest = grants.filter((g) => !g.resources?.includes('horizontalpodautoscalers'));
     expect(rest).toEqual([
@@ -132,7 +132,7 @@ describe.skipIf(!bin)('pre-peak scaling config', () => {
     const s = schedule(keda);
     const scaled = ofKind<ScaledObject>(keda, 'ScaledObject');
     expect(ofKind(keda, 'HorizontalPodAutoscaler')).toEqual([]);
-    for (const m of [...MODULES, 'balloon']) {
+    for (const m of [...AUTOSCALED, 'balloon']) {
       const so = scaled.find((x) => x.spec.scaleTargetRef.name === `etaserve-${m}`);
       expect(so, m).toBeDefined();
       const hpa = prodHpas.find((h) => h.metadata?.name === `etaserve-${m}`);
@@ -217,7 +217,7 @@ describe.skipIf(!bin)('prepeak.mjs against a fake API server', () => {
     const hpa = (m: string) =>
       `/apis/autoscaling/v2/namespaces/etaserve-${m}/horizontalpodautoscalers/etaserve-${m}`;
     expect(r.patches.map((p) => [p.url, p.body])).toEqual([
-      ...[...MODULES].sort().map((m) => [hpa(m), { spec: { minReplicas: Number(s[`${m}-dinner`]) } }]),
+      ...[...AUTOSCALED].sort().map((m) => [hpa(m), { spec: { minReplicas: Number(s[`${m}-dinner`]) } }]),
       [
         '/apis/apps/v1/namespaces/etaserve-ops/deployments/etaserve-balloon/scale',
         { spec: { replicas: Number(s['balloon-dinner']) } },
@@ -233,7 +233,7 @@ describe.skipIf(!bin)('prepeak.mjs against a fake API server', () => {
     expect(r.patches[0]!.url).toMatch(/etaserve-balloon\/scale$/);
     expect(r.patches[0]!.body).toEqual({ spec: { replicas: 0 } });
     // The fake HPAs already have minReplicas 2: modules whose floor is 2 need no patch.
-    const expected = MODULES.filter((m) => s[`${m}-offpeak`] !== '2');
+    const expected = AUTOSCALED.filter((m) => s[`${m}-offpeak`] !== '2');
     expect(
       r.patches
         .slice(1)

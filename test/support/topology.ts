@@ -19,9 +19,10 @@ export interface Service {
 
 /**
  * The production shape as containers of the etaserve image, each with its own filesystem: gateways, predictors on
- * distinct loopback addresses behind one name, store, geo and the pipeline with the only volume (its lake). Redis
- * (the event log: AOF, noeviction; and the cache) and PostgreSQL (catalog, registry, keys) run as processes of
- * the test. Host network: every service has its own port, the predictors one port on several addresses.
+ * distinct loopback addresses behind one name, store, geo, orders (the one owner of the order state, which the
+ * gateways ask for order ETAs) and the pipeline with the only volume (its lake). Redis (the event log: AOF,
+ * noeviction; and the cache) and PostgreSQL (catalog, registry, keys) run as processes of the test. Host network:
+ * every service has its own port, the predictors one port on several addresses.
  */
 export class Topology {
   readonly gateways: Service[] = [];
@@ -29,6 +30,7 @@ export class Topology {
   readonly predictors = new Map<string, Service>();
   store!: Service;
   geo!: Service;
+  orders!: Service;
   pipeline!: Service;
   readonly adminKey = `es_topoadmin_${randomBytes(24).toString('base64url')}`;
   readonly token = randomBytes(32).toString('base64url');
@@ -38,7 +40,14 @@ export class Topology {
   /** Bind-mounted as the gateways' /etc/hosts: the test is their resolver for the predictors' name. */
   private readonly hostsFile: string;
   private readonly secretsDir: string;
-  private ports!: { gateways: number[]; store: number; geo: number; pipeline: number; predictor: number };
+  private ports!: {
+    gateways: number[];
+    store: number;
+    geo: number;
+    orders: number;
+    pipeline: number;
+    predictor: number;
+  };
 
   private constructor(
     readonly eventsRedis: RedisServer,
@@ -93,6 +102,7 @@ export class Topology {
       ETASERVE_INTERNAL_TOKEN_FILE: '/run/secrets/etaserve/internal-token',
       ETASERVE_TOPOLOGY_STORE_URL: url(this.ports.store),
       ETASERVE_TOPOLOGY_GEO_URL: url(this.ports.geo),
+      ETASERVE_TOPOLOGY_ORDERS_URL: url(this.ports.orders),
       ETASERVE_TOPOLOGY_PREDICTOR_URLS: `http://${PREDICTORS_NAME}:${this.ports.predictor}`,
       ETASERVE_TOPOLOGY_PREDICTOR_DISCOVERY: 'dns',
       ETASERVE_TOPOLOGY_PREDICTOR_DISCOVERY_INTERVAL_MS: '2000',
@@ -130,7 +140,7 @@ export class Topology {
     );
   }
 
-  /** Starts every container: store, geo, predictors, pipeline, then the gateways. */
+  /** Starts every container: store, geo, orders, predictors, pipeline, then the gateways. */
   async start(predictorAddresses: readonly string[]): Promise<void> {
     let predictor = 0;
     for (let attempt = 0; attempt < 20 && predictor === 0; attempt++) {
@@ -144,6 +154,7 @@ export class Topology {
       gateways: [await freePort(), await freePort()],
       store: await freePort(),
       geo: await freePort(),
+      orders: await freePort(),
       pipeline: await freePort(),
       predictor,
     };
@@ -157,6 +168,15 @@ export class Topology {
       url: `http://127.0.0.1:${this.ports.geo}`,
     };
     await Promise.all([this.ready(this.store), this.ready(this.geo)]);
+    this.orders = {
+      container: await this.run('orders', 'orders', {
+        ETASERVE_ORDERS_PORT: String(this.ports.orders),
+        // The orders' clock follows their events' times when those run ahead of the wall clock: the test's order
+        // lives tomorrow evening (stores open, hours the legs learnt), whatever the hour the test runs.
+        ETASERVE_ORDERS_EVENT_CLOCK: 'true',
+      }),
+      url: `http://127.0.0.1:${this.ports.orders}`,
+    };
     for (const address of predictorAddresses) await this.startPredictor(address, { wait: false });
     this.pipeline = {
       container: await this.run(
@@ -169,6 +189,7 @@ export class Topology {
     };
     await Promise.all([...this.predictors.values()].map((p) => this.ready(p, '/healthz')));
     await this.ready(this.pipeline, '/healthz');
+    await this.ready(this.orders);
     for (let i = 0; i < this.ports.gateways.length; i++) await this.startGateway(i);
   }
 
@@ -244,9 +265,14 @@ export class Topology {
 
   /** Every container, then Redis and PostgreSQL, then the work directory. */
   async stop(): Promise<void> {
-    const all = [...this.gateways, ...this.predictors.values(), this.pipeline, this.geo, this.store].filter(
-      (s): s is Service => s !== undefined,
-    );
+    const all = [
+      ...this.gateways,
+      ...this.predictors.values(),
+      this.pipeline,
+      this.orders,
+      this.geo,
+      this.store,
+    ].filter((s): s is Service => s !== undefined);
     await Promise.all(all.map((s) => s.container.remove()));
     await Promise.all([this.eventsRedis.stop(), this.cacheRedis.stop(), this.postgres.stop()]);
     rmSync(this.work, { recursive: true, force: true });

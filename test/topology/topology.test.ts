@@ -5,14 +5,15 @@ import { generateHistory, historyApiEvents, type SimEvent } from '../../src/simu
 import { toNewStoreJson } from '../../src/store/index.js';
 import { containerToolchainMissing, ensureImage, removeContainers } from '../support/containers.js';
 import { waitFor } from '../support/processes.js';
-import { nextLocalIso } from '../support/times.js';
+import { nextLocalIso, nextLocalMs } from '../support/times.js';
 import { PREDICTORS_NAME, Topology, type Service } from '../support/topology.js';
 
 /**
  * `npm run test:topology`: the production shape as containers of the etaserve image (two gateways, two predictors,
- * store, geo, pipeline; each its own filesystem, only the pipeline's lake on a volume), over a Redis and a
+ * store, geo, orders, pipeline; each its own filesystem, only the pipeline's lake on a volume), over a Redis and a
  * PostgreSQL that the test starts. It ingests a simulated day through both gateways while one is replaced, trains
- * from the lake and promotes, loses a predictor under load, shares a key across gateways and forgets a customer.
+ * from the lake and promotes, loses a predictor under load, shares a key across gateways, forgets a customer and
+ * follows an order's live ETA through both gateways.
  */
 
 const EVENTS = 100_000;
@@ -186,9 +187,14 @@ describe.skipIf(skipWhy !== undefined)('the production shape in containers', () 
       const inLog = await idsInLog(t.eventsRedis.url);
       const missing = [...acknowledged].filter((id) => !inLog.has(id));
       expect(missing).toEqual([]);
-      expect(inLog.size).toBe(EVENTS);
+      // Nothing else in the log but the orders container's own alerts: the day's orders are two days old, so each
+      // is past its promise when the orders container first sees it, and it writes an order.late_risk for it.
+      const others = [...inLog].filter((id) => !acknowledged.has(id));
+      expect(others.filter((id) => !id.startsWith('late-risk:'))).toEqual([]);
+      expect(inLog.size - others.length).toBe(EVENTS);
       console.error(
-        `ingest: ${EVENTS} events, ${unacknowledged} batch attempts unacknowledged and sent again`,
+        `ingest: ${EVENTS} events, ${unacknowledged} batch attempts unacknowledged and sent again; ` +
+          `${others.length} order.late_risk alerts from the orders container`,
       );
 
       // A replay of the whole day through both gateways (the new one included): all duplicates.
@@ -535,4 +541,69 @@ describe.skipIf(skipWhy !== undefined)('the production shape in containers', () 
     },
     5 * 60_000,
   );
+
+  it('an order posted through one gateway answers the same live ETA at both, from the one orders container', async () => {
+    const t = topology!;
+    const store = open[0]!;
+    // Tomorrow evening (19:35 Paris): the store is open and the legs learnt that hour. The orders container's clock
+    // follows the events there (orders.eventClock), so both answers are computed at the same instant.
+    const createdMs = nextLocalMs('Europe/Paris', 19, 35, { nowMs: Date.now() + DAY });
+    const iso = (ms: number): string => new Date(ms).toISOString();
+    const order = `topology-order-${createdMs}`;
+    const events = [
+      {
+        event_id: `${order}:created`,
+        type: 'order.created',
+        occurred_at: iso(createdMs),
+        order_id: order,
+        store_id: store.storeId,
+        customer_id: 'c-topology',
+        destination: request(0).destination,
+        items: 2,
+        subtotal: 25,
+        quoted_eta_seconds: 1800,
+        quoted_range_seconds: [1500, 2400],
+        promised_at: iso(createdMs + 1_800_000),
+        model_version: version,
+      },
+      {
+        event_id: `${order}:accepted`,
+        type: 'order.accepted',
+        occurred_at: iso(createdMs + 120_000),
+        order_id: order,
+        store_id: store.storeId,
+      },
+    ];
+    expect(await postEvents(t.gateways[0]!, t.adminKey, events as SimEvent[])).toMatchObject({
+      accepted: 2,
+      duplicates: 0,
+      rejected: [],
+    });
+    interface Answer {
+      stage: string;
+      eta_at: string;
+      model_version: string;
+    }
+    const eta = async (gateway: Service): Promise<Answer | undefined> => {
+      const res = await fetch(`${gateway.url}/v1/orders/${order}/eta`, { headers: t.auth() });
+      if (res.status === 200) return (await res.json()) as Answer;
+      await res.body?.cancel();
+      return undefined;
+    };
+    // The orders container projects the log; the other gateway asks it.
+    await waitFor(
+      async () => (await eta(t.gateways[1]!))?.stage === 'accepted',
+      15_000,
+      'the order to be accepted at the other gateway',
+    );
+    const [a, b] = await Promise.all(t.gateways.map(eta));
+    const seen = (x: Answer | undefined) => ({
+      stage: x?.stage,
+      eta_at: x?.eta_at,
+      model_version: x?.model_version,
+    });
+    expect(seen(a)).toEqual(seen(b));
+    expect(a?.stage).toBe('accepted');
+    expect(Date.parse(a!.eta_at)).toBeGreaterThan(createdMs);
+  });
 });

@@ -119,15 +119,20 @@ export class OrderBook {
     return [order.orderId];
   }
 
-  /** Drops orders finished longer ago than `keepFinishedMs`, or created longer ago than `maxLifeMs`. */
+  /** Finished longer ago than `keepFinishedMs`, or created longer ago than `maxLifeMs`: no longer followed. */
+  expired(order: OrderLife, nowMs: number): boolean {
+    const finishedAt = isFinal(order.stage) ? (order.stageAtMs[order.stage] ?? nowMs) : undefined;
+    return (
+      (finishedAt !== undefined && nowMs - finishedAt > this.options.keepFinishedMs) ||
+      (order.createdAtMs !== undefined && nowMs - order.createdAtMs > this.options.maxLifeMs)
+    );
+  }
+
+  /** Drops the expired orders, and riders nobody carries who have not been seen for `keepFinishedMs`. */
   sweep(nowMs: number): number {
     let dropped = 0;
     for (const order of this.orders.values()) {
-      const finishedAt = isFinal(order.stage) ? (order.stageAtMs[order.stage] ?? nowMs) : undefined;
-      const expired =
-        (finishedAt !== undefined && nowMs - finishedAt > this.options.keepFinishedMs) ||
-        (order.createdAtMs !== undefined && nowMs - order.createdAtMs > this.options.maxLifeMs);
-      if (!expired) continue;
+      if (!this.expired(order, nowMs)) continue;
       this.release(order);
       this.orders.delete(order.orderId);
       dropped++;

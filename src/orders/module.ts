@@ -40,7 +40,7 @@ export const ordersModule = defineModule<OrdersModuleConfig, OrdersProvides>({
   description: "order state from the log: live ETAs through the order's life, P(late), late-risk alerts",
   needs: ['events', 'store', 'geo', 'registry'],
   port: (config) => config.orders.port,
-  init({ config, ctx, get }) {
+  init({ config, ctx, get, runs }) {
     const events = get('events');
     const store = get('store');
     const geo = get('geo');
@@ -93,6 +93,8 @@ export const ordersModule = defineModule<OrdersModuleConfig, OrdersProvides>({
         settings.eventClock || (isLoopback(ctx.platform.host) && config.simulator.liveRequestsPerSecond > 0),
     });
     let projection: Subscription | undefined;
+    let replayed = false;
+    const alone = !runs('gateway');
     const timers: NodeJS.Timeout[] = [];
     const projections = events.projections;
     const lifecycle: Service = {
@@ -111,7 +113,10 @@ export const ordersModule = defineModule<OrdersModuleConfig, OrdersProvides>({
           forget: (entries) => service.forget(entries.flatMap((e) => e.orderIds)),
         });
         // Alerts once the replay is in: a restart reads back the alerts it wrote, and the past is not news.
-        void projection.caughtUp().then(() => service.goLive());
+        void projection.caughtUp().then(() => {
+          replayed = true;
+          service.goLive();
+        });
         timers.push(setInterval(() => service.refresh(), settings.refreshMs).unref());
         timers.push(setInterval(() => service.sweep(), 60_000).unref());
       },
@@ -119,10 +124,18 @@ export const ordersModule = defineModule<OrdersModuleConfig, OrdersProvides>({
         for (const t of timers) clearInterval(t);
         await projection?.close();
       },
-      check: () =>
-        projections
-          ? { ready: true }
-          : { ready: true, degraded: true, reason: 'events.projections is off: no order state' },
+      check: () => {
+        if (!projections)
+          return { ready: true, degraded: true, reason: 'events.projections is off: no order state' };
+        if (replayed) return { ready: true };
+        // In its own process it only answers for orders: not ready until it knows them all, or gateways would be
+        // told "no such order" for real ones. Beside a gateway the ETA API must not wait for it.
+        return {
+          ready: !alone,
+          degraded: true,
+          reason: 'replaying the log: the order state is not complete yet',
+        };
+      },
     };
     const webhooks = openWebhookStore(database);
     const provides: OrdersProvides = {

@@ -139,6 +139,24 @@ describe("an order's live ETA", () => {
     expect(restarted.alerts).toEqual([]);
   });
 
+  it('drops a late backfill of orders long past instead of alerting on them', async () => {
+    const { clock, alerts, service } = harness();
+    service.goLive();
+    clock.now = T0 + 2 * 24 * 60 * MIN;
+    // Two days late, never delivered: far past its promise, and past orders.maxLifeHours.
+    await service.apply([created(T0), order('order.accepted', T0 + 2 * MIN)]);
+    expect(await service.eta('o-1')).toBeUndefined();
+    expect(alerts).toEqual([]);
+    expect(service.size).toBe(0);
+    // The same order within its life is followed, and alerts.
+    const fresh = harness();
+    fresh.service.goLive();
+    fresh.clock.now = T0 + 60 * MIN;
+    await fresh.service.apply([created(T0)]);
+    expect((await fresh.service.eta('o-1'))?.stage).toBe('created');
+    expect(fresh.alerts.map((a) => a.type)).toEqual(['order.late_risk']);
+  });
+
   it('pushes each new answer to watchers and forgets an order on request', async () => {
     const { clock, service } = harness();
     await service.apply([created(T0)]);

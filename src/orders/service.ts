@@ -84,8 +84,12 @@ export class OrdersService {
       if (touched.length > 0) arrivals.push(ingestedAtMs);
     }
     if (changed.size === 0) return;
-    await this.loadCheckouts([...changed]);
     const nowMs = this.now();
+    // A late backfill of orders long past is history, not news: dropped at once, so it never alerts.
+    const expired = [...changed].filter((id) => this.deps.book.expired(this.deps.book.get(id)!, nowMs));
+    if (expired.length > 0) this.forget(expired);
+    for (const id of expired) changed.delete(id);
+    await this.loadCheckouts([...changed]);
     for (const id of changed) this.recompute(id, nowMs);
     const delay = this.deps.updateDelay;
     if (this.live && delay) {

@@ -50,17 +50,20 @@ interface Answer {
   range_at: [string, string];
   promised_at: string;
   p_late: number;
+  updated_at: string;
 }
 
-/** The order's answer once the projection has seen its stage (the log is read every 20 ms). */
-async function answerAt(stage: string): Promise<Answer> {
+/** The order's answer once `ready` holds (the log is read every 20 ms). */
+async function answerWhen(ready: (answer: Answer) => boolean, what: string): Promise<Answer> {
   for (let i = 0; i < 200; i++) {
     const res = await proc.app.inject({ method: 'GET', url: '/v1/orders/life-1/eta', headers: AUTH });
-    if (res.statusCode === 200 && (res.json() as Answer).stage === stage) return res.json() as Answer;
+    if (res.statusCode === 200 && ready(res.json() as Answer)) return res.json() as Answer;
     await new Promise((r) => setTimeout(r, 25));
   }
-  throw new Error(`the order never reached ${stage}`);
+  throw new Error(`the order never reached ${what}`);
 }
+
+const answerAt = (stage: string): Promise<Answer> => answerWhen((a) => a.stage === stage, stage);
 
 interface Listed extends Answer {
   order_id: string;
@@ -151,6 +154,24 @@ describe("an order's life through the API", () => {
       position: { lat: 48.862, lng: 2.349, source: 'rider' },
     });
     expect(moving.destination).toEqual({ lat: 48.864, lng: 2.352 });
+
+    // The rider stalls where they are: minutes pass (on the events' clock) and the promise at 35 comes closer.
+    const moved = await answerWhen((a) => Date.parse(a.updated_at) >= Date.parse(at(19)), 'the ping at 19');
+    for (const minutes of [27, 33])
+      await send([
+        {
+          event_id: `life-1-stall-${minutes}`,
+          type: 'rider.location',
+          occurred_at: at(minutes),
+          rider_id: 'rider-9',
+          lat: 48.862,
+          lng: 2.349,
+        },
+      ]);
+    const stalled = await answerWhen((a) => Date.parse(a.updated_at) >= Date.parse(at(33)), 'the ping at 33');
+    expect(stalled.stage).toBe('picked_up');
+    expect(stalled.p_late).toBeGreaterThan(moved.p_late);
+    expect(stalled.p_late).toBeLessThanOrEqual(1);
     expect(Object.keys(answers.at(-1)!.legs)).toEqual(['ride']);
     for (let i = 1; i < answers.length; i++)
       expect(answers[i]!.eta_seconds_remaining).toBeLessThanOrEqual(answers[i - 1]!.eta_seconds_remaining);

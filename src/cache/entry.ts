@@ -8,9 +8,12 @@ export interface Entry<V> {
   freshUntil: number;
   staleUntil: number;
   loadMs: number;
-  /** The value as the codec encoded it: what L2 stores and what the L1 byte bound counts. */
-  payload: string;
+  /** What the L1 byte bound counts for the entry: the decoded value's heap, estimated from its encoded size. */
+  bytes: number;
 }
+
+/** An entry's clock, which travels with the value through L2. */
+export type EntryClock = Pick<Entry<unknown>, 'freshUntil' | 'staleUntil' | 'loadMs'>;
 
 export type Freshness = 'fresh' | 'refresh-early' | 'stale' | 'expired';
 
@@ -36,7 +39,7 @@ export function timesFor(
  * among many readers of a hot key one starts the refresh a little before expiry and the rest keep hitting.
  */
 export function freshness(
-  entry: Pick<Entry<unknown>, 'freshUntil' | 'staleUntil' | 'loadMs'>,
+  entry: EntryClock,
   now: number,
   xfetchBeta: number,
   random: () => number = Math.random,
@@ -50,17 +53,26 @@ export function freshness(
   return 'fresh';
 }
 
+/**
+ * The heap a decoded value holds, per character of its encoding: measured for the values cached here (an ETA
+ * answer, a store profile with shared opening hours, travel terms) at 1.2-2x their JSON length, so the L1 bound
+ * counts what it really holds rather than the shorter encoded string.
+ */
+const HEAP_BYTES_PER_ENCODED_CHAR = 2;
+
+export function heapBytesOf(payload: string): number {
+  return HEAP_BYTES_PER_ENCODED_CHAR * payload.length;
+}
+
 // Envelope of an L2 value: "1|freshUntil|staleUntil|loadMs|payload". A version digit lets the format change.
 const VERSION = '1';
 
-export function encodeEnvelope(entry: Entry<unknown>): string {
-  return `${VERSION}|${entry.freshUntil}|${entry.staleUntil}|${Math.round(entry.loadMs)}|${entry.payload}`;
+export function encodeEnvelope(clock: EntryClock, payload: string): string {
+  return `${VERSION}|${clock.freshUntil}|${clock.staleUntil}|${Math.round(clock.loadMs)}|${payload}`;
 }
 
 /** undefined for anything this version does not understand; the caller treats it as a miss. */
-export function decodeEnvelope(
-  text: string,
-): Pick<Entry<unknown>, 'freshUntil' | 'staleUntil' | 'loadMs' | 'payload'> | undefined {
+export function decodeEnvelope(text: string): (EntryClock & { payload: string }) | undefined {
   const fields: number[] = [];
   let start = 0;
   if (!text.startsWith(`${VERSION}|`)) return undefined;

@@ -1,15 +1,15 @@
 import { LRUCache } from 'lru-cache';
 import type { Entry } from './entry.js';
 
-/** Rough per-entry overhead beyond the encoded value: the key (UTF-16), the entry object and LRU bookkeeping. */
-const ENTRY_OVERHEAD_BYTES = 96;
+/** Per entry beyond its value and key: the entry with its clock and lru-cache's slots (measured at ~270). */
+const ENTRY_OVERHEAD_BYTES = 320;
 
-export function entryBytes(key: string, payload: string): number {
-  return Buffer.byteLength(payload) + 2 * key.length + ENTRY_OVERHEAD_BYTES;
+export function entryBytes(key: string, entry: Entry<unknown>): number {
+  return entry.bytes + 2 * key.length + ENTRY_OVERHEAD_BYTES;
 }
 
 /**
- * The in-process level: an LRU bounded in bytes (approximated by the encoded size), so a replica's memory does not
+ * The in-process level: an LRU bounded in bytes (the decoded values' heap, estimated from their encoded size), so a replica's memory does not
  * depend on how large values happen to be. Entries leave at `staleUntil`; freshness inside that is the caller's.
  * The entry carries its own clock, so expiry is checked here rather than by lru-cache's per-entry TTLs, which
  * cost a clock read and bookkeeping on every get and set of the hot path.
@@ -21,7 +21,7 @@ export class L1<V> {
   constructor(maxBytes: number, onEvict: () => void) {
     this.lru = new LRUCache<string, Entry<V>>({
       maxSize: maxBytes,
-      sizeCalculation: (entry, key) => entryBytes(key, entry.payload),
+      sizeCalculation: (entry, key) => entryBytes(key, entry),
       // Expired entries are dropped when touched or pushed out by the byte bound; no timer per entry.
       dispose: (_value, _key, reason) => {
         if (reason !== 'evict') return;

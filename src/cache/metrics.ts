@@ -13,6 +13,8 @@ export interface CacheMetrics {
   l2Calls: Counter<'cache' | 'op'>;
   l2Failures: Counter<'cache' | 'op' | 'reason'>;
   l2Up: Gauge;
+  /** The caches whose L1 the byte gauges report (each adds itself, and leaves on close). */
+  held: Set<{ readonly name: string; l1Held(): { bytes: number; entries: number } }>;
 }
 
 // Every cache and the Redis connection of a process share one set of metrics per registry; prom-client refuses a
@@ -23,7 +25,27 @@ export function cacheMetrics(registry: Registry): CacheMetrics {
   const existing = byRegistry.get(registry);
   if (existing) return existing;
   const registers = [registry];
+  const held: CacheMetrics['held'] = new Set();
+  new Gauge({
+    name: 'etaserve_cache_l1_bytes',
+    help: "Bytes an L1 holds by its own count (the decoded values' heap, estimated), against its bound",
+    labelNames: ['cache'],
+    registers,
+    collect() {
+      for (const cache of held) this.set({ cache: cache.name }, cache.l1Held().bytes);
+    },
+  });
+  new Gauge({
+    name: 'etaserve_cache_l1_entries',
+    help: 'Entries an L1 holds',
+    labelNames: ['cache'],
+    registers,
+    collect() {
+      for (const cache of held) this.set({ cache: cache.name }, cache.l1Held().entries);
+    },
+  });
   const metrics: CacheMetrics = {
+    held,
     requests: new Counter({
       name: 'etaserve_cache_requests_total',
       help: 'Cache lookups by cache, level (l1, l2) and result (hit, miss, stale: served while refreshing)',

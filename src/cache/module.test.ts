@@ -59,8 +59,8 @@ describe('createCacheModule without Redis', () => {
 
 describe('entry clock', () => {
   it('round-trips through the L2 envelope, payloads with separators included', () => {
-    const entry = { value: 'ignored', freshUntil: 10, staleUntil: 20, loadMs: 3, payload: '{"a":"x|y"}' };
-    expect(decodeEnvelope(encodeEnvelope(entry))).toEqual({
+    const clock = { freshUntil: 10, staleUntil: 20, loadMs: 3 };
+    expect(decodeEnvelope(encodeEnvelope(clock, '{"a":"x|y"}'))).toEqual({
       freshUntil: 10,
       staleUntil: 20,
       loadMs: 3,

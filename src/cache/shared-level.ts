@@ -1,4 +1,4 @@
-import { decodeEnvelope, encodeEnvelope, type Entry } from './entry.js';
+import { decodeEnvelope, encodeEnvelope, heapBytesOf, type Entry } from './entry.js';
 import type { Codec, L2Outcome, L2Store } from './l2.js';
 import { counterSeries, type CounterSeries } from '../platform/index.js';
 import type { CacheMetrics, L2FailureReason, LookupResult } from './metrics.js';
@@ -51,7 +51,14 @@ export class SharedLevel<V> {
       const head = text === undefined ? undefined : decodeEnvelope(text);
       if (!head || now >= head.staleUntil) return void count('miss');
       try {
-        out.set(key, { ...head, value: this.codec.decode(head.payload) });
+        const { freshUntil, staleUntil, loadMs, payload } = head;
+        out.set(key, {
+          value: this.codec.decode(payload),
+          freshUntil,
+          staleUntil,
+          loadMs,
+          bytes: heapBytesOf(payload),
+        });
         count(now < head.freshUntil ? 'hit' : 'stale');
       } catch {
         // A value another version wrote and this one cannot read is a miss, not an error.
@@ -61,14 +68,17 @@ export class SharedLevel<V> {
     return out;
   }
 
-  /** Kept in Redis until the end of the grace window, so another replica can serve it stale while refreshing. */
-  async write(writes: [string, Entry<V>][]): Promise<void> {
+  /**
+   * Kept in Redis until the end of the grace window, so another replica can serve it stale while refreshing. Each
+   * write carries the value as the codec encoded it when the entry was made, so it is not encoded twice.
+   */
+  async write(writes: [key: string, entry: Entry<V>, payload: string][]): Promise<void> {
     if (!this.store || writes.length === 0) return;
     const now = Date.now();
     const payloads = writes
-      .map(([key, entry]) => ({
+      .map(([key, entry, payload]) => ({
         key: this.key(key),
-        payload: encodeEnvelope(entry),
+        payload: encodeEnvelope(entry, payload),
         ttlMs: entry.staleUntil - now,
       }))
       .filter((w) => w.ttlMs > 0);

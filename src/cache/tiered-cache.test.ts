@@ -63,6 +63,17 @@ describe('L1', () => {
     ).toBe(stats.l1.evictions);
   });
 
+  it('reports what its L1 holds as gauges an operator can read beside the bound', async () => {
+    const registry = new Registry();
+    const cache = makeCache<string>({ l1MaxBytes: 100_000 }, registry);
+    for (let i = 0; i < 20; i++) await cache.set(`k${i}`, 'z'.repeat(100 * i));
+    const { bytes, entries } = cache.stats().l1;
+    expect(bytes).toBeGreaterThan(2 * 100 * 190);
+    expect(await metricValue(registry, 'etaserve_cache_l1_bytes', { cache: 'responses' })).toBe(bytes);
+    expect(await metricValue(registry, 'etaserve_cache_l1_entries', { cache: 'responses' })).toBe(entries);
+    cache.close();
+  });
+
   it('does not keep an entry larger than the whole bound', async () => {
     const cache = makeCache<string>({ l1MaxBytes: 2_000 });
     await cache.set('big', 'y'.repeat(5_000));

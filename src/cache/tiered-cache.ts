@@ -7,7 +7,7 @@ import {
   type HistogramSeries,
   type Logger,
 } from '../platform/index.js';
-import { freshness, timesFor, type Entry, type RefreshPolicy } from './entry.js';
+import { freshness, heapBytesOf, timesFor, type Entry, type RefreshPolicy } from './entry.js';
 import type { InvalidationBus } from './invalidation.js';
 import { L1 } from './l1.js';
 import { jsonCodec, type Codec, type L2Store } from './l2.js';
@@ -110,6 +110,7 @@ export class TieredCache<V> {
     this.l2 = new SharedLevel<V>(options.l2, options.name, this.codec, options.metrics, (r) =>
       this.count('l2', r),
     );
+    metrics.held.add(this);
     this.unsubscribe = options.bus?.subscribe((event) => {
       if (event.type === 'resync') this.l1.clear();
       else if (event.cache === this.name) for (const key of event.keys) this.forget(key);
@@ -202,9 +203,9 @@ export class TieredCache<V> {
   async set(key: string, value: V, ttlMs: number = this.options.ttlMs): Promise<void> {
     // A load already running for the key started before this value existed; it must not overwrite it.
     this.dropFlight(key, 'set');
-    const entry = this.makeEntry(value, ttlMs, 0);
+    const [entry, payload] = this.makeEntry(value, ttlMs, 0);
     this.l1.set(key, entry, Date.now());
-    await this.l2.write([[key, entry]]);
+    await this.l2.write([[key, entry, payload]]);
   }
 
   /**
@@ -222,7 +223,7 @@ export class TieredCache<V> {
     for (const [key, value] of values) {
       if (this.l1.stats().bytes >= maxBytes) break;
       if (this.flights.has(key) || this.l1.get(key, now)) continue;
-      this.l1.set(key, this.makeEntry(value, ttlMs, 0), now);
+      this.l1.set(key, this.makeEntry(value, ttlMs, 0)[0], now);
       added++;
     }
     return added;
@@ -266,9 +267,16 @@ export class TieredCache<V> {
     };
   }
 
-  /** Stops listening for invalidations. */
+  /** What L1 holds now, by its count. */
+  l1Held(): { bytes: number; entries: number } {
+    const { bytes, entries } = this.l1.stats();
+    return { bytes, entries };
+  }
+
+  /** Stops listening for invalidations, and leaves the byte gauges. */
   close(): void {
     this.unsubscribe?.();
+    this.options.metrics.held.delete(this);
   }
 
   private forget(key: string): void {
@@ -352,13 +360,13 @@ export class TieredCache<V> {
       const loadMs = performance.now() - started;
       this.loads++;
       this.series.loadSeconds.observe(loadMs / 1000);
-      const writes: [string, Entry<V>][] = [];
+      const writes: [string, Entry<V>, string][] = [];
       for (const key of toLoad) {
         const value = loaded.get(key);
         if (value === undefined || deferred.get(key)!.flight.dropped) continue;
-        const entry = this.makeEntry(value, ttlMs, loadMs);
+        const [entry, payload] = this.makeEntry(value, ttlMs, loadMs);
         this.l1.set(key, entry, Date.now());
-        writes.push([key, entry]);
+        writes.push([key, entry, payload]);
       }
       if (shared) {
         // Waiters are answered once L2 holds the value (bounded by the L2 deadline), so a replica asked next finds it.
@@ -376,9 +384,11 @@ export class TieredCache<V> {
     return new Map([...deferred].map(([k, d]) => [k, d.flight]));
   }
 
-  private makeEntry(value: V, ttlMs: number, loadMs: number): Entry<V> {
-    const times = timesFor(Date.now(), ttlMs, this.options.refresh);
-    return { value, ...times, loadMs, payload: this.codec.encode(value) };
+  /** The entry L1 keeps (sized by the encoding, which it does not keep) and the encoding, for L2. */
+  private makeEntry(value: V, ttlMs: number, loadMs: number): [Entry<V>, string] {
+    const { freshUntil, staleUntil } = timesFor(Date.now(), ttlMs, this.options.refresh);
+    const payload = this.codec.encode(value);
+    return [{ value, freshUntil, staleUntil, loadMs, bytes: heapBytesOf(payload) }, payload];
   }
 
   private count(level: CacheLevel, result: LookupResult): undefined;

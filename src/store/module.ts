@@ -1,4 +1,5 @@
-import type { CacheConfig, CacheModule } from '../cache/index.js';
+import type { CacheConfig, CacheModule, Codec } from '../cache/index.js';
+import { withSharedParts } from './shared-parts.js';
 import {
   Counter,
   defineModule,
@@ -240,9 +241,18 @@ async function preloadProfiles(
   }
 }
 
+/** Profiles read back from L2 share their repeated parts, like those read from the catalog or the store service. */
+const storeProfileCodec: Codec<Store> = {
+  encode: (store) => JSON.stringify(store),
+  decode: (text) => withSharedParts(JSON.parse(text) as Store),
+};
+
 /** The store's caches in the process's cache module: profiles (long TTL) and live state (seconds). */
 function storeCaches(cache: CacheModule): StoreCaches {
-  return { profileCache: cache.cacheFor('store-profiles'), liveCache: cache.cacheFor('store-live') };
+  return {
+    profileCache: cache.cacheFor('store-profiles', { codec: storeProfileCodec }),
+    liveCache: cache.cacheFor('store-live'),
+  };
 }
 
 /** How long a caller waits for the store service when last known values could answer (callers may pass theirs). */

@@ -1,4 +1,5 @@
-import type { NewStore, OpeningHours, Store } from './types.js';
+import { sharedHours, sharedString } from './shared-parts.js';
+import type { NewStore, Store } from './types.js';
 
 /** A row of `stores`, the same on SQLite and PostgreSQL. */
 export interface StoreRow {
@@ -36,9 +37,9 @@ export function rowToStore(row: StoreRow): Store {
     storeId: row.store_id,
     name: row.name,
     location: { lat: Number(row.lat), lng: Number(row.lng) },
-    category: row.category,
-    timezone: row.timezone,
-    openingHours: JSON.parse(row.opening_hours) as OpeningHours,
+    category: sharedString(row.category),
+    timezone: sharedString(row.timezone),
+    openingHours: sharedHours(row.opening_hours),
     deliveryRadiusKm: Number(row.delivery_radius_km),
     prepProfile: { meanSeconds: Number(row.prep_mean_s), p90Seconds: Number(row.prep_p90_s) },
     createdAt: row.created_at,

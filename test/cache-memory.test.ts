@@ -1,0 +1,112 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { afterAll, describe, expect, it } from 'vitest';
+import { cacheMetrics, TieredCache, type Codec } from '../src/cache/index.js';
+import { travelTermsCodec } from '../src/geo/cached-geo.js';
+import type { TravelTerms } from '../src/geo/index.js';
+import { Registry } from '../src/platform/index.js';
+import type { EtaPrediction } from '../src/predictor/index.js';
+import { buildCity } from '../src/simulator/index.js';
+import { openSqliteCatalog, type Store } from '../src/store/index.js';
+
+/**
+ * The L1 byte bounds are what keeps a process's memory where its operator sized it: they must count what the
+ * cache really holds in the heap (the decoded values, the entries, the keys), not the shorter encoded strings.
+ * Each kind of value cached in production is put in a cache as production makes it, and the heap it adds is
+ * measured after a full collection.
+ */
+v8.setFlagsFromString('--expose_gc');
+const gc = vm.runInNewContext('gc') as () => void;
+
+const dir = mkdtempSync(path.join(os.tmpdir(), 'etaserve-cache-memory-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function heapUsed(): number {
+  gc();
+  gc();
+  return process.memoryUsage().heapUsed;
+}
+
+/** Fills a cache with the values `produce` makes; returns the bytes it counts and the heap it added. */
+async function fill<V>(
+  produce: () => Promise<V[]>,
+  codec?: Codec<V>,
+): Promise<{ counted: number; heap: number }> {
+  const cache = new TieredCache<V>({
+    name: 'responses',
+    ttlMs: 600_000,
+    l1MaxBytes: 1 << 30,
+    refresh: { graceRatio: 1, xfetchBeta: 0 },
+    metrics: cacheMetrics(new Registry()),
+    ...(codec ? { codec } : {}),
+  });
+  const before = heapUsed();
+  const values = await produce();
+  const n = values.length;
+  for (let i = 0; i < n; i++) await cache.set(`key:${i}:${(i * 7919) % 100_003}`, values[i]!);
+  values.length = 0;
+  const heap = heapUsed() - before;
+  const counted = cache.stats().l1.bytes;
+  expect(cache.stats().l1.entries).toBe(n);
+  return { counted, heap };
+}
+
+/** A value as it arrives from the wire: decoded from its JSON, sharing nothing with its neighbours. */
+const decoded = <V>(value: V): V => JSON.parse(JSON.stringify(value)) as V;
+
+describe('L1 byte bounds count what the cache holds', () => {
+  const N = 5_000;
+
+  it('for ETA answers (the gateway responses cache)', async () => {
+    const { counted, heap } = await fill<EtaPrediction>(async () =>
+      Array.from({ length: N }, (_, i) =>
+        decoded({
+          storeId: `s-${String(i).padStart(5, '0')}`,
+          p10: 1200 + i,
+          p50: 1700.5 + i,
+          p90: 2400.25 + i,
+          prepSeconds: 600 + (i % 300),
+          travelSeconds: 900.75,
+          distanceKm: 2.345 + i / 1000,
+          timezone: 'Europe/Paris',
+          modelVersion: '3',
+          degraded: i % 10 === 0,
+          degradedReasons: i % 10 === 0 ? ['geo_unavailable'] : [],
+        }),
+      ),
+    );
+    expect(counted).toBeGreaterThanOrEqual(heap);
+    expect(counted).toBeLessThan(4 * heap);
+  });
+
+  it('for store profiles read from the catalog (the store-profiles cache)', async () => {
+    const city = buildCity({ seed: 7, stores: N });
+    const catalog = await openSqliteCatalog(path.join(dir, 'stores.db'), { maxPageSize: 500 });
+    await catalog.upsertMany(city.stores);
+    const ids = city.stores.map((s) => s.storeId);
+    const { counted, heap } = await fill<Store>(async () => [...(await catalog.getMany(ids)).values()]);
+    catalog.close();
+    expect(counted).toBeGreaterThanOrEqual(heap);
+    expect(counted).toBeLessThan(4 * heap);
+  });
+
+  it('for travel terms (the geo-trips cache)', async () => {
+    const { counted, heap } = await fill<TravelTerms>(
+      async () =>
+        Array.from({ length: N }, (_, i) =>
+          decoded({
+            handoffSeconds: 240 + (i % 60),
+            detourFactor: 1.31 + i / 1e6,
+            zoneSpeedKmh: 17.5 + (i % 9) / 10,
+            ridersAvailable: i % 4 === 0 ? null : i % 13,
+          }),
+        ),
+      travelTermsCodec,
+    );
+    expect(counted).toBeGreaterThanOrEqual(heap);
+    expect(counted).toBeLessThan(4 * heap);
+  });
+});

@@ -1,3 +1,5 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cancellation } from './cancellation.js';
 import { EtaError, isEtaError } from './errors.js';
@@ -5,6 +7,7 @@ import { HttpClient } from './http-client.js';
 import { createHttpServer, type HttpServer } from './http-server.js';
 import { createLogger } from './logger.js';
 import { createMetrics } from './metrics.js';
+import { DEFAULT_BREAKER } from './resilience/breaker.js';
 
 const failure = async (p: Promise<unknown>): Promise<EtaError> => {
   try {
@@ -178,5 +181,57 @@ describe('HttpClient with a circuit breaker', () => {
     } finally {
       await client.close();
     }
+  });
+});
+
+/**
+ * A process whose event loop was held up (a long collection, a long task) past a call's deadline, while the answer
+ * came in: the answer is read before the deadline is judged, so the call succeeds and the breaker hears no failure.
+ * The remote runs in another process and answers after 30 ms, while this one is blocked.
+ */
+describe('HttpClient after a held-up event loop', () => {
+  let remote: ChildProcess;
+  let url: string;
+
+  beforeAll(async () => {
+    remote = spawn(
+      process.execPath,
+      [
+        '-e',
+        `require('node:http').createServer((q, s) => { q.resume(); q.on('end', () => setTimeout(() => s.end('{"ok":true}'), 30)); })
+           .listen(0, '127.0.0.1', function () { process.stdout.write(String(this.address().port) + '\\n'); });`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    const [line] = (await once(remote.stdout!, 'data')) as [Buffer];
+    url = `http://127.0.0.1:${line.toString().trim()}`;
+  });
+
+  afterAll(() => {
+    remote.kill('SIGKILL');
+  });
+
+  it('answers with what arrived rather than a deadline', async () => {
+    const client = new HttpClient({
+      name: 'remote',
+      baseUrl: url,
+      timeoutMs: 50,
+      breaker: { ...DEFAULT_BREAKER, consecutiveFailures: 1 },
+    });
+    // The connection is open and the path warm.
+    expect(await client.request('GET', '/')).toEqual({ ok: true });
+    const call = client.request('GET', '/');
+    // Once the request is out (and answered at the remote), this process is blocked well past the deadline, in the
+    // turn's last phase: the next turn runs the due deadline timer before it reads the answer.
+    await new Promise((r) => setTimeout(r, 10));
+    await new Promise<void>((r) =>
+      setImmediate(() => {
+        const until = performance.now() + 800;
+        while (performance.now() < until);
+        r();
+      }),
+    );
+    expect(await call).toEqual({ ok: true });
+    expect(client.breakerState).toBe('closed');
   });
 });

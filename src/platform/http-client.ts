@@ -4,6 +4,7 @@ import { currentContext, outgoingTraceparent } from './context.js';
 import { EtaError, HTTP_STATUS, type ErrorCode } from './errors.js';
 import { CircuitBreaker, type BreakerOptions, type BreakerState } from './resilience/breaker.js';
 import { isReplicaFailure } from './resilience/call.js';
+import { afterWaitingIo } from './resilience/deadline.js';
 
 export interface HttpClientOptions {
   /** The module this client calls, for error messages. */
@@ -49,6 +50,8 @@ class Cut extends Error {
  */
 class Exchange implements Dispatcher.DispatchHandler {
   headersSeen = false;
+  /** Answered or failed: a deadline that fires now is too late to cut anything. */
+  private settled = false;
   private statusCode = 0;
   private readonly chunks: Buffer[] = [];
   private abortFn: ((reason?: Error) => void) | undefined;
@@ -61,7 +64,7 @@ class Exchange implements Dispatcher.DispatchHandler {
 
   /** Aborts the call now or, when it is not connected yet, as soon as undici hands it over. */
   abort(cut: Cut): void {
-    if (this.cut) return;
+    if (this.cut || this.settled) return;
     this.cut = cut;
     this.abortFn?.(cut);
   }
@@ -85,6 +88,7 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onComplete(): void {
+    this.settled = true;
     const { chunks } = this;
     const text =
       chunks.length === 0
@@ -96,11 +100,16 @@ class Exchange implements Dispatcher.DispatchHandler {
   }
 
   onError(error: Error): void {
+    this.settled = true;
     this.reject(error);
   }
 }
 
 function onDeadline(exchange: Exchange): void {
+  afterWaitingIo(cutByDeadline, exchange);
+}
+
+function cutByDeadline(exchange: Exchange): void {
   exchange.abort(new Cut(true));
 }
 

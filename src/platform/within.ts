@@ -1,9 +1,12 @@
 import { EtaError } from './errors.js';
+import { afterWaitingIo } from './resilience/deadline.js';
 
 /** The work's result, or undefined once `ms` have passed (the work goes on, but nobody waits for it). */
 export async function within<T>(work: Promise<T>, ms: number): Promise<T | undefined> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), ms)));
+  const late = new Promise<undefined>(
+    (resolve) => (timer = setTimeout(() => afterWaitingIo(resolve, undefined), ms)),
+  );
   try {
     return await Promise.race([work, late]);
   } finally {

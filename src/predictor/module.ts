@@ -1,9 +1,11 @@
 import { MODELS_GENERATION, type CacheModule } from '../cache/index.js';
 import { appenderOf, type EventLog, type EventsConfig, type EventsProvides } from '../events/index.js';
 import type { GeoFeatures } from '../geo/index.js';
+import { setTimeout as sleep } from 'node:timers/promises';
 import {
   createMetrics,
   defineModule,
+  EtaError,
   type Logger,
   type ModuleContext,
   type RoutePlugin,
@@ -11,7 +13,7 @@ import {
   type Service,
 } from '../platform/index.js';
 import type { ModelRegistry, RegistryDatabase } from '../registry/index.js';
-import type { FeatureCache, StoreFeatures } from '../store/index.js';
+import { isOpen, type FeatureCache, type StoreFeatures } from '../store/index.js';
 import type { PredictorConfig } from './config.js';
 import { PredictorClient } from './client.js';
 import { balancerOptions, PredictorBalancer, type BalancerSettings } from './replicas/balancer.js';
@@ -31,7 +33,7 @@ import { ModelRuntime } from './model-runtime.js';
 import { OnlineRangesFollower } from './online-ranges.js';
 import { oipRoutes } from './oip.js';
 import { predictorInternalRoutes } from './routes.js';
-import type { EtaRequest, Predictor } from './types.js';
+import type { EtaRequest, EtaResult, Predictor } from './types.js';
 
 export interface PredictorModule {
   service: Service;
@@ -176,11 +178,41 @@ async function warmFeatureConnections(
 /** Synthetic ETAs a predictor answers before it reports ready, and the most time it spends on them. */
 const WARM_UP_PREDICTIONS = 3_000;
 const WARM_UP_BUDGET_MS = 8_000;
+/**
+ * Warm-up workers, and the answers before each next one joins: a ramp the store and geo JITs can follow. Two are
+ * enough to compile every path. Sixteen, from two predictors at once on two cores, starved the store and geo
+ * processes of CPU: their answers came after the client's deadline and the predictors turned ready with open
+ * breakers.
+ */
+const WARM_UP_WORKERS = 2;
+/**
+ * A warm-up ETA waits this long for its features, so a slow answer is waited for rather than abandoned while the
+ * worker sends the next call on top of it (calls piled up past the client's deadline).
+ */
+const WARM_UP_FEATURE_DEADLINE_MS = 1_000;
+const WARM_UP_RAMP_ANSWERS = 25;
+/**
+ * One warm-up ETA in this many is for a closed store (the refusal's path); the rest are for open ones. A closed
+ * store is refused at once while its early geo call goes on, so a warm-up of mostly closed hours sent geo hundreds
+ * of calls at once.
+ */
+const WARM_UP_CLOSED_EVERY = 16;
+/** Warm-up ends on this many whole answers in a row: its last features came on time, its breakers closed. */
+const WARM_UP_CLEAN_STREAK = 100;
+
+/** An answer that says the path is not warm yet: degraded features, or a dependency that failed or was late. */
+function unclean(result: EtaResult): boolean {
+  if (result.ok) return result.value.degraded;
+  return result.error.code === 'upstream_unavailable' || result.error.code === 'deadline_exceeded';
+}
 
 /**
  * Runs synthetic ETAs through the serving path (features through the process's caches, the store and geo
  * services, the model) before the predictor reports ready: the JIT compiles the hot path, the connection pools
- * fill and live state and trips are cached, so the first real requests do not pay for any of it. Over the
+ * fill and live state and trips are cached, so the first real requests do not pay for any of it. Workers join one
+ * by one, so store and geo processes as cold as this one are not met with a burst; and it ends only after a streak
+ * of whole answers, so features that were late at first are on time before the predictor reports ready (within
+ * the budget). Over the
  * stores whose profiles this process holds (the store client preloads them); a predictor of its own, with no
  * rollout, drift monitor or metrics of the real one: nothing it answers is shadowed, profiled or counted.
  */
@@ -197,7 +229,7 @@ async function warmPredictions(
     stores: deps.stores,
     ...(deps.features ? { features: deps.features } : {}),
     geo: deps.geo,
-    featureDeadlineMs: config.featureDeadlineMs,
+    featureDeadlineMs: Math.max(config.featureDeadlineMs, WARM_UP_FEATURE_DEADLINE_MS),
     logger,
     metrics: createMetrics({ target: 'warm-up' }),
   });
@@ -205,11 +237,19 @@ async function warmPredictions(
   const now = Date.now();
   let next = 0;
   let answered = 0;
-  const worker = async (): Promise<void> => {
-    while (next < WARM_UP_PREDICTIONS && Date.now() - started < WARM_UP_BUDGET_MS) {
+  let clean = 0;
+  const inBudget = (): boolean => Date.now() - started < WARM_UP_BUDGET_MS;
+  const warming = (): boolean =>
+    (answered < WARM_UP_PREDICTIONS || clean < WARM_UP_CLEAN_STREAK) && inBudget();
+  const worker = async (k: number): Promise<void> => {
+    while (answered < k * WARM_UP_RAMP_ANSWERS && warming()) await sleep(5);
+    while (warming()) {
       const i = next++;
       const store = stores[i % stores.length]!;
-      // Around the store, inside its radius; at every hour of the day, so open and closed stores both answer.
+      // At the hours of the day the store is open, and now and then one it is closed.
+      const orderedAtMs = now + (i % 24) * 3_600_000;
+      if (isOpen(store, orderedAtMs) === (i % WARM_UP_CLOSED_EVERY === 0)) continue;
+      // Around the store, inside its radius.
       const km = store.deliveryRadiusKm * 0.5 * ((i % 7) / 7);
       const angle = i * 2.399;
       const destination = {
@@ -218,22 +258,31 @@ async function warmPredictions(
           store.location.lng +
           (km / (111.32 * Math.max(0.1, Math.cos((store.location.lat * Math.PI) / 180)))) * Math.sin(angle),
       };
+      let result: EtaResult;
       try {
-        await warm.predict({
+        result = await warm.predict({
           storeId: store.storeId,
           destination,
-          orderedAtMs: now + (i % 24) * 3_600_000,
+          orderedAtMs,
           items: 1 + (i % 5),
           subtotal: 10 + (i % 40),
         });
-        answered++;
-      } catch {
-        // A closed store or a degraded answer is a path too.
+      } catch (e) {
+        result = { ok: false, error: e instanceof EtaError ? e : new EtaError('internal', String(e)) };
       }
+      answered++;
+      clean = unclean(result) ? 0 : clean + 1;
     }
   };
-  await Promise.all(Array.from({ length: 16 }, worker));
-  logger.info({ predictions: next, answered, ms: Date.now() - started }, 'predictor warmed up');
+  await Promise.all(Array.from({ length: WARM_UP_WORKERS }, (_, k) => worker(k)));
+  const log = clean >= WARM_UP_CLEAN_STREAK ? logger.info : logger.warn;
+  log.call(
+    logger,
+    { predictions: answered, cleanStreak: clean, ms: Date.now() - started },
+    clean >= WARM_UP_CLEAN_STREAK
+      ? 'predictor warmed up'
+      : 'predictor warm-up ran out of time with its features still degraded: serving anyway',
+  );
 }
 
 export interface PredictorProvides {

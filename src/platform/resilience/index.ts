@@ -16,7 +16,7 @@ export {
   type CallContext,
   type Wrapper,
 } from './call.js';
-export { deadline } from './deadline.js';
+export { afterWaitingIo, deadline } from './deadline.js';
 export { hedge, type HedgeOptions } from './hedge.js';
 export { DEFAULT_OUTLIER, outlier, OutlierDetector, type OutlierOptions } from './outlier.js';
 export { retry, type RetryOptions } from './retry.js';

@@ -21,6 +21,7 @@ export interface CompareFlags {
   baseline?: string;
   'soak-minutes'?: string;
   'no-cold'?: boolean;
+  'cold-rate'?: string;
   build?: boolean;
   'no-write'?: boolean;
   name?: string;
@@ -51,6 +52,7 @@ export async function runCompareCli(values: CompareFlags): Promise<number> {
   if (values.baseline) cfg.baseline = values.baseline;
   if (values['soak-minutes']) cfg.soak.minutes = positive('--soak-minutes', values['soak-minutes']);
   if (values['no-cold']) cfg.cold.enabled = false;
+  if (values['cold-rate']) cfg.cold.rate = positive('--cold-rate', values['cold-rate']);
 
   const log = (line: string): void => console.log(line);
   if (values.build && cfg.sides.includes('change')) {

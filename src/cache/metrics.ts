@@ -14,7 +14,7 @@ export interface CacheMetrics {
   l2Failures: Counter<'cache' | 'op' | 'reason'>;
   l2Up: Gauge;
   /** The caches whose L1 the byte gauges report (each adds itself, and leaves on close). */
-  held: Set<{ readonly name: string; l1Held(): { bytes: number; entries: number } }>;
+  held: Set<{ readonly name: string; stats(): { l1: { bytes: number; entries: number } } }>;
 }
 
 // Every cache and the Redis connection of a process share one set of metrics per registry; prom-client refuses a
@@ -32,7 +32,7 @@ export function cacheMetrics(registry: Registry): CacheMetrics {
     labelNames: ['cache'],
     registers,
     collect() {
-      for (const cache of held) this.set({ cache: cache.name }, cache.l1Held().bytes);
+      for (const cache of held) this.set({ cache: cache.name }, cache.stats().l1.bytes);
     },
   });
   new Gauge({
@@ -41,7 +41,7 @@ export function cacheMetrics(registry: Registry): CacheMetrics {
     labelNames: ['cache'],
     registers,
     collect() {
-      for (const cache of held) this.set({ cache: cache.name }, cache.l1Held().entries);
+      for (const cache of held) this.set({ cache: cache.name }, cache.stats().l1.entries);
     },
   });
   const metrics: CacheMetrics = {

@@ -267,12 +267,6 @@ export class TieredCache<V> {
     };
   }
 
-  /** What L1 holds now, by its count. */
-  l1Held(): { bytes: number; entries: number } {
-    const { bytes, entries } = this.l1.stats();
-    return { bytes, entries };
-  }
-
   /** Stops listening for invalidations, and leaves the byte gauges. */
   close(): void {
     this.unsubscribe?.();

@@ -185,12 +185,12 @@ const WARM_UP_BUDGET_MS = 8_000;
  * breakers.
  */
 const WARM_UP_WORKERS = 2;
+const WARM_UP_RAMP_ANSWERS = 25;
 /**
  * A warm-up ETA waits this long for its features, so a slow answer is waited for rather than abandoned while the
  * worker sends the next call on top of it (calls piled up past the client's deadline).
  */
 const WARM_UP_FEATURE_DEADLINE_MS = 1_000;
-const WARM_UP_RAMP_ANSWERS = 25;
 /**
  * One warm-up ETA in this many is for a closed store (the refusal's path); the rest are for open ones. A closed
  * store is refused at once while its early geo call goes on, so a warm-up of mostly closed hours sent geo hundreds
@@ -212,9 +212,9 @@ function unclean(result: EtaResult): boolean {
  * fill and live state and trips are cached, so the first real requests do not pay for any of it. Workers join one
  * by one, so store and geo processes as cold as this one are not met with a burst; and it ends only after a streak
  * of whole answers, so features that were late at first are on time before the predictor reports ready (within
- * the budget). Over the
- * stores whose profiles this process holds (the store client preloads them); a predictor of its own, with no
- * rollout, drift monitor or metrics of the real one: nothing it answers is shadowed, profiled or counted.
+ * the budget). Over the stores whose profiles this process holds (the store client preloads them); a predictor of
+ * its own, with no rollout, drift monitor or metrics of the real one: nothing it answers is shadowed, profiled or
+ * counted.
  */
 async function warmPredictions(
   runtime: ModelRuntime,

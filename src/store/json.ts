@@ -1,5 +1,5 @@
 import type { FeatureRecordJson, StoreJson } from './schemas.js';
-import { sharedHours, sharedString } from './shared-parts.js';
+import { sharedOpeningHours, sharedString } from './shared-parts.js';
 import type { NewStore, Store, StoreFeatureRecord } from './types.js';
 import type { StorePatch } from './validate.js';
 
@@ -26,7 +26,7 @@ export function fromStoreJson(json: StoreJson): Store {
     location: { lat: json.location.lat, lng: json.location.lng },
     category: sharedString(json.category),
     timezone: sharedString(json.timezone),
-    openingHours: sharedHours(JSON.stringify(json.opening_hours ?? {}), json.opening_hours ?? {}),
+    openingHours: sharedOpeningHours(json.opening_hours ?? {}),
     deliveryRadiusKm: json.delivery_radius_km,
     prepProfile: { meanSeconds: json.prep_profile.mean_seconds, p90Seconds: json.prep_profile.p90_seconds },
     createdAt: json.created_at,

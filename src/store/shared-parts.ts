@@ -20,6 +20,11 @@ export function sharedHours(text: string, parsed?: OpeningHours): OpeningHours {
   return hours;
 }
 
+/** The shared copy of opening hours decoded on their own (their JSON is the pool's key). */
+export function sharedOpeningHours(hours: OpeningHours): OpeningHours {
+  return sharedHours(JSON.stringify(hours), hours);
+}
+
 /** The shared copy of a short, repeated string (a time zone, a category). */
 export function sharedString(value: string): string {
   const known = strings.get(value);
@@ -34,7 +39,7 @@ export function withSharedParts(store: Store): Store {
     ...store,
     category: sharedString(store.category),
     timezone: sharedString(store.timezone),
-    openingHours: sharedHours(JSON.stringify(store.openingHours), store.openingHours),
+    openingHours: sharedOpeningHours(store.openingHours),
   };
 }
 

@@ -10,7 +10,8 @@ import type { TravelTerms } from '../src/geo/index.js';
 import { Registry } from '../src/platform/index.js';
 import type { EtaPrediction } from '../src/predictor/index.js';
 import { buildCity } from '../src/simulator/index.js';
-import { openSqliteCatalog, type Store } from '../src/store/index.js';
+import { LiveState, openSqliteCatalog, type Store, type StoreLiveSnapshot } from '../src/store/index.js';
+import { storeLiveCodec } from '../src/store/module.js';
 
 /**
  * The L1 byte bounds are what keeps a process's memory where its operator sized it: they must count what the
@@ -24,10 +25,12 @@ const gc = vm.runInNewContext('gc') as () => void;
 const dir = mkdtempSync(path.join(os.tmpdir(), 'etaserve-cache-memory-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
+/** The heap, and the memory of array buffers (typed arrays keep their contents outside the heap). */
 function heapUsed(): number {
   gc();
   gc();
-  return process.memoryUsage().heapUsed;
+  const { heapUsed, arrayBuffers } = process.memoryUsage();
+  return heapUsed + arrayBuffers;
 }
 
 /** Fills a cache with the values `produce` makes; returns the bytes it counts and the heap it added. */
@@ -105,6 +108,26 @@ describe('L1 byte bounds count what the cache holds', () => {
           }),
         ),
       travelTermsCodec,
+    );
+    expect(counted).toBeGreaterThanOrEqual(heap);
+    expect(counted).toBeLessThan(4 * heap);
+  });
+
+  it('for live state snapshots (the store-live cache)', async () => {
+    const live = new LiveState({ alpha: 0.2, kitchenOrderTtlMs: 3_600_000 });
+    const t0 = Date.parse('2026-11-30T12:00:00Z');
+    const { counted, heap } = await fill<StoreLiveSnapshot>(
+      async () =>
+        Array.from({ length: N }, (_, i) => {
+          const id = `s-${i}`;
+          // Prep times at the hours a store is open (half the week), and a few orders in its kitchen.
+          for (let h = 0; h < 168; h++) if (h % 24 >= 10) live.seed(id, h, 600 + ((i + h) % 500) / 3);
+          for (let o = 0; o < i % 6; o++) live.orderAccepted(id, `${id}-o${o}`, t0 + o * 60_000);
+          const snapshot = storeLiveCodec.decode(storeLiveCodec.encode(live.snapshot(id)));
+          live.forget(id);
+          return snapshot;
+        }),
+      storeLiveCodec,
     );
     expect(counted).toBeGreaterThanOrEqual(heap);
     expect(counted).toBeLessThan(4 * heap);

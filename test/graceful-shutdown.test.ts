@@ -50,6 +50,9 @@ describe('graceful shutdown', () => {
       ETASERVE_TOPOLOGY_REMOTE_TIMEOUT_MS: '10000',
       ETASERVE_DRAIN_TIMEOUT_MS: '20000',
       ETASERVE_TOPOLOGY_SHARED_DISK: 'true',
+      // Live state is not kept past its load, so the request below needs the store (the warm-up cached the store's).
+      ETASERVE_CACHE_UNHEARD_TTL_MS_STORE_LIVE: '1',
+      ETASERVE_CACHE_REFRESH_GRACE_RATIO: '0',
     });
     started.push(predictor);
     const url = `http://127.0.0.1:${predictorPort}`;

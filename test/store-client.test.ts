@@ -21,6 +21,7 @@ import {
   type StoreConfig,
   type StoreModule,
 } from '../src/store/index.js';
+import { liveAt } from '../src/store/live-state.js';
 
 const store = (id: string, change: Partial<NewStore> = {}): NewStore => ({
   storeId: id,
@@ -133,5 +134,24 @@ describe('StoreClient against a store process', () => {
       opensAt: '2026-11-27T18:00:00+01:00',
     });
     expect((await client.getStoreFeatures([], atMs)).size).toBe(0);
+  });
+
+  it('returns live state snapshots that answer as the module does for any order time', async () => {
+    const atMs = Date.parse('2026-11-27T17:00:00+01:00');
+    mod.liveState.orderAccepted('b-0009', 'o-2', atMs - 1000);
+    mod.liveState.seed('b-0009', 4 * 24 + 17, 777.7);
+    const remote = await client.getLive(['b-0009', 'b-0010', 'bad id']);
+    expect([...remote.keys()]).toEqual(['b-0009', 'b-0010']);
+    for (const at of [atMs, atMs + 3 * 3_600_000, atMs + 5 * 24 * 3_600_000]) {
+      for (const id of ['b-0009', 'b-0010']) {
+        expect(liveAt(remote.get(id)!, at, 'Europe/Berlin')).toEqual(
+          mod.liveState.get(id, at, 'Europe/Berlin'),
+        );
+      }
+    }
+    expect(liveAt(remote.get('b-0009')!, atMs, 'Europe/Berlin')).toEqual({
+      ordersInKitchen: 1,
+      prepEwmaSeconds: Math.fround(777.7),
+    });
   });
 });

@@ -21,7 +21,13 @@
  */
 import { parseArgs } from 'node:util';
 import { Value } from 'typebox/value';
-import { CacheKeys, cacheConfigFor, cacheConfigSchema, type CacheConfig } from '../../src/cache/index.js';
+import {
+  CacheKeys,
+  cacheConfigFor,
+  cacheConfigSchema,
+  storeLiveKey,
+  type CacheConfig,
+} from '../../src/cache/index.js';
 import { basketBucket } from '../../src/gateway/response-cache.js';
 import { createMix } from '../peak/mix.js';
 import { rng } from '../peak/mix-math.js';
@@ -107,7 +113,7 @@ function applyChanges(now: number): void {
   if (nowTick === tick) return;
   tick = nowTick;
   for (const id of toAdvance) generations.set(id, (generations.get(id) ?? 0) + 1);
-  for (const id of changed) for (const r of replicas) r.live.drop(keys.storeLive(id, now));
+  for (const id of changed) for (const r of replicas) r.live.drop(storeLiveKey(id));
   if (now >= start + (from * 1000) / rate) invalidations += changed.size;
   toAdvance = [...changed];
   changed = new Set();
@@ -133,7 +139,7 @@ for (let i = 0; i < total; i++) {
   if (!answered) {
     const r = replicas[Math.floor(draw() * replicas.length)]!;
     const profile = r.profiles.read(store.id, at, counted);
-    const live = r.live.read(keys.storeLive(store.id, at), at, counted);
+    const live = r.live.read(storeLiveKey(store.id), at, counted);
     const geo = r.geo.read(keys.geoTravel(store.id, at), at, counted);
     answered = profile && live && geo;
   }

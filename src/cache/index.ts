@@ -24,6 +24,7 @@ export {
   MODELS_GENERATION,
   RESPONSE_TIME_BUCKET_MS,
   storeKey,
+  storeLiveKey,
   timeBucket,
   type DestinationCell,
   type GenerationSource,

@@ -1,7 +1,14 @@
 import { Value } from 'typebox/value';
 import { describe, expect, it, vi } from 'vitest';
 import { cacheConfigSchema, type CacheConfig } from './config.js';
-import { CacheKeys, MODELS_GENERATION, RESPONSE_TIME_BUCKET_MS, storeKey, timeBucket } from './keys.js';
+import {
+  CacheKeys,
+  MODELS_GENERATION,
+  RESPONSE_TIME_BUCKET_MS,
+  storeKey,
+  storeLiveKey,
+  timeBucket,
+} from './keys.js';
 
 // Three Paris destinations: A and B are 219 m apart in one res-8 cell (but two res-9 cells); C is 133 m from A
 // across a res-8 cell boundary.
@@ -97,11 +104,12 @@ describe('cache keys', () => {
     expect(storeKey('a:b')).not.toBe(storeKey('a'));
   });
 
-  it('give a store one travel key per hour and one live-state key per hour, whatever the destination', () => {
+  it('give a store one travel key per hour and one live-state key, whatever the destination', () => {
     expect(keys.geoTravel('s-1', AT)).toBe(keys.geoTravel('s-1', Date.UTC(2026, 10, 26, 18, 59)));
     expect(keys.geoTravel('s-1', AT)).not.toBe(keys.geoTravel('s-1', Date.UTC(2026, 10, 26, 19)));
     expect(keys.geoTravel('s-1', AT)).not.toBe(keys.geoTravel('s-2', AT));
-    expect(keys.storeLive('s:1', AT)).toBe(`s%3A1@${Math.floor(AT / 3_600_000)}`);
+    expect(storeLiveKey('s:1')).toBe('w1:s%3A1');
+    expect(storeLiveKey('s:1')).not.toBe(storeLiveKey('s'));
   });
 
   it("move a store's response keys to a new generation when it changes, and no other store's", () => {

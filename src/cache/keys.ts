@@ -20,8 +20,6 @@ export function timeBucket(atMs: number, bucketMs: number): number {
 export const RESPONSE_TIME_BUCKET_MS = 15 * 60_000;
 /** Travel speeds change by hour-of-week band, so one store's travel terms serve it for the hour. */
 export const GEO_TRIP_TIME_BUCKET_MS = 3_600_000;
-/** Live state holds a prep-time EWMA per hour of week: one entry per store and (UTC) hour of the order. */
-const STORE_LIVE_HOUR_MS = 3_600_000;
 /**
  * H3 resolution 8: cells of about 0.74 km² (mean edge about 530 m). Orders to one cell (with alike baskets, in one
  * time bucket) share the answer computed for the first of them, so its distance may be off by up to the cell's
@@ -116,14 +114,17 @@ export class CacheKeys {
   geoTravel(storeId: string, atMs: number): string {
     return join('t2', storeId, timeBucket(atMs, GEO_TRIP_TIME_BUCKET_MS));
   }
-
-  /** `store-live`: one store's live state for orders in the (UTC) hour of `atMs`. */
-  storeLive(storeId: string, atMs: number): string {
-    return `${storeKey(storeId)}@${Math.floor(atMs / STORE_LIVE_HOUR_MS)}`;
-  }
 }
 
-/** `store-profiles` and `store-live`: one store. */
+/** `store-profiles`: one store. */
 export function storeKey(storeId: string): string {
   return part(storeId);
+}
+
+/**
+ * `store-live`: one store's live state for every order time (a snapshot). `w1`: processes of the version before
+ * cached it per store and hour under other keys, and other values.
+ */
+export function storeLiveKey(storeId: string): string {
+  return join('w1', storeId);
 }

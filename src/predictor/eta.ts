@@ -27,7 +27,13 @@ import {
   withContext,
 } from '../platform/index.js';
 import { OnlineSegmentedRanges, type SegmentKey } from '../model/index.js';
-import type { FeatureCache, StoreFeatureRecord, StoreFeatures } from '../store/index.js';
+import {
+  isOpen,
+  type FeatureCache,
+  type Store,
+  type StoreFeatureRecord,
+  type StoreFeatures,
+} from '../store/index.js';
 import type { DriftMonitor } from './drift.js';
 import type { ActiveModel, ModelRuntime } from './model-runtime.js';
 import type { Rollout } from './rollout.js';
@@ -66,14 +72,23 @@ function quantiles(
   return [sorted[0]!, sorted[1]!, sorted[2]!];
 }
 
-/** A store as geo sees it, and its zone once computed. */
-interface Place {
-  origin: TripOrigin;
-  zone: string | undefined;
+/** A store as geo sees it. */
+function originOf(store: Pick<StoreFeatureRecord, 'storeId' | 'location' | 'deliveryRadiusKm'>): TripOrigin {
+  return { id: store.storeId, location: store.location, radiusKm: store.deliveryRadiusKm };
 }
 
-function originOf(store: StoreFeatureRecord): TripOrigin {
-  return { id: store.storeId, location: store.location, radiusKm: store.deliveryRadiusKm };
+/** Whether geo was asked about exactly the stores served, where they are. */
+function sameOrigins(origins: TripOrigin[], servable: Array<{ store: StoreFeatureRecord }>): boolean {
+  if (origins.length !== servable.length) return false;
+  return servable.every(({ store }, i) => {
+    const o = origins[i]!;
+    return (
+      o.id === store.storeId &&
+      o.location.lat === store.location.lat &&
+      o.location.lng === store.location.lng &&
+      o.radiusKm === store.deliveryRadiusKm
+    );
+  });
 }
 
 export function fallbackTrip(id: string, from: LatLng, to: LatLng, radiusKm: number): TripEstimate {
@@ -102,12 +117,8 @@ export class EtaPredictor implements Predictor {
    */
   private rowsBuffer = new Float64Array(FEATURE_COUNT * 16);
   private outBuffer = new Float64Array(64);
-  /**
-   * Where each store is, as its profile last said (profiles are long-cached and change rarely): geo needs only this,
-   * so a request for stores seen before asks geo at once, alongside the store features, and checks the profile
-   * after. Also each store's zone (an H3 cell of its location), the first segment column of its range.
-   */
-  private readonly places = new Map<string, Place>();
+  /** Each store's zone (an H3 cell of its location), the first segment column of its range. */
+  private readonly zones = new Map<string, { lat: number; lng: number; zone: string }>();
 
   /** Per request under a geo fault: at most once a second (throttledWarn). */
   private readonly warnGeo: ReturnType<typeof throttledWarn>;
@@ -176,11 +187,23 @@ export class EtaPredictor implements Predictor {
     const active = this.deps.runtime.active;
     if (!active) throw new EtaError('model_not_loaded', 'no model is loaded yet');
     const { featureDeadlineMs } = this.deps;
-    // Stores seen before: geo is asked now, in parallel with the store features (live state may miss its cache).
-    const early = this.earlyOrigins(request.storeIds);
-    const earlyTrips = early ? this.trips(request, early) : undefined;
+    // Geo needs only each store's location: it is asked as soon as the profiles are known (at once from L1), for
+    // the stores open at the order time, alongside their live state.
+    let early: { origins: TripOrigin[]; trips: Promise<TripEstimate[] | Error> } | undefined;
+    const onProfiles = (profiles: ReadonlyMap<string, Store>): void => {
+      const origins: TripOrigin[] = [];
+      for (const id of request.storeIds) {
+        const profile = profiles.get(id);
+        if (profile && isOpen(profile, request.orderedAtMs)) origins.push(originOf(profile));
+      }
+      if (origins.length > 0)
+        early = { origins, trips: withContext(trace, () => this.trips(request, origins)) };
+    };
     const { records: stores, degradedReasons } = this.deps.features
-      ? await this.deps.features.storeFeatures(request.storeIds, request.orderedAtMs, featureDeadlineMs)
+      ? await this.deps.features.storeFeatures(request.storeIds, request.orderedAtMs, {
+          deadlineMs: featureDeadlineMs,
+          onProfiles,
+        })
       : {
           records: await requireWithin(
             this.deps.stores.getStoreFeatures(request.storeIds, request.orderedAtMs),
@@ -192,39 +215,28 @@ export class EtaPredictor implements Predictor {
 
     const results: EtaResult[] = new Array<EtaResult>(request.storeIds.length);
     const servable: Array<{ index: number; store: StoreFeatureRecord }> = [];
-    // Whether every servable store is where geo was asked about: else geo is asked again (a store moved).
-    let placed = early !== undefined;
     for (let index = 0; index < request.storeIds.length; index++) {
       const storeId = request.storeIds[index]!;
       const store = stores.get(storeId);
       const refusal = unservable(storeId, store);
       if (refusal) results[index] = { ok: false, error: refusal };
-      else {
-        servable.push({ index, store: store! });
-        if (!this.place(store!, early?.[index])) placed = false;
-      }
+      else servable.push({ index, store: store! });
     }
     if (servable.length === 0) return results;
 
     const reasons: DegradedReason[] = degradedReasons.length > 0 ? [...degradedReasons] : [];
     for (const reason of degradedReasons) this.countDegraded(reason);
     let trips: TripEstimate[];
-    let answer: TripEstimate[] | Error;
-    if (placed && earlyTrips) {
-      const all = await earlyTrips;
-      answer =
-        all instanceof Error || servable.length === all.length
-          ? all
-          : servable.map(({ index }) => all[index]!);
-    } else {
-      // An early call for a store that moved settles on its own: it never rejects.
-      answer = await withContext(trace, () =>
-        this.trips(
-          request,
-          servable.map(({ store }) => originOf(store)),
-        ),
-      );
-    }
+    // An early call asked about other stores than those served settles on its own: it never rejects.
+    const answer =
+      early && sameOrigins(early.origins, servable)
+        ? await early.trips
+        : await withContext(trace, () =>
+            this.trips(
+              request,
+              servable.map(({ store }) => originOf(store)),
+            ),
+          );
     if (answer instanceof Error) {
       this.warnGeo({ err: answer }, 'geo unavailable: straight-line estimates');
       reasons.push('geo_unavailable');
@@ -333,44 +345,15 @@ export class EtaPredictor implements Predictor {
     ).catch((e: unknown) => (e instanceof Error ? e : new Error(String(e))));
   }
 
-  /** Every store's origin as last seen, or undefined when one was never seen (then geo waits for its profile). */
-  private earlyOrigins(storeIds: readonly string[]): TripOrigin[] | undefined {
-    const origins = new Array<TripOrigin>(storeIds.length);
-    for (let i = 0; i < storeIds.length; i++) {
-      const known = this.places.get(storeIds[i]!);
-      if (!known) return undefined;
-      origins[i] = known.origin;
-    }
-    return origins;
-  }
-
-  /** Records where the store is now; whether that is where `asked` placed it. */
-  private place(store: StoreFeatureRecord, asked: TripOrigin | undefined): boolean {
-    const known = this.places.get(store.storeId);
-    const { lat, lng } = store.location;
-    const radiusKm = store.deliveryRadiusKm;
-    if (
-      !known ||
-      known.origin.location.lat !== lat ||
-      known.origin.location.lng !== lng ||
-      known.origin.radiusKm !== radiusKm
-    ) {
-      // Bounded like the catalog: a city's stores, not a growing key space.
-      if (!known && this.places.size >= 100_000) this.places.clear();
-      this.places.set(store.storeId, { origin: originOf(store), zone: undefined });
-    }
-    return (
-      asked !== undefined &&
-      asked.location.lat === lat &&
-      asked.location.lng === lng &&
-      asked.radiusKm === radiusKm
-    );
-  }
-
   private zoneOf(store: StoreFeatureRecord): string {
-    const known = this.places.get(store.storeId);
-    if (known) return (known.zone ??= storeZone(known.origin.location));
-    return storeZone(store.location);
+    const { lat, lng } = store.location;
+    const known = this.zones.get(store.storeId);
+    if (known && known.lat === lat && known.lng === lng) return known.zone;
+    // Bounded like the catalog: a city's stores, not a growing key space.
+    if (!known && this.zones.size >= 100_000) this.zones.clear();
+    const zone = storeZone(store.location);
+    this.zones.set(store.storeId, { lat, lng, zone });
+    return zone;
   }
 
   /** Reasons are a short closed list (`geo_unavailable`, `store_features_stale`, ...), so series stay few. */

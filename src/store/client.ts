@@ -1,15 +1,23 @@
 import { EtaError, isEtaError, type HttpClient } from '../platform/index.js';
 import type { ListOptions, PutResult, StoreCatalog, StorePage, UpsertManyResult } from './catalog.js';
-import { fromFeatureJson, fromStoreJson, toNewStoreJson, toPatchJson } from './json.js';
+import { fromFeatureJson, fromLiveJson, fromStoreJson, toNewStoreJson, toPatchJson } from './json.js';
 import { STORE_INTERNAL_PREFIX } from './routes.js';
 import {
   MAX_BULK_STORES,
   MAX_FEATURE_IDS,
   type FeaturesResponse,
+  type LiveResponse,
   type StoreJson,
   type StoreListResponse,
 } from './schemas.js';
-import type { NewStore, Store, StoreFeatureRecord, StoreFeatures } from './types.js';
+import type {
+  NewStore,
+  Store,
+  StoreFeatureRecord,
+  StoreFeatures,
+  StoreLiveSnapshot,
+  StoreLiveSource,
+} from './types.js';
 import { STORE_ID_PATTERN, type StorePatch } from './validate.js';
 
 const p = STORE_INTERNAL_PREFIX;
@@ -39,7 +47,7 @@ function offsetField(e: unknown, offset: number): unknown {
  * cannot tell the difference. Remote errors keep their codes (`store_not_found`, `bad_request` with its field);
  * an unreachable store is `upstream_unavailable`. `upsertMany` is atomic per request of up to 1000 stores only.
  */
-export class StoreClient implements StoreFeatures, StoreCatalog {
+export class StoreClient implements StoreFeatures, StoreLiveSource, StoreCatalog {
   constructor(private readonly http: HttpClient) {}
 
   async getStoreFeatures(
@@ -53,6 +61,17 @@ export class StoreClient implements StoreFeatures, StoreCatalog {
       ),
     );
     for (const page of pages) for (const r of page.stores) out.set(r.store_id, fromFeatureJson(r));
+    return out;
+  }
+
+  async getLive(storeIds: readonly string[]): Promise<Map<string, StoreLiveSnapshot>> {
+    const out = new Map<string, StoreLiveSnapshot>();
+    const pages = await Promise.all(
+      chunks(validIds(storeIds), MAX_FEATURE_IDS).map((ids) =>
+        this.http.request<LiveResponse>('POST', `${p}/live`, { store_ids: ids }),
+      ),
+    );
+    for (const page of pages) for (const s of page.stores) out.set(s.store_id, fromLiveJson(s));
     return out;
   }
 

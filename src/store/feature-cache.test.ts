@@ -8,7 +8,7 @@ import {
   platformConfigSchema,
   type PlatformConfig,
 } from '../platform/index.js';
-import { featureRecord, type Store, type StoreFeatureRecord } from './index.js';
+import type { Store, StoreLiveSnapshot } from './index.js';
 import { FeatureCache } from './feature-cache.js';
 
 const store = (id: string, name = 'Kitchen'): Store => ({
@@ -39,16 +39,16 @@ function storeService() {
       if (state.down) unavailable();
       return new Map(ids.filter((id) => catalog.has(id)).map((id) => [id, catalog.get(id)!]));
     },
-    stores: {
-      getStoreFeatures: async (ids: readonly string[], atMs: number) => {
-        state.liveCalls++;
-        if (state.down) unavailable();
-        const out = new Map<string, StoreFeatureRecord>();
-        for (const id of ids)
-          if (catalog.has(id))
-            out.set(id, featureRecord(catalog.get(id)!, { ordersInKitchen: 7, prepEwmaSeconds: 1000 }, atMs));
-        return out;
-      },
+    /** Seven orders in the kitchen for the next hour, and 1000 s of prep at every hour of the week. */
+    live: async (ids: readonly string[]) => {
+      state.liveCalls++;
+      if (state.down) unavailable();
+      const snapshot: StoreLiveSnapshot = {
+        kitchenUntilMs: Array.from({ length: 7 }, () => Date.now() + HOUR_MS),
+        prepEwmaSlots: new Float32Array(168).fill(1000),
+        prepEwmaOverall: 1000,
+      };
+      return new Map(ids.map((id) => [id, snapshot]));
     },
   };
 }
@@ -61,7 +61,7 @@ function featureCache(service: ReturnType<typeof storeService>, liveTtlMs = 2000
   };
   const cache = createCacheModule(ctx, Value.Default(cacheConfigSchema, {}) as CacheConfig);
   return new FeatureCache({
-    stores: service.stores,
+    live: service.live,
     profiles: service.profiles,
     profileCache: cache.cacheFor('store-profiles'),
     liveCache: cache.cacheFor('store-live', {
@@ -74,6 +74,7 @@ function featureCache(service: ReturnType<typeof storeService>, liveTtlMs = 2000
   });
 }
 
+const HOUR_MS = 3_600_000;
 const OPEN = Date.parse('2026-11-26T19:05:00+01:00');
 const CLOSED = Date.parse('2026-11-26T05:00:00+01:00');
 
@@ -87,6 +88,8 @@ describe('store features through the caches', () => {
     expect(open.records.get('s-1')).toMatchObject({ open: true, ordersInKitchen: 7, prepEwmaSeconds: 1000 });
     expect(closed.records.get('s-1')).toMatchObject({ open: false, opensAt: '2026-11-26T11:00:00+01:00' });
     expect(service.state.profileCalls).toBe(1);
+    // One live entry per store answers every order time: orders hours apart are one call.
+    expect(service.state.liveCalls).toBe(1);
     expect(open.degradedReasons).toEqual([]);
   });
 

@@ -1,15 +1,10 @@
 import { LRUCache } from 'lru-cache';
-import { storeKey, type TieredCache } from '../cache/index.js';
+import { storeKey, storeLiveKey, type TieredCache } from '../cache/index.js';
 import { EtaError, throttledWarn, within, type Logger } from '../platform/index.js';
 import type { StoreCatalog } from './catalog.js';
+import { EMPTY_LIVE, liveAt } from './live-state.js';
 import { featureRecord } from './service.js';
-import type { Store, StoreFeatureRecord, StoreFeatures } from './types.js';
-
-type Live = Pick<StoreFeatureRecord, 'ordersInKitchen' | 'prepEwmaSeconds'>;
-
-/** No live state known: an empty kitchen and no recent prep times (the model then leans on the profile's mean). */
-const DEFAULT_LIVE: Live = { ordersInKitchen: 0, prepEwmaSeconds: null };
-const HOUR_MS = 3_600_000;
+import type { Store, StoreFeatureRecord, StoreLiveSnapshot, StoreLiveSource } from './types.js';
 
 /** Why features served are not current: the store service failed or was late (last known values or defaults). */
 export type StoreStaleness = 'store_features_stale' | 'store_live_default';
@@ -21,11 +16,12 @@ export interface StoreFeaturesWithStatus {
 }
 
 export interface FeatureCacheDeps {
-  stores: StoreFeatures;
+  /** Live state snapshots by id: the store module's multi-get. */
+  live: StoreLiveSource['getLive'];
   /** Profiles (with opening hours) by id: the store catalog's multi-get. */
   profiles: Pick<StoreCatalog, 'getMany'>['getMany'];
   profileCache: TieredCache<Store>;
-  liveCache: TieredCache<Live>;
+  liveCache: TieredCache<StoreLiveSnapshot>;
   /** How long to wait for the store service when something older could answer instead (callers may set their own). */
   deadlineMs: number;
   logger: Logger;
@@ -50,14 +46,15 @@ function remember<V extends object>(last: LRUCache<string, V>, id: string, value
 }
 
 /**
- * Store features through the shared caches: profiles (long TTL, invalidated on update) and live state (a second or
- * two), each by store. Open or closed is computed here from the profile's hours at the order's time, so one cached
- * profile serves every order time. When the store service is down or late, the last known values answer, or
+ * Store features through the shared caches: profiles (long TTL, invalidated on update) and live state (invalidated on
+ * every change, or a second or two where changes are not heard), each by store. Open or closed, the kitchen's load
+ * and the prep EWMA of the order's hour are computed here for the order's time, so one cached profile and one live
+ * snapshot serve every order time. When the store service is down or late, the last known values answer, or
  * defaults for live state, and the answer says it is degraded; only a store never seen fails.
  */
 export class FeatureCache {
   private readonly lastProfile: LRUCache<string, Store>;
-  private readonly lastLive: LRUCache<string, Live>;
+  private readonly lastLive: LRUCache<string, StoreLiveSnapshot>;
   /** Per request while the store service fails: at most once a second. */
   private readonly warnStale: ReturnType<typeof throttledWarn>;
 
@@ -68,15 +65,25 @@ export class FeatureCache {
     this.lastLive = new LRUCache({ max });
   }
 
+  /**
+   * `onProfiles` hears the stores' profiles as soon as they are known (at once from L1), before live state is: a
+   * caller can start what needs only the profile (geo, with the store's location) alongside it.
+   */
   async storeFeatures(
     storeIds: readonly string[],
     atMs: number,
-    deadlineMs = this.deps.deadlineMs,
+    options: { deadlineMs?: number; onProfiles?: (profiles: ReadonlyMap<string, Store>) => void } = {},
   ): Promise<StoreFeaturesWithStatus> {
+    const { deadlineMs = this.deps.deadlineMs, onProfiles } = options;
     const ids = storeIds.length === 1 ? [storeIds[0]!] : [...new Set(storeIds)];
     const reasons = new Set<StoreStaleness>();
     const profilesNow = this.profiles(ids, reasons, deadlineMs);
-    const liveNow = this.live(ids, atMs, reasons, deadlineMs);
+    if (onProfiles) {
+      if (profilesNow instanceof Map) onProfiles(profilesNow);
+      // A failed load reaches the caller through the answer below.
+      else void profilesNow.then(onProfiles).catch(() => undefined);
+    }
+    const liveNow = this.live(ids, reasons, deadlineMs);
     // Both from L1, the usual case: no promise to wait for, no deadline timer.
     const [profiles, live] =
       profilesNow instanceof Map && liveNow instanceof Map
@@ -86,12 +93,8 @@ export class FeatureCache {
     for (const id of ids) {
       const profile = profiles.get(id);
       if (!profile) continue;
-      let state = live.get(id);
-      if (!state) {
-        // The store service answered for the profile but had no live state: a store just created.
-        state = this.lastLive.get(id) ?? DEFAULT_LIVE;
-      }
-      records.set(id, featureRecord(profile, state, atMs));
+      const state = live.get(id) ?? EMPTY_LIVE;
+      records.set(id, featureRecord(profile, liveAt(state, atMs, profile.timezone), atMs));
     }
     return { records, degradedReasons: [...reasons] };
   }
@@ -189,21 +192,17 @@ export class FeatureCache {
 
   private live(
     ids: string[],
-    atMs: number,
     reasons: Set<StoreStaleness>,
     deadlineMs: number,
-  ): Map<string, Live> | Promise<Map<string, Live>> {
-    // Live state depends on the order's hour (prep EWMA per hour of week): one entry per store and hour.
-    const hour = Math.floor(atMs / HOUR_MS);
-    const keys = ids.map((id) => `${storeKey(id)}@${hour}`);
+  ): Map<string, StoreLiveSnapshot> | Promise<Map<string, StoreLiveSnapshot>> {
+    const keys = ids.map(storeLiveKey);
     const load = this.deps.liveCache.resolveMany(keys, async (missing) => {
       const wanted = missing.map((k) => ids[keys.indexOf(k)]!);
-      const records = await this.deps.stores.getStoreFeatures(wanted, atMs);
-      const out = new Map<string, Live>();
+      const found = await this.deps.live(wanted);
+      const out = new Map<string, StoreLiveSnapshot>();
       wanted.forEach((id, i) => {
-        const r = records.get(id);
-        if (r)
-          out.set(missing[i]!, { ordersInKitchen: r.ordersInKitchen, prepEwmaSeconds: r.prepEwmaSeconds });
+        const snapshot = found.get(id);
+        if (snapshot) out.set(missing[i]!, snapshot);
       });
       return out;
     });
@@ -211,12 +210,16 @@ export class FeatureCache {
     return this.orLastKnown(load, ids, this.lastLive, 'live state', deadlineMs).then((byKey) => {
       if (byKey) return this.liveFound(ids, keys, byKey);
       reasons.add(ids.every((id) => this.lastLive.has(id)) ? 'store_features_stale' : 'store_live_default');
-      return new Map(ids.map((id) => [id, this.lastLive.get(id) ?? DEFAULT_LIVE]));
+      return new Map(ids.map((id) => [id, this.lastLive.get(id) ?? EMPTY_LIVE]));
     });
   }
 
-  private liveFound(ids: string[], keys: string[], byKey: Map<string, Live>): Map<string, Live> {
-    const out = new Map<string, Live>();
+  private liveFound(
+    ids: string[],
+    keys: string[],
+    byKey: Map<string, StoreLiveSnapshot>,
+  ): Map<string, StoreLiveSnapshot> {
+    const out = new Map<string, StoreLiveSnapshot>();
     ids.forEach((id, i) => {
       const live = byKey.get(keys[i]!);
       if (!live) return;

@@ -57,6 +57,8 @@ export {
   type Store,
   type StoreFeatureRecord,
   type StoreFeatures,
+  type StoreLiveSnapshot,
+  type StoreLiveSource,
   type StoreLiveState,
   type Weekday,
 } from './types.js';

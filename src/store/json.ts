@@ -1,6 +1,7 @@
-import type { FeatureRecordJson, StoreJson } from './schemas.js';
+import { HOURS_PER_WEEK } from './live-state.js';
+import type { FeatureRecordJson, StoreJson, StoreLiveJson } from './schemas.js';
 import { sharedOpeningHours, sharedString } from './shared-parts.js';
-import type { NewStore, Store, StoreFeatureRecord } from './types.js';
+import type { NewStore, Store, StoreFeatureRecord, StoreLiveSnapshot } from './types.js';
 import type { StorePatch } from './validate.js';
 
 /** The API speaks snake_case; the code camelCase. These are the only places that translate. */
@@ -87,4 +88,35 @@ export function fromFeatureJson(j: FeatureRecordJson): StoreFeatureRecord {
     open: j.open,
     opensAt: j.opens_at,
   };
+}
+
+const SLOT_BYTES = 4;
+
+/** Float32 slots travel as their bytes: exact, and a fifth the length of the numbers written out. */
+export function toLiveJson(s: StoreLiveSnapshot): StoreLiveJson {
+  let slots: string | null = null;
+  if (s.prepEwmaSlots) {
+    const bytes = Buffer.alloc(HOURS_PER_WEEK * SLOT_BYTES);
+    s.prepEwmaSlots.forEach((v, i) => bytes.writeFloatLE(v, i * SLOT_BYTES));
+    slots = bytes.toString('base64');
+  }
+  return {
+    kitchen_until_ms: s.kitchenUntilMs as number[],
+    prep_ewma_slots: slots,
+    prep_ewma_overall: s.prepEwmaOverall,
+  };
+}
+
+/** Throws on slots that are not 168 float32: a snapshot is used whole or not at all. */
+export function fromLiveJson(j: StoreLiveJson): StoreLiveSnapshot {
+  let slots: Float32Array | null = null;
+  if (j.prep_ewma_slots !== null) {
+    const bytes = Buffer.from(j.prep_ewma_slots, 'base64');
+    if (bytes.length !== HOURS_PER_WEEK * SLOT_BYTES) {
+      throw new Error(`prep_ewma_slots holds ${bytes.length} bytes, not ${HOURS_PER_WEEK * SLOT_BYTES}`);
+    }
+    slots = new Float32Array(HOURS_PER_WEEK);
+    for (let i = 0; i < HOURS_PER_WEEK; i++) slots[i] = bytes.readFloatLE(i * SLOT_BYTES);
+  }
+  return { kitchenUntilMs: j.kitchen_until_ms, prepEwmaSlots: slots, prepEwmaOverall: j.prep_ewma_overall };
 }

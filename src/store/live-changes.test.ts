@@ -7,6 +7,7 @@ import {
   cacheConfigSchema,
   createCacheModule,
   LocalInvalidationBus,
+  storeLiveKey,
   type CacheConfig,
   type CacheModule,
   type InvalidationBus,
@@ -15,7 +16,8 @@ import { MemoryEventLog, type EtaEvent } from '../events/index.js';
 import { createLogger, createMetrics, platformConfigSchema, type PlatformConfig } from '../platform/index.js';
 import { storeConfigSchema, type StoreConfig } from './config.js';
 import { createStoreModule, type StoreModule } from './module.js';
-import type { StoreLiveState } from './types.js';
+import { liveAt } from './live-state.js';
+import type { StoreLiveSnapshot } from './types.js';
 
 const dir = mkdtempSync(path.join(os.tmpdir(), 'etaserve-live-changes-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -54,10 +56,8 @@ async function platform(bus?: InvalidationBus) {
     { log, replayHours: 1, pollMs: 5 },
     {
       liveCache: cache.cacheFor('store-live'),
-      keys: cache.keys,
       bus: generations,
       periodMs: PERIOD_MS,
-      retentionMs: 900_000,
     },
   );
   await cache.service.start!(new AbortController().signal);
@@ -73,14 +73,13 @@ async function platform(bus?: InvalidationBus) {
     deliveryRadiusKm: 5,
     prepProfile: { meanSeconds: 900, p90Seconds: 1500 },
   });
-  const live = cache.cacheFor<StoreLiveState>('store-live');
+  const live = cache.cacheFor<StoreLiveSnapshot>('store-live');
   /** Kitchen load for an order at `atMs`, as a predictor reads it: through the cache, loading from the store. */
   const kitchen = async (atMs: number): Promise<number> => {
-    const state = await live.getOrLoad(cache.keys.storeLive(STORE, atMs), async () => {
-      const record = (await store.store.getStoreFeatures([STORE], atMs)).get(STORE)!;
-      return { ordersInKitchen: record.ordersInKitchen, prepEwmaSeconds: record.prepEwmaSeconds };
-    });
-    return state.ordersInKitchen;
+    const snapshot = await live.getOrLoad(storeLiveKey(STORE), async () =>
+      (await store.store.getLive([STORE])).get(STORE)!,
+    );
+    return liveAt(snapshot, atMs, 'Europe/Paris').ordersInKitchen;
   };
   let seq = 0;
   const accept = async (n: number, storeId = STORE): Promise<void> => {
@@ -105,7 +104,7 @@ async function until(check: () => Promise<boolean> | boolean): Promise<void> {
 }
 
 describe('store change announcements', () => {
-  it('drop cached live state of every order hour it was loaded for when the kitchen changes', async () => {
+  it('drop cached live state, for every order hour, when the kitchen changes', async () => {
     const p = await platform();
     // An order for two hours from now has its own entry; the kitchen's orders still count then.
     const later = Date.now() + 2 * HOUR;

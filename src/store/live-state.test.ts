@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LiveState } from './live-state.js';
+import { fromLiveJson, toLiveJson } from './json.js';
+import { liveAt, LiveState } from './live-state.js';
 
 const HOUR = 3_600_000;
 const MIN = 60_000;
@@ -116,5 +117,39 @@ describe('LiveState', () => {
     live.forget('s3');
     live.forget('s3');
     expect(changed).toEqual(['s2', 's3', 's3']);
+  });
+
+  it('answers from one snapshot what it answers for any order time, also once the snapshot crossed the wire', () => {
+    const live = make();
+    // Prep times with fractions float32 rounds, at a few hours of the week; orders in the kitchen over two hours.
+    for (const [hour, seconds] of [
+      [12, 612.34],
+      [13, 1000.1],
+      [40, 333.3],
+    ] as const) {
+      live.seed('s1', hour, seconds);
+    }
+    for (let i = 0; i < 5; i++) live.orderAccepted('s1', `o${i}`, MONDAY_NOON + i * 30 * MIN);
+    const snapshot = live.snapshot('s1');
+    const wire = fromLiveJson(JSON.parse(JSON.stringify(toLiveJson(snapshot))));
+    for (let t = MONDAY_NOON - 6 * HOUR; t < MONDAY_NOON + 2 * 24 * HOUR; t += 20 * MIN) {
+      for (const tz of [TZ, 'UTC', 'Asia/Kolkata']) {
+        const expected = live.get('s1', t, tz);
+        expect(liveAt(snapshot, t, tz)).toEqual(expected);
+        expect(liveAt(wire, t, tz)).toEqual(expected);
+      }
+    }
+    // Taken now, it does not move with later events; a store never heard of has an empty one.
+    live.orderAccepted('s1', 'later', MONDAY_NOON);
+    live.seed('s1', 12, 100);
+    expect(liveAt(snapshot, MONDAY_NOON, TZ)).toEqual({
+      ordersInKitchen: 5,
+      prepEwmaSeconds: Math.fround(612.34),
+    });
+    expect(liveAt(live.snapshot('unknown'), MONDAY_NOON, TZ)).toEqual({
+      ordersInKitchen: 0,
+      prepEwmaSeconds: null,
+    });
+    expect(() => fromLiveJson({ ...toLiveJson(snapshot), prep_ewma_slots: 'AAAA' })).toThrow(/not 672/);
   });
 });

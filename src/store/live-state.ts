@@ -1,5 +1,5 @@
 import { localTime } from '../features/index.js';
-import type { StoreLiveState } from './types.js';
+import type { StoreLiveSnapshot, StoreLiveState } from './types.js';
 
 export interface LiveStateOptions {
   /** Weight of each new prep time in its hour-of-week slot. */
@@ -17,9 +17,43 @@ export interface LiveStateOptions {
   onChange?: (storeId: string) => void;
 }
 
-const HOURS_PER_WEEK = 168;
+export const HOURS_PER_WEEK = 168;
 /** Neighbouring hours are consulted nearest first: a store's 13:00 says more about its 12:00 than its average. */
 const NEIGHBOUR_OFFSETS = [1, 2, 3];
+
+/** A store no event has told of: an empty kitchen, no prep times. */
+export const EMPTY_LIVE: StoreLiveSnapshot = Object.freeze({
+  kitchenUntilMs: Object.freeze([]) as readonly number[],
+  prepEwmaSlots: null,
+  prepEwmaOverall: null,
+});
+
+/**
+ * The EWMA for `hourOfWeek`, else the nearest neighbouring hours', else the store's overall EWMA (NaN = none), else
+ * null. One rule for the store process and for every process that caches a snapshot.
+ */
+function ewmaAt(slots: Float32Array, overall: number, hourOfWeek: number): number | null {
+  const at = (h: number): number => slots[(h + HOURS_PER_WEEK) % HOURS_PER_WEEK]!;
+  if (!Number.isNaN(at(hourOfWeek))) return at(hourOfWeek);
+  for (const d of NEIGHBOUR_OFFSETS) {
+    const near = [at(hourOfWeek - d), at(hourOfWeek + d)].filter((v) => !Number.isNaN(v));
+    if (near.length > 0) return near.reduce((a, b) => a + b, 0) / near.length;
+  }
+  return Number.isNaN(overall) ? null : overall;
+}
+
+/** What `LiveState.get` answered for an order at `atMs` when the snapshot was taken. */
+export function liveAt(snapshot: StoreLiveSnapshot, atMs: number, timezone: string): StoreLiveState {
+  let ordersInKitchen = 0;
+  for (const until of snapshot.kitchenUntilMs) if (until > atMs) ordersInKitchen++;
+  const slots = snapshot.prepEwmaSlots;
+  return {
+    ordersInKitchen,
+    prepEwmaSeconds: slots
+      ? ewmaAt(slots, snapshot.prepEwmaOverall ?? Number.NaN, localTime(timezone, atMs).hourOfWeek)
+      : null,
+  };
+}
 
 class StoreLive {
   /** orderId -> accepted at (ms); a Map iterates in insertion order, so the first entry is the oldest. */
@@ -115,19 +149,23 @@ export class LiveState {
     const since = atMs - this.options.kitchenOrderTtlMs;
     let ordersInKitchen = 0;
     for (const acceptedAt of s.kitchen.values()) if (acceptedAt > since) ordersInKitchen++;
-    return { ordersInKitchen, prepEwmaSeconds: this.ewma(s, localTime(timezone, atMs).hourOfWeek) };
+    const hourOfWeek = localTime(timezone, atMs).hourOfWeek;
+    return { ordersInKitchen, prepEwmaSeconds: s.slots ? ewmaAt(s.slots, s.overall, hourOfWeek) : null };
   }
 
-  private ewma(s: StoreLive, hourOfWeek: number): number | null {
-    const slots = s.slots;
-    if (!slots) return null;
-    const at = (h: number): number => slots[(h + HOURS_PER_WEEK) % HOURS_PER_WEEK]!;
-    if (!Number.isNaN(at(hourOfWeek))) return at(hourOfWeek);
-    for (const d of NEIGHBOUR_OFFSETS) {
-      const near = [at(hourOfWeek - d), at(hourOfWeek + d)].filter((v) => !Number.isNaN(v));
-      if (near.length > 0) return near.reduce((a, b) => a + b, 0) / near.length;
-    }
-    return Number.isNaN(s.overall) ? null : s.overall;
+  /**
+   * What `get` answers for the store at any order time, as one value a cache can hold: `liveAt` reads it. A copy:
+   * later events do not change it.
+   */
+  snapshot(storeId: string): StoreLiveSnapshot {
+    const s = this.stores.get(storeId);
+    if (!s) return EMPTY_LIVE;
+    const ttl = this.options.kitchenOrderTtlMs;
+    return {
+      kitchenUntilMs: Array.from(s.kitchen.values(), (acceptedAt) => acceptedAt + ttl),
+      prepEwmaSlots: s.slots ? s.slots.slice() : null,
+      prepEwmaOverall: Number.isNaN(s.overall) ? null : s.overall,
+    };
   }
 
   /**

@@ -22,7 +22,9 @@ import { FeatureCache, invalidateOnWrite, type FeatureCacheDeps } from './featur
 import { StoreClient } from './client.js';
 import { storeInternalRoutes, type StoreRoutes } from './routes.js';
 import { StoreService } from './service.js';
-import type { NewStore, Store, StoreFeatureRecord, StoreFeatures } from './types.js';
+import { fromLiveJson, toLiveJson } from './json.js';
+import type { StoreLiveJson } from './schemas.js';
+import type { NewStore, Store, StoreFeatures, StoreLiveSnapshot, StoreLiveSource } from './types.js';
 import type { StorePatch } from './validate.js';
 
 export interface StoreModule {
@@ -82,25 +84,6 @@ class OpenedLater implements StoreCatalog {
     const inner = this.inner;
     this.inner = undefined;
     await inner?.close();
-  }
-}
-
-/** Tells the notifier which hours of live state are being loaded, so it can drop exactly those on a change. */
-class AnnouncingStoreService extends StoreService {
-  constructor(
-    catalog: StoreCatalog,
-    liveState: LiveState,
-    private readonly notifier: StoreChangeNotifier,
-  ) {
-    super(catalog, liveState);
-  }
-
-  override getStoreFeatures(
-    storeIds: readonly string[],
-    atMs: number,
-  ): Promise<Map<string, StoreFeatureRecord>> {
-    this.notifier.loaded(storeIds, atMs);
-    return super.getStoreFeatures(storeIds, atMs);
   }
 }
 
@@ -179,9 +162,7 @@ export function createStoreModule(
         },
       }),
   );
-  const store = notifier
-    ? new AnnouncingStoreService(catalog, liveState, notifier)
-    : new StoreService(catalog, liveState);
+  const store = new StoreService(catalog, liveState);
   if (cached) features = cachedFeatures(store, cached, log);
   let sweeper: NodeJS.Timeout | undefined;
   let projection: Subscription | undefined;
@@ -191,10 +172,7 @@ export function createStoreModule(
     async start() {
       opened.inner = await openStoreCatalog(config, ctx.platform, log);
       log.info({ database: config.database, stores: await opened.inner.count() }, 'store catalog open');
-      sweeper = setInterval(() => {
-        liveState.sweep(Date.now());
-        notifier?.prune();
-      }, 60_000);
+      sweeper = setInterval(() => liveState.sweep(Date.now()), 60_000);
       sweeper.unref();
       if (events) projection = await startLiveProjection(events.log, liveState, { ...events, logger: log });
       notifier?.start();
@@ -212,12 +190,12 @@ export function createStoreModule(
 
 /** One feature cache per process, over the store here or the store service. */
 function cachedFeatures(
-  source: StoreFeatures & Pick<StoreCatalog, 'getMany'>,
+  source: StoreLiveSource & Pick<StoreCatalog, 'getMany'>,
   caches: StoreCaches,
   logger: Logger,
 ): FeatureCache {
   return new FeatureCache({
-    stores: source,
+    live: (ids) => source.getLive(ids),
     profiles: (ids) => source.getMany(ids),
     ...caches,
     deadlineMs: DEFAULT_FEATURE_DEADLINE_MS,
@@ -247,11 +225,17 @@ const storeProfileCodec: Codec<Store> = {
   decode: (text) => withSharedParts(JSON.parse(text) as Store),
 };
 
-/** The store's caches in the process's cache module: profiles (long TTL) and live state (seconds). */
+/** Live state in L2 as on the wire: its float32 slots stay exact. */
+export const storeLiveCodec: Codec<StoreLiveSnapshot> = {
+  encode: (snapshot) => JSON.stringify(toLiveJson(snapshot)),
+  decode: (text) => fromLiveJson(JSON.parse(text) as StoreLiveJson),
+};
+
+/** The store's caches in the process's cache module: profiles (long TTL) and live state (until it changes). */
 function storeCaches(cache: CacheModule): StoreCaches {
   return {
     profileCache: cache.cacheFor('store-profiles', { codec: storeProfileCodec }),
-    liveCache: cache.cacheFor('store-live'),
+    liveCache: cache.cacheFor('store-live', { codec: storeLiveCodec }),
   };
 }
 
@@ -262,7 +246,7 @@ export interface StoreProvides {
   /** The catalog: a write drops the written stores' cached profiles here, in L2 and in every replica. */
   catalog: StoreCatalog;
   /** Features as the store has them now: live state here, or the store service's answer. */
-  source: StoreFeatures & StoreCatalog;
+  source: StoreFeatures & StoreLiveSource & StoreCatalog;
   /** Features through this process's caches, with last known values when the store service fails. */
   features: FeatureCache;
 }
@@ -275,7 +259,7 @@ declare module '../platform/module-definition.js' {
 
 interface StoreModuleConfig {
   store: StoreConfig;
-  cache: Pick<CacheConfig, 'changeCoalesceMs' | 'ttlMs' | 'refresh'>;
+  cache: Pick<CacheConfig, 'changeCoalesceMs'>;
   topology: { storeUrl: string };
 }
 
@@ -293,10 +277,8 @@ export const storeModule = defineModule<StoreModuleConfig, StoreProvides>({
       get('events').projections,
       {
         liveCache: caches.liveCache,
-        keys: cache.keys,
         bus: cache.bus,
         periodMs: config.cache.changeCoalesceMs,
-        retentionMs: config.cache.ttlMs.storeLive * (1 + config.cache.refresh.graceRatio),
       },
       caches,
     );

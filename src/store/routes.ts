@@ -4,7 +4,7 @@ import type { Server } from 'node:http';
 import { EtaError, type Logger } from '../platform/index.js';
 import type { StoreCatalog } from './catalog.js';
 import { storeNotFound } from './errors.js';
-import { toFeatureJson, toStoreJson } from './json.js';
+import { toFeatureJson, toLiveJson, toStoreJson } from './json.js';
 import {
   BulkBody,
   BulkResponse,
@@ -13,6 +13,7 @@ import {
   FeaturesBody,
   FeaturesResponse,
   ListQuery,
+  LiveResponse,
   NoContent,
   PutResponse,
   StoreBody,
@@ -179,7 +180,7 @@ export function storeCatalogRoutes(options: StoreCatalogRoutesOptions): StoreRou
 }
 
 /**
- * The internal API of a store process: feature records for predictors, and the catalog for a remote gateway. No key
+ * The internal API of a store process: feature records and live state for predictors, and the catalog for a remote gateway. No key
  * auth here: the composition root registers it only on an internal listener, behind the shared internal token
  * (src/app/internal-auth.ts), and never in a one-process shape. Register it bare.
  */
@@ -192,6 +193,15 @@ export function storeInternalRoutes(service: StoreService): StoreRoutes {
       async (req) => {
         const records = await service.getStoreFeatures(req.body.store_ids, req.body.at_ms);
         return { stores: [...records.values()].map(toFeatureJson) };
+      },
+    );
+
+    app.post(
+      `${p}/live`,
+      { schema: { body: StoreIdsBody, response: { 200: LiveResponse, ...errors } } },
+      async (req) => {
+        const live = await service.getLive(req.body.store_ids);
+        return { stores: [...live].map(([id, s]) => ({ store_id: id, ...toLiveJson(s) })) };
       },
     );
 

@@ -166,6 +166,24 @@ export type FeatureRecordJson = Static<typeof FeatureRecordJson>;
 export const FeaturesResponse = Type.Object({ stores: Type.Array(FeatureRecordJson) });
 export type FeaturesResponse = Static<typeof FeaturesResponse>;
 
+/** One store's live state for every order time (StoreLiveSnapshot). */
+export const StoreLiveJson = Type.Object({
+  kitchen_until_ms: Type.Array(Type.Number(), {
+    description: 'When each order now in the kitchen stops counting, Unix ms',
+  }),
+  prep_ewma_slots: Type.Union([Type.String(), Type.Null()], {
+    description:
+      'Prep EWMA seconds per hour of week (Monday 00:00 local = 0): 168 little-endian float32, base64; NaN = none',
+  }),
+  prep_ewma_overall: Type.Union([Type.Number(), Type.Null()]),
+});
+export type StoreLiveJson = Static<typeof StoreLiveJson>;
+
+export const LiveResponse = Type.Object({
+  stores: Type.Array(Type.Object({ store_id: Type.String(), ...StoreLiveJson.properties })),
+});
+export type LiveResponse = Static<typeof LiveResponse>;
+
 export const StoreIdsBody = Type.Object(
   { store_ids: Type.Array(StoreId, { maxItems: MAX_FEATURE_IDS }) },
   { additionalProperties: false },

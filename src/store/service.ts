@@ -1,7 +1,14 @@
 import type { ListOptions, PutResult, StoreCatalog, StorePage, UpsertManyResult } from './catalog.js';
 import type { LiveState } from './live-state.js';
 import { isOpen, nextOpening } from './opening-hours.js';
-import type { NewStore, Store, StoreFeatureRecord, StoreFeatures } from './types.js';
+import type {
+  NewStore,
+  Store,
+  StoreFeatureRecord,
+  StoreFeatures,
+  StoreLiveSnapshot,
+  StoreLiveSource,
+} from './types.js';
 import type { StorePatch } from './validate.js';
 
 /** What the predictor and the gateway's fallback need of one store at one moment. */
@@ -27,10 +34,11 @@ export function featureRecord(
 }
 
 /**
- * The store module's in-process face: feature records (catalog profile + live state + opening hours) for the
- * predictor, and the catalog for the gateway's `/v1/stores`. A deleted store's live state goes with it.
+ * The store module's in-process face: feature records (catalog profile + live state + opening hours) and live
+ * state snapshots for the predictor, and the catalog for the gateway's `/v1/stores`. A deleted store's live state
+ * goes with it.
  */
-export class StoreService implements StoreFeatures, StoreCatalog {
+export class StoreService implements StoreFeatures, StoreLiveSource, StoreCatalog {
   constructor(
     private readonly catalog: StoreCatalog,
     readonly liveState: LiveState,
@@ -47,6 +55,10 @@ export class StoreService implements StoreFeatures, StoreCatalog {
       out.set(id, featureRecord(store, this.liveState.get(id, atMs, store.timezone), atMs));
     }
     return out;
+  }
+
+  async getLive(storeIds: readonly string[]): Promise<Map<string, StoreLiveSnapshot>> {
+    return new Map(storeIds.map((id) => [id, this.liveState.snapshot(id)]));
   }
 
   get(storeId: string): Promise<Store | undefined> {

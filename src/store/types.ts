@@ -34,6 +34,18 @@ export interface StoreLiveState {
   prepEwmaSeconds: number | null;
 }
 
+/**
+ * A store's live state for every order time at once (`liveAt` reads it for one), so a cache holds one entry per
+ * store rather than one per store and hour.
+ */
+export interface StoreLiveSnapshot {
+  /** When each order now in the kitchen stops counting (accepted at + the kitchen TTL), ms since the epoch. */
+  kitchenUntilMs: readonly number[];
+  /** Prep EWMA per hour of week (Monday 00:00 = 0) in the store's timezone, NaN where none; null before any. */
+  prepEwmaSlots: Float32Array | null;
+  prepEwmaOverall: number | null;
+}
+
 /** Everything the predictor (and the gateway's fallback) needs of one store at one moment. */
 export interface StoreFeatureRecord {
   storeId: string;
@@ -53,4 +65,9 @@ export interface StoreFeatureRecord {
 /** The narrow interface consumers declare: one multi-get. Unknown ids are absent from the map. */
 export interface StoreFeatures {
   getStoreFeatures(storeIds: readonly string[], atMs: number): Promise<Map<string, StoreFeatureRecord>>;
+}
+
+/** Live state of many stores, for any order time; every id asked has an entry (empty for a store not heard of). */
+export interface StoreLiveSource {
+  getLive(storeIds: readonly string[]): Promise<Map<string, StoreLiveSnapshot>>;
 }

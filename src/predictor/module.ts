@@ -192,9 +192,9 @@ const WARM_UP_RAMP_ANSWERS = 25;
  */
 const WARM_UP_FEATURE_DEADLINE_MS = 1_000;
 /**
- * One warm-up ETA in this many is for a closed store (the refusal's path); the rest are for open ones. A closed
- * store is refused at once while its early geo call goes on, so a warm-up of mostly closed hours sent geo hundreds
- * of calls at once.
+ * One warm-up ETA in this many is for a closed store (the refusal's path); the rest are for open ones, the path
+ * real traffic takes (when geo was asked before the profile said closed, a warm-up of mostly closed hours sent geo
+ * hundreds of calls at once).
  */
 const WARM_UP_CLOSED_EVERY = 16;
 /** Warm-up ends on this many whole answers in a row: its last features came on time, its breakers closed. */

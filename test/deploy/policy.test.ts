@@ -271,6 +271,15 @@ describe.skipIf(!bin)('policy', () => {
     };
     /** What a customer's webhook URL must never reach: the cluster's and every private or link-local range. */
     const PRIVATE = ['10.0.0.0/8', '172.16.0.0/12', '192.168.0.0/16', '169.254.0.0/16'];
+    const PRIVATE_V6 = ['fc00::/7', 'fe80::/10', '::ffff:0:0/96', '64:ff9b::/96'];
+    /** The whole internet of one address family, with every private block of that family excepted. */
+    const internet = (block: { cidr: string; except?: string[] }): boolean => {
+      const expected = block.cidr === '0.0.0.0/0' ? PRIVATE : block.cidr === '::/0' ? PRIVATE_V6 : undefined;
+      return (
+        expected !== undefined &&
+        JSON.stringify([...(block.except ?? [])].sort()) === JSON.stringify([...expected].sort())
+      );
+    };
     const sources = (policies: NetworkPolicy[], ns: string): string[] => {
       const found = new Set<string>();
       for (const p of policies.filter((x) => x.metadata?.namespace === ns)) {
@@ -296,13 +305,7 @@ describe.skipIf(!bin)('policy', () => {
             if (name?.startsWith('etaserve-') && name !== 'etaserve-data')
               found.add(name.slice('etaserve-'.length));
             if (peer.ipBlock)
-              found.add(
-                peer.ipBlock.cidr === '0.0.0.0/0' &&
-                  JSON.stringify([...(peer.ipBlock.except ?? [])].sort()) ===
-                    JSON.stringify([...PRIVATE].sort())
-                  ? 'internet'
-                  : `ipBlock:${JSON.stringify(peer.ipBlock)}`,
-              );
+              found.add(internet(peer.ipBlock) ? 'internet' : `ipBlock:${JSON.stringify(peer.ipBlock)}`);
           }
           if (!rule.to) found.add('*');
         }
@@ -318,7 +321,7 @@ describe.skipIf(!bin)('policy', () => {
       });
     }
 
-    it('orders reaches the internet on TCP 443 only (webhooks), never a private or cluster address', () => {
+    it('orders reaches the internet on TCP 443 only (webhooks), over IPv4 and IPv6, never a private or cluster address', () => {
       const policies = ofKind<NetworkPolicy>(render(bin!, 'prod'), 'NetworkPolicy');
       const rules = policies
         .filter((p) => p.metadata?.namespace === 'etaserve-orders')
@@ -326,7 +329,10 @@ describe.skipIf(!bin)('policy', () => {
         .filter((r) => r.to?.some((peer) => peer.ipBlock));
       expect(rules).toEqual([
         {
-          to: [{ ipBlock: { cidr: '0.0.0.0/0', except: PRIVATE } }],
+          to: [
+            { ipBlock: { cidr: '0.0.0.0/0', except: PRIVATE } },
+            { ipBlock: { cidr: '::/0', except: PRIVATE_V6 } },
+          ],
           ports: [{ protocol: 'TCP', port: 443 }],
         },
       ]);

@@ -10,9 +10,9 @@ export function entryBytes(key: string, entry: Entry<unknown>): number {
 
 /**
  * The in-process level: an LRU bounded in bytes (the decoded values' heap, estimated from their encoded size), so
- * a replica's memory does not depend on how large values happen to be. Entries leave at `staleUntil`; freshness inside that is the caller's.
- * The entry carries its own clock, so expiry is checked here rather than by lru-cache's per-entry TTLs, which
- * cost a clock read and bookkeeping on every get and set of the hot path.
+ * a replica's memory does not depend on how large values happen to be. Entries leave at `staleUntil`; freshness
+ * inside that is the caller's. The entry carries its own clock, so expiry is checked here rather than by
+ * lru-cache's per-entry TTLs, which cost a clock read and bookkeeping on every get and set of the hot path.
  */
 export class L1<V> {
   private readonly lru: LRUCache<string, Entry<V>>;

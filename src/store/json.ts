@@ -1,6 +1,6 @@
 import { HOURS_PER_WEEK } from './live-state.js';
 import type { FeatureRecordJson, StoreJson, StoreLiveJson } from './schemas.js';
-import { sharedOpeningHours, sharedString } from './shared-parts.js';
+import { withSharedParts } from './shared-parts.js';
 import type { NewStore, Store, StoreFeatureRecord, StoreLiveSnapshot } from './types.js';
 import type { StorePatch } from './validate.js';
 
@@ -21,18 +21,18 @@ export function toStoreJson(store: Store): StoreJson {
 }
 
 export function fromStoreJson(json: StoreJson): Store {
-  return {
+  return withSharedParts({
     storeId: json.store_id,
     name: json.name,
     location: { lat: json.location.lat, lng: json.location.lng },
-    category: sharedString(json.category),
-    timezone: sharedString(json.timezone),
-    openingHours: sharedOpeningHours(json.opening_hours ?? {}),
+    category: json.category,
+    timezone: json.timezone,
+    openingHours: json.opening_hours ?? {},
     deliveryRadiusKm: json.delivery_radius_km,
     prepProfile: { meanSeconds: json.prep_profile.mean_seconds, p90Seconds: json.prep_profile.p90_seconds },
     createdAt: json.created_at,
     updatedAt: json.updated_at,
-  };
+  });
 }
 
 /** A store to write, as the API takes it (the timestamps are the server's). */

@@ -21,7 +21,7 @@ export function sharedHours(text: string, parsed?: OpeningHours): OpeningHours {
 }
 
 /** The shared copy of opening hours decoded on their own (their JSON is the pool's key). */
-export function sharedOpeningHours(hours: OpeningHours): OpeningHours {
+function sharedOpeningHours(hours: OpeningHours): OpeningHours {
   return sharedHours(JSON.stringify(hours), hours);
 }
 

@@ -5,8 +5,8 @@ import v8 from 'node:v8';
 import vm from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
 import { cacheMetrics, TieredCache, type Codec } from '../src/cache/index.js';
-import { travelTermsCodec } from '../src/geo/cached-geo.js';
-import type { TravelTerms } from '../src/geo/index.js';
+import { travelSnapshotCodec } from '../src/geo/cached-geo.js';
+import type { TravelSnapshot } from '../src/geo/index.js';
 import { Registry } from '../src/platform/index.js';
 import type { EtaPrediction } from '../src/predictor/index.js';
 import { buildCity } from '../src/simulator/index.js';
@@ -96,18 +96,25 @@ describe('L1 byte bounds count what the cache holds', () => {
     expect(counted).toBeLessThan(4 * heap);
   });
 
-  it('for travel terms (the geo-trips cache)', async () => {
-    const { counted, heap } = await fill<TravelTerms>(
+  it('for travel snapshots (the geo-trips cache)', async () => {
+    const t0 = Date.parse('2026-11-30T12:00:00Z');
+    const { counted, heap } = await fill<TravelSnapshot>(
       async () =>
         Array.from({ length: N }, (_, i) =>
           decoded({
-            handoffSeconds: 240 + (i % 60),
-            detourFactor: 1.31 + i / 1e6,
-            zoneSpeedKmh: 17.5 + (i % 9) / 10,
-            ridersAvailable: i % 4 === 0 ? null : i % 13,
+            handoffSeconds: 150,
+            detourFactor: 1.3,
+            timezone: 'Europe/Paris',
+            bandSpeedsKmh: Array.from({ length: 12 }, (_, b) => 14.5 + ((i + b) % 9) / 4),
+            // No rider near some stores, a handful near most, many near a few.
+            riders: {
+              pingsMs: Array.from({ length: i % 10 === 0 ? 40 : i % 7 }, (_, r) => t0 - r * 9_731),
+              lastPingMs: t0,
+              ttlMs: 120_000,
+            },
           }),
         ),
-      travelTermsCodec,
+      travelSnapshotCodec,
     );
     expect(counted).toBeGreaterThanOrEqual(heap);
     expect(counted).toBeLessThan(4 * heap);

@@ -25,6 +25,7 @@ import {
   CacheKeys,
   cacheConfigFor,
   cacheConfigSchema,
+  geoTravelKey,
   storeLiveKey,
   type CacheConfig,
 } from '../../src/cache/index.js';
@@ -140,7 +141,7 @@ for (let i = 0; i < total; i++) {
     const r = replicas[Math.floor(draw() * replicas.length)]!;
     const profile = r.profiles.read(store.id, at, counted);
     const live = r.live.read(storeLiveKey(store.id), at, counted);
-    const geo = r.geo.read(keys.geoTravel(store.id, at), at, counted);
+    const geo = r.geo.read(geoTravelKey(store.id, store), at, counted);
     answered = profile && live && geo;
   }
   const kitchenFree = at - (lastOrder.get(store.id) ?? -Infinity) >= orderSpacingMs;

@@ -20,9 +20,9 @@ export {
 export {
   CacheKeys,
   DEFAULT_DESTINATION_RESOLUTION,
-  GEO_TRIP_TIME_BUCKET_MS,
   MODELS_GENERATION,
   RESPONSE_TIME_BUCKET_MS,
+  geoTravelKey,
   storeKey,
   storeLiveKey,
   timeBucket,

@@ -3,6 +3,7 @@ import { describe, expect, it, vi } from 'vitest';
 import { cacheConfigSchema, type CacheConfig } from './config.js';
 import {
   CacheKeys,
+  geoTravelKey,
   MODELS_GENERATION,
   RESPONSE_TIME_BUCKET_MS,
   storeKey,
@@ -53,13 +54,11 @@ describe('cache keys', () => {
     expect(response(A, 'v7').endsWith(':v7')).toBe(true);
   });
 
-  it('share a response within the quarter hour and a geo trip within the hour', () => {
+  it('share a response within the quarter hour', () => {
     expect(response(A, 'v7', Date.UTC(2026, 10, 26, 18, 0))).toBe(response(A));
     expect(response(A, 'v7', Date.UTC(2026, 10, 26, 18, 14, 59, 999))).toBe(response(A));
     expect(response(A, 'v7', Date.UTC(2026, 10, 26, 17, 59, 59, 999))).not.toBe(response(A));
     expect(response(A, 'v7', Date.UTC(2026, 10, 26, 18, 15))).not.toBe(response(A));
-    expect(keys.geoTravel('s-1', Date.UTC(2026, 10, 26, 18, 59))).toBe(keys.geoTravel('s-1', AT));
-    expect(keys.geoTravel('s-1', Date.UTC(2026, 10, 26, 19))).not.toBe(keys.geoTravel('s-1', AT));
   });
 
   it('never put two local hours or weekdays in one time bucket, in any timezone', () => {
@@ -100,14 +99,16 @@ describe('cache keys', () => {
       modelVersion: 'v7',
     });
     expect(key).toBe(`s%3A1:${cell}:${Date.UTC(2026, 10, 26, 18, 0)}:2-3:v7`);
-    expect(keys.geoTravel('s:1', AT)).toBe(`t2:s%3A1:${Date.UTC(2026, 10, 26, 18)}`);
+    expect(geoTravelKey('s:1', { lat: 48.85, lng: 2.33 })).toBe('t3:s%3A1:48.85,2.33');
     expect(storeKey('a:b')).not.toBe(storeKey('a'));
   });
 
-  it('give a store one travel key per hour and one live-state key, whatever the destination', () => {
-    expect(keys.geoTravel('s-1', AT)).toBe(keys.geoTravel('s-1', Date.UTC(2026, 10, 26, 18, 59)));
-    expect(keys.geoTravel('s-1', AT)).not.toBe(keys.geoTravel('s-1', Date.UTC(2026, 10, 26, 19)));
-    expect(keys.geoTravel('s-1', AT)).not.toBe(keys.geoTravel('s-2', AT));
+  it('give a store one travel key where it is and one live-state key, whatever the destination and time', () => {
+    const here = { lat: 48.85, lng: 2.33 };
+    expect(geoTravelKey('s-1', here)).toBe(geoTravelKey('s-1', { ...here }));
+    expect(geoTravelKey('s-1', here)).not.toBe(geoTravelKey('s-2', here));
+    // A store that moved is a new entry: its zone, and so its speeds, may differ.
+    expect(geoTravelKey('s-1', here)).not.toBe(geoTravelKey('s-1', { lat: 48.86, lng: 2.33 }));
     expect(storeLiveKey('s:1')).toBe('w1:s%3A1');
     expect(storeLiveKey('s:1')).not.toBe(storeLiveKey('s'));
   });

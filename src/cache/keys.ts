@@ -18,8 +18,6 @@ export function timeBucket(atMs: number, bucketMs: number): number {
  * response key is exact. What ages inside a bucket (rider supply, a missed announcement) is bounded by the TTL.
  */
 export const RESPONSE_TIME_BUCKET_MS = 15 * 60_000;
-/** Travel speeds change by hour-of-week band, so one store's travel terms serve it for the hour. */
-export const GEO_TRIP_TIME_BUCKET_MS = 3_600_000;
 /**
  * H3 resolution 8: cells of about 0.74 km² (mean edge about 530 m). Orders to one cell (with alike baskets, in one
  * time bucket) share the answer computed for the first of them, so its distance may be off by up to the cell's
@@ -58,10 +56,7 @@ export interface GenerationSource {
   generation(storeId: string): number | undefined;
 }
 
-/**
- * Key builders for one destination-cell resolution (`cache.destinationCellResolution`), which response keys use;
- * live state and travel terms are per store, whatever the destination.
- */
+/** Response keys for one destination-cell resolution (`cache.destinationCellResolution`). */
 export class CacheKeys {
   private generations: GenerationSource | undefined;
   private unsyncedWindowMs = 0;
@@ -105,15 +100,6 @@ export class CacheKeys {
       return `${key}:u${Math.floor(Date.now() / this.unsyncedWindowMs)}`;
     return `${key}:g${store}.${models}`;
   }
-
-  /**
-   * `geo-trips`: a store's travel terms for the hour of `atMs` (handoff, detour factor, zone speed, riders), which
-   * turn any destination's distance into geo's estimate (src/geo/cached-geo.ts). `t2`: the terms as geo answers
-   * them; during a rollout, processes of the version before read and write other keys than the new ones.
-   */
-  geoTravel(storeId: string, atMs: number): string {
-    return join('t2', storeId, timeBucket(atMs, GEO_TRIP_TIME_BUCKET_MS));
-  }
 }
 
 /** `store-profiles`: one store. */
@@ -127,4 +113,13 @@ export function storeKey(storeId: string): string {
  */
 export function storeLiveKey(storeId: string): string {
   return join('w1', storeId);
+}
+
+/**
+ * `geo-trips`: one store's travel snapshot for every order time and destination, taken where the store is (a store
+ * that moves gets a new entry at once). `t3`: processes of the versions before cached terms per store and hour
+ * under other keys.
+ */
+export function geoTravelKey(storeId: string, location: { lat: number; lng: number }): string {
+  return join('t3', storeId, `${location.lat},${location.lng}`);
 }

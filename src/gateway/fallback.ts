@@ -1,8 +1,8 @@
 import { EtaError } from '../platform/index.js';
 import {
-  fallbackRange,
   fallbackTrip,
   outOfArea,
+  prepPlusRide,
   unservable,
   type BatchEtaRequest,
   type EtaResult,
@@ -29,15 +29,12 @@ export async function fallbackEtas(stores: StoreFeatures, request: BatchEtaReque
     const trip = fallbackTrip(storeId, store.location, request.destination, store.deliveryRadiusKm);
     if (!trip.withinRadius)
       return { ok: false, error: outOfArea(storeId, trip.distanceKm, store.deliveryRadiusKm) };
-    const prep = store.prepEwmaSeconds ?? store.prepMeanSeconds;
-    const p50 = prep + trip.travelSeconds;
     return {
       ok: true,
       value: {
         storeId,
-        ...fallbackRange(p50, store.prepP90Seconds + trip.travelSeconds),
-        p50,
-        prepSeconds: prep,
+        ...prepPlusRide(store, trip.travelSeconds),
+        prepSeconds: store.prepEwmaSeconds ?? store.prepMeanSeconds,
         travelSeconds: trip.travelSeconds,
         distanceKm: trip.distanceKm,
         timezone: store.timezone,

@@ -4,9 +4,8 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
   cacheConfigSchema,
   cacheMetrics,
-  CacheKeys,
   createCacheModule,
-  GEO_TRIP_TIME_BUCKET_MS,
+  geoTravelKey,
   MemoryL2,
   TieredCache,
   type CacheConfig,
@@ -18,8 +17,8 @@ import {
   GeoService,
   ZoneSpeedTable,
   type GeoConfig,
-  type GeoTerms,
-  type TravelTerms,
+  type GeoTravel,
+  type TravelSnapshot,
   type TripOrigin,
 } from './index.js';
 import {
@@ -29,7 +28,7 @@ import {
   Registry,
   type PlatformConfig,
 } from '../platform/index.js';
-import { CachedGeo, travelTermsCodec } from './cached-geo.js';
+import { CachedGeo, travelSnapshotCodec } from './cached-geo.js';
 
 const GEO = Value.Default(geoConfigSchema, {}) as GeoConfig;
 const LEFT_BANK: TripOrigin = { id: 's-1', location: { lat: 48.85, lng: 2.33 }, radiusKm: 8 };
@@ -37,26 +36,27 @@ const NORTH: TripOrigin = { id: 's-2', location: { lat: 48.885, lng: 2.36 }, rad
 const AT = Date.UTC(2026, 10, 26, 18, 5);
 const HOUR = 3_600_000;
 
-/** The real geo service, counting the calls that reach it. */
+/** The real geo service, counting the calls that reach it (each call: the places it was asked about). */
 function countedGeo(service = new GeoService(GEO)) {
-  const calls: LatLng[] = [];
-  const geo: GeoTerms = {
-    tripsAndTerms: (destination, origins, atMs) => {
-      calls.push(destination);
-      return service.tripsAndTerms(destination, origins, atMs);
+  const calls: LatLng[][] = [];
+  const geo: GeoTravel = {
+    trips: () => Promise.reject(new Error('a geo with snapshots is never asked for trips')),
+    travel: (locations) => {
+      calls.push([...locations]);
+      return service.travel(locations);
     },
   };
   return { service, geo, calls };
 }
 
-function cachedGeo(geo: GeoTerms, section: Record<string, unknown> = {}): CachedGeo {
+function cachedGeo(geo: GeoTravel, section: Record<string, unknown> = {}): CachedGeo {
   const ctx = {
     logger: createLogger({ level: 'silent' }),
     metrics: createMetrics({ target: 't' }),
     platform: Value.Default(platformConfigSchema, {}) as PlatformConfig,
   };
   const cache = createCacheModule(ctx, Value.Default(cacheConfigSchema, section) as CacheConfig);
-  return new CachedGeo(geo, cache.cacheFor('geo-trips', { codec: travelTermsCodec }), cache.keys);
+  return new CachedGeo(geo, cache.cacheFor('geo-trips', { codec: travelSnapshotCodec }));
 }
 
 /** Destinations scattered up to ~7 km around a point, deterministic. */
@@ -74,16 +74,28 @@ function around(centre: LatLng, n: number): LatLng[] {
 afterEach(() => vi.useRealTimers());
 
 describe('geo trips through the cache', () => {
-  it("give every destination geo's own estimate, asking geo once per store and hour", async () => {
+  it("give every destination at every order time geo's own estimate, asking geo once per store", async () => {
     const { service, geo, calls } = countedGeo();
+    service.setSpeeds(learnedSpeeds());
+    const near = NORTH.location;
+    service.recordRiderLocation('r-1', near.lat, near.lng, AT - 1000, true);
     const cached = cachedGeo(geo);
-    for (const destination of around({ lat: 48.865, lng: 2.345 }, 60)) {
-      const got = await cached.trips(destination, [LEFT_BANK, NORTH], AT);
-      expect(got).toEqual(await service.trips(destination, [LEFT_BANK, NORTH], AT));
+    const bands = new Set<number>();
+    for (const [i, destination] of around({ lat: 48.865, lng: 2.345 }, 60).entries()) {
+      // Order times over a week, every speed band, riders counted for the first few minutes only.
+      const atMs = AT + (i < 5 ? i * 60_000 : i * 7 * HOUR + 13 * 60_000);
+      const got = await cached.trips(destination, [LEFT_BANK, NORTH], atMs);
+      expect(got).toEqual(await service.trips(destination, [LEFT_BANK, NORTH], atMs));
+      bands.add(got[0]!.zoneSpeedKmh);
     }
-    expect(calls).toHaveLength(1);
-    // Another hour may fall in another speed band: asked again.
-    await cached.trips({ lat: 48.86, lng: 2.35 }, [LEFT_BANK], AT + HOUR);
+    expect(bands.size).toBeGreaterThan(4);
+    expect(calls).toEqual([[LEFT_BANK.location, NORTH.location]]);
+    // A store that moved is asked about where it is now.
+    const moved = { ...LEFT_BANK, location: { lat: 48.84, lng: 2.32 } };
+    const destination = { lat: 48.86, lng: 2.35 };
+    expect(await cached.trips(destination, [moved], AT)).toEqual(
+      await service.trips(destination, [moved], AT),
+    );
     expect(calls).toHaveLength(2);
   });
 
@@ -122,7 +134,7 @@ describe('geo trips through the cache', () => {
     expect((await cached.trips(destination, [LEFT_BANK], AT + 91_000))[0]!.ridersAvailable).toBe(2);
   });
 
-  it('learn the terms from a destination at the store itself, as from any other', async () => {
+  it('answer a destination at the store itself, as any other, from one snapshot', async () => {
     const { service, geo, calls } = countedGeo();
     const cached = cachedGeo(geo);
     const [here] = await cached.trips(LEFT_BANK.location, [LEFT_BANK], AT);
@@ -185,21 +197,20 @@ function learnedSpeeds(): ZoneSpeedTable {
 }
 
 /**
- * Geo as a peer that knows only the shop's stores: it refuses any other origin, and records what it is asked per
- * store and hour.
+ * Geo as a peer that knows only the shop's stores: it refuses any other place, and records which stores it is asked
+ * about.
  */
 function storesOnlyGeo(service: GeoService) {
-  const known = new Set(STORES.map((s) => s.id));
   const asked: string[] = [];
-  const geo: GeoTerms = {
-    tripsAndTerms: async (destination, origins, atMs) => {
-      for (const o of origins) {
-        if (!known.has(o.id)) throw new Error(`geo was asked about an origin that is no store: ${o.id}`);
-        const store = STORES.find((s) => s.id === o.id)!;
-        expect(o).toEqual(store);
-        asked.push(`${o.id}@${Math.floor(atMs / GEO_TRIP_TIME_BUCKET_MS)}`);
+  const geo: GeoTravel = {
+    trips: () => Promise.reject(new Error('a geo with snapshots is never asked for trips')),
+    travel: async (locations) => {
+      for (const l of locations) {
+        const store = STORES.find((s) => s.location.lat === l.lat && s.location.lng === l.lng);
+        if (!store) throw new Error(`geo was asked about a place that is no store: ${l.lat},${l.lng}`);
+        asked.push(store.id);
       }
-      return service.tripsAndTerms(destination, origins, atMs);
+      return service.travel(locations);
     },
   };
   return { geo, asked };
@@ -207,6 +218,7 @@ function storesOnlyGeo(service: GeoService) {
 
 describe('geo trips through the cache, against geo without it', () => {
   it('are the same trips for every destination, set of stores and time, and ask only about the stores', async () => {
+    vi.useFakeTimers({ toFake: ['Date'] });
     const service = new GeoService(GEO);
     service.setSpeeds(learnedSpeeds());
     const { geo, asked } = storesOnlyGeo(service);
@@ -215,7 +227,9 @@ describe('geo trips through the cache, against geo without it', () => {
     let compared = 0;
     const speeds = new Set<number>();
     const supply = new Set<number | null>();
-    for (const [t, atMs] of TIMES.entries()) {
+    // In time order, hours apart: each time's riders are news to a cache whose entries are past their TTL.
+    for (const [t, atMs] of [...TIMES].sort((a, b) => a - b).entries()) {
+      vi.setSystemTime(atMs);
       // Riders near some stores, reported just before the orders: supply differs by store and time.
       STORES.forEach((s, i) => {
         if ((i + t) % 3 === 0) return;
@@ -229,11 +243,12 @@ describe('geo trips through the cache, against geo without it', () => {
           );
       });
       for (const [d, destination] of destinations.entries()) {
-        // A rotating, reordered subset of the stores: some cached from earlier orders, some not yet.
+        // A rotating, reordered subset of the stores, at the time or minutes either side of it.
         const origins = [...STORES.slice(d % 4, (d % 4) + 3), STORES[(d + t) % STORES.length]!];
         if (d % 2) origins.reverse();
-        const got = await cached.trips(destination, origins, atMs);
-        const want = await service.trips(destination, origins, atMs);
+        const orderedAtMs = atMs + ((d % 5) - 2) * 60_000;
+        const got = await cached.trips(destination, origins, orderedAtMs);
+        const want = await service.trips(destination, origins, orderedAtMs);
         expect(got).toEqual(want);
         for (const trip of want) {
           speeds.add(trip.zoneSpeedKmh);
@@ -246,30 +261,25 @@ describe('geo trips through the cache, against geo without it', () => {
     // The stores' own zone speeds and the global ones by band, and rider supply that differs by store and time.
     expect(speeds.size).toBeGreaterThan(BAND_COUNT);
     expect(supply.size).toBeGreaterThan(3);
-    // Each store once per hour, whatever the destinations.
-    expect(new Set(asked).size).toBe(asked.length);
+    // Each store once per time (its entry had expired), whatever the destinations and order times.
     expect(asked.length).toBe(TIMES.length * STORES.length);
+    expect(new Set(asked).size).toBe(STORES.length);
   });
 
-  it('are checked against a geo double that refuses an origin that is no store', async () => {
+  it('are checked against a geo double that refuses a place that is no store', async () => {
     const { geo } = storesOnlyGeo(new GeoService(GEO));
-    await expect(
-      geo.tripsAndTerms(
-        LEFT_BANK.location,
-        [{ id: 'nowhere', location: LEFT_BANK.location, radiusKm: 0 }],
-        AT,
-      ),
-    ).rejects.toThrow(/no store/);
+    await expect(geo.travel([{ lat: 48.7, lng: 2.1 }])).rejects.toThrow(/no store/);
   });
 
-  it('from a geo older than the terms are its own trips, one call per order, nothing cached', async () => {
+  it('from a geo older than snapshots are its own trips, one call per order, nothing cached', async () => {
     const service = new GeoService(GEO);
     const calls: number[] = [];
-    const older: GeoTerms = {
-      tripsAndTerms: async (destination, origins, atMs) => {
+    const older: GeoTravel = {
+      trips: async (destination, origins, atMs) => {
         calls.push(origins.length);
-        return { trips: await service.trips(destination, origins, atMs), terms: [] };
+        return service.trips(destination, origins, atMs);
       },
+      travel: async () => undefined,
     };
     const cached = cachedGeo(older);
     for (const destination of around({ lat: 48.865, lng: 2.345 }, 3)) {
@@ -282,7 +292,7 @@ describe('geo trips through the cache, against geo without it', () => {
 
   it('read an entry of another shape in the shared level as a miss', async () => {
     const l2 = new MemoryL2();
-    const tiered = <V>(codec?: typeof travelTermsCodec) =>
+    const tiered = <V>(codec?: typeof travelSnapshotCodec) =>
       new TieredCache<V>({
         name: 'geo-trips',
         ttlMs: 60_000,
@@ -292,14 +302,13 @@ describe('geo trips through the cache, against geo without it', () => {
         l2,
         ...(codec ? { codec: codec as never } : {}),
       });
-    const keys = new CacheKeys();
-    // What a version that kept a slope per store wrote for this store and hour.
+    // Terms of one hour under this store's key, as a version that kept them so would have written.
     const older = tiered<unknown>();
-    const oldShape = { handoffSeconds: 150, secondsPerKm: 300, zoneSpeedKmh: 15.3, ridersAvailable: null };
-    await older.getOrLoad(keys.geoTravel(LEFT_BANK.id, AT), async () => oldShape);
+    const oldShape = { handoffSeconds: 150, detourFactor: 1.3, zoneSpeedKmh: 15.3, ridersAvailable: null };
+    await older.getOrLoad(geoTravelKey(LEFT_BANK.id, LEFT_BANK.location), async () => oldShape);
     await vi.waitFor(() => expect(l2.size).toBe(1));
     const { service, geo, calls } = countedGeo();
-    const cached = new CachedGeo(geo, tiered<TravelTerms>(travelTermsCodec), keys);
+    const cached = new CachedGeo(geo, tiered<TravelSnapshot>(travelSnapshotCodec));
     const destination = { lat: 48.86, lng: 2.35 };
     expect(await cached.trips(destination, [LEFT_BANK], AT)).toEqual(
       await service.trips(destination, [LEFT_BANK], AT),

@@ -1,62 +1,74 @@
 import { Value } from 'typebox/value';
-import type { CacheKeys, Codec, TieredCache } from '../cache/index.js';
+import { geoTravelKey, type Codec, type TieredCache } from '../cache/index.js';
 import type { LatLng } from '../features/index.js';
-import { EtaError } from '../platform/index.js';
-import { TravelTermsJson } from './schemas.js';
-import { tripFrom } from './travel.js';
-import type { GeoFeatures, GeoTerms, TravelTerms, TripEstimate, TripOrigin } from './types.js';
+import { chunks, EtaError } from '../platform/index.js';
+import { TravelSnapshotJson } from './schemas.js';
+import { termsAt, tripFrom } from './travel.js';
+import type { GeoFeatures, GeoTravel, TravelSnapshot, TripEstimate, TripOrigin } from './types.js';
 
 /**
- * `geo-trips` entries as JSON. An entry that is not a `TravelTerms` (one an older version wrote in another shape)
+ * `geo-trips` entries as JSON. An entry that is not a `TravelSnapshot` (one an older version wrote in another shape)
  * is a miss, never a trip computed from missing terms.
  */
-export const travelTermsCodec: Codec<TravelTerms> = {
-  encode: (terms) => JSON.stringify(terms),
+export const travelSnapshotCodec: Codec<TravelSnapshot> = {
+  encode: (snapshot) => JSON.stringify(snapshot),
   decode: (text) => {
     const value: unknown = JSON.parse(text);
-    if (!Value.Check(TravelTermsJson, value)) throw new Error('geo-trips: not travel terms');
+    if (!Value.Check(TravelSnapshotJson, value)) throw new Error('geo-trips: not a travel snapshot');
     return value;
   },
 };
 
+/** Stores per geo call while warming. */
+const WARM_PAGE = 100;
+
 /**
- * Geo trip estimates through the `geo-trips` cache, one entry per store and hour (`CacheKeys.geoTravel`), whatever
- * the destination. A miss asks geo for the trips to this order's destination, which come with each store's terms
- * (handoff, detour, zone speed, rider supply); every later order to that store in the hour gets geo's estimate to
- * its exact destination, computed here by geo's own formula (`tripFrom`). The entry's TTL bounds the age of its
- * rider supply.
+ * Geo trip estimates through the `geo-trips` cache, one entry per store (and place: a store that moves is a new
+ * entry), whatever the destination and the order time. A miss asks geo for the store's snapshot (handoff, detour,
+ * its zone's speed in every hour band, the riders near it); every order to that store then gets geo's estimate to
+ * its exact destination at its exact time, computed here by geo's own rules (`termsAt`, `tripFrom`). The entry's
+ * TTL bounds the age of its rider supply.
  */
 export class CachedGeo implements GeoFeatures {
   constructor(
-    private readonly geo: GeoTerms,
-    private readonly cache: TieredCache<TravelTerms>,
-    private readonly keys: CacheKeys,
+    private readonly geo: GeoTravel,
+    private readonly cache: TieredCache<TravelSnapshot>,
   ) {}
 
   async trips(destination: LatLng, origins: readonly TripOrigin[], atMs: number): Promise<TripEstimate[]> {
-    const keys = origins.map((o) => this.keys.geoTravel(o.id, atMs));
-    // Trips this call's own load got without terms (from a geo older than them): answered as geo gave them.
-    const bare = new Map<string, TripEstimate>();
-    const found = await this.cache.getOrLoadMany(keys, async (missing) => {
-      const wanted = missing.map((k) => origins[keys.indexOf(k)]!);
-      const { trips, terms } = await this.geo.tripsAndTerms(destination, wanted, atMs);
-      const out = new Map<string, TravelTerms>();
-      missing.forEach((key, i) => {
-        if (terms[i]) out.set(key, terms[i]);
-        else if (trips[i]) bare.set(key, trips[i]);
-      });
-      return out;
-    });
-    // Stores another caller's load left without terms: geo answers them as is.
-    const direct = origins.filter((_, i) => !found.has(keys[i]!) && !bare.has(keys[i]!));
-    const asked = direct.length > 0 ? (await this.geo.tripsAndTerms(destination, direct, atMs)).trips : [];
+    const { found, older } = await this.snapshots(origins);
+    // Stores left without a snapshot (a geo older than them): geo answers their trips as is.
+    const direct = older ? origins.filter((o) => !found.has(geoTravelKey(o.id, o.location))) : [];
+    const asked = direct.length > 0 ? await this.geo.trips(destination, direct, atMs) : [];
     const answered = new Map(asked.map((t, i) => [direct[i]!.id, t]));
-    return origins.map((o, i): TripEstimate => {
-      const terms = found.get(keys[i]!);
-      if (terms) return tripFrom(o, destination, terms);
-      const trip = bare.get(keys[i]!) ?? answered.get(o.id);
+    return origins.map((o): TripEstimate => {
+      const snapshot = found.get(geoTravelKey(o.id, o.location));
+      if (snapshot) return tripFrom(o, destination, termsAt(snapshot, atMs));
+      const trip = answered.get(o.id);
       if (!trip) throw new EtaError('upstream_unavailable', `geo gave no estimate for store ${o.id}`);
       return trip;
     });
+  }
+
+  /**
+   * Caches the stores' snapshots (before a process turns ready); resolves to how many it holds. One page at a time,
+   * each a call of the serving path's size, so a geo as cold as this process answers within its deadline.
+   */
+  async warm(origins: readonly Pick<TripOrigin, 'id' | 'location'>[]): Promise<number> {
+    let held = 0;
+    for (const page of chunks(origins, WARM_PAGE)) held += (await this.snapshots(page)).found.size;
+    return held;
+  }
+
+  private async snapshots(origins: readonly Pick<TripOrigin, 'id' | 'location'>[]) {
+    const byKey = new Map(origins.map((o) => [geoTravelKey(o.id, o.location), o.location]));
+    let older = false;
+    const found = await this.cache.getOrLoadMany([...byKey.keys()], async (missing) => {
+      const snapshots = await this.geo.travel(missing.map((k) => byKey.get(k)!));
+      if (!snapshots) older = true;
+      return new Map(snapshots ? missing.map((k, i) => [k, snapshots[i]!]) : []);
+    });
+    // A miss another caller is loading from an older geo comes back without the key: it counts as older too.
+    return { found, older: older || found.size < byKey.size };
   }
 }

@@ -1,8 +1,16 @@
 import type { LatLng } from '../features/index.js';
-import type { CallOptions, HttpClient } from '../platform/index.js';
+import { chunks, EtaError, type CallOptions, type HttpClient } from '../platform/index.js';
 import { GEO_ROUTE_PREFIX } from './routes.js';
-import type { RidersBody, RidersResponse, TripsBody, TripsResponse } from './schemas.js';
-import type { GeoFeatures, GeoTerms, TripEstimate, TripOrigin, TripsAndTerms } from './types.js';
+import { MAX_ORIGINS } from './schemas.js';
+import type {
+  RidersBody,
+  RidersResponse,
+  TravelBody,
+  TravelResponse,
+  TripsBody,
+  TripsResponse,
+} from './schemas.js';
+import type { GeoTravel, TravelSnapshot, TripEstimate, TripOrigin } from './types.js';
 
 export interface RiderLocation {
   riderId: string;
@@ -13,22 +21,13 @@ export interface RiderLocation {
 }
 
 /** `GeoFeatures` of a remote geo module: the consumer cannot tell it from the in-process one. */
-export class GeoClient implements GeoFeatures, GeoTerms {
+export class GeoClient implements GeoTravel {
   constructor(
     private readonly http: HttpClient,
     private readonly call: CallOptions = {},
   ) {}
 
   async trips(destination: LatLng, origins: readonly TripOrigin[], atMs: number): Promise<TripEstimate[]> {
-    return (await this.tripsAndTerms(destination, origins, atMs)).trips;
-  }
-
-  /** The terms come as geo sent them, in the in-process shape; a geo older than them sends none. */
-  async tripsAndTerms(
-    destination: LatLng,
-    origins: readonly TripOrigin[],
-    atMs: number,
-  ): Promise<TripsAndTerms> {
     const body: TripsBody = {
       destination: { lat: destination.lat, lng: destination.lng },
       origins: origins.map((o) => ({
@@ -39,17 +38,29 @@ export class GeoClient implements GeoFeatures, GeoTerms {
       at_ms: atMs,
     };
     const res = await this.http.request<TripsResponse>('POST', `${GEO_ROUTE_PREFIX}/trips`, body, this.call);
-    return {
-      trips: res.trips.map((t) => ({
-        id: t.id,
-        distanceKm: t.distance_km,
-        travelSeconds: t.travel_seconds,
-        zoneSpeedKmh: t.zone_speed_kmh,
-        ridersAvailable: t.riders_available,
-        withinRadius: t.within_radius,
-      })),
-      terms: res.terms ?? [],
+    return res.trips.map((t) => ({
+      id: t.id,
+      distanceKm: t.distance_km,
+      travelSeconds: t.travel_seconds,
+      zoneSpeedKmh: t.zone_speed_kmh,
+      ridersAvailable: t.riders_available,
+      withinRadius: t.within_radius,
+    }));
+  }
+
+  /** The snapshots come as geo sent them, in the in-process shape; a geo older than them has no such route. */
+  async travel(locations: readonly LatLng[]): Promise<TravelSnapshot[] | undefined> {
+    const ask = (page: readonly LatLng[]): Promise<TravelResponse> => {
+      const body: TravelBody = { origins: page.map((l) => ({ lat: l.lat, lng: l.lng })) };
+      return this.http.request<TravelResponse>('POST', `${GEO_ROUTE_PREFIX}/travel`, body, this.call);
     };
+    try {
+      const pages = await Promise.all(chunks(locations, MAX_ORIGINS).map(ask));
+      return pages.flatMap((p) => p.snapshots);
+    } catch (e) {
+      if (e instanceof EtaError && e.code === 'not_found') return undefined;
+      throw e;
+    }
   }
 
   async recordRiderLocations(locations: readonly RiderLocation[]): Promise<number> {

@@ -1,17 +1,19 @@
-export { CachedGeo } from './cached-geo.js';
+export { CachedGeo, travelSnapshotCodec } from './cached-geo.js';
 export { GeoClient, type RiderLocation } from './client.js';
 export { geoConfigSchema, type GeoConfig } from './config.js';
 export { geoModule } from './module.js';
 export { createGeoModule, type ChampionSpeeds, type GeoEvents, type GeoModule } from './module.js';
 export { applyToRiderSupply, startRiderProjection, type RiderProjectionOptions } from './rider-projection.js';
-export { RiderSupply, type RiderSupplyOptions } from './rider-supply.js';
+export { ridersAt, RiderSupply, type RiderSupplyOptions, type RidersNear } from './rider-supply.js';
 export { GEO_ROUTE_PREFIX, geoRoutes, type GeoRoutes } from './routes.js';
 export { GeoService } from './service.js';
 export { defaultSpeedsFile, loadZoneSpeeds, saveZoneSpeeds, speedsFileOf } from './speeds-file.js';
 export {
   BAND_COUNT,
+  bandAt,
   hourBand,
   learnZoneSpeeds,
+  termsAt,
   TravelEstimator,
   ZoneSpeedTable,
   type LearnOptions,
@@ -20,4 +22,12 @@ export {
   type TravelOptions,
   type ZoneSpeedTableJson,
 } from './travel.js';
-export type { GeoFeatures, GeoTerms, TravelTerms, TripEstimate, TripOrigin, TripsAndTerms } from './types.js';
+export type {
+  GeoFeatures,
+  GeoTravel,
+  TravelSnapshot,
+  TravelTerms,
+  TripEstimate,
+  TripOrigin,
+  TripsAndTerms,
+} from './types.js';

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { EventLog, Subscription } from '../events/index.js';
 import { defineModule, Gauge, type ModuleContext, type Service } from '../platform/index.js';
-import { CachedGeo, travelTermsCodec } from './cached-geo.js';
+import { CachedGeo, travelSnapshotCodec } from './cached-geo.js';
 import { GeoClient } from './client.js';
 import type { GeoConfig } from './config.js';
 import { startRiderProjection } from './rider-projection.js';
@@ -9,7 +9,6 @@ import { GEO_ROUTE_PREFIX, geoRoutes, type GeoRoutes } from './routes.js';
 import { GeoService } from './service.js';
 import { loadZoneSpeeds, speedsFileOf } from './speeds-file.js';
 import { ZoneSpeedTable } from './travel.js';
-import type { GeoFeatures } from './types.js';
 
 export interface GeoModule {
   service: Service;
@@ -169,7 +168,7 @@ export function createGeoModule(
 declare module '../platform/module-definition.js' {
   interface ModuleProvides {
     /** Trip estimates through the process's `geo-trips` cache. */
-    geo: GeoFeatures;
+    geo: CachedGeo;
   }
 }
 
@@ -178,7 +177,7 @@ interface GeoModuleConfig {
   topology: { geoUrl: string };
 }
 
-export const geoModule = defineModule<GeoModuleConfig, GeoFeatures>({
+export const geoModule = defineModule<GeoModuleConfig, CachedGeo>({
   name: 'geo',
   description: 'distances, H3 zones, travel-time estimates, rider supply',
   needs: ['cache', 'registry', 'events'],
@@ -196,7 +195,7 @@ export const geoModule = defineModule<GeoModuleConfig, GeoFeatures>({
       },
     });
     return {
-      provides: new CachedGeo(geo.geo, cache.cacheFor('geo-trips', { codec: travelTermsCodec }), cache.keys),
+      provides: new CachedGeo(geo.geo, cache.cacheFor('geo-trips', { codec: travelSnapshotCodec })),
       services: [geo.service],
       internalRoutes: [{ plugin: geo.routes, prefix: GEO_ROUTE_PREFIX }],
     };
@@ -208,7 +207,7 @@ export const geoModule = defineModule<GeoModuleConfig, GeoFeatures>({
       const cache = get('cache');
       const client = new GeoClient(remote('geo', config.topology.geoUrl));
       return {
-        provides: new CachedGeo(client, cache.cacheFor('geo-trips', { codec: travelTermsCodec }), cache.keys),
+        provides: new CachedGeo(client, cache.cacheFor('geo-trips', { codec: travelSnapshotCodec })),
       };
     },
   },

@@ -8,6 +8,28 @@ interface RiderState {
   available: boolean;
 }
 
+/**
+ * What rider supply knows of the riders near one place at one moment: enough to count them at any order time
+ * (`ridersAt`), on either side of the wire, as geo itself counts them.
+ */
+export interface RidersNear {
+  /** Last ping times of the free riders in the place's zone and its neighbours, oldest first. */
+  pingsMs: number[];
+  /** The latest ping of any rider anywhere; null before the first. */
+  lastPingMs: number | null;
+  /** How long a ping counts. */
+  ttlMs: number;
+}
+
+/** Free riders near the place at `atMs`: pinged within the TTL before it; null when no rider at all has. */
+export function ridersAt(riders: RidersNear, atMs: number): number | null {
+  if (riders.lastPingMs === null || atMs - riders.lastPingMs > riders.ttlMs) return null;
+  const since = atMs - riders.ttlMs;
+  let count = 0;
+  for (const p of riders.pingsMs) if (p > since && p <= atMs) count++;
+  return count;
+}
+
 export interface RiderSupplyOptions {
   resolution: number;
   ttlMs: number;
@@ -45,18 +67,25 @@ export class RiderSupply {
 
   /** Free riders in the location's zone and its neighbours; null when no rider has reported within the TTL. */
   ridersNear(location: LatLng, atMs: number): number | null {
-    if (atMs - this.lastPingMs > this.options.ttlMs) return null;
-    const since = atMs - this.options.ttlMs;
-    let count = 0;
+    return ridersAt(this.near(location), atMs);
+  }
+
+  /** The riders near `location` as they stand now, for any order time (`ridersAt`). */
+  near(location: LatLng): RidersNear {
+    const pingsMs: number[] = [];
     for (const cell of this.places.diskOf(this.places.cellOf(location.lat, location.lng))) {
       const members = this.byCell.get(cell);
       if (!members) continue;
       for (const id of members) {
         const r = this.riders.get(id)!;
-        if (r.available && r.atMs > since && r.atMs <= atMs) count++;
+        if (r.available) pingsMs.push(r.atMs);
       }
     }
-    return count;
+    return {
+      pingsMs: pingsMs.sort((a, b) => a - b),
+      lastPingMs: this.lastPingMs === Number.NEGATIVE_INFINITY ? null : this.lastPingMs,
+      ttlMs: this.options.ttlMs,
+    };
   }
 
   get size(): number {

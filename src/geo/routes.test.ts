@@ -13,7 +13,7 @@ import {
   type PlatformConfig,
 } from '../platform/index.js';
 import { cacheConfigSchema, createCacheModule, type CacheConfig } from '../cache/index.js';
-import { CachedGeo, travelTermsCodec } from './cached-geo.js';
+import { CachedGeo, travelSnapshotCodec } from './cached-geo.js';
 import { GeoClient } from './client.js';
 import { geoConfigSchema, type GeoConfig } from './config.js';
 import { createGeoModule } from './module.js';
@@ -21,7 +21,7 @@ import { GEO_ROUTE_PREFIX } from './routes.js';
 import type { GeoService } from './service.js';
 import { defaultSpeedsFile, saveZoneSpeeds } from './speeds-file.js';
 import { ZoneSpeedTable } from './travel.js';
-import type { GeoTerms } from './types.js';
+import type { GeoTravel } from './types.js';
 
 const PARIS = { lat: 48.8566, lng: 2.3522 };
 const AT = Date.UTC(2026, 0, 14, 11, 30);
@@ -126,15 +126,15 @@ describe('geo HTTP', () => {
     expect(trips[0]!.zoneSpeedKmh).toBeLessThan(9);
   });
 
-  it("answers each origin's terms with the trips, as the in-process service does; the cache over HTTP gives geo's trips", async () => {
+  it("answers each origin's snapshot as the in-process service does; the cache over HTTP gives geo's trips at any time", async () => {
     const origins = [
       { id: 's-a', location: { lat: 48.86, lng: 2.36 }, radiusKm: 3 },
       { id: 's-b', location: { lat: 48.83, lng: 2.29 }, radiusKm: 5 },
     ];
-    const remote = await client.tripsAndTerms(PARIS, origins, AT);
-    expect(remote).toEqual(service.tripsAndTermsSync(PARIS, origins, AT));
-    expect(remote.terms).toHaveLength(2);
-    expect(remote.terms[0]).toMatchObject({ handoffSeconds: 150, detourFactor: 1.3 });
+    const remote = await client.travel(origins.map((o) => o.location));
+    expect(remote).toEqual(service.travelSync(origins.map((o) => o.location)));
+    expect(remote).toHaveLength(2);
+    expect(remote![0]).toMatchObject({ handoffSeconds: 150, detourFactor: 1.3, timezone: 'Europe/Paris' });
     const cache = createCacheModule(
       {
         logger: createLogger({ level: 'silent' }),
@@ -143,25 +143,53 @@ describe('geo HTTP', () => {
       },
       Value.Default(cacheConfigSchema, {}) as CacheConfig,
     );
-    const asked: string[] = [];
-    const counted: GeoTerms = {
-      tripsAndTerms: (destination, wanted, atMs) => {
-        asked.push(...wanted.map((o) => o.id));
-        return client.tripsAndTerms(destination, wanted, atMs);
+    const asked: number[] = [];
+    const counted: GeoTravel = {
+      trips: (destination, wanted, atMs) => client.trips(destination, wanted, atMs),
+      travel: (locations) => {
+        asked.push(locations.length);
+        return client.travel(locations);
       },
     };
-    const cached = new CachedGeo(
-      counted,
-      cache.cacheFor('geo-trips', { codec: travelTermsCodec }),
-      cache.keys,
-    );
+    const cached = new CachedGeo(counted, cache.cacheFor('geo-trips', { codec: travelSnapshotCodec }));
+    // Ten destinations at ten times over a week (several hour bands, riders known for some): one call.
     for (let i = 0; i < 10; i++) {
       const destination = { lat: 48.84 + i * 0.006, lng: 2.3 + ((i * 7) % 10) * 0.01 };
-      expect(await cached.trips(destination, origins, AT)).toEqual(
-        await service.trips(destination, origins, AT),
+      const atMs = AT - 60_000 + i * 17 * 3_600_000;
+      expect(await cached.trips(destination, origins, atMs)).toEqual(
+        await service.trips(destination, origins, atMs),
       );
     }
-    expect(asked).toEqual(['s-a', 's-b']);
+    expect(asked).toEqual([2]);
+  });
+
+  it('a client of a geo without snapshots (an older version) says so rather than failing', async () => {
+    const older = createHttpServer({
+      name: 'geo',
+      logger: createLogger({ level: 'silent' }),
+      metrics: createMetrics(),
+      readiness: () => ({ status: 'ready', ready: true, reasons: [] }),
+    });
+    await older.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = older.server.address() as { port: number };
+    const olderHttp = new HttpClient({ name: 'geo', baseUrl: `http://127.0.0.1:${port}`, timeoutMs: 2000 });
+    try {
+      expect(await new GeoClient(olderHttp).travel([PARIS])).toBeUndefined();
+    } finally {
+      await olderHttp.close();
+      await older.close();
+    }
+  });
+
+  it('refuses a travel request without origins or with a place off the map', async () => {
+    const post = (payload: unknown) =>
+      app.inject({ method: 'POST', url: `${GEO_ROUTE_PREFIX}/travel`, payload: payload as object });
+    const empty = await post({ origins: [] });
+    expect(empty.statusCode).toBe(400);
+    expect(empty.json().error.field).toBe('origins');
+    const off = await post({ origins: [{ lat: 48.8, lng: 181 }] });
+    expect(off.statusCode).toBe(400);
+    expect(off.json().error.field).toBe('origins.0.lng');
   });
 
   it('exports rider supply and speed table gauges', async () => {

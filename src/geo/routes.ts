@@ -2,7 +2,15 @@ import type { FastifyPluginAsync } from 'fastify';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Server } from 'node:http';
 import type { Logger } from '../platform/index.js';
-import { ErrorResponse, RidersBody, RidersResponse, TripsBody, TripsResponse } from './schemas.js';
+import {
+  ErrorResponse,
+  RidersBody,
+  RidersResponse,
+  TravelBody,
+  TravelResponse,
+  TripsBody,
+  TripsResponse,
+} from './schemas.js';
 import type { GeoService } from './service.js';
 
 /** Register with `{ prefix: GEO_ROUTE_PREFIX }`; `GeoClient` calls these paths. */
@@ -35,6 +43,12 @@ export function geoRoutes(geo: GeoService): GeoRoutes {
           terms,
         };
       },
+    );
+
+    app.post(
+      '/travel',
+      { schema: { body: TravelBody, response: { 200: TravelResponse, 400: ErrorResponse } } },
+      async (req) => ({ snapshots: geo.travelSync(req.body.origins) }),
     );
 
     app.post(

@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { LatLngSchema } from '../features/index.js';
-import type { TravelTerms } from './types.js';
+import { BAND_COUNT } from './travel.js';
+import type { TravelSnapshot, TravelTerms } from './types.js';
 
 const { lat: Lat, lng: Lng } = LatLngSchema.properties;
 const EpochMs = Type.Number({ minimum: 0, maximum: 8.64e15, description: 'Unix time, milliseconds' });
@@ -51,15 +52,45 @@ export const TravelTermsJson = Type.Object({
 
 export const TripsResponse = Type.Object({
   trips: Type.Array(TripJson),
-  /** Each origin's terms, in order; absent from a geo older than them. */
+  /** Each origin's terms, in order (a predictor of the version before caches them). */
   terms: Type.Optional(Type.Array(TravelTermsJson)),
 });
 export type TripsResponse = Static<typeof TripsResponse>;
 
-// The schema and the in-process type are one contract: this fails to compile when they drift apart.
+export const TravelBody = Type.Object(
+  { origins: Type.Array(LatLngSchema, { minItems: 1, maxItems: MAX_ORIGINS }) },
+  { additionalProperties: false },
+);
+export type TravelBody = Static<typeof TravelBody>;
+
+/** A `TravelSnapshot` as it is, field for field, as `TravelTermsJson`. */
+export const TravelSnapshotJson = Type.Object({
+  handoffSeconds: Type.Number(),
+  detourFactor: Type.Number(),
+  timezone: Type.String({ minLength: 1 }),
+  bandSpeedsKmh: Type.Array(Type.Number({ exclusiveMinimum: 0 }), {
+    minItems: BAND_COUNT,
+    maxItems: BAND_COUNT,
+  }),
+  riders: Type.Object({
+    pingsMs: Type.Array(Type.Number()),
+    lastPingMs: Type.Union([Type.Number(), Type.Null()]),
+    ttlMs: Type.Number({ minimum: 0 }),
+  }),
+});
+
+export const TravelResponse = Type.Object({
+  /** In the order of the origins. */
+  snapshots: Type.Array(TravelSnapshotJson),
+});
+export type TravelResponse = Static<typeof TravelResponse>;
+
+// The schemas and the in-process types are one contract: this fails to compile when they drift apart.
 type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
 const termsMatch: Same<Static<typeof TravelTermsJson>, TravelTerms> = true;
+const snapshotMatch: Same<Static<typeof TravelSnapshotJson>, TravelSnapshot> = true;
 void termsMatch;
+void snapshotMatch;
 
 export const RidersBody = Type.Object(
   {

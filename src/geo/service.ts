@@ -2,11 +2,11 @@ import { latLngToCell } from 'h3-js';
 import { haversineKm, type LatLng } from '../features/index.js';
 import type { GeoConfig } from './config.js';
 import { RiderSupply } from './rider-supply.js';
-import { TravelEstimator, tripFrom, ZoneSpeedTable } from './travel.js';
-import type { GeoFeatures, GeoTerms, TravelTerms, TripEstimate, TripOrigin, TripsAndTerms } from './types.js';
+import { termsAt, TravelEstimator, tripFrom, ZoneSpeedTable } from './travel.js';
+import type { GeoTravel, TravelSnapshot, TripEstimate, TripOrigin, TripsAndTerms } from './types.js';
 
 /** In-process geo: travel estimates from learned zone speeds, and rider supply from recent positions. */
-export class GeoService implements GeoFeatures, GeoTerms {
+export class GeoService implements GeoTravel {
   readonly supply: RiderSupply;
   private estimator: TravelEstimator;
 
@@ -30,21 +30,20 @@ export class GeoService implements GeoFeatures, GeoTerms {
     return this.tripsAndTermsSync(destination, origins, atMs).trips;
   }
 
-  async tripsAndTerms(
-    destination: LatLng,
-    origins: readonly TripOrigin[],
-    atMs: number,
-  ): Promise<TripsAndTerms> {
-    return this.tripsAndTermsSync(destination, origins, atMs);
+  async travel(locations: readonly LatLng[]): Promise<TravelSnapshot[]> {
+    return this.travelSync(locations);
   }
 
-  /** Each origin's terms at `atMs`, and the trip to `destination` they make: one speed table for the whole answer. */
-  tripsAndTermsSync(destination: LatLng, origins: readonly TripOrigin[], atMs: number): TripsAndTerms {
+  /** Each location's snapshot now: one speed table for the whole answer. */
+  travelSync(locations: readonly LatLng[]): TravelSnapshot[] {
     const estimator = this.estimator;
-    const terms = origins.map((origin): TravelTerms => ({
-      ...estimator.terms(origin.location, atMs),
-      ridersAvailable: this.supply.ridersNear(origin.location, atMs),
-    }));
+    return locations.map((l) => ({ ...estimator.snapshot(l), riders: this.supply.near(l) }));
+  }
+
+  /** Each origin's terms at `atMs`, and the trip to `destination` they make, both from the origin's snapshot. */
+  tripsAndTermsSync(destination: LatLng, origins: readonly TripOrigin[], atMs: number): TripsAndTerms {
+    const snapshots = this.travelSync(origins.map((o) => o.location));
+    const terms = snapshots.map((s) => termsAt(s, atMs));
     return { trips: origins.map((origin, i) => tripFrom(origin, destination, terms[i]!)), terms };
   }
 

@@ -2,7 +2,8 @@ import { latLngToCell } from 'h3-js';
 import { CellCache } from './cells.js';
 import { haversineKm, localTime, type LatLng } from '../features/index.js';
 import { err, ok, type Result } from '../platform/index.js';
-import type { TravelTerms, TripEstimate, TripOrigin } from './types.js';
+import { ridersAt } from './rider-supply.js';
+import type { TravelSnapshot, TravelTerms, TripEstimate, TripOrigin } from './types.js';
 
 /**
  * Hour-of-week bands: a zone sees a few trips per hour of week, too few to learn 168 speeds, but enough for
@@ -15,6 +16,12 @@ const DEFAULT_DAY_PART_FACTOR = [1.15, 0.95, 0.85, 0.95, 0.85, 1.05];
 
 export function hourBand(weekday: number, hour: number): number {
   return (weekday >= 5 ? 6 : 0) + DAY_PART_OF_HOUR[Math.min(23, Math.max(0, Math.floor(hour)))]!;
+}
+
+/** The hour band of `atMs` in a time zone. */
+export function bandAt(timezone: string, atMs: number): number {
+  const t = localTime(timezone, atMs);
+  return hourBand(t.weekday, t.hour);
 }
 
 export interface ZoneSpeedTableJson {
@@ -30,6 +37,9 @@ export interface ZoneSpeedTableJson {
 }
 
 export class ZoneSpeedTable {
+  /** Each zone's speeds with the global ones where it has none: a table is never changed, so neither are these. */
+  private readonly merged = new Map<string, readonly number[]>();
+
   private constructor(private readonly data: ZoneSpeedTableJson) {}
 
   static defaults(speedKmh: number, timezone: string, resolution: number): ZoneSpeedTable {
@@ -83,7 +93,16 @@ export class ZoneSpeedTable {
   }
 
   speedKmh(cell: string, band: number): number {
-    return this.data.zones[cell]?.[band] ?? this.data.global[band]!;
+    return this.speedsOf(cell)[band]!;
+  }
+
+  /** The zone's speed in every band (`BAND_COUNT`). */
+  speedsOf(cell: string): readonly number[] {
+    const own = Object.hasOwn(this.data.zones, cell) ? this.data.zones[cell] : undefined;
+    if (!own) return this.data.global;
+    let speeds = this.merged.get(cell);
+    if (!speeds) this.merged.set(cell, (speeds = own.map((v, b) => v ?? this.data.global[b]!)));
+    return speeds;
   }
 
   toJSON(): ZoneSpeedTableJson {
@@ -104,6 +123,19 @@ export interface TravelEstimate {
 
 /** The terms of the riding time that depend on the origin and the time, not on the destination. */
 export type RideTerms = Pick<TravelTerms, 'handoffSeconds' | 'detourFactor' | 'zoneSpeedKmh'>;
+
+/** What every trip from one origin shares, whatever the destination and the order time, but its riders. */
+export type RideSnapshot = Omit<TravelSnapshot, 'riders'>;
+
+/** The terms of an origin's trips at `atMs`, from its snapshot: the one rule geo and its trip cache apply. */
+export function termsAt(snapshot: TravelSnapshot, atMs: number): TravelTerms {
+  return {
+    handoffSeconds: snapshot.handoffSeconds,
+    detourFactor: snapshot.detourFactor,
+    zoneSpeedKmh: snapshot.bandSpeedsKmh[bandAt(snapshot.timezone, atMs)]!,
+    ridersAvailable: ridersAt(snapshot.riders, atMs),
+  };
+}
 
 /**
  * Door-to-door riding time over a straight-line distance: handoff + distance × detour / zone speed. The one
@@ -128,8 +160,9 @@ export function tripFrom(origin: TripOrigin, destination: LatLng, terms: TravelT
 
 /**
  * Door-to-door riding time from the store's zone speed: the same estimate online and in training tables. Its terms
- * depend on the origin and the hour band only (`terms`); geo answers them with its trips, so its trip cache keeps
- * them per store and hour and applies them to each exact destination (src/geo/cached-geo.ts).
+ * depend on the origin and the hour band only; geo answers them as a snapshot of the origin for every band
+ * (`snapshot`), which its trip cache keeps per store and applies to each order's time and destination
+ * (src/geo/cached-geo.ts).
  */
 export class TravelEstimator {
   private readonly cells: CellCache;
@@ -141,13 +174,23 @@ export class TravelEstimator {
     this.cells = new CellCache(table.resolution);
   }
 
-  terms(origin: LatLng, atMs: number): RideTerms {
-    const cell = this.cells.cellOf(origin.lat, origin.lng);
-    const t = localTime(this.table.timezone, atMs);
+  snapshot(origin: LatLng): RideSnapshot {
     return {
       handoffSeconds: this.options.handoffSeconds,
       detourFactor: this.options.detourFactor,
-      zoneSpeedKmh: this.table.speedKmh(cell, hourBand(t.weekday, t.hour)),
+      timezone: this.table.timezone,
+      bandSpeedsKmh: [...this.table.speedsOf(this.cells.cellOf(origin.lat, origin.lng))],
+    };
+  }
+
+  terms(origin: LatLng, atMs: number): RideTerms {
+    return {
+      handoffSeconds: this.options.handoffSeconds,
+      detourFactor: this.options.detourFactor,
+      zoneSpeedKmh: this.table.speedKmh(
+        this.cells.cellOf(origin.lat, origin.lng),
+        bandAt(this.table.timezone, atMs),
+      ),
     };
   }
 
@@ -189,8 +232,7 @@ export function learnZoneSpeeds(trips: Iterable<ObservedTrip>, options: LearnOpt
     if (!(moving >= 30) || !(km >= 0.2)) continue;
     const speed = km / (moving / 3600);
     if (speed < 2 || speed > 80) continue;
-    const t = localTime(trip.timezone, trip.departedAtMs);
-    const band = hourBand(t.weekday, t.hour);
+    const band = bandAt(trip.timezone, trip.departedAtMs);
     const cell = latLngToCell(trip.origin.lat, trip.origin.lng, options.resolution);
     byBand[band]!.push(speed);
     let zone = byZone.get(cell);

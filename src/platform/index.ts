@@ -56,6 +56,7 @@ export { ErrorBody, errorBodyOf } from './error-body.js';
 export { err, ok, type Result } from './result.js';
 export { fetchWithin } from './fetch-within.js';
 export { requireWithin, within } from './within.js';
+export { chunks } from './chunks.js';
 export type { ModuleContext } from './module-context.js';
 export {
   defineModule,

@@ -37,7 +37,14 @@ import {
 import type { DriftMonitor } from './drift.js';
 import type { ActiveModel, ModelRuntime } from './model-runtime.js';
 import type { Rollout } from './rollout.js';
-import { fallbackRange, outOfArea, unservable, type DegradedReason } from './servable.js';
+import {
+  fallbackRange,
+  implausible,
+  outOfArea,
+  prepPlusRide,
+  unservable,
+  type DegradedReason,
+} from './servable.js';
 import type { BatchEtaRequest, EtaRequest, EtaResult, Predictor } from './types.js';
 
 /** Used only when geo cannot answer: a straight line with a detour factor at a cautious city speed. */
@@ -122,6 +129,8 @@ export class EtaPredictor implements Predictor {
 
   /** Per request under a geo fault: at most once a second (throttledWarn). */
   private readonly warnGeo: ReturnType<typeof throttledWarn>;
+  /** Per answer the model got wrong beyond reason: at most once a second. */
+  private readonly warnModel: ReturnType<typeof throttledWarn>;
 
   constructor(
     private readonly deps: {
@@ -140,6 +149,7 @@ export class EtaPredictor implements Predictor {
     },
   ) {
     this.warnGeo = throttledWarn(deps.logger);
+    this.warnModel = throttledWarn(deps.logger);
     const stage = new Histogram({
       name: 'etaserve_predict_stage_seconds',
       help: 'Time per prediction stage (features, model, total)',
@@ -312,21 +322,35 @@ export class EtaPredictor implements Predictor {
         zone: this.zoneOf(store),
         daypart: daypart(rows[row * FEATURE_COUNT + HOUR_LOCAL]!),
       };
-      const [low, p50, high] = quantiles(out, row * width, serving, segment);
+      const [p10, p50, p90] = quantiles(out, row * width, serving, segment);
+      let range = { p10, p50, p90 };
+      let why = reasons;
+      if (implausible(range, trip.travelSeconds)) {
+        this.warnModel(
+          {
+            storeId: store.storeId,
+            ...range,
+            travelSeconds: trip.travelSeconds,
+            modelVersion: serving.version,
+          },
+          'the model answered a range no order could meet: serving the fallback estimate',
+        );
+        this.countDegraded('model_implausible');
+        range = prepPlusRide(store, trip.travelSeconds);
+        why = [...reasons, 'model_implausible'];
+      }
       results[index] = {
         ok: true,
         value: {
           storeId: store.storeId,
-          p10: low,
-          p50,
-          p90: high,
+          ...range,
           prepSeconds: store.prepEwmaSeconds ?? store.prepMeanSeconds,
           travelSeconds: trip.travelSeconds,
           distanceKm: trip.distanceKm,
           timezone: store.timezone,
           modelVersion: serving.version,
-          degraded: reasons.length > 0,
-          degradedReasons: reasons,
+          degraded: why.length > 0,
+          degradedReasons: why,
         },
       };
     });

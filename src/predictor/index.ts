@@ -1,7 +1,7 @@
 export { PredictorClient } from './client.js';
 export { predictorConfigSchema, type PredictorConfig } from './config.js';
 export { fallbackTrip } from './eta.js';
-export { fallbackRange, outOfArea, unservable, type DegradedReason } from './servable.js';
+export { outOfArea, prepPlusRide, unservable, type DegradedReason } from './servable.js';
 export { ExplainClient, type EtaExplanation, type FeatureContribution } from './explain.js';
 export {
   createPredictorModule,

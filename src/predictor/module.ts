@@ -131,6 +131,7 @@ export function createPredictorModule(
       // A later champion or challenger changes answers the gateways hold: move every answer to new keys.
       if (cache) runtime.onChange(() => void cache.bus.advance([MODELS_GENERATION]));
       await warmFeatureConnections(deps.stores, deps.geo, logger);
+      await warmTravel(deps, logger);
       await warmPredictions(runtime, deps, config, logger);
       drift.start();
       onlineRanges.start();
@@ -173,6 +174,25 @@ async function warmFeatureConnections(
   ]);
   for (const r of results)
     if (r.status === 'rejected') logger.warn({ err: r.reason }, 'feature warm-up failed: serving anyway');
+}
+
+/** At most this many stores' travel snapshots are cached before a predictor reports ready. */
+const WARM_TRAVEL_STORES = 20_000;
+
+/**
+ * Caches the travel snapshot of every store whose profile this process holds, in a few batched calls, so the first
+ * real requests find every store's trips cached (one entry per store answers every order time and destination).
+ */
+async function warmTravel(deps: Parameters<typeof createPredictorModule>[2], logger: Logger): Promise<void> {
+  const stores = deps.features?.knownStores(WARM_TRAVEL_STORES) ?? [];
+  if (!deps.geo.warm || stores.length === 0) return;
+  const started = Date.now();
+  try {
+    const held = await deps.geo.warm(stores.map((s) => ({ id: s.storeId, location: s.location })));
+    logger.info({ stores: stores.length, held, ms: Date.now() - started }, 'travel snapshots cached');
+  } catch (e) {
+    logger.warn({ err: e }, 'travel warm-up failed: trips are cached on first use');
+  }
 }
 
 /** Synthetic ETAs a predictor answers before it reports ready, and the most time it spends on them. */

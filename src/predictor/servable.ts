@@ -1,17 +1,20 @@
 import { EtaError } from '../platform/index.js';
 import { storeNotFound, type StoreFeatureRecord } from '../store/index.js';
+import type { Quantiles } from './types.js';
 
 /**
  * Why an answer is degraded: a closed set, so dashboards and clients can rely on the names.
  * - store_features_stale: the store service did not answer; its last known features were used;
  * - store_live_default: a store with no live state yet (just created): default live features;
  * - geo_unavailable: geo did not answer in time; straight-line travel estimates;
+ * - model_implausible: the model's answer was one no order could meet (`implausible`); the fallback estimate;
  * - no_predictor: no predictor answered; the gateway's fallback estimate.
  */
 export const DEGRADED_REASONS = [
   'store_features_stale',
   'store_live_default',
   'geo_unavailable',
+  'model_implausible',
   'no_predictor',
 ] as const;
 export type DegradedReason = (typeof DEGRADED_REASONS)[number];
@@ -45,4 +48,25 @@ export function outOfArea(storeId: string, distanceKm: number, radiusKm: number)
  */
 export function fallbackRange(p50: number, floorP90 = 0): { p10: number; p90: number } {
   return { p10: p50 * 0.8, p90: Math.max(p50 * 1.4, floorP90) };
+}
+
+/**
+ * The estimate nothing learned stands behind (the gateway's fallback, a model answer refused as implausible): the
+ * store's prep time plus the ride, with the fallback range up to the store's p90 prep plus the ride.
+ */
+export function prepPlusRide(
+  store: Pick<StoreFeatureRecord, 'prepEwmaSeconds' | 'prepMeanSeconds' | 'prepP90Seconds'>,
+  travelSeconds: number,
+): Quantiles {
+  const p50 = (store.prepEwmaSeconds ?? store.prepMeanSeconds) + travelSeconds;
+  return { ...fallbackRange(p50, store.prepP90Seconds + travelSeconds), p50 };
+}
+
+/**
+ * Whether a model's answer is one no order could meet: a median below the ride alone, or a low end at or below
+ * zero. A model asked about what it never learned can extrapolate that far (seen: rider supply missing for a
+ * model that always had it in training gave a range of -897 to 630 s for a 570 s ride).
+ */
+export function implausible(answer: Quantiles, travelSeconds: number): boolean {
+  return !(answer.p50 >= travelSeconds && answer.p10 > 0);
 }

@@ -18,12 +18,16 @@ export interface BatchEtaRequest {
   subtotal?: number | undefined;
 }
 
-/** The predicted distribution of one order's delivery time, in seconds from the order. */
-export interface EtaPrediction {
-  storeId: string;
+/** An ETA's range: the low end, the median and the high end, in seconds from the order. */
+export interface Quantiles {
   p10: number;
   p50: number;
   p90: number;
+}
+
+/** The predicted distribution of one order's delivery time, in seconds from the order. */
+export interface EtaPrediction extends Quantiles {
+  storeId: string;
   prepSeconds: number;
   travelSeconds: number;
   distanceKm: number;

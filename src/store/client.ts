@@ -1,4 +1,4 @@
-import { EtaError, isEtaError, type HttpClient } from '../platform/index.js';
+import { chunks, EtaError, isEtaError, type HttpClient } from '../platform/index.js';
 import type { ListOptions, PutResult, StoreCatalog, StorePage, UpsertManyResult } from './catalog.js';
 import { fromFeatureJson, fromLiveJson, fromStoreJson, toNewStoreJson, toPatchJson } from './json.js';
 import { STORE_INTERNAL_PREFIX } from './routes.js';
@@ -26,12 +26,6 @@ const path = (storeId: string): string => `${p}/stores/${encodeURIComponent(stor
 /** An id the server would refuse cannot name a store: absent, as in-process, rather than failing the batch. */
 const validIds = (ids: readonly string[]): string[] =>
   [...new Set(ids)].filter((id) => STORE_ID_PATTERN.test(id));
-
-function chunks<T>(items: readonly T[], size: number): T[][] {
-  const out: T[][] = [];
-  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
-  return out;
-}
 
 /** The server numbers the stores of one request; the caller numbers all of them. */
 function offsetField(e: unknown, offset: number): unknown {

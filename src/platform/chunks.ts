@@ -1,0 +1,6 @@
+/** `items` in pieces of at most `size`, in order: one request per piece where a route bounds its batch. */
+export function chunks<T>(items: readonly T[], size: number): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < items.length; i += size) out.push(items.slice(i, i + size));
+  return out;
+}

@@ -39,6 +39,7 @@ import type { ActiveModel, ModelRuntime } from './model-runtime.js';
 import type { Rollout } from './rollout.js';
 import {
   fallbackRange,
+  fromTheRide,
   implausible,
   outOfArea,
   prepPlusRide,
@@ -323,17 +324,19 @@ export class EtaPredictor implements Predictor {
         daypart: daypart(rows[row * FEATURE_COUNT + HOUR_LOCAL]!),
       };
       const [p10, p50, p90] = quantiles(out, row * width, serving, segment);
-      let range = { p10, p50, p90 };
+      let range = fromTheRide({ p10, p50, p90 }, trip.travelSeconds);
       let why = reasons;
       if (implausible(range, trip.travelSeconds)) {
         this.warnModel(
           {
             storeId: store.storeId,
-            ...range,
+            p10,
+            p50,
+            p90,
             travelSeconds: trip.travelSeconds,
             modelVersion: serving.version,
           },
-          'the model answered a range no order could meet: serving the fallback estimate',
+          'the model answered an ETA no order could meet: serving the fallback estimate',
         );
         this.countDegraded('model_implausible');
         range = prepPlusRide(store, trip.travelSeconds);

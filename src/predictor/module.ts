@@ -13,7 +13,7 @@ import {
   type Service,
 } from '../platform/index.js';
 import type { ModelRegistry, RegistryDatabase } from '../registry/index.js';
-import { isOpen, type FeatureCache, type StoreFeatures } from '../store/index.js';
+import { isOpen, type FeatureCache, type StoreFeatures, type StoreLiveSource } from '../store/index.js';
 import type { PredictorConfig } from './config.js';
 import { PredictorClient } from './client.js';
 import { balancerOptions, PredictorBalancer, type BalancerSettings } from './replicas/balancer.js';
@@ -54,7 +54,8 @@ export function createPredictorModule(
     registry: ModelRegistry;
     /** The registry's database, so the model loader thread reads artifacts itself (off the event loop). */
     registryDatabase?: RegistryDatabase;
-    stores: StoreFeatures;
+    /** The store service: live state is what the cached path asks it for; whole records without the caches. */
+    stores: StoreFeatures & StoreLiveSource;
     /** Store features through the process's caches (the store module's); without them, fetched every time. */
     features?: FeatureCache;
     /** Trip estimates, through the process's cache when geo's module gives one. */
@@ -130,7 +131,7 @@ export function createPredictorModule(
       await runtime.start();
       // A later champion or challenger changes answers the gateways hold: move every answer to new keys.
       if (cache) runtime.onChange(() => void cache.bus.advance([MODELS_GENERATION]));
-      await warmFeatureConnections(deps.stores, deps.geo, logger);
+      await warmFeatureConnections(deps, logger);
       await warmTravel(deps, logger);
       await warmPredictions(runtime, deps, config, logger);
       drift.start();
@@ -163,13 +164,13 @@ export function createPredictorModule(
  * first real request does not spend its feature deadline on TCP handshakes and answer degraded.
  */
 async function warmFeatureConnections(
-  stores: StoreFeatures,
-  geo: GeoFeatures,
+  { stores, features, geo }: Parameters<typeof createPredictorModule>[2],
   logger: Logger,
 ): Promise<void> {
   const here = { lat: 0, lng: 0 };
   const results = await Promise.allSettled([
-    stores.getStoreFeatures(['warm-up'], Date.now()),
+    // The route the serving path calls: live state through the caches, whole records without them.
+    features ? stores.getLive(['warm-up']) : stores.getStoreFeatures(['warm-up'], Date.now()),
     geo.trips(here, [{ id: 'warm-up', location: here, radiusKm: 1 }], Date.now()),
   ]);
   for (const r of results)

@@ -7,7 +7,7 @@ import type { Quantiles } from './types.js';
  * - store_features_stale: the store service did not answer; its last known features were used;
  * - store_live_default: a store with no live state yet (just created): default live features;
  * - geo_unavailable: geo did not answer in time; straight-line travel estimates;
- * - model_implausible: the model's answer was one no order could meet (`implausible`); the fallback estimate;
+ * - model_implausible: the model's ETA was one no order could meet (`implausible`); the fallback estimate;
  * - no_predictor: no predictor answered; the gateway's fallback estimate.
  */
 export const DEGRADED_REASONS = [
@@ -59,14 +59,23 @@ export function prepPlusRide(
   travelSeconds: number,
 ): Quantiles {
   const p50 = (store.prepEwmaSeconds ?? store.prepMeanSeconds) + travelSeconds;
-  return { ...fallbackRange(p50, store.prepP90Seconds + travelSeconds), p50 };
+  return fromTheRide({ ...fallbackRange(p50, store.prepP90Seconds + travelSeconds), p50 }, travelSeconds);
 }
 
 /**
- * Whether a model's answer is one no order could meet: a median below the ride alone, or a low end at or below
- * zero. A model asked about what it never learned can extrapolate that far (seen: rider supply missing for a
- * model that always had it in training gave a range of -897 to 630 s for a 570 s ride).
+ * Whether a model's answer is one no order could meet: a median below the ride alone (or no number). A model asked
+ * about what it never learned can extrapolate that far (seen: rider supply missing for a model that always had it
+ * in training answered 512 s, in a range of -897 to 630 s, for a 570 s ride).
  */
 export function implausible(answer: Quantiles, travelSeconds: number): boolean {
-  return !(answer.p50 >= travelSeconds && answer.p10 > 0);
+  return !(answer.p50 >= travelSeconds);
+}
+
+/**
+ * A range that starts no earlier than the ride alone ends: a range widened around its median (the online
+ * calibration, a wide fallback) can reach below it, even below zero, which no order meets. Keeps p10 ≤ p50 for any
+ * answer that is not `implausible`.
+ */
+export function fromTheRide(answer: Quantiles, travelSeconds: number): Quantiles {
+  return answer.p10 >= travelSeconds ? answer : { ...answer, p10: travelSeconds };
 }

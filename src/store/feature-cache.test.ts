@@ -53,7 +53,11 @@ function storeService() {
   };
 }
 
-function featureCache(service: ReturnType<typeof storeService>, liveTtlMs = 2000): FeatureCache {
+function featureCache(
+  service: ReturnType<typeof storeService>,
+  liveTtlMs = 2000,
+  liveMaxBytes = 1 << 20,
+): FeatureCache {
   const ctx = {
     logger: createLogger({ level: 'silent' }),
     metrics: createMetrics({ target: 't' }),
@@ -66,7 +70,7 @@ function featureCache(service: ReturnType<typeof storeService>, liveTtlMs = 2000
     profileCache: cache.cacheFor('store-profiles'),
     liveCache: cache.cacheFor('store-live', {
       ttlMs: liveTtlMs,
-      l1MaxBytes: 1 << 20,
+      l1MaxBytes: liveMaxBytes,
       refresh: { graceRatio: 0 },
     }),
     deadlineMs: 50,
@@ -109,6 +113,22 @@ describe('store features through the caches', () => {
     service.state.down = false;
     await new Promise((r) => setTimeout(r, 10));
     expect((await features.storeFeatures(['s-1'], OPEN)).degradedReasons).toEqual([]);
+  });
+
+  it("keeps last known live state within the live cache's byte bound, the oldest going first", async () => {
+    const service = storeService();
+    for (let i = 2; i <= 400; i++) service.catalog.set(`s-${i}`, store(`s-${i}`));
+    // About 70 snapshots of a kitchen and a week of prep times.
+    const features = featureCache(service, 1, 64 * 1024);
+    for (let i = 1; i <= 400; i++) await features.storeFeatures([`s-${i}`], OPEN);
+    service.state.down = true;
+    await new Promise((r) => setTimeout(r, 10));
+    const recent = await features.storeFeatures(['s-400'], OPEN);
+    expect(recent.records.get('s-400')).toMatchObject({ ordersInKitchen: 7 });
+    expect(recent.degradedReasons).toEqual(['store_features_stale']);
+    const oldest = await features.storeFeatures(['s-1'], OPEN);
+    expect(oldest.records.get('s-1')).toMatchObject({ ordersInKitchen: 0 });
+    expect(oldest.degradedReasons).toEqual(['store_live_default']);
   });
 
   it('drops a store profile on invalidation, so an update shows at once', async () => {

@@ -25,7 +25,10 @@ export interface FeatureCacheDeps {
   /** How long to wait for the store service when something older could answer instead (callers may set their own). */
   deadlineMs: number;
   logger: Logger;
-  /** Last known values kept past the caches' grace, for when the store service is down (entries). */
+  /**
+   * Last known values kept past the caches' grace, for when the store service is down (entries); live state is also
+   * bounded by the live cache's L1 bytes.
+   */
   lastKnownMax?: number;
 }
 
@@ -41,6 +44,11 @@ async function withRetries<T>(read: () => Promise<T>, attempts = 3): Promise<T> 
 }
 
 /** Keeps `value` as the last known one; a value already kept (an L1 hit, the usual case) is only touched. */
+/** The heap a live snapshot holds, about: the object, its kitchen's times and its week of float32 slots. */
+function liveSnapshotBytes(live: StoreLiveSnapshot): number {
+  return 200 + 8 * live.kitchenUntilMs.length + (live.prepEwmaSlots ? 96 + live.prepEwmaSlots.byteLength : 0);
+}
+
 function remember<V extends object>(last: LRUCache<string, V>, id: string, value: V): void {
   if (last.get(id) !== value) last.set(id, value);
 }
@@ -62,7 +70,12 @@ export class FeatureCache {
     this.warnStale = throttledWarn(deps.logger);
     const max = deps.lastKnownMax ?? 50_000;
     this.lastProfile = new LRUCache({ max });
-    this.lastLive = new LRUCache({ max });
+    // Mostly the very snapshots L1 holds; those it evicted stay here, so they count against a bound of their own.
+    this.lastLive = new LRUCache({
+      max,
+      maxSize: deps.liveCache.stats().l1.maxBytes,
+      sizeCalculation: liveSnapshotBytes,
+    });
   }
 
   /**

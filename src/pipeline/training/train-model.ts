@@ -5,7 +5,7 @@ import {
   type TrainParams,
   type TrainProgress,
 } from '../../model/index.js';
-import { daypart, RANGE_SEGMENT_COLUMNS, storeZone } from '../../features/index.js';
+import { daypart, FEATURE_NAMES, RANGE_SEGMENT_COLUMNS, storeZone } from '../../features/index.js';
 import { ZoneSpeedTable, type GeoConfig, type ZoneSpeedTableJson } from '../../geo/index.js';
 import type { FeatureProfile, GoldenSet, ModelRecord, ModelRegistry } from '../../registry/index.js';
 import { baselineMae, evaluateModel } from './evaluate.js';
@@ -127,7 +127,7 @@ export async function trainFromHistory(
       ? { segments: rangeSegmentLabels(history, table, nTrain, nValid) }
       : {}),
   };
-  const artifact = await train(sliceRows(table, 0, nTrain), valid, params, (p) =>
+  const artifact = await train(withRidersHidden(sliceRows(table, 0, nTrain)), valid, params, (p) =>
     progress({ stage: 'train', message: `${p.output} tree ${p.iteration}`, boosting: p }),
   );
 
@@ -152,6 +152,22 @@ export async function trainFromHistory(
     golden: goldenSet(loaded.value, table, nValid, table.nRows),
     profile: featureProfile(table, 0, nTrain),
   };
+}
+
+/** One training row in this many has its rider count hidden (`withRidersHidden`). */
+export const RIDERS_HIDDEN_EVERY = 50;
+const RIDERS = FEATURE_NAMES.indexOf('riders_available');
+
+/**
+ * The training rows with the rider count hidden in one row in `RIDERS_HIDDEN_EVERY`, as serving sees it while the
+ * rider feed is down or before a process has heard any rider: the model learns what to answer without it instead of
+ * extrapolating from counts it always had (a range of -897 to 630 s was served so). Only the rows the learner sees:
+ * validation, evaluation and the drift profile keep the table as it is.
+ */
+export function withRidersHidden<T extends { columns: Float64Array[] }>(rows: T): T {
+  const riders = Float64Array.from(rows.columns[RIDERS]!);
+  for (let r = RIDERS_HIDDEN_EVERY >> 1; r < riders.length; r += RIDERS_HIDDEN_EVERY) riders[r] = Number.NaN;
+  return { ...rows, columns: rows.columns.map((c, f) => (f === RIDERS ? riders : c)) };
 }
 
 /**

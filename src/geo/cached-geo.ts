@@ -36,13 +36,13 @@ export class CachedGeo implements GeoFeatures {
   ) {}
 
   async trips(destination: LatLng, origins: readonly TripOrigin[], atMs: number): Promise<TripEstimate[]> {
-    const { found, older } = await this.snapshots(origins);
+    const snapshots = await this.snapshots(origins);
     // Stores left without a snapshot (a geo older than them): geo answers their trips as is.
-    const direct = older ? origins.filter((o) => !found.has(geoTravelKey(o.id, o.location))) : [];
+    const direct = origins.filter((_, i) => !snapshots[i]);
     const asked = direct.length > 0 ? await this.geo.trips(destination, direct, atMs) : [];
     const answered = new Map(asked.map((t, i) => [direct[i]!.id, t]));
-    return origins.map((o): TripEstimate => {
-      const snapshot = found.get(geoTravelKey(o.id, o.location));
+    return origins.map((o, i): TripEstimate => {
+      const snapshot = snapshots[i];
       if (snapshot) return tripFrom(o, destination, termsAt(snapshot, atMs));
       const trip = answered.get(o.id);
       if (!trip) throw new EtaError('upstream_unavailable', `geo gave no estimate for store ${o.id}`);
@@ -56,19 +56,20 @@ export class CachedGeo implements GeoFeatures {
    */
   async warm(origins: readonly Pick<TripOrigin, 'id' | 'location'>[]): Promise<number> {
     let held = 0;
-    for (const page of chunks(origins, WARM_PAGE)) held += (await this.snapshots(page)).found.size;
+    for (const page of chunks(origins, WARM_PAGE))
+      held += (await this.snapshots(page)).filter((s) => s !== undefined).length;
     return held;
   }
 
-  private async snapshots(origins: readonly Pick<TripOrigin, 'id' | 'location'>[]) {
-    const byKey = new Map(origins.map((o) => [geoTravelKey(o.id, o.location), o.location]));
-    let older = false;
-    const found = await this.cache.getOrLoadMany([...byKey.keys()], async (missing) => {
-      const snapshots = await this.geo.travel(missing.map((k) => byKey.get(k)!));
-      if (!snapshots) older = true;
+  /** Each origin's snapshot, in order; undefined where a geo older than snapshots left it without one. */
+  private async snapshots(
+    origins: readonly Pick<TripOrigin, 'id' | 'location'>[],
+  ): Promise<Array<TravelSnapshot | undefined>> {
+    const keys = origins.map((o) => geoTravelKey(o.id, o.location));
+    const found = await this.cache.getOrLoadMany(keys, async (missing) => {
+      const snapshots = await this.geo.travel(missing.map((k) => origins[keys.indexOf(k)]!.location));
       return new Map(snapshots ? missing.map((k, i) => [k, snapshots[i]!]) : []);
     });
-    // A miss another caller is loading from an older geo comes back without the key: it counts as older too.
-    return { found, older: older || found.size < byKey.size };
+    return keys.map((k) => found.get(k));
   }
 }

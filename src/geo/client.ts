@@ -1,14 +1,14 @@
 import type { LatLng } from '../features/index.js';
 import { chunks, EtaError, type CallOptions, type HttpClient } from '../platform/index.js';
 import { GEO_ROUTE_PREFIX } from './routes.js';
-import { MAX_ORIGINS } from './schemas.js';
-import type {
-  RidersBody,
-  RidersResponse,
-  TravelBody,
-  TravelResponse,
-  TripsBody,
-  TripsResponse,
+import {
+  MAX_ORIGINS,
+  type RidersBody,
+  type RidersResponse,
+  type TravelBody,
+  type TravelResponse,
+  type TripsBody,
+  type TripsResponse,
 } from './schemas.js';
 import type { GeoTravel, TravelSnapshot, TripEstimate, TripOrigin } from './types.js';
 

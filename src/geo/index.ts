@@ -1,19 +1,17 @@
-export { CachedGeo, travelSnapshotCodec } from './cached-geo.js';
+export { CachedGeo } from './cached-geo.js';
 export { GeoClient, type RiderLocation } from './client.js';
 export { geoConfigSchema, type GeoConfig } from './config.js';
 export { geoModule } from './module.js';
 export { createGeoModule, type ChampionSpeeds, type GeoEvents, type GeoModule } from './module.js';
 export { applyToRiderSupply, startRiderProjection, type RiderProjectionOptions } from './rider-projection.js';
-export { ridersAt, RiderSupply, type RiderSupplyOptions, type RidersNear } from './rider-supply.js';
+export { RiderSupply, type RiderSupplyOptions } from './rider-supply.js';
 export { GEO_ROUTE_PREFIX, geoRoutes, type GeoRoutes } from './routes.js';
 export { GeoService } from './service.js';
 export { defaultSpeedsFile, loadZoneSpeeds, saveZoneSpeeds, speedsFileOf } from './speeds-file.js';
 export {
   BAND_COUNT,
-  bandAt,
   hourBand,
   learnZoneSpeeds,
-  termsAt,
   TravelEstimator,
   ZoneSpeedTable,
   type LearnOptions,

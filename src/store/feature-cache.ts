@@ -43,12 +43,12 @@ async function withRetries<T>(read: () => Promise<T>, attempts = 3): Promise<T> 
   }
 }
 
-/** Keeps `value` as the last known one; a value already kept (an L1 hit, the usual case) is only touched. */
 /** The heap a live snapshot holds, about: the object, its kitchen's times and its week of float32 slots. */
 function liveSnapshotBytes(live: StoreLiveSnapshot): number {
   return 200 + 8 * live.kitchenUntilMs.length + (live.prepEwmaSlots ? 96 + live.prepEwmaSlots.byteLength : 0);
 }
 
+/** Keeps `value` as the last known one; a value already kept (an L1 hit, the usual case) is only touched. */
 function remember<V extends object>(last: LRUCache<string, V>, id: string, value: V): void {
   if (last.get(id) !== value) last.set(id, value);
 }

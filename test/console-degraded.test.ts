@@ -38,6 +38,7 @@ describe.skipIf(!CHROMIUM)('the console shows a degraded platform', () => {
       ETASERVE_GATEWAY_PORT: String(port),
       ETASERVE_DEMO_API_KEY: DEMO_KEY,
       ETASERVE_SIMULATOR_LIVE_REQUESTS_PER_SECOND: '0',
+      ETASERVE_GATEWAY_WARM_UP_REQUESTS: '0',
     });
     url = `http://127.0.0.1:${port}`;
     await waitReady(url, running);

@@ -21,6 +21,7 @@ describe('events survive kill -9 during ingest', () => {
       ETASERVE_GATEWAY_PORT: String(port),
       ETASERVE_DEMO_API_KEY: DEMO_KEY,
       ETASERVE_SIMULATOR_LIVE_REQUESTS_PER_SECOND: '0',
+      ETASERVE_GATEWAY_WARM_UP_REQUESTS: '0',
     });
     await waitReady(url, running);
   };

@@ -48,6 +48,7 @@ beforeAll(async () => {
       ETASERVE_DEMO_API_KEY: DEMO_KEY,
       ETASERVE_GATEWAY_PORT: '0',
       ETASERVE_SIMULATOR_LIVE_REQUESTS_PER_SECOND: '0',
+      ETASERVE_GATEWAY_WARM_UP_REQUESTS: '0',
     },
   });
   // Production stores come from the operator (`etaserve stores import`), not from a simulated city.

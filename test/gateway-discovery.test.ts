@@ -320,6 +320,7 @@ describe('a gateway process with predictorDiscovery=dns', () => {
         ETASERVE_GATEWAY_PORT: '0',
         ETASERVE_GATEWAY_RESPONSE_CACHE: 'false',
         ETASERVE_SIMULATOR_LIVE_REQUESTS_PER_SECOND: '0',
+        ETASERVE_GATEWAY_WARM_UP_REQUESTS: '0',
         ETASERVE_INTERNAL_TOKEN: TOKEN,
         ETASERVE_TOPOLOGY_PREDICTOR_URLS: `http://localhost:${port}`,
         ETASERVE_TOPOLOGY_PREDICTOR_DISCOVERY: 'dns',

@@ -45,6 +45,7 @@ async function gateway(postgresUrl: string): Promise<ComposedProcess> {
       ETASERVE_DATA_DIR: dir,
       ETASERVE_INTERNAL_TOKEN: 'keys-test-internal-token-0123456789',
       ETASERVE_SIMULATOR_LIVE_REQUESTS_PER_SECOND: '0',
+      ETASERVE_GATEWAY_WARM_UP_REQUESTS: '0',
       // Events are not what this test is about: the file log is allowed, and unused.
       ETASERVE_TOPOLOGY_SHARED_DISK: 'true',
       ETASERVE_TOPOLOGY_STORE_URL: NOWHERE,

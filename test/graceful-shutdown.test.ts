@@ -110,6 +110,7 @@ async function startUp(): Promise<{
       ETASERVE_PREDICTOR_PORT: String(ports[4]),
       ETASERVE_DEMO_API_KEY: DEMO_KEY,
       ETASERVE_SIMULATOR_LIVE_REQUESTS_PER_SECOND: '0',
+      ETASERVE_GATEWAY_WARM_UP_REQUESTS: '0',
     },
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],

@@ -23,6 +23,7 @@ const CHROMIUM = requireBinary('chromium', 'the console browser tests');
 const ENV = {
   ETASERVE_DEMO_API_KEY: DEMO_KEY,
   ETASERVE_SIMULATOR_LIVE_REQUESTS_PER_SECOND: '0',
+  ETASERVE_GATEWAY_WARM_UP_REQUESTS: '0',
   ETASERVE_PREDICTOR_ALIAS_POLL_MS: '200',
   ETASERVE_EVENTS_POLL_MS: '100',
   // Each request reaches the predictor: the test reads the range it serves now.

@@ -23,6 +23,7 @@ async function start(): Promise<ComposedProcess> {
       ETASERVE_DEMO_API_KEY: DEMO_KEY,
       ETASERVE_GATEWAY_PORT: '0',
       ETASERVE_SIMULATOR_LIVE_REQUESTS_PER_SECOND: '0',
+      ETASERVE_GATEWAY_WARM_UP_REQUESTS: '0',
       ETASERVE_EVENTS_POLL_MS: '20',
       // The order lives tomorrow evening, on its own clock: each answer is computed at its event's time, with the
       // stores open and at an hour the models learnt, whatever the hour the test runs.

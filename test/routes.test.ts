@@ -106,6 +106,7 @@ async function compose(shape: Shape, extraEnv: Record<string, string> = {}): Pro
       ETASERVE_DATA_DIR: dir,
       ETASERVE_INTERNAL_TOKEN: TOKEN,
       ETASERVE_SIMULATOR_LIVE_REQUESTS_PER_SECOND: '0',
+      ETASERVE_GATEWAY_WARM_UP_REQUESTS: '0',
       // The processes of these shapes share this one data directory (their event log files).
       ETASERVE_TOPOLOGY_SHARED_DISK: 'true',
       ...shape.env,

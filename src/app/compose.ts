@@ -185,7 +185,16 @@ export async function composeProcess(
       await Promise.all(listeners.map((l) => l.app.close()));
     },
   };
-  const manager = new ServiceManager([...services, http], log);
+  const warmUps = local.flatMap((m) => parts.get(m)!.warmUp ?? []);
+  // Unready until it ends: a load balancer sends nothing to a process whose code has not run yet.
+  const warmUp: Service = {
+    name: 'warm-up',
+    start: async (signal) => {
+      const origins = Object.fromEntries(listeners.map((l) => [l.name, originOf(l)]));
+      for (const warm of warmUps) await warm(origins, signal);
+    },
+  };
+  const manager = new ServiceManager([...services, http, ...(warmUps.length > 0 ? [warmUp] : [])], log);
   return {
     modules,
     app: listeners[0]!.app,
@@ -195,6 +204,14 @@ export async function composeProcess(
     listeners,
     gateway: local.includes('gateway') ? (parts.get('gateway')!.provides as GatewayModule) : undefined,
   };
+}
+
+/** The origin of a listener that is open, from this process (its port may have been chosen by the system). */
+function originOf(listener: Listener): string {
+  const address = listener.app.server.address();
+  const port = typeof address === 'object' && address ? address.port : listener.port;
+  const host = ['', '0.0.0.0', '::', 'localhost'].includes(listener.host) ? '127.0.0.1' : listener.host;
+  return `http://${host.includes(':') && !host.startsWith('[') ? `[${host}]` : host}:${port}`;
 }
 
 /** A process serves on the port of its last target in dependency order: the one the others are there to serve. */

@@ -46,6 +46,15 @@ describe('ApiKeyStore', () => {
     expect(() => readFileSync(path.join(d, 'api-keys.json'))).toThrow();
   });
 
+  it('a built-in key removed (the warm-up key) is refused at once, even one verified a moment before', () => {
+    const store = new ApiKeyStore(dir());
+    store.addBuiltIn('warm-up-key-123', ['predict'], 1000, 'warm-up');
+    const now = Date.now();
+    expect(store.authenticate('warm-up-key-123', now)?.keyId).toBe('warm-up');
+    store.removeBuiltIn('warm-up-key-123');
+    expect(store.authenticate('warm-up-key-123', now + 1)).toBeUndefined();
+  });
+
   it('a key used a lot still stops working within a second of its revocation by another process', async () => {
     const d = dir();
     const gateway = new ApiKeyStore(d);

@@ -207,6 +207,12 @@ export class ApiKeyStore {
     this.builtIn.set(sha256(key), { keyId, scopes, rateLimitPerSecond });
   }
 
+  /** Ends a built-in key at once (the warm-up's): a request that presents it again is refused. */
+  removeBuiltIn(key: string): void {
+    this.builtIn.delete(sha256(key));
+    this.forgetVerified();
+  }
+
   authenticate(key: string, nowMs = Date.now()): Principal | undefined {
     this.refreshSync(nowMs);
     const id = cyrb53(key, this.salts[0]);

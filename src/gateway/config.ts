@@ -167,6 +167,13 @@ export const gatewayConfigSchema = Type.Object(
       maximum: 200,
       description: 'Rider speed used by the fallback ETA when no predictor answers',
     }),
+    warmUpRequests: Type.Integer({
+      default: 8000,
+      minimum: 0,
+      maximum: 100_000,
+      description:
+        'ETA requests the gateway sends itself before it turns ready, so real traffic meets warm code; 0 = none',
+    }),
   },
   { default: {} },
 );

@@ -37,6 +37,7 @@ import { etaRoutes } from './eta-routes.js';
 import { eventRoutes } from './event-routes.js';
 import { LocalRateLimiter, RedisRateLimiter, type RateLimiter } from './rate-limit.js';
 import { ResponseCache } from './response-cache.js';
+import { warmUpGateway } from './warm-up.js';
 
 export interface GatewayModule {
   service: Service;
@@ -328,6 +329,17 @@ export const gatewayModule = defineModule<GatewayModuleConfig, GatewayModule>({
       provides: gateway,
       services: [gateway.service, consoleModule.service],
       admission: gateway.admission,
+      warmUp: async (origins, signal) => {
+        const warmed = await warmUpGateway({
+          origin: origins.public!,
+          keys: gateway.keys,
+          catalog: store.catalog,
+          requests: config.gateway.warmUpRequests,
+          signal,
+          logger: ctx.logger,
+        });
+        if (warmed) ctx.logger.info(warmed, 'gateway warmed up');
+      },
       publicApi: async (app) => {
         app.addHook('onResponse', consoleModule.countStoreRequests);
         await gateway.register(app, extra);

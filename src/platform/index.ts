@@ -60,6 +60,7 @@ export { chunks } from './chunks.js';
 export type { ModuleContext } from './module-context.js';
 export {
   defineModule,
+  type ListenerOrigins,
   type ModuleDefinition,
   type ModuleInit,
   type ModuleName,

@@ -36,6 +36,17 @@ export interface ModuleParts<P> {
   publicApi?: (app: HttpServer) => Promise<void>;
   /** Admission control of the public HTTP server, from the module that owns it. */
   admission?: HttpServerOptions['admission'];
+  /**
+   * Real requests through the process's own listeners, once they are open and before it turns ready: the first
+   * requests of real traffic then find the code compiled and the connections open (docs/architecture.md).
+   */
+  warmUp?: (origins: ListenerOrigins, signal: AbortSignal) => Promise<void>;
+}
+
+/** Where this process's own listeners answer, for its warm-up (`http://127.0.0.1:port`). */
+export interface ListenerOrigins {
+  public?: string;
+  internal?: string;
 }
 
 /** What `init` gets: the configuration, the process's context and the modules it needs. */

@@ -3,6 +3,7 @@ import { appenderOf, type EventLog, type EventsConfig, type EventsProvides } fro
 import type { GeoFeatures } from '../geo/index.js';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  chunks,
   createMetrics,
   defineModule,
   EtaError,
@@ -132,7 +133,7 @@ export function createPredictorModule(
       // A later champion or challenger changes answers the gateways hold: move every answer to new keys.
       if (cache) runtime.onChange(() => void cache.bus.advance([MODELS_GENERATION]));
       await warmFeatureConnections(deps, logger);
-      await warmTravel(deps, logger);
+      await Promise.all([warmTravel(deps, logger), warmLive(deps, logger)]);
       await warmPredictions(runtime, deps, config, logger);
       drift.start();
       onlineRanges.start();
@@ -177,8 +178,11 @@ async function warmFeatureConnections(
     if (r.status === 'rejected') logger.warn({ err: r.reason }, 'feature warm-up failed: serving anyway');
 }
 
-/** At most this many stores' travel snapshots are cached before a predictor reports ready. */
+/** At most this many stores' travel snapshots and live states are cached before a predictor reports ready. */
 const WARM_TRAVEL_STORES = 20_000;
+/** Stores per call for their live state: one page of the store service's multi-get. */
+const WARM_LIVE_CHUNK = 500;
+const WARM_LIVE_DEADLINE_MS = 5_000;
 
 /**
  * Caches the travel snapshot of every store whose profile this process holds, in a few batched calls, so the first
@@ -194,6 +198,28 @@ async function warmTravel(deps: Parameters<typeof createPredictorModule>[2], log
   } catch (e) {
     logger.warn({ err: e }, 'travel warm-up failed: trips are cached on first use');
   }
+}
+
+/**
+ * Caches the live state of every store whose profile this process holds, a page per call, so the first real
+ * requests do not each wait on the store service (live state stays cached until the store's state changes).
+ */
+async function warmLive(deps: Parameters<typeof createPredictorModule>[2], logger: Logger): Promise<void> {
+  const { features } = deps;
+  const ids = features?.knownStores(WARM_TRAVEL_STORES).map((s) => s.storeId) ?? [];
+  if (!features || ids.length === 0) return;
+  const started = Date.now();
+  let degraded = 0;
+  for (const page of chunks(ids, WARM_LIVE_CHUNK)) {
+    const { degradedReasons } = await features.storeFeatures(page, started, {
+      deadlineMs: WARM_LIVE_DEADLINE_MS,
+    });
+    if (degradedReasons.length > 0) degraded++;
+  }
+  logger.info(
+    { stores: ids.length, degradedPages: degraded, ms: Date.now() - started },
+    'store live state cached',
+  );
 }
 
 /** Synthetic ETAs a predictor answers before it reports ready, and the most time it spends on them. */

@@ -126,14 +126,21 @@ export function applyPatch(current: Store, patch: StorePatch): NewStore {
   };
 }
 
-/** Every store of the catalog, page by page (for training, which joins orders to their stores). */
-export async function listAllStores(catalog: StoreCatalog, pageSize = 500): Promise<Store[]> {
+/**
+ * Every store of the catalog, page by page (for training, which joins orders to their stores), or the first pages
+ * that hold `max` of them.
+ */
+export async function listAllStores(
+  catalog: Pick<StoreCatalog, 'list'>,
+  pageSize = 500,
+  max = Infinity,
+): Promise<Store[]> {
   const stores: Store[] = [];
   let cursor: string | null = null;
   do {
     const page: StorePage = await catalog.list({ limit: pageSize, cursor });
     stores.push(...page.stores);
     cursor = page.nextCursor;
-  } while (cursor);
+  } while (cursor && stores.length < max);
   return stores;
 }

@@ -71,6 +71,7 @@ function fuzzEnv(dataDir: string, extra: Record<string, string>): Record<string,
     ETASERVE_DEMO_API_KEY: DEMO_KEY,
     ETASERVE_LOG_LEVEL: 'silent',
     ETASERVE_SIMULATOR_LIVE_REQUESTS_PER_SECOND: '0',
+    ETASERVE_GATEWAY_WARM_UP_REQUESTS: '0',
     ETASERVE_GATEWAY_MAX_IN_FLIGHT: '100000',
     ETASERVE_GATEWAY_BATCH_MAX_IN_FLIGHT: '100000',
     // All processes share this worker's event loop: a remote call must not time out because a neighbour is busy

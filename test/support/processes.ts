@@ -35,9 +35,15 @@ export interface Running {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/**
+ * Processes under test skip the gateway's warm-up (thousands of requests before it turns ready): tests count their
+ * own requests. The warm-up has its own test (gateway-warm-up.test.ts).
+ */
+export const NO_WARM_UP = { ETASERVE_GATEWAY_WARM_UP_REQUESTS: '0' } as const;
+
 export function run(args: string[], env: Record<string, string>): Running {
   const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...process.env, ETASERVE_LOG_LEVEL: 'warn', ...env },
+    env: { ...process.env, ETASERVE_LOG_LEVEL: 'warn', ...NO_WARM_UP, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';

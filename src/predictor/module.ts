@@ -2,11 +2,13 @@ import { MODELS_GENERATION, type CacheModule } from '../cache/index.js';
 import { appenderOf, type EventLog, type EventsConfig, type EventsProvides } from '../events/index.js';
 import type { GeoFeatures } from '../geo/index.js';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { Pool } from 'undici';
 import {
   chunks,
   createMetrics,
   defineModule,
   EtaError,
+  INTERNAL_TOKEN_HEADER,
   type Logger,
   type ModuleContext,
   type RoutePlugin,
@@ -14,7 +16,13 @@ import {
   type Service,
 } from '../platform/index.js';
 import type { ModelRegistry, RegistryDatabase } from '../registry/index.js';
-import { isOpen, type FeatureCache, type StoreFeatures, type StoreLiveSource } from '../store/index.js';
+import {
+  isOpen,
+  type FeatureCache,
+  type Store,
+  type StoreFeatures,
+  type StoreLiveSource,
+} from '../store/index.js';
 import type { PredictorConfig } from './config.js';
 import { PredictorClient } from './client.js';
 import { balancerOptions, PredictorBalancer, type BalancerSettings } from './replicas/balancer.js';
@@ -33,7 +41,9 @@ import { ExplainClient, explainEta, explainRoutes, type EtaExplanation } from '.
 import { ModelRuntime } from './model-runtime.js';
 import { OnlineRangesFollower } from './online-ranges.js';
 import { oipRoutes } from './oip.js';
-import { predictorInternalRoutes } from './routes.js';
+import { predictorInternalRoutes, WARM_UP_HEADER } from './routes.js';
+import type { BatchEtaWireResponse } from './schemas.js';
+import { resultFromWire } from './wire.js';
 import type { EtaRequest, EtaResult, Predictor } from './types.js';
 
 export interface PredictorModule {
@@ -46,6 +56,11 @@ export interface PredictorModule {
   oip: Routes;
   /** An ETA with its feature vector and contributions (the console's "why"). */
   explain: (request: EtaRequest) => Promise<EtaExplanation>;
+  /**
+   * Synthetic ETAs before the process turns ready: over its own internal route when it serves one (`internal`,
+   * with the deployment's token), so the route is warm too; straight to the serving path otherwise.
+   */
+  warmUp(internal: { origin: string; token: string | undefined } | undefined): Promise<void>;
 }
 
 export function createPredictorModule(
@@ -134,7 +149,6 @@ export function createPredictorModule(
       if (cache) runtime.onChange(() => void cache.bus.advance([MODELS_GENERATION]));
       await warmFeatureConnections(deps, logger);
       await Promise.all([warmTravel(deps, logger), warmLive(deps, logger)]);
-      await warmPredictions(runtime, deps, config, logger);
       drift.start();
       onlineRanges.start();
     },
@@ -150,11 +164,33 @@ export function createPredictorModule(
         ? { ready: true }
         : { ready: true, degraded: true, reason: 'no champion model yet: serving fallback ETAs' },
   };
+  // A predictor of its own for warm-up ETAs, with no rollout, drift monitor or metrics of the real one: nothing it
+  // answers is shadowed, profiled or counted.
+  const warm = new EtaPredictor({
+    runtime,
+    stores: deps.stores,
+    ...(deps.features ? { features: deps.features } : {}),
+    geo: deps.geo,
+    featureDeadlineMs: Math.max(config.featureDeadlineMs, WARM_UP_FEATURE_DEADLINE_MS),
+    logger,
+    metrics: createMetrics({ target: 'warm-up' }),
+  });
   return {
     service,
     predictor,
     runtime,
-    routes: [predictorInternalRoutes(predictor), explainRoutes(predictor)],
+    warmUp: async (internal) => {
+      const stores = deps.features?.knownStores(512) ?? [];
+      if (!runtime.active || stores.length === 0) return;
+      if (!internal) return warmPredictions(stores, (request) => warm.predict(request), logger);
+      const route = ownRoute(internal.origin, internal.token);
+      try {
+        await warmPredictions(stores, route.predict, logger);
+      } finally {
+        await route.close();
+      }
+    },
+    routes: [predictorInternalRoutes(predictor, warm), explainRoutes(predictor)],
     oip: oipRoutes(runtime, config.modelName),
     explain: (request) => explainEta(predictor, request),
   };
@@ -259,27 +295,13 @@ function unclean(result: EtaResult): boolean {
  * fill and live state and trips are cached, so the first real requests do not pay for any of it. Workers join one
  * by one, so store and geo processes as cold as this one are not met with a burst; and it ends only after a streak
  * of whole answers, so features that were late at first are on time before the predictor reports ready (within
- * the budget). Over the stores whose profiles this process holds (the store client preloads them); a predictor of
- * its own, with no rollout, drift monitor or metrics of the real one: nothing it answers is shadowed, profiled or
- * counted.
+ * the budget). Over the stores whose profiles this process holds (the store client preloads them).
  */
 async function warmPredictions(
-  runtime: ModelRuntime,
-  deps: Parameters<typeof createPredictorModule>[2],
-  config: PredictorConfig,
+  stores: readonly Store[],
+  predict: (request: EtaRequest) => Promise<EtaResult>,
   logger: Logger,
 ): Promise<void> {
-  const stores = deps.features?.knownStores(512) ?? [];
-  if (!runtime.active || stores.length === 0) return;
-  const warm = new EtaPredictor({
-    runtime,
-    stores: deps.stores,
-    ...(deps.features ? { features: deps.features } : {}),
-    geo: deps.geo,
-    featureDeadlineMs: Math.max(config.featureDeadlineMs, WARM_UP_FEATURE_DEADLINE_MS),
-    logger,
-    metrics: createMetrics({ target: 'warm-up' }),
-  });
   const started = Date.now();
   const now = Date.now();
   let next = 0;
@@ -307,7 +329,7 @@ async function warmPredictions(
       };
       let result: EtaResult;
       try {
-        result = await warm.predict({
+        result = await predict({
           storeId: store.storeId,
           destination,
           orderedAtMs,
@@ -330,6 +352,43 @@ async function warmPredictions(
       ? 'predictor warmed up'
       : 'predictor warm-up ran out of time with its features still degraded: serving anyway',
   );
+}
+
+/**
+ * Warm-up ETAs over this process's own `/internal/predict/batch`, answered by its warm-up predictor
+ * (`WARM_UP_HEADER`). A call the route refuses counts as a late answer: the warm-up then runs out of time and
+ * says so, rather than ending on answers that never passed the route.
+ */
+function ownRoute(
+  origin: string,
+  token: string | undefined,
+): { predict: (request: EtaRequest) => Promise<EtaResult>; close: () => Promise<void> } {
+  const pool = new Pool(origin, { connections: WARM_UP_WORKERS });
+  const headers = {
+    'content-type': 'application/json',
+    [WARM_UP_HEADER]: '1',
+    ...(token ? { [INTERNAL_TOKEN_HEADER]: token } : {}),
+  };
+  return {
+    predict: async ({ storeId, ...rest }) => {
+      const refused = (why: string): EtaResult => ({
+        ok: false,
+        error: new EtaError('upstream_unavailable', `the predictor's own route: ${why}`),
+      });
+      try {
+        const body = JSON.stringify({ storeIds: [storeId], ...rest });
+        const res = await pool.request({ path: '/internal/predict/batch', method: 'POST', headers, body });
+        const answer = (await res.body.json()) as Partial<BatchEtaWireResponse>;
+        const first = answer.results?.[0];
+        return res.statusCode === 200 && first
+          ? resultFromWire(first)
+          : refused(`answered ${res.statusCode}`);
+      } catch (e) {
+        return refused((e as Error).message);
+      }
+    },
+    close: () => pool.close(),
+  };
 }
 
 export interface PredictorProvides {
@@ -366,7 +425,7 @@ export const predictorModule = defineModule<PredictorModuleConfig, PredictorProv
   needs: ['cache', 'registry', 'store', 'geo'],
   uses: ['events'],
   port: (config) => config.predictor.port,
-  init({ config, ctx, get, find, runs }) {
+  init({ config, ctx, get, find, runs, internalToken }) {
     const { registry, database } = get('registry');
     const store = get('store');
     const shadow = shadowLog(config, ctx, find('events'));
@@ -386,6 +445,8 @@ export const predictorModule = defineModule<PredictorModuleConfig, PredictorProv
       provides: { predictor: module.predictor, explain: module.explain, oip: module.oip },
       services: [...shadow.services, module.service],
       internalRoutes: internal.map((plugin) => ({ plugin })),
+      warmUp: (origins) =>
+        module.warmUp(origins.internal ? { origin: origins.internal, token: internalToken } : undefined),
     };
   },
   remote: {

@@ -16,6 +16,18 @@ export interface InProcess {
   stop(): Promise<void>;
 }
 
+/** A log destination that keeps every line written to it. */
+export function captureLogs(): { destination: Writable; text: () => string } {
+  let text = '';
+  const destination = new Writable({
+    write(chunk: Buffer, _enc, done) {
+      text += chunk.toString();
+      done();
+    },
+  });
+  return { destination, text: () => text };
+}
+
 /** Every module in this process over a copy of the template data, served through `app.inject`. */
 export async function startInProcess(
   env: Record<string, string> = {},
@@ -33,19 +45,17 @@ export async function startInProcess(
       ...env,
     },
   });
-  let logs = '';
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, done) {
-      logs += chunk.toString();
-      done();
-    },
-  });
+  const captured = captureLogs();
   await prepareFirstRun(config, { trainModel: true, seedStores: true }, { log: () => undefined });
-  const proc = await composeProcess(config, ['all'], createLogger({ level: logLevel, destination: sink }));
+  const proc = await composeProcess(
+    config,
+    ['all'],
+    createLogger({ level: logLevel, destination: captured.destination }),
+  );
   await proc.manager.startAll();
   return {
     proc,
-    logs: () => logs,
+    logs: captured.text,
     stop: async () => {
       await proc.manager.stopAll();
       data.cleanup();

@@ -1,9 +1,9 @@
-import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { composeProcess, type ComposedProcess } from '../src/app/compose.js';
 import { loadAppConfig } from '../src/app/config.js';
 import { prepareFirstRun } from '../src/app/first-run.js';
 import { createLogger } from '../src/platform/index.js';
+import { captureLogs } from './gateway-app.js';
 import { DEMO_KEY, freshDataDir } from './support/processes.js';
 import { ensureTemplate } from './support/template.js';
 
@@ -30,15 +30,13 @@ describe('gateway warm-up', () => {
         ETASERVE_GATEWAY_WARM_UP_REQUESTS: String(WARM_UP_REQUESTS),
       },
     });
-    let logs = '';
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        logs += chunk.toString();
-        done();
-      },
-    });
+    const captured = captureLogs();
     await prepareFirstRun(config, { trainModel: true, seedStores: true }, { log: () => undefined });
-    proc = await composeProcess(config, ['all'], createLogger({ level: 'info', destination: sink }));
+    proc = await composeProcess(
+      config,
+      ['all'],
+      createLogger({ level: 'info', destination: captured.destination }),
+    );
     const composed = proc;
 
     // Readiness while it starts: the listener opens, then the warm-up keeps the process unready.
@@ -59,8 +57,11 @@ describe('gateway warm-up', () => {
     expect(warming.every((r) => !r.ready)).toBe(true);
     expect(composed.manager.readiness().ready).toBe(true);
 
-    const line = logs.split('\n').find((l) => l.includes('gateway warmed up'));
-    expect(line, logs.slice(-2000)).toBeDefined();
+    const line = captured
+      .text()
+      .split('\n')
+      .find((l) => l.includes('gateway warmed up'));
+    expect(line, captured.text().slice(-2000)).toBeDefined();
     const warmed = JSON.parse(line!) as { requests: number; refused: number; cut: boolean };
     expect(warmed).toMatchObject({ requests: WARM_UP_REQUESTS, cut: false });
     // Closed stores are refused (409), as they would be for anyone; most answer.

@@ -1,9 +1,9 @@
-import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
 import { composeProcess, type ComposedProcess } from '../src/app/compose.js';
 import { loadAppConfig } from '../src/app/config.js';
 import { prepareFirstRun } from '../src/app/first-run.js';
 import { createLogger } from '../src/platform/index.js';
+import { captureLogs } from './gateway-app.js';
 import { freshDataDir } from './support/processes.js';
 import { ensureTemplate } from './support/template.js';
 
@@ -42,13 +42,7 @@ describe('predictor warm-up, in its own process', () => {
     const address = storeAndGeo.app.server.address();
     const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
 
-    let logs = '';
-    const sink = new Writable({
-      write(chunk: Buffer, _enc, done) {
-        logs += chunk.toString();
-        done();
-      },
-    });
+    const captured = captureLogs();
     const config = loadAppConfig({
       env: {
         ...env,
@@ -60,7 +54,7 @@ describe('predictor warm-up, in its own process', () => {
     const predictor = await composeProcess(
       config,
       ['predictor'],
-      createLogger({ level: 'info', destination: sink }),
+      createLogger({ level: 'info', destination: captured.destination }),
     );
     started.push(predictor);
     const seen: boolean[] = [];
@@ -77,8 +71,11 @@ describe('predictor warm-up, in its own process', () => {
     expect(seen).toContain(true);
     expect(predictor.manager.readiness().ready).toBe(true);
 
-    const line = logs.split('\n').find((l) => l.includes('predictor warmed up'));
-    expect(line, logs.slice(-2000)).toBeDefined();
+    const line = captured
+      .text()
+      .split('\n')
+      .find((l) => l.includes('predictor warmed up'));
+    expect(line, captured.text().slice(-2000)).toBeDefined();
     const { predictions } = JSON.parse(line!) as { predictions: number };
     expect(predictions).toBeGreaterThanOrEqual(1000);
 

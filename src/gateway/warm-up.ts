@@ -1,6 +1,7 @@
 import { Pool } from 'undici';
+import { offsetKm } from '../features/index.js';
 import type { Logger } from '../platform/index.js';
-import { listAllStores, type StoreCatalog } from '../store/index.js';
+import { isOpen, listAllStores, type Store, type StoreCatalog } from '../store/index.js';
 import { newDemoKey, type ApiKeyStore } from './api-keys.js';
 
 /** In flight at once: enough to open the connections real traffic uses, to this process and from it. */
@@ -53,17 +54,18 @@ export async function warmUpGateway(opts: {
   const headers = { authorization: `Bearer ${key}`, 'content-type': 'application/json' };
   const next = (i: number): { path: string; body: string } => {
     const store = stores[i % stores.length]!;
-    // A destination about a kilometre from the store, in a direction that changes with each request.
+    // A destination a kilometre from the store, in a direction that changes with each request.
     const angle = i * 2.399963;
-    const destination = {
-      lat: store.location.lat + 0.009 * Math.cos(angle),
-      lng: store.location.lng + 0.013 * Math.sin(angle),
-    };
+    const destination = offsetKm(store.location, Math.sin(angle), Math.cos(angle));
     if (i % BATCH_EVERY === BATCH_EVERY - 1) {
       const ids = Array.from({ length: BATCH_STORES }, (_, k) => stores[(i + k) % stores.length]!.storeId);
       return { path: '/v1/eta/batch', body: JSON.stringify({ destination, store_ids: ids, items: 2 }) };
     }
-    return { path: '/v1/eta', body: JSON.stringify({ store_id: store.storeId, destination, items: 2 }) };
+    // A checkout at an hour the store is open, the path most real traffic takes whatever the hour of the start;
+    // list pages above go at the start's hour, refusals of closed stores included.
+    const ordered_at = new Date(openHour(store, started, i)).toISOString();
+    const body = { store_id: store.storeId, destination, items: 2, ordered_at };
+    return { path: '/v1/eta', body: JSON.stringify(body) };
   };
   // One listener for every request: a stop during the warm-up ends them all at once.
   const stop = (): void => void pool.destroy();
@@ -94,4 +96,13 @@ export async function warmUpGateway(opts: {
   }
   result.ms = Date.now() - started;
   return result;
+}
+
+/** The first hour from `fromMs` (trying from the `i`th, so requests spread over the day) the store is open at. */
+function openHour(store: Store, fromMs: number, i: number): number {
+  for (let k = 0; k < 24; k++) {
+    const at = fromMs + ((i + k) % 24) * 3_600_000;
+    if (isOpen(store, at)) return at;
+  }
+  return fromMs;
 }

@@ -1,7 +1,7 @@
 import { HttpClient, type CallOptions } from '../platform/index.js';
 import type { BatchEtaWireResponse } from './schemas.js';
 import type { BatchEtaRequest, EtaRequest, EtaResult, Predictor } from './types.js';
-import { resultFromWire } from './wire.js';
+import { asBatch, resultFromWire } from './wire.js';
 
 /** A remote predictor replica, behind the same interface as the in-process one. */
 export class PredictorClient implements Predictor {
@@ -32,7 +32,7 @@ export class PredictorClient implements Predictor {
   }
 
   async predict(request: EtaRequest, call?: CallOptions): Promise<EtaResult> {
-    const [result] = await this.predictBatch({ ...request, storeIds: [request.storeId] }, call);
+    const [result] = await this.predictBatch(asBatch(request), call);
     return result!;
   }
 

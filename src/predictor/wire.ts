@@ -1,6 +1,6 @@
 import { EtaError, HTTP_STATUS, type ErrorCode } from '../platform/index.js';
 import type { BatchEtaWireResult, EtaErrorWire } from './schemas.js';
-import type { EtaResult } from './types.js';
+import type { BatchEtaRequest, EtaRequest, EtaResult } from './types.js';
 
 /**
  * Results on the internal wire: a prediction crosses as it is (the response schema serializes its own fields), and
@@ -23,4 +23,9 @@ function errorFromWire(e: EtaErrorWire | undefined): EtaError {
   // A code this version does not know (from a newer replica) is an internal error here.
   const code = (e.code in HTTP_STATUS ? e.code : 'internal') as ErrorCode;
   return new EtaError(code, e.message, { field: e.field, details: e.details });
+}
+
+/** One store's ETA as the batch the internal route takes: its schema refuses a `storeId` beside `storeIds`. */
+export function asBatch({ storeId, ...rest }: EtaRequest): BatchEtaRequest {
+  return { ...rest, storeIds: [storeId] };
 }

@@ -28,6 +28,7 @@ import {
   type Registry,
 } from '../../platform/index.js';
 import type { BatchEtaRequest, EtaRequest, EtaResult, Predictor } from '../types.js';
+import { asBatch } from '../wire.js';
 
 /** A predictor that can take a deadline and an abort signal per call (the HTTP client can; in-process ignores them). */
 export type ReplicaPredictor = Predictor & {
@@ -274,7 +275,7 @@ export class PredictorBalancer implements Predictor {
   }
 
   async predict(request: EtaRequest): Promise<EtaResult> {
-    const [result] = await this.predictBatch({ ...request, storeIds: [request.storeId] });
+    const [result] = await this.predictBatch(asBatch(request));
     return result!;
   }
 

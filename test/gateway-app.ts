@@ -2,7 +2,7 @@ import { Writable } from 'node:stream';
 import { composeProcess, type ComposedProcess } from '../src/app/compose.js';
 import { loadAppConfig } from '../src/app/config.js';
 import { prepareFirstRun } from '../src/app/first-run.js';
-import { createLogger } from '../src/platform/index.js';
+import { createLogger, type Readiness } from '../src/platform/index.js';
 import { DEMO_KEY, freshDataDir } from './support/processes.js';
 import { ensureTemplate } from './support/template.js';
 import { parisEvening } from './support/times.js';
@@ -13,7 +13,28 @@ export interface InProcess {
   proc: ComposedProcess;
   /** Every log line written so far. */
   logs: () => string;
+  /** Its readiness every 5 ms while it started: what a load balancer saw meanwhile. */
+  whileStarting: Readiness[];
   stop(): Promise<void>;
+}
+
+/** Starts a composed process's services, sampling its readiness every 5 ms until they have all started. */
+export async function startAllWatched(proc: ComposedProcess): Promise<Readiness[]> {
+  const seen: Readiness[] = [];
+  let starting = true;
+  const watch = (async () => {
+    while (starting) {
+      seen.push(proc.manager.readiness());
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  try {
+    await proc.manager.startAll();
+  } finally {
+    starting = false;
+    await watch;
+  }
+  return seen;
 }
 
 /** A log destination that keeps every line written to it. */
@@ -52,10 +73,11 @@ export async function startInProcess(
     ['all'],
     createLogger({ level: logLevel, destination: captured.destination }),
   );
-  await proc.manager.startAll();
+  const whileStarting = await startAllWatched(proc);
   return {
     proc,
     logs: captured.text,
+    whileStarting,
     stop: async () => {
       await proc.manager.stopAll();
       data.cleanup();

@@ -3,18 +3,12 @@ import { composeProcess, type ComposedProcess } from '../src/app/compose.js';
 import { loadAppConfig } from '../src/app/config.js';
 import { prepareFirstRun } from '../src/app/first-run.js';
 import { createLogger } from '../src/platform/index.js';
-import { captureLogs } from './gateway-app.js';
+import { captureLogs, startAllWatched } from './gateway-app.js';
+import { sumOf } from './support/metrics.js';
 import { freshDataDir } from './support/processes.js';
 import { ensureTemplate } from './support/template.js';
 
 const TOKEN = 'predictor-warm-up-test-internal-token';
-
-/** Counts of a histogram's series whose labels contain `match`, summed. */
-function countOf(metrics: string, name: string, match: string): number {
-  return [...metrics.matchAll(new RegExp(`${name}_count\\{([^}]*)\\} (\\d+)`, 'g'))]
-    .filter(([, labels]) => labels!.includes(match))
-    .reduce((sum, [, , n]) => sum + Number(n), 0);
-}
 
 describe('predictor warm-up, in its own process', () => {
   const started: ComposedProcess[] = [];
@@ -57,34 +51,27 @@ describe('predictor warm-up, in its own process', () => {
       createLogger({ level: 'info', destination: captured.destination }),
     );
     started.push(predictor);
-    const seen: boolean[] = [];
-    let starting = true;
-    const watch = (async () => {
-      while (starting) {
-        seen.push(predictor.manager.readiness().reasons.includes('warm-up is starting'));
-        await new Promise((r) => setTimeout(r, 5));
-      }
-    })();
-    await predictor.manager.startAll();
-    starting = false;
-    await watch;
-    expect(seen).toContain(true);
+    const whileStarting = await startAllWatched(predictor);
+    expect(whileStarting.some((r) => r.reasons.includes('warm-up is starting'))).toBe(true);
     expect(predictor.manager.readiness().ready).toBe(true);
 
     const line = captured
       .text()
       .split('\n')
       .find((l) => l.includes('predictor warmed up'));
-    expect(line, captured.text().slice(-2000)).toBeDefined();
+    expect(line, captured.text().slice(-6000)).toBeDefined();
     const { predictions } = JSON.parse(line!) as { predictions: number };
     expect(predictions).toBeGreaterThanOrEqual(1000);
 
     const metrics = (await predictor.app.inject({ method: 'GET', url: '/metrics' })).body;
     // Every warm-up ETA crossed the route...
-    expect(
-      countOf(metrics, 'etaserve_http_request_duration_seconds', 'route="/internal/predict/batch"'),
-    ).toBe(predictions);
+    const crossed = sumOf(
+      metrics,
+      'etaserve_http_request_duration_seconds_count',
+      (l) => l['route'] === '/internal/predict/batch',
+    );
+    expect(crossed).toBe(predictions);
     // ...and the serving predictor's own figures (what dashboards and drift read) saw none of them.
-    expect(countOf(metrics, 'etaserve_predict_stage_seconds', 'stage="total"')).toBe(0);
+    expect(sumOf(metrics, 'etaserve_predict_stage_seconds_count', (l) => l['stage'] === 'total')).toBe(0);
   });
 });

@@ -19,6 +19,6 @@ export {
   utcOffsetMs,
   type LocalTime,
 } from './local-time.js';
-export { haversineKm, type LatLng } from './geometry.js';
+export { haversineKm, KM_PER_DEG_LAT, kmPerDegLng, offsetKm, type LatLng } from './geometry.js';
 export { daypart, RANGE_SEGMENT_COLUMNS, rangeSegment, storeZone, type RangeSegment } from './segments.js';
 export { LatLngSchema, StoreIdSchema } from './schemas.js';

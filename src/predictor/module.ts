@@ -1,14 +1,13 @@
 import { MODELS_GENERATION, type CacheModule } from '../cache/index.js';
 import { appenderOf, type EventLog, type EventsConfig, type EventsProvides } from '../events/index.js';
+import { offsetKm } from '../features/index.js';
 import type { GeoFeatures } from '../geo/index.js';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Pool } from 'undici';
 import {
   chunks,
   createMetrics,
   defineModule,
   EtaError,
-  INTERNAL_TOKEN_HEADER,
   type Logger,
   type ModuleContext,
   type RoutePlugin,
@@ -42,8 +41,6 @@ import { ModelRuntime } from './model-runtime.js';
 import { OnlineRangesFollower } from './online-ranges.js';
 import { oipRoutes } from './oip.js';
 import { predictorInternalRoutes, WARM_UP_HEADER } from './routes.js';
-import type { BatchEtaWireResponse } from './schemas.js';
-import { resultFromWire } from './wire.js';
 import type { EtaRequest, EtaResult, Predictor } from './types.js';
 
 export interface PredictorModule {
@@ -148,7 +145,8 @@ export function createPredictorModule(
       // A later champion or challenger changes answers the gateways hold: move every answer to new keys.
       if (cache) runtime.onChange(() => void cache.bus.advance([MODELS_GENERATION]));
       await warmFeatureConnections(deps, logger);
-      await Promise.all([warmTravel(deps, logger), warmLive(deps, logger)]);
+      const known = deps.features?.knownStores(WARM_CACHE_STORES) ?? [];
+      await Promise.all([warmTravel(known, deps, logger), warmLive(known, deps, logger)]);
       drift.start();
       onlineRanges.start();
     },
@@ -215,7 +213,7 @@ async function warmFeatureConnections(
 }
 
 /** At most this many stores' travel snapshots and live states are cached before a predictor reports ready. */
-const WARM_TRAVEL_STORES = 20_000;
+const WARM_CACHE_STORES = 20_000;
 /** Stores per call for their live state: one page of the store service's multi-get. */
 const WARM_LIVE_CHUNK = 500;
 const WARM_LIVE_DEADLINE_MS = 5_000;
@@ -224,12 +222,15 @@ const WARM_LIVE_DEADLINE_MS = 5_000;
  * Caches the travel snapshot of every store whose profile this process holds, in a few batched calls, so the first
  * real requests find every store's trips cached (one entry per store answers every order time and destination).
  */
-async function warmTravel(deps: Parameters<typeof createPredictorModule>[2], logger: Logger): Promise<void> {
-  const stores = deps.features?.knownStores(WARM_TRAVEL_STORES) ?? [];
-  if (!deps.geo.warm || stores.length === 0) return;
+async function warmTravel(
+  stores: readonly Store[],
+  { geo }: Parameters<typeof createPredictorModule>[2],
+  logger: Logger,
+): Promise<void> {
+  if (!geo.warm || stores.length === 0) return;
   const started = Date.now();
   try {
-    const held = await deps.geo.warm(stores.map((s) => ({ id: s.storeId, location: s.location })));
+    const held = await geo.warm(stores.map((s) => ({ id: s.storeId, location: s.location })));
     logger.info({ stores: stores.length, held, ms: Date.now() - started }, 'travel snapshots cached');
   } catch (e) {
     logger.warn({ err: e }, 'travel warm-up failed: trips are cached on first use');
@@ -240,10 +241,13 @@ async function warmTravel(deps: Parameters<typeof createPredictorModule>[2], log
  * Caches the live state of every store whose profile this process holds, a page per call, so the first real
  * requests do not each wait on the store service (live state stays cached until the store's state changes).
  */
-async function warmLive(deps: Parameters<typeof createPredictorModule>[2], logger: Logger): Promise<void> {
-  const { features } = deps;
-  const ids = features?.knownStores(WARM_TRAVEL_STORES).map((s) => s.storeId) ?? [];
-  if (!features || ids.length === 0) return;
+async function warmLive(
+  stores: readonly Store[],
+  { features }: Parameters<typeof createPredictorModule>[2],
+  logger: Logger,
+): Promise<void> {
+  if (!features || stores.length === 0) return;
+  const ids = stores.map((s) => s.storeId);
   const started = Date.now();
   let degraded = 0;
   for (const page of chunks(ids, WARM_LIVE_CHUNK)) {
@@ -321,12 +325,7 @@ async function warmPredictions(
       // Around the store, inside its radius.
       const km = store.deliveryRadiusKm * 0.5 * ((i % 7) / 7);
       const angle = i * 2.399;
-      const destination = {
-        lat: store.location.lat + (km / 111.32) * Math.cos(angle),
-        lng:
-          store.location.lng +
-          (km / (111.32 * Math.max(0.1, Math.cos((store.location.lat * Math.PI) / 180)))) * Math.sin(angle),
-      };
+      const destination = offsetKm(store.location, km * Math.sin(angle), km * Math.cos(angle));
       let result: EtaResult;
       try {
         result = await predict({
@@ -356,38 +355,25 @@ async function warmPredictions(
 
 /**
  * Warm-up ETAs over this process's own `/internal/predict/batch`, answered by its warm-up predictor
- * (`WARM_UP_HEADER`). A call the route refuses counts as a late answer: the warm-up then runs out of time and
- * says so, rather than ending on answers that never passed the route.
+ * (`WARM_UP_HEADER`). A call that fails, the route's refusal included, counts as a late answer: the warm-up then
+ * runs out of time and says so, rather than ending on answers that never passed the route.
  */
 function ownRoute(
   origin: string,
   token: string | undefined,
 ): { predict: (request: EtaRequest) => Promise<EtaResult>; close: () => Promise<void> } {
-  const pool = new Pool(origin, { connections: WARM_UP_WORKERS });
-  const headers = {
-    'content-type': 'application/json',
-    [WARM_UP_HEADER]: '1',
-    ...(token ? { [INTERNAL_TOKEN_HEADER]: token } : {}),
-  };
+  const client = new PredictorClient(origin, WARM_UP_BUDGET_MS, {
+    connections: WARM_UP_WORKERS,
+    ...(token ? { internalToken: token } : {}),
+  });
+  const call = { headers: { [WARM_UP_HEADER]: '1' } };
   return {
-    predict: async ({ storeId, ...rest }) => {
-      const refused = (why: string): EtaResult => ({
+    predict: (request) =>
+      client.predict(request, call).catch((e: unknown) => ({
         ok: false,
-        error: new EtaError('upstream_unavailable', `the predictor's own route: ${why}`),
-      });
-      try {
-        const body = JSON.stringify({ storeIds: [storeId], ...rest });
-        const res = await pool.request({ path: '/internal/predict/batch', method: 'POST', headers, body });
-        const answer = (await res.body.json()) as Partial<BatchEtaWireResponse>;
-        const first = answer.results?.[0];
-        return res.statusCode === 200 && first
-          ? resultFromWire(first)
-          : refused(`answered ${res.statusCode}`);
-      } catch (e) {
-        return refused((e as Error).message);
-      }
-    },
-    close: () => pool.close(),
+        error: new EtaError('upstream_unavailable', `the predictor's own route: ${(e as Error).message}`),
+      })),
+    close: () => client.close(),
   };
 }
 

@@ -1,4 +1,4 @@
-import { STORE_CATEGORIES, type LatLng, type StoreCategory } from '../features/index.js';
+import { offsetKm, STORE_CATEGORIES, type LatLng, type StoreCategory } from '../features/index.js';
 import { cumulative, Rng, zipfWeights } from './prng.js';
 
 /** The shape of the store catalog's `NewStore` (src/store/types.ts), which the simulator may not import. */
@@ -70,13 +70,7 @@ const NAMES = ['Chez', 'Le Petit', 'La Maison du', 'Atelier', 'Le Comptoir', 'Bi
 
 export const DEFAULT_CENTER: LatLng = { lat: 48.8566, lng: 2.3522 };
 export const DEFAULT_TIMEZONE = 'Europe/Paris';
-export const KM_PER_DEG_LAT = 110.574;
-export const kmPerDegLng = (lat: number): number => 111.32 * Math.cos((lat * Math.PI) / 180);
-
-/** A point `km` away from `from` in direction `angle` (radians), flat-earth: fine over a city. */
-export function offsetKm(from: LatLng, dxKm: number, dyKm: number): LatLng {
-  return { lat: from.lat + dyKm / KM_PER_DEG_LAT, lng: from.lng + dxKm / kmPerDegLng(from.lat) };
-}
+export { KM_PER_DEG_LAT, kmPerDegLng, offsetKm } from '../features/index.js';
 
 const hhmm = (minutes: number): string =>
   `${String(Math.floor(minutes / 60) % 24).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;

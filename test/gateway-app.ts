@@ -13,14 +13,25 @@ export interface InProcess {
   proc: ComposedProcess;
   /** Every log line written so far. */
   logs: () => string;
-  /** Its readiness every 5 ms while it started: what a load balancer saw meanwhile. */
-  whileStarting: Readiness[];
+  /** What it went through while it started. */
+  whileStarting: WhileStarting;
   stop(): Promise<void>;
 }
 
-/** Starts a composed process's services, sampling its readiness every 5 ms until they have all started. */
-export async function startAllWatched(proc: ComposedProcess): Promise<Readiness[]> {
+export interface WhileStarting {
+  /** Its readiness every 5 ms: what a load balancer saw meanwhile. */
+  readiness: Readiness[];
+  /** The HTTP requests its main listener received (method and URL), as they arrived, before any hook. */
+  requests: string[];
+}
+
+/** Starts a composed process's services, watching its readiness and main listener until they have all started. */
+export async function startAllWatched(proc: ComposedProcess): Promise<WhileStarting> {
   const seen: Readiness[] = [];
+  const requests: string[] = [];
+  const received = (req: { method?: string; url?: string }): void =>
+    void requests.push(`${req.method} ${req.url}`);
+  proc.app.server.on('request', received);
   let starting = true;
   const watch = (async () => {
     while (starting) {
@@ -32,9 +43,10 @@ export async function startAllWatched(proc: ComposedProcess): Promise<Readiness[
     await proc.manager.startAll();
   } finally {
     starting = false;
+    proc.app.server.off('request', received);
     await watch;
   }
-  return seen;
+  return { readiness: seen, requests };
 }
 
 /** A log destination that keeps every line written to it. */

@@ -1,8 +1,9 @@
 import { afterAll, describe, expect, it } from 'vitest';
-import { startInProcess, type InProcess } from './gateway-app.js';
+import { DEMO_KEY, ORDER, startInProcess, type InProcess } from './gateway-app.js';
 import { sumOf } from './support/metrics.js';
 
 const WARM_UP_REQUESTS = 600;
+const AUTH = { authorization: `Bearer ${DEMO_KEY}` };
 
 describe('gateway warm-up', () => {
   let started: InProcess | undefined;
@@ -15,7 +16,7 @@ describe('gateway warm-up', () => {
     const { proc, logs, whileStarting } = started;
 
     // Readiness while it started: the listener opened, then the warm-up kept the process unready.
-    const warming = whileStarting.filter((r) => r.reasons.includes('warm-up is starting'));
+    const warming = whileStarting.readiness.filter((r) => r.reasons.includes('warm-up is starting'));
     expect(warming.length).toBeGreaterThan(0);
     expect(warming.every((r) => !r.ready)).toBe(true);
     expect(proc.manager.readiness().ready).toBe(true);
@@ -29,11 +30,29 @@ describe('gateway warm-up', () => {
     // Closed stores are refused (409), as they would be for anyone; most answer.
     expect(warmed.refused).toBeLessThan(WARM_UP_REQUESTS / 2);
 
-    // They went through the listener and the whole stack: the route's own latency histogram counted them.
-    const metrics = await proc.app.inject({ method: 'GET', url: '/metrics' });
-    const served = sumOf(metrics.body, 'etaserve_http_request_duration_seconds_count', (l) =>
-      (l['route'] ?? '').startsWith('/v1/eta'),
-    );
-    expect(served).toBe(WARM_UP_REQUESTS);
+    // They went through the listener, as a client's requests do...
+    const received = whileStarting.requests.filter((r) => r.startsWith('POST /v1/eta'));
+    expect(received).toHaveLength(WARM_UP_REQUESTS);
+
+    // ...but what reports traffic saw none of them: the routes' latency histograms and the console's hot stores.
+    const served = async (): Promise<number> => {
+      const metrics = await proc.app.inject({ method: 'GET', url: '/metrics' });
+      return sumOf(metrics.body, 'etaserve_http_request_duration_seconds_count', (l) =>
+        (l['route'] ?? '').startsWith('/v1/eta'),
+      );
+    };
+    const traffic = async (): Promise<number> => {
+      const res = await proc.app.inject({ method: 'GET', url: '/v1/admin/stores/traffic', headers: AUTH });
+      expect(res.statusCode, res.body).toBe(200);
+      return (res.json() as { total: number }).total;
+    };
+    expect(await served()).toBe(0);
+    expect(await traffic()).toBe(0);
+
+    // A client's request after it counts in both.
+    const res = await proc.app.inject({ method: 'POST', url: '/v1/eta', headers: AUTH, payload: ORDER });
+    expect(res.statusCode, res.body).toBe(200);
+    expect(await served()).toBe(1);
+    expect(await traffic()).toBe(1);
   });
 });

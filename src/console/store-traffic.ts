@@ -59,7 +59,12 @@ export function storeTrafficHook(
   traffic: StoreTraffic,
 ): (req: FastifyRequest, reply: FastifyReply) => Promise<void> {
   return async (req, reply) => {
-    if (reply.statusCode !== 200 || req.method !== 'POST' || !ETA_ROUTES.has(req.routeOptions.url ?? ''))
+    if (
+      reply.statusCode !== 200 ||
+      req.warmUp === true ||
+      req.method !== 'POST' ||
+      !ETA_ROUTES.has(req.routeOptions.url ?? '')
+    )
       return;
     const body = req.body as { store_id?: unknown; store_ids?: unknown } | undefined;
     if (typeof body?.store_id === 'string') traffic.record([body.store_id]);

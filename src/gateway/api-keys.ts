@@ -35,6 +35,8 @@ export interface Principal {
   keyId: string;
   scopes: readonly Scope[];
   rateLimitPerSecond: number | null;
+  /** The key of the gateway's own warm-up: its requests are left out of request metrics and traffic. */
+  warmUp?: boolean;
 }
 
 const KEY_FORMAT = /^es_([a-z0-9]{8})_([A-Za-z0-9_-]{32,64})$/;
@@ -202,9 +204,15 @@ export class ApiKeyStore {
     return key;
   }
 
-  /** A key that lives only in this process (the demo key, the admin key file's): never written to disk. */
-  addBuiltIn(key: string, scopes: readonly Scope[], rateLimitPerSecond: number | null, keyId = 'demo'): void {
-    this.builtIn.set(sha256(key), { keyId, scopes, rateLimitPerSecond });
+  /** A key that lives only in this process (the demo key, the admin key file's, the warm-up's): never on disk. */
+  addBuiltIn(
+    key: string,
+    scopes: readonly Scope[],
+    rateLimitPerSecond: number | null,
+    keyId = 'demo',
+    warmUp = false,
+  ): void {
+    this.builtIn.set(sha256(key), { keyId, scopes, rateLimitPerSecond, ...(warmUp ? { warmUp } : {}) });
   }
 
   /** Ends a built-in key at once (the warm-up's): a request that presents it again is refused. */

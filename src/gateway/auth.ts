@@ -55,5 +55,6 @@ export function authorize(
       });
     }
     req.principal = principal;
+    if (principal.warmUp === true) req.warmUp = true;
   };
 }

@@ -47,7 +47,7 @@ export async function warmUpGateway(opts: {
   });
   if (stores.length === 0) return undefined;
   const key = newDemoKey();
-  keys.addBuiltIn(key, ['predict'], RATE_LIMIT_PER_SECOND, 'warm-up');
+  keys.addBuiltIn(key, ['predict'], RATE_LIMIT_PER_SECOND, 'warm-up', true);
   const pool = new Pool(origin, { connections: CONCURRENCY });
   const started = Date.now();
   const result: WarmUpResult = { requests: 0, refused: 0, ms: 0, cut: false };

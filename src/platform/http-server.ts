@@ -19,6 +19,16 @@ import { lazyChildLogger, type Logger } from './logger.js';
 import { histogramSeries, type HistogramSeries, type Metrics } from './metrics.js';
 import { httpServerConfigSchema, type HttpServerConfig } from './platform-config.js';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /**
+     * The request only warms its process (the process's own warm-up, before it turns ready): it runs every layer
+     * but is left out of the request metrics and of anything that reports traffic.
+     */
+    warmUp?: boolean;
+  }
+}
+
 export type HttpServer = FastifyInstance<
   Server,
   IncomingMessage,
@@ -238,6 +248,8 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     ajv: { customOptions: { coerceTypes: false } },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.server.maxConnections = limits.maxConnections;
+  // Declared up front so every request has the same shape, whether or not it warms the process.
+  app.decorateRequest('warmUp', false);
   // Bodies are JSON (and NDJSON where a route says so): anything else is 415, not a 400 from a string body.
   app.removeContentTypeParser('text/plain');
 
@@ -281,7 +293,7 @@ export function createHttpServer(options: HttpServerOptions): HttpServer {
     for (const method of [route.method].flat()) table.push({ method, url: route.url });
     const observe = durationsOf(route.url);
     const timed = (req: FastifyRequest, reply: FastifyReply, done: () => void): void => {
-      observe(req, reply);
+      if (req.warmUp !== true) observe(req, reply);
       done();
     };
     route.onResponse = [...[route.onResponse ?? []].flat(), timed] as typeof route.onResponse;

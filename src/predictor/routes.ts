@@ -4,7 +4,7 @@ import { BatchEtaRequestSchema, BatchEtaResponseSchema } from './schemas.js';
 import type { Predictor } from './types.js';
 import { resultToWire } from './wire.js';
 
-/** Marks a predictor's warm-up calls to its own route: its warm-up predictor answers them, uncounted. */
+/** Marks a predictor's warm-up calls to its own route: its warm-up predictor answers them, left out of metrics. */
 export const WARM_UP_HEADER = 'x-etaserve-warm-up';
 
 /**
@@ -17,7 +17,9 @@ export function predictorInternalRoutes(predictor: Predictor, warmUp?: Predictor
       '/internal/predict/batch',
       { schema: { body: BatchEtaRequestSchema, response: { 200: BatchEtaResponseSchema } } },
       async (req) => {
-        const answering = warmUp && req.headers[WARM_UP_HEADER] === '1' ? warmUp : predictor;
+        const warming = warmUp !== undefined && req.headers[WARM_UP_HEADER] === '1';
+        req.warmUp = warming;
+        const answering = warming ? warmUp : predictor;
         return { results: (await answering.predictBatch(req.body)).map(resultToWire) };
       },
     );

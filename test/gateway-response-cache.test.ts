@@ -65,6 +65,20 @@ describe('the gateway response cache', () => {
     expect(p.asked).toEqual(['s-1', 's-2']);
   });
 
+  it("caches nothing of a warm-up's requests, before and after it knows the serving version, yet answers from it", async () => {
+    const cache = responses();
+    const p = predictor(() => 'v1');
+    const warm = { store: false };
+    await cache.resolve(order(['s-1']), p.load, warm);
+    await cache.resolve(order(['s-1', 's-2']), p.load, warm);
+    await cache.resolve(order(['s-1']), p.load);
+    const [cached] = await cache.resolve(order(['s-1']), p.load, warm);
+    expect(cached!.ok && cached!.value.storeId).toBe('s-1');
+    // The second warm-up request finds nothing of the first; the client's request finds nothing of either; the
+    // warm-up request after it is answered from what the client's request cached.
+    expect(p.asked).toEqual(['s-1', 's-1', 's-2', 's-1']);
+  });
+
   it('asks the predictor again for a destination in another cell, however close', async () => {
     const cache = responses();
     const p = predictor(() => 'v1');

@@ -49,10 +49,20 @@ describe('gateway warm-up', () => {
     expect(await served()).toBe(0);
     expect(await traffic()).toBe(0);
 
+    // They looked up the response cache, as a client's requests do, but left nothing in it: their destinations and
+    // hours are made up, and no client would ask for them.
+    const responses = async (name: string): Promise<number> => {
+      const metrics = await proc.app.inject({ method: 'GET', url: '/metrics' });
+      return sumOf(metrics.body, name, (l) => l['cache'] === 'responses' && (l['level'] ?? 'l1') === 'l1');
+    };
+    expect(await responses('etaserve_cache_requests_total')).toBeGreaterThanOrEqual(WARM_UP_REQUESTS / 2);
+    expect(await responses('etaserve_cache_l1_entries')).toBe(0);
+
     // A client's request after it counts in both.
     const res = await proc.app.inject({ method: 'POST', url: '/v1/eta', headers: AUTH, payload: ORDER });
     expect(res.statusCode, res.body).toBe(200);
     expect(await served()).toBe(1);
     expect(await traffic()).toBe(1);
+    expect(await responses('etaserve_cache_l1_entries')).toBe(1);
   });
 });

@@ -95,9 +95,11 @@ export function etaRoutes(deps: EtaRouteDeps): FastifyPluginAsync {
       return fallbackEtas(deps.stores, request);
     }
   };
-  const resolve = (request: BatchEtaRequest, route: string): Promise<EtaResult[]> =>
+  const resolve = (request: BatchEtaRequest, route: string, warmUp: boolean): Promise<EtaResult[]> =>
     deps.responses
-      ? deps.responses.resolve(request, (storeIds) => predictOrFallback({ ...request, storeIds }, route))
+      ? deps.responses.resolve(request, (storeIds) => predictOrFallback({ ...request, storeIds }, route), {
+          store: !warmUp,
+        })
       : predictOrFallback(request, route);
 
   const plugin = async (app: HttpServer): Promise<void> => {
@@ -124,6 +126,7 @@ export function etaRoutes(deps: EtaRouteDeps): FastifyPluginAsync {
             subtotal: b.subtotal,
           },
           '/v1/eta',
+          req.warmUp === true,
         );
         if (!result!.ok) throw result!.error;
         return answer(result!.value, at, deps.config, req.id);
@@ -158,6 +161,7 @@ export function etaRoutes(deps: EtaRouteDeps): FastifyPluginAsync {
             subtotal: b.subtotal,
           },
           '/v1/eta/batch',
+          req.warmUp === true,
         );
         return {
           results: results.map((r, i) =>

@@ -32,10 +32,15 @@ export class ResponseCache {
     private readonly keys: CacheKeys,
   ) {}
 
-  /** Answers from the cache where it has them; the rest from `load`, then cached under the version that served. */
+  /**
+   * Answers from the cache where it has them; the rest from `load`, then cached under the version that served.
+   * `store: false` (a warm-up's requests, made-up destinations and hours no client asks for) looks up and loads the
+   * same way but caches nothing: the gateway's warm-up would otherwise fill its L1 and L2 with some 20,000 answers.
+   */
   async resolve(
     request: BatchEtaRequest,
     load: (storeIds: string[]) => Promise<EtaResult[]>,
+    { store = true }: { store?: boolean } = {},
   ): Promise<EtaResult[]> {
     const cell = this.keys.destinationCell(request.destination);
     const basket = basketBucket(request.items, request.subtotal);
@@ -51,7 +56,7 @@ export class ResponseCache {
       // No version known yet: nothing to look up, but what comes back is cached under the version that served it.
       const results = this.learn(request, await load([...request.storeIds]));
       results.forEach((r, i) => {
-        if (r.ok && !r.value.degraded)
+        if (store && r.ok && !r.value.degraded)
           void this.cache.set(keyOf(request.storeIds[i]!, r.value.modelVersion), r.value);
       });
       return results;
@@ -66,7 +71,7 @@ export class ResponseCache {
       const out = new Map<string, EtaPrediction>();
       results.forEach((r, i) => {
         // Errors and degraded answers are not cached: the next request should try for a real answer.
-        if (!r.ok || r.value.degraded) uncached.set(ids[i]!, r);
+        if (!r.ok || r.value.degraded || !store) uncached.set(ids[i]!, r);
         else if (r.value.modelVersion === version) out.set(missing[i]!, r.value);
         else {
           uncached.set(ids[i]!, r);

@@ -215,7 +215,9 @@ describe('HttpClient after a held-up event loop', () => {
     const client = new HttpClient({
       name: 'remote',
       baseUrl: url,
-      timeoutMs: 50,
+      // Room for the first call on a busy machine (the remote answers 30 ms after the request), well within the
+      // 800 ms the event loop is held below.
+      timeoutMs: 300,
       breaker: { ...DEFAULT_BREAKER, consecutiveFailures: 1 },
     });
     // The connection is open and the path warm.

@@ -6,7 +6,8 @@ import { ensureTemplate } from './support/template.js';
 /**
  * Live state and answers are cached for minutes and dropped when the store changes. Here the caches live ten
  * minutes, so only those announcements can make the same order's next answer follow order events (live state) or a
- * profile write, in the embedded shape and in a local cluster over Redis.
+ * profile write, in the embedded shape, in a local cluster over Redis and in one without Redis, where the other
+ * processes follow the store process's bus over HTTP (even were they to miss it, answers would live ten minutes).
  */
 const LONG_TTLS = {
   ETASERVE_CACHE_TTL_MS_STORE_LIVE: '600000',
@@ -26,13 +27,19 @@ const shapes: Record<string, Platform | undefined> = {};
 beforeAll(async () => {
   await ensureTemplate();
   redis = await startRedis();
-  const [all, up] = await Promise.all([
+  const [all, up, upWithoutRedis] = await Promise.all([
     startAll(LONG_TTLS),
     redis ? startCluster(2, { ...LONG_TTLS, ETASERVE_CACHE_REDIS_URL: redis.url }) : undefined,
+    startCluster(1, {
+      ...LONG_TTLS,
+      ETASERVE_CACHE_UNHEARD_TTL_MS_STORE_LIVE: '600000',
+      ETASERVE_CACHE_UNHEARD_TTL_MS_RESPONSES: '600000',
+    }),
   ]);
   shapes.all = all;
   shapes.up = up;
-}, 240_000);
+  shapes.upWithoutRedis = upWithoutRedis;
+}, 360_000);
 
 afterAll(async () => {
   await Promise.all(Object.values(shapes).map((p) => p?.stop()));
@@ -75,6 +82,7 @@ function slowKitchen(storeId: string, prepSeconds: number): Array<Record<string,
 describe.each([
   ['embedded (etaserve start)', 'all'],
   ['local cluster over Redis (etaserve up)', 'up'],
+  ['local cluster without Redis (etaserve up)', 'upWithoutRedis'],
 ])('store changes reach cached answers: %s', (_name, shape) => {
   const storeId = `changes-${shape}`;
   // The same order every time (ordered now): a cached answer would hide any change.

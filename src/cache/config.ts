@@ -78,13 +78,13 @@ export const cacheConfigSchema = Type.Object(
           default: 5_000,
           minimum: 1,
           description:
-            'Freshness of gateway responses (ms) in a process that cannot hear store changes (no Redis, no store module in the process); also how long answers live while Redis is down',
+            'Freshness of gateway responses (ms) in a process that cannot hear store changes (no Redis, no store module in it and no store process to follow); also how long answers live while Redis or the store process is out of reach',
         }),
         storeLive: Type.Integer({
           default: 2_000,
           minimum: 1,
           description:
-            'Freshness of live store state (ms) in a process that cannot hear store changes (no Redis, no store module in the process)',
+            'Freshness of live store state (ms) in a process that cannot hear store changes (no Redis, no store module in it and no store process to follow)',
         }),
       },
       { default: {} },
@@ -156,7 +156,8 @@ export function usesRedis(config: CacheConfig): boolean {
 /**
  * The section as one process applies it. Live state and responses live long only because every change of a store
  * is announced (src/store/live-changes.ts); a process that cannot hear those announcements (no Redis to carry them,
- * and no store module of its own) keeps them only as long as `unheardTtlMs` says.
+ * no store module of its own and no store process to follow, src/cache/http-bus.ts) keeps them only as long as
+ * `unheardTtlMs` says.
  */
 export function cacheConfigFor(config: CacheConfig, hearsStoreChanges: boolean): CacheConfig {
   if (hearsStoreChanges) return config;

@@ -59,8 +59,30 @@ export class LocalInvalidationBus implements InvalidationBus {
   }
 
   async advance(storeIds: readonly string[]): Promise<boolean> {
-    for (const id of storeIds) this.generations.set(id, this.generation(id) + 1);
+    await this.advanceTo(storeIds);
     return true;
+  }
+
+  /** Advances the stores and tells `onAdvance` listeners; resolves each store's new generation. */
+  async advanceTo(storeIds: readonly string[]): Promise<Array<[string, number]>> {
+    const advanced: Array<[string, number]> = storeIds.map((id) => {
+      const n = this.generation(id) + 1;
+      this.generations.set(id, n);
+      return [id, n];
+    });
+    if (advanced.length > 0) this.emitter.emit('advance', advanced);
+    return advanced;
+  }
+
+  /** Hears every advance (the HTTP hub forwards them); returns the unsubscribe function. */
+  onAdvance(listener: (generations: Array<[string, number]>) => void): () => void {
+    this.emitter.on('advance', listener);
+    return () => this.emitter.off('advance', listener);
+  }
+
+  /** Every store's generation, for a follower that starts or reconnects. */
+  snapshot(): Array<[string, number]> {
+    return [...this.generations];
   }
 
   /** Lets a test model a replica that reconnected after missing messages. */

@@ -1,4 +1,4 @@
-import { defineModule, type ModuleContext, type Service } from '../platform/index.js';
+import { defineModule, type ModuleContext, type Routes, type Service } from '../platform/index.js';
 import {
   CACHE_NAMES,
   cacheConfigFor,
@@ -8,6 +8,7 @@ import {
   type CacheName,
 } from './config.js';
 import type { RefreshPolicy } from './entry.js';
+import { HttpInvalidationBus, invalidationHubRoutes, type HttpInvalidationBusOptions } from './http-bus.js';
 import { LocalInvalidationBus, RedisInvalidationBus, type InvalidationBus } from './invalidation.js';
 import { CacheKeys } from './keys.js';
 import type { Codec, L2Store } from './l2.js';
@@ -32,6 +33,8 @@ export interface CacheModule {
   /** The cache of that name, created on first use; later calls return the same instance and ignore options. */
   cacheFor<V>(name: CacheName | (string & {}), options?: CacheForOptions<V>): TieredCache<V>;
   bus: InvalidationBus;
+  /** Without Redis: the routes through which other processes follow this process's bus (see http-bus.ts). */
+  hubRoutes: Routes | undefined;
   /** The keys of the shared caches, at the configured destination-cell resolution. */
   keys: CacheKeys;
   /** Where each level stands, for the console and debugging. */
@@ -40,7 +43,15 @@ export interface CacheModule {
 
 const NAME = /^[a-z0-9][a-z0-9-]*$/;
 
-export function createCacheModule(ctx: ModuleContext, config: CacheConfig): CacheModule {
+/**
+ * `followHub`: without Redis, follow the bus of the process that runs the store module over HTTP, so store changes
+ * are heard here (cacheConfigFor with hearsStoreChanges).
+ */
+export function createCacheModule(
+  ctx: ModuleContext,
+  config: CacheConfig,
+  followHub?: Omit<HttpInvalidationBusOptions, 'logger'>,
+): CacheModule {
   if (config.redisUrl !== '' && config.redisClusterNodes.length > 0) {
     throw new Error('cache: set either redisUrl or redisClusterNodes, not both');
   }
@@ -57,9 +68,12 @@ export function createCacheModule(ctx: ModuleContext, config: CacheConfig): Cach
       })
     : undefined;
   const l2: L2Store | undefined = connection && new RedisL2(connection, config.l2TimeoutMs);
+  const localBus = connection || followHub ? undefined : new LocalInvalidationBus();
   const bus: InvalidationBus = connection
     ? new RedisInvalidationBus(connection, logger, config.l2TimeoutMs)
-    : new LocalInvalidationBus();
+    : followHub
+      ? new HttpInvalidationBus({ ...followHub, logger })
+      : localBus!;
   const caches = new Map<string, TieredCache<unknown>>();
 
   const cacheFor = <V>(name: string, options: CacheForOptions<V> = {}): TieredCache<V> => {
@@ -92,11 +106,13 @@ export function createCacheModule(ctx: ModuleContext, config: CacheConfig): Cach
   const service: Service = {
     name: 'cache',
     async start() {
-      if (!connection) {
-        logger.info('no Redis configured: each replica caches in L1 only');
-        return;
-      }
-      await connection.connect();
+      if (connection) await connection.connect();
+      else
+        logger.info(
+          followHub
+            ? 'no Redis configured: each replica caches in L1 only; store changes come from the store process'
+            : 'no Redis configured: each replica caches in L1 only',
+        );
       await bus.start();
     },
     async stop() {
@@ -110,6 +126,7 @@ export function createCacheModule(ctx: ModuleContext, config: CacheConfig): Cach
     service,
     cacheFor,
     bus,
+    hubRoutes: localBus && invalidationHubRoutes(localBus),
     keys: new CacheKeys(config.destinationCellResolution),
     stats: () => [...caches.values()].map((c) => c.stats()),
   };
@@ -122,16 +139,29 @@ declare module '../platform/module-definition.js' {
 }
 
 /** The process's caches: each belongs to the module whose data it holds (cacheFor by name), built once, shared. */
-export const cacheModule = defineModule<{ cache: CacheConfig }, CacheModule>({
+export const cacheModule = defineModule<{ cache: CacheConfig; topology: { storeUrl: string } }, CacheModule>({
   name: 'cache',
   description: 'in-process caches (L1), Redis (L2) and the invalidation bus',
   needs: [],
-  init({ config, ctx, runs }) {
-    // Store changes reach this process through Redis, or in process from its own store module; where they cannot,
-    // live state and answers are cached only briefly (cache.unheardTtlMs), and answers carry no generation.
-    const hearsStoreChanges = usesRedis(config.cache) || runs('store');
-    const cache = createCacheModule(ctx, cacheConfigFor(config.cache, hearsStoreChanges));
+  init({ config, ctx, runs, remote, internalToken }) {
+    // Store changes reach this process through Redis, in process from its own store module, or from the store
+    // process's bus over HTTP; where they cannot, live state and answers are cached only briefly
+    // (cache.unheardTtlMs), and answers carry no generation.
+    const redis = usesRedis(config.cache);
+    const { storeUrl } = config.topology;
+    const followsHub = !redis && !runs('store') && storeUrl !== '';
+    const hearsStoreChanges = redis || runs('store') || followsHub;
+    const cache = createCacheModule(
+      ctx,
+      cacheConfigFor(config.cache, hearsStoreChanges),
+      followsHub ? { hubUrl: storeUrl, client: remote('store', storeUrl), internalToken } : undefined,
+    );
     if (hearsStoreChanges) cache.keys.followGenerations(cache.bus, config.cache.unheardTtlMs.responses);
-    return { provides: cache, services: [cache.service] };
+    return {
+      provides: cache,
+      services: [cache.service],
+      // The store's process is where store changes happen: without Redis, the others follow its bus.
+      ...(runs('store') && cache.hubRoutes ? { internalRoutes: [{ plugin: cache.hubRoutes }] } : {}),
+    };
   },
 });

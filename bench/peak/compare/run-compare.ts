@@ -20,9 +20,15 @@ import { BENCH_TMP } from '../scenarios/platform-run.js';
 import { AUTH, runDataDir, startEmbedded } from '../shapes.js';
 import type { Verdict } from '../targets.js';
 import { compareVerdicts } from './report.js';
-import { prepareEtaserveSide, prepareSeed, startEtaserveCluster, upEtaserve, upSeed } from './sides.js';
+import {
+  etaserveMix,
+  prepareEtaserveSide,
+  prepareSeed,
+  startEtaserveCluster,
+  upEtaserve,
+  upSeed,
+} from './sides.js';
 import type { EtaserveSide, RunningSide } from './sides.js';
-import { mixSource } from '../scenarios/platform.js';
 import { runStep, sideMemory, stepLine, waitLoadavg } from './step.js';
 import type { StepResult } from './step.js';
 
@@ -245,7 +251,7 @@ async function coldStart(
       url: shape.gateway,
       path: '/v1/eta',
       headers: { ...AUTH },
-      source: mixSource({ kind: 'single', catalogFile: s.catalogFile }),
+      source: etaserveMix(s.catalogFile),
       roots: { ...shape.pids },
       info: {},
       stop: () => shape!.stop(),
@@ -273,6 +279,9 @@ async function coldStart(
     await shape?.stop();
   }
 }
+
+/** The soak's bodies: a draw of their own. */
+const SOAK_DRAW = 2_000_000;
 
 async function soak(cfg: CompareConfig, s: EtaserveSide, log: (l: string) => void): Promise<SoakResult> {
   const dataDir = runDataDir(s.template, s.scratch, 'soak');
@@ -303,7 +312,10 @@ async function soak(cfg: CompareConfig, s: EtaserveSide, log: (l: string) => voi
           warmupSec: 0,
           connections: cfg.connections,
           timeoutMs: cfg.timeoutMs,
-          source: mixSource({ kind: 'single', catalogFile: s.catalogFile }),
+          source: etaserveMix(s.catalogFile)({
+            draw: SOAK_DRAW,
+            requests: cfg.soak.rate * cfg.soak.minutes * 60,
+          }),
           label: `soak ${cfg.soak.rate}/s`,
         },
         { ...shape.pids },

@@ -27,12 +27,39 @@ export const SEED_DIR = path.join(BENCH_TMP, 'seed-stack');
 const SEED_PY = process.env.PEER_PYTHON ?? '/usr/bin/python3';
 
 /** A side that is up: where to send load, with what, and which processes are its own. */
+/**
+ * Which bodies a step sends: `draw` picks them (the same at one rate for every side) and `requests` is how many the
+ * step sends, so no body repeats within it. A mix that cycled a small pool would find its own answers in the
+ * response cache once they live longer than one cycle, which says nothing about real orders.
+ */
+export interface StepDraw {
+  draw: number;
+  requests: number;
+}
+
+/**
+ * The simulated city's mix for one step: bodies of their own, none repeated within the step, up to a pool of
+ * `MAX_POOL` (a soak): a cycle that long outlasts the response cache's TTL (150 s) up to 2,000 req/s.
+ */
+export function etaserveMix(catalogFile: string): RunningSide['source'] {
+  return ({ draw, requests }) =>
+    mixSource({
+      kind: 'single',
+      catalogFile,
+      drawSeed: draw,
+      poolSize: Math.min(MAX_POOL, Math.max(1000, requests)),
+    });
+}
+
+const MAX_POOL = 300_000;
+
 export interface RunningSide {
   side: CompareSide;
   url: string;
   path: string;
   headers: Record<string, string>;
-  source: SourceSpec;
+  /** The bodies of one step (see `StepDraw`). */
+  source(step: StepDraw): SourceSpec;
   /** Process name -> pid; each pid's descendants (nginx's worker, the pipeline's job) count with it. */
   roots: Record<string, number>;
   /** What it serves: commit, stores. */
@@ -203,7 +230,7 @@ export async function upEtaserve(
     url: shape.gateway,
     path: '/v1/eta',
     headers: { ...AUTH },
-    source: mixSource({ kind: 'single', catalogFile: s.catalogFile }),
+    source: etaserveMix(s.catalogFile),
     roots: { ...shape.pids },
     info: { commit: s.commit, stores: JSON.parse(readFileSync(s.catalogFile, 'utf8')).length as number },
     stop: () => shape.stop(),
@@ -284,7 +311,7 @@ export async function upSeed(dir: string, log: (l: string) => void): Promise<Run
     url,
     path: '/v1/eta',
     headers: {},
-    source: { kind: 'jsonl', file: path.join(dir, 'eta.jsonl') },
+    source: () => ({ kind: 'jsonl', file: path.join(dir, 'eta.jsonl') }),
     roots,
     info: { stores: 300, bodies: 'eta.jsonl of its payloads.py (20,000, Zipf(1.1) over 300 stores)' },
     stop: async () => {

@@ -83,6 +83,9 @@ export function sideMemory(roots: Record<string, number>): Record<string, Proces
   return out;
 }
 
+/** Cold steps draw bodies apart from the steady ones at the same rate. */
+const COLD_DRAW = 1_000_000;
+
 export async function runStep(
   cfg: CompareConfig,
   side: RunningSide,
@@ -102,7 +105,10 @@ export async function runStep(
     warmupSec,
     connections: cfg.connections,
     timeoutMs: cfg.timeoutMs,
-    source: side.source,
+    source: side.source({
+      draw: kind === 'cold' ? COLD_DRAW + rate : rate,
+      requests: Math.ceil(rate * (durationSec + warmupSec)),
+    }),
     label: `${side.side} ${kind} ${rate}/s`,
     timeline: true,
   };

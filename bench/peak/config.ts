@@ -188,6 +188,11 @@ export interface CompareConfig {
   durationSec: number;
   connections: number;
   timeoutMs: number;
+  /**
+   * Each side is started for each of its steps and stopped after it, so no idle side shares the machine with a
+   * step (a machine too slow for every side up at once); otherwise every side stays up for every rate.
+   */
+  oneSideUp: boolean;
   /** Before each step: wait until the 1-minute load average is <= `loadavg`, at most `maxWaitSec`. */
   quiet: { loadavg: number; maxWaitSec: number };
   /** Fresh cluster on a fresh data dir, driven at `rate` as soon as /readyz answers 200, no warm-up. */
@@ -217,6 +222,7 @@ export function compareConfig(quick: boolean): CompareConfig {
     durationSec: quick ? 2 : 15,
     connections: 64,
     timeoutMs: 2000,
+    oneSideUp: false,
     quiet: { loadavg: 0.3, maxWaitSec: quick ? 0 : 120 },
     cold: { enabled: true, rate: quick ? 500 : 2000, durationSec: quick ? 3 : 30 },
     soak: { minutes: 0, rate: 2000, sampleSec: quick ? 5 : 30 },

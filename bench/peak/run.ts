@@ -60,6 +60,7 @@ async function main(): Promise<number> {
       baseline: { type: 'string' },
       'soak-minutes': { type: 'string' },
       'no-cold': { type: 'boolean' },
+      'one-side-up': { type: 'boolean' },
       'cold-rate': { type: 'string' },
       build: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
@@ -67,7 +68,7 @@ async function main(): Promise<number> {
   });
   if (values.help) {
     console.log(
-      'npm run bench:peak -- --compare [--quick] [--compare-sides baseline,change,seed] [--compare-rates 2000,3000] [--duration S] [--warmup S] [--baseline SHA] [--soak-minutes N] [--no-cold] [--cold-rate N] [--build] [--no-write] [--name NAME] [--results-dir DIR]',
+      'npm run bench:peak -- --compare [--quick] [--compare-sides baseline,change,seed] [--compare-rates 2000,3000] [--duration S] [--warmup S] [--baseline SHA] [--soak-minutes N] [--no-cold] [--cold-rate N] [--one-side-up] [--build] [--no-write] [--name NAME] [--results-dir DIR]',
     );
     console.log(
       'npm run bench:peak [-- --quick] [--only ceiling,1,2,3,4,5] [--etaserve | --etaserve-url URL] [--model-name N] [--model-file F] [--no-write] [--name NAME] [--duration S] [--warmup S] [--no-search] [--results-dir DIR] [--profile-into results.json] [--note TEXT] [--render results.json]',

@@ -21,6 +21,8 @@ const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 /** How long start waits for the first snapshot before going on without it. */
 const FIRST_SYNC_WAIT_MS = 2000;
 const DEFAULT_HEARTBEAT_MS = 5000;
+/** Consecutive failed attempts (about 5 s of them) before a follower says it cannot follow. */
+const FAILURES_WORTH_A_WARNING = 10;
 
 const InvalidateBody = Type.Object({
   cache: Type.String({ minLength: 1, maxLength: 100 }),
@@ -181,8 +183,12 @@ export class HttpInvalidationBus implements InvalidationBus {
 
   /** One stream after another until closed; each new stream starts with a snapshot and drops L1. */
   private async follow(): Promise<void> {
-    for (let attempt = 0; !this.closed;) {
-      const wasSynced = await this.readStream().catch(() => false);
+    for (let failures = 0; !this.closed;) {
+      let error: unknown;
+      const reachedSnapshot = await this.readStream().catch((e: unknown) => {
+        error = e;
+        return false;
+      });
       if (this.closed) return;
       if (this.synced) {
         this.synced = false;
@@ -191,8 +197,14 @@ export class HttpInvalidationBus implements InvalidationBus {
           'cache bus: lost the store process: answers are cached briefly until it is back',
         );
       }
-      attempt = wasSynced ? 1 : attempt + 1;
-      await sleep(Math.min(100 * attempt, 2000));
+      failures = reachedSnapshot ? 1 : failures + 1;
+      // A store process that refuses the stream (another version, another token) is worth saying so, once.
+      if (failures === FAILURES_WORTH_A_WARNING)
+        this.options.logger.warn(
+          { hub: this.options.hubUrl, err: error },
+          'cache bus: cannot follow the store process: still trying; answers are cached briefly meanwhile',
+        );
+      await sleep(Math.min(100 * failures, 2000));
     }
   }
 

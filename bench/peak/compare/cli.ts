@@ -22,6 +22,7 @@ export interface CompareFlags {
   'soak-minutes'?: string;
   'no-cold'?: boolean;
   'cold-rate'?: string;
+  'one-side-up'?: boolean;
   build?: boolean;
   'no-write'?: boolean;
   name?: string;
@@ -52,6 +53,7 @@ export async function runCompareCli(values: CompareFlags): Promise<number> {
   if (values.baseline) cfg.baseline = values.baseline;
   if (values['soak-minutes']) cfg.soak.minutes = positive('--soak-minutes', values['soak-minutes']);
   if (values['no-cold']) cfg.cold.enabled = false;
+  if (values['one-side-up']) cfg.oneSideUp = true;
   if (values['cold-rate']) cfg.cold.rate = positive('--cold-rate', values['cold-rate']);
 
   const log = (line: string): void => console.log(line);
@@ -62,7 +64,8 @@ export async function runCompareCli(values: CompareFlags): Promise<number> {
   log(
     `== bench:peak --compare: sides ${cfg.sides.join(', ')}; rates ${cfg.rates.join(', ')} req/s; ` +
       `${cfg.warmupSec} s warm-up + ${cfg.durationSec} s per step; baseline ${cfg.baseline}` +
-      (cfg.soak.minutes ? `; soak ${cfg.soak.minutes} min` : ''),
+      (cfg.soak.minutes ? `; soak ${cfg.soak.minutes} min` : '') +
+      (cfg.oneSideUp ? '; one side up at a time' : ''),
   );
   const report = await runCompare(cfg, log);
   if (values.note?.length) report.notes.push(...values.note);

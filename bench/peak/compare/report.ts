@@ -240,7 +240,9 @@ export function compareMarkdown(r: CompareReport): string {
     `\`npm run bench:peak -- --compare\`, ${r.date}, ${r.wallSec} s. Machine: ${String(r.machine['cpus'])} cores ` +
       `(${String(r.machine['cpuModel'])}), Node ${String(r.machine['node'])}; the generator shares the cores.`,
     '',
-    `- **Sides** (started once, up for every rate; an idle side's CPU shows in "other processes"):` +
+    (c.oneSideUp
+      ? '- **Sides** (one up at a time: each started for its step, stopped after it; the step begins once its gateway is ready):'
+      : `- **Sides** (started once, up for every rate; an idle side's CPU shows in "other processes"):`) +
       ` baseline = ${c.baseline} (${String(r.sides.find((s) => s.side === 'baseline')?.info?.['commit'] ?? '?').slice(0, 12)}) in a worktree,` +
       " `etaserve up --predictors 2`, no Redis; change = this working tree's compiled CLI, same shape; seed =" +
       ' ../shared/peers/seed-stack (nginx, 2 uvicorn ETA instances, Redis, store, geo), `POST /v1/eta` through nginx.',
@@ -249,7 +251,8 @@ export function compareMarkdown(r: CompareReport): string {
       ` sides alternate at each rate (${c.sides.join(', ')}). Before each step the 1-minute load average had to fall to` +
       ` <= ${c.quiet.loadavg} (at most ${c.quiet.maxWaitSec} s): the value and whether it did are in each table.`,
     `- **The etaserve sides** serve the simulated city (${c.city.stores.toLocaleString('en-US')} stores, ${c.city.days} days of` +
-      ' history, model v1), each from a data dir trained by its own CLI, with the mix of bench/peak/mix.ts over the catalog read back.',
+      ' history, model v1), each from a data dir trained by its own CLI, with the mix of bench/peak/mix.ts over the catalog read back:' +
+      ' each step sends bodies of its own (the same at one rate for every side), none repeated within the step.',
     '- **The seed stack does less per request** (no API keys, rate limits, metrics or response cache; a p50 × 0.8 / × 1.3' +
       ' range) and serves its own 300-store payloads (its payloads.py, Zipf(1.1), evening order times): quote the ratios with that.',
     "- **CPU ms/req** is utime+stime of every process of the side (each child of `up`; every pid in the seed's run/pids" +

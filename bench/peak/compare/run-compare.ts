@@ -140,6 +140,40 @@ async function runAll(
     }
   }
 
+  // 2-3. Steps, alternating: every side at each rate before the next rate.
+  if (cfg.oneSideUp) await stepsOneSideUp(cfg, report, prepared, log);
+  else await stepsAllUp(cfg, report, prepared, log);
+
+  // 4. Cold start: fresh cluster, fresh data dir, load the moment /readyz says 200, no warm-up.
+  if (cfg.cold.enabled) {
+    log(`== cold start: ${cfg.cold.rate} req/s for ${cfg.cold.durationSec} s from /readyz 200, no warm-up`);
+    for (const side of cfg.sides) {
+      const p = prepared.get(side);
+      if (side === 'seed' || !p || typeof p === 'string') continue;
+      report.cold.push(await coldStart(cfg, p, report.steps, log));
+    }
+  }
+
+  // 5. Soak: embedded `etaserve start` of the change.
+  const change = prepared.get('change');
+  if (cfg.soak.minutes > 0 && change && typeof change !== 'string') {
+    log(`== soak: embedded etaserve start (change) at ${cfg.soak.rate}/s for ${cfg.soak.minutes} min`);
+    try {
+      report.soak = await soak(cfg, change, log);
+    } catch (e) {
+      log(`  soak FAILED: ${firstLines(e)}`);
+      report.notes.push(`soak failed: ${firstLines(e)}`);
+    }
+  }
+}
+
+/** Every side started once and up for every rate; what an idle side costs the others is measured first. */
+async function stepsAllUp(
+  cfg: CompareConfig,
+  report: CompareReport,
+  prepared: Map<CompareSide, EtaserveSide | string>,
+  log: (l: string) => void,
+): Promise<void> {
   // 2. Start every prepared side once; they stay up for every rate.
   log('== start (every side stays up for every rate)');
   const running: RunningSide[] = [];
@@ -201,26 +235,40 @@ async function runAll(
       }
     }
   }
+}
 
-  // 4. Cold start: fresh cluster, fresh data dir, load the moment /readyz says 200, no warm-up.
-  if (cfg.cold.enabled) {
-    log(`== cold start: ${cfg.cold.rate} req/s for ${cfg.cold.durationSec} s from /readyz 200, no warm-up`);
+/** Each side started for each step and stopped after it: no idle side shares the machine with a step. */
+async function stepsOneSideUp(
+  cfg: CompareConfig,
+  report: CompareReport,
+  prepared: Map<CompareSide, EtaserveSide | string>,
+  log: (l: string) => void,
+): Promise<void> {
+  log('== steps, one side up at a time (each started for its step, stopped after it)');
+  for (const rate of cfg.rates) {
+    log(`== ${rate} req/s (warm-up ${cfg.warmupSec} s unrecorded, then ${cfg.durationSec} s measured)`);
     for (const side of cfg.sides) {
       const p = prepared.get(side);
-      if (side === 'seed' || !p || typeof p === 'string') continue;
-      report.cold.push(await coldStart(cfg, p, report.steps, log));
-    }
-  }
-
-  // 5. Soak: embedded `etaserve start` of the change.
-  const change = prepared.get('change');
-  if (cfg.soak.minutes > 0 && change && typeof change !== 'string') {
-    log(`== soak: embedded etaserve start (change) at ${cfg.soak.rate}/s for ${cfg.soak.minutes} min`);
-    try {
-      report.soak = await soak(cfg, change, log);
-    } catch (e) {
-      log(`  soak FAILED: ${firstLines(e)}`);
-      report.notes.push(`soak failed: ${firstLines(e)}`);
+      if (!p) continue;
+      let running: RunningSide | undefined;
+      try {
+        const t = Date.now();
+        running = typeof p === 'string' ? await upSeed(p, log) : await upEtaserve(p, cfg, log);
+        if (!report.sides.some((x) => x.side === side))
+          report.sides.push({ side, status: 'ok', info: running.info, pids: running.roots });
+        log(`  ${side} up in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+        const quiet = await waitLoadavg(cfg.quiet.loadavg, cfg.quiet.maxWaitSec);
+        const step = await runStep(cfg, running, 'steady', rate, cfg.durationSec, cfg.warmupSec, quiet);
+        report.steps.push(step);
+        log(`  ${stepLine(step)}`);
+      } catch (e) {
+        log(`  ${side} ${rate}/s FAILED: ${firstLines(e)}`);
+        report.notes.push(`${side} at ${rate}/s: ${firstLines(e)}`);
+        if (!report.sides.some((x) => x.side === side))
+          report.sides.push({ side, status: 'failed', reason: firstLines(e) });
+      } finally {
+        await running?.stop().catch((e: unknown) => log(`  ${side}: stop failed: ${firstLines(e)}`));
+      }
     }
   }
 }

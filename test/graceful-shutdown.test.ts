@@ -50,7 +50,9 @@ describe('graceful shutdown', () => {
       ETASERVE_TOPOLOGY_REMOTE_TIMEOUT_MS: '10000',
       ETASERVE_DRAIN_TIMEOUT_MS: '20000',
       ETASERVE_TOPOLOGY_SHARED_DISK: 'true',
-      // Live state is not kept past its load, so the request below needs the store (the warm-up cached the store's).
+      // Live state is not kept past its load, so the request below needs the store (the warm-up cached the store's),
+      // whether this process hears the store's changes (it follows the store process's cache bus) or not.
+      ETASERVE_CACHE_TTL_MS_STORE_LIVE: '1',
       ETASERVE_CACHE_UNHEARD_TTL_MS_STORE_LIVE: '1',
       ETASERVE_CACHE_REFRESH_GRACE_RATIO: '0',
     });

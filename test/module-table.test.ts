@@ -92,7 +92,8 @@ describe('the module table', () => {
 
 /** The routes each target owns, by path prefix; every process also answers health, readiness and metrics. */
 const OWN_ROUTES: Record<string, RegExp> = {
-  store: /^\/internal\/store\//,
+  // The cache bus's hub is served where the store module runs: store changes happen there.
+  store: /^\/internal\/(store|cache\/bus)(\/|$)/,
   geo: /^\/internal\/geo\//,
   predictor: /^\/(internal\/predict\/|v2\/)/,
   pipeline: /^$/,

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_KEY, postJson, startAll, startCluster, waitFor, type Platform } from './support/processes.js';
 import { startRedis, type RedisServer } from './support/redis.js';
 import { ensureTemplate } from './support/template.js';
+import { kill9 } from './fault-traffic.js';
 
 /**
  * Live state and answers are cached for minutes and dropped when the store changes. Here the caches live ten
@@ -34,6 +35,8 @@ beforeAll(async () => {
       ...LONG_TTLS,
       ETASERVE_CACHE_UNHEARD_TTL_MS_STORE_LIVE: '600000',
       ETASERVE_CACHE_UNHEARD_TTL_MS_RESPONSES: '600000',
+      // The store process is killed below: `up` starts it again at once.
+      ETASERVE_UP_RESTART_DELAY_MS: '500',
     }),
   ]);
   shapes.all = all;
@@ -79,6 +82,20 @@ function slowKitchen(storeId: string, prepSeconds: number): Array<Record<string,
   return events;
 }
 
+async function createStore(url: string, storeId: string): Promise<void> {
+  const created = await postJson(`${url}/v1/stores`, {
+    store_id: storeId,
+    name: 'Changing Kitchen',
+    location: { lat: 48.857, lng: 2.35 },
+    category: 'pizza',
+    timezone: 'Europe/Paris',
+    opening_hours: {},
+    delivery_radius_km: 8,
+    prep_profile: { mean_seconds: 900, p90_seconds: 1500 },
+  });
+  expect(created.status).toBe(201);
+}
+
 describe.each([
   ['embedded (etaserve start)', 'all'],
   ['local cluster over Redis (etaserve up)', 'up'],
@@ -96,17 +113,7 @@ describe.each([
   it('follows order events and a profile write, well within the TTLs', async (ctx) => {
     const platform = shapes[shape];
     if (!platform) return ctx.skip();
-    const created = await postJson(`${platform.url}/v1/stores`, {
-      store_id: storeId,
-      name: 'Changing Kitchen',
-      location: { lat: 48.857, lng: 2.35 },
-      category: 'pizza',
-      timezone: 'Europe/Paris',
-      opening_hours: {},
-      delivery_radius_km: 8,
-      prep_profile: { mean_seconds: 900, p90_seconds: 1500 },
-    });
-    expect(created.status).toBe(201);
+    await createStore(platform.url, storeId);
     const before = await eta(platform.url);
     expect(await eta(platform.url)).toEqual(before);
 
@@ -128,4 +135,48 @@ describe.each([
       `distance_km to follow the store's new location (was ${after.distance})`,
     );
   }, 90_000);
+});
+
+describe('local cluster without Redis, after its store process crashed', () => {
+  it('answers follow store changes again once `up` has restarted it (the others follow its new bus)', async (ctx) => {
+    const platform = shapes.upWithoutRedis;
+    if (!platform) return ctx.skip();
+    const killed = platform.pids.get('store');
+    kill9(killed);
+    await waitFor(
+      () => /store restarted \(pid \d+\)/.test(platform.running.output()),
+      60_000,
+      'the store process to be restarted',
+    );
+    const storeId = 'changes-after-restart';
+    // The restarted process opens its catalog before it serves: creating a store works once it does.
+    await waitFor(
+      async () =>
+        await createStore(platform.url, storeId).then(
+          () => true,
+          () => false,
+        ),
+      60_000,
+      'the restarted store process to take writes',
+    );
+    const order = { store_id: storeId, destination: DESTINATION, items: 2, subtotal: 20 };
+    const prep = async (): Promise<number> => {
+      const res = await postJson(`${platform.url}/v1/eta`, order);
+      if (res.status !== 200) throw new Error(`eta answered ${res.status}: ${JSON.stringify(res.body)}`);
+      return res.body.components.prep_seconds as number;
+    };
+    const before = await prep();
+    expect(await prep()).toBe(before);
+    expect(
+      (await postJson(`${platform.url}/v1/events`, slowKitchen(storeId, before + 1500))).body,
+    ).toMatchObject({
+      accepted: 24,
+    });
+    // Cached for ten minutes whether heard or not: only the new bus can move it.
+    await waitFor(
+      async () => (await prep()) > before + 1000,
+      30_000,
+      `prep_seconds to move from ${before} once the store changed`,
+    );
+  }, 150_000);
 });

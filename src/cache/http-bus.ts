@@ -1,7 +1,7 @@
 import { Type } from 'typebox';
 import { request } from 'undici';
 import { INTERNAL_TOKEN_HEADER, type HttpClient, type Logger, type Routes } from '../platform/index.js';
-import { LocalInvalidationBus, type InvalidationBus, type InvalidationListener } from './invalidation.js';
+import { FollowingBus, type LocalInvalidationBus } from './invalidation.js';
 
 /**
  * The invalidation bus without Redis: the process that runs the store module (where store changes happen) is the
@@ -12,7 +12,7 @@ import { LocalInvalidationBus, type InvalidationBus, type InvalidationListener }
  * then each invalidation (`{"cache": name, "keys": [...]}`) and each advance (`{"generations": [...]}`) in the order
  * the hub's bus saw them, and `{}` every `heartbeatMs` so a follower can tell a silent hub from a dead one. The
  * snapshot and the subscription are taken in one step, so a follower that read the first line misses nothing until
- * its stream ends; a follower that reconnects drops its L1 (`resync`) since it may have missed some.
+ * its stream ends. A follower drops its L1 (`resync`) when its stream ends and again when a new one starts.
  */
 export const BUS_PATH = '/internal/cache/bus';
 
@@ -48,7 +48,8 @@ export function invalidationHubRoutes(
       for (const end of open) end();
       done();
     });
-    app.get(BUS_PATH, { logLevel: 'warn' }, (req, reply) => {
+    // No HEAD: a stream has no end to send headers for.
+    app.get(BUS_PATH, { logLevel: 'warn', exposeHeadRoute: false }, (req, reply) => {
       reply.hijack();
       const res = reply.raw;
       res.writeHead(200, { 'content-type': 'application/x-ndjson', 'cache-control': 'no-store' });
@@ -112,22 +113,15 @@ export interface HttpInvalidationBusOptions {
  * A follower of the hub. Like the Redis bus, it trusts its generations only while its stream is up and synced:
  * between streams, `generation` is undefined, so answers are keyed for a few seconds only (CacheKeys).
  */
-export class HttpInvalidationBus implements InvalidationBus {
-  private readonly local = new LocalInvalidationBus();
-  private readonly generations = new Map<string, number>();
-  private synced = false;
+export class HttpInvalidationBus extends FollowingBus {
   private closed = false;
   private readonly abort = new AbortController();
   private following: Promise<void> | undefined;
   private readonly heartbeatMs: number;
 
   constructor(private readonly options: HttpInvalidationBusOptions) {
+    super();
     this.heartbeatMs = options.heartbeatMs ?? DEFAULT_HEARTBEAT_MS;
-  }
-
-  /** Whether this process hears every store change now. */
-  get hearing(): boolean {
-    return this.synced;
   }
 
   async publish(cache: string, keys: string[]): Promise<boolean> {
@@ -137,14 +131,6 @@ export class HttpInvalidationBus implements InvalidationBus {
     } catch {
       return false;
     }
-  }
-
-  subscribe(listener: InvalidationListener): () => void {
-    return this.local.subscribe(listener);
-  }
-
-  generation(storeId: string): number | undefined {
-    return this.synced ? (this.generations.get(storeId) ?? 0) : undefined;
   }
 
   async advance(storeIds: readonly string[]): Promise<boolean> {
@@ -192,9 +178,12 @@ export class HttpInvalidationBus implements InvalidationBus {
       if (this.closed) return;
       if (this.synced) {
         this.synced = false;
+        // The hub is the store process: without it, what L1 holds of stores can no longer be kept right. Dropped,
+        // lookups go to the store service and, while it is down, to last known values marked degraded.
+        this.local.resync();
         this.options.logger.warn(
           { hub: this.options.hubUrl },
-          'cache bus: lost the store process: answers are cached briefly until it is back',
+          'cache bus: lost the store process: dropped L1; answers are cached briefly until it is back',
         );
       }
       failures = reachedSnapshot ? 1 : failures + 1;
@@ -255,9 +244,5 @@ export class HttpInvalidationBus implements InvalidationBus {
     if (message.generations) for (const [id, n] of message.generations) this.heard(id, n);
     else if (message.cache !== undefined && message.keys)
       void this.local.publish(message.cache, message.keys);
-  }
-
-  private heard(storeId: string, generation: number): void {
-    if (generation > (this.generations.get(storeId) ?? 0)) this.generations.set(storeId, generation);
   }
 }

@@ -97,6 +97,34 @@ export class LocalInvalidationBus implements InvalidationBus {
   }
 }
 
+/**
+ * A bus whose generations are numbered elsewhere (Redis, the store process): the generations it heard, trusted only
+ * while `synced`, and the in-process emitter this process's caches listen on.
+ */
+export abstract class FollowingBus implements InvalidationBus {
+  protected readonly local = new LocalInvalidationBus();
+  protected readonly generations = new Map<string, number>();
+  protected synced = false;
+
+  abstract publish(cache: string, keys: string[]): Promise<boolean>;
+  abstract advance(storeIds: readonly string[]): Promise<boolean>;
+  abstract start(): Promise<void>;
+  abstract close(): Promise<void>;
+
+  subscribe(listener: InvalidationListener): () => void {
+    return this.local.subscribe(listener);
+  }
+
+  generation(storeId: string): number | undefined {
+    return this.synced ? (this.generations.get(storeId) ?? 0) : undefined;
+  }
+
+  protected heard(storeId: string, generation: number): void {
+    if (Number.isFinite(generation) && generation > (this.generations.get(storeId) ?? 0))
+      this.generations.set(storeId, generation);
+  }
+}
+
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
 
 /** Fields per HSCAN call when learning generations: each call stays small enough for the command deadline. */
@@ -108,14 +136,11 @@ const SCAN_COUNT = 1000;
  * announced on `etaserve:generations`. A process trusts its generations only from the moment it has scanned the
  * hash with the subscription in place until its subscriber connection drops: in between nothing can be missed.
  */
-export class RedisInvalidationBus implements InvalidationBus {
-  private readonly local = new LocalInvalidationBus();
+export class RedisInvalidationBus extends FollowingBus {
   private subscriber: RedisClient | undefined;
   private everReady = false;
   private disconnected = false;
   private closed = false;
-  private readonly generations = new Map<string, number>();
-  private synced = false;
   /** Moves at every connection change, so a scan that outlived its connection cannot mark the bus synced. */
   private epoch = 0;
 
@@ -123,18 +148,12 @@ export class RedisInvalidationBus implements InvalidationBus {
     private readonly connection: RedisConnection,
     private readonly logger: Logger,
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    super();
+  }
 
   publish(cache: string, keys: string[]): Promise<boolean> {
     return this.send(INVALIDATION_CHANNEL, JSON.stringify({ cache, keys }));
-  }
-
-  subscribe(listener: InvalidationListener): () => void {
-    return this.local.subscribe(listener);
-  }
-
-  generation(storeId: string): number | undefined {
-    return this.synced ? (this.generations.get(storeId) ?? 0) : undefined;
   }
 
   async advance(storeIds: readonly string[]): Promise<boolean> {
@@ -231,11 +250,6 @@ export class RedisInvalidationBus implements InvalidationBus {
       () => false,
     );
     return (await within(sent, this.timeoutMs)) ?? false;
-  }
-
-  private heard(storeId: string, generation: number): void {
-    if (Number.isFinite(generation) && generation > (this.generations.get(storeId) ?? 0))
-      this.generations.set(storeId, generation);
   }
 
   /**

@@ -10,6 +10,9 @@ import * as httpClient from '../../src/platform/http-client.js';
 import { DEMO_KEY, freePort, freshDataDir } from './processes.js';
 import { minutesAgoIso, nextLocalMs } from './times.js';
 
+/** Answers that never end: their headers are the answer. */
+const STREAMS = /event-stream|application\/x-ndjson/;
+
 /**
  * Support for the fuzz suites (test/fuzz-*.test.ts): processes composed by `composeProcess` in the shapes that
  * serve each route, listening on loopback; a raw HTTP/1.1 client over `net.connect` (so wrong lengths, slow bodies
@@ -266,15 +269,15 @@ export function parseResponses(
         }
       }
       if (!complete) {
-        // An event stream never ends: its headers are the answer.
-        if (/event-stream/.test(headers['content-type'] ?? ''))
+        // An event stream (SSE, or the cache bus's NDJSON) never ends: its headers are the answer.
+        if (STREAMS.test(headers['content-type'] ?? ''))
           responses.push({ status, headers, body: Buffer.concat(parts) });
         break;
       }
       responses.push({ status, headers, body: Buffer.concat(parts) });
     } else {
       // Delimited by the close: complete only once the server closed; the caller decides.
-      if (/event-stream/.test(headers['content-type'] ?? ''))
+      if (STREAMS.test(headers['content-type'] ?? ''))
         responses.push({ status, headers, body: buf.subarray(p) });
       break;
     }

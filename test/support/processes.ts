@@ -9,7 +9,18 @@ export const BIN = path.resolve('bin/etaserve.js');
 export const TEMPLATE_DATA_DIR = path.resolve('.tmp/test-template-data');
 export const DEMO_KEY = 'es_testdemo_0123456789abcdefghijklmnopqrstuv';
 
+/** Ports freePort gave out in this test process: not bound yet, perhaps, but taken. */
+const handedOut = new Set<number>();
+
 export async function freePort(): Promise<number> {
+  // Below Linux's ephemeral range (32768+): a port the system handed out could go to another process's outgoing
+  // connection before the server under test binds it.
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const candidate = 20_000 + Math.floor(Math.random() * 12_000);
+    if (handedOut.has(candidate) || !(await isFree(candidate))) continue;
+    handedOut.add(candidate);
+    return candidate;
+  }
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

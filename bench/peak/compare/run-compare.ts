@@ -167,6 +167,15 @@ async function runAll(
   }
 }
 
+/** Starts a prepared side: the seed stack from its folder, an etaserve side from its template. */
+function upPrepared(
+  p: EtaserveSide | string,
+  cfg: CompareConfig,
+  log: (l: string) => void,
+): Promise<RunningSide> {
+  return typeof p === 'string' ? upSeed(p, log) : upEtaserve(p, cfg, log);
+}
+
 /** Every side started once and up for every rate; what an idle side costs the others is measured first. */
 async function stepsAllUp(
   cfg: CompareConfig,
@@ -183,7 +192,7 @@ async function stepsAllUp(
       if (!p) continue;
       try {
         const t = Date.now();
-        const r = typeof p === 'string' ? await upSeed(p, log) : await upEtaserve(p, cfg, log);
+        const r = await upPrepared(p, cfg, log);
         running.push(r);
         report.sides.push({ side, status: 'ok', info: r.info, pids: r.roots });
         log(`  ${side} up in ${((Date.now() - t) / 1000).toFixed(1)} s: ${Object.keys(r.roots).join(', ')}`);
@@ -253,7 +262,7 @@ async function stepsOneSideUp(
       let running: RunningSide | undefined;
       try {
         const t = Date.now();
-        running = typeof p === 'string' ? await upSeed(p, log) : await upEtaserve(p, cfg, log);
+        running = await upPrepared(p, cfg, log);
         if (!report.sides.some((x) => x.side === side))
           report.sides.push({ side, status: 'ok', info: running.info, pids: running.roots });
         log(`  ${side} up in ${((Date.now() - t) / 1000).toFixed(1)} s`);

@@ -1,3 +1,4 @@
+import { setTimeout as pause } from 'node:timers/promises';
 import { Type } from 'typebox';
 import { request } from 'undici';
 import { INTERNAL_TOKEN_HEADER, type HttpClient, type Logger, type Routes } from '../platform/index.js';
@@ -193,7 +194,10 @@ export class HttpInvalidationBus extends FollowingBus {
           { hub: this.options.hubUrl, err: error },
           'cache bus: cannot follow the store process: still trying; answers are cached briefly meanwhile',
         );
-      await sleep(Math.min(100 * failures, 2000));
+      // Cut short by close, which would otherwise wait out the pause.
+      await pause(Math.min(100 * failures, 2000), undefined, { signal: this.abort.signal, ref: false }).catch(
+        () => undefined,
+      );
     }
   }
 

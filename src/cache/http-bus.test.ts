@@ -9,6 +9,7 @@ import {
   HttpClient,
   type HttpServer,
 } from '../platform/index.js';
+import { waitFor } from '../../test/support/processes.js';
 import { HttpInvalidationBus, invalidationHubRoutes } from './http-bus.js';
 import { LocalInvalidationBus, type InvalidationEvent } from './invalidation.js';
 
@@ -51,14 +52,6 @@ async function follower(url: string): Promise<{ bus: HttpInvalidationBus; events
   return { bus, events };
 }
 
-async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 describe('the invalidation bus over HTTP (no Redis)', () => {
   it('carries the store process’s invalidations and generations to every follower, and theirs back', async () => {
     const hub = new LocalInvalidationBus();
@@ -73,16 +66,17 @@ describe('the invalidation bus over HTTP (no Redis)', () => {
 
     await hub.publish('store-live', ['k1', 'k2']);
     await hub.advance(['s-3']);
-    await until(() => b.bus.generation('s-3') === 1, 'the hub’s advance to reach a follower');
+    await waitFor(() => b.bus.generation('s-3') === 1, 5000, 'the hub’s advance to reach a follower');
     expect(b.events).toContainEqual({ type: 'invalidate', cache: 'store-live', keys: ['k1', 'k2'] });
 
     // A follower's own advance (a predictor's new champion) and invalidation reach the others through the hub.
     expect(await a.bus.advance(['*models'])).toBe(true);
     expect(a.bus.generation('*models')).toBe(1);
     expect(await a.bus.publish('responses', ['r1'])).toBe(true);
-    await until(() => b.bus.generation('*models') === 1, 'a follower’s advance to reach the other');
-    await until(
+    await waitFor(() => b.bus.generation('*models') === 1, 5000, 'a follower’s advance to reach the other');
+    await waitFor(
       () => b.events.some((e) => e.type === 'invalidate' && e.keys.includes('r1')),
+      5000,
       'a follower’s invalidation to reach the other',
     );
     expect(hub.generation('*models')).toBe(1);
@@ -98,7 +92,11 @@ describe('the invalidation bus over HTTP (no Redis)', () => {
     const resyncsAtStart = f.events.filter((e) => e.type === 'resync').length;
 
     await first.app.close();
-    await until(() => f.bus.generation('s-1') === undefined, 'the follower to stop trusting generations');
+    await waitFor(
+      () => f.bus.generation('s-1') === undefined,
+      5000,
+      'the follower to stop trusting generations',
+    );
     expect(await f.bus.advance(['s-1'])).toBe(false);
     // Without the store process nothing cached of stores can be kept right: L1 is dropped at once.
     expect(f.events.filter((e) => e.type === 'resync').length).toBe(resyncsAtStart + 1);
@@ -108,7 +106,7 @@ describe('the invalidation bus over HTTP (no Redis)', () => {
     await restarted.advance(['s-2']);
     const second = await startHub(restarted, port);
     cleanups.push(() => second.app.close());
-    await until(() => f.bus.generation('s-2') === 1, 'the follower to reconnect and resync');
+    await waitFor(() => f.bus.generation('s-2') === 1, 5000, 'the follower to reconnect and resync');
     expect(f.bus.generation('s-1')).toBe(0);
     expect(f.events.filter((e) => e.type === 'resync').length).toBe(resyncsAtStart + 2);
   });
@@ -133,11 +131,11 @@ describe('the invalidation bus over HTTP (no Redis)', () => {
 
     hub.kill('SIGSTOP');
     const stoppedAt = Date.now();
-    await until(() => f.bus.generation('s-1') === undefined, 'the silent hub to be taken for dead', 5000);
+    await waitFor(() => f.bus.generation('s-1') === undefined, 5000, 'the silent hub to be taken for dead');
     // Three heartbeats of silence, not a TCP timeout.
     expect(Date.now() - stoppedAt).toBeLessThan(HEARTBEAT_MS * 3 + 2000);
 
     hub.kill('SIGCONT');
-    await until(() => f.bus.generation('s-1') === 1, 'the follower to hear the hub again', 5000);
+    await waitFor(() => f.bus.generation('s-1') === 1, 5000, 'the follower to hear the hub again');
   });
 });

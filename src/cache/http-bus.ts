@@ -1,3 +1,4 @@
+import { createInterface } from 'node:readline';
 import { setTimeout as pause } from 'node:timers/promises';
 import { Type } from 'typebox';
 import { request } from 'undici';
@@ -97,8 +98,6 @@ export function invalidationHubRoutes(
   };
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref());
-
 export interface HttpInvalidationBusOptions {
   /** The hub: the base URL of the process that runs the store module. */
   hubUrl: string;
@@ -152,7 +151,7 @@ export class HttpInvalidationBus extends FollowingBus {
   async start(): Promise<void> {
     this.following ??= this.follow();
     const deadline = Date.now() + FIRST_SYNC_WAIT_MS;
-    while (!this.synced && !this.closed && Date.now() < deadline) await sleep(10);
+    while (!this.synced && !this.closed && Date.now() < deadline) await pause(10, undefined, { ref: false });
     if (!this.synced)
       this.options.logger.warn(
         { hub: this.options.hubUrl },
@@ -215,20 +214,12 @@ export class HttpInvalidationBus extends FollowingBus {
       await body.dump();
       throw new Error(`cache bus: the hub answered ${statusCode}`);
     }
-    let pending = '';
     let snapshot = false;
-    body.setEncoding('utf8');
-    for await (const chunk of body as AsyncIterable<string>) {
-      pending += chunk;
-      let end: number;
-      while ((end = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, end);
-        pending = pending.slice(end + 1);
-        if (!snapshot) {
-          this.sync(line);
-          snapshot = true;
-        } else this.onLine(line);
-      }
+    for await (const line of createInterface({ input: body, crlfDelay: Infinity })) {
+      if (!snapshot) {
+        this.sync(line);
+        snapshot = true;
+      } else this.onLine(line);
     }
     return snapshot;
   }

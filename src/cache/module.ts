@@ -1,4 +1,4 @@
-import { defineModule, type ModuleContext, type Routes, type Service } from '../platform/index.js';
+import { defineModule, type ModuleContext, type Service } from '../platform/index.js';
 import {
   CACHE_NAMES,
   cacheConfigFor,
@@ -33,8 +33,6 @@ export interface CacheModule {
   /** The cache of that name, created on first use; later calls return the same instance and ignore options. */
   cacheFor<V>(name: CacheName | (string & {}), options?: CacheForOptions<V>): TieredCache<V>;
   bus: InvalidationBus;
-  /** Without Redis: the routes through which other processes follow this process's bus (see http-bus.ts). */
-  hubRoutes: Routes | undefined;
   /** The keys of the shared caches, at the configured destination-cell resolution. */
   keys: CacheKeys;
   /** Where each level stands, for the console and debugging. */
@@ -68,12 +66,11 @@ export function createCacheModule(
       })
     : undefined;
   const l2: L2Store | undefined = connection && new RedisL2(connection, config.l2TimeoutMs);
-  const localBus = connection || followHub ? undefined : new LocalInvalidationBus();
   const bus: InvalidationBus = connection
     ? new RedisInvalidationBus(connection, logger, config.l2TimeoutMs)
     : followHub
       ? new HttpInvalidationBus({ ...followHub, logger })
-      : localBus!;
+      : new LocalInvalidationBus();
   const caches = new Map<string, TieredCache<unknown>>();
 
   const cacheFor = <V>(name: string, options: CacheForOptions<V> = {}): TieredCache<V> => {
@@ -126,7 +123,6 @@ export function createCacheModule(
     service,
     cacheFor,
     bus,
-    hubRoutes: localBus && invalidationHubRoutes(localBus),
     keys: new CacheKeys(config.destinationCellResolution),
     stats: () => [...caches.values()].map((c) => c.stats()),
   };
@@ -161,7 +157,9 @@ export const cacheModule = defineModule<{ cache: CacheConfig; topology: { storeU
       provides: cache,
       services: [cache.service],
       // The store's process is where store changes happen: without Redis, the others follow its bus.
-      ...(runs('store') && cache.hubRoutes ? { internalRoutes: [{ plugin: cache.hubRoutes }] } : {}),
+      ...(runs('store') && cache.bus instanceof LocalInvalidationBus
+        ? { internalRoutes: [{ plugin: invalidationHubRoutes(cache.bus) }] }
+        : {}),
     };
   },
 });
